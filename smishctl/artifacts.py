@@ -1,0 +1,193 @@
+"""The versioned prompt store: prompts/<dataset>/<model>/vNNNN/, immutable once written.
+
+Each version holds program.json (DSPy state, never pickle), prompt.json (the rendered chat
+messages with an {{sms}} placeholder, usable without DSPy), manifest.json (provenance, scores and
+file checksums) and CARD.md (for humans).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from smishctl.errors import ConfigError
+from smishctl.fsutil import atomic_write_json, atomic_write_text, file_lock, read_json, safe_child, sha256_file
+
+SMS_PLACEHOLDER = "{{sms}}"
+VERSION_RE = re.compile(r"^v(\d{4,})$")
+PROGRAM = "program.json"
+PROMPT = "prompt.json"
+MANIFEST = "manifest.json"
+CARD = "CARD.md"
+ZERO_SHOT = "zero-shot"
+
+
+def slug(text: str) -> str:
+    text = text.rsplit("/", 1)[-1] if text.count("/") else text
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "model"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    id: str  # "<dataset>/<model>/vNNNN", or "zero-shot"
+    dir: Path | None
+
+    @property
+    def manifest(self) -> dict:
+        return read_json(self.dir / MANIFEST) if self.dir else {}
+
+    @property
+    def is_zero_shot(self) -> bool:
+        return self.dir is None
+
+
+def render_messages(program, labels: tuple[str, ...]) -> list[dict]:
+    """The exact chat messages DSPy sends, with the SMS replaced by a placeholder."""
+    from smishctl.task import make_adapter
+
+    predictor = program.predictors()[0] if hasattr(program, "predictors") else program
+    demos = [d.toDict() if hasattr(d, "toDict") else dict(d) for d in getattr(predictor, "demos", [])]
+    return make_adapter().format(predictor.signature, demos, {"sms": SMS_PLACEHOLDER})
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    return {name: sha256_file(folder / name) for name in (PROGRAM, PROMPT) if (folder / name).is_file()}
+
+
+def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state: dict, messages: list[dict],
+                  manifest: dict, card: str) -> Artifact:
+    """Stage every file, then take the next version number under a lock and rename into place.
+
+    Numbers are unique and increasing across processes; an interruption leaves only a hidden
+    staging folder, which is removed or ignored, never a partial version.
+    """
+    group = Path(prompts_dir) / slug(dataset) / slug(model)
+    group.mkdir(parents=True, exist_ok=True)
+    staging = group / f".staging-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        atomic_write_json(staging / PROGRAM, program_state)
+        atomic_write_json(staging / PROMPT, {"placeholder": SMS_PLACEHOLDER, "messages": messages})
+        with file_lock(group / ".lock"):
+            version = next_version(group)
+            art_id = f"{slug(dataset)}/{slug(model)}/{version}"
+            full = {
+                "id": art_id,
+                "version": version,
+                "parent": latest_version_id(group),
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                **manifest,
+                "files": _file_hashes(staging),
+            }
+            atomic_write_json(staging / MANIFEST, full)
+            atomic_write_text(staging / CARD, card.replace("{{id}}", art_id))
+            staging.rename(group / version)
+        return Artifact(id=art_id, dir=group / version)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _versions(group: Path) -> list[str]:
+    if not group.is_dir():
+        return []
+    found = [(int(m.group(1)), d.name) for d in group.iterdir() if d.is_dir() and (m := VERSION_RE.match(d.name))]
+    return [name for _, name in sorted(found)]
+
+
+def next_version(group: Path) -> str:
+    versions = _versions(group)
+    n = int(versions[-1][1:]) + 1 if versions else 1
+    return f"v{n:04d}"
+
+
+def latest_version_id(group: Path) -> str | None:
+    versions = _versions(group)
+    if not versions:
+        return None
+    return f"{group.parent.name}/{group.name}/{versions[-1]}"
+
+
+def list_artifacts(prompts_dir: Path) -> list[Artifact]:
+    out = []
+    prompts_dir = Path(prompts_dir)
+    if not prompts_dir.is_dir():
+        return out
+    for ds in sorted(p for p in prompts_dir.iterdir() if p.is_dir() and p.name != "production"):
+        for model in sorted(p for p in ds.iterdir() if p.is_dir()):
+            for v in _versions(model):
+                if (model / v / MANIFEST).is_file():
+                    out.append(Artifact(id=f"{ds.name}/{model.name}/{v}", dir=model / v))
+    return out
+
+
+def resolve_artifact(prompts_dir: Path, ref: str | None) -> Artifact:
+    """'zero-shot', 'production', an id (dataset/model/vNNNN), a unique suffix (e.g. v0003), or a path."""
+    if ref in (None, "", ZERO_SHOT):
+        return Artifact(id=ZERO_SHOT, dir=None)
+    prompts_dir = Path(prompts_dir)
+    if ref == "production":
+        cur = prompts_dir / "production" / "current"
+        if not (cur / MANIFEST).is_file():
+            raise ConfigError("nothing is in production yet", hint="promote an artifact first")
+        return Artifact(id=read_json(cur / MANIFEST)["id"], dir=cur)
+    p = Path(ref)
+    if (p / MANIFEST).is_file():
+        return Artifact(id=read_json(p / MANIFEST).get("id", p.name), dir=p.resolve())
+    if ref.count("/") == 2:
+        d = prompts_dir
+        for part in ref.split("/"):
+            d = safe_child(d, part, what="prompt id")
+        if (d / MANIFEST).is_file():
+            return Artifact(id=ref, dir=d)
+    matches = [a for a in list_artifacts(prompts_dir) if a.id.endswith("/" + ref) or a.id.endswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ConfigError(f"prompt {ref!r} is ambiguous: {', '.join(a.id for a in matches[:4])}",
+                          hint="use the full id dataset/model/vNNNN")
+    raise ConfigError(f"unknown prompt {ref!r}", hint="use zero-shot, a path, or an id from smishctl prompts list")
+
+
+def verify_artifact(art: Artifact) -> None:
+    """Refuse an artifact whose files do not match the checksums in its manifest."""
+    if art.is_zero_shot:
+        return
+    try:
+        manifest = art.manifest
+    except (OSError, json.JSONDecodeError):
+        raise ConfigError(f"artifact {art.id} has no readable manifest", hint="it is corrupt; re-run optimize") from None
+    for name, expected in manifest.get("files", {}).items():
+        path = art.dir / name
+        if not path.is_file() or sha256_file(path) != expected:
+            raise ConfigError(f"artifact {art.id}: {name} does not match its manifest checksum",
+                              hint="the artifact was modified or corrupted; re-run optimize")
+
+
+def load_program(art: Artifact, labels: tuple[str, ...]):
+    """A ready DSPy module for an artifact (zero-shot when art is the baseline)."""
+    from smishctl.task import make_program
+
+    if art.is_zero_shot:
+        return make_program(labels)
+    verify_artifact(art)
+    manifest = art.manifest
+    art_labels = tuple(manifest.get("labels", labels))
+    if tuple(art_labels) != tuple(labels):
+        raise ConfigError(
+            f"artifact {art.id} was built for labels {art_labels}, the dataset has {labels}",
+            hint="evaluate it on the dataset it was optimized for",
+        )
+    kind = manifest.get("program_kind", "predict")
+    if kind == "knn":
+        from smishctl.knn import KNNClassifier
+
+        return KNNClassifier.from_state(read_json(art.dir / PROGRAM), labels)
+    program = make_program(labels)
+    program.load(str(art.dir / PROGRAM), allow_pickle=False)
+    return program

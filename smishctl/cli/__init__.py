@@ -1,0 +1,33 @@
+"""The command line: Typer commands that parse options, call the library and render the result.
+
+Heavy libraries (dspy, litellm, datasets, the model) are imported inside the commands only, so
+that `smishctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from smishctl.cli import compare_cmd, data_cmd, evaluate_cmd, optimize_cmd, promote_cmd, prompts_cmd, runs_cmd
+
+app = typer.Typer(
+    name="smishctl",
+    help="Optimize, evaluate, compare and promote LLM prompts for SMS phishing (smishing) detection.\n\n"
+    "Typical loop: smishctl optimize -> smishctl evaluate --prompt ID -> smishctl compare -> smishctl promote.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+optimize_cmd.register(app)
+evaluate_cmd.register(app)
+compare_cmd.register(app)
+promote_cmd.register(app)
+data_cmd.register(app)
+prompts_cmd.register(app)
+runs_cmd.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,64 @@
+"""What every command shares: the console, one-line errors, JSON output, settings."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+DebugOpt = typer.Option(False, "--debug", help="Show full tracebacks.", envvar="SMISHCTL_DEBUG")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
+
+
+@contextlib.contextmanager
+def handled(debug: bool = False) -> Iterator[None]:
+    """Turn library errors into one red line and the right exit code."""
+    from smishctl.errors import SmishError
+
+    try:
+        yield
+    except SmishError as exc:
+        if debug:
+            raise
+        console.print(f"[red]error:[/red] {exc.one_line()}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {first} (re-run with --debug)",
+                      soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def settings():
+    from smishctl.config import load_settings
+
+    return load_settings()
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def fmt(value, spec: str = ".3f", none: str = "-") -> str:
+    if value is None:
+        return none
+    return format(value, spec)
+
+
+def show_progress() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("SMISHCTL_NO_PROGRESS")

@@ -1,0 +1,55 @@
+"""`smishctl data`: a dataset's provenance and per-split, per-label counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+import typer
+
+from smishctl.cli.common import DebugOpt, JsonOpt, handled, out, print_json, settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("data")(data)
+
+
+def data(
+    dataset: Annotated[str | None, typer.Argument(help="Registry name, file path or hf:<hub id>. Default: sms-phishing.")] = None,
+    text_column: Annotated[str | None, typer.Option(help="Text column of a custom file.")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a custom file.")] = None,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+):
+    """Show where a dataset comes from, its cleaning statistics and its train/dev/test splits."""
+    with handled(debug):
+        from smishctl.data import load_dataset_splits
+
+        kw = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
+        ds = load_dataset_splits(dataset, settings(), **kw)
+        summary = {
+            "name": ds.name, "labels": list(ds.labels), "provenance": ds.provenance, "stats": ds.stats,
+            "splits": {
+                name: {"n": len(items), "hash": ds.split_hash(name), "labels": dict(Counter(e.label for e in items))}
+                for name, items in ds.splits.items()
+            },
+        }
+        if as_json:
+            print_json(summary)
+            return
+        from rich.table import Table
+
+        out.print(f"[bold]{ds.name}[/bold] — {ds.provenance.get('source')}")
+        for key in ("fetched_from", "licence", "citation", "notes"):
+            if ds.provenance.get(key):
+                out.print(f"  {key}: {ds.provenance[key]}")
+        out.print("  cleaning: " + ", ".join(f"{k} {v}" for k, v in ds.stats.items()))
+        t = Table(header_style="bold")
+        t.add_column("split")
+        for lab in ds.labels:
+            t.add_column(lab, justify="right")
+        t.add_column("total", justify="right")
+        t.add_column("content hash")
+        for name, s in summary["splits"].items():
+            t.add_row(name, *[str(s["labels"].get(lab, 0)) for lab in ds.labels], str(s["n"]), s["hash"][:12])
+        out.print(t)

@@ -1,0 +1,90 @@
+"""`smishctl evaluate`: run a prompt over a dataset split and record every prediction."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+
+
+def evaluate(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="litellm model string, alias, local/<name> or a .gguf path. Default: the embedded local model.")] = None,
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id (see `smishctl prompts list`) or a path.")] = "zero-shot",
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name (sms-phishing, uci-sms-spam), a CSV/TSV/JSON/JSONL/Parquet file, or hf:<hub id> (needs internet).")] = None,
+    split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Evaluate only the first N items of the split (a fair seeded sample).")] = None,
+    balanced: Annotated[bool, typer.Option(help="With --limit: take the same number of items per label.")] = False,
+    threads: Annotated[int, typer.Option(help="Parallel calls (hosted endpoints; the local model serves one at a time).")] = 1,
+    timeout: Annotated[float | None, typer.Option(help="Per-call timeout in seconds (default 60).")] = None,
+    retries: Annotated[int | None, typer.Option(help="Retries per call with backoff (default 3).")] = None,
+    max_errors: Annotated[int, typer.Option(help="Stop early once this many errors make up half the items so far.")] = 50,
+    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (its id); other options are taken from it.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from DSPy's cache.")] = False,
+    text_column: Annotated[str | None, typer.Option(help="Text column of a custom dataset file.")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a custom dataset file.")] = None,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated allowed labels of a custom dataset (others are an error).")] = None,
+    encoding: Annotated[str, typer.Option(help="Encoding of a custom dataset file.")] = "utf-8",
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+):
+    """Evaluate a prompt on a dataset split: accuracy, macro-F1, per-class scores, confusion matrix,
+    errors vs invalid outputs, latency, tokens and cost, written to runs/<run-id>/."""
+    with handled(debug):
+        from smishctl.evaluate import EvalConfig
+        from smishctl.evaluate import evaluate as run_eval
+
+        data_options = {}
+        if text_column:
+            data_options["text_column"] = text_column
+        if label_column:
+            data_options["label_column"] = label_column
+        if labels:
+            data_options["labels"] = tuple(x.strip().lower() for x in labels.split(",") if x.strip())
+        if encoding != "utf-8":
+            data_options["encoding"] = encoding
+        cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
+                         balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
+                         max_errors=max_errors, cache=not no_cache, data_options=data_options)
+        record = _run_with_progress(settings(), cfg, resume)
+        if as_json:
+            print_json(record)
+        else:
+            from smishctl.cli.render import confusion_table, metrics_table
+
+            out.print(metrics_table(record))
+            out.print(confusion_table(record))
+            console.print(f"run written to runs/{record['id']}/")
+
+
+def _run_with_progress(s, cfg, resume):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from smishctl.evaluate import evaluate as run_eval
+
+    progress = Progress(TextColumn("[bold]evaluating[/bold] {task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
+                        console=console, transient=True)
+    state = {"task": None, "ok": 0, "bad": 0, "err": 0}
+
+    def on_start(plan):
+        done = len(plan.run.predictions()) if plan.run.predictions_path.exists() else 0
+        console.print(f"run {plan.run.id}: {len(plan.items)} items of {plan.record['dataset']['name']}/"
+                      f"{plan.record['dataset']['split']}, model {plan.record['model']['name']}, "
+                      f"prompt {plan.record['prompt']['id']}")
+        state["task"] = progress.add_task(plan.record["model"]["name"], total=len(plan.items), completed=done,
+                                          status="")
+
+    def on_item(row):
+        key = {"ok": "ok", "invalid": "bad", "error": "err"}[row["status"]]
+        state[key] += 1
+        progress.update(state["task"], advance=1,
+                        status=f"invalid {state['bad']} errors {state['err']}")
+
+    with progress:
+        return run_eval(s, cfg, resume=resume, on_start=on_start, on_item=on_item)

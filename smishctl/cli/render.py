@@ -1,0 +1,41 @@
+"""Rich renderings shared by commands (kept apart so commands stay short)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from smishctl.cli.common import fmt
+
+
+def metrics_table(record: dict, title: str | None = None) -> Table:
+    m = record.get("metrics", {})
+    t = Table(title=title or f"run {record['id']}", show_header=True, header_style="bold")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row("items", f"{m.get('n_items', 0)} ({m.get('n_scored', 0)} scored)")
+    t.add_row("accuracy", fmt(m.get("accuracy")))
+    t.add_row("macro-F1", fmt(m.get("macro_f1")))
+    for label, pc in (m.get("per_class") or {}).items():
+        t.add_row(f"  {label} P/R/F1", f"{pc['precision']:.3f} / {pc['recall']:.3f} / {pc['f1']:.3f}")
+    t.add_row("invalid outputs", str(m.get("n_invalid", 0)))
+    t.add_row("errors", str(m.get("n_errors", 0)))
+    lat = m.get("latency_ms", {})
+    t.add_row("latency p50 / p95 (ms)", f"{fmt(lat.get('p50'), '.0f')} / {fmt(lat.get('p95'), '.0f')}")
+    tok = m.get("tokens", {})
+    t.add_row("tokens prompt / cached / completion",
+              f"{tok.get('prompt', 0)} / {tok.get('cached', 0)} / {tok.get('completion', 0)}")
+    t.add_row("cache hits", str(m.get("cache_hits", 0)))
+    t.add_row("cost (USD) / per 1k msgs", f"{fmt(m.get('cost_usd'), '.5f')} / {fmt(m.get('cost_per_1k'), '.4f')}")
+    return t
+
+
+def confusion_table(record: dict) -> Table:
+    cm = record.get("metrics", {}).get("confusion", {})
+    labels = cm.get("labels", [])
+    t = Table(title="confusion (rows: gold, columns: predicted)", header_style="bold")
+    t.add_column("gold \\ pred")
+    for lab in labels:
+        t.add_column(lab, justify="right")
+    for lab, row in zip(labels, cm.get("matrix", [])):
+        t.add_row(lab, *[str(v) for v in row])
+    return t

@@ -1,0 +1,140 @@
+"""Read a table of (text, label) rows from a file or the Hugging Face hub, through HF `datasets`."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from smishctl.errors import DataError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """How to read one table. `path` for local files, `hub_id` for the Hugging Face hub."""
+
+    path: Path | None = None
+    hub_id: str | None = None
+    format: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    header: bool = True
+    encoding: str = "utf-8"
+    hub_split: str = "train"
+
+
+def detect_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"cannot tell the format of {path.name}",
+            hint="use a .csv, .tsv, .json, .jsonl or .parquet file, or pass --format",
+        )
+    return fmt
+
+
+def _check_file(path: Path, fmt: str, encoding: str, max_bytes: int) -> None:
+    if not path.is_file():
+        raise DataError(f"dataset file not found: {path}", hint="check the path or use a registry name")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DataError(
+            f"{path.name} is {size / 2**20:.0f} MiB, above the {max_bytes / 2**20:.0f} MiB limit",
+            hint="raise [data].max_file_mib or SMISHCTL_MAX_FILE_MIB if this is intended",
+        )
+    if size == 0:
+        raise DataError(f"{path.name} is empty")
+    if fmt == "parquet":
+        return
+    # Decode ourselves first: pandas' error for bad bytes is a long traceback without the offset.
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name} is not valid {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            hint="re-save it as UTF-8 or pass --encoding (e.g. cp1252)",
+        ) from None
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}") from None
+
+
+def _hf_load(builder: str, **kwargs):
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets.load_dataset(builder, split="train", **kwargs)
+
+
+def read_rows(source: TableSource, *, cache_dir: Path, max_bytes: int) -> list[dict]:
+    """Rows as {"text": str|None, "label": str|None, "row": int} in file order."""
+    if source.hub_id:
+        return _read_hub(source, cache_dir)
+    path = Path(source.path)
+    fmt = source.format or detect_format(path)
+    _check_file(path, fmt, source.encoding, max_bytes)
+    common = {"data_files": str(path), "cache_dir": str(cache_dir)}
+    try:
+        if fmt in ("csv", "tsv"):
+            options = dict(
+                sep="\t" if fmt == "tsv" else ",",
+                keep_default_na=False,
+                na_filter=False,
+                encoding=source.encoding,
+            )
+            if fmt == "tsv":
+                options["quoting"] = csv.QUOTE_NONE  # SMS texts contain unbalanced quotes
+            if not source.header:
+                options.update(header=None, column_names=[source.label_column, source.text_column])
+            ds = _hf_load("csv", **common, **options)
+        elif fmt in ("json", "jsonl"):
+            ds = _hf_load("json", **common)
+        elif fmt == "parquet":
+            ds = _hf_load("parquet", **common)
+        else:
+            raise DataError(f"unsupported format {fmt!r}", hint="use csv, tsv, json, jsonl or parquet")
+    except DataError:
+        raise
+    except Exception as exc:  # pandas/pyarrow parse errors: keep the first line only
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot parse {path.name} as {fmt}: {first}", hint="check the file's format") from None
+    return _columns(ds, source, path.name)
+
+
+def _read_hub(source: TableSource, cache_dir: Path) -> list[dict]:
+    """A Hugging Face hub dataset id. Needs internet (or a populated HF cache)."""
+    os.environ.pop("HF_HUB_OFFLINE", None)
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(source.hub_id, split=source.hub_split, cache_dir=str(cache_dir))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"cannot load hub dataset {source.hub_id!r}: {first}",
+            hint="hub datasets need internet access; or download it and pass the file",
+        ) from None
+    return _columns(ds, source, source.hub_id)
+
+
+def _columns(ds, source: TableSource, name: str) -> list[dict]:
+    missing = [c for c in (source.text_column, source.label_column) if c not in ds.column_names]
+    if missing:
+        raise DataError(
+            f"{name} has no column {missing[0]!r} (columns: {', '.join(ds.column_names)})",
+            hint="pass --text-column / --label-column",
+        )
+    feature = ds.features[source.label_column]
+    names = getattr(feature, "names", None)  # ClassLabel: ints -> names
+    texts = ds[source.text_column]
+    labels = ds[source.label_column]
+    rows = []
+    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        if names is not None and isinstance(label, int):
+            label = names[label]
+        rows.append({"text": text, "label": label, "row": i + (2 if source.header else 1)})
+    return rows

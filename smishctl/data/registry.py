@@ -1,0 +1,66 @@
+"""Named reference datasets: where they come from, how to read them, what they may be used for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    filename: str  # the file name in the local cache and in a mirror folder
+    url: str
+    sha256: str
+    format: str  # "csv" | "tsv" | "json" | "jsonl" | "parquet"
+    text_column: str
+    label_column: str
+    labels: tuple[str, ...]
+    licence: str
+    citation: str
+    header: bool = True
+    archive_member: str | None = None  # when `url` is a zip, the member to extract
+    notes: str = ""
+    read_options: dict = field(default_factory=dict)
+
+
+REGISTRY: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name="sms-phishing",
+            filename="sms_phishing_mendeley_5971.csv",
+            url="https://raw.githubusercontent.com/mwiewior/llmops-webinar/main/data/sms_phishing.csv",
+            sha256="649844f1c62a6b27e145eaf17a65f7010c56c390e11a794ea8329993a05ba71e",
+            format="csv",
+            text_column="TEXT",
+            label_column="LABEL",
+            labels=("ham", "spam", "smishing"),
+            licence="CC BY 4.0",
+            citation=(
+                "Mishra, S. & Soni, D. SMS Phishing Dataset for Machine Learning and Pattern Recognition. "
+                "Mendeley Data, V1, 2022. doi:10.17632/f45bkkt8pr.1"
+            ),
+            notes="5,025 texts also appear in uci-sms-spam: never train on one and test on the other.",
+        ),
+        DatasetSpec(
+            name="uci-sms-spam",
+            filename="uci_SMSSpamCollection.tsv",
+            url="https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip",
+            archive_member="SMSSpamCollection",
+            sha256="7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d",
+            format="tsv",
+            header=False,
+            text_column="text",
+            label_column="label",
+            labels=("ham", "spam"),
+            licence="CC BY 4.0",
+            citation=(
+                "Almeida, T.A., Gómez Hidalgo, J.M., Yamakami, A. Contributions to the Study of SMS Spam "
+                "Filtering: New Collection and Results. DocEng 2011. doi:10.24432/C5CC84"
+            ),
+            notes="Two classes only. Overlaps sms-phishing (see there).",
+        ),
+    )
+}
+
+DEFAULT_DATASET = "sms-phishing"

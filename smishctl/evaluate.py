@@ -1,0 +1,217 @@
+"""Run a prompt (artifact or zero-shot) over a dataset split and record every prediction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+
+from smishctl import __version__
+from smishctl.config import Settings
+from smishctl.errors import ConfigError, Interrupted, SmishError
+from smishctl.fsutil import file_lock
+from smishctl.metrics import compute_metrics
+from smishctl.runs import LOCK_FILE, PredictionWriter, Run, new_run_id, open_run, run_dir
+
+
+@dataclass
+class EvalConfig:
+    model: str | None = None
+    prompt: str = "zero-shot"
+    dataset: str | None = None
+    split: str = "test"
+    limit: int | None = None
+    balanced: bool = False
+    threads: int = 1
+    timeout: float | None = None
+    num_retries: int | None = None
+    max_errors: int = 50  # stop early once this many errors make up at least half the items
+    cache: bool = True
+    data_options: dict = field(default_factory=dict)
+
+
+def library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "smishctl": __version__}
+    for pkg in ("dspy", "litellm", "langfuse", "datasets", "xllamacpp", "scikit-learn"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def config_hash(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class EvalPlan:
+    """Everything resolved before the first call: items, model, program; and the run record."""
+
+    run: Run
+    record: dict
+    items: list
+    solver: Callable[[str], dict]
+
+
+def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
+    from smishctl.artifacts import load_program, resolve_artifact
+    from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
+    from smishctl.models.lm import build_lm
+    from smishctl.models.registry import resolve_model
+
+    if resume:
+        run = open_run(settings.runs_dir, resume)
+        record = run.read()
+        if record.get("status") == "complete":
+            raise ConfigError(f"run {run.id} is already complete", hint="nothing to resume")
+        c = record["config"]
+        cfg = EvalConfig(**{k: v for k, v in c.items() if k in EvalConfig.__dataclass_fields__})
+    opts = cfg.data_options or {}
+    split_opts = SplitOptions(**opts.get("split", {})) if opts.get("split") else SplitOptions()
+    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts,
+                             **{k: v for k, v in opts.items() if k != "split"})
+    items = sample(ds.split(cfg.split), cfg.limit, balanced=cfg.balanced, seed=split_opts.seed)
+    spec = resolve_model(cfg.model, settings)
+    art = resolve_artifact(settings.prompts_dir, cfg.prompt)
+    program = load_program(art, ds.labels)
+    lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
+    from smishctl.solver import DSPySolver
+
+    solver = DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels)
+    items_hash = content_hash(items)
+    prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
+    identity = {
+        "model": spec.litellm_model, "endpoint": spec.endpoint_tag, "prompt": art.id, "prompt_sha": prompt_sha,
+        "dataset": ds.name, "items_hash": items_hash, "temperature": 0.0, "adapter": "json",
+    }
+    if resume:
+        if record["dataset"]["items_hash"] != items_hash:
+            raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
+                              hint="the dataset or its options changed; start a new run")
+        return EvalPlan(run=run, record=record, items=items, solver=solver)
+    run_id = new_run_id(spec.name, art.id)
+    run = Run(run_dir(settings.runs_dir, run_id))
+    record = {
+        "id": run_id,
+        "kind": "evaluation",
+        "status": "running",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": asdict(cfg),
+        "config_hash": config_hash(identity),
+        "identity": identity,
+        "model": spec.public(),
+        "prompt": {"id": art.id, "sha256": prompt_sha,
+                   "optimizer": art.manifest.get("optimizer", {}).get("name") if not art.is_zero_shot else None},
+        "dataset": {
+            "name": ds.name, "split": cfg.split, "labels": list(ds.labels),
+            "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
+            "provenance": ds.provenance, "stats": ds.stats,
+        },
+        "versions": library_versions(),
+    }
+    return EvalPlan(run=run, record=record, items=items, solver=solver)
+
+
+def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
+            on_item: Callable[[dict], None] | None = None) -> dict:
+    """Evaluate the items not yet recorded, appending each result as it arrives.
+
+    Ctrl-C marks the run interrupted (resume later); an error budget stops hopeless runs early.
+    """
+    run, record = plan.run, plan.record
+    run.dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(run.dir / LOCK_FILE, blocking=False) as got:
+        if not got:
+            raise ConfigError(f"run {run.id} is being written by another process",
+                              hint="wait for it to finish, or start a new run")
+        done_rows = run.repair_predictions() if run.predictions_path.exists() else []
+        done = {r["item_id"] for r in done_rows}
+        todo = [(i, ex) for i, ex in enumerate(plan.items) if ex.id not in done]
+        record["status"] = "running"
+        run.write(record)
+        writer = PredictionWriter(run.predictions_path)
+        errors = sum(1 for r in done_rows if r["status"] == "error")
+        seen = len(done_rows)
+        lock = threading.Lock()
+        started = time.perf_counter()
+
+        def one(i, ex):
+            row = plan.solver(ex.text)
+            return {"item_id": ex.id, "index": i, "gold": ex.label, **row, "text": ex.text}
+
+        def record_row(row):
+            nonlocal errors, seen
+            with lock:
+                writer.write(row)
+                seen += 1
+                errors += row["status"] == "error"
+            if on_item:
+                on_item(row)
+
+        def over_budget() -> bool:
+            return errors >= max_errors and errors * 2 >= seen
+
+        try:
+            if threads <= 1:
+                for i, ex in todo:
+                    record_row(one(i, ex))
+                    if over_budget():
+                        break
+            else:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    pending = set()
+                    queue = iter(todo)
+                    for i, ex in queue:
+                        pending.add(pool.submit(one, i, ex))
+                        if len(pending) >= threads * 2:
+                            break
+                    while pending:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            record_row(f.result())
+                        if over_budget():
+                            for f in pending:
+                                f.cancel()
+                            break
+                        for i, ex in queue:
+                            pending.add(pool.submit(one, i, ex))
+                            if len(pending) >= threads * 2:
+                                break
+        except KeyboardInterrupt:
+            writer.close()
+            record.update(status="interrupted", interrupted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            record["metrics"] = compute_metrics(run.predictions(), tuple(record["dataset"]["labels"]))
+            run.write(record)
+            raise Interrupted(f"interrupted: {seen} of {len(plan.items)} items recorded in run {run.id}",
+                              hint=f"finish it with: smishctl evaluate --resume {run.id}") from None
+        writer.close()
+        rows = run.predictions()
+        record["metrics"] = compute_metrics(rows, tuple(record["dataset"]["labels"]))
+        record["wall_seconds"] = round(record.get("wall_seconds", 0) + time.perf_counter() - started, 3)
+        if over_budget():
+            record["status"] = "aborted"
+            run.write(record)
+            raise SmishError(
+                f"stopped after {errors} errors in {seen} items (error budget); last: "
+                f"{next((r['error'] for r in reversed(rows) if r['error']), '?')}",
+                hint=f"check the model endpoint, then: smishctl evaluate --resume {run.id}", exit_code=3)
+        record["status"] = "complete"
+        record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        run.write(record)
+        return record
+
+
+def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
+             on_item=None) -> dict:
+    plan = prepare(settings, cfg, resume=resume)
+    if on_start:
+        on_start(plan)
+    return execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item)

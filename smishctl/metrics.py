@@ -1,0 +1,68 @@
+"""Quality, latency, token and cost metrics of a run, from its per-item records."""
+
+from __future__ import annotations
+
+import math
+
+INVALID = "<invalid>"
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
+    """Errors (exceptions, timeouts) are kept out of quality metrics and counted apart; invalid
+    outputs count as wrong answers (the model did answer, unusably)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    scored = [r for r in records if r["status"] in ("ok", "invalid")]
+    errors = [r for r in records if r["status"] == "error"]
+    invalid = [r for r in scored if r["status"] == "invalid"]
+    gold = [r["gold"] for r in scored]
+    pred = [r["pred"] if r["status"] == "ok" else INVALID for r in scored]
+    out: dict = {
+        "n_items": len(records),
+        "n_scored": len(scored),
+        "n_correct": sum(g == p for g, p in zip(gold, pred)),
+        "n_errors": len(errors),
+        "n_invalid": len(invalid),
+        "error_rate": len(errors) / len(records) if records else 0.0,
+        "invalid_rate": len(invalid) / len(scored) if scored else 0.0,
+    }
+    if scored:
+        p, r, f, s = precision_recall_fscore_support(gold, pred, labels=list(labels), zero_division=0)
+        out["accuracy"] = out["n_correct"] / len(scored)
+        out["macro_f1"] = float(sum(f) / len(labels))
+        out["per_class"] = {
+            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, lab in enumerate(labels)
+        }
+        cm_labels = list(labels) + ([INVALID] if invalid else [])
+        cm = confusion_matrix(gold, pred, labels=cm_labels)
+        out["confusion"] = {"labels": cm_labels, "matrix": cm.tolist()[: len(labels)]}
+    else:
+        out.update(accuracy=None, macro_f1=None, per_class={}, confusion={"labels": list(labels), "matrix": []})
+    timed = [r["latency_ms"] for r in scored if r.get("latency_ms") is not None]
+    out["latency_ms"] = {
+        "p50": percentile(timed, 0.5),
+        "p95": percentile(timed, 0.95),
+        "mean": sum(timed) / len(timed) if timed else None,
+    }
+    tok = {"prompt": 0, "completion": 0, "cached": 0}
+    for r in records:
+        u = r.get("usage") or {}
+        tok["prompt"] += u.get("prompt_tokens", 0)
+        tok["completion"] += u.get("completion_tokens", 0)
+        tok["cached"] += u.get("cached_tokens", 0)
+    out["tokens"] = tok
+    out["cache_hits"] = sum(1 for r in records if r.get("cache_hit"))
+    costs = [r["cost_usd"] for r in records if r.get("cost_usd") is not None]
+    out["cost_usd"] = sum(costs) if costs else None
+    out["cost_per_1k"] = (out["cost_usd"] / len(records) * 1000) if costs and records else None
+    return out

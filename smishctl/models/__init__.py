@@ -1,0 +1,1 @@
+"""Models: names -> litellm model strings, the embedded local provider, prices, dspy.LM."""

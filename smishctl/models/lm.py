@@ -1,0 +1,65 @@
+"""Build a `dspy.LM` that really goes through litellm, for any resolved model."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from smishctl.config import Settings
+from smishctl.models.registry import ModelSpec
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_RETRIES = 3
+
+
+def quiet_libraries() -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "dspy", "httpx", "datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def configure_dspy_cache(settings: Settings) -> None:
+    """Keep DSPy's disk cache inside the project (reproducible, inspectable, deletable)."""
+    import dspy
+
+    folder = settings.cache_dir / "dspy"
+    folder.mkdir(parents=True, exist_ok=True)
+    if getattr(configure_dspy_cache, "_dir", None) != folder:
+        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(folder))
+        configure_dspy_cache._dir = folder
+
+
+def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, max_tokens: int = 64,
+             timeout: float | None = None, num_retries: int | None = None, cache: bool = True):
+    quiet_libraries()
+    import dspy
+    import litellm
+
+    litellm.suppress_debug_info = True
+    configure_dspy_cache(settings)
+    if spec.is_local:
+        from smishctl.models.local_provider import register
+        from smishctl.models.local_server import N_CTX
+        from smishctl.models.weights import WEIGHTS, assemble
+
+        short = spec.litellm_model.split("/", 1)[1]
+        gguf = spec.local_gguf
+        if short in WEIGHTS and str(gguf).startswith("<embedded>"):
+            gguf = assemble(WEIGHTS[short], settings.cache_dir)
+        register(short, gguf, N_CTX)
+    kwargs: dict = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "timeout": timeout or spec.extra.get("timeout", DEFAULT_TIMEOUT_S),
+        "num_retries": num_retries if num_retries is not None else spec.extra.get("num_retries", DEFAULT_RETRIES),
+        # DSPy's cache key ignores api_base: this (unsent) litellm metadata makes endpoints distinct.
+        "metadata": {"smishctl_endpoint": spec.endpoint_tag},
+    }
+    if spec.api_base:
+        kwargs["api_base"] = spec.api_base
+    if spec.api_key_env:
+        key = os.environ.get(spec.api_key_env)
+        if key:
+            kwargs["api_key"] = key
+    return dspy.LM(spec.litellm_model, engine="litellm", cache=cache, **kwargs)

@@ -1,0 +1,112 @@
+"""Resolve a user's model name into a litellm model string, its settings and its price."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smishctl.config import Settings
+from smishctl.errors import ModelError
+from smishctl.models.weights import WEIGHTS
+
+LOCAL_PREFIX = "local/"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # what the user typed (or the alias)
+    litellm_model: str
+    local_gguf: Path | None = None  # set for the embedded provider
+    api_base: str | None = None
+    api_key_env: str | None = None  # the *name* of the variable, never the key itself
+    input_usd_per_token: float | None = None
+    output_usd_per_token: float | None = None
+    usd_per_hour: float | None = None  # local models: priced by compute time
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_gguf is not None
+
+    @property
+    def endpoint_tag(self) -> str:
+        """Distinguishes endpoints serving the same model name (cache keys, run configs)."""
+        base = self.api_base or ("in-process" if self.is_local else "default")
+        return hashlib.sha256(base.encode()).hexdigest()[:12]
+
+    def public(self) -> dict:
+        """What may be recorded: no secrets, only the name of the key variable."""
+        return {
+            "name": self.name,
+            "litellm_model": self.litellm_model,
+            "local": self.is_local,
+            "api_base": self.api_base,
+            "api_key_env": self.api_key_env,
+            "price": {
+                "input_usd_per_token": self.input_usd_per_token,
+                "output_usd_per_token": self.output_usd_per_token,
+                "usd_per_hour": self.usd_per_hour,
+            },
+        }
+
+
+def _litellm_prices(model: str) -> tuple[float | None, float | None]:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    info = litellm.model_cost.get(model) or litellm.model_cost.get(model.split("/", 1)[-1])
+    if not info:
+        return None, None
+    return info.get("input_cost_per_token"), info.get("output_cost_per_token")
+
+
+def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
+    name = (name or settings.default_model).strip()
+    if not name:
+        raise ModelError("empty model name", hint="pass --model, e.g. local/qwen2.5-coder-0.5b")
+    aliases = settings.model_aliases
+    if name in aliases:
+        a = aliases[name]
+        if "litellm" not in a:
+            raise ModelError(f"model alias {name!r} has no 'litellm' key in smishctl.toml")
+        per_m = 1e-6
+        spec = resolve_model(a["litellm"], settings)
+        return ModelSpec(
+            name=name,
+            litellm_model=spec.litellm_model,
+            local_gguf=spec.local_gguf,
+            api_base=a.get("api_base", spec.api_base),
+            api_key_env=a.get("api_key_env"),
+            input_usd_per_token=a["input_usd_per_mtok"] * per_m if "input_usd_per_mtok" in a
+            else spec.input_usd_per_token,
+            output_usd_per_token=a["output_usd_per_mtok"] * per_m if "output_usd_per_mtok" in a
+            else spec.output_usd_per_token,
+            usd_per_hour=a.get("usd_per_hour", spec.usd_per_hour),
+            extra={k: v for k, v in a.items() if k in ("timeout", "num_retries", "max_tokens")},
+        )
+    if name.endswith(".gguf"):
+        path = Path(name.removeprefix(LOCAL_PREFIX)).expanduser().resolve()
+        if not path.is_file():
+            raise ModelError(f"GGUF file not found: {path}")
+        return ModelSpec(name=name, litellm_model=f"{LOCAL_PREFIX}{path.stem}", local_gguf=path,
+                         usd_per_hour=settings.local_usd_per_hour)
+    if name.startswith(LOCAL_PREFIX):
+        short = name[len(LOCAL_PREFIX):]
+        if short not in WEIGHTS:
+            raise ModelError(f"unknown local model {name!r}",
+                             hint=f"use one of: {', '.join(LOCAL_PREFIX + w for w in WEIGHTS)} or a .gguf path")
+        return ModelSpec(name=name, litellm_model=name, local_gguf=Path("<embedded>") / short,
+                         usd_per_hour=settings.local_usd_per_hour)
+    if "/" not in name:
+        raise ModelError(
+            f"unknown model {name!r}",
+            hint="use a litellm model string such as openai/gpt-4o-mini, an alias from smishctl.toml, "
+            "or local/qwen2.5-coder-0.5b",
+        )
+    provider = name.split("/", 1)[0]
+    api_base = os.environ.get(f"SMISHCTL_API_BASE_{provider.upper()}") or None
+    inp, out = _litellm_prices(name)
+    return ModelSpec(name=name, litellm_model=name, api_base=api_base,
+                     input_usd_per_token=inp, output_usd_per_token=out)

@@ -1,0 +1,120 @@
+"""The run store: runs/<run-id>/{run.json, predictions.jsonl}. Appends survive crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from smishctl.errors import ConfigError
+from smishctl.fsutil import atomic_write_json, read_json, safe_child
+
+RUN_FILE = "run.json"
+PRED_FILE = "predictions.jsonl"
+LOCK_FILE = ".lock"
+
+
+def new_run_id(model: str, prompt: str) -> str:
+    def short(s: str) -> str:
+        s = s.rsplit("/", 1)[-1]
+        return "".join(c if c.isalnum() or c in ".-" else "-" for c in s)[:28].strip("-") or "x"
+
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{short(model)}-{short(prompt)}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class Run:
+    dir: Path
+
+    @property
+    def id(self) -> str:
+        return self.dir.name
+
+    @property
+    def record_path(self) -> Path:
+        return self.dir / RUN_FILE
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.dir / PRED_FILE
+
+    def read(self) -> dict:
+        return read_json(self.record_path)
+
+    def write(self, record: dict) -> None:
+        atomic_write_json(self.record_path, record)
+
+    def predictions(self) -> list[dict]:
+        """All complete prediction lines; a torn last line (crash mid-write) is ignored."""
+        if not self.predictions_path.is_file():
+            return []
+        out = []
+        with open(self.predictions_path, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    break
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break
+        return out
+
+    def repair_predictions(self) -> list[dict]:
+        """Rewrite predictions.jsonl without a torn tail; return the kept lines."""
+        rows = self.predictions()
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        from smishctl.fsutil import atomic_write_text
+
+        atomic_write_text(self.predictions_path, text)
+        return rows
+
+
+class PredictionWriter:
+    """Append one JSON line per item, flushed and fsynced, so Ctrl-C or a crash loses nothing."""
+
+    def __init__(self, path: Path):
+        self._fh = open(path, "a", encoding="utf-8")
+
+    def write(self, row: dict) -> None:
+        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def run_dir(runs_dir: Path, run_id: str) -> Path:
+    return safe_child(runs_dir, run_id, what="run id")
+
+
+def open_run(runs_dir: Path, ref: str) -> Run:
+    """A run by id, by unambiguous id prefix, by path, or 'latest'."""
+    p = Path(ref)
+    if (p / RUN_FILE).is_file():
+        return Run(p.resolve())
+    if ref == "latest":
+        runs = list_runs(runs_dir)
+        if not runs:
+            raise ConfigError("no runs yet", hint="run smishctl evaluate first")
+        return runs[-1]
+    if "/" not in ref and runs_dir.is_dir():
+        d = run_dir(runs_dir, ref)
+        if (d / RUN_FILE).is_file():
+            return Run(d)
+        matches = [r for r in list_runs(runs_dir) if r.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ConfigError(f"run id {ref!r} is ambiguous ({len(matches)} runs match)")
+    raise ConfigError(f"unknown run {ref!r}", hint="see smishctl runs list")
+
+
+def list_runs(runs_dir: Path) -> list[Run]:
+    if not runs_dir.is_dir():
+        return []
+    runs = [Run(d) for d in runs_dir.iterdir() if (d / RUN_FILE).is_file()]
+    return sorted(runs, key=lambda r: (r.read().get("created_at", ""), r.id))
