@@ -1,0 +1,3 @@
+from smishctl.cli import main
+
+main()
