@@ -19,9 +19,13 @@ class DSPySolver:
     labels: tuple[str, ...]
 
     def __post_init__(self):
+        self.adapter = self.adapter_factory()
+
+    @staticmethod
+    def adapter_factory():
         from smishctl.task import make_adapter
 
-        self.adapter = make_adapter()
+        return make_adapter()
 
     def __call__(self, text: str) -> dict:
         import dspy
@@ -42,8 +46,14 @@ class DSPySolver:
         except AdapterParseError as exc:
             row.update(status="invalid", raw=str(getattr(exc, "lm_response", "") or "")[:500])
         except Exception as exc:  # timeouts, refused connections, provider errors: infrastructure
-            row.update(status="error", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-                       if str(exc) else type(exc).__name__)
+            from smishctl.redact import redact
+
+            row.update(status="error", error=redact(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                       if str(exc) else type(exc).__name__))
+        if row["raw"]:
+            from smishctl.redact import redact
+
+            row["raw"] = redact(row["raw"])
         seconds = time.perf_counter() - start
         row["latency_ms"] = round(seconds * 1000, 2)
         row["usage"] = usage

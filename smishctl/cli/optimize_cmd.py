@@ -1,16 +1,103 @@
-"""`smishctl optimize` (not implemented yet)."""
+"""`smishctl optimize`: compile a prompt with DSPy and write a new versioned artifact."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from smishctl.cli.common import console
+from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, print_json, settings
 
 
 def register(app: typer.Typer) -> None:
-    app.command("optimize", help="(not implemented yet)")(optimize)
+    app.command("optimize")(optimize)
 
 
-def optimize():
-    console.print("[yellow]smishctl optimize is not implemented yet[/yellow]")
-    raise typer.Exit(2)
+def optimize(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Student model (litellm string, alias, local/<name>, .gguf). Default: the embedded local model.")] = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", "-o", help="zero-shot, labeled, bootstrap, random-search, mipro, gepa or knn (default).")] = None,
+    teacher: Annotated[str | None, typer.Option(help="A stronger model that bootstraps demos (bootstrap, random-search, mipro) or reflects (gepa).")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name or file (see `smishctl data`).")] = None,
+    train_size: Annotated[int | None, typer.Option(help="Training messages (balanced). Default: 60, or all of train for knn.")] = None,
+    dev_size: Annotated[int, typer.Option(help="Dev messages (balanced) used to score candidates and report the gain.")] = 45,
+    seed: Annotated[int, typer.Option(help="Seed for splits, sampling and the optimizer.")] = 13,
+    threads: Annotated[int, typer.Option(help="Parallel calls inside the optimizer (hosted models).")] = 1,
+    max_calls: Annotated[int | None, typer.Option(help="LM call budget for the search; when spent, the best program so far is kept and marked.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Optimizer parameter NAME=VALUE, repeatable (e.g. --param k=8, --param auto=medium).")] = None,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+):
+    """Optimize the classification prompt for a model with a DSPy optimizer.
+
+    Scores the zero-shot baseline and the result on the dev split, then writes an immutable
+    version under prompts/<dataset>/<model>/vNNNN/ (program, rendered prompt, manifest, card).
+    """
+    with handled(debug):
+        from smishctl.optimize import OptimizeConfig, run_optimize
+        from smishctl.optimizers import parse_params
+
+        cfg = OptimizeConfig(model=model, optimizer=optimizer, teacher=teacher, dataset=dataset,
+                             train_size=train_size, dev_size=dev_size, seed=seed, threads=threads,
+                             max_calls=max_calls, params=parse_params(param or []))
+        summary = _run_with_progress(cfg)
+        if as_json:
+            print_json(summary)
+            return
+        _print_summary(summary)
+
+
+def _run_with_progress(cfg):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from smishctl.optimize import run_optimize
+
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                        console=console, transient=True)
+    state: dict = {"task": None, "baseline": None}
+
+    def on_event(kind, **kw):
+        if kind == "phase":
+            if state["task"] is not None:
+                progress.remove_task(state["task"])
+            if kw.get("baseline"):
+                state["baseline"] = kw["baseline"]["macro_f1"]
+                console.print(f"zero-shot dev macro-F1: {fmt(state['baseline'])}")
+            state["task"] = progress.add_task(kw["name"], total=kw.get("total"), info="")
+        elif kind == "item":
+            progress.update(state["task"], advance=1)
+        elif kind == "call" and state["task"] is not None:
+            m = kw["meter"]
+            progress.update(state["task"], info=f"{m.calls} calls, ${m.cost_usd:.4f}")
+
+    with progress:
+        return run_optimize(_settings(), cfg, on_event=on_event)
+
+
+def _settings():
+    return settings()
+
+
+def _print_summary(s: dict) -> None:
+    from rich.table import Table
+
+    b, o = s["dev_metrics"]["baseline"], s["dev_metrics"]["optimized"]
+    t = Table(title=f"dev split ({s['dataset']['dev_size']} messages, balanced)", header_style="bold")
+    t.add_column("metric")
+    t.add_column("zero-shot", justify="right")
+    t.add_column(s["optimizer"]["name"], justify="right")
+    t.add_column("gain", justify="right")
+    rows = [("accuracy", b["accuracy"], o["accuracy"]), ("macro-F1", b["macro_f1"], o["macro_f1"])]
+    rows += [(f"F1 {lab}", b["per_class"][lab]["f1"], o["per_class"][lab]["f1"]) for lab in o["per_class"]]
+    for name, x, y in rows:
+        gain = None if x is None or y is None else y - x
+        t.add_row(name, fmt(x), fmt(y), fmt(gain, "+.3f"))
+    t.add_row("latency p50 (ms)", fmt(b["latency_ms"]["p50"], ".0f"), fmt(o["latency_ms"]["p50"], ".0f"), "")
+    t.add_row("cost per 1k msgs (USD)", fmt(b["cost_per_1k"], ".4f"), fmt(o["cost_per_1k"], ".4f"), "")
+    out.print(t)
+    sp = s["spend"]
+    note = " [yellow](budget exhausted: best program so far)[/yellow]" if s["optimizer"]["budget_exhausted"] else ""
+    console.print(f"spent {sp['lm_calls']} LM calls, {sp['prompt_tokens'] + sp['completion_tokens']} tokens, "
+                  f"${sp['cost_usd']:.4f}, {sp['wall_seconds']} s{note}")
+    console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
+    console.print(f"next: smishctl evaluate --prompt {s['artifact']}")

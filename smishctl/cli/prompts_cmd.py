@@ -1,11 +1,82 @@
-"""`smishctl prompts`: list, show and diff versioned prompt artifacts (filled in by optimize)."""
+"""`smishctl prompts`: list, show and diff versioned prompt artifacts."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from smishctl.cli.common import DebugOpt, JsonOpt, fmt, handled, out, print_json, settings
 
 prompts_app = typer.Typer(help="List, show and diff versioned prompt artifacts.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(prompts_app, name="prompts")
+
+
+@prompts_app.command("list")
+def list_cmd(as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """Every version with its model, optimizer and dev scores."""
+    with handled(debug):
+        from smishctl.artifacts import list_artifacts
+
+        arts = [(a, a.manifest) for a in list_artifacts(settings().prompts_dir)]
+        if as_json:
+            print_json([m for _, m in arts])
+            return
+        from rich.table import Table
+
+        t = Table(header_style="bold")
+        for c in ("id", "created", "optimizer", "dev F1 zero-shot", "dev F1 optimized", "calls", "parent"):
+            t.add_column(c)
+        for a, m in arts:
+            d = m.get("dev_metrics", {})
+            t.add_row(a.id, m.get("created_at", "")[:19], m.get("optimizer", {}).get("name", "?"),
+                      fmt(d.get("baseline", {}).get("macro_f1")), fmt(d.get("optimized", {}).get("macro_f1")),
+                      str(m.get("spend", {}).get("lm_calls", "")), m.get("parent") or "-")
+        out.print(t)
+
+
+@prompts_app.command("show")
+def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id (or unique suffix like v0003), path, or production.")],
+             as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """The rendered chat messages of a version ({{sms}} marks where the message goes)."""
+    with handled(debug):
+        from smishctl.artifacts import PROMPT, resolve_artifact
+        from smishctl.fsutil import read_json
+
+        art = resolve_artifact(settings().prompts_dir, prompt)
+        if art.is_zero_shot:
+            raise typer.BadParameter("zero-shot has no stored artifact")
+        rendered = read_json(art.dir / PROMPT)
+        if as_json:
+            print_json({"id": art.id, "manifest": art.manifest, **rendered})
+            return
+        out.print(f"[bold]{art.id}[/bold] — {art.manifest.get('demos', '')}")
+        for msg in rendered["messages"]:
+            out.rule(msg["role"])
+            out.print(msg["content"], markup=False, highlight=False)
+
+
+@prompts_app.command("diff")
+def diff_cmd(a: Annotated[str, typer.Argument(help="First artifact.")],
+             b: Annotated[str, typer.Argument(help="Second artifact.")], debug: bool = DebugOpt):
+    """Instructions, demos and settings of two versions, side by side."""
+    with handled(debug):
+        from rich.table import Table
+
+        from smishctl.artifacts import resolve_artifact
+        from smishctl.promptdiff import describe
+
+        s = settings()
+        da, db = (describe(resolve_artifact(s.prompts_dir, x)) for x in (a, b))
+        t = Table(header_style="bold", show_lines=True)
+        t.add_column("")
+        t.add_column(da["id"])
+        t.add_column(db["id"])
+        for key in ("model", "optimizer", "dev macro-F1", "instructions", "demos"):
+            va, vb = da[key], db[key]
+            style = "" if va == vb else "yellow"
+            t.add_row(key, va, vb, style=style)
+        out.print(t)

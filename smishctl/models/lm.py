@@ -31,13 +31,17 @@ def configure_dspy_cache(settings: Settings) -> None:
 
 
 def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, max_tokens: int = 64,
-             timeout: float | None = None, num_retries: int | None = None, cache: bool = True):
+             timeout: float | None = None, num_retries: int | None = None, cache: bool = True,
+             lm_class=None):
     quiet_libraries()
     import dspy
     import litellm
 
     litellm.suppress_debug_info = True
     configure_dspy_cache(settings)
+    from smishctl.models.retry import install_retry_after_bridge
+
+    install_retry_after_bridge()  # DSPy retries transient errors; make it honour Retry-After
     if spec.is_local:
         from smishctl.models.local_provider import register
         from smishctl.models.local_server import N_CTX
@@ -61,5 +65,12 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
     if spec.api_key_env:
         key = os.environ.get(spec.api_key_env)
         if key:
+            from smishctl.redact import register_secret
+
+            register_secret(key)
             kwargs["api_key"] = key
-    return dspy.LM(spec.litellm_model, engine="litellm", cache=cache, **kwargs)
+    if spec.api_base and not spec.is_local and "api_key" not in kwargs:
+        # A custom endpoint without api_key_env gets a placeholder: the openai client refuses to call
+        # without a key, and the provider's default variable (e.g. OPENAI_API_KEY) must not leak to it.
+        kwargs["api_key"] = "no-key"
+    return (lm_class or dspy.LM)(spec.litellm_model, engine="litellm", cache=cache, **kwargs)

@@ -1,0 +1,270 @@
+"""`optimize`: compile a prompt with a DSPy optimizer and store it as a new artifact version."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from smishctl.config import Settings
+from smishctl.errors import ConfigError, Interrupted
+
+_BUDGETS: dict[str, Meter] = {}
+
+
+class BudgetExhausted(RuntimeError):
+    pass
+
+
+@dataclass
+class Meter:
+    """Counts LM calls, tokens and cost across the student and teacher; enforces --max-calls."""
+
+    max_calls: int | None = None
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    exhausted: bool = False
+    enforcing: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    on_call: Callable[[Meter], None] | None = None
+
+    def before(self) -> None:
+        with self.lock:
+            if self.enforcing and self.max_calls is not None and self.calls >= self.max_calls:
+                self.exhausted = True
+                raise BudgetExhausted(f"LM call budget of {self.max_calls} exhausted")
+            self.calls += 1
+
+    def after(self, response, seconds: float, price: Callable[[int, int, float], float | None]) -> None:
+        usage = getattr(response, "usage", None) or {}
+        get = usage.get if isinstance(usage, dict) else lambda k, d=0: getattr(usage, k, d)
+        p, c = get("prompt_tokens", 0) or 0, get("completion_tokens", 0) or 0
+        with self.lock:
+            self.prompt_tokens += p
+            self.completion_tokens += c
+            if not getattr(response, "cache_hit", False):
+                self.cost_usd += price(p, c, seconds) or 0.0
+        if self.on_call:
+            self.on_call(self)
+
+
+def _metered_lm_class():
+    import dspy
+
+    class MeteredLM(dspy.LM):
+        """A dspy.LM that reports to a Meter (looked up by key: copies share the meter)."""
+
+        meter_key: str = ""
+        price_fn = None
+
+        def forward(self, prompt=None, messages=None, **kwargs):
+            meter = _BUDGETS.get(self.meter_key)
+            if meter is None:
+                return super().forward(prompt=prompt, messages=messages, **kwargs)
+            meter.before()
+            start = time.perf_counter()
+            resp = super().forward(prompt=prompt, messages=messages, **kwargs)
+            meter.after(resp, time.perf_counter() - start, self.price_fn)
+            return resp
+
+    return MeteredLM
+
+
+@dataclass
+class OptimizeConfig:
+    model: str | None = None
+    optimizer: str | None = None
+    teacher: str | None = None
+    dataset: str | None = None
+    train_size: int | None = None  # default: the optimizer's own (all of train for knn)
+    dev_size: int = 45
+    seed: int = 13
+    threads: int = 1
+    max_calls: int | None = None
+    params: dict = field(default_factory=dict)
+
+
+def _git_commit(folder) -> str | None:
+    try:
+        r = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                           timeout=5)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _to_dspy(examples):
+    import dspy
+
+    return [dspy.Example(sms=e.text, label=e.label, item_id=e.id).with_inputs("sms") for e in examples]
+
+
+def score_program(program, solver_factory, examples, labels, on_item=None) -> dict:
+    """Metrics of a program over examples, through the same solver `evaluate` uses."""
+    from smishctl.metrics import compute_metrics
+
+    solver = solver_factory(program)
+    rows = []
+    for ex in examples:
+        row = {"item_id": ex.id, "gold": ex.label, **solver(ex.text)}
+        rows.append(row)
+        if on_item:
+            on_item(row)
+    return compute_metrics(rows, labels)
+
+
+def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None) -> dict:
+    """Optimize, score baseline and result on dev, write a new artifact version. Returns a summary."""
+    from smishctl.artifacts import render_messages, save_artifact
+    from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
+    from smishctl.evaluate import library_versions
+    from smishctl.models.lm import build_lm
+    from smishctl.models.pricing import call_cost
+    from smishctl.models.registry import resolve_model
+    from smishctl.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, resolve_params
+    from smishctl.solver import DSPySolver
+    from smishctl.task import DEFAULT_INSTRUCTIONS, make_program
+
+    emit = on_event or (lambda *a, **k: None)
+    name = cfg.optimizer or DEFAULT_OPTIMIZER
+    opt_spec, params = resolve_params(name, cfg.params)
+    train_size = cfg.train_size or opt_spec.default_train_size
+    if train_size <= 0 or cfg.dev_size <= 0:
+        raise ConfigError("--train-size and --dev-size must be positive")
+    split_opts = SplitOptions(seed=cfg.seed)
+    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts)
+    train = sample(ds.split("train"), train_size, balanced=True, seed=cfg.seed)
+    dev = sample(ds.split("dev"), cfg.dev_size, balanced=True, seed=cfg.seed)
+    if len(train) < max(opt_spec.min_train, len(ds.labels)):
+        raise ConfigError(f"optimizer {name} needs at least {max(opt_spec.min_train, len(ds.labels))} "
+                          f"training messages, got {len(train)}", hint="raise --train-size")
+
+    spec = resolve_model(cfg.model, settings)
+    teacher_spec = resolve_model(cfg.teacher, settings) if cfg.teacher else None
+    meter_key = f"optimize-{os.getpid()}-{time.monotonic_ns()}"
+    meter = Meter(max_calls=cfg.max_calls, on_call=lambda m: emit("call", meter=m))
+    _BUDGETS[meter_key] = meter
+    MeteredLM = _metered_lm_class()
+
+    def lm_for(s, temperature=0.0):
+        lm = build_lm(s, settings, temperature=temperature, lm_class=MeteredLM)
+        lm.meter_key = meter_key
+        lm.price_fn = lambda p, c, sec, s=s: call_cost(s, p, c, sec)
+        return lm
+
+    lm = lm_for(spec)
+    teacher_lm = lm_for(teacher_spec) if teacher_spec else None
+    if teacher_lm is not None:
+        _check_reachable(teacher_lm, teacher_spec.name)
+
+    def solver_factory(program):
+        return DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels)
+
+    started = time.perf_counter()
+    try:
+        import dspy
+
+        emit("phase", name="baseline", total=len(dev))
+        meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
+        baseline = score_program(make_program(ds.labels), solver_factory, dev, ds.labels,
+                                 on_item=lambda r: emit("item"))
+        meter.enforcing = True
+        emit("phase", name=f"optimizing ({name})", total=None, baseline=baseline)
+        ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
+                              threads=cfg.threads, params=params)
+        student = make_program(ds.labels)
+        with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory()):
+            try:
+                program = opt_spec.fn(student, _to_dspy(train), _to_dspy(dev), ctx)
+            except BudgetExhausted:
+                program = student  # nothing better was found before the budget ran out
+        meter.enforcing = False
+        emit("phase", name="scoring result", total=len(dev))
+        result = score_program(program, solver_factory, dev, ds.labels, on_item=lambda r: emit("item"))
+    except KeyboardInterrupt:
+        raise Interrupted("optimization interrupted: no artifact was written",
+                          hint="re-run it; answers already computed come from the cache") from None
+    finally:
+        _BUDGETS.pop(meter_key, None)
+    wall = time.perf_counter() - started
+
+    if opt_spec.program_kind == "knn":
+        state = program.state()
+        messages = render_messages(program.predict, ds.labels)
+        demos_note = f"per message: the {state['k']} most similar of {len(state['pool'])} training messages"
+    else:
+        state = program.dump_state()
+        messages = render_messages(program, ds.labels)
+        demos_note = f"{len(program.predictors()[0].demos)} fixed demos"
+    instructions = (program.predict if opt_spec.program_kind == "knn" else program.predictors()[0]).signature.instructions
+    gain = (result["macro_f1"] or 0) - (baseline["macro_f1"] or 0)
+    manifest = {
+        "labels": list(ds.labels),
+        "program_kind": opt_spec.program_kind,
+        "model": spec.public(),
+        "teacher": teacher_spec.public() if teacher_spec else None,
+        "optimizer": {"name": name, "params": params, "seed": cfg.seed, "threads": cfg.threads,
+                      "max_calls": cfg.max_calls, "budget_exhausted": meter.exhausted},
+        "dataset": {"name": ds.name, "provenance": ds.provenance,
+                    "split_hashes": {s: ds.split_hash(s) for s in ("train", "dev", "test")},
+                    "train_items_hash": _hash(train), "dev_items_hash": _hash(dev),
+                    "train_size": len(train), "dev_size": len(dev)},
+        "dev_metrics": {"baseline": _brief(baseline), "optimized": _brief(result), "macro_f1_gain": gain},
+        "spend": {"lm_calls": meter.calls, "prompt_tokens": meter.prompt_tokens,
+                  "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,
+                  "wall_seconds": round(wall, 1)},
+        "demos": demos_note,
+        "instructions_changed": instructions != DEFAULT_INSTRUCTIONS,
+        "versions": library_versions(),
+        "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
+    }
+    card = _card(manifest, instructions)
+    art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
+                        manifest=manifest, card=card)
+    return {"artifact": art.id, "path": str(art.dir), **manifest}
+
+
+def _check_reachable(lm, name: str) -> None:
+    try:
+        lm("Reply with the word ok.", max_tokens=3)
+    except Exception as exc:
+        raise ConfigError(f"teacher {name} cannot be reached: {type(exc).__name__}: {str(exc)[:160]}",
+                          hint="check its api_base/key, or drop --teacher") from None
+
+
+def _hash(examples) -> str:
+    from smishctl.data.prepare import content_hash
+
+    return content_hash(examples)
+
+
+def _brief(m: dict) -> dict:
+    return {k: m.get(k) for k in ("accuracy", "macro_f1", "n_items", "n_invalid", "n_errors", "per_class",
+                                  "latency_ms", "cost_per_1k")}
+
+
+def _card(m: dict, instructions: str) -> str:
+    b, o = m["dev_metrics"]["baseline"], m["dev_metrics"]["optimized"]
+    return "\n".join([
+        "# Prompt {{id}}",
+        "",
+        f"- model: `{m['model']['name']}`; optimizer: `{m['optimizer']['name']}` {m['optimizer']['params']}, "
+        f"seed {m['optimizer']['seed']}",
+        f"- dataset: `{m['dataset']['name']}`, {m['dataset']['train_size']} train / {m['dataset']['dev_size']} dev "
+        "messages (balanced)",
+        f"- dev macro-F1: zero-shot {b['macro_f1']:.3f} -> optimized {o['macro_f1']:.3f} "
+        f"(gain {m['dev_metrics']['macro_f1_gain']:+.3f})",
+        f"- spent: {m['spend']['lm_calls']} LM calls, {m['spend']['wall_seconds']} s"
+        + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
+        f"- demos: {m['demos']}",
+        "",
+        "## Instructions",
+        "",
+        instructions,
+        "",
+    ])
