@@ -15,7 +15,7 @@ from smishctl import __version__
 from smishctl.config import Settings
 from smishctl.errors import ConfigError, Interrupted, SmishError
 from smishctl.fsutil import file_lock
-from smishctl.metrics import compute_metrics
+from smishctl.metrics import run_metrics
 from smishctl.runs import LOCK_FILE, PredictionWriter, Run, new_run_id, open_run, run_dir
 
 
@@ -33,6 +33,8 @@ class EvalConfig:
     max_errors: int = 50  # stop early once this many errors make up at least half the items
     cache: bool = True
     data_options: dict = field(default_factory=dict)
+    shard: str | None = None  # "K/N": evaluate only the items of shard K of N (smishctl.shards)
+    harden: bool = True  # neutralise forged prompt markers in the SMS (smishctl.hardening)
 
 
 def library_versions() -> dict:
@@ -59,6 +61,7 @@ class EvalPlan:
     record: dict
     items: list
     solver: Callable[[str], dict]
+    indices: list[int] | None = None  # positions of `items` in the unsharded item list (shard runs)
 
 
 def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
@@ -79,24 +82,42 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     ds = load_dataset_splits(cfg.dataset, settings, options=split_opts,
                              **{k: v for k, v in opts.items() if k != "split"})
     items = sample(ds.split(cfg.split), cfg.limit, balanced=cfg.balanced, seed=split_opts.seed)
+    indices = shard_info = None
+    if cfg.shard:
+        from smishctl.shards import select
+
+        items, indices, shard_info = select(items, cfg.shard)
     spec = resolve_model(cfg.model, settings)
     art = resolve_artifact(settings.prompts_dir, cfg.prompt)
-    program = load_program(art, ds.labels)
-    lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
-    from smishctl.solver import DSPySolver
+    if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on the train split
+        from smishctl.classic import build_classic_solver
 
-    solver = DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels)
+        solver = build_classic_solver(spec, ds, art)
+    else:
+        program = load_program(art, ds.labels)
+        lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
+        from smishctl.solver import DSPySolver
+
+        solver = DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels)
+        if cfg.harden:
+            from smishctl.hardening import harden_solver
+
+            solver = harden_solver(solver)
     items_hash = content_hash(items)
     prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
     identity = {
         "model": spec.litellm_model, "endpoint": spec.endpoint_tag, "prompt": art.id, "prompt_sha": prompt_sha,
         "dataset": ds.name, "items_hash": items_hash, "temperature": 0.0, "adapter": "json",
     }
+    if shard_info:
+        identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
+    if not cfg.harden:
+        identity["harden"] = False
     if resume:
         if record["dataset"]["items_hash"] != items_hash:
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
                               hint="the dataset or its options changed; start a new run")
-        return EvalPlan(run=run, record=record, items=items, solver=solver)
+        return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
     run_id = new_run_id(spec.name, art.id)
     run = Run(run_dir(settings.runs_dir, run_id))
     record = {
@@ -117,7 +138,9 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         },
         "versions": library_versions(),
     }
-    return EvalPlan(run=run, record=record, items=items, solver=solver)
+    if shard_info:
+        record["shard"] = shard_info
+    return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
 
 
 def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
@@ -132,9 +155,11 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         if not got:
             raise ConfigError(f"run {run.id} is being written by another process",
                               hint="wait for it to finish, or start a new run")
-        done_rows = run.repair_predictions() if run.predictions_path.exists() else []
+        # Errors are infrastructure failures: a resumed run tries those items again.
+        done_rows = run.repair_predictions(drop_errors=True) if run.predictions_path.exists() else []
         done = {r["item_id"] for r in done_rows}
-        todo = [(i, ex) for i, ex in enumerate(plan.items) if ex.id not in done]
+        positions = plan.indices or range(len(plan.items))
+        todo = [(i, ex) for i, ex in zip(positions, plan.items) if ex.id not in done]
         record["status"] = "running"
         run.write(record)
         writer = PredictionWriter(run.predictions_path)
@@ -188,13 +213,13 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         except KeyboardInterrupt:
             writer.close()
             record.update(status="interrupted", interrupted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            record["metrics"] = compute_metrics(run.predictions(), tuple(record["dataset"]["labels"]))
+            record["metrics"] = run_metrics(run.predictions(), record)
             run.write(record)
             raise Interrupted(f"interrupted: {seen} of {len(plan.items)} items recorded in run {run.id}",
                               hint=f"finish it with: smishctl evaluate --resume {run.id}") from None
         writer.close()
-        rows = run.predictions()
-        record["metrics"] = compute_metrics(rows, tuple(record["dataset"]["labels"]))
+        rows = run.predictions(slim=True)  # without texts: memory stays small on large datasets
+        record["metrics"] = run_metrics(rows, record)
         record["wall_seconds"] = round(record.get("wall_seconds", 0) + time.perf_counter() - started, 3)
         if over_budget():
             record["status"] = "aborted"

@@ -66,3 +66,14 @@ def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
     out["cost_usd"] = sum(costs) if costs else None
     out["cost_per_1k"] = (out["cost_usd"] / len(records) * 1000) if costs and records else None
     return out
+
+
+def run_metrics(records: list[dict], record: dict) -> dict:
+    """`compute_metrics` for a run record, plus the metrics of special datasets: on the robustness
+    set, the attack success rate (malicious messages classified as ham)."""
+    out = compute_metrics(records, tuple(record["dataset"]["labels"]))
+    if record.get("dataset", {}).get("name") == "robustness":
+        from smishctl.robustness import attack_metrics
+
+        out.update(attack_metrics(records))
+    return out

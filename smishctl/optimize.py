@@ -87,6 +87,7 @@ class OptimizeConfig:
     threads: int = 1
     max_calls: int | None = None
     params: dict = field(default_factory=dict)
+    langfuse: bool = True
 
 
 def _git_commit(folder) -> str | None:
@@ -165,6 +166,11 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     def solver_factory(program):
         return DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels)
 
+    from smishctl import tracking
+
+    optimization_id = f"optimize-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    tracker = tracking.start_optimization(settings, optimization_id, enabled=cfg.langfuse, metadata={
+        "optimizer": name, "params": params, "model": spec.name, "dataset": ds.name, "seed": cfg.seed})
     started = time.perf_counter()
     try:
         import dspy
@@ -178,12 +184,14 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
                               threads=cfg.threads, params=params)
         student = make_program(ds.labels)
+        search_started = time.perf_counter()
         with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory()):
             try:
                 program = opt_spec.fn(student, _to_dspy(train), _to_dspy(dev), ctx)
             except BudgetExhausted:
                 program = student  # nothing better was found before the budget ran out
         meter.enforcing = False
+        search_seconds = time.perf_counter() - search_started
         emit("phase", name="scoring result", total=len(dev))
         result = score_program(program, solver_factory, dev, ds.labels, on_item=lambda r: emit("item"))
     except KeyboardInterrupt:
@@ -192,13 +200,16 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     finally:
         _BUDGETS.pop(meter_key, None)
     wall = time.perf_counter() - started
+    _trace_trials(tracker, name, params, spec.name, baseline, result, program, search_seconds)
 
     if opt_spec.program_kind == "knn":
         state = program.state()
         messages = render_messages(program.predict, ds.labels)
         demos_note = f"per message: the {state['k']} most similar of {len(state['pool'])} training messages"
     else:
-        state = program.dump_state()
+        from dspy.utils.saving import get_dependency_versions
+
+        state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()}}
         messages = render_messages(program, ds.labels)
         demos_note = f"{len(program.predictors()[0].demos)} fixed demos"
     instructions = (program.predict if opt_spec.program_kind == "knn" else program.predictors()[0]).signature.instructions
@@ -221,12 +232,33 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "demos": demos_note,
         "instructions_changed": instructions != DEFAULT_INSTRUCTIONS,
         "versions": library_versions(),
+        "langfuse": tracker.finish(),
         "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
     }
     card = _card(manifest, instructions)
     art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
                         manifest=manifest, card=card)
-    return {"artifact": art.id, "path": str(art.dir), **manifest}
+    return {"artifact": art.id, "path": str(art.dir), **art.manifest}
+
+
+def _trace_trials(tracker, name, params, model, baseline, result, program, search_seconds) -> None:
+    """One Langfuse trace per scored candidate: the baseline, what the optimizer reports of its
+    own search (random-search candidates, MIPROv2 trials), and the result."""
+    tracker.trace_trial(trial=0, score=baseline["accuracy"], candidate={"optimizer": "zero-shot"},
+                        metrics={"macro_f1": baseline["macro_f1"]}, model=model)
+    n = 0
+    for cand in getattr(program, "candidate_programs", None) or []:
+        n += 1
+        tracker.trace_trial(trial=n, score=cand.get("score"), candidate={"optimizer": name, "candidate": n,
+                            "demos": len(cand["program"].predictors()[0].demos)}, model=model)
+    for trial_no, log in sorted((getattr(program, "trial_logs", None) or {}).items()):
+        score = log.get("full_eval_score", log.get("mb_score"))
+        if score is not None:
+            n += 1
+            tracker.trace_trial(trial=n, score=score / 100 if score > 1 else score,
+                                candidate={"optimizer": name, "trial": trial_no}, model=model)
+    tracker.trace_trial(trial=n + 1, score=result["accuracy"], candidate={"optimizer": name, "params": params},
+                        metrics={"macro_f1": result["macro_f1"]}, duration_s=search_seconds, model=model)
 
 
 def _check_reachable(lm, name: str) -> None:

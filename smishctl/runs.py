@@ -47,8 +47,9 @@ class Run:
     def write(self, record: dict) -> None:
         atomic_write_json(self.record_path, record)
 
-    def predictions(self) -> list[dict]:
-        """All complete prediction lines; a torn last line (crash mid-write) is ignored."""
+    def predictions(self, *, slim: bool = False) -> list[dict]:
+        """All complete prediction lines; a torn last line (crash mid-write) is ignored.
+        `slim` drops the fields metrics do not read (texts, raw outputs) to save memory."""
         if not self.predictions_path.is_file():
             return []
         out = []
@@ -57,14 +58,21 @@ class Run:
                 if not line.endswith("\n"):
                     break
                 try:
-                    out.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError:
                     break
+                if slim:
+                    row.pop("text", None)
+                    row.pop("raw", None)
+                out.append(row)
         return out
 
-    def repair_predictions(self) -> list[dict]:
-        """Rewrite predictions.jsonl without a torn tail; return the kept lines."""
+    def repair_predictions(self, *, drop_errors: bool = False) -> list[dict]:
+        """Rewrite predictions.jsonl without a torn tail (and, for a resume, without the items that
+        failed with an error, so they are tried again); return the kept lines."""
         rows = self.predictions()
+        if drop_errors:
+            rows = [r for r in rows if r.get("status") != "error"]
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         from smishctl.fsutil import atomic_write_text
 
@@ -73,18 +81,28 @@ class Run:
 
 
 class PredictionWriter:
-    """Append one JSON line per item, flushed and fsynced, so Ctrl-C or a crash loses nothing."""
+    """Append one JSON line per item, flushed at once, so Ctrl-C or a crash of the process loses nothing.
 
-    def __init__(self, path: Path):
+    fsync (which only matters if the machine itself goes down) runs at most every `fsync_every` seconds
+    and on close: one fsync per line cost ~4 ms and capped a fast endpoint at ~250 items/s."""
+
+    def __init__(self, path: Path, fsync_every: float = 1.0):
         self._fh = open(path, "a", encoding="utf-8")
+        self._fsync_every = fsync_every
+        self._synced = time.monotonic()
 
     def write(self, row: dict) -> None:
         self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if time.monotonic() - self._synced >= self._fsync_every:
+            os.fsync(self._fh.fileno())
+            self._synced = time.monotonic()
 
     def close(self) -> None:
-        self._fh.close()
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
 
 
 def run_dir(runs_dir: Path, run_id: str) -> Path:

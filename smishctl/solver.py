@@ -35,7 +35,10 @@ class DSPySolver:
         row: dict = {"pred": None, "status": "ok", "error": None, "raw": None}
         usage: dict = {}
         try:
-            with dspy.context(lm=self.lm, adapter=self.adapter, track_usage=True):
+            # No LM history and a fresh trace per message: DSPy otherwise keeps every prompt, response
+            # and prediction (up to 10,000 each) in process-wide lists, so memory grew with the dataset.
+            with dspy.context(lm=self.lm, adapter=self.adapter, track_usage=True, disable_history=True,
+                              trace=[]):
                 pred = self.program(sms=text)
             label = getattr(pred, "label", None)
             usage = _usage(pred.get_lm_usage() or {})

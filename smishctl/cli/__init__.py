@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from smishctl.cli import compare_cmd, data_cmd, evaluate_cmd, optimize_cmd, promote_cmd, prompts_cmd, runs_cmd
+from smishctl.cli import push_cmd
 
 app = typer.Typer(
     name="smishctl",
@@ -27,6 +28,7 @@ promote_cmd.register(app)
 data_cmd.register(app)
 prompts_cmd.register(app)
 runs_cmd.register(app)
+push_cmd.register(app)
 
 
 def main() -> None:

@@ -1,16 +1,131 @@
-"""`smishctl compare` (not implemented yet)."""
+"""`smishctl compare`: runs side by side, paired statistics, CI gates and reports."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from smishctl.cli.common import console
+from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare", help="(not implemented yet)")(compare)
+    app.command("compare")(compare)
 
 
-def compare():
-    console.print("[yellow]smishctl compare is not implemented yet[/yellow]")
-    raise typer.Exit(2)
+def compare(
+    runs: Annotated[list[str] | None, typer.Argument(help="Run ids, unique id prefixes, run folders or 'latest'.", show_default=False)] = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models to evaluate on the same items first (a run with identical configuration is reused), e.g. local/qwen2.5-coder-0.5b,classic/tfidf-svm.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="With --models: the prompt every model uses (default zero-shot).")] = None,
+    prompts: Annotated[str | None, typer.Option("--prompts", help="With --models: comma-separated prompts; every model x prompt is evaluated.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="With --models: the dataset.")] = None,
+    split: Annotated[str, typer.Option(help="With --models: the split.")] = "test",
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="With --models: evaluate the first N items.")] = None,
+    balanced: Annotated[bool, typer.Option(help="With --models and --limit: the same number of items per label.")] = False,
+    threads: Annotated[int, typer.Option(help="With --models: parallel calls.")] = 1,
+    no_classic: Annotated[bool, typer.Option("--no-classic", help="With --models: do not add the classic/tfidf-svm baseline.")] = False,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="RUN or 'production': the column deltas and statistics refer to (default: the first run).")] = None,
+    gate: Annotated[list[str] | None, typer.Option("--gate", "-g", help="Repeatable, e.g. 'macro_f1>=0.80', 'recall\\[smishing]>=0.90', 'p95_latency_ms<=800', 'cost_per_1k<=0.05'. Checked on every candidate (not the baseline).")] = None,
+    max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this.")] = None,
+    no_regression: Annotated[bool, typer.Option("--no-regression", help="Fail when a candidate is significantly worse than the baseline (McNemar p<0.05 and lower macro-F1).")] = False,
+    strict_items: Annotated[bool, typer.Option("--strict-items", help="Refuse (exit 2) instead of warning when runs cover different items.")] = False,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the macro-F1 interval.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report (CI job summary, PR comment).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML: one test case per gate.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write one self-contained HTML page with charts.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json-file", help="Write the comparison as JSON to a file.")] = None,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+):
+    """Compare runs side by side: quality, errors, latency, tokens and cost; exact McNemar and bootstrap
+    statistics against the baseline; CI gates.
+
+    Exit codes: 0 pass, 1 a quality gate failed, 2 usage or configuration error, 3 too many errors."""
+    with handled(debug):
+        from smishctl.compare.core import CompareOptions, compare_runs, parse_gates
+        from smishctl.compare.pairing import load_run
+        from smishctl.compare.sources import production_run, runs_from_models, split_list
+        from smishctl.errors import ConfigError
+
+        gates = list(gate or [])
+        parse_gates(gates, None)  # malformed gates fail before any evaluation runs
+        if bootstrap < 100:
+            raise ConfigError(f"--bootstrap must be at least 100, got {bootstrap}")
+        if prompt and prompts:
+            raise ConfigError("use --prompt or --prompts, not both")
+        if (prompt or prompts) and not models:
+            raise ConfigError("--prompt/--prompts need --models", hint="or pass run ids")
+        s = settings()
+        data = [load_run(s.runs_dir, ref) for ref in runs or []]
+
+        def on_start(plan):
+            console.print(f"evaluating {plan.record['model']['name']} · {plan.record['prompt']['id']} on "
+                          f"{len(plan.items)} items (run {plan.run.id})")
+
+        def on_reuse(record):
+            console.print(f"reusing run {record['id']} (same configuration)")
+
+        if models:
+            data += runs_from_models(s, split_list(models), split_list(prompts or prompt), dataset=dataset,
+                                     split=split, limit=limit, balanced=balanced, threads=threads,
+                                     include_classic=not no_classic, on_start=on_start, on_reuse=on_reuse)
+        baseline_index: int | None = 0 if len(data) > 1 else None
+        if baseline:
+            if baseline == "production":
+                base = production_run(s, data[0] if data else None, on_start=on_start, on_reuse=on_reuse)
+            else:
+                base = load_run(s.runs_dir, baseline)
+            ids = [d.id for d in data]
+            if base.id in ids:
+                baseline_index = ids.index(base.id)
+            else:
+                data.insert(0, base)
+                baseline_index = 0
+        if not data:
+            raise ConfigError("nothing to compare", hint="pass run ids (see smishctl runs list) or --models a,b")
+        options = CompareOptions(gates=gates, max_error_rate=max_error_rate, no_regression=no_regression,
+                                 n_boot=bootstrap, seed=seed, strict_items=strict_items)
+        cmp = compare_runs(data, baseline_index=baseline_index, options=options)
+        _write_files(cmp, markdown=markdown, junit=junit, html=html, json_file=json_file)
+        if as_json:
+            print_json(cmp)
+        else:
+            from smishctl.report.terminal import comparison_table, stats_table
+
+            out.print(comparison_table(cmp))
+            st = stats_table(cmp)
+            if st is not None:
+                out.print(st)
+        for w in cmp["warnings"]:
+            console.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)
+        for f in cmp["failures"]:
+            console.print(f"[red]FAIL[/red] {f}", soft_wrap=True)
+        if cmp["gates"] or cmp["checks"]:
+            n = len(cmp["gates"]) + len(cmp["checks"])
+            console.print(f"{'[green]gates passed[/green]' if cmp['passed'] else '[red]gates failed[/red]'}: "
+                          f"{n - len(cmp['failures'])}/{n}")
+        if cmp["exit_code"]:
+            raise typer.Exit(cmp["exit_code"])
+
+
+def _write_files(cmp: dict, *, markdown, junit, html, json_file) -> None:
+    import json
+
+    from smishctl.fsutil import atomic_write_text
+
+    if markdown:
+        from smishctl.report.markdown import render_markdown
+
+        atomic_write_text(markdown, render_markdown(cmp))
+    if junit:
+        from smishctl.report.junit import render_junit
+
+        atomic_write_text(junit, render_junit(cmp))
+    if html:
+        from smishctl.report.html import render_html
+
+        atomic_write_text(html, render_html(cmp))
+    if json_file:
+        atomic_write_text(json_file, json.dumps(cmp, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -30,6 +30,10 @@ def evaluate(
     label_column: Annotated[str | None, typer.Option(help="Label column of a custom dataset file.")] = None,
     labels: Annotated[str | None, typer.Option(help="Comma-separated allowed labels of a custom dataset (others are an error).")] = None,
     encoding: Annotated[str, typer.Option(help="Encoding of a custom dataset file.")] = "utf-8",
+    shard: Annotated[str | None, typer.Option(help="K/N: evaluate only shard K of N (deterministic by item id); join the shard runs with `smishctl runs merge`.")] = None,
+    robustness: Annotated[bool, typer.Option("--robustness", help="Evaluate on the prompt-injection robustness set (same as --dataset robustness): reports attack_success_rate.")] = False,
+    no_harden: Annotated[bool, typer.Option("--no-harden", help="Send the SMS as is, without neutralising forged prompt markers (to measure the hardening).")] = False,
+    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send this run to Langfuse (even if configured).")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
@@ -50,8 +54,21 @@ def evaluate(
             data_options["encoding"] = encoding
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
                          balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
-                         max_errors=max_errors, cache=not no_cache, data_options=data_options)
-        record = _run_with_progress(settings(), cfg, resume)
+                         max_errors=max_errors, cache=not no_cache, data_options=data_options,
+                         shard=shard, harden=not no_harden)
+        if robustness:
+            if dataset not in (None, "robustness"):
+                from smishctl.errors import ConfigError
+
+                raise ConfigError("--robustness evaluates the robustness set: do not also pass --dataset")
+            cfg.dataset, cfg.split = "robustness", "test"
+        if shard:
+            from smishctl.shards import parse_shard
+
+            parse_shard(shard)
+        s = settings()
+        record = _run_with_progress(s, cfg, resume)
+        record["langfuse"] = _track(s, record["id"], enabled=not no_langfuse)
         if as_json:
             print_json(record)
         else:
@@ -60,6 +77,19 @@ def evaluate(
             out.print(metrics_table(record))
             out.print(confusion_table(record))
             console.print(f"run written to runs/{record['id']}/")
+
+
+def _track(s, run_id: str, *, enabled: bool) -> dict:
+    """Send the (already written) run to Langfuse when configured; one warning line if that fails."""
+    from smishctl.tracking import track_run
+
+    status = track_run(s, run_id, enabled=enabled)
+    if status["status"] == "pending":
+        console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {run_id} ({status.get('error')}); "
+                      f"kept locally, send it later with: smishctl push {run_id}", soft_wrap=True)
+    elif status["status"] == "pushed":
+        console.print(f"Langfuse experiment: {status.get('url') or status.get('host')}", soft_wrap=True)
+    return status
 
 
 def _run_with_progress(s, cfg, resume):

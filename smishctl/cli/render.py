@@ -19,6 +19,9 @@ def metrics_table(record: dict, title: str | None = None) -> Table:
         t.add_row(f"  {label} P/R/F1", f"{pc['precision']:.3f} / {pc['recall']:.3f} / {pc['f1']:.3f}")
     t.add_row("invalid outputs", str(m.get("n_invalid", 0)))
     t.add_row("errors", str(m.get("n_errors", 0)))
+    if m.get("attack_success_rate") is not None:  # robustness set
+        t.add_row("attack success rate", f"{m['attack_success_rate']:.3f} "
+                  f"({m.get('n_attack_successes')}/{m.get('n_attacks')} malicious -> ham)")
     lat = m.get("latency_ms", {})
     t.add_row("latency p50 / p95 (ms)", f"{fmt(lat.get('p50'), '.0f')} / {fmt(lat.get('p95'), '.0f')}")
     tok = m.get("tokens", {})

@@ -54,3 +54,22 @@ def show_cmd(run: Annotated[str, typer.Argument(help="Run id, unique prefix, pat
 
         out.print(metrics_table(record, title=f"run {record['id']} ({record.get('status')})"))
         out.print(confusion_table(record))
+
+
+@runs_app.command("merge")
+def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (ids, prefixes or paths) of one evaluation.")],
+              run_id: Annotated[str | None, typer.Option("--id", help="Id of the merged run (default: generated).")] = None,
+              as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """Join the runs of `smishctl evaluate --shard K/N` (all N shards) into one complete run whose items,
+    config hash and metrics are those of an unsharded evaluation."""
+    with handled(debug):
+        from smishctl.shards import merge_runs
+
+        record = merge_runs(settings().runs_dir, runs, run_id=run_id).read()
+        if as_json:
+            print_json(record)
+            return
+        from smishctl.cli.render import confusion_table, metrics_table
+
+        out.print(metrics_table(record, title=f"run {record['id']} (merged from {len(runs)} shards)"))
+        out.print(confusion_table(record))

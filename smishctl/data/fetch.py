@@ -40,6 +40,8 @@ def _download(spec: DatasetSpec, timeout: float = 30.0) -> bytes:
 
 def fetch(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
     """Return (path of a verified local copy, where it came from)."""
+    if spec.url.startswith("bundled:"):  # shipped with smishctl (e.g. the robustness set)
+        return _bundled(spec, settings)
     cache = settings.datasets_dir / "cache"
     target = cache / spec.filename
     with file_lock(cache / f".{spec.filename}.lock"):
@@ -63,3 +65,14 @@ def fetch(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
             target.unlink(missing_ok=True)
             raise
         return target, f"download ({spec.url})"
+
+
+def _bundled(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
+    """A file of the smishctl source tree; a project may hold its own copy under datasets/."""
+    rel = spec.url.removeprefix("bundled:")
+    for path in (settings.root / rel, Path(__file__).resolve().parents[2] / rel):
+        if path.is_file():
+            _verify(path, spec, str(path))
+            return path, f"bundled ({path})"
+    raise DataError(f"dataset {spec.name} is missing: {rel} is not in the project nor in the smishctl source tree",
+                    hint="run datasets/robustness/build_injection.py from a smishctl checkout")

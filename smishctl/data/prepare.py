@@ -247,6 +247,10 @@ def load_dataset_splits(
 ) -> PreparedDataset:
     options = options or SplitOptions()
     dataset = dataset or DEFAULT_DATASET
+    if dataset in REGISTRY and REGISTRY[dataset].all_test:
+        from dataclasses import replace
+
+        options = replace(options, fractions=(0.0, 0.0, 1.0))
     source, known_labels, provenance = resolve_source(
         dataset, settings, text_column=text_column, label_column=label_column, fmt=fmt, encoding=encoding
     )

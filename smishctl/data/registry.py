@@ -21,6 +21,7 @@ class DatasetSpec:
     archive_member: str | None = None  # when `url` is a zip, the member to extract
     notes: str = ""
     read_options: dict = field(default_factory=dict)
+    all_test: bool = False  # every item goes to the test split (evaluation-only sets)
 
 
 REGISTRY: dict[str, DatasetSpec] = {
@@ -59,6 +60,21 @@ REGISTRY: dict[str, DatasetSpec] = {
                 "Filtering: New Collection and Results. DocEng 2011. doi:10.24432/C5CC84"
             ),
             notes="Two classes only. Overlaps sms-phishing (see there).",
+        ),
+        DatasetSpec(
+            name="robustness",
+            filename="robustness/injection.jsonl",
+            url="bundled:datasets/robustness/injection.jsonl",
+            sha256="aa3fbd6cd3d7897e2b9828f96c5654dc04d773b54eddca55abed506219d70bf2",
+            format="jsonl",
+            text_column="text",
+            label_column="label",
+            labels=("ham", "spam", "smishing"),
+            licence="Apache-2.0 (written for smishctl)",
+            citation="smishctl prompt-injection robustness set (datasets/robustness/build_injection.py)",
+            notes="Evaluation only (all items in test): smishing/spam carrying instructions aimed at the "
+            "classifier, plus ham controls. Reports attack_success_rate.",
+            all_test=True,
         ),
     )
 }

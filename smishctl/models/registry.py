@@ -12,6 +12,8 @@ from smishctl.errors import ModelError
 from smishctl.models.weights import WEIGHTS
 
 LOCAL_PREFIX = "local/"
+CLASSIC_PREFIX = "classic/"
+CLASSIC_MODELS = ("tfidf-svm",)  # scikit-learn baselines (smishctl.classic)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,14 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
             usd_per_hour=a.get("usd_per_hour", spec.usd_per_hour),
             extra={k: v for k, v in a.items() if k in ("timeout", "num_retries", "max_tokens")},
         )
+    if name.startswith(CLASSIC_PREFIX):
+        short = name[len(CLASSIC_PREFIX):]
+        if short not in CLASSIC_MODELS:
+            raise ModelError(f"unknown classic model {name!r}",
+                             hint=f"use one of: {', '.join(CLASSIC_PREFIX + m for m in CLASSIC_MODELS)}")
+        # Runs on the same CPU as the local models: priced by compute time at the same rate.
+        return ModelSpec(name=name, litellm_model=name, usd_per_hour=settings.local_usd_per_hour,
+                         extra={"classic": short})
     if name.endswith(".gguf"):
         path = Path(name.removeprefix(LOCAL_PREFIX)).expanduser().resolve()
         if not path.is_file():

@@ -1,0 +1,67 @@
+"""`smishctl push`: send runs to Langfuse that could not be sent when they were made."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push")(push)
+
+
+def push(
+    runs: Annotated[list[str] | None, typer.Argument(help="Run ids (or prefixes, paths, 'latest'). Default: every run whose push is pending.")] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Every finished run not yet pushed (also those made with Langfuse off).")] = False,
+    production: Annotated[bool, typer.Option("--production", help="Also (re)publish the production prompt and move Langfuse's production label to it.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Give up on a run after this many seconds (default: push_timeout of \\[langfuse], 30).")] = None,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+):
+    """Push runs to Langfuse (dataset items, one trace per item, scores, the experiment).
+
+    Safe to repeat: ids are deterministic, so a re-push updates the same objects in Langfuse.
+    Exits 1 if a run is still pending (Langfuse unreachable or refusing)."""
+    with handled(debug):
+        from smishctl.errors import ConfigError
+        from smishctl.runs import open_run
+        from smishctl.tracking import langfuse_settings, pending_runs, push_run
+
+        s = settings()
+        lf = langfuse_settings(s)
+        if lf is None:
+            raise ConfigError("Langfuse is not configured",
+                              hint="set LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_BASE_URL (see docs/langfuse.md)")
+        targets = ([open_run(s.runs_dir, ref) for ref in runs] if runs
+                   else pending_runs(s, include_unpushed=all_runs))
+        results = []
+        if production:
+            from smishctl.tracking import publish_prompt
+
+            st = publish_prompt(s, "production", lf=lf)
+            results.append({"prompt": "production", **st})
+            if not as_json and st["status"] == "pushed":
+                console.print(f"production prompt: Langfuse {st['name']} version {st['version']} "
+                              f"({st['artifact_id']}) is labelled production", soft_wrap=True)
+            elif not as_json:
+                console.print(f"[yellow]warning:[/yellow] production prompt not published ({st.get('error')})",
+                              soft_wrap=True)
+        for run in targets:
+            status = push_run(s, run, lf=lf, timeout=timeout)
+            results.append({"run": run.id, **status})
+            if as_json:
+                continue
+            if status["status"] == "pushed":
+                console.print(f"run {run.id}: pushed to Langfuse — {status.get('url') or lf.host}", soft_wrap=True)
+            else:
+                console.print(f"[yellow]warning:[/yellow] run {run.id}: still pending ({status.get('error')})",
+                              soft_wrap=True)
+        if as_json:
+            print_json(results)
+        elif not targets and not production:
+            out.print("nothing to push (no pending runs)")
+        if any(r["status"] != "pushed" for r in results):
+            raise typer.Exit(1)

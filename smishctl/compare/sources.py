@@ -1,0 +1,75 @@
+"""Where compared runs come from: run ids/paths, models to evaluate (or reuse), production."""
+
+from __future__ import annotations
+
+from smishctl.compare.pairing import RunData, load_run
+from smishctl.config import Settings
+from smishctl.errors import ConfigError
+
+CLASSIC_BASELINE = "classic/tfidf-svm"
+
+
+def split_list(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def runs_from_models(settings: Settings, models: list[str], prompts: list[str], *, dataset: str | None = None,
+                     split: str = "test", limit: int | None = None, balanced: bool = False, threads: int = 1,
+                     include_classic: bool = True, on_start=None, on_item=None, on_reuse=None) -> list[RunData]:
+    """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baseline."""
+    from smishctl.evaluate import EvalConfig
+    from smishctl.models.registry import CLASSIC_PREFIX
+    from smishctl.reuse import find_or_evaluate
+
+    combos: list[tuple[str, str]] = []
+    for m in models:
+        for p in (["zero-shot"] if m.startswith(CLASSIC_PREFIX) else prompts or ["zero-shot"]):
+            if (m, p) not in combos:
+                combos.append((m, p))
+    auto_classic = include_classic and not any(m.startswith(CLASSIC_PREFIX) for m, _ in combos)
+    if auto_classic:
+        combos.append((CLASSIC_BASELINE, "zero-shot"))
+    out: list[RunData] = []
+    for model, prompt in combos:
+        cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
+                         balanced=balanced, threads=threads)
+        record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
+        if reused and on_reuse:
+            on_reuse(record)
+        rd = load_run(settings.runs_dir, record["id"])
+        if auto_classic and model == CLASSIC_BASELINE:
+            rd.role = "reference"
+        out.append(rd)
+    return out
+
+
+def production_run(settings: Settings, like: RunData | None, *, on_start=None, on_item=None,
+                   on_reuse=None) -> RunData:
+    """The production prompt's run on the same items as `like` (evaluated if there is none yet)."""
+    from smishctl.production import read_current
+
+    current = read_current(settings)
+    if current is None:
+        raise ConfigError("--baseline production: nothing is in production yet", hint="promote an artifact first")
+    run_id = current.get("run")
+    if run_id:
+        try:
+            rd = load_run(settings.runs_dir, run_id)
+        except ConfigError:
+            rd = None
+        if rd is not None and (like is None or rd.dataset.get("items_hash") == like.dataset.get("items_hash")):
+            return rd
+    if like is None:
+        raise ConfigError("--baseline production: the production run is missing",
+                          hint="pass a run to compare against, or re-promote")
+    from smishctl.evaluate import EvalConfig
+    from smishctl.reuse import find_or_evaluate
+
+    c = like.record.get("config") or {}
+    cfg = EvalConfig(model=(current.get("model") or {}).get("name"), prompt="production",
+                     dataset=c.get("dataset"), split=c.get("split", "test"), limit=c.get("limit"),
+                     balanced=bool(c.get("balanced")), data_options=c.get("data_options") or {})
+    record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
+    if reused and on_reuse:
+        on_reuse(record)
+    return load_run(settings.runs_dir, record["id"])

@@ -1,0 +1,58 @@
+"""The comparison as GitHub-flavoured Markdown (a CI job summary or a PR comment)."""
+
+from __future__ import annotations
+
+from smishctl.compare.table import fmt_delta, fmt_value
+
+
+def _esc(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(cmp: dict) -> str:
+    ds = cmp["dataset"]
+    verdict = {0: "✅ passed", 1: "❌ quality gate failed", 3: "❌ too many errors"}.get(cmp["exit_code"], "❌")
+    lines = [f"## smishctl compare — {verdict}", "",
+             (f"Dataset **{_esc(ds['name'])}/{_esc(ds['split'])}**, {cmp['n_common_items']} items common to all runs. "
+             f"**Bold** = best per row; (±) = difference to the baseline."), ""]
+    for w in cmp["warnings"]:
+        lines.append(f"> ⚠️ {_esc(w)}")
+    if cmp["warnings"]:
+        lines.append("")
+    heads = []
+    for r in cmp["runs"]:
+        role = {"baseline": " (baseline)", "reference": " (reference)"}.get(r["role"], "")
+        heads.append(f"{_esc(r['name'])}{role}<br>`{r['id']}`")
+    lines.append("| metric | " + " | ".join(heads) + " |")
+    lines.append("|---|" + "---:|" * len(heads))
+    for row in cmp["rows"]:
+        cells = []
+        for i, v in enumerate(row["values"]):
+            text = fmt_value(v, row["format"])
+            if row["deltas"] and row["deltas"][i] is not None:
+                text += f" ({fmt_delta(row['deltas'][i], row['format'])})"
+            cells.append(f"**{text}**" if i in row["best"] else text)
+        lines.append(f"| {_esc(row['title'])} | " + " | ".join(cells) + " |")
+    if cmp["stats"]:
+        lines += ["", f"### Paired statistics vs baseline `{cmp['baseline']}`", "",
+                  "| run | paired items | only baseline right | only run right | McNemar p | Δ macro-F1 [95% CI] |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for s in cmp["stats"]:
+            diff = "-" if s["macro_f1_diff"] is None else (
+                f"{s['macro_f1_diff']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}]")
+            sig = " (significant)" if s["significant"] else ""
+            lines.append(f"| `{s['run']}` | {s['n_paired']} | {s['baseline_only_correct']} | "
+                         f"{s['candidate_only_correct']} | {s['mcnemar_p']:.4g}{sig} | {diff} |")
+        lines += ["", (f"Exact McNemar test on discordant pairs; percentile bootstrap "
+                      f"({cmp['stats'][0]['n_boot']} resamples, seed {cmp['stats'][0]['seed']}).")]
+    if cmp["gates"] or cmp["checks"]:
+        lines += ["", "### Gates", "", "| | run | gate | value |", "|---|---|---|---:|"]
+        for g in cmp["gates"]:
+            value = "unknown" if g["value"] is None else f"{g['value']:.4g}"
+            lines.append(f"| {'✅' if g['passed'] else '❌'} | `{g['run']}` | `{_esc(g['gate'])}` | {value} |")
+        for c in cmp["checks"]:
+            lines.append(f"| {'✅' if c['passed'] else '❌'} | `{c['run']}` | `{_esc(c['check'])}` | "
+                         f"{c['value']:.4g} |")
+    if cmp["failures"]:
+        lines += ["", "### Failures", ""] + [f"- {_esc(f)}" for f in cmp["failures"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""Split one evaluation into N deterministic shards (for N CI jobs) and merge the shard runs back.
+
+An item belongs to shard K of N when `sha256(item id) mod N == K - 1`: the assignment depends only on
+the item (its id is derived from its normalised text), not on the order or the number of items, so every
+job computes the same partition independently. Shard runs record the hash and size of the full item list
+and each prediction's index in it, so `merge_runs` can rebuild exactly the run an unsharded evaluation
+would have produced (same items hash, same config hash, same order, same metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+
+from smishctl.errors import ConfigError
+
+SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    m = SHARD_RE.match(text or "")
+    if not m:
+        raise ConfigError(f"invalid shard {text!r}", hint="use K/N with 1 <= K <= N, e.g. --shard 2/4")
+    k, n = int(m.group(1)), int(m.group(2))
+    if not 1 <= k <= n:
+        raise ConfigError(f"invalid shard {text!r}: K must be between 1 and N", hint="e.g. --shard 1/4 … 4/4")
+    return k, n
+
+
+def shard_of(item_id: str, n: int) -> int:
+    """1-based shard number of an item."""
+    return int.from_bytes(hashlib.sha256(item_id.encode("utf-8")).digest()[:8], "big") % n + 1
+
+
+def select(items: list, shard: str) -> tuple[list, list[int], dict]:
+    """(items of the shard, their positions in `items`, the shard record)."""
+    from smishctl.data.prepare import content_hash
+
+    k, n = parse_shard(shard)
+    positions = [i for i, ex in enumerate(items) if shard_of(ex.id, n) == k]
+    info = {"index": k, "count": n, "full_items_hash": content_hash(items), "full_n_items": len(items)}
+    return [items[i] for i in positions], positions, info
+
+
+# Fields that must agree between shards (everything that decides the predictions except the items).
+_SAME_IDENTITY = ("model", "endpoint", "prompt", "prompt_sha", "dataset", "temperature", "adapter")
+
+
+def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
+    """Join complete shard runs into one complete run; returns the new Run."""
+    from smishctl.evaluate import config_hash
+    from smishctl.metrics import run_metrics
+    from smishctl.runs import PredictionWriter, Run, new_run_id, open_run, run_dir
+
+    if len(refs) < 1:
+        raise ConfigError("nothing to merge", hint="pass the shard run ids")
+    runs = [open_run(runs_dir, ref) for ref in refs]
+    if len({r.id for r in runs}) != len(runs):
+        raise ConfigError("the same run is listed twice")
+    records = [r.read() for r in runs]
+    first = records[0]
+    for run, rec in zip(runs, records):
+        if "shard" not in rec:
+            raise ConfigError(f"run {run.id} is not a shard run", hint="merge runs made with --shard K/N")
+        if rec.get("status") != "complete":
+            raise ConfigError(f"shard run {run.id} is {rec.get('status')}",
+                              hint=f"finish it first: smishctl evaluate --resume {run.id}")
+        for key in _SAME_IDENTITY:
+            if rec["identity"].get(key) != first["identity"].get(key):
+                raise ConfigError(f"run {run.id} differs from {runs[0].id} in {key}",
+                                  hint="merge shards of one evaluation only")
+        for key in ("count", "full_items_hash", "full_n_items"):
+            if rec["shard"][key] != first["shard"][key]:
+                raise ConfigError(f"run {run.id} is a shard of a different evaluation ({key} differs)",
+                                  hint="merge shards of one evaluation only")
+        if rec["dataset"]["split"] != first["dataset"]["split"]:
+            raise ConfigError(f"run {run.id} is on split {rec['dataset']['split']}, not {first['dataset']['split']}")
+    count = first["shard"]["count"]
+    indexes = sorted(rec["shard"]["index"] for rec in records)
+    if len(set(indexes)) != len(indexes):
+        raise ConfigError("two runs are the same shard", hint="pass each shard once")
+    missing = sorted(set(range(1, count + 1)) - set(indexes))
+    if missing:
+        raise ConfigError(f"shards {', '.join(f'{k}/{count}' for k in missing)} are missing",
+                          hint="evaluate them (smishctl evaluate --shard K/N) and merge all")
+    rows: list[dict] = []
+    for run in runs:
+        rows.extend(run.predictions())
+    ids = [r["item_id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("an item appears in two shards", hint="the shard runs do not belong together")
+    if len(rows) != first["shard"]["full_n_items"]:
+        raise ConfigError(f"the shards hold {len(rows)} items, the evaluation has {first['shard']['full_n_items']}")
+    rows.sort(key=lambda r: r["index"])
+
+    model_name = first["model"]["name"]
+    rid = run_id or new_run_id(model_name, first["prompt"]["id"]) + "-merged"
+    run = Run(run_dir(runs_dir, rid))
+    if run.dir.exists():
+        raise ConfigError(f"run {rid} exists already")
+    run.dir.mkdir(parents=True)
+    writer = PredictionWriter(run.predictions_path)
+    try:
+        for r in rows:
+            writer.write(r)
+    finally:
+        writer.close()
+    identity = {**first["identity"], "items_hash": first["shard"]["full_items_hash"]}
+    identity.pop("shard", None)
+    config = {**first["config"], "shard": None}
+    record = {k: v for k, v in first.items() if k not in ("shard", "metrics", "interrupted_at")}
+    record.update(
+        id=rid, status="complete", created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), config=config, identity=identity,
+        config_hash=config_hash(identity),
+        dataset={**first["dataset"], "items_hash": identity["items_hash"], "n_items": len(rows)},
+        merged_from=[{"id": run.id, "shard": f"{rec['shard']['index']}/{count}"} for run, rec in
+                     sorted(zip(runs, records), key=lambda p: p[1]["shard"]["index"])],
+        wall_seconds=round(max(rec.get("wall_seconds", 0) for rec in records), 3),
+        cpu_wall_seconds_total=round(sum(rec.get("wall_seconds", 0) for rec in records), 3),
+    )
+    record["metrics"] = run_metrics(rows, record)
+    run.write(record)
+    return run

@@ -1,0 +1,398 @@
+"""Send a recorded run (run.json + predictions.jsonl) to Langfuse as an experiment.
+
+Everything is derived from the files of the run, never from live callbacks, so the same code serves
+`smishctl evaluate` right after a run and `smishctl push` days later. Every id is deterministic
+(dataset item = <dataset>-<split>-<item_id>, trace = hash(run id, item id), observations and
+scores = hash(trace, role)), so pushing twice updates the same objects instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+from smishctl.errors import ConfigError
+from smishctl.runs import Run
+from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
+from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings, redact
+
+PUSHABLE = ("complete", "aborted")
+ITEM_WORKERS = 8
+FLUSH_EVERY = 200  # items: keeps the SDK's span queue (2048) from overflowing on big runs
+ERROR_LABEL = "<error>"
+INVALID_LABEL = "<invalid>"
+
+
+# -- ids ------------------------------------------------------------------------------------------
+def dataset_name(record: dict) -> str:
+    """The Langfuse dataset holding a run's split, e.g. 'sms-phishing-test'."""
+    return f"{record['dataset']['name']}-{record['dataset']['split']}"
+
+
+def dataset_item_id(record: dict, item_id: str) -> str:
+    """Our item_id hashes the normalised text; Langfuse item ids are unique per project, and the
+    same text is in several registry datasets, so the dataset and split prefix it."""
+    return f"{dataset_name(record)}-{item_id}"
+
+
+def item_trace_id(run_id: str, item_id: str) -> str:
+    return trace_id_for(f"smishctl/{run_id}/{item_id}")
+
+
+# -- run.json bookkeeping ----------------------------------------------------------------------
+def set_status(run: Run, status: dict) -> dict:
+    """Record the Langfuse status of a run in run.json (under "langfuse"), atomically."""
+    record = run.read()
+    record["langfuse"] = status
+    run.write(record)
+    return status
+
+
+def experiment_link(record: dict) -> str | None:
+    """The Langfuse experiment URL of a pushed run (for `compare`), else None."""
+    info = record.get("langfuse") or {}
+    return info.get("url") if info.get("status") == "pushed" else None
+
+
+def track_run(settings, run: Run | str, *, enabled: bool = True) -> dict:
+    """After an evaluation: push the run if Langfuse is configured, else mark it disabled.
+
+    Never raises for Langfuse trouble: returns run.json's new "langfuse" entry, whose "status" is
+    "pushed", "pending" (see "error"; `smishctl push` retries) or "disabled" (see "reason").
+    """
+    if isinstance(run, str):
+        from smishctl.runs import open_run
+
+        run = open_run(settings.runs_dir, run)
+    try:
+        lf = langfuse_settings(settings, enabled=enabled)
+    except ConfigError as exc:  # a broken [langfuse] section must not fail the evaluation
+        return set_status(run, {"status": "pending", "error": exc.one_line(), "attempted_at": _now_iso()})
+    if lf is None:
+        return set_status(run, {"status": "disabled", "reason": disabled_reason(settings, enabled=enabled)})
+    return push_run(settings, run, lf=lf)
+
+
+def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout: float | None = None) -> dict:
+    """Push one run to Langfuse; return (and store in run.json) its status entry.
+
+    Raises ConfigError only when Langfuse is not configured or the run cannot be pushed (not
+    finished); a server that refuses, rejects or does not answer gives status "pending" within
+    `push_timeout` seconds (or `timeout`).
+    """
+    lf = lf or langfuse_settings(settings)
+    if lf is None:
+        raise ConfigError("Langfuse is not configured",
+                          hint="set LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_BASE_URL (see docs/langfuse.md)")
+    if timeout is not None:
+        from dataclasses import replace
+
+        lf = replace(lf, push_timeout=timeout, timeout=min(lf.timeout, timeout))
+    record = run.read()
+    if record.get("status") not in PUSHABLE:
+        raise ConfigError(f"run {run.id} is {record.get('status')}, not finished",
+                          hint=f"finish it first: smishctl evaluate --resume {run.id}")
+    rows = run.predictions()
+    attempted = _now_iso()
+    try:
+        info = _push(settings, lf, record, rows)
+    except PushError as exc:
+        status = {"status": "pending", "host": lf.host, "error": redact(str(exc))[:300], "attempted_at": attempted}
+    except Exception as exc:  # noqa: BLE001 - an SDK surprise must not fail the command
+        status = {"status": "pending", "host": lf.host, "error": redact(one_line(exc)), "attempted_at": attempted}
+    else:
+        status = {"status": "pushed", "host": lf.host, **info, "pushed_at": _now_iso()}
+    return set_status(run, status)
+
+
+def pending_runs(settings, *, include_unpushed: bool = False) -> list[Run]:
+    """Finished runs whose push is pending (evaluated while Langfuse was unreachable); with
+    include_unpushed, also those never sent (made with Langfuse off or before it was configured)."""
+    from smishctl.runs import list_runs
+
+    wanted = {"pending"} | ({None, "disabled"} if include_unpushed else set())
+    out = []
+    for run in list_runs(settings.runs_dir):
+        record = run.read()
+        if (record.get("langfuse") or {}).get("status") in wanted and record.get("status") in PUSHABLE:
+            out.append(run)
+    return out
+
+
+# -- the push itself -----------------------------------------------------------------------------
+def _push(settings, lf: LangfuseSettings, record: dict, rows: list[dict]) -> dict:
+    deadline = time.monotonic() + lf.push_timeout
+    with LangfuseSession(lf) as s:
+        project_id = s.project_id(deadline)
+        ds = _upsert_dataset(s, record, rows, deadline)
+        experiment_id = s.client._create_experiment_id(project_id=project_id, dataset_id=ds["id"],
+                                                        run_name=record["id"])
+        template = message_template(settings, record)
+        scores: list[dict] = []
+        n_spans = 0
+        timeline = _timeline(record, rows)
+        for start in range(0, len(rows), FLUSH_EVERY):
+            for row, (t_start, t_end) in zip(rows[start:start + FLUSH_EVERY], timeline[start:start + FLUSH_EVERY]):
+                n_spans += _trace_item(s, record, row, template, experiment_id, ds["id"], t_start, t_end)
+                scores.extend(item_scores(record, row, t_end))
+            s.flush_spans(n_spans, deadline)
+        scores.extend(run_scores(record, experiment_id))
+        n_scores = s.send_scores(scores, deadline)
+    base = lf.host
+    url = (f"{base}/project/{project_id}/experiments/results?baseline={experiment_id}" if project_id else None)
+    return {
+        "project_id": project_id, "dataset": ds["name"], "dataset_id": ds["id"],
+        "experiment_id": experiment_id, "experiment_name": record["id"], "url": url,
+        "dataset_run_url": (f"{base}/project/{project_id}/datasets/{ds['id']}/runs/{experiment_id}"
+                            if project_id else None),
+        "n_items": len(rows), "n_items_created": ds["created"], "n_traces": len(rows), "n_scores": n_scores,
+    }
+
+
+def _upsert_dataset(s: LangfuseSession, record: dict, rows: list[dict], deadline: float) -> dict:
+    name = dataset_name(record)
+    d = record["dataset"]
+    meta = {"smishctl_dataset": d["name"], "split": d["split"], "labels": d.get("labels"),
+            "split_hash": d.get("split_hash"), "source": (d.get("provenance") or {}).get("source"),
+            "licence": (d.get("provenance") or {}).get("licence")}
+    dataset = s.call("POST datasets", s.api.datasets.create, name=name, deadline=deadline,
+                     description=f"smishctl: {d['name']} {d['split']} split (items are added as runs use them)",
+                     metadata=redact(meta, s.secrets))
+    existing: dict[str, object] = {}
+    page = 1
+    while True:
+        result = s.call("GET dataset-items", s.api.dataset_items.list, dataset_name=name, page=page, limit=100,
+                        deadline=deadline)
+        for item in result.data:
+            existing[item.id] = item.expected_output
+        total_pages = getattr(getattr(result, "meta", None), "total_pages", 1) or 1
+        if page >= total_pages or not result.data:
+            break
+        page += 1
+    todo = {}
+    for row in rows:
+        item_id = dataset_item_id(record, row["item_id"])
+        if existing.get(item_id) != {"label": row["gold"]}:
+            todo[item_id] = row
+
+    def create(item_id: str, row: dict) -> None:
+        s.call("POST dataset-items", s.api.dataset_items.create, dataset_name=name, id=item_id,
+               input={"sms": row["text"]}, expected_output={"label": row["gold"]}, deadline=deadline,
+               metadata={"item_id": row["item_id"], "dataset": d["name"], "split": d["split"]})
+
+    if todo:  # one call per item (the API has no batch upsert): a few in parallel
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(ITEM_WORKERS, len(todo))) as pool:
+            for future in [pool.submit(create, item_id, row) for item_id, row in todo.items()]:
+                future.result()
+    return {"name": name, "id": dataset.id, "created": len(todo)}
+
+
+def run_metadata(record: dict) -> dict:
+    """What identifies a run in Langfuse: artifact, model, data hash, versions (no secrets)."""
+    from smishctl import __version__
+
+    m = record.get("model") or {}
+    return {
+        "run_id": record["id"],
+        "artifact_id": (record.get("prompt") or {}).get("id"),
+        "prompt_sha256": (record.get("prompt") or {}).get("sha256"),
+        "optimizer": (record.get("prompt") or {}).get("optimizer"),
+        "model": m.get("name"),
+        "litellm_model": m.get("litellm_model"),
+        "dataset": record["dataset"]["name"],
+        "split": record["dataset"]["split"],
+        "dataset_hash": record["dataset"].get("items_hash"),
+        "split_hash": record["dataset"].get("split_hash"),
+        "config_hash": record.get("config_hash"),
+        "smishctl_version": (record.get("versions") or {}).get("smishctl") or __version__,
+        "run_status": record.get("status"),
+    }
+
+
+def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experiment_id: str, dataset_id: str,
+                t_start: int, t_end: int) -> int:
+    """One trace per item: the experiment item span (input/output) and its generation. Returns 2."""
+    from langfuse._client.attributes import LangfuseOtelSpanAttributes as A
+    from langfuse._client.attributes import _serialize
+    from langfuse._client.propagation import PropagatedExperimentAttributes, _propagate_attributes
+    from langfuse._client.span import LangfuseGeneration, LangfuseSpan
+    from opentelemetry import trace as otel_trace
+
+    run_id, item_id = record["id"], row["item_id"]
+    trace_id = item_trace_id(run_id, item_id)
+    root_id = observation_id_for(f"{trace_id}/item")
+    gen_id = observation_id_for(f"{trace_id}/generation")
+    meta = {k: v for k, v in run_metadata(record).items() if v is not None}
+    item_meta = {"item_id": item_id, "status": row["status"], "gold": row["gold"]}
+    expected = {"label": row["gold"]}
+    output, level, status_message = _output(row)
+    experiment = PropagatedExperimentAttributes(
+        experiment_id=experiment_id, experiment_name=run_id, experiment_metadata=_serialize(meta),
+        experiment_dataset_id=dataset_id, experiment_item_id=dataset_item_id(record, item_id),
+        experiment_item_metadata=_serialize(item_meta), experiment_item_root_observation_id=root_id)
+    secrets = s.secrets
+    with s.ids.seed(trace_id, [root_id, gen_id]), _propagate_attributes(
+            experiment=experiment, trace_name=f"smishctl evaluate {record['dataset']['name']}",
+            tags=[t for t in ("smishctl", meta.get("model"), meta.get("artifact_id")) if t]):
+        otel_root = s.tracer.start_span("experiment-item-run", start_time=t_start)
+        for key, value in {A.ENVIRONMENT: "sdk-experiment",
+                           A.EXPERIMENT_DESCRIPTION: _description(record),
+                           A.EXPERIMENT_ITEM_EXPECTED_OUTPUT: _serialize(expected)}.items():
+            otel_root.set_attribute(key, value)
+        root = LangfuseSpan(otel_span=otel_root, langfuse_client=s.client, input={"sms": row["text"]},
+                            output=output, metadata=redact({**meta, **item_meta}, secrets), level=level,
+                            status_message=status_message, environment="sdk-experiment")
+        otel_gen = s.tracer.start_span("classify", context=otel_trace.set_span_in_context(otel_root),
+                                       start_time=t_start)
+        gen = LangfuseGeneration(
+            otel_span=otel_gen, langfuse_client=s.client, environment="sdk-experiment",
+            input=redact(messages_for(template, row), secrets), output=output,
+            model=(record.get("model") or {}).get("litellm_model") or (record.get("model") or {}).get("name"),
+            model_parameters={"temperature": (record.get("identity") or {}).get("temperature", 0.0)},
+            usage_details=usage_details(row), cost_details=cost_details(row),
+            metadata={"latency_ms": row.get("latency_ms"), "cache_hit": row.get("cache_hit"),
+                      "status": row["status"], "raw": redact(row.get("raw"), secrets)},
+            level=level, status_message=status_message)
+        gen.end(end_time=t_end)
+        root.end(end_time=t_end)
+    return 2
+
+
+def _description(record: dict) -> str:
+    return (f"smishctl evaluate: prompt {record['prompt']['id']} on model {record['model']['name']}, "
+            f"{record['dataset']['name']}/{record['dataset']['split']} ({record['dataset'].get('n_items')} items)")
+
+
+def _output(row: dict):
+    if row["status"] == "ok":
+        return {"label": row["pred"]}, None, None
+    if row["status"] == "invalid":
+        return {"label": None, "invalid_output": row.get("raw")}, "WARNING", "invalid output (not a label)"
+    return None, "ERROR", redact(row.get("error") or "error")
+
+
+def usage_details(row: dict) -> dict[str, int] | None:
+    """Langfuse usage keys: input (uncached prompt tokens), input_cached_tokens, output, total."""
+    u = row.get("usage") or {}
+    if not u:
+        return None
+    prompt, completion, cached = (int(u.get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "cached_tokens"))
+    return {"input": max(prompt - cached, 0), "input_cached_tokens": cached, "output": completion,
+            "total": prompt + completion}
+
+
+def cost_details(row: dict) -> dict[str, float] | None:
+    return {"total": float(row["cost_usd"])} if row.get("cost_usd") is not None else None
+
+
+def _timeline(record: dict, rows: list[dict]) -> list[tuple[int, int]]:
+    """(start, end) in ns per row: the row's own timestamps when recorded, else laid end to end
+    from the run's creation time using each row's latency."""
+    try:
+        t = datetime.strptime(record["created_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (KeyError, ValueError):
+        t = time.time()
+    out = []
+    for row in rows:
+        latency = float(row.get("latency_ms") or 0) / 1000
+        start = row.get("started_at")
+        if isinstance(start, (int, float)):
+            t = float(start)
+        elif isinstance(start, str):
+            try:
+                t = datetime.fromisoformat(start).timestamp()
+            except ValueError:
+                pass
+        out.append((int(t * 1e9), int((t + latency) * 1e9)))
+        t += latency
+    return out
+
+
+# -- messages ----------------------------------------------------------------------------------
+def message_template(settings, record: dict) -> list[dict] | None:
+    """The chat messages the run's prompt sends, with an {{sms}} placeholder (None if unknown)."""
+    from smishctl.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
+    from smishctl.fsutil import read_json
+
+    prompt_id = (record.get("prompt") or {}).get("id")
+    try:
+        art = resolve_artifact(settings.prompts_dir, prompt_id)
+        if art.is_zero_shot:
+            from smishctl.artifacts import render_messages
+            from smishctl.task import make_program
+
+            labels = tuple(record["dataset"]["labels"])
+            return render_messages(make_program(labels), labels)
+        data = read_json(art.dir / PROMPT)
+        messages = data.get("messages")
+        if data.get("placeholder", SMS_PLACEHOLDER) != SMS_PLACEHOLDER and messages:
+            messages = json.loads(json.dumps(messages).replace(data["placeholder"], SMS_PLACEHOLDER))
+        return messages
+    except Exception:  # noqa: BLE001 - e.g. artifact deleted since the run: the SMS is still sent
+        return None
+
+
+def messages_for(template: list[dict] | None, row: dict):
+    """The messages sent for one row: recorded ones if the run stored them, else the rendered prompt."""
+    from smishctl.artifacts import SMS_PLACEHOLDER
+
+    if row.get("messages"):
+        return row["messages"]
+    if not template:
+        return [{"role": "user", "content": row["text"]}]
+    return [{**m, "content": m["content"].replace(SMS_PLACEHOLDER, row["text"])}
+            if isinstance(m.get("content"), str) else m for m in template]
+
+
+# -- scores ------------------------------------------------------------------------------------
+def _score(trace_id: str | None, name: str, value, data_type: str, *, run_id: str, observation_id=None,
+           dataset_run_id=None, comment=None, ts: int | None = None) -> dict:
+    key = dataset_run_id or trace_id
+    score = {
+        "id": observation_id_for(f"smishctl-score/{key}/{name}"),
+        "traceId": trace_id, "observationId": observation_id, "datasetRunId": dataset_run_id,
+        "name": name, "value": value, "dataType": data_type, "comment": comment,
+        "environment": "sdk-experiment", "metadata": {"run_id": run_id},
+        "timestamp": datetime.fromtimestamp((ts or time.time_ns()) / 1e9, tz=UTC).isoformat(),
+    }
+    return {k: v for k, v in score.items() if v is not None}
+
+
+def item_scores(record: dict, row: dict, t_end: int | None = None) -> list[dict]:
+    """correct (BOOLEAN; not for errors, as locally), predicted (CATEGORICAL), error (BOOLEAN)."""
+    run_id = record["id"]
+    trace_id = item_trace_id(run_id, row["item_id"])
+    obs = observation_id_for(f"{trace_id}/item")
+    kw = {"run_id": run_id, "observation_id": obs, "ts": t_end}
+    status = row["status"]
+    predicted = row["pred"] if status == "ok" else INVALID_LABEL if status == "invalid" else ERROR_LABEL
+    out = []
+    if status != "error":
+        out.append(_score(trace_id, "correct", 1.0 if predicted == row["gold"] else 0.0, "BOOLEAN", **kw,
+                          comment=f"gold {row['gold']}, predicted {predicted}"))
+    out.append(_score(trace_id, "predicted", predicted, "CATEGORICAL", **kw))
+    out.append(_score(trace_id, "error", 1.0 if status == "error" else 0.0, "BOOLEAN", **kw,
+                      comment=redact(row.get("error")) if status == "error" else None))
+    return out
+
+
+def run_scores(record: dict, experiment_id: str) -> list[dict]:
+    """Run-level scores on the experiment: accuracy, macro-F1, per-class F1, error and invalid rates."""
+    m = record.get("metrics") or {}
+    values = {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "error_rate": m.get("error_rate"),
+              "invalid_rate": m.get("invalid_rate")}
+    for label, pc in (m.get("per_class") or {}).items():
+        values[f"f1_{label}"] = pc.get("f1")
+    if m.get("cost_per_1k") is not None:
+        values["cost_usd_per_1k"] = m["cost_per_1k"]
+    if (m.get("latency_ms") or {}).get("p50") is not None:
+        values["latency_p50_ms"] = m["latency_ms"]["p50"]
+    return [_score(None, name, float(v), "NUMERIC", run_id=record["id"], dataset_run_id=experiment_id)
+            for name, v in values.items() if v is not None]
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

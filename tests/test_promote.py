@@ -1,0 +1,219 @@
+"""promote: policy, atomic install, history, rollback, status, bad input, concurrency and crash safety.
+
+Evaluations are synthetic runs of real artifacts here (no model); tests/test_promote_real.py runs the
+embedded model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from compare_helpers import REPO, items, make_artifact, predictions, write_run
+
+from smishctl.artifacts import Artifact, verify_artifact
+from smishctl.errors import ConfigError
+from smishctl.fsutil import read_json
+from smishctl.production import read_current, read_history
+from smishctl.promote import PolicyError, promote, rollback, status
+
+GOLD = items(30)
+
+
+def _eval(settings, art, run_id, wrong, **kw):
+    write_run(settings.runs_dir, run_id, predictions(GOLD, wrong), prompt_id=art.id,
+              prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b", **kw)
+
+
+@pytest.fixture()
+def arts(settings):
+    """Three artifacts with evaluations: good (2 wrong), ok (4 wrong), poor (20 wrong: macro-F1 < 0.5)."""
+    good = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
+    ok = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
+    poor = make_artifact(settings, instructions="Guess the label.")
+    _eval(settings, good, "run-good", {1, 2})
+    _eval(settings, ok, "run-ok", {1, 2, 3, 4})
+    _eval(settings, poor, "run-poor", set(range(20)))
+    return {"good": good, "ok": ok, "poor": poor}
+
+
+def test_promote_installs_a_consumable_release(settings, arts):
+    res = promote(settings, arts["good"].id, reason="first prompt")
+    prod = settings.production_dir
+    cur = prod / "current"
+    assert res["release"] == "r0001" and cur.is_symlink() and os.readlink(cur) == "releases/r0001"
+    for name in ("program.json", "prompt.json", "manifest.json", "promotion.json", "CARD.md"):
+        assert (cur / name).is_file(), name
+    prompt = read_json(cur / "prompt.json")
+    assert prompt["placeholder"] == "{{sms}}" and any("{{sms}}" in m["content"] for m in prompt["messages"])
+    verify_artifact(Artifact(id=arts["good"].id, dir=cur))
+    (entry,) = read_history(settings)
+    assert entry["action"] == "promote" and entry["from"] is None
+    assert entry["to"] == {"release": "r0001", "artifact": arts["good"].id}
+    assert entry["reason"] == "first prompt" and entry["run"] == "run-good"
+    assert entry["metrics"]["macro_f1"] == pytest.approx(res["metrics"]["macro_f1"]) and entry["when"]
+    st = status(settings)
+    assert st["artifact"] == arts["good"].id and st["since"] == entry["when"] and st["run"] == "run-good"
+
+
+def test_policy_min_macro_f1_refuses_and_force_records(settings, arts):
+    with pytest.raises(PolicyError) as err:
+        promote(settings, arts["poor"].id)
+    assert err.value.exit_code == 1 and "min_macro_f1" in str(err.value)
+    assert read_current(settings) is None and not (settings.production_dir / "history.jsonl").exists()
+    with pytest.raises(ConfigError, match="--force needs --reason"):
+        promote(settings, arts["poor"].id, force=True)
+    res = promote(settings, arts["poor"].id, force=True, reason="demo for the workshop")
+    assert res["forced"]
+    (entry,) = read_history(settings)
+    assert entry["forced"] and entry["failed_checks"] == ["min_macro_f1"] and entry["reason"] == "demo for the workshop"
+
+
+def test_not_significantly_worse_than_production(settings, arts):
+    promote(settings, arts["good"].id)
+    # ok is 2 items worse than good on the same 30 items: not significant -> allowed
+    res = promote(settings, arts["ok"].id)
+    check = next(c for c in res["checks"] if c["name"] == "not_worse_than_production")
+    assert check["passed"] and check["value"] == pytest.approx(0.5)   # McNemar b=2, c=0
+    rollback(settings)
+    bad = make_artifact(settings, instructions="Another prompt.")
+    _eval(settings, bad, "run-bad", set(range(0, 30, 2)))               # macro-F1 0.5, 13 more errors than good
+    with pytest.raises(PolicyError, match="significantly worse"):
+        promote(settings, bad.id)
+    assert read_current(settings)["artifact"] == arts["good"].id
+
+
+def test_dry_run_changes_nothing(settings, arts):
+    res = promote(settings, arts["good"].id, dry_run=True)
+    assert res["dry_run"] and res["policy_passed"] and res["run"] == "run-good"
+    assert not settings.production_dir.exists() or not any(settings.production_dir.iterdir())
+
+
+def test_rollback_and_status(settings, arts):
+    with pytest.raises(ConfigError, match="production is empty"):
+        rollback(settings)
+    assert status(settings) == {"in_production": False, "history": 0}
+    promote(settings, arts["good"].id)
+    with pytest.raises(ConfigError, match="no previous production version"):
+        rollback(settings)
+    promote(settings, arts["ok"].id, reason="shorter prompt")
+    assert read_current(settings)["artifact"] == arts["ok"].id
+    res = rollback(settings, reason="complaints")
+    assert res["from"]["artifact"] == arts["ok"].id and res["to"]["artifact"] == arts["good"].id
+    cur = read_current(settings)
+    assert cur["artifact"] == arts["good"].id and cur["release"] == "r0001"
+    hist = read_history(settings)
+    assert [h["action"] for h in hist] == ["promote", "promote", "rollback"]
+    assert hist[-1]["reason"] == "complaints"
+    st = status(settings)
+    assert st["last_action"] == "rollback" and st["since"] == hist[-1]["when"] and st["history"] == 3
+
+
+def test_bad_input(settings, arts, cli):
+    with pytest.raises(ConfigError, match="unknown prompt"):
+        promote(settings, "sms-phishing/nothing/v0042")
+    with pytest.raises(ConfigError, match="cannot promote"):
+        promote(settings, "zero-shot")
+    with pytest.raises(ConfigError, match="evaluated .* not "):
+        promote(settings, arts["good"].id, run="run-ok")
+    write_run(settings.runs_dir, "run-dev", predictions(GOLD, set()), prompt_id=arts["ok"].id,
+              prompt_sha=arts["ok"].manifest["files"]["program.json"], split="dev")
+    with pytest.raises(ConfigError, match="test split"):
+        promote(settings, arts["ok"].id, run="run-dev")
+    # a corrupted artifact is refused by its manifest checksum
+    (arts["good"].dir / "program.json").write_text('{"tampered": true}\n')
+    r = cli("promote", arts["good"].id)
+    assert r.returncode == 2 and "does not match its manifest checksum" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = cli("promote", "--rollback")
+    assert r.returncode == 2 and "nothing to roll back" in r.stderr
+    r = cli("promote")
+    assert r.returncode == 2 and "exactly one of" in r.stderr
+
+
+def test_cli_promote_policy_exit_codes(settings, arts, cli):
+    r = cli("promote", arts["poor"].id)
+    assert r.returncode == 1 and "min_macro_f1: macro_f1=0.3" in r.stderr
+    r = cli("promote", arts["poor"].id, "--force")
+    assert r.returncode == 2
+    r = cli("promote", arts["good"].id, "--dry-run")
+    assert r.returncode == 0 and "would promote" in r.stdout and read_current(settings) is None
+    r = cli("promote", arts["good"].id, "--reason", "ci")
+    assert r.returncode == 0 and "promoted" in r.stdout
+    r = cli("promote", "--status", "--json")
+    assert json.loads(r.stdout)["artifact"] == arts["good"].id
+
+
+CONCURRENT = """
+import sys
+from smishctl.config import load_settings
+from smishctl.promote import promote
+promote(load_settings(), sys.argv[1], reason="race " + sys.argv[1])
+"""
+
+
+def test_two_promotes_at_once_never_corrupt_production(settings, arts, project):
+    env = {**os.environ, "SMISHCTL_HOME": str(project)}
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, arts[k].id], cwd=project, env=env,
+                              stderr=subprocess.PIPE, text=True) for k in ("good", "ok")]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    hist = read_history(settings)
+    assert [h["to"]["release"] for h in hist] == ["r0001", "r0002"]
+    assert hist[0]["from"] is None and hist[1]["from"] == hist[0]["to"]   # serialized: one chain
+    cur = read_current(settings)
+    assert cur["release"] == "r0002" and cur["previous"] == "r0001"
+    for rel in ("r0001", "r0002"):
+        d = settings.production_dir / "releases" / rel
+        verify_artifact(Artifact(id=read_json(d / "manifest.json")["id"], dir=d))
+
+
+CRASH = """
+import os, sys
+import smishctl.promote as p
+from smishctl.config import load_settings
+where = sys.argv[2]
+if where == "before-switch":
+    p._switch_current = lambda *a, **k: os._exit(9)
+else:  # while staging the release folder
+    p.atomic_write_json = lambda *a, **k: os._exit(9)
+p.promote(load_settings(), sys.argv[1], reason="crash")
+"""
+
+
+@pytest.mark.parametrize("where", ["staging", "before-switch"])
+def test_crash_mid_promote_leaves_old_production(settings, arts, project, where):
+    promote(settings, arts["good"].id)
+    env = {**os.environ, "SMISHCTL_HOME": str(project)}
+    r = subprocess.run([sys.executable, "-c", CRASH, arts["ok"].id, where], cwd=project, env=env,
+                       check=False, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 9, r.stderr
+    cur = read_current(settings)
+    assert cur["artifact"] == arts["good"].id and cur["release"] == "r0001"
+    verify_artifact(Artifact(id=arts["good"].id, dir=settings.production_dir / "current"))
+    assert len(read_history(settings)) == 1
+    # the next promote cleans up and succeeds
+    res = promote(settings, arts["ok"].id)
+    assert read_current(settings)["artifact"] == arts["ok"].id
+    assert not list((settings.production_dir / "releases").glob(".staging-*"))
+    assert res["from"]["release"] == "r0001"
+
+
+def test_production_folder_readable_without_the_cli(settings, arts):
+    promote(settings, arts["good"].id)
+    code = ("import json,sys; d=sys.argv[1]; p=json.load(open(d+'/prompt.json')); "
+            "m=json.load(open(d+'/manifest.json')); print(m['id'], len(p['messages']))")
+    r = subprocess.run([sys.executable, "-S", "-c", code, str(settings.production_dir / "current")],
+                       check=False, capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0 and r.stdout.split()[0] == arts["good"].id
+
+
+def test_compare_against_production_baseline(settings, arts, cli):
+    promote(settings, arts["good"].id)
+    r = cli("compare", "run-poor", "--baseline", "production", "--no-regression", "--json")
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert doc["baseline"] == "run-good" and [x["id"] for x in doc["runs"]] == ["run-good", "run-poor"]
+    assert doc["stats"][0]["significantly_worse"] and "no_regression failed" in r.stderr
