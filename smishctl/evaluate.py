@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from smishctl import __version__
 from smishctl.config import Settings
 from smishctl.errors import ConfigError, Interrupted, SmishError
+from smishctl import interrupt
 from smishctl.fsutil import file_lock
 from smishctl.metrics import run_metrics
 from smishctl.runs import LOCK_FILE, PredictionWriter, Run, new_run_id, open_run, run_dir
@@ -180,6 +181,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
                 errors += row["status"] == "error"
             if on_item:
                 on_item(row)
+            interrupt.check()  # after the write: a finished item is never thrown away
 
         def over_budget() -> bool:
             return errors >= max_errors and errors * 2 >= seen

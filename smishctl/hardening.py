@@ -50,12 +50,13 @@ def harden_text(text: str) -> str:
 
 @dataclass
 class HardenedSolver:
-    """Wraps a solver: the model sees the sanitised, fenced SMS; the run records the original text."""
+    """Wraps a solver: the model sees the sanitised (and fenced) SMS; the run records the original text."""
 
     inner: object
+    fence: bool = True
 
     def __call__(self, text: str) -> dict:
-        return self.inner(harden_text(text))
+        return self.inner(harden_text(text) if self.fence else sanitize_sms(text))
 
     def __getattr__(self, name):
         if name == "inner":
@@ -64,4 +65,7 @@ class HardenedSolver:
 
 
 def harden_solver(solver) -> HardenedSolver:
-    return HardenedSolver(solver)
+    # Programs that retrieve demonstrations by text similarity (the kNN program) see the sanitised text
+    # unfenced: the fence would enter the similarity and differ from the raw-text demos it retrieves.
+    retrieves = hasattr(getattr(solver, "program", None), "neighbours")
+    return HardenedSolver(solver, fence=not retrieves)

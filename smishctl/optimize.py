@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from smishctl import interrupt
 from smishctl.config import Settings
 from smishctl.errors import ConfigError, Interrupted
 
@@ -63,6 +64,7 @@ def _metered_lm_class():
         price_fn = None
 
         def forward(self, prompt=None, messages=None, **kwargs):
+            interrupt.check()  # also stops an optimizer's own loops between calls
             meter = _BUDGETS.get(self.meter_key)
             if meter is None:
                 return super().forward(prompt=prompt, messages=messages, **kwargs)
@@ -112,6 +114,7 @@ def score_program(program, solver_factory, examples, labels, on_item=None) -> di
     solver = solver_factory(program)
     rows = []
     for ex in examples:
+        interrupt.check()
         row = {"item_id": ex.id, "gold": ex.label, **solver(ex.text)}
         rows.append(row)
         if on_item:

@@ -166,7 +166,10 @@ def resolve_params(name: str, given: dict) -> tuple[OptimizerSpec, dict]:
     for key, value in given.items():
         default = spec.params[key]
         try:
-            params[key] = value if default is None or isinstance(default, str) else type(default)(value)
+            if default is None:  # optional numbers: "none" keeps the default behaviour
+                params[key] = None if str(value).lower() == "none" else int(value)
+            else:
+                params[key] = value if isinstance(default, str) else type(default)(value)
         except (TypeError, ValueError):
             raise ConfigError(f"parameter {key}={value!r} of {name} must be {type(default).__name__}") from None
     if name in ("mipro", "gepa") and params.get("auto") not in (None, "light", "medium", "heavy"):

@@ -152,3 +152,25 @@ def test_error_budget_stops_with_exit_3_and_resume_completes(cli, project, fake_
     assert record["status"] == "complete" and record["metrics"]["n_errors"] == 0
     assert record["metrics"]["n_items"] == 20
     assert len(fault.chat_requests()) == 20  # the failed items were tried again, the rest never twice
+
+
+def test_fleet_routes_around_a_failing_endpoint(project, fault, monkeypatch):
+    """Two endpoints for one model (litellm Router): one fails, the run still completes on the other."""
+    from dspy.clients import execution
+    from fault_server import FaultServer
+
+    from smishctl.config import load_settings
+
+    monkeypatch.setattr(execution, "_delay", lambda exc, attempt: 0.01)
+    with FaultServer() as healthy:
+        fault.on_keyword("", "500")
+        with open(project / "smishctl.toml", "a", encoding="utf-8") as fh:
+            fh.write(f'\n[models.alias.fleet]\nrouting_strategy = "simple-shuffle"\ncooldown_time = 60\n'
+                     f'deployments = [{{ litellm = "openai/fake", api_base = "{fault.base_url}" }}, '
+                     f'{{ litellm = "openai/fake", api_base = "{healthy.base_url}" }}]\n')
+        settings = load_settings(project)
+        record = evaluate(settings, _cfg(model="fleet", limit=20, num_retries=3, threads=2))
+        assert record["metrics"]["n_errors"] == 0 and record["metrics"]["n_scored"] == 20
+        assert len(healthy.chat_requests()) == 20  # every answer came from the healthy endpoint
+        assert 1 <= len(fault.chat_requests()) <= 4  # the failing one was tried, then cooled down
+        assert record["model"]["litellm_model"] == "fleet/fleet" and record["model"]["api_base"].startswith("fleet:")

@@ -507,3 +507,20 @@ def test_real_optimize_traces_trials_and_records_ids_in_manifest(settings, serve
     scores = sorted(x["value"] for x in server.scores.values() if x["name"] == "trial_score")
     dev = s["dev_metrics"]
     assert scores == pytest.approx(sorted([dev["baseline"]["accuracy"], dev["optimized"]["accuracy"]]))
+
+
+def test_compare_prints_experiment_links_of_pushed_runs(tmp_path, server, lf_env):
+    from smishctl.tracking import push_run
+
+    lf_env(server.url)
+    root = tmp_path / "cmp"
+    settings, run_a, _ = synthetic_run(root)
+    _, run_b, _ = synthetic_run(root, "20261126-100001-synthetic-zero-shot-0002")
+    status = push_run(settings, run_a)
+    assert status["status"] == "pushed"
+    res = run_cli("compare", run_a.id, run_b.id, "--no-langfuse", cwd=root,
+                  env={"SMISHCTL_HOME": str(root), "LANGFUSE_BASE_URL": server.url})
+    assert res.returncode == 0, res.stderr
+    assert "Langfuse: " in res.stderr and status["url"] in res.stderr
+    # run_b was never sent: with --no-langfuse compare marks it disabled instead of pushing it.
+    assert json.loads((run_b.dir / "run.json").read_text())["langfuse"]["status"] == "disabled"

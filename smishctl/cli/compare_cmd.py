@@ -36,6 +36,7 @@ def compare(
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML: one test case per gate.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write one self-contained HTML page with charts.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Write the comparison as JSON to a file.")] = None,
+    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send the runs this command evaluates to Langfuse.")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
@@ -87,6 +88,7 @@ def compare(
             raise ConfigError("nothing to compare", hint="pass run ids (see smishctl runs list) or --models a,b")
         options = CompareOptions(gates=gates, max_error_rate=max_error_rate, no_regression=no_regression,
                                  n_boot=bootstrap, seed=seed, strict_items=strict_items)
+        _track_new_runs(s, data, enabled=not no_langfuse)
         cmp = compare_runs(data, baseline_index=baseline_index, options=options)
         _write_files(cmp, markdown=markdown, junit=junit, html=html, json_file=json_file)
         if as_json:
@@ -98,6 +100,7 @@ def compare(
             st = stats_table(cmp)
             if st is not None:
                 out.print(st)
+        _print_langfuse_links(data)
         for w in cmp["warnings"]:
             console.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)
         for f in cmp["failures"]:
@@ -108,6 +111,28 @@ def compare(
                           f"{n - len(cmp['failures'])}/{n}")
         if cmp["exit_code"]:
             raise typer.Exit(cmp["exit_code"])
+
+
+def _track_new_runs(s, data, *, enabled: bool) -> None:
+    """Send runs that have not been sent yet (those this command just evaluated) to Langfuse."""
+    from smishctl.tracking import track_run
+
+    for d in data:
+        if not d.record.get("langfuse"):
+            status = track_run(s, d.id, enabled=enabled)
+            d.record["langfuse"] = status
+            if status["status"] == "pending":
+                console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {d.id}; "
+                              f"send it later with: smishctl push {d.id}", soft_wrap=True)
+
+
+def _print_langfuse_links(data) -> None:
+    from smishctl.tracking import experiment_link
+
+    for d in data:
+        link = experiment_link(d.record)
+        if link:
+            console.print(f"Langfuse: {d.name} — {link}", soft_wrap=True)
 
 
 def _write_files(cmp: dict, *, markdown, junit, html, json_file) -> None:

@@ -116,5 +116,8 @@ def _run_with_progress(s, cfg, resume):
         progress.update(state["task"], advance=1,
                         status=f"invalid {state['bad']} errors {state['err']}")
 
+    from smishctl import interrupt
+
+    interrupt.install()
     with progress:
         return run_eval(s, cfg, resume=resume, on_start=on_start, on_item=on_item)

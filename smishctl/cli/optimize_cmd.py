@@ -72,6 +72,9 @@ def _run_with_progress(cfg):
             m = kw["meter"]
             progress.update(state["task"], info=f"{m.calls} calls, ${m.cost_usd:.4f}")
 
+    from smishctl import interrupt
+
+    interrupt.install()
     with progress:
         return run_optimize(_settings(), cfg, on_event=on_event)
 

@@ -52,6 +52,11 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         if short in WEIGHTS and str(gguf).startswith("<embedded>"):
             gguf = assemble(WEIGHTS[short], settings.cache_dir)
         register(short, gguf, N_CTX)
+    if spec.extra.get("fleet"):  # several endpoints behind a litellm Router
+        from smishctl.models.fleet import register as register_fleet
+
+        fleet = spec.extra["fleet"]
+        register_fleet(spec.name, fleet["deployments"], fleet)
     kwargs: dict = {
         "temperature": temperature,
         "max_tokens": max_tokens,
@@ -60,7 +65,7 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         # DSPy's cache key ignores api_base: this (unsent) litellm metadata makes endpoints distinct.
         "metadata": {"smishctl_endpoint": spec.endpoint_tag},
     }
-    if spec.api_base:
+    if spec.api_base and not spec.extra.get("fleet"):
         kwargs["api_base"] = spec.api_base
     if spec.api_key_env:
         key = os.environ.get(spec.api_key_env)
@@ -69,7 +74,7 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
 
             register_secret(key)
             kwargs["api_key"] = key
-    if spec.api_base and not spec.is_local and "api_key" not in kwargs:
+    if spec.api_base and not spec.is_local and not spec.extra.get("fleet") and "api_key" not in kwargs:
         # A custom endpoint without api_key_env gets a placeholder: the openai client refuses to call
         # without a key, and the provider's default variable (e.g. OPENAI_API_KEY) must not leak to it.
         kwargs["api_key"] = "no-key"

@@ -71,6 +71,18 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
     aliases = settings.model_aliases
     if name in aliases:
         a = aliases[name]
+        if "deployments" in a:  # several endpoints for one model: litellm Router (smishctl.models.fleet)
+            from smishctl.models.fleet import ROUTER_KEYS, deployments_of, fleet_tag
+
+            deps = deployments_of(a)
+            return ModelSpec(
+                name=name, litellm_model=f"fleet/{name}", api_base=fleet_tag(deps),
+                input_usd_per_token=a["input_usd_per_mtok"] * 1e-6 if "input_usd_per_mtok" in a else None,
+                output_usd_per_token=a["output_usd_per_mtok"] * 1e-6 if "output_usd_per_mtok" in a else None,
+                usd_per_hour=a.get("usd_per_hour"),
+                extra={"fleet": {"deployments": deps, **{k: a[k] for k in ROUTER_KEYS if k in a}},
+                       **{k: v for k, v in a.items() if k in ("timeout", "num_retries", "max_tokens")}},
+            )
         if "litellm" not in a:
             raise ModelError(f"model alias {name!r} has no 'litellm' key in smishctl.toml")
         per_m = 1e-6
