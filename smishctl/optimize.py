@@ -167,7 +167,10 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         _check_reachable(teacher_lm, teacher_spec.name)
 
     def solver_factory(program):
-        return DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels)
+        # Scored exactly as `evaluate` will run it (hardened input), so dev figures carry over.
+        from smishctl.hardening import harden_solver
+
+        return harden_solver(DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels))
 
     from smishctl import tracking
 

@@ -61,7 +61,7 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
         raise ConfigError("the same run is listed twice")
     records = [r.read() for r in runs]
     first = records[0]
-    for run, rec in zip(runs, records):
+    for run, rec in zip(runs, records, strict=True):
         if "shard" not in rec:
             raise ConfigError(f"run {run.id} is not a shard run", hint="merge runs made with --shard K/N")
         if rec.get("status") != "complete":
@@ -117,7 +117,7 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
         config_hash=config_hash(identity),
         dataset={**first["dataset"], "items_hash": identity["items_hash"], "n_items": len(rows)},
         merged_from=[{"id": run.id, "shard": f"{rec['shard']['index']}/{count}"} for run, rec in
-                     sorted(zip(runs, records), key=lambda p: p[1]["shard"]["index"])],
+                     sorted(zip(runs, records, strict=True), key=lambda p: p[1]["shard"]["index"])],
         wall_seconds=round(max(rec.get("wall_seconds", 0) for rec in records), 3),
         cpu_wall_seconds_total=round(sum(rec.get("wall_seconds", 0) for rec in records), 3),
     )

@@ -29,19 +29,24 @@ def _offline_env():
     yield
 
 
-@pytest.fixture()
-def project(tmp_path, monkeypatch) -> Path:
-    """A fresh project folder (config copied from the repo) with its own runs/ and prompts/."""
-    root = tmp_path / "proj"
-    root.mkdir()
+def make_project(root: Path) -> Path:
+    """A project folder (config copied from the repo) with its own runs/, prompts/ and DSPy cache;
+    the assembled weights and the HF dataset cache are shared by the whole session."""
+    root.mkdir(parents=True)
     shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
     cache = root / ".cache"
     cache.mkdir()
-    # Share the assembled weights and HF dataset cache; keep the DSPy cache per test.
     SESSION_CACHE.mkdir(parents=True, exist_ok=True)
     for shared in ("models", "hf-datasets"):
         (SESSION_CACHE / shared).mkdir(exist_ok=True)
         (cache / shared).symlink_to(SESSION_CACHE / shared)
+    return root
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch) -> Path:
+    """A fresh project, made the current one (SMISHCTL_HOME and the working directory)."""
+    root = make_project(tmp_path / "proj")
     monkeypatch.setenv("SMISHCTL_HOME", str(root))
     monkeypatch.chdir(root)
     return root

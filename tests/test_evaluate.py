@@ -57,17 +57,20 @@ def test_ctrl_c_keeps_predictions_and_resume_finishes(project):
     env = {**os.environ, "SMISHCTL_HOME": str(project)}
     proc = subprocess.Popen([sys.executable, "-m", "smishctl", "evaluate", "--limit", "6", "--no-cache"],
                             cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    pred_file = None
-    while time.time() < deadline:
-        found = list((project / "runs").glob("*/predictions.jsonl"))
-        if found and found[0].read_text().count("\n") >= 2:
-            pred_file = found[0]
-            break
-        time.sleep(0.2)
-    assert pred_file is not None, "no predictions appeared"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        deadline = time.time() + 240
+        pred_file = None
+        while time.time() < deadline:
+            found = list((project / "runs").glob("*/predictions.jsonl"))
+            if found and found[0].read_text().count("\n") >= 2:
+                pred_file = found[0]
+                break
+            time.sleep(0.2)
+        assert pred_file is not None, "no predictions appeared"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, err
     assert "--resume" in err
     record = json.loads((pred_file.parent / "run.json").read_text())

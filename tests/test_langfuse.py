@@ -7,34 +7,22 @@ library and once through the CLI); failure modes use small synthetic runs so the
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SESSION_CACHE, run_cli
 from langfuse_server import PROJECT_ID, PUBLIC_KEY, SECRET_KEY, LangfuseServer, SilentServer, refused_port
+
+from conftest import make_project, run_cli
 
 FAKE_PROVIDER_KEY = "sk-provider-abcdefghijklmnop123456"
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-def _make_project(root: Path) -> Path:
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
-    cache = root / ".cache"
-    cache.mkdir()
-    SESSION_CACHE.mkdir(parents=True, exist_ok=True)
-    for shared in ("models", "hf-datasets"):
-        (SESSION_CACHE / shared).mkdir(exist_ok=True)
-        (cache / shared).symlink_to(SESSION_CACHE / shared)
-    return root
-
-
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     """One real 4-item evaluation (embedded model) through the CLI while Langfuse is unreachable."""
-    root = _make_project(tmp_path_factory.mktemp("lf") / "proj")
+    root = make_project(tmp_path_factory.mktemp("lf") / "proj")
     env = {"SMISHCTL_HOME": str(root), "LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_SECRET_KEY": SECRET_KEY,
            "LANGFUSE_TIMEOUT": "2", "LANGFUSE_BASE_URL": f"http://127.0.0.1:{refused_port()}",
            "OPENAI_API_KEY": FAKE_PROVIDER_KEY}

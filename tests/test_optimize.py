@@ -127,12 +127,15 @@ def test_ctrl_c_leaves_no_version(project):
     env = {**os.environ, "SMISHCTL_HOME": str(project)}
     proc = subprocess.Popen([sys.executable, "-m", "smishctl", "optimize", "--optimizer", "labeled",
                              "--dev-size", "20"], cwd=project, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while not (project / ".cache" / "dspy").exists() and time.time() < deadline:  # the LM is being built
-        time.sleep(0.2)
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=300)
+    try:
+        deadline = time.time() + 240
+        while not (project / ".cache" / "dspy").exists() and time.time() < deadline:  # the LM is being built
+            time.sleep(0.2)
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, err
     assert "no artifact was written" in err or "interrupted" in err
     assert not list_artifacts(project / "prompts")

@@ -28,7 +28,7 @@ def handled(debug: bool = False) -> Iterator[None]:
     except SmishError as exc:
         if debug:
             raise
-        console.print(f"[red]error:[/red] {exc.one_line()}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {_redact(exc.one_line())}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
@@ -39,9 +39,15 @@ def handled(debug: bool = False) -> Iterator[None]:
         if debug:
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
-        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {first} (re-run with --debug)",
+        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_redact(first)} (re-run with --debug)",
                       soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def _redact(text: str) -> str:
+    from smishctl.redact import redact
+
+    return redact(text)
 
 
 def settings():
