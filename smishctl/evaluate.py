@@ -11,10 +11,9 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
-from smishctl import __version__
+from smishctl import __version__, interrupt
 from smishctl.config import Settings
 from smishctl.errors import ConfigError, Interrupted, SmishError
-from smishctl import interrupt
 from smishctl.fsutil import file_lock
 from smishctl.metrics import run_metrics
 from smishctl.runs import LOCK_FILE, PredictionWriter, Run, new_run_id, open_run, run_dir
@@ -160,7 +159,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         done_rows = run.repair_predictions(drop_errors=True) if run.predictions_path.exists() else []
         done = {r["item_id"] for r in done_rows}
         positions = plan.indices or range(len(plan.items))
-        todo = [(i, ex) for i, ex in zip(positions, plan.items) if ex.id not in done]
+        todo = [(i, ex) for i, ex in zip(positions, plan.items, strict=True) if ex.id not in done]
         record["status"] = "running"
         run.write(record)
         writer = PredictionWriter(run.predictions_path)
