@@ -93,17 +93,25 @@ def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _versions(group: Path) -> list[str]:
-    if not group.is_dir():
+def numbered_dirs(folder: Path, pattern: re.Pattern) -> list[str]:
+    """Sub-folder names matching `pattern` (one numeric group), in numeric order."""
+    if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), d.name) for d in group.iterdir() if d.is_dir() and (m := VERSION_RE.match(d.name))]
+    found = [(int(m.group(1)), d.name) for d in folder.iterdir() if d.is_dir() and (m := pattern.match(d.name))]
     return [name for _, name in sorted(found)]
 
 
+def next_numbered(folder: Path, pattern: re.Pattern, prefix: str) -> str:
+    names = numbered_dirs(folder, pattern)
+    return f"{prefix}{int(names[-1][len(prefix):]) + 1 if names else 1:04d}"
+
+
+def _versions(group: Path) -> list[str]:
+    return numbered_dirs(group, VERSION_RE)
+
+
 def next_version(group: Path) -> str:
-    versions = _versions(group)
-    n = int(versions[-1][1:]) + 1 if versions else 1
-    return f"v{n:04d}"
+    return next_numbered(group, VERSION_RE, "v")
 
 
 def latest_version_id(group: Path) -> str | None:

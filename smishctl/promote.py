@@ -19,7 +19,17 @@ import shutil
 import time
 from pathlib import Path
 
-from smishctl.artifacts import CARD, MANIFEST, PROGRAM, PROMPT, Artifact, resolve_artifact, verify_artifact
+from smishctl.artifacts import (
+    CARD,
+    MANIFEST,
+    PROGRAM,
+    PROMPT,
+    Artifact,
+    next_numbered,
+    numbered_dirs,
+    resolve_artifact,
+    verify_artifact,
+)
 from smishctl.config import Settings
 from smishctl.errors import ConfigError, SmishError
 from smishctl.fsutil import atomic_write_json, file_lock, read_json
@@ -208,16 +218,11 @@ def _metrics_summary(m: dict) -> dict:
 # -- installing -------------------------------------------------------------------------------
 
 def _releases(prod: Path) -> list[str]:
-    folder = prod / RELEASES
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), d.name) for d in folder.iterdir() if d.is_dir() and (m := RELEASE_RE.match(d.name))]
-    return [name for _, name in sorted(found)]
+    return numbered_dirs(prod / RELEASES, RELEASE_RE)
 
 
 def _next_release(prod: Path) -> str:
-    rel = _releases(prod)
-    return f"r{int(rel[-1][1:]) + 1 if rel else 1:04d}"
+    return next_numbered(prod / RELEASES, RELEASE_RE, "r")
 
 
 def _fsync_dir(path: Path) -> None:
