@@ -29,7 +29,7 @@ def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
     out: dict = {
         "n_items": len(records),
         "n_scored": len(scored),
-        "n_correct": sum(g == p for g, p in zip(gold, pred)),
+        "n_correct": sum(g == p for g, p in zip(gold, pred, strict=True)),
         "n_errors": len(errors),
         "n_invalid": len(invalid),
         "error_rate": len(errors) / len(records) if records else 0.0,

@@ -40,7 +40,7 @@ def test_solver_contract_quality_and_determinism(settings, dataset):
     assert all(set(r) == CONTRACT for r in rows)
     assert all(r["status"] == "ok" and r["pred"] in dataset.labels for r in rows)
     assert all(r["cost_usd"] > 0 and r["usage"] == {} and not r["cache_hit"] for r in rows)
-    accuracy = sum(r["pred"] == ex.label for r, ex in zip(rows, test)) / len(test)
+    accuracy = sum(r["pred"] == ex.label for r, ex in zip(rows, test, strict=True)) / len(test)
     assert accuracy >= 0.85          # a real baseline, not a constant
     again = ClassicSolver.train(dataset.split("train"), dataset.labels, spec)
     assert [again.classify(ex.text) for ex in test] == [r["pred"] for r in rows]

@@ -144,6 +144,7 @@ def test_ci_example_uses_real_options():
 
     import yaml
     from compare_helpers import REPO
+
     from conftest import run_cli
 
     wf = yaml.safe_load((REPO / "docs" / "ci-example.yml").read_text())

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from compare_helpers import new_project
+
 from conftest import run_cli
 
 pytestmark = pytest.mark.model

@@ -164,7 +164,7 @@ def test_conflicting_duplicates_policy():
     dropped, s1 = deduplicate(examples, "drop")
     assert [e.text for e in dropped] == ["other"] and s1["conflicting_texts_dropped"] == 1
     majority, _ = deduplicate(examples, "majority")
-    assert sorted((e.label for e in majority)) == ["ham", "spam"]
+    assert sorted(e.label for e in majority) == ["ham", "spam"]
 
 
 def test_duplicates_never_straddle_splits():

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from smishctl.cli import compare_cmd, data_cmd, evaluate_cmd, optimize_cmd, promote_cmd, prompts_cmd, runs_cmd
-from smishctl.cli import push_cmd
+from smishctl.cli import compare_cmd, data_cmd, evaluate_cmd, optimize_cmd, promote_cmd, prompts_cmd, push_cmd, runs_cmd
 
 app = typer.Typer(
     name="smishctl",

@@ -41,7 +41,6 @@ def evaluate(
     errors vs invalid outputs, latency, tokens and cost, written to runs/<run-id>/."""
     with handled(debug):
         from smishctl.evaluate import EvalConfig
-        from smishctl.evaluate import evaluate as run_eval
 
         data_options = {}
         if text_column:

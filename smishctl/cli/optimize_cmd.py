@@ -34,7 +34,7 @@ def optimize(
     version under prompts/<dataset>/<model>/vNNNN/ (program, rendered prompt, manifest, card).
     """
     with handled(debug):
-        from smishctl.optimize import OptimizeConfig, run_optimize
+        from smishctl.optimize import OptimizeConfig
         from smishctl.optimizers import parse_params
 
         cfg = OptimizeConfig(model=model, optimizer=optimizer, teacher=teacher, dataset=dataset,

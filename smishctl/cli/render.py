@@ -39,6 +39,6 @@ def confusion_table(record: dict) -> Table:
     t.add_column("gold \\ pred")
     for lab in labels:
         t.add_column(lab, justify="right")
-    for lab, row in zip(labels, cm.get("matrix", [])):
+    for lab, row in zip(labels, cm.get("matrix", []), strict=False):
         t.add_row(lab, *[str(v) for v in row])
     return t

@@ -133,7 +133,7 @@ def _push(settings, lf: LangfuseSettings, record: dict, rows: list[dict]) -> dic
         n_spans = 0
         timeline = _timeline(record, rows)
         for start in range(0, len(rows), FLUSH_EVERY):
-            for row, (t_start, t_end) in zip(rows[start:start + FLUSH_EVERY], timeline[start:start + FLUSH_EVERY]):
+            for row, (t_start, t_end) in zip(rows[start:start + FLUSH_EVERY], timeline[start:start + FLUSH_EVERY], strict=False):
                 n_spans += _trace_item(s, record, row, template, experiment_id, ds["id"], t_start, t_end)
                 scores.extend(item_scores(record, row, t_end))
             s.flush_spans(n_spans, deadline)
