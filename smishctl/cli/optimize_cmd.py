@@ -76,11 +76,7 @@ def _run_with_progress(cfg):
 
     interrupt.install()
     with progress:
-        return run_optimize(_settings(), cfg, on_event=on_event)
-
-
-def _settings():
-    return settings()
+        return run_optimize(settings(), cfg, on_event=on_event)
 
 
 def _print_summary(s: dict) -> None:
