@@ -1,7 +1,8 @@
 """Benchmark: each optimizer on the embedded model, scored on the held-out TEST split.
 
-Usage: .venv/bin/python bench/bench_optimize.py [--optimizers zero-shot,labeled,knn] [--test-n 90]
-       [--dev-size 45] [--model local/qwen2.5-coder-0.5b]
+Usage: .venv/bin/python bench/bench_optimize.py [--optimizers labeled knn knn:k=16 gepa:max_metric_calls=150]
+       [--test-n 90] [--dev-size 45] [--model local/qwen2.5-coder-0.5b]
+Each optimizer may carry parameters after colons (NAME:KEY=VALUE:KEY=VALUE), as `--param` takes them.
 The test split is never seen while optimizing (optimizers use train and dev only). Each row:
 test macro-F1 of the zero-shot program and of the optimized one on the same balanced test
 sample, the optimizer's wall time and LM calls. Prints JSON lines, then a Markdown table.
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--optimizers", default="labeled,knn")
+    ap.add_argument("--optimizers", nargs="+", default=["labeled", "knn"])
     ap.add_argument("--test-n", type=int, default=90)
     ap.add_argument("--dev-size", type=int, default=45)
     ap.add_argument("--model", default=None)
@@ -40,6 +41,7 @@ def main() -> None:
     from smishctl.config import load_settings
     from smishctl.evaluate import EvalConfig, evaluate
     from smishctl.optimize import OptimizeConfig, run_optimize
+    from smishctl.optimizers import parse_params
 
     settings = load_settings(root)
     test = lambda prompt: evaluate(settings, EvalConfig(model=args.model, prompt=prompt, limit=args.test_n,  # noqa: E731
@@ -49,16 +51,18 @@ def main() -> None:
     zero_s = time.perf_counter() - t
     rows = [{"optimizer": "zero-shot", "test_macro_f1": zero["macro_f1"], "test_accuracy": zero["accuracy"],
              "optimize_wall_s": 0, "lm_calls": 0, "test_p50_ms": zero["latency_ms"]["p50"],
+             "per_class_f1": {k: round(v["f1"], 3) for k, v in zero["per_class"].items()},
              "test_eval_s": round(zero_s, 1)}]
     print(json.dumps(rows[-1]), flush=True)
-    for name in [o for o in args.optimizers.split(",") if o and o != "zero-shot"]:
+    for entry in [o for o in args.optimizers if o and o != "zero-shot"]:
+        name, *pairs = entry.split(":")
         t = time.perf_counter()
         s = run_optimize(settings, OptimizeConfig(model=args.model, optimizer=name, dev_size=args.dev_size,
-                                                  langfuse=False))
+                                                  params=parse_params(pairs), langfuse=False))
         wall = time.perf_counter() - t
         t = time.perf_counter()
         m = test(s["artifact"])
-        rows.append({"optimizer": name, "artifact": s["artifact"], "test_macro_f1": m["macro_f1"],
+        rows.append({"optimizer": entry, "artifact": s["artifact"], "test_macro_f1": m["macro_f1"],
                      "test_accuracy": m["accuracy"], "dev_macro_f1": s["dev_metrics"]["optimized"]["macro_f1"],
                      "optimize_wall_s": round(wall, 1), "lm_calls": s["spend"]["lm_calls"],
                      "test_p50_ms": m["latency_ms"]["p50"], "test_eval_s": round(time.perf_counter() - t, 1),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dspy
 
-from smishctl.task import make_signature
+from smishctl.task import KNN_INSTRUCTIONS, make_signature
 
 
 class KNNClassifier(dspy.Module):
@@ -20,8 +20,9 @@ class KNNClassifier(dspy.Module):
         self.pool = list(pool)
         self.labels = tuple(labels)
         self.k = min(k, len(self.pool))
-        self.instructions = instructions
-        self.predict = dspy.Predict(make_signature(self.labels, instructions))
+        # Stored resolved, so a saved program keeps its wording when the defaults change.
+        self.instructions = instructions or KNN_INSTRUCTIONS
+        self.predict = dspy.Predict(make_signature(self.labels, self.instructions))
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
 

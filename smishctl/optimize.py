@@ -132,7 +132,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     from smishctl.models.registry import resolve_model
     from smishctl.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, resolve_params
     from smishctl.solver import DSPySolver
-    from smishctl.task import DEFAULT_INSTRUCTIONS, make_program
+    from smishctl.task import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
 
     emit = on_event or (lambda *a, **k: None)
     name = cfg.optimizer or DEFAULT_OPTIMIZER
@@ -190,8 +190,11 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
                               threads=cfg.threads, params=params)
         student = make_program(ds.labels)
+        from smishctl.trials import TrialRecorder
+
+        trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t))
         search_started = time.perf_counter()
-        with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory()):
+        with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory(), callbacks=[trials]):
             try:
                 program = opt_spec.fn(student, _to_dspy(train), _to_dspy(dev), ctx)
             except BudgetExhausted:
@@ -235,8 +238,10 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "spend": {"lm_calls": meter.calls, "prompt_tokens": meter.prompt_tokens,
                   "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,
                   "wall_seconds": round(wall, 1)},
+        "search": trials.summary(),
         "demos": demos_note,
-        "instructions_changed": instructions != DEFAULT_INSTRUCTIONS,
+        "instructions_changed": instructions != (KNN_INSTRUCTIONS if opt_spec.program_kind == "knn"
+                                                 else DEFAULT_INSTRUCTIONS),
         "versions": library_versions(),
         "langfuse": tracker.finish(),
         "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
@@ -300,6 +305,9 @@ def _card(m: dict, instructions: str) -> str:
         f"- spent: {m['spend']['lm_calls']} LM calls, {m['spend']['wall_seconds']} s"
         + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
         f"- demos: {m['demos']}",
+        *([f"- search: {m['search']['evaluations']} candidate evaluations, best whole-dev accuracy "
+           f"{'-' if m['search']['best_full_dev_accuracy'] is None else m['search']['best_full_dev_accuracy']}"]
+          if m["search"]["evaluations"] else []),
         "",
         "## Instructions",
         "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from smishctl.artifacts import PROGRAM, Artifact
 from smishctl.fsutil import read_json
-from smishctl.task import DEFAULT_INSTRUCTIONS
+from smishctl.task import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS
 
 
 def describe(art: Artifact) -> dict:
@@ -14,7 +14,7 @@ def describe(art: Artifact) -> dict:
     m = art.manifest
     state = read_json(art.dir / PROGRAM)
     if state.get("kind") == "knn":
-        instructions = state.get("instructions") or DEFAULT_INSTRUCTIONS
+        instructions = state.get("instructions") or KNN_INSTRUCTIONS
         demos = f"kNN: {state['k']} nearest of a pool of {len(state['pool'])}"
     else:
         pred = next(iter(v for v in state.values() if isinstance(v, dict) and "demos" in v), {})

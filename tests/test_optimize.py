@@ -18,6 +18,7 @@ from smishctl.errors import ConfigError
 from smishctl.evaluate import EvalConfig, evaluate
 from smishctl.optimize import OptimizeConfig, run_optimize
 from smishctl.runs import open_run
+from smishctl.task import KNN_INSTRUCTIONS
 
 pytestmark = pytest.mark.model
 
@@ -58,6 +59,14 @@ def test_knn_artifact_round_trip(settings):
     assert len(program.pool) == 30 and program.k == 4
     text = program.pool[0][0]
     assert program.neighbours(text)[-1][0] == text  # the most similar demo sits next to the question
+    # The wording is stored in the artifact, so a later change of the defaults does not alter it.
+    state = json.loads((art.dir / PROGRAM).read_text())
+    assert state["instructions"] == KNN_INSTRUCTIONS and "similar examples" in state["instructions"]
+    state["instructions"] = "Label it."
+    from smishctl.knn import KNNClassifier
+
+    assert KNNClassifier.from_state(state, program.labels).predict.signature.instructions == "Label it."
+    assert art.manifest["instructions_changed"] is False
     rec = evaluate(settings, EvalConfig(prompt=art.id, split="dev", limit=3, balanced=True))
     assert rec["metrics"]["accuracy"] == art.manifest["dev_metrics"]["optimized"]["accuracy"]
 
@@ -73,6 +82,8 @@ def test_every_optimizer_is_wired(settings, name, params):
     m = resolve_artifact(settings.prompts_dir, s["artifact"]).manifest
     assert m["optimizer"]["name"] == name and m["dev_metrics"]["optimized"]["n_items"] == 3
     assert m["spend"]["lm_calls"] >= 6
+    if name == "random-search":  # it scores the zero-shot seed on the whole dev set before anything else
+        assert m["search"]["evaluations"] >= 1 and m["search"]["best_full_dev_accuracy"] is not None
     if m["optimizer"]["budget_exhausted"]:
         assert "budget exhausted" in (resolve_artifact(settings.prompts_dir, s["artifact"]).dir / "CARD.md").read_text()
 

@@ -68,15 +68,23 @@ def _run_with_progress(cfg):
             state["task"] = progress.add_task(kw["name"], total=kw.get("total"), info="")
         elif kind == "item":
             progress.update(state["task"], advance=1)
-        elif kind == "call" and state["task"] is not None:
-            m = kw["meter"]
-            progress.update(state["task"], info=f"{m.calls} calls, ${m.cost_usd:.4f}")
+        elif kind in ("call", "trial") and state["task"] is not None:
+            state[kind] = kw["meter" if kind == "call" else "trials"]
+            progress.update(state["task"], info=_spend_info(state.get("call"), state.get("trial")))
 
     from smishctl import interrupt
 
     interrupt.install()
     with progress:
         return run_optimize(settings(), cfg, on_event=on_event)
+
+
+def _spend_info(meter, trials) -> str:
+    info = f"{meter.calls} calls, ${meter.cost_usd:.4f}" if meter else ""
+    if trials and trials.trials:
+        best = trials.best
+        info += f" · {len(trials.trials)} trials, best dev acc {'-' if best is None else f'{best:.2f}'}"
+    return info
 
 
 def _print_summary(s: dict) -> None:

@@ -1,0 +1,47 @@
+"""Trial scores as DSPy's optimizers evaluate candidate programs: live progress and the manifest.
+
+Random search, MIPROv2 and GEPA score their candidates through `dspy.Evaluate`; a DSPy callback sees
+each of those calls end. Scores are exact-match accuracy (the optimizers' metric). "Best so far" only
+counts evaluations over the whole dev set: MIPROv2 minibatches and GEPA's reflection minibatches of
+three messages are too small to compare.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from dspy.utils.callback import BaseCallback
+
+
+class TrialRecorder(BaseCallback):
+    def __init__(self, dev_size: int, on_trial: Callable[[TrialRecorder], None] | None = None):
+        self.dev_size = dev_size
+        self.on_trial = on_trial
+        self.trials: list[dict] = []
+        self._sizes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def on_evaluate_start(self, call_id, instance, inputs):
+        devset = inputs.get("devset") or getattr(instance, "devset", None) or []
+        with self._lock:
+            self._sizes[call_id] = len(devset)
+
+    def on_evaluate_end(self, call_id, outputs, exception=None):
+        with self._lock:
+            size = self._sizes.pop(call_id, 0)
+            score = getattr(outputs, "score", None)
+            if exception is not None or score is None or not size:
+                return
+            self.trials.append({"items": size, "accuracy": round(score / 100, 4), "full_dev": size == self.dev_size})
+        if self.on_trial:
+            self.on_trial(self)
+
+    @property
+    def best(self) -> float | None:
+        full = [t["accuracy"] for t in self.trials if t["full_dev"]]
+        return max(full) if full else None
+
+    def summary(self) -> dict:
+        return {"evaluations": len(self.trials), "full_dev_evaluations": sum(t["full_dev"] for t in self.trials),
+                "best_full_dev_accuracy": self.best}
