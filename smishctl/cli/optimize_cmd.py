@@ -108,5 +108,10 @@ def _print_summary(s: dict) -> None:
     note = " [yellow](budget exhausted: best program so far)[/yellow]" if s["optimizer"]["budget_exhausted"] else ""
     console.print(f"spent {sp['lm_calls']} LM calls, {sp['prompt_tokens'] + sp['completion_tokens']} tokens, "
                   f"${sp['cost_usd']:.4f}, {sp['wall_seconds']} s{note}")
+    search = s.get("search") or {}
+    if search.get("evaluations"):
+        best = search["best_full_dev_accuracy"]
+        console.print(f"search: {search['evaluations']} candidate evaluations, best whole-dev accuracy "
+                      f"{'-' if best is None else f'{best:.3f}'}")
     console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
     console.print(f"next: smishctl evaluate --prompt {s['artifact']}")
