@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -194,7 +196,9 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
 
         trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t))
         search_started = time.perf_counter()
-        with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory(), callbacks=[trials]):
+        # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
+        with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory(), callbacks=[trials]), \
+                contextlib.redirect_stdout(sys.stderr):
             try:
                 program = opt_spec.fn(student, _to_dspy(train), _to_dspy(dev), ctx)
             except BudgetExhausted:

@@ -23,6 +23,8 @@ class TrialRecorder(BaseCallback):
         self._lock = threading.Lock()
 
     def on_evaluate_start(self, call_id, instance, inputs):
+        # Random search and MIPROv2 hard-code DSPy's tqdm bars, which would tear our rich progress.
+        instance.display_progress = False
         devset = inputs.get("devset") or getattr(instance, "devset", None) or []
         with self._lock:
             self._sizes[call_id] = len(devset)

@@ -127,6 +127,15 @@ def test_bad_optimize_input(cli, project, args, message):
     assert not (project / "prompts").exists() or not list_artifacts(project / "prompts")
 
 
+def test_json_output_is_clean_while_dspy_prints(cli, project):
+    # BootstrapFewShot prints "Bootstrapped N full traces..." itself: that must not land in the JSON.
+    r = cli("optimize", "--optimizer", "bootstrap", "--train-size", "6", "--dev-size", "3", "--param",
+            "max_bootstrapped_demos=1", "--param", "max_labeled_demos=1", "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["optimizer"]["name"] == "bootstrap"
+    assert "Bootstrapped" in r.stderr
+
+
 def test_unreachable_teacher_is_refused(cli, project):
     r = cli("optimize", "--optimizer", "bootstrap", "--teacher", "openai/gpt-4o-mini", "--train-size", "6",
             "--dev-size", "3", env={"SMISHCTL_API_BASE_OPENAI": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-x"})

@@ -25,3 +25,11 @@ def test_best_counts_whole_dev_evaluations_only():
     assert rec.trials == [{"items": 1, "accuracy": 1.0, "full_dev": False},
                           {"items": 4, "accuracy": 0.5, "full_dev": True}]
     assert rec.summary() == {"evaluations": 2, "full_dev_evaluations": 1, "best_full_dev_accuracy": 0.5}
+
+
+def test_dspy_progress_bars_are_switched_off():
+    ev = dspy.Evaluate(devset=[dspy.Example(sms="x", label="ham").with_inputs("sms")], metric=exact_match,
+                       display_progress=True)
+    with dspy.context(callbacks=[TrialRecorder(1)]):
+        ev(AlwaysHam())
+    assert ev.display_progress is False
