@@ -295,6 +295,13 @@ def _brief(m: dict) -> dict:
                                   "latency_ms", "cost_per_1k")}
 
 
+def search_note(search: dict) -> str:
+    """One line for a TrialRecorder summary (card, summary and live progress)."""
+    best = search["best_full_dev_accuracy"]
+    return (f"{search['evaluations']} candidate evaluations, best whole-dev accuracy "
+            f"{'-' if best is None else f'{best:.3f}'}")
+
+
 def _card(m: dict, instructions: str) -> str:
     b, o = m["dev_metrics"]["baseline"], m["dev_metrics"]["optimized"]
     return "\n".join([
@@ -309,9 +316,7 @@ def _card(m: dict, instructions: str) -> str:
         f"- spent: {m['spend']['lm_calls']} LM calls, {m['spend']['wall_seconds']} s"
         + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
         f"- demos: {m['demos']}",
-        *([f"- search: {m['search']['evaluations']} candidate evaluations, best whole-dev accuracy "
-           f"{'-' if m['search']['best_full_dev_accuracy'] is None else m['search']['best_full_dev_accuracy']}"]
-          if m["search"]["evaluations"] else []),
+        *([f"- search: {search_note(m['search'])}"] if m["search"]["evaluations"] else []),
         "",
         "## Instructions",
         "",

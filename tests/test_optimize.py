@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,11 +80,13 @@ def test_knn_artifact_round_trip(settings):
 ])
 def test_every_optimizer_is_wired(settings, name, params):
     s = run_optimize(settings, _tiny(optimizer=name, params=params, max_calls=12))
-    m = resolve_artifact(settings.prompts_dir, s["artifact"]).manifest
+    art = resolve_artifact(settings.prompts_dir, s["artifact"])
+    m = art.manifest
     assert m["optimizer"]["name"] == name and m["dev_metrics"]["optimized"]["n_items"] == 3
     assert m["spend"]["lm_calls"] >= 6
     if name == "random-search":  # it scores the zero-shot seed on the whole dev set before anything else
         assert m["search"]["evaluations"] >= 1 and m["search"]["best_full_dev_accuracy"] is not None
+        assert re.search(r"candidate evaluations, best whole-dev accuracy \d\.\d{3}", (art.dir / "CARD.md").read_text())
     if m["optimizer"]["budget_exhausted"]:
         assert "budget exhausted" in (resolve_artifact(settings.prompts_dir, s["artifact"]).dir / "CARD.md").read_text()
 

@@ -80,10 +80,11 @@ def _run_with_progress(cfg):
 
 
 def _spend_info(meter, trials) -> str:
+    from smishctl.optimize import search_note
+
     info = f"{meter.calls} calls, ${meter.cost_usd:.4f}" if meter else ""
     if trials and trials.trials:
-        best = trials.best
-        info += f" · {len(trials.trials)} trials, best dev acc {'-' if best is None else f'{best:.2f}'}"
+        info += f" · {search_note(trials.summary())}"
     return info
 
 
@@ -108,10 +109,9 @@ def _print_summary(s: dict) -> None:
     note = " [yellow](budget exhausted: best program so far)[/yellow]" if s["optimizer"]["budget_exhausted"] else ""
     console.print(f"spent {sp['lm_calls']} LM calls, {sp['prompt_tokens'] + sp['completion_tokens']} tokens, "
                   f"${sp['cost_usd']:.4f}, {sp['wall_seconds']} s{note}")
-    search = s.get("search") or {}
-    if search.get("evaluations"):
-        best = search["best_full_dev_accuracy"]
-        console.print(f"search: {search['evaluations']} candidate evaluations, best whole-dev accuracy "
-                      f"{'-' if best is None else f'{best:.3f}'}")
+    if s["search"]["evaluations"]:
+        from smishctl.optimize import search_note
+
+        console.print(f"search: {search_note(s['search'])}")
     console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
     console.print(f"next: smishctl evaluate --prompt {s['artifact']}")
