@@ -46,13 +46,27 @@ class Artifact:
         return self.dir is None
 
 
-def render_messages(program, labels: tuple[str, ...]) -> list[dict]:
+def render_messages(program, labels: tuple[str, ...], adapter_config=None) -> list[dict]:
     """The exact chat messages DSPy sends, with the SMS replaced by a placeholder."""
-    from smishctl.task import make_adapter
+    from smishctl.adapters import AdapterConfig
 
     predictor = program.predictors()[0] if hasattr(program, "predictors") else program
     demos = [d.toDict() if hasattr(d, "toDict") else dict(d) for d in getattr(predictor, "demos", [])]
-    return make_adapter().format(predictor.signature, demos, {"sms": SMS_PLACEHOLDER})
+    adapter = (adapter_config or AdapterConfig(name="json")).build()
+    return adapter.format(predictor.signature, demos, {"sms": SMS_PLACEHOLDER})
+
+
+def load_adapter_config(art: Artifact, override: str | None = None):
+    """How an artifact's program is rendered and decided (program.json's `adapter`; artifacts written
+    before adapters were recorded used JSON). `override` names another adapter, keeping the rest."""
+    from dataclasses import replace
+
+    from smishctl.adapters import DEFAULT_ADAPTER, AdapterConfig
+
+    if art.is_zero_shot:
+        return AdapterConfig(name=override or DEFAULT_ADAPTER)
+    cfg = AdapterConfig.from_dict(read_json(art.dir / PROGRAM).get("adapter"))
+    return replace(cfg, name=override) if override and override != cfg.name else cfg
 
 
 def _file_hashes(folder: Path) -> dict[str, str]:

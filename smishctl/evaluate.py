@@ -35,6 +35,7 @@ class EvalConfig:
     data_options: dict = field(default_factory=dict)
     shard: str | None = None  # "K/N": evaluate only the items of shard K of N (smishctl.shards)
     harden: bool = True  # neutralise forged prompt markers in the SMS (smishctl.hardening)
+    adapter: str | None = None  # score | chat | json; None: the artifact's own (score for zero-shot)
 
 
 def library_versions() -> dict:
@@ -65,7 +66,7 @@ class EvalPlan:
 
 
 def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
-    from smishctl.artifacts import load_program, resolve_artifact
+    from smishctl.artifacts import load_adapter_config, load_program, resolve_artifact
     from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
     from smishctl.models.lm import build_lm
     from smishctl.models.registry import resolve_model
@@ -89,25 +90,24 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         items, indices, shard_info = select(items, cfg.shard)
     spec = resolve_model(cfg.model, settings)
     art = resolve_artifact(settings.prompts_dir, cfg.prompt)
+    adapter = None
     if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on the train split
         from smishctl.classic import build_classic_solver
 
         solver = build_classic_solver(spec, ds, art)
     else:
+        from smishctl.solver import build_solver
+
+        adapter = load_adapter_config(art, cfg.adapter)
         program = load_program(art, ds.labels)
         lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
-        from smishctl.solver import DSPySolver
-
-        solver = DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels)
-        if cfg.harden:
-            from smishctl.hardening import harden_solver
-
-            solver = harden_solver(solver)
+        solver = build_solver(program, lm, spec, ds.labels, adapter, harden=cfg.harden)
     items_hash = content_hash(items)
     prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
     identity = {
         "model": spec.litellm_model, "endpoint": spec.endpoint_tag, "prompt": art.id, "prompt_sha": prompt_sha,
-        "dataset": ds.name, "items_hash": items_hash, "temperature": 0.0, "adapter": "json",
+        "dataset": ds.name, "items_hash": items_hash, "temperature": 0.0,
+        "adapter": adapter.to_dict() if adapter else None,
     }
     if shard_info:
         identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"

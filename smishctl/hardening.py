@@ -64,8 +64,3 @@ class HardenedSolver:
         return getattr(self.inner, name)
 
 
-def harden_solver(solver) -> HardenedSolver:
-    # Programs that retrieve demonstrations by text similarity (the kNN program) see the sanitised text
-    # unfenced: the fence would enter the similarity and differ from the raw-text demos it retrieves.
-    retrieves = hasattr(getattr(solver, "program", None), "neighbours")
-    return HardenedSolver(solver, fence=not retrieves)

@@ -48,6 +48,7 @@ def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
         out["confusion"] = {"labels": cm_labels, "matrix": cm.tolist()[: len(labels)]}
     else:
         out.update(accuracy=None, macro_f1=None, per_class={}, confusion={"labels": list(labels), "matrix": []})
+    out.update(probability_metrics(scored, labels))
     timed = [r["latency_ms"] for r in scored if r.get("latency_ms") is not None]
     out["latency_ms"] = {
         "p50": percentile(timed, 0.5),
@@ -66,6 +67,47 @@ def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
     out["cost_usd"] = sum(costs) if costs else None
     out["cost_per_1k"] = (out["cost_usd"] / len(records) * 1000) if costs and records else None
     return out
+
+
+ECE_BINS = 10
+
+
+def _label_order(labels: tuple[str, ...]) -> list[str]:
+    """Smishing first: it is the label a phishing filter is judged on."""
+    return sorted(labels, key=lambda lab: (lab != "smishing", labels.index(lab)))
+
+
+def probability_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
+    """From the label probabilities of the answered items (`probs`): one-vs-rest ROC-AUC and PR-AUC
+    (average precision) per label, the multiclass Brier score and the expected calibration error of
+    the top label (10 equal-width bins). Empty when no item has probabilities."""
+    rows = [r for r in records if r.get("status") == "ok" and r.get("probs")]
+    if not rows:
+        return {}
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    p = np.array([[float(r["probs"].get(lab, 0.0)) for lab in labels] for r in rows])
+    gold = np.array([labels.index(r["gold"]) if r["gold"] in labels else -1 for r in rows])
+    onehot = np.zeros_like(p)
+    onehot[np.arange(len(rows))[gold >= 0], gold[gold >= 0]] = 1.0
+    per_label = {}
+    for lab in _label_order(labels):
+        i = labels.index(lab)
+        y = onehot[:, i]
+        both = 0 < y.sum() < len(y)  # AUC needs positives and negatives
+        per_label[lab] = {"roc_auc": float(roc_auc_score(y, p[:, i])) if both else None,
+                          "pr_auc": float(average_precision_score(y, p[:, i])) if both else None}
+    conf = p.max(axis=1)
+    hit = (p.argmax(axis=1) == gold).astype(float)
+    edges = np.linspace(0, 1, ECE_BINS + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(hit[in_bin].mean() - conf[in_bin].mean())
+    return {"auc": per_label, "brier": float(((p - onehot) ** 2).sum(axis=1).mean()), "ece": float(ece),
+            "n_with_probs": len(rows)}
 
 
 def run_metrics(records: list[dict], record: dict) -> dict:

@@ -92,6 +92,9 @@ class OptimizeConfig:
     max_calls: int | None = None
     params: dict = field(default_factory=dict)
     langfuse: bool = True
+    adapter: str | None = None  # score (default) | chat | json
+    calibrate: str = "auto"  # auto: keep a per-label bias only when it wins under cross-validation on dev
+    recall_target: str | None = None  # "LABEL=R": a threshold on p(LABEL) chosen on dev to reach recall R
 
 
 def _git_commit(folder) -> str | None:
@@ -109,11 +112,8 @@ def _to_dspy(examples):
     return [dspy.Example(sms=e.text, label=e.label, item_id=e.id).with_inputs("sms") for e in examples]
 
 
-def score_program(program, solver_factory, examples, labels, on_item=None) -> dict:
-    """Metrics of a program over examples, through the same solver `evaluate` uses."""
-    from smishctl.metrics import compute_metrics
-
-    solver = solver_factory(program)
+def score_rows(solver, examples, on_item=None) -> list[dict]:
+    """One prediction row per example, through the solver `evaluate` uses."""
     rows = []
     for ex in examples:
         interrupt.check()
@@ -121,24 +121,75 @@ def score_program(program, solver_factory, examples, labels, on_item=None) -> di
         rows.append(row)
         if on_item:
             on_item(row)
-    return compute_metrics(rows, labels)
+    return rows
+
+
+def parse_recall_target(text: str | None) -> tuple[str, float] | None:
+    """'smishing=0.95' -> ('smishing', 0.95)."""
+    if not text:
+        return None
+    label, sep, value = text.partition("=")
+    try:
+        target = float(value)
+    except ValueError:
+        target = None
+    if not sep or not label.strip() or target is None or not 0 < target <= 1:
+        raise ConfigError(f"bad --recall-target {text!r}", hint="use LABEL=RECALL, e.g. --recall-target smishing=0.95")
+    return label.strip().lower(), target
+
+
+def decide_on_dev(rows: list[dict], labels: tuple[str, ...], adapter, calibrate: str,
+                  recall_target: tuple[str, float] | None, seed: int) -> tuple[object, dict]:
+    """Calibration (kept only when it wins under cross-validation, unless forced) and an optional
+    recall threshold, both fitted on the dev rows' label probabilities. Returns the final adapter
+    config and a record of what was tried."""
+    from dataclasses import replace
+
+    from smishctl.calibration import cross_validated_bias, fit_bias, scored_rows, threshold_for_recall
+
+    if calibrate not in ("auto", "on", "off"):
+        raise ConfigError(f"--calibrate {calibrate!r} is not auto, on or off")
+    record: dict = {"calibration": None, "decision": None}
+    has_probs = adapter.name == "score" and scored_rows(rows)
+    if (calibrate != "off" or recall_target) and not has_probs:
+        if recall_target:
+            raise ConfigError("--recall-target needs label probabilities", hint="use --adapter score")
+        return adapter, {**record, "calibration": {"kept": False, "reason": "no label probabilities"}}
+    bias: dict = {}
+    if calibrate != "off":
+        cv = cross_validated_bias(rows, labels, seed=seed)
+        if calibrate == "on":
+            bias = fit_bias(rows, labels)
+            cv = {**cv, "kept": True, "forced": True, "bias": bias}
+        bias = cv.get("bias") or {}
+        record["calibration"] = cv
+    decision = threshold_for_recall(rows, labels, *recall_target, bias=bias) if recall_target else {}
+    record["decision"] = decision or None
+    return replace(adapter, bias=bias, decision=decision), record
 
 
 def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None) -> dict:
     """Optimize, score baseline and result on dev, write a new artifact version. Returns a summary."""
+    from smishctl.adapters import DEFAULT_ADAPTER, AdapterConfig
     from smishctl.artifacts import render_messages, save_artifact
+    from smishctl.calibration import redecide
     from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
     from smishctl.evaluate import library_versions
+    from smishctl.metrics import compute_metrics
     from smishctl.models.lm import build_lm
     from smishctl.models.pricing import call_cost
     from smishctl.models.registry import resolve_model
-    from smishctl.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, resolve_params
-    from smishctl.solver import DSPySolver
+    from smishctl.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
+    from smishctl.solver import build_solver
     from smishctl.task import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
 
     emit = on_event or (lambda *a, **k: None)
     name = cfg.optimizer or DEFAULT_OPTIMIZER
     opt_spec, params = resolve_params(name, cfg.params)
+    adapter = AdapterConfig(name=cfg.adapter or DEFAULT_ADAPTER)
+    recall_target = parse_recall_target(cfg.recall_target)
+    if cfg.calibrate not in ("auto", "on", "off"):
+        raise ConfigError(f"--calibrate {cfg.calibrate!r} is not auto, on or off")
     train_size = cfg.train_size or opt_spec.default_train_size
     if train_size <= 0 or cfg.dev_size <= 0:
         raise ConfigError("--train-size and --dev-size must be positive")
@@ -149,6 +200,11 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     if len(train) < max(opt_spec.min_train, len(ds.labels)):
         raise ConfigError(f"optimizer {name} needs at least {max(opt_spec.min_train, len(ds.labels))} "
                           f"training messages, got {len(train)}", hint="raise --train-size")
+    if recall_target and recall_target[0] not in ds.labels:
+        raise ConfigError(f"--recall-target names {recall_target[0]!r}, not a label of {ds.name}",
+                          hint=f"use one of: {', '.join(ds.labels)}")
+    if opt_spec.program_kind == "knn":
+        knn_grid(params, ds.labels)  # bad search values are an error before any model call
 
     spec = resolve_model(cfg.model, settings)
     teacher_spec = resolve_model(cfg.teacher, settings) if cfg.teacher else None
@@ -168,11 +224,15 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     if teacher_lm is not None:
         _check_reachable(teacher_lm, teacher_spec.name)
 
-    def solver_factory(program):
-        # Scored exactly as `evaluate` will run it (hardened input), so dev figures carry over.
-        from smishctl.hardening import harden_solver
+    def dev_rows(program, adapter_config, phase: str) -> list[dict]:
+        # Scored exactly as `evaluate` will run it (same builder, hardened input), so dev figures carry over.
+        emit("phase", name=phase, total=len(dev))
+        solver = build_solver(program, lm, spec, ds.labels, adapter_config)
+        return score_rows(solver, dev, on_item=lambda r: emit("item"))
 
-        return harden_solver(DSPySolver(program=program, lm=lm, spec=spec, labels=ds.labels))
+    def score_candidate(program, adapter_config, note):
+        rows = dev_rows(program, adapter_config, note)
+        return compute_metrics(rows, ds.labels), rows
 
     from smishctl import tracking
 
@@ -183,21 +243,19 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     try:
         import dspy
 
-        emit("phase", name="baseline", total=len(dev))
         meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
-        baseline = score_program(make_program(ds.labels), solver_factory, dev, ds.labels,
-                                 on_item=lambda r: emit("item"))
+        baseline = compute_metrics(dev_rows(make_program(ds.labels), adapter, "baseline"), ds.labels)
         meter.enforcing = True
         emit("phase", name=f"optimizing ({name})", total=None, baseline=baseline)
         ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
-                              threads=cfg.threads, params=params)
+                              threads=cfg.threads, params=params, adapter=adapter, score=score_candidate)
         student = make_program(ds.labels)
         from smishctl.trials import TrialRecorder
 
         trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t))
         search_started = time.perf_counter()
         # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
-        with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory(), callbacks=[trials]), \
+        with dspy.context(lm=lm, adapter=adapter.build(), callbacks=[trials]), \
                 contextlib.redirect_stdout(sys.stderr):
             try:
                 program = opt_spec.fn(student, _to_dspy(train), _to_dspy(dev), ctx)
@@ -205,8 +263,10 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
                 program = student  # nothing better was found before the budget ran out
         meter.enforcing = False
         search_seconds = time.perf_counter() - search_started
-        emit("phase", name="scoring result", total=len(dev))
-        result = score_program(program, solver_factory, dev, ds.labels, on_item=lambda r: emit("item"))
+        adapter = ctx.adapter
+        rows = ctx.result[1] if ctx.result else dev_rows(program, adapter, "scoring result")
+        adapter, decided = decide_on_dev(rows, ds.labels, adapter, cfg.calibrate, recall_target, cfg.seed)
+        result = compute_metrics(redecide(rows, ds.labels, adapter.bias, adapter.decision), ds.labels)
     except KeyboardInterrupt:
         raise Interrupted("optimization interrupted: no artifact was written",
                           hint="re-run it; answers already computed come from the cache") from None
@@ -216,14 +276,15 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     _trace_trials(tracker, name, params, spec.name, baseline, result, program, search_seconds)
 
     if opt_spec.program_kind == "knn":
-        state = program.state()
-        messages = render_messages(program.predict, ds.labels)
+        state = {**program.state(), "adapter": adapter.to_dict()}
+        messages = render_messages(program.predict, ds.labels, adapter)
         demos_note = f"per message: the {state['k']} most similar of {len(state['pool'])} training messages"
     else:
         from dspy.utils.saving import get_dependency_versions
 
-        state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()}}
-        messages = render_messages(program, ds.labels)
+        state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()},
+                 "adapter": adapter.to_dict()}
+        messages = render_messages(program, ds.labels, adapter)
         demos_note = f"{len(program.predictors()[0].demos)} fixed demos"
     instructions = (program.predict if opt_spec.program_kind == "knn" else program.predictors()[0]).signature.instructions
     gain = (result["macro_f1"] or 0) - (baseline["macro_f1"] or 0)
@@ -233,7 +294,8 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "model": spec.public(),
         "teacher": teacher_spec.public() if teacher_spec else None,
         "optimizer": {"name": name, "params": params, "seed": cfg.seed, "threads": cfg.threads,
-                      "max_calls": cfg.max_calls, "budget_exhausted": meter.exhausted},
+                      "max_calls": cfg.max_calls, "budget_exhausted": meter.exhausted,
+                      "calibrate": cfg.calibrate, "recall_target": cfg.recall_target},
         "dataset": {"name": ds.name, "provenance": ds.provenance,
                     "split_hashes": {s: ds.split_hash(s) for s in ("train", "dev", "test")},
                     "train_items_hash": _hash(train), "dev_items_hash": _hash(dev),
@@ -242,7 +304,11 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "spend": {"lm_calls": meter.calls, "prompt_tokens": meter.prompt_tokens,
                   "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,
                   "wall_seconds": round(wall, 1)},
-        "search": trials.summary(),
+        "adapter": adapter.to_dict(),
+        "search": {**trials.summary(), "candidates": ctx.candidates,
+                   "chosen": program.settings() if opt_spec.program_kind == "knn" else None},
+        "calibration": decided["calibration"],
+        "decision": decided["decision"],
         "demos": demos_note,
         "instructions_changed": instructions != (KNN_INSTRUCTIONS if opt_spec.program_kind == "knn"
                                                  else DEFAULT_INSTRUCTIONS),
@@ -302,6 +368,24 @@ def search_note(search: dict) -> str:
             f"{'-' if best is None else f'{best:.3f}'}")
 
 
+def _settings_note(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+def _decision_note(m: dict) -> str:
+    """Calibration and decision rule, for the card and the summary."""
+    parts = []
+    cal = m.get("calibration") or {}
+    if "cv_macro_f1_plain" in cal:
+        parts.append(f"calibration {'kept' if cal['kept'] else 'not kept'} (cross-validated dev macro-F1 "
+                     f"{cal['cv_macro_f1_plain']:.3f} plain, {cal['cv_macro_f1_calibrated']:.3f} calibrated)")
+    d = m.get("decision")
+    if d:
+        parts.append(f"decision: {d['label']} when p >= {d['threshold']:.4f} (dev recall {d['dev_recall']:.3f}, "
+                     f"target {d['target_recall']})")
+    return ("; " + "; ".join(parts)) if parts else ""
+
+
 def _card(m: dict, instructions: str) -> str:
     b, o = m["dev_metrics"]["baseline"], m["dev_metrics"]["optimized"]
     return "\n".join([
@@ -317,6 +401,10 @@ def _card(m: dict, instructions: str) -> str:
         + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
         f"- demos: {m['demos']}",
         *([f"- search: {search_note(m['search'])}"] if m["search"]["evaluations"] else []),
+        *(["- candidates (dev macro-F1): " + "; ".join(
+            f"{_settings_note(c['settings'])} {c['dev_macro_f1']:.3f}" for c in m["search"]["candidates"])]
+          if len(m["search"].get("candidates") or []) > 1 else []),
+        f"- adapter: `{m['adapter']['name']}`" + _decision_note(m),
         "",
         "## Instructions",
         "",

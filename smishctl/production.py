@@ -92,9 +92,10 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
     """A ready classifier from prompts/production/current (checksums verified).
 
     `model` overrides the model recorded in the artifact's manifest (e.g. another endpoint)."""
+    from smishctl.artifacts import load_adapter_config
     from smishctl.models.lm import build_lm
     from smishctl.models.registry import resolve_model
-    from smishctl.solver import DSPySolver
+    from smishctl.solver import build_solver
 
     settings = load_settings(Path(root) if root else None)
     cur = current_dir(settings)
@@ -110,5 +111,7 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
     program = load_program(art, labels)
     spec = resolve_model(model or (manifest.get("model") or {}).get("name"), settings)
     lm = build_lm(spec, settings)
+    # The same builder as `evaluate`: production is hardened and decided exactly as it was evaluated.
+    solver = build_solver(program, lm, spec, labels, load_adapter_config(art))
     return ProductionClassifier(artifact_id=art.id, release=cur.resolve().name, labels=labels,
-                                manifest=manifest, solver=DSPySolver(program=program, lm=lm, spec=spec, labels=labels))
+                                manifest=manifest, solver=solver)

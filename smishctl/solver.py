@@ -1,4 +1,8 @@
-"""Turn one SMS into one prediction record: label, status, latency, tokens, cost, error."""
+"""Turn one SMS into one prediction record: label, label probabilities, status, latency, tokens, cost.
+
+`build_solver` is the one place a DSPy solver is put together (program, adapter, LM, input hardening):
+`evaluate`, `optimize` and `load_production()` all call it, so production runs what was evaluated.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +15,26 @@ from smishctl.models.registry import ModelSpec
 
 @dataclass
 class DSPySolver:
-    """A DSPy program over a litellm-backed dspy.LM."""
+    """A DSPy program over a litellm-backed dspy.LM, rendered and decided by `adapter`."""
 
     program: object
     lm: object
     spec: ModelSpec
     labels: tuple[str, ...]
+    adapter: object = None  # a dspy.Adapter; None: DSPy's JSONAdapter (the original behaviour)
 
     def __post_init__(self):
-        self.adapter = self.adapter_factory()
+        if self.adapter is None:
+            from smishctl.adapters import AdapterConfig
 
-    @staticmethod
-    def adapter_factory():
-        from smishctl.task import make_adapter
-
-        return make_adapter()
+            self.adapter = AdapterConfig(name="json").build()
 
     def __call__(self, text: str) -> dict:
         import dspy
         from dspy.utils.exceptions import AdapterParseError
 
         start = time.perf_counter()
-        row: dict = {"pred": None, "status": "ok", "error": None, "raw": None}
+        row: dict = {"pred": None, "status": "ok", "error": None, "raw": None, "probs": None}
         usage: dict = {}
         try:
             # No LM history and a fresh trace per message: DSPy otherwise keeps every prompt, response
@@ -44,6 +46,9 @@ class DSPySolver:
             usage = _usage(pred.get_lm_usage() or {})
             if label in self.labels:
                 row["pred"] = label
+                probs = pred.get("probs") if hasattr(pred, "get") else None
+                if probs:
+                    row["probs"] = {lab: round(float(probs.get(lab, 0.0)), 6) for lab in self.labels}
             else:
                 row.update(status="invalid", raw=str(label)[:500])
         except AdapterParseError as exc:
@@ -66,6 +71,21 @@ class DSPySolver:
                                                    usage.get("completion_tokens", 0), seconds)
         )
         return row
+
+
+def build_solver(program, lm, spec: ModelSpec, labels: tuple[str, ...], adapter_config, *, harden: bool = True):
+    """The solver every path uses: the program decided by its adapter, on hardened input.
+
+    The json adapter fences the SMS between markers (its prompt has field markers an SMS could forge);
+    the chat adapters put the SMS alone in a user turn, unfenced like their demos, and programs that
+    retrieve demos by similarity see the text unfenced too (the fence would enter the similarity)."""
+    solver = DSPySolver(program=program, lm=lm, spec=spec, labels=tuple(labels), adapter=adapter_config.build())
+    if not harden:
+        return solver
+    from smishctl.hardening import HardenedSolver
+
+    retrieves = hasattr(program, "neighbours")
+    return HardenedSolver(solver, fence=adapter_config.name == "json" and not retrieves)
 
 
 def _usage(by_model: dict) -> dict:

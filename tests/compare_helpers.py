@@ -12,19 +12,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_artifact(settings, *, instructions: str | None = None, model: str = "local/qwen2.5-coder-0.5b",
-                  dataset: str = "sms-phishing", labels=LABELS):
-    """A real prompt artifact (zero-shot program state, rendered messages, checksummed manifest)."""
+                  dataset: str = "sms-phishing", labels=LABELS, adapter: str | None = None):
+    """A real prompt artifact (zero-shot program state, rendered messages, checksummed manifest).
+    Without `adapter` it is written as before adapters were recorded (DSPy's JSON adapter)."""
     from dspy.utils.saving import get_dependency_versions
 
+    from smishctl.adapters import AdapterConfig
     from smishctl.artifacts import render_messages, save_artifact
     from smishctl.task import make_program
 
     program = make_program(tuple(labels), instructions)
     state = program.dump_state()
     state["metadata"] = {"dependency_versions": get_dependency_versions()}  # as dspy's Module.save writes it
+    config = AdapterConfig(name=adapter) if adapter else None
+    if config:
+        state["adapter"] = config.to_dict()
     return save_artifact(
         settings.prompts_dir, dataset, model, program_state=state,
-        messages=render_messages(program, tuple(labels)),
+        messages=render_messages(program, tuple(labels), config),
         manifest={"labels": list(labels), "model": {"name": model}, "dataset": {"name": dataset},
                   "optimizer": {"name": "test"}},
         card="# {{id}}\n")

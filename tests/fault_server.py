@@ -11,7 +11,14 @@ so that quality metrics of a run against it are known in advance. Faults:
   contains `word` gets it. Kinds: "429" (with Retry-After), "500", "drop" (close the connection without an
   answer), "malformed" (HTTP 200 with a body that is not JSON), "slow" (wait `slow_seconds`), "invalid"
   (a well-formed answer whose label is not in the label set), "echo-key" (401 whose message quotes the
-  Authorization header back, as some real providers do).
+  Authorization header back, as some real providers do), "no-logprobs" (a bare answer that ignores a
+  `logprobs` request, as providers without log-probabilities do), "bad-logprobs" (positive log-probabilities,
+  which no model can produce).
+
+It answers in the style it is asked in: JSON (`{"label": ...}`) for DSPy's field-marker prompts, the bare
+label for label-chat prompts (no field markers), and, when the request asks for `logprobs`, the top
+log-probabilities of the first token: the chosen label first. `logprobs=False` on the server makes it
+ignore every such request.
 
 Every request is logged (`requests`) with its arrival time, so tests can check retries and their spacing.
 """
@@ -30,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SMISHING_WORDS = ("http", "www.", "click", "verify", "account", "bank", "password", "suspended", "login")
 SPAM_WORDS = ("free", "win", "prize", "offer", "txt", "cash", "claim", "award", "mobile")
+LABELS = ("ham", "spam", "smishing")
 SMS_RE = re.compile(r"\[\[ ## sms ## \]\]\n(.*?)(?:\n\nRespond with|\Z)", re.DOTALL)
 
 
@@ -62,6 +70,7 @@ class Logged:
     sms: str
     authorization: str
     fault: str | None
+    messages: list = field(default_factory=list)  # the chat messages exactly as sent
 
 
 @dataclass
@@ -70,6 +79,7 @@ class FaultServer:
     slow_seconds: float = 5.0
     retry_after: float | None = 1
     keep_log: bool = True
+    logprobs: bool = True
     requests: list[Logged] = field(default_factory=list)
     _plan: deque = field(default_factory=deque)
     _keywords: dict = field(default_factory=dict)
@@ -176,7 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
         sms = extract_sms(req.get("messages") or [])
         fault = srv._choose_fault(sms)
         if srv.keep_log:
-            srv.requests.append(Logged(time.monotonic(), self.path, sms, self.headers.get("Authorization", ""), fault))
+            srv.requests.append(Logged(time.monotonic(), self.path, sms, self.headers.get("Authorization", ""), fault,
+                                       req.get("messages") or []))
         if srv.latency:
             time.sleep(srv.latency)
         if fault == "429":
@@ -203,18 +214,33 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(srv.slow_seconds)
         label = "maybe" if fault == "invalid" else classify(sms)
-        content = json.dumps({"label": label})
-        prompt_tokens = sum(len(str(m.get("content", ""))) for m in req.get("messages") or []) // 4
+        messages = req.get("messages") or []
+        field_markers = any("[[ ## " in str(m.get("content", "")) for m in messages)
+        content = json.dumps({"label": label}) if field_markers else label
+        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+        if req.get("logprobs") and srv.logprobs and fault != "no-logprobs" and not field_markers:
+            choice["message"]["content"] = label  # the first token: each label is one token here
+            choice["finish_reason"] = "length"
+            choice["logprobs"] = _logprobs(label, bad=fault == "bad-logprobs")
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
         self._json(200, {
             "id": f"chatcmpl-{len(srv.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": req.get("model", "fake"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
+            "choices": [choice],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 6,
                       "total_tokens": prompt_tokens + 6},
         })
+
+
+def _logprobs(label: str, bad: bool = False) -> dict:
+    """First-token log-probabilities: the chosen label's token at -0.1, the other labels lower; an answer
+    that is not a label comes with no label among its top tokens (a model that will not classify)."""
+    tokens = [label] + ([lab for lab in LABELS if lab != label] if label in LABELS else ["perhaps", "unsure"])
+    top = [{"token": t, "logprob": 2.5 if bad else (-0.1 if i == 0 else -3.0 - i), "bytes": list(t.encode())}
+           for i, t in enumerate(tokens)]
+    return {"content": [{"token": label, "logprob": top[0]["logprob"], "bytes": top[0]["bytes"], "top_logprobs": top}]}
 
 
 def main() -> None:

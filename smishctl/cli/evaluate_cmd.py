@@ -32,6 +32,7 @@ def evaluate(
     encoding: Annotated[str, typer.Option(help="Encoding of a custom dataset file.")] = "utf-8",
     shard: Annotated[str | None, typer.Option(help="K/N: evaluate only shard K of N (deterministic by item id); join the shard runs with `smishctl runs merge`.")] = None,
     robustness: Annotated[bool, typer.Option("--robustness", help="Evaluate on the prompt-injection robustness set (same as --dataset robustness): reports attack_success_rate.")] = False,
+    adapter: Annotated[str | None, typer.Option(help="score, chat or json. Default: the artifact's own (score for zero-shot; json for artifacts written before adapters were recorded).")] = None,
     no_harden: Annotated[bool, typer.Option("--no-harden", help="Send the SMS as is, without neutralising forged prompt markers (to measure the hardening).")] = False,
     no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send this run to Langfuse (even if configured).")] = False,
     as_json: bool = JsonOpt,
@@ -54,7 +55,7 @@ def evaluate(
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
                          balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
                          max_errors=max_errors, cache=not no_cache, data_options=data_options,
-                         shard=shard, harden=not no_harden)
+                         shard=shard, harden=not no_harden, adapter=adapter)
         if robustness:
             if dataset not in (None, "robustness"):
                 from smishctl.errors import ConfigError

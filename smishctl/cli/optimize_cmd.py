@@ -24,6 +24,9 @@ def optimize(
     threads: Annotated[int, typer.Option(help="Parallel calls inside the optimizer (hosted models).")] = 1,
     max_calls: Annotated[int | None, typer.Option(help="LM call budget for the search; when spent, the best program so far is kept and marked.")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="Optimizer parameter NAME=VALUE, repeatable (e.g. --param k=8, --param auto=medium).")] = None,
+    adapter: Annotated[str | None, typer.Option(help="How the program is rendered and decided: score (chat turns, label log-probabilities; default), chat (bare-label answers, strict parsing) or json (DSPy's JSON adapter).")] = None,
+    calibrate: Annotated[str, typer.Option(help="Per-label bias fitted on dev: auto (kept only when it wins under cross-validation), on or off.")] = "auto",
+    recall_target: Annotated[str | None, typer.Option(help="LABEL=RECALL, e.g. smishing=0.95: choose on dev the threshold on p(LABEL) that reaches this recall; evaluate and production apply it.")] = None,
     no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not trace the trials to Langfuse (even if configured).")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
@@ -40,7 +43,8 @@ def optimize(
         cfg = OptimizeConfig(model=model, optimizer=optimizer, teacher=teacher, dataset=dataset,
                              train_size=train_size, dev_size=dev_size, seed=seed, threads=threads,
                              max_calls=max_calls, params=parse_params(param or []),
-                             langfuse=not no_langfuse)
+                             langfuse=not no_langfuse, adapter=adapter, calibrate=calibrate,
+                             recall_target=recall_target)
         summary = _run_with_progress(cfg)
         if as_json:
             print_json(summary)
@@ -109,9 +113,12 @@ def _print_summary(s: dict) -> None:
     note = " [yellow](budget exhausted: best program so far)[/yellow]" if s["optimizer"]["budget_exhausted"] else ""
     console.print(f"spent {sp['lm_calls']} LM calls, {sp['prompt_tokens'] + sp['completion_tokens']} tokens, "
                   f"${sp['cost_usd']:.4f}, {sp['wall_seconds']} s{note}")
-    if s["search"]["evaluations"]:
-        from smishctl.optimize import search_note
+    from smishctl.optimize import _decision_note, _settings_note, search_note
 
+    if s["search"]["evaluations"]:
         console.print(f"search: {search_note(s['search'])}")
+    for c in s["search"].get("candidates") or []:
+        console.print(f"candidate {_settings_note(c['settings'])}: dev macro-F1 {fmt(c['dev_macro_f1'])}")
+    console.print(f"adapter: {s['adapter']['name']}{_decision_note(s)}")
     console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
     console.print(f"next: smishctl evaluate --prompt {s['artifact']}")
