@@ -71,7 +71,7 @@ class Settings:
         """How splits are drawn: "template" (near-duplicate groups kept together) or "exact"."""
         value = self.raw.get("data", {}).get("split_policy", "template")
         if value not in ("template", "exact"):
-            raise ConfigError(f"[data] split_policy = {value!r} in {CONFIG_NAME} is not a split policy",
+            raise ConfigError(f"{CONFIG_NAME}: data.split_policy = {value!r} is not a split policy",
                               hint="use template or exact")
         return value
 
