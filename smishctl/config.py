@@ -66,6 +66,15 @@ class Settings:
         mib = float(os.environ.get("SMISHCTL_MAX_FILE_MIB") or self.raw.get("data", {}).get("max_file_mib", 200))
         return int(mib * 1024 * 1024)
 
+    @property
+    def split_policy(self) -> str:
+        """How splits are drawn: "template" (near-duplicate groups kept together) or "exact"."""
+        value = self.raw.get("data", {}).get("split_policy", "template")
+        if value not in ("template", "exact"):
+            raise ConfigError(f"{CONFIG_NAME}: data.split_policy = {value!r} is not a split policy",
+                              hint="use template or exact")
+        return value
+
     # -- models --------------------------------------------------------------------------------
     @property
     def default_model(self) -> str:

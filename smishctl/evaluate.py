@@ -113,6 +113,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
     if not cfg.harden:
         identity["harden"] = False
+    if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
+        identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
     if resume:
         if record["dataset"]["items_hash"] != items_hash:
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",

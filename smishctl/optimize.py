@@ -95,6 +95,7 @@ class OptimizeConfig:
     adapter: str | None = None  # score (default) | chat | json
     calibrate: str = "auto"  # auto: keep a per-label bias only when it wins under cross-validation on dev
     recall_target: str | None = None  # "LABEL=R": a threshold on p(LABEL) chosen on dev to reach recall R
+    split_policy: str | None = None  # None: [data] split_policy (smishctl.data.prepare)
 
 
 def _git_commit(folder) -> str | None:
@@ -193,7 +194,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     train_size = cfg.train_size or opt_spec.default_train_size
     if train_size <= 0 or cfg.dev_size <= 0:
         raise ConfigError("--train-size and --dev-size must be positive")
-    split_opts = SplitOptions(seed=cfg.seed)
+    split_opts = SplitOptions(seed=cfg.seed, policy=cfg.split_policy)
     ds = load_dataset_splits(cfg.dataset, settings, options=split_opts)
     train = sample(ds.split("train"), train_size, balanced=True, seed=cfg.seed)
     dev = sample(ds.split("dev"), cfg.dev_size, balanced=True, seed=cfg.seed)

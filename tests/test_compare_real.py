@@ -41,9 +41,10 @@ def test_compare_models_reuses_identical_run_and_adds_classic(real):
     assert f"reusing run {record['id']}" in r.stderr            # not evaluated again
     doc = json.loads(r.stdout)
     ids = [x["id"] for x in doc["runs"]]
-    assert ids[0] == record["id"] and len(ids) == 2
-    classic = doc["runs"][1]
-    assert classic["model"] == "classic/tfidf-svm" and classic["role"] == "reference"
+    assert ids[0] == record["id"] and len(ids) == 3
+    classic = doc["runs"][1:]
+    assert [c["model"] for c in classic] == ["classic/tfidf-svm", "classic/tfidf-knn"]
+    assert all(c["role"] == "reference" for c in classic)
     assert doc["n_common_items"] == 6 and doc["stats"][0]["n_paired"] == 6
     # the gate is checked on the LLM, not on the reference baseline; the failure names the value
     assert [g["run"] for g in doc["gates"]] == [record["id"]]
@@ -55,4 +56,4 @@ def test_compare_models_reuses_identical_run_and_adds_classic(real):
     assert "| macro-F1 |" in (root / "cmp.md").read_text() and "<svg" in (root / "cmp.html").read_text()
     before = _runs(settings)
     r2 = run_cli(*args, cwd=root, env=env)
-    assert r2.stderr.count("reusing run") == 2 and _runs(settings) == before   # both reused now
+    assert r2.stderr.count("reusing run") == 3 and _runs(settings) == before   # all reused now

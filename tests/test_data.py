@@ -184,3 +184,130 @@ def test_balanced_sample():
     picked = sample(examples, 12, balanced=True)
     assert Counter(e.label for e in picked) == {"ham": 6, "spam": 6}
     assert sample(examples, 5) == examples[:5]
+
+
+# -- template-aware splits -------------------------------------------------------------------------
+
+# The split hashes of sms-phishing (seed 13) before template-aware splits existed: `exact` must keep them.
+EXACT_HASHES = {
+    "train": "e41bdcf251b77492784f7f6ad18ef9a3573b9cd1b00db7c9c6434fccbf67529a",
+    "dev": "d9edca3b3c37c0561aa7323dd6e5455aeafff814b919646fa151a18b7ca4605e",
+    "test": "9fe0ab0ef31ee114e81f78f6618f836fbe95f879eefa7a12a0dfab3c37cc07ab",
+}
+
+
+def test_exact_policy_keeps_the_old_splits_bit_for_bit(tmp_path):
+    from smishctl.config import load_settings
+
+    ds = load_dataset_splits("sms-phishing", load_settings(tmp_path), options=SplitOptions(policy="exact"))
+    assert {name: ds.split_hash(name) for name in ds.splits} == EXACT_HASHES
+    assert ds.provenance["split_policy"] == "exact" and "template_threshold" not in ds.provenance
+
+
+def test_template_policy_is_the_default_and_recorded(phishing):
+    assert phishing.provenance["split_policy"] == "template"
+    assert phishing.provenance["template_threshold"] == 0.8
+    assert phishing.split_hash("test") != EXACT_HASHES["test"]
+    s = phishing.stats
+    assert s["template_groups"] < s["examples"] and 1 < s["largest_template_group"] <= 50
+
+
+def test_no_test_item_is_a_masked_near_copy_of_a_training_item(phishing):
+    from smishctl.data.templates import masked_vectorizer, similar_pairs
+
+    vec = masked_vectorizer().fit([e.text for s in phishing.splits.values() for e in s])
+    train = vec.transform([e.text for e in phishing.split("train")])
+    for name in ("dev", "test"):
+        other = vec.transform([e.text for e in phishing.split(name)])
+        rows, _, sims = similar_pairs(other, 0.9, train)
+        assert len(rows) == 0, (name, len(rows), sims[:5])
+    # The same check fails on the exact policy: the test is not vacuous.
+    exact = stratified_split([e for s in phishing.splits.values() for e in s], (0.6, 0.2, 0.2), 13)
+    rows, _, _ = similar_pairs(vec.transform([e.text for e in exact["test"]]), 0.9,
+                               vec.transform([e.text for e in exact["train"]]))
+    assert len(rows) > 20
+
+
+def test_template_splits_keep_label_shares(phishing):
+    sizes = {n: len(v) for n, v in phishing.splits.items()}
+    total = sum(sizes.values())
+    assert abs(sizes["train"] / total - 0.6) < 0.01 and abs(sizes["test"] / total - 0.2) < 0.01
+    for name, items in phishing.splits.items():
+        share = Counter(e.label for e in items)["smishing"] / len(items)
+        assert 0.08 < share < 0.10, (name, share)
+
+
+def test_masking_groups_variable_parts_only():
+    from smishctl.data.templates import mask, template_groups
+
+    a = "WIN £500! Call 09061790121 or visit http://win.example.com/x1 now, ref 77"
+    b = "WIN £900! Call +44 7700 900123 or visit www.prize.co.uk now, ref 12"
+    assert mask(a) == mask(b).replace("£900", "£500") or mask(a).split("_url_")[0].endswith("visit ")
+    assert "_phone_" in mask(b) and "_url_" in mask(a) and "_email_" in mask("mail x.y@bank.com today")
+    texts = [a, b, "see you at the station at 5, love", "Your parcel is held, pay the fee at bit.ly/abc"]
+    groups = template_groups(texts)
+    assert groups[0] == groups[1] and len({groups[0], groups[2], groups[3]}) == 3
+
+
+def _rows(n_templates: int, copies: int, label: str, seed: int = 0) -> list[dict]:
+    """n distinct templates (random letter words), each in `copies` variants differing by a number."""
+    import random
+    import string
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n_templates):
+        base = " ".join("".join(rng.choices(string.ascii_lowercase, k=7)) for _ in range(6))
+        rows += [{"text": f"{base} call {1000 + c} now", "label": label, "row": len(rows)} for c in range(copies)]
+    return rows
+
+
+def test_template_groups_never_straddle_and_splits_are_stable():
+    from smishctl.data.prepare import template_split
+
+    rows = _rows(60, 3, "spam") + _rows(200, 1, "ham", seed=1)
+    examples, _ = clean_rows(rows, None, 1600)
+    splits, stats = template_split(examples, (0.6, 0.2, 0.2), 5, 0.8)
+    assert stats["template_groups"] == 260 and stats["largest_template_group"] == 3
+    where = {e.id: name for name, items in splits.items() for e in items}
+    by_text = {e.text.rsplit(" call", 1)[0]: set() for e in examples}
+    for e in examples:
+        by_text[e.text.rsplit(" call", 1)[0]].add(where[e.id])
+    assert all(len(s) == 1 for s in by_text.values())
+    # Unrelated rows added: every earlier example keeps its split except near the cut points.
+    more, _ = clean_rows(rows + _rows(20, 1, "ham", seed=2), None, 1600)
+    again, _ = template_split(more, (0.6, 0.2, 0.2), 5, 0.8)
+    where2 = {e.id: name for name, items in again.items() for e in items}
+    moved = sum(where[i] != where2[i] for i in where)
+    assert moved <= 0.1 * len(where), moved
+    # Deterministic, and seeded.
+    assert template_split(examples, (0.6, 0.2, 0.2), 5, 0.8)[0] == splits
+    assert template_split(examples, (0.6, 0.2, 0.2), 6, 0.8)[0] != splits
+
+
+def test_split_policy_reaches_run_records_and_bad_names_exit_2(cli, settings):
+    r = cli("data", "--split-policy", "exact", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["splits"]["test"]["hash"] == EXACT_HASHES["test"]
+    r = cli("data")
+    assert r.returncode == 0 and "split policy: template" in r.stdout and "largest" in r.stdout
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--limit", "6", "--split-policy", "exact", "--json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["dataset"]["provenance"]["split_policy"] == "exact" and "split_policy" not in rec["identity"]
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--limit", "6", "--json")
+    rec = json.loads(r.stdout)
+    assert rec["dataset"]["provenance"]["split_policy"] == "template"
+    assert rec["identity"]["split_policy"] == "template@0.8"
+    for args in (("data",), ("evaluate", "--limit", "2"), ("optimize",), ("compare", "--models", "classic/tfidf-svm")):
+        r = cli(*args, "--split-policy", "fuzzy")
+        assert r.returncode == 2 and "unknown split policy 'fuzzy'" in r.stderr, (args, r.stderr)
+        assert not any(settings.runs_dir.glob("*fuzzy*"))
+    (settings.root / "smishctl.toml").write_text(
+        (settings.root / "smishctl.toml").read_text().replace('split_policy = "template"', 'split_policy = "exact"'))
+    r = cli("data", "--json")
+    assert json.loads(r.stdout)["provenance"]["split_policy"] == "exact"
+    (settings.root / "smishctl.toml").write_text(
+        (settings.root / "smishctl.toml").read_text().replace('split_policy = "exact"', 'split_policy = "x"'))
+    r = cli("data")
+    assert r.returncode == 2 and "smishctl.toml: data.split_policy = 'x'" in r.stderr

@@ -16,6 +16,20 @@ out = Console(highlight=False)
 
 DebugOpt = typer.Option(False, "--debug", help="Show full tracebacks.", envvar="SMISHCTL_DEBUG")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
+SplitPolicyOpt = typer.Option(
+    None, "--split-policy", metavar="exact|template",
+    help="How train/dev/test are drawn: template keeps near-duplicate templates (same text up to numbers, "
+         "URLs, phones, addresses) in one split; exact only identical texts. Default: [data] split_policy, "
+         "else template.")
+
+
+def split_policy_options(policy: str | None) -> dict:
+    """The data_options entry for --split-policy (checked here, so a bad name fails before any work)."""
+    if policy is None:
+        return {}
+    from smishctl.data.prepare import check_split_policy
+
+    return {"split": {"policy": check_split_policy(policy)}}
 
 
 @contextlib.contextmanager

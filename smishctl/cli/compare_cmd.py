@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
+from smishctl.cli.common import (
+    DebugOpt,
+    JsonOpt,
+    SplitPolicyOpt,
+    console,
+    handled,
+    out,
+    print_json,
+    settings,
+    split_policy_options,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +34,8 @@ def compare(
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="With --models: evaluate the first N items.")] = None,
     balanced: Annotated[bool, typer.Option(help="With --models and --limit: the same number of items per label.")] = False,
     threads: Annotated[int, typer.Option(help="With --models: parallel calls.")] = 1,
-    no_classic: Annotated[bool, typer.Option("--no-classic", help="With --models: do not add the classic/tfidf-svm baseline.")] = False,
+    no_classic: Annotated[bool, typer.Option("--no-classic", help="With --models: do not add the classic/tfidf-svm and classic/tfidf-knn baselines.")] = False,
+    split_policy: str | None = SplitPolicyOpt,
     baseline: Annotated[str | None, typer.Option("--baseline", help="RUN or 'production': the column deltas and statistics refer to (default: the first run).")] = None,
     gate: Annotated[list[str] | None, typer.Option("--gate", "-g", help="Repeatable, e.g. 'macro_f1>=0.80', 'recall\\[smishing]>=0.90', 'p95_latency_ms<=800', 'cost_per_1k<=0.05'. Checked on every candidate (not the baseline).")] = None,
     max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this.")] = None,
@@ -56,6 +67,9 @@ def compare(
             raise ConfigError(f"--bootstrap must be at least 100, got {bootstrap}")
         if prompt and prompts:
             raise ConfigError("use --prompt or --prompts, not both")
+        data_options = split_policy_options(split_policy)
+        if split_policy and not models:
+            raise ConfigError("--split-policy needs --models", hint="runs passed by id keep their own split")
         if (prompt or prompts) and not models:
             raise ConfigError("--prompt/--prompts need --models", hint="or pass run ids")
         s = settings()
@@ -71,7 +85,8 @@ def compare(
         if models:
             data += runs_from_models(s, split_list(models), split_list(prompts or prompt), dataset=dataset,
                                      split=split, limit=limit, balanced=balanced, threads=threads,
-                                     include_classic=not no_classic, on_start=on_start, on_reuse=on_reuse)
+                                     include_classic=not no_classic, data_options=data_options,
+                                     on_start=on_start, on_reuse=on_reuse)
         baseline_index: int | None = 0 if len(data) > 1 else None
         if baseline:
             if baseline == "production":

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, handled, out, print_json, settings
+from smishctl.cli.common import (
+    DebugOpt,
+    JsonOpt,
+    SplitPolicyOpt,
+    handled,
+    out,
+    print_json,
+    settings,
+    split_policy_options,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,15 +27,18 @@ def data(
     dataset: Annotated[str | None, typer.Argument(help="Registry name, file path or hf:<hub id>. Default: sms-phishing.")] = None,
     text_column: Annotated[str | None, typer.Option(help="Text column of a custom file.")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a custom file.")] = None,
+    split_policy: str | None = SplitPolicyOpt,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
     """Show where a dataset comes from, its cleaning statistics and its train/dev/test splits."""
     with handled(debug):
         from smishctl.data import load_dataset_splits
+        from smishctl.data.prepare import SplitOptions
 
         kw = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
-        ds = load_dataset_splits(dataset, settings(), **kw)
+        options = SplitOptions(**split_policy_options(split_policy).get("split", {}))
+        ds = load_dataset_splits(dataset, settings(), options=options, **kw)
         summary = {
             "name": ds.name, "labels": list(ds.labels), "provenance": ds.provenance, "stats": ds.stats,
             "splits": {
@@ -43,7 +55,8 @@ def data(
         for key in ("fetched_from", "licence", "citation", "notes"):
             if ds.provenance.get(key):
                 out.print(f"  {key}: {ds.provenance[key]}")
-        out.print("  cleaning: " + ", ".join(f"{k} {v}" for k, v in ds.stats.items()))
+        out.print("  cleaning: " + ", ".join(f"{k} {v}" for k, v in ds.stats.items() if "template" not in k))
+        out.print("  " + split_policy_line(ds))
         t = Table(header_style="bold")
         t.add_column("split")
         for lab in ds.labels:
@@ -53,3 +66,13 @@ def data(
         for name, s in summary["splits"].items():
             t.add_row(name, *[str(s["labels"].get(lab, 0)) for lab in ds.labels], str(s["n"]), s["hash"][:12])
         out.print(t)
+
+
+def split_policy_line(ds) -> str:
+    prov, stats = ds.provenance, ds.stats
+    if prov.get("split_policy") != "template":
+        return f"split policy: {prov.get('split_policy')} (identical texts kept in one split)"
+    return (f"split policy: template (masked TF-IDF cosine >= {prov['template_threshold']}): "
+            f"{stats['template_groups']} groups, {stats['template_groups_multi']} with several messages "
+            f"({stats['template_grouped_examples']} messages), largest {stats['largest_template_group']}, "
+            f"{stats['mixed_label_template_groups']} of mixed labels")

@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
+from smishctl.cli.common import (
+    DebugOpt,
+    JsonOpt,
+    SplitPolicyOpt,
+    console,
+    handled,
+    out,
+    print_json,
+    settings,
+    split_policy_options,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +40,7 @@ def evaluate(
     label_column: Annotated[str | None, typer.Option(help="Label column of a custom dataset file.")] = None,
     labels: Annotated[str | None, typer.Option(help="Comma-separated allowed labels of a custom dataset (others are an error).")] = None,
     encoding: Annotated[str, typer.Option(help="Encoding of a custom dataset file.")] = "utf-8",
+    split_policy: str | None = SplitPolicyOpt,
     shard: Annotated[str | None, typer.Option(help="K/N: evaluate only shard K of N (deterministic by item id); join the shard runs with `smishctl runs merge`.")] = None,
     robustness: Annotated[bool, typer.Option("--robustness", help="Evaluate on the prompt-injection robustness set (same as --dataset robustness): reports attack_success_rate.")] = False,
     adapter: Annotated[str | None, typer.Option(help="score, chat or json. Default: the artifact's own (score for zero-shot; json for artifacts written before adapters were recorded).")] = None,
@@ -43,7 +54,7 @@ def evaluate(
     with handled(debug):
         from smishctl.evaluate import EvalConfig
 
-        data_options = {}
+        data_options = split_policy_options(split_policy)
         if text_column:
             data_options["text_column"] = text_column
         if label_column:

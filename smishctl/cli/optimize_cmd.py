@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, print_json, settings
+from smishctl.cli.common import (
+    DebugOpt,
+    JsonOpt,
+    SplitPolicyOpt,
+    console,
+    fmt,
+    handled,
+    out,
+    print_json,
+    settings,
+    split_policy_options,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +32,7 @@ def optimize(
     train_size: Annotated[int | None, typer.Option(help="Training messages (balanced). Default: 60, or all of train for knn.")] = None,
     dev_size: Annotated[int, typer.Option(help="Dev messages (balanced) used to score candidates and report the gain.")] = 45,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampling and the optimizer.")] = 13,
+    split_policy: str | None = SplitPolicyOpt,
     threads: Annotated[int, typer.Option(help="Parallel calls inside the optimizer (hosted models).")] = 1,
     max_calls: Annotated[int | None, typer.Option(help="LM call budget for the search; when spent, the best program so far is kept and marked.")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="Optimizer parameter NAME=VALUE, repeatable (e.g. --param k=8, --param auto=medium).")] = None,
@@ -40,7 +52,9 @@ def optimize(
         from smishctl.optimize import OptimizeConfig
         from smishctl.optimizers import parse_params
 
+        split_policy_options(split_policy)
         cfg = OptimizeConfig(model=model, optimizer=optimizer, teacher=teacher, dataset=dataset,
+                             split_policy=split_policy,
                              train_size=train_size, dev_size=dev_size, seed=seed, threads=threads,
                              max_calls=max_calls, params=parse_params(param or []),
                              langfuse=not no_langfuse, adapter=adapter, calibrate=calibrate,

@@ -6,7 +6,9 @@ from smishctl.compare.pairing import RunData, load_run
 from smishctl.config import Settings
 from smishctl.errors import ConfigError
 
-CLASSIC_BASELINE = "classic/tfidf-svm"
+# Added to every `compare --models` (unless a classic model is named): a linear model and plain
+# retrieval, so that any gain of a prompt over what TF-IDF neighbours already give is visible.
+CLASSIC_BASELINES = ("classic/tfidf-svm", "classic/tfidf-knn")
 
 
 def split_list(text: str | None) -> list[str]:
@@ -15,8 +17,9 @@ def split_list(text: str | None) -> list[str]:
 
 def runs_from_models(settings: Settings, models: list[str], prompts: list[str], *, dataset: str | None = None,
                      split: str = "test", limit: int | None = None, balanced: bool = False, threads: int = 1,
-                     include_classic: bool = True, on_start=None, on_item=None, on_reuse=None) -> list[RunData]:
-    """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baseline."""
+                     include_classic: bool = True, data_options: dict | None = None, on_start=None, on_item=None,
+                     on_reuse=None) -> list[RunData]:
+    """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baselines."""
     from smishctl.evaluate import EvalConfig
     from smishctl.models.registry import CLASSIC_PREFIX
     from smishctl.reuse import find_or_evaluate
@@ -28,16 +31,16 @@ def runs_from_models(settings: Settings, models: list[str], prompts: list[str], 
                 combos.append((m, p))
     auto_classic = include_classic and not any(m.startswith(CLASSIC_PREFIX) for m, _ in combos)
     if auto_classic:
-        combos.append((CLASSIC_BASELINE, "zero-shot"))
+        combos += [(m, "zero-shot") for m in CLASSIC_BASELINES]
     out: list[RunData] = []
     for model, prompt in combos:
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
-                         balanced=balanced, threads=threads)
+                         balanced=balanced, threads=threads, data_options=dict(data_options or {}))
         record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
         if reused and on_reuse:
             on_reuse(record)
         rd = load_run(settings.runs_dir, record["id"])
-        if auto_classic and model == CLASSIC_BASELINE:
+        if auto_classic and model in CLASSIC_BASELINES:
             rd.role = "reference"
         out.append(rd)
     return out

@@ -18,6 +18,8 @@ from smishctl.errors import DataError
 SPLITS = ("train", "dev", "test")
 DEFAULT_FRACTIONS = (0.6, 0.2, 0.2)
 MAX_CHARS = 1600  # ten concatenated SMS segments; longer texts are truncated and counted
+SPLIT_POLICIES = ("template", "exact")  # template: near-duplicate groups never straddle splits
+DEFAULT_SPLIT_POLICY = "template"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,14 @@ class SplitOptions:
     seed: int = 13
     conflicts: str = "drop"  # "drop" every copy of a text whose copies disagree, or "majority"
     max_chars: int = MAX_CHARS
+    policy: str | None = None  # "template" or "exact"; None: [data] split_policy, else template
+    template_threshold: float | None = None  # None: smishctl.data.templates.DEFAULT_THRESHOLD
+
+
+def check_split_policy(policy: str) -> str:
+    if policy not in SPLIT_POLICIES:
+        raise DataError(f"unknown split policy {policy!r}", hint=f"use one of: {', '.join(SPLIT_POLICIES)}")
+    return policy
 
 
 @dataclass
@@ -181,14 +191,18 @@ def _rank(seed: int, ex: Example) -> str:
     return hashlib.sha256(f"{seed}:{ex.id}".encode()).hexdigest()
 
 
+def _check_fractions(fractions) -> None:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise DataError(f"split fractions {fractions} must be three non-negative numbers summing to 1")
+
+
 def stratified_split(examples: list[Example], fractions, seed: int) -> dict[str, list[Example]]:
     """Per label, order examples by a seeded hash of their id and cut by the fractions.
 
     De-duplicated ids make duplicates land in one split; hashing (rather than shuffling) keeps an
     example's position stable when unrelated rows are added or removed.
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise DataError(f"split fractions {fractions} must be three non-negative numbers summing to 1")
+    _check_fractions(fractions)
     by_label: dict[str, list[Example]] = defaultdict(list)
     for ex in examples:
         by_label[ex.label].append(ex)
@@ -205,6 +219,50 @@ def stratified_split(examples: list[Example], fractions, seed: int) -> dict[str,
     for name in SPLITS:
         splits[name].sort(key=lambda e: _rank(seed + 1, e))
     return splits
+
+
+def template_split(examples: list[Example], fractions, seed: int, threshold: float) -> tuple[dict, dict]:
+    """Like `stratified_split`, but whole template groups (smishctl.data.templates) go to one split.
+
+    A group is ordered by a seeded hash of its smallest member id (stable while the group's members
+    are), stratified under its majority label (a tie goes to the label rarest in the dataset, so the
+    small classes keep their share), and placed in the split where the middle of the group falls on
+    the per-label cumulative count. Returns the splits and grouping statistics.
+    """
+    from smishctl.data.templates import template_groups
+
+    _check_fractions(fractions)
+    group_of = template_groups([ex.text for ex in examples], threshold)
+    groups: dict[int, list[Example]] = defaultdict(list)
+    for ex, g in zip(examples, group_of, strict=True):
+        groups[int(g)].append(ex)
+    totals = Counter(ex.label for ex in examples)
+    by_label: dict[str, list[tuple[str, list[Example]]]] = defaultdict(list)
+    mixed = 0
+    for members in groups.values():
+        counts = Counter(m.label for m in members)
+        mixed += len(counts) > 1
+        label = min(counts, key=lambda lab: (-counts[lab], totals[lab], lab))
+        key = hashlib.sha256(f"{seed}:{min(m.id for m in members)}".encode()).hexdigest()
+        by_label[label].append((key, members))
+    splits: dict[str, list[Example]] = {s: [] for s in SPLITS}
+    for label in sorted(by_label):
+        ordered = sorted(by_label[label], key=lambda kg: kg[0])
+        n = sum(len(m) for _, m in ordered)
+        cuts = (n * fractions[0], n * (fractions[0] + fractions[1]))
+        done = 0
+        for _, members in ordered:
+            middle = done + len(members) / 2
+            name = "train" if middle < cuts[0] else "dev" if middle < cuts[1] else "test"
+            splits[name] += members
+            done += len(members)
+    for name in SPLITS:
+        splits[name].sort(key=lambda e: _rank(seed + 1, e))
+    sizes = [len(m) for m in groups.values()]
+    stats = {"template_groups": len(groups), "template_groups_multi": sum(s > 1 for s in sizes),
+             "template_grouped_examples": sum(s for s in sizes if s > 1),
+             "largest_template_group": max(sizes, default=0), "mixed_label_template_groups": mixed}
+    return splits, stats
 
 
 def sample(examples: list[Example], n: int | None, *, balanced: bool = False, seed: int = 0) -> list[Example]:
@@ -246,6 +304,7 @@ def load_dataset_splits(
     encoding: str = "utf-8",
 ) -> PreparedDataset:
     options = options or SplitOptions()
+    policy = check_split_policy(options.policy or settings.split_policy)
     dataset = dataset or DEFAULT_DATASET
     if dataset in REGISTRY and REGISTRY[dataset].all_test:
         from dataclasses import replace
@@ -265,10 +324,21 @@ def load_dataset_splits(
     final_labels = allowed or found
     if len(found) < 2:
         raise DataError(f"dataset {dataset!r} has fewer than two labels after cleaning: {found}")
-    splits = stratified_split(examples, options.fractions, options.seed)
+    split_info: dict = {"split_policy": policy}
+    if policy == "exact":
+        splits = stratified_split(examples, options.fractions, options.seed)
+    else:
+        from smishctl.data.templates import DEFAULT_THRESHOLD
+
+        threshold = DEFAULT_THRESHOLD if options.template_threshold is None else options.template_threshold
+        if not 0 < threshold <= 1:
+            raise DataError(f"template threshold {threshold} must be in (0, 1]")
+        split_info["template_threshold"] = threshold
+        splits, group_stats = template_split(examples, options.fractions, options.seed, threshold)
+        stats.update(group_stats)
     stats["examples"] = len(examples)
     provenance = {**provenance, "split_seed": options.seed, "fractions": list(options.fractions),
-                  "conflict_policy": options.conflicts, "max_chars": options.max_chars}
+                  "conflict_policy": options.conflicts, "max_chars": options.max_chars, **split_info}
     return PreparedDataset(
         name=provenance["name"] if dataset not in REGISTRY else dataset,
         labels=tuple(final_labels),

@@ -13,7 +13,7 @@ from smishctl.models.weights import WEIGHTS
 
 LOCAL_PREFIX = "local/"
 CLASSIC_PREFIX = "classic/"
-CLASSIC_MODELS = ("tfidf-svm",)  # scikit-learn baselines (smishctl.classic)
+CLASSIC_MODELS = ("tfidf-svm", "tfidf-knn")  # scikit-learn baselines (smishctl.classic)
 
 
 @dataclass(frozen=True)
