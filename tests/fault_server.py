@@ -11,7 +11,8 @@ so that quality metrics of a run against it are known in advance. Faults:
   contains `word` gets it. Kinds: "429" (with Retry-After), "500", "drop" (close the connection without an
   answer), "malformed" (HTTP 200 with a body that is not JSON), "slow" (wait `slow_seconds`), "invalid"
   (a well-formed answer whose label is not in the label set), "echo-key" (401 whose message quotes the
-  Authorization header back, as some real providers do).
+  Authorization header back, as some real providers do), "echo-key-500" (the same quote in a 500 body:
+  retried, and logged by DSPy's parallelizer and bootstrap).
 
 Every request is logged (`requests`) with its arrival time, so tests can check retries and their spacing.
 """
@@ -189,6 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "echo-key":
             self._json(401, {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}",
                                        "type": "invalid_request_error", "code": "invalid_api_key"}})
+            return
+        if fault == "echo-key-500":
+            self._json(500, {"error": {"message": f"upstream refused key {self.headers.get('Authorization')}",
+                                       "type": "server_error"}})
             return
         if fault == "drop":
             self.close_connection = True

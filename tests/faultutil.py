@@ -21,10 +21,13 @@ def fault_fixture():
         yield srv
 
 
-def add_alias(project: Path, name: str, base_url: str, api_key_env: str | None = None) -> None:
+def add_alias(project: Path, name: str, base_url: str, api_key_env: str | None = None,
+              num_retries: int | None = None) -> None:
     lines = [f"\n[models.alias.{name}]", 'litellm = "openai/fake"', f'api_base = "{base_url}"']
     if api_key_env:
         lines.append(f'api_key_env = "{api_key_env}"')
+    if num_retries is not None:
+        lines.append(f"num_retries = {num_retries}")
     with open(project / "smishctl.toml", "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 

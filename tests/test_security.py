@@ -49,6 +49,88 @@ def test_planted_key_never_appears_in_any_output(cli, project, fault):
         assert _grep_tree(project, secret.encode()) == []
 
 
+def _assert_no_secret(project: Path, outputs: list[str], secrets: tuple[str, ...]) -> None:
+    """Nowhere: not in what was printed, not in any text file of runs/, prompts/, .cache/ or the project."""
+    for secret in secrets:
+        assert not any(secret in text for text in outputs), secret
+        assert _grep_tree(project, secret.encode()) == [], secret
+
+
+def test_key_echoed_during_optimize_is_redacted_in_dspy_logs(cli, project, fault):
+    """DSPy's bootstrap and parallelizer log failed calls at ERROR level with the provider's error text."""
+    add_alias(project, "keyed", fault.base_url, api_key_env="SMISHCTL_TEST_KEY", num_retries=0)
+    fault.on_keyword("", "echo-key-500")  # every call fails, quoting the key
+    other = "tok-unaliased-9a8b7c6d5e4f3a2b"  # a secret-looking variable no alias names
+    env = {"SMISHCTL_TEST_KEY": PLANTED, "OPENAI_API_KEY": REAL_OPENAI, "SOME_SERVICE_TOKEN": other}
+    r = cli("optimize", "-m", "keyed", "-o", "bootstrap", "--train-size", "6", "--dev-size", "3",
+            "--param", "max_bootstrapped_demos=2", "--no-langfuse", env=env)
+    assert {q.authorization for q in fault.chat_requests()} == {f"Bearer {PLANTED}"}  # the key was sent
+    assert "upstream refused key" in r.stderr + r.stdout  # and the echo reached the terminal, masked
+    _assert_no_secret(project, [r.stdout, r.stderr], (PLANTED, REAL_OPENAI, PLANTED[10:30]))
+
+
+def test_debug_traceback_is_redacted(cli, project, fault):
+    add_alias(project, "keyed", fault.base_url, api_key_env="SMISHCTL_TEST_KEY", num_retries=0)
+    fault.on_keyword("", "echo-key-500")
+    env = {"SMISHCTL_TEST_KEY": PLANTED}
+    r = cli("evaluate", "-m", "keyed", "-n", "4", "--max-errors", "2", "--retries", "0", "--debug", "--no-langfuse",
+            env=env)
+    assert r.returncode == 3, r.stderr
+    assert "Traceback (most recent call last)" in r.stderr  # --debug still shows the traceback …
+    _assert_no_secret(project, [r.stdout, r.stderr], (PLANTED, PLANTED[10:30]))  # … without the key
+    from smishctl.redact import MASK
+
+    assert MASK in r.stderr
+
+
+def test_debug_traceback_of_an_unexpected_error_is_redacted(capsys, monkeypatch):
+    """An exception that quotes the key raw (a library's own message) keeps its traceback under --debug,
+    with the key masked in the message and in the chained cause."""
+    import typer
+
+    from smishctl.cli.common import handled
+
+    monkeypatch.setenv("SMISHCTL_TEST_KEY", PLANTED)
+
+    def provider_call():
+        raise ValueError(f"auth rejected for {PLANTED}")
+
+    try:
+        with handled(debug=True):
+            try:
+                provider_call()
+            except ValueError as exc:
+                raise RuntimeError(f"request failed with key {PLANTED}") from exc
+    except typer.Exit as exc:
+        assert exc.exit_code == 1
+    else:
+        raise AssertionError("handled() did not exit")
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "provider_call" in err and "auth rejected for ***" in err
+    assert PLANTED not in err and PLANTED[10:30] not in err
+
+
+def test_secret_looking_environment_variables_are_registered():
+    from smishctl.redact import redact, register_env_secrets
+
+    register_env_secrets({"ACME_API_KEY": "acme-0123456789", "DEPLOY_TOKEN": "dtok-abcdefghij",
+                          "DB_PASSWORD": "correct-horse-battery", "HOME": "/home/someone-long-path"})
+    out = redact("acme-0123456789 dtok-abcdefghij correct-horse-battery /home/someone-long-path")
+    assert out == "*** *** *** /home/someone-long-path"
+
+
+def test_recorded_api_base_has_no_credentials(project):
+    from smishctl.config import load_settings
+    from smishctl.models.registry import resolve_model
+
+    with open(project / "smishctl.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[models.alias.creds]\nlitellm = "openai/fake"\n'
+                 'api_base = "https://bob:s3cr3t-pw@llm.example:8443/v1?api-key=q-secret-123#frag"\n')
+    spec = resolve_model("creds", load_settings(project))
+    assert spec.public()["api_base"] == "https://llm.example:8443/v1"
+    assert spec.api_base.startswith("https://bob:")  # the call itself still uses the full URL
+
+
 def test_redact_masks_known_and_key_shaped_secrets():
     from smishctl.redact import redact, register_secret
 

@@ -13,6 +13,10 @@ DEFAULT_RETRIES = 3
 
 
 def quiet_libraries() -> None:
+    from smishctl.redact import install_log_redaction, register_env_secrets
+
+    register_env_secrets()
+    install_log_redaction()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_LOG", "ERROR")
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "dspy", "httpx", "datasets"):

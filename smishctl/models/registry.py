@@ -44,7 +44,7 @@ class ModelSpec:
             "name": self.name,
             "litellm_model": self.litellm_model,
             "local": self.is_local,
-            "api_base": self.api_base,
+            "api_base": public_url(self.api_base),
             "api_key_env": self.api_key_env,
             "price": {
                 "input_usd_per_token": self.input_usd_per_token,
@@ -52,6 +52,20 @@ class ModelSpec:
                 "usd_per_hour": self.usd_per_hour,
             },
         }
+
+
+def public_url(url: str | None) -> str | None:
+    """`url` without what may hold credentials: user:password@, the query string and the fragment."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL we can parse: record nothing rather than something unsafe
+        return "<unparsable url>"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _litellm_prices(model: str) -> tuple[float | None, float | None]:
