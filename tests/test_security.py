@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import shutil
 from pathlib import Path
 
-from faultutil import add_alias, fault_fixture, predictions  # noqa: F401
+from faultutil import add_alias, fake_model_fixture, fault_fixture, predictions  # noqa: F401
 
 PLANTED = "sk-planted-7f3c9e1d2b4a6f8e0c1d3b5a7f9e2c4d"
 REAL_OPENAI = "sk-real-openai-key-should-never-leave-9d8c7b6a"
@@ -144,10 +145,11 @@ def test_redact_masks_known_and_key_shaped_secrets():
 
 
 def test_run_and_artifact_ids_cannot_escape(cli, project, tmp_path):
-    outside = tmp_path / "outside"
+    outside = tmp_path / "outside"  # beside the project: `../outside/v0001` from its folder exists
     (outside / "v0001").mkdir(parents=True)
     (outside / "v0001" / "manifest.json").write_text("{}")
     (project / "runs").mkdir(exist_ok=True)
+    assert (project / "../outside/v0001/manifest.json").is_file()
     cases = [
         ("runs", "show", ".."),
         ("runs", "show", "../../outside"),
@@ -161,7 +163,41 @@ def test_run_and_artifact_ids_cannot_escape(cli, project, tmp_path):
         r = cli(*args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr and re.search(r"outside|invalid|unknown", r.stderr), (args, r.stderr)
+    # An existing folder by path is refused because its manifest does not verify, not because it is missing.
+    r = cli("evaluate", "--prompt", "../outside/v0001", "-m", "openai/none", "-n", "1", "--no-langfuse")
+    assert r.returncode == 2 and "does not checksum program.json" in r.stderr, r.stderr
     assert not (project / "runs" / ".." / ".." / "outside" / "run.json").exists()
+
+
+def _artifact(prompts_dir: Path):
+    """A real artifact (zero-shot program state), written by the store itself."""
+    from dspy.utils.saving import get_dependency_versions
+
+    from smishctl.artifacts import save_artifact
+    from smishctl.task import make_program
+
+    labels = ("ham", "spam", "smishing")
+    state = {**make_program(labels).dump_state(), "metadata": {"dependency_versions": get_dependency_versions()}}
+    return save_artifact(prompts_dir, "sms-phishing", "m", program_state=state,
+                         messages=[], manifest={"labels": list(labels), "dataset": {"name": "sms-phishing"}}, card="c")
+
+
+def test_an_artifact_by_path_is_used_only_when_it_verifies(project, tmp_path):
+    from smishctl.artifacts import PROGRAM, load_program, resolve_artifact
+    from smishctl.errors import ConfigError
+
+    art = _artifact(project / "prompts")
+    copy = tmp_path / "shipped" / "v0001"
+    shutil.copytree(art.dir, copy)
+    found = resolve_artifact(project / "prompts", str(copy))  # documented: a verified copy may be used by path
+    assert found.id == art.id and load_program(found, ("ham", "spam", "smishing")) is not None
+    (copy / PROGRAM).write_text((copy / PROGRAM).read_text() + " ")
+    try:
+        resolve_artifact(project / "prompts", str(copy))
+    except ConfigError as exc:
+        assert "does not match its manifest checksum" in str(exc)
+    else:
+        raise AssertionError("a modified artifact was accepted by path")
 
 
 def test_merge_refuses_a_run_id_outside_runs(project):
@@ -176,31 +212,56 @@ def test_merge_refuses_a_run_id_outside_runs(project):
         raise AssertionError(f"{bad!r} accepted")
 
 
-def test_artifacts_are_never_unpickled(cli, project, tmp_path):
-    """A program.json holding a pickle that would run code: evaluating it must fail without running it."""
+class _Payload:
+    """Unpickling this creates `marker`: proof that a pickle was loaded."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickled_program_beside_the_manifest_is_refused_unloaded(cli, project, tmp_path):
+    """A verified artifact with a program.pkl planted beside it: the loader refuses the artifact, and the
+    payload never runs (DSPy would unpickle a .pkl given allow_pickle=True)."""
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (Path.touch, (marker,))
-
-    art = project / "prompts" / "sms-phishing" / "evil" / "v0001"
-    art.mkdir(parents=True)
-    blob = pickle.dumps(Payload())
-    (art / "program.json").write_bytes(blob)
-    (art / "program.pkl").write_bytes(blob)
-    import hashlib
-
-    (art / "manifest.json").write_text(json.dumps({
-        "id": "sms-phishing/evil/v0001", "labels": ["ham", "spam", "smishing"],
-        "files": {"program.json": hashlib.sha256(blob).hexdigest()}}))
-    r = cli("evaluate", "--prompt", "sms-phishing/evil/v0001", "-m", "openai/none", "-n", "1", "--no-langfuse")
-    assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert not marker.exists()
+    art = _artifact(project / "prompts")
+    (art.dir / "program.pkl").write_bytes(pickle.dumps(_Payload(marker)))
+    r = cli("evaluate", "--prompt", art.id, "-m", "openai/none", "-n", "1", "--no-langfuse")
+    assert r.returncode == 2 and "contains program.pkl: pickled programs are never loaded" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not marker.exists()
+    # The payload is live: loading it the unsafe way does run it.
+    pickle.loads((art.dir / "program.pkl").read_bytes())
+    assert marker.exists()
     # and nothing in the package can unpickle
     pattern = re.compile(r"pickle\.loads?\(|allow_pickle\s*=\s*True|joblib\.load|cloudpickle|dill\.load")
     offenders = [p for p in (REPO / "smishctl").rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_a_planted_dspy_cache_entry_does_not_run(cli, project, fake_model, fault, tmp_path):
+    """A poisoned .cache/dspy (e.g. a restored CI cache) is a cache miss, never code execution."""
+    from diskcache import Cache
+
+    r = cli("evaluate", "-m", fake_model, "-n", "3", "--json", "--no-langfuse")
+    assert r.returncode == 0, r.stderr
+    calls = len(fault.chat_requests())
+    assert calls == 3
+    marker = tmp_path / "pwned"
+    planted = 0
+    for shard in sorted((project / ".cache" / "dspy").iterdir()):  # diskcache's FanoutCache: one Cache a shard
+        if shard.is_dir():
+            with Cache(str(shard)) as cache:
+                for key in list(cache.iterkeys()):  # each cached answer is replaced by a payload, same key
+                    cache.set(key, _Payload(marker))
+                    planted += 1
+    assert planted >= 3
+    r = cli("evaluate", "-m", fake_model, "-n", "3", "--json", "--no-langfuse")
+    assert r.returncode == 0, r.stderr
+    assert not marker.exists()
+    assert len(fault.chat_requests()) == calls + 3  # the entries were refused and the model asked again
+    assert json.loads(r.stdout)["metrics"]["n_errors"] == 0
 
 
 def test_oversized_dataset_files_are_refused(cli, project):
