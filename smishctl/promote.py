@@ -32,8 +32,17 @@ from smishctl.artifacts import (
 )
 from smishctl.config import Settings
 from smishctl.errors import ConfigError, SmishError
-from smishctl.fsutil import atomic_write_json, file_lock, read_json
-from smishctl.production import CURRENT, HISTORY, LOCK, RELEASE_FILE, RELEASES, read_current, read_history
+from smishctl.fsutil import atomic_write_json, file_lock, sha256_file
+from smishctl.production import (
+    CURRENT,
+    HISTORY,
+    LOCK,
+    RELEASE_FILE,
+    RELEASES,
+    read_current,
+    read_history,
+    verify_release,
+)
 
 RELEASE_RE = re.compile(r"^r(\d{4,})$")
 TEST_SPLIT = "test"
@@ -256,6 +265,46 @@ def _append_history(prod: Path, entry: dict) -> None:
         os.fsync(fh.fileno())
 
 
+def repair_history(settings: Settings) -> dict | None:
+    """Record a switch of `current` that a crash kept out of history.jsonl (call under the lock).
+
+    The link switch and the history append cannot be one atomic step; the switch goes first, so that
+    history never names a release that was not installed. When `current` is not the release the last
+    history line installed, the missing line is rebuilt from the release's promotion record."""
+    current = read_current(settings)
+    if current is None:
+        return None
+    history = read_history(settings)
+    if history and (history[-1].get("to") or {}).get("release") == current["release"]:
+        return None
+    last = (history[-1].get("to") if history else None) or None
+    ever = {(h.get("to") or {}).get("release") for h in history}
+    entry = {"action": "rollback" if current["release"] in ever else "promote", "when": _now(), "user": _user(),
+             "from": last, "to": {"release": current["release"], "artifact": current.get("artifact")},
+             "run": current.get("run"), "reason": current.get("reason"), "forced": current.get("forced"),
+             "repaired": "the switch to this release was not recorded (interrupted); recorded on the next change"}
+    _append_history(settings.production_dir, entry)
+    return entry
+
+
+def production_stack(history: list[dict]) -> list[str]:
+    """The releases that rollbacks can return to, oldest first, replayed from the history: a promote
+    pushes its release, a rollback pops back to the one it restored."""
+    stack: list[str] = []
+    for h in history:
+        to = (h.get("to") or {}).get("release")
+        if not to:
+            continue
+        if h.get("action") == "rollback":
+            while stack and stack[-1] != to:
+                stack.pop()
+            if not stack:
+                stack.append(to)
+        else:
+            stack.append(to)
+    return stack
+
+
 def _clean_staging(prod: Path) -> None:
     for d in (prod / RELEASES).glob(".staging-*"):
         shutil.rmtree(d, ignore_errors=True)
@@ -273,7 +322,7 @@ def _stage_release(prod: Path, art: Artifact, promotion: dict) -> Path:
             with open(staging / name, "rb") as fh:
                 os.fsync(fh.fileno())
     verify_artifact(Artifact(id=art.id, dir=staging))  # the copy is exactly what was verified
-    atomic_write_json(staging / RELEASE_FILE, promotion)
+    atomic_write_json(staging / RELEASE_FILE, {**promotion, "manifest_sha256": sha256_file(staging / MANIFEST)})
     return staging
 
 
@@ -318,6 +367,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         return plan
     with file_lock(prod / LOCK):
         _clean_staging(prod)
+        repair_history(settings)
         now = read_current(settings)  # another promote may have finished while we evaluated
         if (now or {}).get("release") != (current or {}).get("release"):
             current = now
@@ -351,29 +401,41 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
 
 
 def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = False) -> dict:
-    """Restore the release that was in production before the current one."""
+    """Restore the release that was in production before the current one, walking back the history:
+    a release that is missing or fails verification is skipped (and reported), not a dead end."""
     prod = settings.production_dir
     with file_lock(prod / LOCK):
         current = read_current(settings)
         if current is None:
             raise ConfigError("production is empty: nothing to roll back", hint="promote an artifact first")
-        prev = current.get("previous")
-        if not prev:
+        if not dry_run:
+            repair_history(settings)
+        stack = production_stack(read_history(settings))
+        if not stack or stack[-1] != current["release"]:  # no usable history: the release's own record
+            stack = [p for p in (current.get("previous"), current["release"]) if p]
+        skipped, target, target_art = [], None, None
+        for prev in reversed(stack[:-1]):
+            try:
+                target_art = verify_release(prod / RELEASES / prev)
+            except ConfigError as exc:
+                skipped.append({"release": prev, "why": str(exc)})
+                continue
+            target = prev
+            break
+        if target is None:
+            why = f"; skipped: {', '.join(s['release'] + ' (' + s['why'] + ')' for s in skipped)}" if skipped else ""
             raise ConfigError(f"release {current['release']} ({current.get('artifact')}) has no previous "
-                              "production version to roll back to")
-        target = prod / RELEASES / prev
-        if not (target / MANIFEST).is_file():
-            raise ConfigError(f"previous release {prev} is missing from {prod / RELEASES}")
-        target_manifest = read_json(target / MANIFEST)
-        verify_artifact(Artifact(id=target_manifest.get("id", prev), dir=target))
+                              f"production version to roll back to{why}")
         when = _now()
         entry = {"action": "rollback", "when": when, "user": _user(),
                  "from": {"release": current["release"], "artifact": current.get("artifact")},
-                 "to": {"release": prev, "artifact": target_manifest.get("id")}, "reason": reason}
+                 "to": {"release": target, "artifact": target_art.id}, "reason": reason}
+        if skipped:
+            entry["skipped"] = skipped
         if dry_run:
             return {**entry, "dry_run": True}
         _clean_staging(prod)
-        _switch_current(prod, prev)
+        _switch_current(prod, target)
         _append_history(prod, entry)
     return {**entry, "dry_run": False}
 

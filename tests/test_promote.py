@@ -217,3 +217,72 @@ def test_compare_against_production_baseline(settings, arts, cli):
     doc = json.loads(r.stdout)
     assert doc["baseline"] == "run-good" and [x["id"] for x in doc["runs"]] == ["run-good", "run-poor"]
     assert doc["stats"][0]["significantly_worse"] and "no_regression failed" in r.stderr
+
+
+KILL_AFTER_SWITCH = """
+import os, signal, sys
+import smishctl.promote as p
+from smishctl.config import load_settings
+p._append_history = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed between switch and append
+p.promote(load_settings(), sys.argv[1], reason="killed")
+"""
+
+
+def test_kill_between_link_switch_and_history_append_is_repaired(settings, arts, project):
+    promote(settings, arts["good"].id)
+    env = {**os.environ, "SMISHCTL_HOME": str(project)}
+    r = subprocess.run([sys.executable, "-c", KILL_AFTER_SWITCH, arts["ok"].id], cwd=project, env=env,
+                       check=False, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -9, r.stderr
+    assert read_current(settings)["release"] == "r0002"  # production moved …
+    assert len(read_history(settings)) == 1  # … with no history line: the state the repair is for
+    rollback(settings, reason="after the crash")  # the next change records the lost switch first
+    hist = read_history(settings)
+    assert [(h["action"], h["to"]["release"]) for h in hist] == [
+        ("promote", "r0001"), ("promote", "r0002"), ("rollback", "r0001")]
+    assert hist[1]["repaired"] and hist[1]["from"] == {"release": "r0001", "artifact": arts["good"].id}
+    assert hist[1]["to"]["artifact"] == arts["ok"].id and hist[1]["reason"] == "killed"
+    assert status(settings)["last_action"] == "rollback"
+
+
+def test_rollback_walks_the_history_past_a_damaged_release(settings, arts):
+    promote(settings, arts["good"].id)  # r0001
+    promote(settings, arts["ok"].id)  # r0002
+    promote(settings, arts["poor"].id, force=True, reason="try it")  # r0003
+    (settings.production_dir / "releases" / "r0002" / "program.json").write_text('{"tampered": true}\n')
+    res = rollback(settings, reason="r0003 is bad")
+    assert res["to"] == {"release": "r0001", "artifact": arts["good"].id}
+    assert [s["release"] for s in res["skipped"]] == ["r0002"] and "checksum" in res["skipped"][0]["why"]
+    assert read_current(settings)["release"] == "r0001"
+    with pytest.raises(ConfigError, match="no previous production version"):
+        rollback(settings)  # the bottom of the history: nothing older to return to
+
+
+def test_rollbacks_go_back_one_production_state_at_a_time(settings, arts):
+    for k in ("good", "ok"):
+        promote(settings, arts[k].id)
+    promote(settings, arts["poor"].id, force=True, reason="x")  # r1 -> r2 -> r3
+    assert rollback(settings)["to"]["release"] == "r0002"
+    promote(settings, arts["good"].id, force=True, reason="again")  # r4 (good again), previous r0002
+    assert [rollback(settings)["to"]["release"] for _ in range(2)] == ["r0002", "r0001"]
+
+
+def test_release_records_its_manifest_hash(settings, arts, project):
+    import hashlib
+
+    from smishctl.production import load_production
+
+    promote(settings, arts["good"].id)
+    cur = settings.production_dir / "current"
+    info = read_json(cur / "promotion.json")
+    assert info["manifest_sha256"] == hashlib.sha256((cur / "manifest.json").read_bytes()).hexdigest()
+    # A consistent swap: new program.json and a manifest rewritten to match it. File checksums pass …
+    release = cur.resolve()
+    (release / "program.json").write_text((release / "program.json").read_text().replace("Label the SMS", "Say ham"))
+    manifest = read_json(release / "manifest.json")
+    manifest["files"]["program.json"] = hashlib.sha256((release / "program.json").read_bytes()).hexdigest()
+    (release / "manifest.json").write_text(json.dumps(manifest))
+    verify_artifact(Artifact(id=manifest["id"], dir=release))
+    # … the release's own record of its manifest does not.
+    with pytest.raises(ConfigError, match="manifest.json is not the one that was promoted"):
+        load_production(project)
