@@ -9,6 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from faultutil import add_alias, fake_model_fixture, fault_fixture, predictions  # noqa: F401
 
 PLANTED = "sk-planted-7f3c9e1d2b4a6f8e0c1d3b5a7f9e2c4d"
@@ -293,3 +294,73 @@ def test_custom_endpoint_never_gets_the_providers_default_key(project, fault, mo
 
     evaluate(load_settings(project), EvalConfig(model="nokey", limit=2, cache=False))
     assert {q.authorization for q in fault.chat_requests()} == {"Bearer no-key"}
+
+
+def test_a_swapped_label_column_is_refused(cli, project):
+    import csv
+
+    from smishctl.config import load_settings
+    from smishctl.data import load_dataset_splits
+    from smishctl.errors import DataError
+
+    small = project / "small.csv"
+    with open(small, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", "sms"])
+        for i in range(12):
+            w.writerow(["ham" if i % 2 else "spam", f"Message number {i}: see you at the station later today"])
+    r = cli("data", str(small), "--text-column", "label", "--label-column", "sms")
+    assert r.returncode == 2 and "does not look like a label column" in r.stderr and "--label-column" in r.stderr, \
+        r.stderr
+    big = project / "big.csv"
+    with open(big, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", "id", "sms"])
+        for i in range(300):
+            w.writerow(["ham" if i % 2 else "spam", f"id{i}", f"hello {i}"])
+    try:
+        load_dataset_splits(str(big), load_settings(project), text_column="sms", label_column="id")
+    except DataError as exc:
+        assert "300 distinct values" in str(exc)
+    else:
+        raise AssertionError("a 300-value id column was taken as labels")
+    r = cli("data", str(big), "--text-column", "sms")  # the right column still loads
+    assert r.returncode == 0, r.stderr
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(cli, project):
+    import time
+
+    huge = project / "huge.jsonl"
+    with open(huge, "wb") as fh:  # sparse: 32 GiB of size, no disk used; hashing it would take minutes
+        fh.truncate(32 * 2**30)
+    started = time.monotonic()
+    r = cli("data", str(huge))
+    assert r.returncode == 2 and "above the 200 MiB limit" in r.stderr, r.stderr
+    assert time.monotonic() - started < 20  # the CLI start-up, not a read of 32 GiB
+
+
+def test_parquet_is_bounded_by_rows_and_expanded_size(project, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from smishctl.config import load_settings
+    from smishctl.data import load_dataset_splits
+    from smishctl.errors import DataError
+
+    path = project / "packed.parquet"
+    n = 4000
+    text = "Your parcel is waiting, reply to rebook. " * 25  # ~1 KB, compresses to almost nothing
+    pq.write_table(pa.table({"text": [f"{text}{i}" for i in range(n)],
+                             "label": ["ham" if i % 2 else "spam" for i in range(n)]}), path, compression="zstd")
+    assert path.stat().st_size < 2**20 // 4
+    settings = load_settings(project)
+    monkeypatch.setenv("SMISHCTL_MAX_FILE_MIB", "1")  # the file fits; the ~4 MiB it expands to does not
+    with pytest.raises(DataError, match="expands to more than 1 MiB when loaded"):
+        load_dataset_splits(str(path), load_settings(project))
+    monkeypatch.delenv("SMISHCTL_MAX_FILE_MIB")
+    monkeypatch.setenv("SMISHCTL_MAX_ROWS", "1000")
+    with pytest.raises(DataError, match="4,000 rows, above the 1,000 row limit"):
+        load_dataset_splits(str(path), settings)
+    monkeypatch.delenv("SMISHCTL_MAX_ROWS")
+    assert len(load_dataset_splits(str(path), settings).labels) == 2
