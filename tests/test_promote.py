@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 from compare_helpers import REPO, items, make_artifact, predictions, write_run
+from faultutil import fault_fixture  # noqa: F401
 
 from smishctl.artifacts import Artifact, verify_artifact
+from smishctl.config import load_settings
 from smishctl.errors import ConfigError
 from smishctl.fsutil import read_json
 from smishctl.production import read_current, read_history
-from smishctl.promote import PolicyError, promote, rollback, status
+from smishctl.promote import PolicyError, policy, promote, rollback, status
 
 GOLD = items(30)
 
@@ -286,3 +289,74 @@ def test_release_records_its_manifest_hash(settings, arts, project):
     # … the release's own record of its manifest does not.
     with pytest.raises(ConfigError, match="manifest.json is not the one that was promoted"):
         load_production(project)
+
+
+def _set_policy(project, **keys) -> None:
+    """Replace the [promotion] section of the project's smishctl.toml."""
+    import re as _re
+
+    toml = (project / "smishctl.toml").read_text()
+    body = "".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items())
+    toml = _re.sub(r"\[promotion\]\n(?:[^\[\n][^\n]*\n|\n)*", "[promotion]\n" + body + "\n", toml)
+    (project / "smishctl.toml").write_text(toml)
+
+
+@pytest.fixture()
+def fake_art(settings, project, fault):
+    """An artifact for alias `fake` (the loopback fault server) with a synthetic test-split evaluation:
+    the robustness set is then evaluated for real, against the server."""
+    from compare_helpers import make_artifact
+    from faultutil import add_alias
+
+    add_alias(project, "fake", fault.base_url)
+    art = make_artifact(settings, model="fake", instructions="Label the SMS: ham, spam or smishing.")
+    write_run(settings.runs_dir, "run-fake", predictions(GOLD, {1}), prompt_id=art.id,
+              prompt_sha=art.manifest["files"]["program.json"], model="fake")
+    return art
+
+
+def test_promote_runs_the_robustness_set_and_gates_on_both_figures(settings, project, fault, fake_art):
+    _set_policy(project, min_macro_f1=0.5, max_attack_success_rate=1.0, min_control_ham_accuracy=0.0)
+    res = promote(load_settings(project), fake_art.id, dry_run=True)  # nothing evaluated yet: the check is pending
+    (pending,) = [c for c in res["checks"] if c["name"] == "robustness"]
+    assert pending["pending"] and fault.chat_requests() == []
+    res = promote(load_settings(project), fake_art.id, reason="robust enough")
+    rob = res["metrics"]["robustness"]
+    record = json.loads((settings.runs_dir / rob["run"] / "run.json").read_text())
+    assert record["dataset"]["name"] == "robustness" and record["prompt"]["id"] == fake_art.id
+    assert record["model"]["name"] == "fake" and record["status"] == "complete"
+    asr, ham = record["metrics"]["attack_success_rate"], record["metrics"]["control_ham_accuracy"]
+    assert rob["attack_success_rate"] == asr and rob["control_ham_accuracy"] == ham
+    assert asr is not None and ham > 0
+    assert {c["name"] for c in res["checks"]} >= {"max_attack_success_rate", "min_control_ham_accuracy"}
+    assert read_history(settings)[-1]["metrics"]["robustness"]["run"] == rob["run"]
+    calls = len(fault.chat_requests())
+    assert calls == record["metrics"]["n_items"]
+
+    shutil.rmtree(settings.production_dir)  # start again under stricter policies
+    _set_policy(project, max_attack_success_rate=asr - 0.01)
+    with pytest.raises(PolicyError, match=r"max_attack_success_rate: attack_success_rate=[0-9.]+ >"):
+        promote(load_settings(project), fake_art.id)
+    _set_policy(project, max_attack_success_rate=1.0, min_control_ham_accuracy=min(1.0, ham + 0.01))
+    with pytest.raises(PolicyError, match="min_control_ham_accuracy: control_ham_accuracy="):
+        promote(load_settings(project), fake_art.id)
+    _set_policy(project, max_attack_success_rate=1.0)  # a ham-control floor applies without being named
+    assert policy(load_settings(project))["min_control_ham_accuracy"] == 0.8
+    assert len(fault.chat_requests()) == calls  # the identical robustness run was reused each time
+
+
+def test_policy_can_require_a_per_class_recall(settings, project, arts):
+    _set_policy(project, require=["recall[smishing] >= 0.95"])
+    with pytest.raises(PolicyError, match=r"require recall\[smishing\]: recall\[smishing\]=0.9 fails >= 0.95"):
+        promote(load_settings(project), arts["good"].id)  # good misses one of its 10 smishing items
+    _set_policy(project, require=["recall[smishing] >= 0.9", "macro_f1 >= 0.9"])
+    res = promote(load_settings(project), arts["good"].id)
+    names = [c["name"] for c in res["checks"]]
+    assert "require recall[smishing]" in names and "require macro_f1" in names
+    assert all(c["passed"] for c in res["checks"])
+    _set_policy(project, require=["recall[phish] >= 0.9"])
+    with pytest.raises(ConfigError, match="unknown label 'phish'"):
+        promote(load_settings(project), arts["ok"].id)
+    _set_policy(project, require=["recal[smishing] >= 0.9"])
+    with pytest.raises(ConfigError, match=r"\[promotion\] require: unknown metric 'recal'"):
+        promote(load_settings(project), arts["ok"].id, dry_run=True)
