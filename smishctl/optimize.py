@@ -195,7 +195,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         from smishctl.trials import TrialRecorder
 
         trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t))
-        search_started = time.perf_counter()
+        search_started, calls_before_search = time.perf_counter(), meter.calls
         # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
         with dspy.context(lm=lm, adapter=DSPySolver.adapter_factory(), callbacks=[trials]), \
                 contextlib.redirect_stdout(sys.stderr):
@@ -205,6 +205,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
                 program = student  # nothing better was found before the budget ran out
         meter.enforcing = False
         search_seconds = time.perf_counter() - search_started
+        search_calls = meter.calls - calls_before_search  # the search alone, without the dev scoring
         emit("phase", name="scoring result", total=len(dev))
         result = score_program(program, solver_factory, dev, ds.labels, on_item=lambda r: emit("item"))
     except KeyboardInterrupt:
@@ -239,7 +240,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
                     "train_items_hash": _hash(train), "dev_items_hash": _hash(dev),
                     "train_size": len(train), "dev_size": len(dev)},
         "dev_metrics": {"baseline": _brief(baseline), "optimized": _brief(result), "macro_f1_gain": gain},
-        "spend": {"lm_calls": meter.calls, "prompt_tokens": meter.prompt_tokens,
+        "spend": {"lm_calls": meter.calls, "search_lm_calls": search_calls, "prompt_tokens": meter.prompt_tokens,
                   "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,
                   "wall_seconds": round(wall, 1)},
         "search": trials.summary(),
