@@ -188,8 +188,8 @@ def verify_artifact(art: Artifact) -> None:
         raise ConfigError(f"artifact {art.id}: its manifest does not checksum {PROGRAM}",
                           hint="only artifacts written by smishctl optimize can be used; re-run optimize")
     for name, expected in files.items():
-        if name not in (PROGRAM, PROMPT):
-            raise ConfigError(f"artifact {art.id}: its manifest lists an unexpected file {name!r}",
+        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+            raise ConfigError(f"artifact {art.id}: its manifest lists a file outside its folder ({name!r})",
                               hint="only artifacts written by smishctl optimize can be used; re-run optimize")
         path = art.dir / name
         if not path.is_file() or sha256_file(path) != expected:

@@ -364,3 +364,15 @@ def test_parquet_is_bounded_by_rows_and_expanded_size(project, monkeypatch):
         load_dataset_splits(str(path), settings)
     monkeypatch.delenv("SMISHCTL_MAX_ROWS")
     assert len(load_dataset_splits(str(path), settings).labels) == 2
+
+
+def test_a_manifest_cannot_point_outside_its_artifact(project):
+    from smishctl.artifacts import MANIFEST, verify_artifact
+    from smishctl.errors import ConfigError
+
+    art = _artifact(project / "prompts")
+    manifest = json.loads((art.dir / MANIFEST).read_text())
+    manifest["files"]["../../../smishctl.toml"] = "0" * 64
+    (art.dir / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="lists a file outside its folder"):
+        verify_artifact(art)
