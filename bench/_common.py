@@ -46,3 +46,37 @@ def project(api_base: str):
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _codes(settings, run_id: str, labels: tuple[str, ...] | None = None):
+    """(item ids, gold codes, predicted codes, labels) of a run; errors and invalid outputs are code -1."""
+    from smishctl.runs import open_run
+
+    run = open_run(settings.runs_dir, run_id)
+    labels = labels or tuple(run.read()["dataset"]["labels"])
+    rows = sorted(run.predictions(slim=True), key=lambda r: r["item_id"])
+    code = {lab: i for i, lab in enumerate(labels)}
+    return ([r["item_id"] for r in rows], [code[r["gold"]] for r in rows],
+            [code.get(r.get("pred"), -1) if r["status"] == "ok" else -1 for r in rows], labels)
+
+
+def macro_f1_interval(settings, run_id: str) -> dict:
+    """95% percentile bootstrap interval of a run's macro-F1 (quality figures are reported with it)."""
+    from smishctl.compare.stats import bootstrap_macro_f1
+
+    _, gold, pred, labels = _codes(settings, run_id)
+    ci = bootstrap_macro_f1(gold, pred, len(labels))
+    return {"macro_f1": round(ci["value"], 3), "ci95": [round(ci["low"], 3), round(ci["high"], 3)]}
+
+
+def paired_gain_interval(settings, base_run: str, cand_run: str) -> dict:
+    """macro-F1(cand) - macro-F1(base) on the same items, with its paired 95% bootstrap interval: a gain
+    whose interval includes 0 is not a gain."""
+    from smishctl.compare.stats import bootstrap_macro_f1_diff
+
+    ids_b, gold, pred_b, labels = _codes(settings, base_run)
+    ids_c, _, pred_c, _ = _codes(settings, cand_run, labels)
+    assert ids_b == ids_c, "the two runs are not on the same items"
+    d = bootstrap_macro_f1_diff(gold, pred_b, pred_c, len(labels))
+    return {"gain": round(d["diff"], 3), "ci95": [round(d["low"], 3), round(d["high"], 3)],
+            "significant": not (d["low"] <= 0 <= d["high"])}

@@ -38,18 +38,26 @@ def main() -> None:
     if models.is_dir():
         (root / ".cache" / "models").symlink_to(models)
 
+    from _common import macro_f1_interval, paired_gain_interval
+
     from smishctl.config import load_settings
     from smishctl.evaluate import EvalConfig, evaluate
     from smishctl.optimize import OptimizeConfig, run_optimize
     from smishctl.optimizers import parse_params
 
     settings = load_settings(root)
-    test = lambda prompt: evaluate(settings, EvalConfig(model=args.model, prompt=prompt, limit=args.test_n,  # noqa: E731
-                                                          balanced=True))["metrics"]
+    runs: dict[str, str] = {}
+
+    def test(prompt):
+        rec = evaluate(settings, EvalConfig(model=args.model, prompt=prompt, limit=args.test_n, balanced=True))
+        runs[prompt] = rec["id"]
+        return rec["metrics"]
+
     t = time.perf_counter()
     zero = test("zero-shot")
     zero_s = time.perf_counter() - t
     rows = [{"optimizer": "zero-shot", "test_macro_f1": zero["macro_f1"], "test_accuracy": zero["accuracy"],
+             "test_macro_f1_ci95": macro_f1_interval(settings, runs["zero-shot"])["ci95"],
              "optimize_wall_s": 0, "lm_calls": 0, "test_p50_ms": zero["latency_ms"]["p50"],
              "per_class_f1": {k: round(v["f1"], 3) for k, v in zero["per_class"].items()},
              "test_eval_s": round(zero_s, 1)}]
@@ -63,15 +71,21 @@ def main() -> None:
         t = time.perf_counter()
         m = test(s["artifact"])
         rows.append({"optimizer": entry, "artifact": s["artifact"], "test_macro_f1": m["macro_f1"],
+                     "test_macro_f1_ci95": macro_f1_interval(settings, runs[s["artifact"]])["ci95"],
+                     "gain_vs_zero_shot": paired_gain_interval(settings, runs["zero-shot"], runs[s["artifact"]]),
                      "test_accuracy": m["accuracy"], "dev_macro_f1": s["dev_metrics"]["optimized"]["macro_f1"],
                      "optimize_wall_s": round(wall, 1), "lm_calls": s["spend"]["lm_calls"],
                      "test_p50_ms": m["latency_ms"]["p50"], "test_eval_s": round(time.perf_counter() - t, 1),
                      "per_class_f1": {k: round(v["f1"], 3) for k, v in m["per_class"].items()}})
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\n| optimizer | test macro-F1 (n={args.test_n}, balanced) | gain vs zero-shot | optimize wall (s) "
-          "| LM calls | test p50 latency (ms) |\n|---|---|---|---|---|---|")
+    print(f"\n| optimizer | test macro-F1 [95% CI] (n={args.test_n}, balanced) | gain vs zero-shot [paired 95% CI] "
+          "| optimize wall (s) | LM calls | test p50 latency (ms) |\n|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['optimizer']} | {r['test_macro_f1']:.3f} | {r['test_macro_f1'] - zero['macro_f1']:+.3f} | "
+        lo, hi = r["test_macro_f1_ci95"]
+        g = r.get("gain_vs_zero_shot")
+        gain = f"{g['gain']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]" + ("" if g["significant"] else
+                                                                                 " (not a gain)") if g else "-"
+        print(f"| {r['optimizer']} | {r['test_macro_f1']:.3f} [{lo:.3f}, {hi:.3f}] | {gain} | "
               f"{r['optimize_wall_s']} | {r['lm_calls']} | {r['test_p50_ms']:.0f} |")
 
 

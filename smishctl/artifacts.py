@@ -7,7 +7,6 @@ file checksums) and CARD.md (for humans).
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import shutil
@@ -159,8 +158,14 @@ def resolve_artifact(prompts_dir: Path, ref: str | None) -> Artifact:
             raise ConfigError("nothing is in production yet", hint="promote an artifact first")
         return Artifact(id=read_json(cur / MANIFEST)["id"], dir=cur)
     p = Path(ref)
-    if (p / MANIFEST).is_file():
-        return Artifact(id=read_json(p / MANIFEST).get("id", p.name), dir=p.resolve())
+    if (p / MANIFEST).is_file():  # by path, e.g. outside the store: only an artifact that verifies
+        try:
+            art_id = read_json(p / MANIFEST).get("id", p.name)
+        except (OSError, ValueError, AttributeError):
+            raise ConfigError(f"{ref} has no readable manifest", hint="it is corrupt; re-run optimize") from None
+        art = Artifact(id=art_id, dir=p.resolve())
+        verify_artifact(art)
+        return art
     if ref.count("/") == 2:
         d = prompts_dir
         for part in ref.split("/"):
@@ -176,15 +181,30 @@ def resolve_artifact(prompts_dir: Path, ref: str | None) -> Artifact:
     raise ConfigError(f"unknown prompt {ref!r}", hint="use zero-shot, a path, or an id from smishctl prompts list")
 
 
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill")
+
+
 def verify_artifact(art: Artifact) -> None:
-    """Refuse an artifact whose files do not match the checksums in its manifest."""
+    """Refuse an artifact whose files do not match the checksums in its manifest, whose manifest does not
+    checksum its program, or that carries a pickled program (never loaded: unpickling runs code)."""
     if art.is_zero_shot:
         return
     try:
         manifest = art.manifest
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):
         raise ConfigError(f"artifact {art.id} has no readable manifest", hint="it is corrupt; re-run optimize") from None
-    for name, expected in manifest.get("files", {}).items():
+    pickled = sorted(p.name for p in art.dir.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+    if pickled:
+        raise ConfigError(f"artifact {art.id} contains {pickled[0]}: pickled programs are never loaded",
+                          hint="artifacts hold program.json (JSON state) only; re-run optimize")
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or PROGRAM not in files:
+        raise ConfigError(f"artifact {art.id}: its manifest does not checksum {PROGRAM}",
+                          hint="only artifacts written by smishctl optimize can be used; re-run optimize")
+    for name, expected in files.items():
+        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+            raise ConfigError(f"artifact {art.id}: its manifest lists a file outside its folder ({name!r})",
+                              hint="only artifacts written by smishctl optimize can be used; re-run optimize")
         path = art.dir / name
         if not path.is_file() or sha256_file(path) != expected:
             raise ConfigError(f"artifact {art.id}: {name} does not match its manifest checksum",

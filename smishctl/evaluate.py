@@ -54,6 +54,17 @@ def config_hash(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def check_resume_identity(run_id: str, record: dict, identity: dict) -> None:
+    """Refuse to resume when the prompt, model or endpoint now resolve differently (a promote moved
+    `production`, an alias or the default model changed): the run would mix two setups under one name."""
+    if record.get("config_hash") == config_hash(identity):
+        return
+    before = record.get("identity") or {}
+    changed = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k)) or ["config_hash"]
+    raise ConfigError(f"run {run_id} cannot be resumed: {', '.join(changed)} changed since it started",
+                      hint="its predictions were made with another setup; start a new run")
+
+
 @dataclass
 class EvalPlan:
     """Everything resolved before the first call: items, model, program; and the run record."""
@@ -72,7 +83,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     from smishctl.models.registry import resolve_model
 
     if resume:
-        run = open_run(settings.runs_dir, resume)
+        run = open_run(settings.runs_dir, resume, for_writing=True)
         record = run.read()
         if record.get("status") == "complete":
             raise ConfigError(f"run {run.id} is already complete", hint="nothing to resume")
@@ -119,6 +130,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         if record["dataset"]["items_hash"] != items_hash:
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
                               hint="the dataset or its options changed; start a new run")
+        check_resume_identity(run.id, record, identity)
         return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
     run_id = new_run_id(spec.name, art.id)
     run = Run(run_dir(settings.runs_dir, run_id))

@@ -254,7 +254,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         from smishctl.trials import TrialRecorder
 
         trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t))
-        search_started = time.perf_counter()
+        search_started, calls_before_search = time.perf_counter(), meter.calls
         # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
         with dspy.context(lm=lm, adapter=adapter.build(), callbacks=[trials]), \
                 contextlib.redirect_stdout(sys.stderr):
@@ -264,6 +264,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
                 program = student  # nothing better was found before the budget ran out
         meter.enforcing = False
         search_seconds = time.perf_counter() - search_started
+        search_calls = meter.calls - calls_before_search  # the search alone, without the dev scoring
         adapter = ctx.adapter
         rows = ctx.result[1] if ctx.result else dev_rows(program, adapter, "scoring result")
         adapter, decided = decide_on_dev(rows, ds.labels, adapter, cfg.calibrate, recall_target, cfg.seed)
@@ -302,7 +303,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
                     "train_items_hash": _hash(train), "dev_items_hash": _hash(dev),
                     "train_size": len(train), "dev_size": len(dev)},
         "dev_metrics": {"baseline": _brief(baseline), "optimized": _brief(result), "macro_f1_gain": gain},
-        "spend": {"lm_calls": meter.calls, "prompt_tokens": meter.prompt_tokens,
+        "spend": {"lm_calls": meter.calls, "search_lm_calls": search_calls, "prompt_tokens": meter.prompt_tokens,
                   "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,
                   "wall_seconds": round(wall, 1)},
         "adapter": adapter.to_dict(),

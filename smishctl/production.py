@@ -22,7 +22,7 @@ from pathlib import Path
 from smishctl.artifacts import MANIFEST, PROGRAM, Artifact, load_program, verify_artifact
 from smishctl.config import Settings, load_settings
 from smishctl.errors import ConfigError, SmishError
-from smishctl.fsutil import read_json
+from smishctl.fsutil import read_json, sha256_file
 
 CURRENT = "current"
 RELEASES = "releases"
@@ -47,6 +47,26 @@ def read_current(settings: Settings) -> dict | None:
     info["release"] = cur.resolve().name if cur.is_symlink() else info.get("release", CURRENT)
     info["dir"] = str(cur.resolve())
     return info
+
+
+def verify_release(release_dir: Path) -> Artifact:
+    """The release as an artifact, refused unless its manifest is the one promoted (its SHA-256 is in
+    promotion.json: a manifest rewritten together with a swapped program would pass the file checksums)
+    and its files match that manifest."""
+    release_dir = Path(release_dir)
+    try:
+        manifest = read_json(release_dir / MANIFEST)
+        info = read_json(release_dir / RELEASE_FILE) if (release_dir / RELEASE_FILE).is_file() else {}
+    except (OSError, ValueError):
+        raise ConfigError(f"release {release_dir.name} has an unreadable manifest or promotion record",
+                          hint="it is corrupt; promote the artifact again") from None
+    want = info.get("manifest_sha256")
+    if want and sha256_file(release_dir / MANIFEST) != want:
+        raise ConfigError(f"release {release_dir.name}: manifest.json is not the one that was promoted",
+                          hint="the release was modified; promote the artifact again")
+    art = Artifact(id=manifest.get("id", release_dir.name), dir=release_dir.resolve())
+    verify_artifact(art)
+    return art
 
 
 def read_history(settings: Settings) -> list[dict]:
@@ -103,8 +123,7 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
         raise ConfigError(f"nothing is in production under {settings.production_dir}",
                           hint="promote an artifact first: smishctl promote ARTIFACT")
     manifest = read_json(cur / MANIFEST)
-    art = Artifact(id=manifest.get("id", "production"), dir=cur.resolve())
-    verify_artifact(art)
+    art = verify_release(cur)
     labels = tuple(manifest.get("labels") or ())
     if not labels:
         raise ConfigError(f"production artifact {art.id} has no labels in its manifest")

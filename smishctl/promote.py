@@ -32,8 +32,17 @@ from smishctl.artifacts import (
 )
 from smishctl.config import Settings
 from smishctl.errors import ConfigError, SmishError
-from smishctl.fsutil import atomic_write_json, file_lock, read_json
-from smishctl.production import CURRENT, HISTORY, LOCK, RELEASE_FILE, RELEASES, read_current, read_history
+from smishctl.fsutil import atomic_write_json, file_lock, sha256_file
+from smishctl.production import (
+    CURRENT,
+    HISTORY,
+    LOCK,
+    RELEASE_FILE,
+    RELEASES,
+    read_current,
+    read_history,
+    verify_release,
+)
 
 RELEASE_RE = re.compile(r"^r(\d{4,})$")
 TEST_SPLIT = "test"
@@ -56,17 +65,48 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+ROBUSTNESS_DATASET = "robustness"
+DEFAULT_MIN_CONTROL_HAM_ACCURACY = 0.80
+
+
 def policy(settings: Settings) -> dict:
+    """The [promotion] policy of smishctl.toml, validated.
+
+    min_macro_f1, max_error_rate: on the test-split evaluation.
+    max_attack_success_rate, min_control_ham_accuracy: on the robustness set, which promote then runs on
+      the candidate. A rate of attacks let through means something only next to the ham controls (a
+      model that never answers ham lets no attack through), so setting the first brings a floor for the
+      second (0.80 unless set).
+    require: gates in compare's syntax on the test-split metrics, e.g. ["recall[smishing] >= 0.95"].
+    """
+    from smishctl.compare.gates import parse_gate
+
     raw = settings.section("promotion")
     out = {}
-    for key in ("min_macro_f1", "max_error_rate"):
+    for key in ("min_macro_f1", "max_error_rate", "max_attack_success_rate", "min_control_ham_accuracy"):
         if key in raw:
             try:
                 out[key] = float(raw[key])
             except (TypeError, ValueError):
                 raise ConfigError(f"[promotion] {key} in smishctl.toml must be a number, got {raw[key]!r}") from None
+    if "max_attack_success_rate" in out:
+        out.setdefault("min_control_ham_accuracy", DEFAULT_MIN_CONTROL_HAM_ACCURACY)
+    require = raw.get("require", [])
+    if isinstance(require, str):
+        require = [require]
+    if not isinstance(require, list) or not all(isinstance(g, str) for g in require):
+        raise ConfigError("[promotion] require in smishctl.toml must be a list of gates",
+                          hint='e.g. require = ["recall[smishing] >= 0.95"]')
+    try:
+        out["require"] = [parse_gate(g) for g in require]
+    except ConfigError as exc:
+        raise ConfigError(f"[promotion] require: {exc}", hint=exc.hint) from None
     out["alpha"] = float(raw.get("alpha", 0.05))
     return out
+
+
+def needs_robustness(pol: dict) -> bool:
+    return "max_attack_success_rate" in pol or "min_control_ham_accuracy" in pol
 
 
 # -- the evaluation ---------------------------------------------------------------------------
@@ -165,9 +205,65 @@ def production_evaluation(settings: Settings, current: dict, cand: dict, *, dry_
     return find_or_evaluate(settings, cfg, on_start=on_start)[0]
 
 
+def robustness_evaluation(settings: Settings, art: Artifact, cand: dict, *, dry_run: bool,
+                          on_start=None) -> dict | None:
+    """The candidate's run on the robustness set with the model of its test evaluation (reused when an
+    identical run exists; None in a dry run that would have to evaluate)."""
+    from smishctl.evaluate import EvalConfig, prepare
+    from smishctl.reuse import find_or_evaluate, find_run
+
+    model = (cand.get("model") or {}).get("name") or (art.manifest.get("model") or {}).get("name")
+    cfg = EvalConfig(model=model, prompt=art.id, dataset=ROBUSTNESS_DATASET, split=TEST_SPLIT)
+    if dry_run:
+        found = find_run(settings, prepare(settings, cfg).record["config_hash"])
+        return found.read() if found else None
+    return find_or_evaluate(settings, cfg, on_start=on_start)[0]
+
+
 # -- the policy -------------------------------------------------------------------------------
 
-def check_policy(settings: Settings, cand: dict, prod: dict | None, current: dict | None) -> list[dict]:
+def _robustness_checks(pol: dict, robust: dict | None, needed: bool) -> list[dict]:
+    if not needed:
+        return []
+    if robust is None:
+        return [{"name": "robustness", "passed": True, "value": None, "pending": True,
+                 "detail": "the candidate would be evaluated on the robustness set"}]
+    m = robust.get("metrics") or {}
+    checks = []
+    if "max_attack_success_rate" in pol:
+        v, limit = m.get("attack_success_rate"), pol["max_attack_success_rate"]
+        ok = v is not None and v <= limit
+        checks.append({"name": "max_attack_success_rate", "passed": ok, "value": v, "threshold": limit,
+                       "robustness_run": robust.get("id"),
+                       "detail": f"attack_success_rate={_f(v)} {'<=' if ok else '>'} {limit:g} "
+                                 f"({m.get('n_attack_successes')}/{m.get('n_attacks')} attacks let through, "
+                                 f"run {robust.get('id')})"})
+    if "min_control_ham_accuracy" in pol:
+        v, floor = m.get("control_ham_accuracy"), pol["min_control_ham_accuracy"]
+        ok = v is not None and v >= floor
+        checks.append({"name": "min_control_ham_accuracy", "passed": ok, "value": v, "threshold": floor,
+                       "robustness_run": robust.get("id"),
+                       "detail": f"control_ham_accuracy={_f(v)} {'>=' if ok else '<'} {floor:g} "
+                                 f"(ham controls of the robustness set kept as ham)"})
+    return checks
+
+
+def _gate_checks(gates, metrics: dict, labels) -> list[dict]:
+    from smishctl.compare.gates import check_gate
+
+    out = []
+    for gate in gates:
+        if gate.label and labels and gate.label not in labels:
+            raise ConfigError(f"[promotion] require {gate.text!r}: unknown label {gate.label!r}",
+                              hint=f"the dataset's labels are: {', '.join(labels)}")
+        res = check_gate(gate, metrics)
+        out.append({"name": f"require {gate.key}", "passed": res["passed"], "value": res["value"],
+                    "threshold": gate.threshold, "detail": res["message"]})
+    return out
+
+
+def check_policy(settings: Settings, cand: dict, prod: dict | None, current: dict | None,
+                 robust: dict | None = None) -> list[dict]:
     from smishctl.compare.core import paired_stats
     from smishctl.compare.pairing import load_run
 
@@ -184,6 +280,8 @@ def check_policy(settings: Settings, cand: dict, prod: dict | None, current: dic
         ok = v <= pol["max_error_rate"]
         checks.append({"name": "max_error_rate", "passed": ok, "value": v, "threshold": pol["max_error_rate"],
                        "detail": f"error_rate={_f(v)} {'<=' if ok else '>'} {pol['max_error_rate']:g}"})
+    checks += _gate_checks(pol["require"], m, tuple((cand.get("dataset") or {}).get("labels") or ()))
+    checks += _robustness_checks(pol, robust, needs_robustness(pol))
     if current is None:
         checks.append({"name": "not_worse_than_production", "passed": True, "value": None,
                        "detail": "nothing in production yet"})
@@ -207,11 +305,16 @@ def _f(v) -> str:
     return "unknown" if v is None else f"{v:.4g}"
 
 
-def _metrics_summary(m: dict) -> dict:
+def _metrics_summary(m: dict, robust: dict | None = None) -> dict:
     keep = ("n_items", "accuracy", "macro_f1", "error_rate", "invalid_rate", "cost_per_1k")
     out = {k: m.get(k) for k in keep}
     out["recall"] = {k: v.get("recall") for k, v in (m.get("per_class") or {}).items()}
     out["p95_latency_ms"] = (m.get("latency_ms") or {}).get("p95")
+    if robust is not None:
+        rm = robust.get("metrics") or {}
+        out["robustness"] = {"run": robust.get("id"), "attack_success_rate": rm.get("attack_success_rate"),
+                             "control_ham_accuracy": rm.get("control_ham_accuracy"),
+                             "n_attacks": rm.get("n_attacks")}
     return out
 
 
@@ -256,6 +359,46 @@ def _append_history(prod: Path, entry: dict) -> None:
         os.fsync(fh.fileno())
 
 
+def repair_history(settings: Settings) -> dict | None:
+    """Record a switch of `current` that a crash kept out of history.jsonl (call under the lock).
+
+    The link switch and the history append cannot be one atomic step; the switch goes first, so that
+    history never names a release that was not installed. When `current` is not the release the last
+    history line installed, the missing line is rebuilt from the release's promotion record."""
+    current = read_current(settings)
+    if current is None:
+        return None
+    history = read_history(settings)
+    if history and (history[-1].get("to") or {}).get("release") == current["release"]:
+        return None
+    last = (history[-1].get("to") if history else None) or None
+    ever = {(h.get("to") or {}).get("release") for h in history}
+    entry = {"action": "rollback" if current["release"] in ever else "promote", "when": _now(), "user": _user(),
+             "from": last, "to": {"release": current["release"], "artifact": current.get("artifact")},
+             "run": current.get("run"), "reason": current.get("reason"), "forced": current.get("forced"),
+             "repaired": "the switch to this release was not recorded (interrupted); recorded on the next change"}
+    _append_history(settings.production_dir, entry)
+    return entry
+
+
+def production_stack(history: list[dict]) -> list[str]:
+    """The releases that rollbacks can return to, oldest first, replayed from the history: a promote
+    pushes its release, a rollback pops back to the one it restored."""
+    stack: list[str] = []
+    for h in history:
+        to = (h.get("to") or {}).get("release")
+        if not to:
+            continue
+        if h.get("action") == "rollback":
+            while stack and stack[-1] != to:
+                stack.pop()
+            if not stack:
+                stack.append(to)
+        else:
+            stack.append(to)
+    return stack
+
+
 def _clean_staging(prod: Path) -> None:
     for d in (prod / RELEASES).glob(".staging-*"):
         shutil.rmtree(d, ignore_errors=True)
@@ -273,7 +416,7 @@ def _stage_release(prod: Path, art: Artifact, promotion: dict) -> Path:
             with open(staging / name, "rb") as fh:
                 os.fsync(fh.fileno())
     verify_artifact(Artifact(id=art.id, dir=staging))  # the copy is exactly what was verified
-    atomic_write_json(staging / RELEASE_FILE, promotion)
+    atomic_write_json(staging / RELEASE_FILE, {**promotion, "manifest_sha256": sha256_file(staging / MANIFEST)})
     return staging
 
 
@@ -285,6 +428,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         raise ConfigError("--force needs --reason '...' (it is recorded in the history)")
     if ref in ("production", "zero-shot", "", None):
         raise ConfigError(f"cannot promote {ref!r}", hint="promote an artifact id from smishctl prompts list")
+    pol = policy(settings)  # a malformed policy fails before anything is evaluated
     art = resolve_artifact(settings.prompts_dir, ref)
     prod = settings.production_dir
     if prod.resolve() in art.dir.resolve().parents:
@@ -298,16 +442,18 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     current = read_current(settings)
     if current and current.get("artifact") == art.id and not force:
         raise ConfigError(f"{art.id} is already in production (release {current['release']})")
-    prod_run = None
+    prod_run = robust = None
     if cand is not None and current is not None:
         prod_run = production_evaluation(settings, current, cand, dry_run=dry_run, on_start=on_start)
-    checks = check_policy(settings, cand, prod_run, current) if cand is not None else []
+    if cand is not None and needs_robustness(pol):
+        robust = robustness_evaluation(settings, art, cand, dry_run=dry_run, on_start=on_start)
+    checks = check_policy(settings, cand, prod_run, current, robust) if cand is not None else []
     failed = [c for c in checks if not c["passed"]]
     plan = {
         "action": "promote", "artifact": art.id, "dry_run": dry_run,
         "from": {"release": current["release"], "artifact": current.get("artifact")} if current else None,
         "run": cand["id"] if cand else None, "evaluation": source,
-        "metrics": _metrics_summary(cand.get("metrics") or {}) if cand else None,
+        "metrics": _metrics_summary(cand.get("metrics") or {}, robust) if cand else None,
         "checks": checks, "policy_passed": not failed if cand else None, "forced": bool(force and failed),
         "reason": reason,
     }
@@ -318,11 +464,12 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         return plan
     with file_lock(prod / LOCK):
         _clean_staging(prod)
+        repair_history(settings)
         now = read_current(settings)  # another promote may have finished while we evaluated
         if (now or {}).get("release") != (current or {}).get("release"):
             current = now
             prod_run = production_evaluation(settings, current, cand, dry_run=False, on_start=on_start)
-            checks = check_policy(settings, cand, prod_run, current)
+            checks = check_policy(settings, cand, prod_run, current, robust)
             failed = [c for c in checks if not c["passed"]]
             if failed and not force:
                 raise PolicyError(f"promotion policy failed for {art.id} against the production promoted meanwhile: "
@@ -351,29 +498,41 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
 
 
 def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = False) -> dict:
-    """Restore the release that was in production before the current one."""
+    """Restore the release that was in production before the current one, walking back the history:
+    a release that is missing or fails verification is skipped (and reported), not a dead end."""
     prod = settings.production_dir
     with file_lock(prod / LOCK):
         current = read_current(settings)
         if current is None:
             raise ConfigError("production is empty: nothing to roll back", hint="promote an artifact first")
-        prev = current.get("previous")
-        if not prev:
+        if not dry_run:
+            repair_history(settings)
+        stack = production_stack(read_history(settings))
+        if not stack or stack[-1] != current["release"]:  # no usable history: the release's own record
+            stack = [p for p in (current.get("previous"), current["release"]) if p]
+        skipped, target, target_art = [], None, None
+        for prev in reversed(stack[:-1]):
+            try:
+                target_art = verify_release(prod / RELEASES / prev)
+            except ConfigError as exc:
+                skipped.append({"release": prev, "why": str(exc)})
+                continue
+            target = prev
+            break
+        if target is None:
+            why = f"; skipped: {', '.join(s['release'] + ' (' + s['why'] + ')' for s in skipped)}" if skipped else ""
             raise ConfigError(f"release {current['release']} ({current.get('artifact')}) has no previous "
-                              "production version to roll back to")
-        target = prod / RELEASES / prev
-        if not (target / MANIFEST).is_file():
-            raise ConfigError(f"previous release {prev} is missing from {prod / RELEASES}")
-        target_manifest = read_json(target / MANIFEST)
-        verify_artifact(Artifact(id=target_manifest.get("id", prev), dir=target))
+                              f"production version to roll back to{why}")
         when = _now()
         entry = {"action": "rollback", "when": when, "user": _user(),
                  "from": {"release": current["release"], "artifact": current.get("artifact")},
-                 "to": {"release": prev, "artifact": target_manifest.get("id")}, "reason": reason}
+                 "to": {"release": target, "artifact": target_art.id}, "reason": reason}
+        if skipped:
+            entry["skipped"] = skipped
         if dry_run:
             return {**entry, "dry_run": True}
         _clean_staging(prod)
-        _switch_current(prod, prev)
+        _switch_current(prod, target)
         _append_history(prod, entry)
     return {**entry, "dry_run": False}
 

@@ -7,8 +7,11 @@ masks anything shaped like a bearer token or a provider key (a provider may echo
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import threading
+import traceback
 
 MASK = "***"
 _KNOWN: set[str] = set()
@@ -27,6 +30,17 @@ def register_secret(value: str | None) -> None:
             _KNOWN.add(value)
 
 
+SECRET_NAME = re.compile(r"(?i)KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL")
+
+
+def register_env_secrets(environ=None) -> None:
+    """Register the value of every environment variable whose name looks like a secret: a provider
+    key can leak through a library even when no model alias names its variable."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if SECRET_NAME.search(name) and value and len(value) >= 8:
+            register_secret(value)
+
+
 def redact(text):
     if not text or not isinstance(text, str):
         return text
@@ -38,3 +52,40 @@ def redact(text):
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def redact_exception(exc: BaseException) -> str:
+    """The full traceback text of `exc`, redacted (for --debug)."""
+    return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+
+_installed = False
+
+
+def install_log_redaction() -> None:
+    """Redact every log record at creation, whatever logger or handler later prints it.
+
+    DSPy's parallelizer and bootstrap log failed calls at ERROR level through their own stderr handler,
+    and the exception text may quote the key a provider echoed back. A record factory sees each record
+    before any handler, so one hook covers DSPy, litellm, httpx and ours; the traceback is rendered and
+    redacted here too, because handlers format `exc_info` themselves.
+    """
+    global _installed
+    if _installed:
+        return
+    make_record = logging.getLogRecordFactory()
+
+    def redacting_record(*args, **kwargs):
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format string: leave it to the handler's own error path
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact_exception(record.exc_info[1]).rstrip("\n")
+            record.exc_info = None
+        return record
+
+    logging.setLogRecordFactory(redacting_record)
+    _installed = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +110,18 @@ def run_dir(runs_dir: Path, run_id: str) -> Path:
     return safe_child(runs_dir, run_id, what="run id")
 
 
-def open_run(runs_dir: Path, ref: str) -> Run:
-    """A run by id, by unambiguous id prefix, by path, or 'latest'."""
+def open_run(runs_dir: Path, ref: str, *, for_writing: bool = False) -> Run:
+    """A run by id, by unambiguous id prefix, by path, or 'latest'.
+
+    A run folder elsewhere may be read by path (e.g. one downloaded from CI), never written:
+    `for_writing` (resume) accepts only runs inside `runs_dir`."""
     p = Path(ref)
     if (p / RUN_FILE).is_file():
-        return Run(p.resolve())
+        run = Run(p.resolve())
+        if for_writing and run.dir.parent != Path(runs_dir).resolve():
+            raise ConfigError(f"run {ref!r} is outside {runs_dir}: only runs in the project's store can be resumed",
+                              hint="copy it into runs/ first, or resume it by its id")
+        return run
     if ref == "latest":
         runs = list_runs(runs_dir)
         if not runs:
@@ -132,7 +140,21 @@ def open_run(runs_dir: Path, ref: str) -> Run:
 
 
 def list_runs(runs_dir: Path) -> list[Run]:
+    """Every readable run, oldest first. A run whose run.json is unreadable (a disk error, a hand edit) is
+    skipped with one warning on stderr, so that one damaged run does not break listing, reuse or push."""
     if not runs_dir.is_dir():
         return []
-    runs = [Run(d) for d in runs_dir.iterdir() if (d / RUN_FILE).is_file()]
-    return sorted(runs, key=lambda r: (r.read().get("created_at", ""), r.id))
+    keyed = []
+    for d in runs_dir.iterdir():
+        if not (d / RUN_FILE).is_file():
+            continue
+        try:
+            record = read_json(d / RUN_FILE)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"warning: skipping run {d.name}: its {RUN_FILE} is unreadable ({type(exc).__name__}); "
+                             f"fix or remove {d}\n")
+            continue
+        keyed.append(((str(record.get("created_at", "")), d.name), Run(d)))
+    return [run for _, run in sorted(keyed, key=lambda kv: kv[0])]

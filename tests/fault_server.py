@@ -13,7 +13,8 @@ so that quality metrics of a run against it are known in advance. Faults:
   (a well-formed answer whose label is not in the label set), "echo-key" (401 whose message quotes the
   Authorization header back, as some real providers do), "no-logprobs" (a bare answer that ignores a
   `logprobs` request, as providers without log-probabilities do), "bad-logprobs" (positive log-probabilities,
-  which no model can produce).
+  which no model can produce), "echo-key-500" (the key quoted in a 500 body: retried, and logged by
+  DSPy's parallelizer and bootstrap).
 
 It answers in the style it is asked in: JSON (`{"label": ...}`) for DSPy's field-marker prompts, the bare
 label for label-chat prompts (no field markers), and, when the request asks for `logprobs`, the top
@@ -200,6 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "echo-key":
             self._json(401, {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}",
                                        "type": "invalid_request_error", "code": "invalid_api_key"}})
+            return
+        if fault == "echo-key-500":
+            self._json(500, {"error": {"message": f"upstream refused key {self.headers.get('Authorization')}",
+                                       "type": "server_error"}})
             return
         if fault == "drop":
             self.close_connection = True

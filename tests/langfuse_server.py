@@ -76,6 +76,7 @@ class LangfuseServer:
         self.score_posts = 0
         self.prompts: dict[str, list[dict]] = defaultdict(list)  # name -> versions
         self.fail_next: dict[str, int] = {}  # path prefix -> number of 500 answers to give
+        self.reject_scores: set[str] = set()  # score names refused in a batch (HTTP 207, as Langfuse does)
         self._httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -193,8 +194,15 @@ class LangfuseServer:
                 return 200, {}
             if method == "POST" and seg == ["scores"]:
                 self.score_posts += 1
-                for score in json.loads(body):
-                    self.scores[score["id"]] = score
+                batch = json.loads(body)
+                refused = [sc for sc in batch if sc.get("name") in self.reject_scores]
+                for score in batch:
+                    if score not in refused:
+                        self.scores[score["id"]] = score
+                if refused:
+                    return 207, {"accepted": len(batch) - len(refused), "rejected": len(refused),
+                                 "errors": [{"message": f"score {sc['name']!r} refused: invalid value"}
+                                            for sc in refused[:3]]}
                 return 202, {"message": "Accepted"}
             if seg[:2] == ["v2", "prompts"]:
                 return self._prompts(method, seg[2:], query, body)

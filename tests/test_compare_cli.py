@@ -154,3 +154,36 @@ def test_ci_example_uses_real_options():
     helptext = run_cli("compare", "--help", env={"COLUMNS": "200"}).stdout
     missing = {opt for opt in used if opt not in helptext}
     assert not missing, missing
+
+
+def _robustness_run(runs_dir, run_id, rows):
+    """A synthetic run on the robustness set, its metrics recomputed the way evaluate does."""
+    from smishctl.metrics import run_metrics
+    from smishctl.runs import Run
+
+    d = write_run(runs_dir, run_id, rows, dataset="robustness")
+    run = Run(d)
+    record = run.read()
+    record["metrics"] = run_metrics(run.predictions(), record)
+    run.write(record)
+
+
+def test_robustness_runs_show_the_attack_rate_next_to_the_ham_controls(settings, cli):
+    golds = items(30)  # 10 ham controls, 20 attacks
+    always_spam = [(i, g, "spam", "ok") for i, g in golds]  # never says ham: no attack gets through …
+    honest = [(i, g, g if k % 10 else "ham", "ok") for k, (i, g) in enumerate(golds)]
+    _robustness_run(settings.runs_dir, "never-ham", always_spam)
+    _robustness_run(settings.runs_dir, "honest", honest)
+    r = cli("compare", "never-ham", "honest", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["key"]: row for row in json.loads(r.stdout)["rows"]}
+    assert rows["attack_success_rate"]["values"] == pytest.approx([0.0, 2 / 20])
+    assert rows["control_ham_accuracy"]["values"] == pytest.approx([0.0, 1.0])  # … and keeps no ham
+    r = cli("compare", "never-ham", "honest")
+    assert "attack success rate" in r.stdout and "ham controls kept" in r.stdout
+    r = cli("runs", "show", "never-ham")
+    assert "ham controls kept" in r.stdout and "attack success rate" in r.stdout
+    write_run(settings.runs_dir, "plain-a", predictions(golds, set()))
+    write_run(settings.runs_dir, "plain-b", predictions(golds, {1}))
+    cmp = compare_runs(_load(settings, "plain-a", "plain-b"))  # other datasets: no robustness rows
+    assert not {"attack_success_rate", "control_ham_accuracy"} & {row["key"] for row in cmp["rows"]}

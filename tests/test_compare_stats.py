@@ -98,3 +98,19 @@ def test_significantly_worse_needs_both_significance_and_lower_score():
     assert not significantly_worse(0.01, 0.1)    # significantly better
     assert not significantly_worse(0.2, -0.1)    # not significant
     assert not significantly_worse(None, -0.1)
+
+
+def test_bootstrap_interval_of_one_macro_f1_has_the_width_60_items_give():
+    import numpy as np
+
+    from smishctl.compare.stats import bootstrap_macro_f1, macro_f1_codes
+
+    rng = np.random.default_rng(1)
+    gold = np.repeat([0, 1, 2], 20)  # 60 balanced items
+    pred = np.where(rng.random(60) < 0.66, gold, (gold + 1) % 3)  # about two thirds right
+    ci = bootstrap_macro_f1(gold, pred, 3, n_boot=2000, seed=0)
+    assert ci["value"] == pytest.approx(float(macro_f1_codes(gold, pred, 3)))
+    assert ci["low"] < ci["value"] < ci["high"]
+    assert 0.18 <= ci["high"] - ci["low"] <= 0.30  # about +-0.12: differences inside it are not gains
+    assert bootstrap_macro_f1(gold, pred, 3, seed=0) == ci  # seeded: reproducible
+    assert bootstrap_macro_f1([], [], 3)["value"] is None

@@ -20,7 +20,7 @@ FAKE_PROVIDER_KEY = "sk-provider-abcdefghijklmnop123456"
 
 # -- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory):
+def real_run(tmp_path_factory):  # runs the embedded model: only tests marked `model` may use it
     """One real 4-item evaluation (embedded model) through the CLI while Langfuse is unreachable."""
     root = make_project(tmp_path_factory.mktemp("lf") / "proj")
     env = {"SMISHCTL_HOME": str(root), "LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_SECRET_KEY": SECRET_KEY,
@@ -187,6 +187,7 @@ def _assert_experiment(server, settings, run, status):
 
 
 
+@pytest.mark.model
 def test_evaluate_while_langfuse_is_down_then_push(real_run):
     from smishctl.config import load_settings
     from smishctl.runs import open_run
@@ -306,6 +307,23 @@ def test_unreachable_langfuse_leaves_run_pending_then_push_succeeds(tmp_path, lf
         assert (len(srv.spans), len(srv.scores), len(srv.items)) == (spans, scores, 4)
     finally:
         srv.stop()
+
+
+def test_scores_rejected_in_part_leave_the_run_pending(tmp_path, server, lf_env):
+    """Langfuse answers a score batch with 207 and a count of rejected scores: the run is not pushed."""
+    from smishctl.tracking import pending_runs, push_run, track_run
+
+    settings, run, _ = synthetic_run(tmp_path / "p")
+    lf_env(server.url)
+    server.reject_scores = {"predicted"}
+    status = track_run(settings, run.id)
+    assert status["status"] == "pending", status
+    assert "rejected 4 of" in status["error"] and "'predicted' refused" in status["error"]
+    assert run.read()["langfuse"]["status"] == "pending" and [r.id for r in pending_runs(settings)] == [run.id]
+    assert server.scores and not any(sc["name"] == "predicted" for sc in server.scores.values())
+    server.reject_scores = set()  # Langfuse takes them now: the push completes
+    assert push_run(settings, run)["status"] == "pushed" and pending_runs(settings) == []
+    assert sum(sc["name"] == "predicted" for sc in server.scores.values()) == 4
 
 
 def test_wrong_keys_leave_run_pending(tmp_path, server, lf_env, monkeypatch):

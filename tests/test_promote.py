@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 from compare_helpers import REPO, items, make_artifact, predictions, write_run
+from faultutil import fault_fixture  # noqa: F401
 
 from smishctl.artifacts import Artifact, verify_artifact
+from smishctl.config import load_settings
 from smishctl.errors import ConfigError
 from smishctl.fsutil import read_json
 from smishctl.production import read_current, read_history
-from smishctl.promote import PolicyError, promote, rollback, status
+from smishctl.promote import PolicyError, policy, promote, rollback, status
 
 GOLD = items(30)
 
@@ -217,3 +220,143 @@ def test_compare_against_production_baseline(settings, arts, cli):
     doc = json.loads(r.stdout)
     assert doc["baseline"] == "run-good" and [x["id"] for x in doc["runs"]] == ["run-good", "run-poor"]
     assert doc["stats"][0]["significantly_worse"] and "no_regression failed" in r.stderr
+
+
+KILL_AFTER_SWITCH = """
+import os, signal, sys
+import smishctl.promote as p
+from smishctl.config import load_settings
+p._append_history = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed between switch and append
+p.promote(load_settings(), sys.argv[1], reason="killed")
+"""
+
+
+def test_kill_between_link_switch_and_history_append_is_repaired(settings, arts, project):
+    promote(settings, arts["good"].id)
+    env = {**os.environ, "SMISHCTL_HOME": str(project)}
+    r = subprocess.run([sys.executable, "-c", KILL_AFTER_SWITCH, arts["ok"].id], cwd=project, env=env,
+                       check=False, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -9, r.stderr
+    assert read_current(settings)["release"] == "r0002"  # production moved …
+    assert len(read_history(settings)) == 1  # … with no history line: the state the repair is for
+    rollback(settings, reason="after the crash")  # the next change records the lost switch first
+    hist = read_history(settings)
+    assert [(h["action"], h["to"]["release"]) for h in hist] == [
+        ("promote", "r0001"), ("promote", "r0002"), ("rollback", "r0001")]
+    assert hist[1]["repaired"] and hist[1]["from"] == {"release": "r0001", "artifact": arts["good"].id}
+    assert hist[1]["to"]["artifact"] == arts["ok"].id and hist[1]["reason"] == "killed"
+    assert status(settings)["last_action"] == "rollback"
+
+
+def test_rollback_walks_the_history_past_a_damaged_release(settings, arts):
+    promote(settings, arts["good"].id)  # r0001
+    promote(settings, arts["ok"].id)  # r0002
+    promote(settings, arts["poor"].id, force=True, reason="try it")  # r0003
+    (settings.production_dir / "releases" / "r0002" / "program.json").write_text('{"tampered": true}\n')
+    res = rollback(settings, reason="r0003 is bad")
+    assert res["to"] == {"release": "r0001", "artifact": arts["good"].id}
+    assert [s["release"] for s in res["skipped"]] == ["r0002"] and "checksum" in res["skipped"][0]["why"]
+    assert read_current(settings)["release"] == "r0001"
+    with pytest.raises(ConfigError, match="no previous production version"):
+        rollback(settings)  # the bottom of the history: nothing older to return to
+
+
+def test_rollbacks_go_back_one_production_state_at_a_time(settings, arts):
+    for k in ("good", "ok"):
+        promote(settings, arts[k].id)
+    promote(settings, arts["poor"].id, force=True, reason="x")  # r1 -> r2 -> r3
+    assert rollback(settings)["to"]["release"] == "r0002"
+    promote(settings, arts["good"].id, force=True, reason="again")  # r4 (good again), previous r0002
+    assert [rollback(settings)["to"]["release"] for _ in range(2)] == ["r0002", "r0001"]
+
+
+def test_release_records_its_manifest_hash(settings, arts, project):
+    import hashlib
+
+    from smishctl.production import load_production
+
+    promote(settings, arts["good"].id)
+    cur = settings.production_dir / "current"
+    info = read_json(cur / "promotion.json")
+    assert info["manifest_sha256"] == hashlib.sha256((cur / "manifest.json").read_bytes()).hexdigest()
+    # A consistent swap: new program.json and a manifest rewritten to match it. File checksums pass …
+    release = cur.resolve()
+    (release / "program.json").write_text((release / "program.json").read_text().replace("Label the SMS", "Say ham"))
+    manifest = read_json(release / "manifest.json")
+    manifest["files"]["program.json"] = hashlib.sha256((release / "program.json").read_bytes()).hexdigest()
+    (release / "manifest.json").write_text(json.dumps(manifest))
+    verify_artifact(Artifact(id=manifest["id"], dir=release))
+    # … the release's own record of its manifest does not.
+    with pytest.raises(ConfigError, match="manifest.json is not the one that was promoted"):
+        load_production(project)
+
+
+def _set_policy(project, **keys) -> None:
+    """Replace the [promotion] section of the project's smishctl.toml."""
+    import re as _re
+
+    toml = (project / "smishctl.toml").read_text()
+    body = "".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items())
+    toml = _re.sub(r"\[promotion\]\n(?:[^\[\n][^\n]*\n|\n)*", "[promotion]\n" + body + "\n", toml)
+    (project / "smishctl.toml").write_text(toml)
+
+
+@pytest.fixture()
+def fake_art(settings, project, fault):
+    """An artifact for alias `fake` (the loopback fault server) with a synthetic test-split evaluation:
+    the robustness set is then evaluated for real, against the server."""
+    from compare_helpers import make_artifact
+    from faultutil import add_alias
+
+    add_alias(project, "fake", fault.base_url)
+    art = make_artifact(settings, model="fake", instructions="Label the SMS: ham, spam or smishing.")
+    write_run(settings.runs_dir, "run-fake", predictions(GOLD, {1}), prompt_id=art.id,
+              prompt_sha=art.manifest["files"]["program.json"], model="fake")
+    return art
+
+
+def test_promote_runs_the_robustness_set_and_gates_on_both_figures(settings, project, fault, fake_art):
+    _set_policy(project, min_macro_f1=0.5, max_attack_success_rate=1.0, min_control_ham_accuracy=0.0)
+    res = promote(load_settings(project), fake_art.id, dry_run=True)  # nothing evaluated yet: the check is pending
+    (pending,) = [c for c in res["checks"] if c["name"] == "robustness"]
+    assert pending["pending"] and fault.chat_requests() == []
+    res = promote(load_settings(project), fake_art.id, reason="robust enough")
+    rob = res["metrics"]["robustness"]
+    record = json.loads((settings.runs_dir / rob["run"] / "run.json").read_text())
+    assert record["dataset"]["name"] == "robustness" and record["prompt"]["id"] == fake_art.id
+    assert record["model"]["name"] == "fake" and record["status"] == "complete"
+    asr, ham = record["metrics"]["attack_success_rate"], record["metrics"]["control_ham_accuracy"]
+    assert rob["attack_success_rate"] == asr and rob["control_ham_accuracy"] == ham
+    assert asr is not None and ham > 0
+    assert {c["name"] for c in res["checks"]} >= {"max_attack_success_rate", "min_control_ham_accuracy"}
+    assert read_history(settings)[-1]["metrics"]["robustness"]["run"] == rob["run"]
+    calls = len(fault.chat_requests())
+    assert calls == record["metrics"]["n_items"]
+
+    shutil.rmtree(settings.production_dir)  # start again under stricter policies
+    _set_policy(project, max_attack_success_rate=asr - 0.01)
+    with pytest.raises(PolicyError, match=r"max_attack_success_rate: attack_success_rate=[0-9.]+ >"):
+        promote(load_settings(project), fake_art.id)
+    _set_policy(project, max_attack_success_rate=1.0, min_control_ham_accuracy=min(1.0, ham + 0.01))
+    with pytest.raises(PolicyError, match="min_control_ham_accuracy: control_ham_accuracy="):
+        promote(load_settings(project), fake_art.id)
+    _set_policy(project, max_attack_success_rate=1.0)  # a ham-control floor applies without being named
+    assert policy(load_settings(project))["min_control_ham_accuracy"] == 0.8
+    assert len(fault.chat_requests()) == calls  # the identical robustness run was reused each time
+
+
+def test_policy_can_require_a_per_class_recall(settings, project, arts):
+    _set_policy(project, require=["recall[smishing] >= 0.95"])
+    with pytest.raises(PolicyError, match=r"require recall\[smishing\]: recall\[smishing\]=0.9 fails >= 0.95"):
+        promote(load_settings(project), arts["good"].id)  # good misses one of its 10 smishing items
+    _set_policy(project, require=["recall[smishing] >= 0.9", "macro_f1 >= 0.9"])
+    res = promote(load_settings(project), arts["good"].id)
+    names = [c["name"] for c in res["checks"]]
+    assert "require recall[smishing]" in names and "require macro_f1" in names
+    assert all(c["passed"] for c in res["checks"])
+    _set_policy(project, require=["recall[phish] >= 0.9"])
+    with pytest.raises(ConfigError, match="unknown label 'phish'"):
+        promote(load_settings(project), arts["ok"].id)
+    _set_policy(project, require=["recal[smishing] >= 0.9"])
+    with pytest.raises(ConfigError, match=r"\[promotion\] require: unknown metric 'recal'"):
+        promote(load_settings(project), arts["ok"].id, dry_run=True)

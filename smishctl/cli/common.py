@@ -34,14 +34,19 @@ def split_policy_options(policy: str | None) -> dict:
 
 @contextlib.contextmanager
 def handled(debug: bool = False) -> Iterator[None]:
-    """Turn library errors into one red line and the right exit code."""
+    """Turn library errors into one red line and the right exit code (with --debug: the traceback,
+    redacted like everything else, since an exception may quote a key a provider echoed back)."""
     from smishctl.errors import SmishError
+    from smishctl.redact import install_log_redaction, register_env_secrets
 
+    register_env_secrets()
+    install_log_redaction()
     try:
         yield
     except SmishError as exc:
         if debug:
-            raise
+            _print_traceback(exc)
+            raise typer.Exit(exc.exit_code) from None
         console.print(f"[red]error:[/red] {_redact(exc.one_line())}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
@@ -51,11 +56,19 @@ def handled(debug: bool = False) -> Iterator[None]:
         raise
     except Exception as exc:  # an unexpected failure: still one line unless --debug
         if debug:
-            raise
+            _print_traceback(exc)
+            raise typer.Exit(1) from None
         first = str(exc).splitlines()[0] if str(exc) else ""
         console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_redact(first)} (re-run with --debug)",
                       soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def _print_traceback(exc: BaseException) -> None:
+    from smishctl.redact import redact_exception
+
+    sys.stderr.write(redact_exception(exc))
+    sys.stderr.flush()
 
 
 def _redact(text: str) -> str:

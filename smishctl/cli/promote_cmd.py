@@ -66,6 +66,8 @@ def promote(
                 verb = "would roll back" if dry_run else "rolled back"
                 out.print(f"{verb}: {res['from']['artifact']} ({res['from']['release']}) -> "
                           f"{res['to']['artifact']} ({res['to']['release']})")
+                for skip in res.get("skipped") or []:
+                    console.print(f"[yellow]skipped[/yellow] release {skip['release']}: {skip['why']}", soft_wrap=True)
             return
 
         def on_start(plan):

@@ -22,6 +22,8 @@ def metrics_table(record: dict, title: str | None = None) -> Table:
     if m.get("attack_success_rate") is not None:  # robustness set
         t.add_row("attack success rate", f"{m['attack_success_rate']:.3f} "
                   f"({m.get('n_attack_successes')}/{m.get('n_attacks')} malicious -> ham)")
+        t.add_row("ham controls kept", f"{fmt(m.get('control_ham_accuracy'))} "
+                  "(read with the rate above: a model that never says ham lets no attack through)")
     lat = m.get("latency_ms", {})
     t.add_row("latency p50 / p95 (ms)", f"{fmt(lat.get('p50'), '.0f')} / {fmt(lat.get('p95'), '.0f')}")
     tok = m.get("tokens", {})

@@ -27,6 +27,7 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "cost_per_1k": ("USD per 1,000 messages", False, False),
     "cost_usd": ("total USD of the run", False, False),
     "attack_success_rate": ("share of malicious robustness-set messages classified as ham", False, False),
+    "control_ham_accuracy": ("share of the robustness set's ham controls classified as ham", True, False),
 }
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}

@@ -46,6 +46,27 @@ def macro_f1_codes(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return total / k
 
 
+def bootstrap_macro_f1(gold, pred, k: int, *, n_boot: int = 2000, seed: int = 0,
+                       confidence: float = 0.95) -> dict:
+    """Percentile bootstrap interval of one run's macro-F1 over its items (60 items: about +-0.12)."""
+    gold = np.asarray(gold, dtype=np.int64)
+    pred = np.asarray(pred, dtype=np.int64)
+    n = len(gold)
+    if n == 0:
+        return {"value": None, "low": None, "high": None, "n_boot": 0, "seed": seed, "confidence": confidence}
+    rng = np.random.default_rng(seed)
+    values = np.empty(n_boot)
+    chunk = max(1, min(n_boot, 2_000_000 // n))
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        values[start:stop] = macro_f1_codes(gold[idx], pred[idx], k)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return {"value": float(macro_f1_codes(gold, pred, k)), "low": float(low), "high": float(high),
+            "n_boot": n_boot, "seed": seed, "confidence": confidence}
+
+
 def bootstrap_macro_f1_diff(gold, pred_base, pred_cand, k: int, *, n_boot: int = 2000, seed: int = 0,
                             confidence: float = 0.95) -> dict:
     """Paired percentile bootstrap of macro-F1(candidate) - macro-F1(baseline) over the same items."""

@@ -28,6 +28,13 @@ def row_specs(labels: tuple[str, ...]) -> list[tuple[str, str | None, str, str, 
     return specs
 
 
+# Robustness-set runs: the rate of attacks let through, always next to the ham controls' accuracy.
+ROBUSTNESS_SPECS = [
+    ("attack_success_rate", None, "attack success rate", ".3f", False),
+    ("control_ham_accuracy", None, "ham controls kept", ".3f", True),
+]
+
+
 def _value(metrics: dict, metric: str, label: str | None):
     if metric == "n_items":
         return metrics.get("n_items")
@@ -36,7 +43,10 @@ def _value(metrics: dict, metric: str, label: str | None):
 
 def build_rows(metrics_list: list[dict], labels: tuple[str, ...], baseline_index: int | None) -> list[dict]:
     rows = []
-    for metric, label, title, fmt, hib in row_specs(labels):
+    specs = row_specs(labels)
+    if any(m.get("attack_success_rate") is not None for m in metrics_list):
+        specs[3:3] = ROBUSTNESS_SPECS
+    for metric, label, title, fmt, hib in specs:
         values = [_value(m, metric, label) for m in metrics_list]
         known = [(i, v) for i, v in enumerate(values) if v is not None]
         best: list[int] = []

@@ -10,6 +10,8 @@ from pathlib import Path
 from smishctl.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
+MAX_LABELS = 50  # distinct values a classification label column plausibly has
+DEFAULT_MAX_ROWS = 2_000_000  # Parquet: rows, since compressed bytes say little about what loading costs
 
 
 @dataclass(frozen=True)
@@ -36,18 +38,55 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def _check_file(path: Path, fmt: str, encoding: str, max_bytes: int) -> None:
-    if not path.is_file():
-        raise DataError(f"dataset file not found: {path}", hint="check the path or use a registry name")
+def check_size(path: Path, max_bytes: int) -> int:
+    """Refuse a file above the limit from its size alone, before any byte of it is read (or hashed)."""
     size = path.stat().st_size
     if size > max_bytes:
         raise DataError(
             f"{path.name} is {size / 2**20:.0f} MiB, above the {max_bytes / 2**20:.0f} MiB limit",
             hint="raise [data].max_file_mib or SMISHCTL_MAX_FILE_MIB if this is intended",
         )
+    return size
+
+
+def max_rows() -> int:
+    return int(os.environ.get("SMISHCTL_MAX_ROWS") or DEFAULT_MAX_ROWS)
+
+
+def _check_parquet(path: Path, max_bytes: int, columns: tuple[str, ...]) -> None:
+    """A small compressed Parquet file can expand far past the byte limit when loaded. Bound its rows
+    (from the footer) and the bytes of the columns we load, counted batch by batch so that the check
+    itself never holds more than one batch."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot parse {path.name} as parquet: {first}", hint="check the file's format") from None
+    limit = max_rows()
+    if pf.metadata.num_rows > limit:
+        raise DataError(f"{path.name} has {pf.metadata.num_rows:,} rows, above the {limit:,} row limit",
+                        hint="sample it first, or raise SMISHCTL_MAX_ROWS if this is intended")
+    wanted = [c for c in columns if c in pf.schema_arrow.names]
+    expanded = 0
+    for batch in pf.iter_batches(batch_size=8192, columns=wanted):
+        expanded += batch.nbytes
+        if expanded > max_bytes:
+            raise DataError(
+                f"{path.name} expands to more than {max_bytes / 2**20:.0f} MiB when loaded (the MiB limit "
+                f"applies to the data, not its compressed size)",
+                hint="raise [data].max_file_mib or SMISHCTL_MAX_FILE_MIB if this is intended")
+
+
+def _check_file(path: Path, fmt: str, encoding: str, max_bytes: int, columns: tuple[str, ...] = ()) -> None:
+    if not path.is_file():
+        raise DataError(f"dataset file not found: {path}", hint="check the path or use a registry name")
+    size = check_size(path, max_bytes)
     if size == 0:
         raise DataError(f"{path.name} is empty")
     if fmt == "parquet":
+        _check_parquet(path, max_bytes, columns)
         return
     # Decode ourselves first: pandas' error for bad bytes is a long traceback without the offset.
     data = path.read_bytes()
@@ -76,7 +115,7 @@ def read_rows(source: TableSource, *, cache_dir: Path, max_bytes: int) -> list[d
         return _read_hub(source, cache_dir)
     path = Path(source.path)
     fmt = source.format or detect_format(path)
-    _check_file(path, fmt, source.encoding, max_bytes)
+    _check_file(path, fmt, source.encoding, max_bytes, (source.text_column, source.label_column))
     common = {"data_files": str(path), "cache_dir": str(cache_dir)}
     try:
         if fmt in ("csv", "tsv"):
@@ -132,9 +171,23 @@ def _columns(ds, source: TableSource, name: str) -> list[dict]:
     names = getattr(feature, "names", None)  # ClassLabel: ints -> names
     texts = ds[source.text_column]
     labels = ds[source.label_column]
+    _check_label_column(labels, source.label_column, name)
     rows = []
     for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
         if names is not None and isinstance(label, int):
             label = names[label]
         rows.append({"text": text, "label": label, "row": i + (2 if source.header else 1)})
     return rows
+
+
+def _check_label_column(labels: list, column: str, name: str) -> None:
+    """Refuse a label column that cannot be one: too many distinct values, or values that read like
+    messages (a swapped --text-column/--label-column would otherwise make thousands of "classes")."""
+    distinct = {str(v).strip() for v in labels if v is not None and str(v).strip()}
+    wordy = [v for v in distinct if len(v) > 40 or len(v.split()) > 4]
+    if len(distinct) > MAX_LABELS or (wordy and len(wordy) * 2 >= len(distinct)):
+        example = max(distinct, key=len)[:60]
+        raise DataError(
+            f"{name}: column {column!r} does not look like a label column ({len(distinct):,} distinct values, "
+            f"e.g. {example!r})",
+            hint="pass the column holding the class (ham, spam, ...) with --label-column, the SMS with --text-column")

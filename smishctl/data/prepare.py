@@ -132,8 +132,10 @@ def resolve_source(
     )
     prov = {"name": path.name, "source": str(path.resolve())}
     if path.is_file():
+        from smishctl.data.load import check_size
         from smishctl.fsutil import sha256_file
 
+        check_size(path, settings.max_file_bytes)  # before hashing: an oversized file is never read
         prov["sha256"] = sha256_file(path)
     return src, None, prov
 

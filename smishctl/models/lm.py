@@ -13,6 +13,10 @@ DEFAULT_RETRIES = 3
 
 
 def quiet_libraries() -> None:
+    from smishctl.redact import install_log_redaction, register_env_secrets
+
+    register_env_secrets()
+    install_log_redaction()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_LOG", "ERROR")
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "dspy", "httpx", "datasets"):
@@ -20,13 +24,17 @@ def quiet_libraries() -> None:
 
 
 def configure_dspy_cache(settings: Settings) -> None:
-    """Keep DSPy's disk cache inside the project (reproducible, inspectable, deletable)."""
+    """Keep DSPy's disk cache inside the project (reproducible, inspectable, deletable).
+
+    The cache is pickle on disk and may come from elsewhere (a restored CI cache): `restrict_pickle`
+    lets it rebuild only litellm/openai response types, so a planted payload is a cache miss, not code."""
     import dspy
 
     folder = settings.cache_dir / "dspy"
     folder.mkdir(parents=True, exist_ok=True)
     if getattr(configure_dspy_cache, "_dir", None) != folder:
-        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(folder))
+        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(folder),
+                             restrict_pickle=True)
         configure_dspy_cache._dir = folder
 
 

@@ -27,6 +27,7 @@ class ModelSpec:
     output_usd_per_token: float | None = None
     usd_per_hour: float | None = None  # local models: priced by compute time
     extra: dict = field(default_factory=dict)
+    weights_fingerprint: str | None = None  # a user's .gguf: what is in the file, not what it is called
 
     @property
     def is_local(self) -> bool:
@@ -36,6 +37,8 @@ class ModelSpec:
     def endpoint_tag(self) -> str:
         """Distinguishes endpoints serving the same model name (cache keys, run configs)."""
         base = self.api_base or ("in-process" if self.is_local else "default")
+        if self.weights_fingerprint:  # two .gguf files with one name stem must not share cache or runs
+            base += f"|weights:{self.weights_fingerprint}"
         return hashlib.sha256(base.encode()).hexdigest()[:12]
 
     def public(self) -> dict:
@@ -44,14 +47,46 @@ class ModelSpec:
             "name": self.name,
             "litellm_model": self.litellm_model,
             "local": self.is_local,
-            "api_base": self.api_base,
+            "api_base": public_url(self.api_base),
             "api_key_env": self.api_key_env,
+            **({"weights_fingerprint": self.weights_fingerprint} if self.weights_fingerprint else {}),
             "price": {
                 "input_usd_per_token": self.input_usd_per_token,
                 "output_usd_per_token": self.output_usd_per_token,
                 "usd_per_hour": self.usd_per_hour,
             },
         }
+
+
+FINGERPRINT_SPAN = 1 << 20
+
+
+def weights_fingerprint(path: Path) -> str:
+    """SHA-256 of a weights file's size, first MiB and last MiB: a GGUF's header (architecture, tensor
+    table) and its tail differ between any two models or quantisations, and reading 2 MiB is instant
+    where hashing 0.5-5 GB on every command is not."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(FINGERPRINT_SPAN))
+        if size > FINGERPRINT_SPAN:
+            fh.seek(max(FINGERPRINT_SPAN, size - FINGERPRINT_SPAN))
+            h.update(fh.read(FINGERPRINT_SPAN))
+    return h.hexdigest()[:16]
+
+
+def public_url(url: str | None) -> str | None:
+    """`url` without what may hold credentials: user:password@, the query string and the fragment."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL we can parse: record nothing rather than something unsafe
+        return "<unparsable url>"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _litellm_prices(model: str) -> tuple[float | None, float | None]:
@@ -91,6 +126,7 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
             name=name,
             litellm_model=spec.litellm_model,
             local_gguf=spec.local_gguf,
+            weights_fingerprint=spec.weights_fingerprint,
             api_base=a.get("api_base", spec.api_base),
             api_key_env=a.get("api_key_env"),
             input_usd_per_token=a["input_usd_per_mtok"] * per_m if "input_usd_per_mtok" in a
@@ -113,7 +149,7 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
         if not path.is_file():
             raise ModelError(f"GGUF file not found: {path}")
         return ModelSpec(name=name, litellm_model=f"{LOCAL_PREFIX}{path.stem}", local_gguf=path,
-                         usd_per_hour=settings.local_usd_per_hour)
+                         usd_per_hour=settings.local_usd_per_hour, weights_fingerprint=weights_fingerprint(path))
     if name.startswith(LOCAL_PREFIX):
         short = name[len(LOCAL_PREFIX):]
         if short not in WEIGHTS:
