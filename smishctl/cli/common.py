@@ -16,6 +16,7 @@ out = Console(highlight=False)
 
 DebugOpt = typer.Option(False, "--debug", help="Show full tracebacks.", envvar="SMISHCTL_DEBUG")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
+WideOpt = typer.Option(False, "--wide", help="Every column at full width, whatever the terminal's width.")
 
 
 @contextlib.contextmanager
@@ -28,7 +29,7 @@ def handled(debug: bool = False) -> Iterator[None]:
     except SmishError as exc:
         if debug:
             raise
-        console.print(f"[red]error:[/red] {_redact(exc.one_line())}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {plain(_redact(exc.one_line()))}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
@@ -39,9 +40,16 @@ def handled(debug: bool = False) -> Iterator[None]:
         if debug:
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
-        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_redact(first)} (re-run with --debug)",
+        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {plain(_redact(first))} (re-run with --debug)",
                       soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def plain(text) -> str:
+    """Text printed as it is: rich would take `[data]` in a hint for markup and drop it."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def _redact(text: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, plain, print_json, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -75,7 +75,10 @@ def evaluate(
 
             out.print(metrics_table(record))
             out.print(confusion_table(record))
-            console.print(f"run written to runs/{record['id']}/")
+            from smishctl.runs import list_runs, short_refs
+
+            ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record["id"], record["id"])
+            console.print(f"run written to runs/{record['id']}/ (ref {ref}, or latest)", soft_wrap=True)
 
 
 def _track(s, run_id: str, *, enabled: bool) -> dict:
@@ -84,7 +87,7 @@ def _track(s, run_id: str, *, enabled: bool) -> dict:
 
     status = track_run(s, run_id, enabled=enabled)
     if status["status"] == "pending":
-        console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {run_id} ({status.get('error')}); "
+        console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {run_id} ({plain(status.get('error'))}); "
                       f"kept locally, send it later with: smishctl push {run_id}", soft_wrap=True)
     elif status["status"] == "pushed":
         console.print(f"Langfuse experiment: {status.get('url') or status.get('host')}", soft_wrap=True)

@@ -113,5 +113,13 @@ def _print_summary(s: dict) -> None:
         from smishctl.optimize import search_note
 
         console.print(f"search: {search_note(s['search'])}")
-    console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
-    console.print(f"next: smishctl evaluate --prompt {s['artifact']}")
+    console.print(f"wrote [bold]{s['artifact']}[/bold]")
+    console.print(f"  in {s['path']}", soft_wrap=True)  # a path on its own line: wrapped by the terminal only
+    console.print(f"next: smishctl evaluate --prompt {_prompt_ref(s['artifact'])}")
+
+
+def _prompt_ref(artifact_id: str) -> str:
+    from smishctl.artifacts import list_artifacts
+    from smishctl.cli.render import short_prompt_refs
+
+    return short_prompt_refs([artifact_id] + [a.id for a in list_artifacts(settings().prompts_dir)])[artifact_id]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, plain, print_json, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +47,7 @@ def push(
                 console.print(f"production prompt: Langfuse {st['name']} version {st['version']} "
                               f"({st['artifact_id']}) is labelled production", soft_wrap=True)
             elif not as_json:
-                console.print(f"[yellow]warning:[/yellow] production prompt not published ({st.get('error')})",
+                console.print(f"[yellow]warning:[/yellow] production prompt not published ({plain(st.get('error'))})",
                               soft_wrap=True)
         for run in targets:
             status = push_run(s, run, lf=lf, timeout=timeout)
@@ -57,7 +57,7 @@ def push(
             if status["status"] == "pushed":
                 console.print(f"run {run.id}: pushed to Langfuse — {status.get('url') or lf.host}", soft_wrap=True)
             else:
-                console.print(f"[yellow]warning:[/yellow] run {run.id}: still pending ({status.get('error')})",
+                console.print(f"[yellow]warning:[/yellow] run {run.id}: still pending ({plain(status.get('error'))})",
                               soft_wrap=True)
         if as_json:
             print_json(results)

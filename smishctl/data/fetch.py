@@ -30,7 +30,8 @@ def _download(spec: DatasetSpec, timeout: float = 30.0) -> bytes:
     except OSError as exc:
         raise DataError(
             f"cannot download {spec.name} from {spec.url}: {exc}",
-            hint="configure a mirror folder (SMISHCTL_DATA_MIRROR or [data].mirror in smishctl.toml)",
+            hint="set mirror under [data] in smishctl.toml to a folder holding the dataset files, "
+                 "or SMISHCTL_DATA_MIRROR",
         ) from None
     if spec.archive_member:
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
