@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+import smishctl.cli.init_cmd as init_cmd
 from smishctl.cli import compare_cmd, data_cmd, evaluate_cmd, optimize_cmd, promote_cmd, prompts_cmd, push_cmd, runs_cmd
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ data_cmd.register(app)
 prompts_cmd.register(app)
 runs_cmd.register(app)
 push_cmd.register(app)
+init_cmd.register(app)
 
 
 def main() -> None:

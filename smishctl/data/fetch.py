@@ -68,12 +68,15 @@ def fetch(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
         return target, f"download ({spec.url})"
 
 
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"  # package data: inside the installed wheel too
+
+
 def _bundled(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
-    """A file of the smishctl source tree; a project may hold its own copy under datasets/."""
+    """A file shipped inside the smishctl package; a project may hold its own copy under datasets/."""
     rel = spec.url.removeprefix("bundled:")
-    for path in (settings.root / rel, Path(__file__).resolve().parents[2] / rel):
+    for path in (settings.root / rel, BUNDLED_DIR / rel.removeprefix("datasets/")):
         if path.is_file():
             _verify(path, spec, str(path))
             return path, f"bundled ({path})"
-    raise DataError(f"dataset {spec.name} is missing: {rel} is not in the project nor in the smishctl source tree",
-                    hint="run datasets/robustness/build_injection.py from a smishctl checkout")
+    raise DataError(f"dataset {spec.name} is missing: {rel} is neither in the project nor in the smishctl package",
+                    hint="reinstall smishctl")
