@@ -78,5 +78,5 @@ def _bundled(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
         if path.is_file():
             _verify(path, spec, str(path))
             return path, f"bundled ({path})"
-    raise DataError(f"dataset {spec.name} is missing: {rel} is neither in the project nor in the smishctl package",
+    raise DataError(f"dataset {spec.name} is missing: {rel} is neither in the project nor inside the installed package",
                     hint="reinstall smishctl")
