@@ -16,7 +16,7 @@ app = typer.Typer(
     help="Optimize, evaluate, compare and promote LLM prompts for SMS phishing (smishing) detection.\n\n"
     "Typical loop: smishctl optimize -> smishctl evaluate --prompt ID -> smishctl compare -> smishctl promote.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, console, handled, out, plain, print_json, settings
+from smishctl.cli.completion import complete_run
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def compare(
-    runs: Annotated[list[str] | None, typer.Argument(help="Run references: ids, short refs or prefixes from `smishctl runs list`, latest, latest~1, or run folders.", show_default=False)] = None,
+    runs: Annotated[list[str] | None, typer.Argument(help="Run references: ids, short refs or prefixes from `smishctl runs list`, latest, latest~1, or run folders.", show_default=False, autocompletion=complete_run)] = None,
     models: Annotated[str | None, typer.Option("--models", help="Comma-separated models to evaluate on the same items first (a run with identical configuration is reused), e.g. local/qwen2.5-coder-0.5b,classic/tfidf-svm.")] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="With --models: the prompt every model uses (default zero-shot).")] = None,
     prompts: Annotated[str | None, typer.Option("--prompts", help="With --models: comma-separated prompts; every model x prompt is evaluated.")] = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, plain, print_json, settings
+from smishctl.cli.completion import complete_prompt, complete_run
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def evaluate(
     model: Annotated[str | None, typer.Option("--model", "-m", help="litellm model string, alias, local/<name> or a .gguf path. Default: the embedded local model.")] = None,
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id (see `smishctl prompts list`) or a path.")] = "zero-shot",
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id or short ref (see `smishctl prompts list`) or a path.", autocompletion=complete_prompt)] = "zero-shot",
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name (sms-phishing, uci-sms-spam), a CSV/TSV/JSON/JSONL/Parquet file, or hf:<hub id> (needs internet).")] = None,
     split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="Evaluate only the first N items of the split (a fair seeded sample).")] = None,
@@ -24,7 +25,7 @@ def evaluate(
     timeout: Annotated[float | None, typer.Option(help="Per-call timeout in seconds (default 60).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries per call with backoff (default 3).")] = None,
     max_errors: Annotated[int, typer.Option(help="Stop early once this many errors make up half the items so far.")] = 50,
-    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (its id); other options are taken from it.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (its reference); other options are taken from it.", autocompletion=complete_run)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from DSPy's cache.")] = False,
     text_column: Annotated[str | None, typer.Option(help="Text column of a custom dataset file.")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a custom dataset file.")] = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.completion import complete_prompt
 
 prompts_app = typer.Typer(help="List, show and diff versioned prompt artifacts.", no_args_is_help=True)
 
@@ -48,7 +49,7 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
 
 
 @prompts_app.command("show")
-def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id (or unique suffix like v0003), path, or production.")],
+def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref from `smishctl prompts list` (e.g. v0003), path, or production.", autocompletion=complete_prompt)],
              as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """The rendered chat messages of a version ({{sms}} marks where the message goes)."""
     with handled(debug):
@@ -69,8 +70,8 @@ def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id (or unique 
 
 
 @prompts_app.command("diff")
-def diff_cmd(a: Annotated[str, typer.Argument(help="First artifact.")],
-             b: Annotated[str, typer.Argument(help="Second artifact.")], debug: bool = DebugOpt):
+def diff_cmd(a: Annotated[str, typer.Argument(help="First artifact.", autocompletion=complete_prompt)],
+             b: Annotated[str, typer.Argument(help="Second artifact.", autocompletion=complete_prompt)], debug: bool = DebugOpt):
     """Instructions, demos and settings of two versions, side by side."""
     with handled(debug):
         from rich.table import Table

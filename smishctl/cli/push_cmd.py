@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, plain, print_json, settings
+from smishctl.cli.completion import complete_run
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def push(
-    runs: Annotated[list[str] | None, typer.Argument(help="Run ids (or prefixes, paths, 'latest'). Default: every run whose push is pending.")] = None,
+    runs: Annotated[list[str] | None, typer.Argument(help="Run references (ids, short refs, latest, latest~1, paths). Default: every run whose push is pending.", autocompletion=complete_run)] = None,
     all_runs: Annotated[bool, typer.Option("--all", help="Every finished run not yet pushed (also those made with Langfuse off).")] = False,
     production: Annotated[bool, typer.Option("--production", help="Also (re)publish the production prompt and move Langfuse's production label to it.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Give up on a run after this many seconds (default: push_timeout of \\[langfuse], 30).")] = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.completion import complete_run
 
 runs_app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
 
@@ -58,7 +59,7 @@ def _when(created_at: str) -> str:
 
 
 @runs_app.command("show")
-def show_cmd(run: Annotated[str, typer.Argument(help="Run reference: id, short ref or prefix from `smishctl runs list`, latest, latest~1, or a path.")],
+def show_cmd(run: Annotated[str, typer.Argument(help="Run reference: id, short ref or prefix from `smishctl runs list`, latest, latest~1, or a path.", autocompletion=complete_run)],
              as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """One run's configuration and metrics."""
     with handled(debug):
@@ -75,7 +76,7 @@ def show_cmd(run: Annotated[str, typer.Argument(help="Run reference: id, short r
 
 
 @runs_app.command("merge")
-def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (ids, prefixes or paths) of one evaluation.")],
+def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (references or paths) of one evaluation.", autocompletion=complete_run)],
               run_id: Annotated[str | None, typer.Option("--id", help="Id of the merged run (default: generated).")] = None,
               as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """Join the runs of `smishctl evaluate --shard K/N` (all N shards) into one complete run whose items,
