@@ -87,3 +87,22 @@ def test_short_prompt_refs():
     refs = short_prompt_refs(["sms/qwen-0.5b/v0001", "sms/qwen-0.5b/v0002", "uci/qwen-0.5b/v0001", "zero-shot"])
     assert refs == {"sms/qwen-0.5b/v0001": "sms/qwen-0.5b/v0001", "sms/qwen-0.5b/v0002": "v0002",
                     "uci/qwen-0.5b/v0001": "uci/qwen-0.5b/v0001", "zero-shot": "zero-shot"}
+
+
+def test_shell_completion_offers_run_references(runs_dir):
+    """Typer's completion protocol, as bash's completion function calls it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (runs_dir.parent / "smishctl.toml").write_text("")
+    env = {**os.environ, "SMISHCTL_HOME": str(runs_dir.parent), "_SMISHCTL_COMPLETE": "complete_bash",
+           "COMP_WORDS": "smishctl compare b", "COMP_CWORD": "2"}
+    script = Path(sys.executable).parent / "smishctl"
+    res = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["b7c1"]
+    env.update(COMP_WORDS="smishctl runs show ", COMP_CWORD="3")
+    res = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert res.stdout.split()[:3] == ["latest", "latest~1", "nightly"]
