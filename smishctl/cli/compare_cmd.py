@@ -93,15 +93,16 @@ def compare(
         _track_new_runs(s, data, enabled=not no_langfuse)
         cmp = compare_runs(data, baseline_index=baseline_index, options=options)
         _write_files(cmp, markdown=markdown, junit=junit, html=html, json_file=json_file)
+        refs = {} if wide or as_json else _short_refs(s.runs_dir)
         if as_json:
             print_json(cmp)
         else:
-            _print_tables(cmp, s.runs_dir, wide=wide)
+            _print_tables(cmp, refs, wide=wide)
         _print_langfuse_links(data)
         for w in cmp["warnings"]:
-            console.print(f"[yellow]warning:[/yellow] {plain(w)}", soft_wrap=True)
+            console.print(f"[yellow]warning:[/yellow] {plain(_with_refs(w, refs))}", soft_wrap=True)
         for f in cmp["failures"]:
-            console.print(f"[red]FAIL[/red] {plain(f)}", soft_wrap=True)
+            console.print(f"[red]FAIL[/red] {plain(_with_refs(f, refs))}", soft_wrap=True)
         if cmp["gates"] or cmp["checks"]:
             n = len(cmp["gates"]) + len(cmp["checks"])
             console.print(f"{'[green]gates passed[/green]' if cmp['passed'] else '[red]gates failed[/red]'}: "
@@ -110,14 +111,25 @@ def compare(
             raise typer.Exit(cmp["exit_code"])
 
 
-def _print_tables(cmp: dict, runs_dir: Path, *, wide: bool) -> None:
+def _short_refs(runs_dir: Path) -> dict[str, str]:
+    from smishctl.runs import list_runs, short_refs
+
+    return short_refs([r.id for r in list_runs(runs_dir)])
+
+
+def _with_refs(text: str, refs: dict[str, str]) -> str:
+    """Run ids in a message replaced by the short references the table shows."""
+    for run_id in sorted(refs, key=len, reverse=True):
+        text = text.replace(run_id, refs[run_id])
+    return text
+
+
+def _print_tables(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
     """Columns headed by short run references (whole run ids with --wide)."""
     from rich.console import Console
 
     from smishctl.report.terminal import comparison_table, stats_table
-    from smishctl.runs import list_runs, short_refs
 
-    refs = {} if wide else short_refs([r.id for r in list_runs(runs_dir)])
     tables = [t for t in (comparison_table(cmp, refs), stats_table(cmp, refs)) if t is not None]
     console_ = out
     if wide:

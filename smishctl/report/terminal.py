@@ -27,7 +27,7 @@ def comparison_table(cmp: dict, refs: dict[str, str] | None = None) -> Table:
     t.add_column("metric")
     for run in cmp["runs"]:
         ref = refs.get(run["id"], run["id"])
-        t.add_column(_header(run, ref), justify="right", min_width=len(ref))
+        t.add_column(_header(run, ref), justify="right", min_width=len(ref), overflow="fold")
     for row in cmp["rows"]:
         cells = []
         for i, v in enumerate(row["values"]):
