@@ -11,6 +11,11 @@ SCHEMA: dict[str, dict[str, str]] = {
     "data": {
         "mirror": "folder holding byte-exact copies of the registry datasets (also SMISHCTL_DATA_MIRROR)",
         "max_file_mib": "larger dataset files are refused (also SMISHCTL_MAX_FILE_MIB)",
+        "split_policy": "template or exact: how train/dev/test are drawn (--split-policy overrides it)",
+        "evaluation_only": "dataset files (glob patterns) that are never split: every item is scored",
+    },
+    "optimize": {
+        "with_feedback": "add the user reports of datasets/feedback/<dataset>.jsonl to the training pool",
     },
     "models": {
         "default": "the model commands use without --model (also SMISHCTL_MODEL)",
@@ -36,6 +41,8 @@ SCHEMA: dict[str, dict[str, str]] = {
         "min_macro_f1": "the candidate's test macro-F1 must reach this",
         "max_error_rate": "the candidate's share of failed calls must stay below this",
         "alpha": "significance level of the no-regression check against production",
+        "require": "gates (compare --gate syntax) the candidate's test run must pass",
+        "must_pass": "must-pass sets (datasets/golden/NAME.csv) in which the candidate may miss nothing",
     },
     "langfuse": {
         "enabled": "false turns Langfuse off for this project",

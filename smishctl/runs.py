@@ -110,7 +110,10 @@ def run_dir(runs_dir: Path, run_id: str) -> Path:
 
 
 def open_run(runs_dir: Path, ref: str) -> Run:
-    """A run by reference: see `resolve_run`."""
+    """A run by path, or by a reference to a run in `runs_dir` (see `resolve_run`)."""
+    p = Path(ref)
+    if (p / RUN_FILE).is_file():
+        return Run(p.resolve())
     return resolve_run(runs_dir, ref)
 
 
@@ -118,12 +121,9 @@ LATEST = "latest"
 
 
 def resolve_run(runs_dir: Path, ref: str) -> Run:
-    """A run by id, path, 'latest', 'latest~N' (N runs before the latest), or a unique prefix or
+    """A run of `runs_dir` by id, 'latest', 'latest~N' (N runs before the latest), or a unique prefix or
     suffix of its id (the short reference `runs list` shows, e.g. the random tail `a3f2`)."""
     ref = ref.strip()
-    p = Path(ref)
-    if (p / RUN_FILE).is_file():
-        return Run(p.resolve())
     if not ref or "/" in ref:
         raise ConfigError(f"unknown run {ref!r}", hint="see smishctl runs list")
     if runs_dir.is_dir():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from smishctl.errors import ConfigError
-from smishctl.runs import resolve_run, short_refs
+from smishctl.runs import open_run, resolve_run, short_refs
 
 
 def _run(runs_dir, run_id: str, created: str) -> None:
@@ -36,6 +36,7 @@ def test_short_refs_are_unique_and_resolve_back(runs_dir):
     assert refs["nightly"] == "nightly"
     for run_id, ref in refs.items():
         assert resolve_run(runs_dir, ref).id == run_id
+        assert open_run(runs_dir, ref).id == run_id  # what every command calls
 
 
 def test_latest_and_latest_tilde(runs_dir):
@@ -49,7 +50,7 @@ def test_latest_and_latest_tilde(runs_dir):
 
 def test_prefixes_paths_and_ambiguity(runs_dir):
     assert resolve_run(runs_dir, "20261127-0915").id == "20261127-091500-qwen-v0001-b7c1"
-    assert resolve_run(runs_dir, str(runs_dir / "nightly")).id == "nightly"
+    assert open_run(runs_dir, str(runs_dir / "nightly")).id == "nightly"
     with pytest.raises(ConfigError, match="ambiguous") as exc:
         resolve_run(runs_dir, "a3f2")
     assert "qwen-zero-shot-a3f2" in str(exc.value) and "svm-zero-shot-a3f2" in str(exc.value)
