@@ -153,3 +153,30 @@ def test_a_hint_with_a_section_prints_literally(capsys):
     assert exc.value.exit_code == 2
     err = capsys.readouterr().err
     assert "set mirror under [data] in smishctl.toml, or [promotion] alpha" in err
+
+
+def _all_commands(cmd, path=()):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _all_commands(sub, (*path, name))
+
+
+def test_help_texts_escape_config_sections():
+    """Typer renders help with rich markup: an unescaped "[data]" vanishes from --help (write "\\[data]")."""
+    sections = "|".join(re.escape(s.split(".")[0]) for s in SCHEMA)
+    bare = re.compile(rf"(?<!\\)\[(?:{sections})[\].]")
+    found = []
+    for path, cmd in _all_commands(CLI):
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+        found += [f"smishctl {' '.join(path)}: {t!r}" for t in texts if bare.search(t)]
+    assert not found, found
+
+
+def test_an_escaped_section_survives_in_help():
+    import os
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "smishctl", "promote", "--help"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "200"}, timeout=60)
+    assert "[promotion]" in res.stdout
