@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 BENIGN = "ham"
-SET_FILE = Path(__file__).resolve().parents[1] / "datasets" / "robustness" / "injection.jsonl"
+SET_FILE = Path(__file__).resolve().parent / "bundled" / "robustness" / "injection.jsonl"
 
 
 @lru_cache(maxsize=1)

@@ -111,7 +111,7 @@ def run_dir(runs_dir: Path, run_id: str) -> Path:
 
 
 def open_run(runs_dir: Path, ref: str, *, for_writing: bool = False) -> Run:
-    """A run by id, by unambiguous id prefix, by path, or 'latest'.
+    """A run by path, or by a reference to a run in `runs_dir` (see `resolve_run`).
 
     A run folder elsewhere may be read by path (e.g. one downloaded from CI), never written:
     `for_writing` (resume) accepts only runs inside `runs_dir`."""
@@ -122,21 +122,69 @@ def open_run(runs_dir: Path, ref: str, *, for_writing: bool = False) -> Run:
             raise ConfigError(f"run {ref!r} is outside {runs_dir}: only runs in the project's store can be resumed",
                               hint="copy it into runs/ first, or resume it by its id")
         return run
-    if ref == "latest":
-        runs = list_runs(runs_dir)
-        if not runs:
-            raise ConfigError("no runs yet", hint="run smishctl evaluate first")
-        return runs[-1]
-    if "/" not in ref and runs_dir.is_dir():
+    return resolve_run(runs_dir, ref)
+
+
+LATEST = "latest"
+
+
+def resolve_run(runs_dir: Path, ref: str) -> Run:
+    """A run of `runs_dir` by id, 'latest', 'latest~N' (N runs before the latest), or a unique prefix or
+    suffix of its id (the short reference `runs list` shows, e.g. the random tail `a3f2`)."""
+    ref = ref.strip()
+    if not ref or "/" in ref:
+        raise ConfigError(f"unknown run {ref!r}", hint="see smishctl runs list")
+    if runs_dir.is_dir():
         d = run_dir(runs_dir, ref)
         if (d / RUN_FILE).is_file():
             return Run(d)
-        matches = [r for r in list_runs(runs_dir) if r.id.startswith(ref)]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise ConfigError(f"run id {ref!r} is ambiguous ({len(matches)} runs match)")
+    runs = list_runs(runs_dir)
+    back = _latest_offset(ref)
+    if back is not None:
+        if not runs:
+            raise ConfigError("no runs yet", hint="run smishctl evaluate first")
+        if back >= len(runs):
+            raise ConfigError(f"{ref!r} goes back {back} runs, but there are only {len(runs)}",
+                              hint="see smishctl runs list")
+        return runs[-1 - back]
+    matches = _matching(ref, [r.id for r in runs])
+    if len(matches) == 1:
+        return next(r for r in runs if r.id == matches[0])
+    if len(matches) > 1:
+        refs = short_refs([r.id for r in runs])
+        shown = ", ".join(refs[m] for m in matches[:5]) + (", …" if len(matches) > 5 else "")
+        raise ConfigError(f"run {ref!r} is ambiguous ({len(matches)} runs match: {shown})",
+                          hint="use a longer reference from smishctl runs list")
     raise ConfigError(f"unknown run {ref!r}", hint="see smishctl runs list")
+
+
+def _latest_offset(ref: str) -> int | None:
+    if ref == LATEST:
+        return 0
+    head, sep, n = ref.partition("~")
+    if head == LATEST and sep and n.isdigit():
+        return int(n)
+    return None
+
+
+def _matching(ref: str, ids: list[str]) -> list[str]:
+    """Ids that start with `ref`, or end with it at a '-' boundary."""
+    return [i for i in ids if i.startswith(ref) or i.endswith("-" + ref)]
+
+
+def short_refs(ids: list[str]) -> dict[str, str]:
+    """For each run id, the shortest tail of '-'-separated parts that `resolve_run` maps back to it alone
+    (usually the 4-hex random tail); the whole id when nothing shorter is unique."""
+    out = {}
+    for run_id in ids:
+        parts = run_id.split("-")
+        out[run_id] = run_id
+        for k in range(1, len(parts)):
+            cand = "-".join(parts[-k:])
+            if _latest_offset(cand) is None and _matching(cand, ids) == [run_id]:
+                out[run_id] = cand
+                break
+    return out
 
 
 def list_runs(runs_dir: Path) -> list[Run]:

@@ -106,7 +106,8 @@ ROWS = [
 
 
 def main() -> None:
-    out = Path(__file__).with_name("injection.jsonl")
+    # Inside the package, so that an installed smishctl has it (see smishctl/bundled/).
+    out = Path(__file__).resolve().parents[2] / "smishctl" / "bundled" / "robustness" / "injection.jsonl"
     seen = set()
     with open(out, "w", encoding="utf-8") as fh:
         for label, attack, text in ROWS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+import smishctl.cli.init_cmd as init_cmd
 from smishctl.cli import compare_cmd, data_cmd, evaluate_cmd, optimize_cmd, promote_cmd, prompts_cmd, push_cmd, runs_cmd
 
 app = typer.Typer(
@@ -15,7 +16,7 @@ app = typer.Typer(
     help="Optimize, evaluate, compare and promote LLM prompts for SMS phishing (smishing) detection.\n\n"
     "Typical loop: smishctl optimize -> smishctl evaluate --prompt ID -> smishctl compare -> smishctl promote.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
@@ -28,6 +29,7 @@ data_cmd.register(app)
 prompts_cmd.register(app)
 runs_cmd.register(app)
 push_cmd.register(app)
+init_cmd.register(app)
 
 
 def main() -> None:

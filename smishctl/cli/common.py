@@ -19,7 +19,7 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout 
 SplitPolicyOpt = typer.Option(
     None, "--split-policy", metavar="exact|template",
     help="How train/dev/test are drawn: template keeps near-duplicate templates (same text up to numbers, "
-         "URLs, phones, addresses) in one split; exact only identical texts. Default: [data] split_policy, "
+         "URLs, phones, addresses) in one split; exact only identical texts. Default: \\[data] split_policy, "
          "else template.")
 
 
@@ -30,6 +30,9 @@ def split_policy_options(policy: str | None) -> dict:
     from smishctl.data.prepare import check_split_policy
 
     return {"split": {"policy": check_split_policy(policy)}}
+
+
+WideOpt = typer.Option(False, "--wide", help="Every column at full width, whatever the terminal's width.")
 
 
 @contextlib.contextmanager
@@ -47,7 +50,7 @@ def handled(debug: bool = False) -> Iterator[None]:
         if debug:
             _print_traceback(exc)
             raise typer.Exit(exc.exit_code) from None
-        console.print(f"[red]error:[/red] {_redact(exc.one_line())}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {plain(_redact(exc.one_line()))}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
@@ -59,7 +62,7 @@ def handled(debug: bool = False) -> Iterator[None]:
             _print_traceback(exc)
             raise typer.Exit(1) from None
         first = str(exc).splitlines()[0] if str(exc) else ""
-        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_redact(first)} (re-run with --debug)",
+        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {plain(_redact(first))} (re-run with --debug)",
                       soft_wrap=True)
         raise typer.Exit(1) from None
 
@@ -69,6 +72,13 @@ def _print_traceback(exc: BaseException) -> None:
 
     sys.stderr.write(redact_exception(exc))
     sys.stderr.flush()
+
+
+def plain(text) -> str:
+    """Text printed as it is: rich would take `[data]` in a hint for markup and drop it."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def _redact(text: str) -> str:

@@ -10,14 +10,17 @@ import typer
 from smishctl.cli.common import (
     DebugOpt,
     JsonOpt,
+    WideOpt,
     SplitPolicyOpt,
     console,
     handled,
     out,
+    plain,
     print_json,
     settings,
     split_policy_options,
 )
+from smishctl.cli.completion import complete_run
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def compare(
-    runs: Annotated[list[str] | None, typer.Argument(help="Run ids, unique id prefixes, run folders or 'latest'.", show_default=False)] = None,
+    runs: Annotated[list[str] | None, typer.Argument(help="Run references: ids, short refs or prefixes from `smishctl runs list`, latest, latest~1, or run folders.", show_default=False, autocompletion=complete_run)] = None,
     models: Annotated[str | None, typer.Option("--models", help="Comma-separated models to evaluate on the same items first (a run with identical configuration is reused), e.g. local/qwen2.5-coder-0.5b,classic/tfidf-svm.")] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="With --models: the prompt every model uses (default zero-shot).")] = None,
     prompts: Annotated[str | None, typer.Option("--prompts", help="With --models: comma-separated prompts; every model x prompt is evaluated.")] = None,
@@ -48,6 +51,7 @@ def compare(
     html: Annotated[Path | None, typer.Option("--html", help="Write one self-contained HTML page with charts.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Write the comparison as JSON to a file.")] = None,
     no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send the runs this command evaluates to Langfuse.")] = False,
+    wide: bool = WideOpt,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
@@ -106,26 +110,51 @@ def compare(
         _track_new_runs(s, data, enabled=not no_langfuse)
         cmp = compare_runs(data, baseline_index=baseline_index, options=options)
         _write_files(cmp, markdown=markdown, junit=junit, html=html, json_file=json_file)
+        refs = {} if wide or as_json else _short_refs(s.runs_dir)
         if as_json:
             print_json(cmp)
         else:
-            from smishctl.report.terminal import comparison_table, stats_table
-
-            out.print(comparison_table(cmp))
-            st = stats_table(cmp)
-            if st is not None:
-                out.print(st)
+            _print_tables(cmp, refs, wide=wide)
         _print_langfuse_links(data)
         for w in cmp["warnings"]:
-            console.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)
+            console.print(f"[yellow]warning:[/yellow] {plain(_with_refs(w, refs))}", soft_wrap=True)
         for f in cmp["failures"]:
-            console.print(f"[red]FAIL[/red] {f}", soft_wrap=True)
+            console.print(f"[red]FAIL[/red] {plain(_with_refs(f, refs))}", soft_wrap=True)
         if cmp["gates"] or cmp["checks"]:
             n = len(cmp["gates"]) + len(cmp["checks"])
             console.print(f"{'[green]gates passed[/green]' if cmp['passed'] else '[red]gates failed[/red]'}: "
                           f"{n - len(cmp['failures'])}/{n}")
         if cmp["exit_code"]:
             raise typer.Exit(cmp["exit_code"])
+
+
+def _short_refs(runs_dir: Path) -> dict[str, str]:
+    from smishctl.runs import list_runs, short_refs
+
+    return short_refs([r.id for r in list_runs(runs_dir)])
+
+
+def _with_refs(text: str, refs: dict[str, str]) -> str:
+    """Run ids in a message replaced by the short references the table shows."""
+    for run_id in sorted(refs, key=len, reverse=True):
+        text = text.replace(run_id, refs[run_id])
+    return text
+
+
+def _print_tables(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
+    """Columns headed by short run references (whole run ids with --wide)."""
+    from rich.console import Console
+
+    from smishctl.report.terminal import comparison_table, stats_table
+
+    tables = [t for t in (comparison_table(cmp, refs), stats_table(cmp, refs)) if t is not None]
+    console_ = out
+    if wide:
+        need = max(t.__rich_measure__(out, out.options.update_width(100_000)).maximum for t in tables)
+        if need > out.width:
+            console_ = Console(width=need, file=out.file, highlight=False, force_terminal=out.is_terminal)
+    for t in tables:
+        console_.print(t)
 
 
 def _track_new_runs(s, data, *, enabled: bool) -> None:

@@ -13,10 +13,12 @@ from smishctl.cli.common import (
     console,
     handled,
     out,
+    plain,
     print_json,
     settings,
     split_policy_options,
 )
+from smishctl.cli.completion import complete_prompt, complete_run
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
 def evaluate(
     model: Annotated[str | None, typer.Option("--model", "-m", help="litellm model string, alias, local/<name> or a .gguf path. Default: the embedded local model.")] = None,
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id (see `smishctl prompts list`) or a path.")] = "zero-shot",
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id or short ref (see `smishctl prompts list`) or a path.", autocompletion=complete_prompt)] = "zero-shot",
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name (sms-phishing, uci-sms-spam), a CSV/TSV/JSON/JSONL/Parquet file, or hf:<hub id> (needs internet).")] = None,
     split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="Evaluate only the first N items of the split (a fair seeded sample).")] = None,
@@ -34,7 +36,7 @@ def evaluate(
     timeout: Annotated[float | None, typer.Option(help="Per-call timeout in seconds (default 60).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries per call with backoff (default 3).")] = None,
     max_errors: Annotated[int, typer.Option(help="Stop early once this many errors make up half the items so far.")] = 50,
-    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (its id); other options are taken from it.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (its reference); other options are taken from it.", autocompletion=complete_run)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from DSPy's cache.")] = False,
     text_column: Annotated[str | None, typer.Option(help="Text column of a custom dataset file.")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a custom dataset file.")] = None,
@@ -87,7 +89,10 @@ def evaluate(
 
             out.print(metrics_table(record))
             out.print(confusion_table(record))
-            console.print(f"run written to runs/{record['id']}/")
+            from smishctl.runs import list_runs, short_refs
+
+            ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record["id"], record["id"])
+            console.print(f"run written to runs/{record['id']}/ (ref {ref}, or latest)", soft_wrap=True)
 
 
 def _track(s, run_id: str, *, enabled: bool) -> dict:
@@ -96,7 +101,7 @@ def _track(s, run_id: str, *, enabled: bool) -> dict:
 
     status = track_run(s, run_id, enabled=enabled)
     if status["status"] == "pending":
-        console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {run_id} ({status.get('error')}); "
+        console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {run_id} ({plain(status.get('error'))}); "
                       f"kept locally, send it later with: smishctl push {run_id}", soft_wrap=True)
     elif status["status"] == "pushed":
         console.print(f"Langfuse experiment: {status.get('url') or status.get('host')}", soft_wrap=True)

@@ -107,10 +107,12 @@ def _spend_info(meter, trials) -> str:
 
 
 def _print_summary(s: dict) -> None:
+    from rich import box
     from rich.table import Table
 
     b, o = s["dev_metrics"]["baseline"], s["dev_metrics"]["optimized"]
-    t = Table(title=f"dev split ({s['dataset']['dev_size']} messages, balanced)", header_style="bold")
+    t = Table(title=f"dev split ({s['dataset']['dev_size']} messages, balanced)", header_style="bold",
+              box=box.SIMPLE_HEAD, show_edge=False)
     t.add_column("metric")
     t.add_column("zero-shot", justify="right")
     t.add_column(s["optimizer"]["name"], justify="right")
@@ -134,5 +136,23 @@ def _print_summary(s: dict) -> None:
     for c in s["search"].get("candidates") or []:
         console.print(f"candidate {_settings_note(c['settings'])}: dev macro-F1 {fmt(c['dev_macro_f1'])}")
     console.print(f"adapter: {s['adapter']['name']}{_decision_note(s)}")
-    console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
-    console.print(f"next: smishctl evaluate --prompt {s['artifact']}")
+    console.print(f"wrote [bold]{s['artifact']}[/bold]")
+    console.print(f"  in {_shown_path(s['path'])}", soft_wrap=True)  # on its own line: wrapped by the terminal only
+    console.print(f"next: smishctl evaluate --prompt {_prompt_ref(s['artifact'])}")
+
+
+def _shown_path(path: str) -> str:
+    """Relative to the working folder when inside it (shorter, and what the user would type)."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
+def _prompt_ref(artifact_id: str) -> str:
+    from smishctl.artifacts import list_artifacts
+    from smishctl.cli.render import short_prompt_refs
+
+    return short_prompt_refs([artifact_id] + [a.id for a in list_artifacts(settings().prompts_dir)])[artifact_id]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, plain, print_json, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +83,7 @@ def promote(
             return
         for c in res["checks"]:
             mark = "[green]ok[/green]" if c["passed"] else "[red]FAIL[/red]"
-            out.print(f"  {mark} {c['name']}: {c['detail']}")
+            out.print(f"  {mark} {plain(c['name'])}: {plain(c['detail'])}")
         src = res["from"]["artifact"] if res["from"] else "(empty)"
         if dry_run:
             if res["run"] is None:
@@ -110,6 +110,6 @@ def _langfuse_label(s, artifact_id: str, *, rollback: bool, enabled: bool) -> di
     if st["status"] == "pushed":
         console.print(f"Langfuse prompt {st['name']} version {st['version']} is labelled production", soft_wrap=True)
     elif st["status"] == "pending":
-        console.print(f"[yellow]warning:[/yellow] Langfuse prompt label not moved ({st.get('error')}); "
+        console.print(f"[yellow]warning:[/yellow] Langfuse prompt label not moved ({plain(st.get('error'))}); "
                       "retry with: smishctl push --production", soft_wrap=True)
     return st

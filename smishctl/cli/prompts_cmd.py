@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.completion import complete_prompt
 
 prompts_app = typer.Typer(help="List, show and diff versioned prompt artifacts.", no_args_is_help=True)
 
@@ -16,8 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 @prompts_app.command("list")
-def list_cmd(as_json: bool = JsonOpt, debug: bool = DebugOpt):
-    """Every version with its model, optimizer and dev scores."""
+def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """Every version with its optimizer and dev scores. REF is the short reference (`v0003` while no other
+    dataset/model has a v0003) that --prompt and the prompts commands accept in place of the id."""
     with handled(debug):
         from smishctl.artifacts import list_artifacts
 
@@ -25,21 +27,29 @@ def list_cmd(as_json: bool = JsonOpt, debug: bool = DebugOpt):
         if as_json:
             print_json([m for _, m in arts])
             return
-        from rich.table import Table
+        if not arts:
+            out.print("no prompt versions yet: smishctl optimize writes one")
+            return
+        from smishctl.cli.render import short_prompt_refs
+        from smishctl.cli.tables import Column, fit_table, print_fitted
 
-        t = Table(header_style="bold")
-        for c in ("id", "created", "optimizer", "dev F1 zero-shot", "dev F1 optimized", "calls", "parent"):
-            t.add_column(c)
+        refs = short_prompt_refs([a.id for a, _ in arts])
+        columns = [Column("ref"), Column("id", drop=4), Column("created", drop=3), Column("optimizer", wrap=True),
+                   Column("dev F1\nzero-shot", "right"), Column("dev F1\noptimized", "right"),
+                   Column("calls", "right", drop=1), Column("parent", drop=2)]
+        rows = []
         for a, m in arts:
             d = m.get("dev_metrics", {})
-            t.add_row(a.id, m.get("created_at", "")[:19], m.get("optimizer", {}).get("name", "?"),
-                      fmt(d.get("baseline", {}).get("macro_f1")), fmt(d.get("optimized", {}).get("macro_f1")),
-                      str(m.get("spend", {}).get("lm_calls", "")), m.get("parent") or "-")
-        out.print(t)
+            parent = m.get("parent")
+            rows.append([refs[a.id], a.id, m.get("created_at", "")[:16].replace("T", " "),
+                         m.get("optimizer", {}).get("name", "?"), fmt(d.get("baseline", {}).get("macro_f1")),
+                         fmt(d.get("optimized", {}).get("macro_f1")), str(m.get("spend", {}).get("lm_calls", "")),
+                         (parent if wide else refs.get(parent, parent)) if parent else "-"])
+        print_fitted(out, fit_table(out, columns, rows, wide=wide))
 
 
 @prompts_app.command("show")
-def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id (or unique suffix like v0003), path, or production.")],
+def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref from `smishctl prompts list` (e.g. v0003), path, or production.", autocompletion=complete_prompt)],
              as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """The rendered chat messages of a version ({{sms}} marks where the message goes)."""
     with handled(debug):
@@ -60,8 +70,8 @@ def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id (or unique 
 
 
 @prompts_app.command("diff")
-def diff_cmd(a: Annotated[str, typer.Argument(help="First artifact.")],
-             b: Annotated[str, typer.Argument(help="Second artifact.")], debug: bool = DebugOpt):
+def diff_cmd(a: Annotated[str, typer.Argument(help="First artifact.", autocompletion=complete_prompt)],
+             b: Annotated[str, typer.Argument(help="Second artifact.", autocompletion=complete_prompt)], debug: bool = DebugOpt):
     """Instructions, demos and settings of two versions, side by side."""
     with handled(debug):
         from rich.table import Table

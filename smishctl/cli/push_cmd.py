@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, plain, print_json, settings
+from smishctl.cli.completion import complete_run
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def push(
-    runs: Annotated[list[str] | None, typer.Argument(help="Run ids (or prefixes, paths, 'latest'). Default: every run whose push is pending.")] = None,
+    runs: Annotated[list[str] | None, typer.Argument(help="Run references (ids, short refs, latest, latest~1, paths). Default: every run whose push is pending.", autocompletion=complete_run)] = None,
     all_runs: Annotated[bool, typer.Option("--all", help="Every finished run not yet pushed (also those made with Langfuse off).")] = False,
     production: Annotated[bool, typer.Option("--production", help="Also (re)publish the production prompt and move Langfuse's production label to it.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Give up on a run after this many seconds (default: push_timeout of \\[langfuse], 30).")] = None,
@@ -47,7 +48,7 @@ def push(
                 console.print(f"production prompt: Langfuse {st['name']} version {st['version']} "
                               f"({st['artifact_id']}) is labelled production", soft_wrap=True)
             elif not as_json:
-                console.print(f"[yellow]warning:[/yellow] production prompt not published ({st.get('error')})",
+                console.print(f"[yellow]warning:[/yellow] production prompt not published ({plain(st.get('error'))})",
                               soft_wrap=True)
         for run in targets:
             status = push_run(s, run, lf=lf, timeout=timeout)
@@ -57,7 +58,7 @@ def push(
             if status["status"] == "pushed":
                 console.print(f"run {run.id}: pushed to Langfuse — {status.get('url') or lf.host}", soft_wrap=True)
             else:
-                console.print(f"[yellow]warning:[/yellow] run {run.id}: still pending ({status.get('error')})",
+                console.print(f"[yellow]warning:[/yellow] run {run.id}: still pending ({plain(status.get('error'))})",
                               soft_wrap=True)
         if as_json:
             print_json(results)

@@ -44,3 +44,19 @@ def confusion_table(record: dict) -> Table:
     for lab, row in zip(labels, cm.get("matrix", []), strict=False):
         t.add_row(lab, *[str(v) for v in row])
     return t
+
+
+def short_prompt_refs(ids: list[str]) -> dict[str, str]:
+    """Each prompt id's shortest '/'-separated tail that no other id shares (`v0003` while only one
+    group has a v0003); `smishctl evaluate --prompt` and friends accept that tail."""
+    distinct = sorted(set(ids))
+    out = {}
+    for pid in distinct:
+        parts = pid.split("/")
+        out[pid] = pid
+        for k in range(1, len(parts)):
+            tail = "/".join(parts[-k:])
+            if not any(o != pid and (o == tail or o.endswith("/" + tail)) for o in distinct):
+                out[pid] = tail
+                break
+    return out

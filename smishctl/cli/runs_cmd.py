@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.completion import complete_run
 
 runs_app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
 
@@ -16,31 +17,49 @@ def register(app: typer.Typer) -> None:
 
 
 @runs_app.command("list")
-def list_cmd(as_json: bool = JsonOpt, debug: bool = DebugOpt):
-    """All runs, oldest first, with status and headline metrics."""
+def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """All runs, oldest first, with status and headline metrics. REF is the short reference every
+    command accepts in place of the run id (as do `latest` and `latest~1`, the one before)."""
     with handled(debug):
-        from smishctl.runs import list_runs
+        from smishctl.runs import list_runs, short_refs
 
         records = [r.read() for r in list_runs(settings().runs_dir)]
+        refs = short_refs([r["id"] for r in records])
         if as_json:
-            print_json([{k: r.get(k) for k in ("id", "status", "created_at", "model", "prompt", "dataset",
-                                               "metrics")} for r in records])
+            print_json([{"ref": refs[r["id"]], **{k: r.get(k) for k in ("id", "status", "created_at", "model",
+                                                                         "prompt", "dataset", "metrics")}}
+                        for r in records])
             return
-        from rich.table import Table
+        if not records:
+            out.print("no runs yet: smishctl evaluate records one")
+            return
+        from smishctl.artifacts import list_artifacts
+        from smishctl.cli.render import short_prompt_refs
+        from smishctl.cli.tables import Column, fit_table, print_fitted
 
-        t = Table(header_style="bold")
-        for c in ("run", "status", "model", "prompt", "data", "n", "macro-F1", "errors"):
-            t.add_column(c)
+        stored = [a.id for a in list_artifacts(settings().prompts_dir)]
+        prompts = short_prompt_refs([r["prompt"]["id"] for r in records] + stored)
+        columns = [Column("ref"), Column("run id", wide_only=True), Column("created", drop=1),
+                   Column("status", drop=5), Column("model", wrap=True), Column("prompt", wrap=True),
+                   Column("data", drop=3, wrap=True), Column("n", "right", drop=2),
+                   Column("macro-F1", "right"), Column("errors", "right", drop=4)]
+        rows = []
         for r in records:
             m = r.get("metrics", {})
-            t.add_row(r["id"], r.get("status", "?"), r["model"]["name"], r["prompt"]["id"],
-                      f"{r['dataset']['name']}/{r['dataset']['split']}", str(m.get("n_items", 0)),
-                      fmt(m.get("macro_f1")), str(m.get("n_errors", 0)))
-        out.print(t)
+            prompt = r["prompt"]["id"] if wide else prompts[r["prompt"]["id"]]
+            rows.append([refs[r["id"]], r["id"], _when(r.get("created_at", "")), r.get("status", "?"),
+                         r["model"]["name"], prompt, f"{r['dataset']['name']}/{r['dataset']['split']}",
+                         str(m.get("n_items", 0)), fmt(m.get("macro_f1")), str(m.get("n_errors", 0))])
+        print_fitted(out, fit_table(out, columns, rows, wide=wide))
+
+
+def _when(created_at: str) -> str:
+    """'2026-11-27T02:51:13+0000' -> '11-27 02:51' (the year and seconds rarely matter in a listing)."""
+    return f"{created_at[5:10]} {created_at[11:16]}" if len(created_at) >= 16 else created_at
 
 
 @runs_app.command("show")
-def show_cmd(run: Annotated[str, typer.Argument(help="Run id, unique prefix, path or 'latest'.")],
+def show_cmd(run: Annotated[str, typer.Argument(help="Run reference: id, short ref or prefix from `smishctl runs list`, latest, latest~1, or a path.", autocompletion=complete_run)],
              as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """One run's configuration and metrics."""
     with handled(debug):
@@ -57,7 +76,7 @@ def show_cmd(run: Annotated[str, typer.Argument(help="Run id, unique prefix, pat
 
 
 @runs_app.command("merge")
-def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (ids, prefixes or paths) of one evaluation.")],
+def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (references or paths) of one evaluation.", autocompletion=complete_run)],
               run_id: Annotated[str | None, typer.Option("--id", help="Id of the merged run (default: generated).")] = None,
               as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """Join the runs of `smishctl evaluate --shard K/N` (all N shards) into one complete run whose items,

@@ -30,7 +30,8 @@ def _download(spec: DatasetSpec, timeout: float = 30.0) -> bytes:
     except OSError as exc:
         raise DataError(
             f"cannot download {spec.name} from {spec.url}: {exc}",
-            hint="configure a mirror folder (SMISHCTL_DATA_MIRROR or [data].mirror in smishctl.toml)",
+            hint="set mirror under [data] in smishctl.toml to a folder holding the dataset files, "
+                 "or SMISHCTL_DATA_MIRROR",
         ) from None
     if spec.archive_member:
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
@@ -67,12 +68,15 @@ def fetch(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
         return target, f"download ({spec.url})"
 
 
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"  # package data: inside the installed wheel too
+
+
 def _bundled(spec: DatasetSpec, settings: Settings) -> tuple[Path, str]:
-    """A file of the smishctl source tree; a project may hold its own copy under datasets/."""
+    """A file shipped inside the smishctl package; a project may hold its own copy under datasets/."""
     rel = spec.url.removeprefix("bundled:")
-    for path in (settings.root / rel, Path(__file__).resolve().parents[2] / rel):
+    for path in (settings.root / rel, BUNDLED_DIR / rel.removeprefix("datasets/")):
         if path.is_file():
             _verify(path, spec, str(path))
             return path, f"bundled ({path})"
-    raise DataError(f"dataset {spec.name} is missing: {rel} is not in the project nor in the smishctl source tree",
-                    hint="run datasets/robustness/build_injection.py from a smishctl checkout")
+    raise DataError(f"dataset {spec.name} is missing: {rel} is neither in the project nor inside the installed package",
+                    hint="reinstall smishctl")

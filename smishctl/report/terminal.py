@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from smishctl.compare.table import fmt_delta, fmt_value
 
 
-def _header(run: dict) -> str:
+def _header(run: dict, ref: str) -> str:
+    """The run's reference on a line of its own (never cut: it is what the user pastes back), then
+    what the run is, which may wrap."""
     role = {"baseline": " (baseline)", "reference": " (reference)"}.get(run["role"], "")
-    return f"{run['name']}{role}\n[dim]{run['id']}[/dim]"
+    return f"{escape(ref)}{role}\n[dim]{escape(run['name'])}[/dim]"
 
 
-def comparison_table(cmp: dict) -> Table:
+def comparison_table(cmp: dict, refs: dict[str, str] | None = None) -> Table:
+    """`refs` maps run ids to the short references to show (default: the whole ids)."""
+    refs = refs or {}
     ds = cmp["dataset"]
     t = Table(title=f"{ds['name']}/{ds['split']}: {cmp['n_common_items']} common items "
-                    f"(* best; (±) vs baseline)", header_style="bold", show_lines=False)
+                    f"(* best; (±) vs baseline)", header_style="bold", show_lines=False,
+              box=box.SIMPLE_HEAD, show_edge=False,
+              collapse_padding=True)
     t.add_column("metric")
     for run in cmp["runs"]:
-        t.add_column(_header(run), justify="right")
+        ref = refs.get(run["id"], run["id"])
+        t.add_column(_header(run, ref), justify="right", min_width=len(ref), overflow="fold")
     for row in cmp["rows"]:
         cells = []
         for i, v in enumerate(row["values"]):
@@ -32,17 +41,21 @@ def comparison_table(cmp: dict) -> Table:
     return t
 
 
-def stats_table(cmp: dict) -> Table | None:
+def stats_table(cmp: dict, refs: dict[str, str] | None = None) -> Table | None:
     if not cmp["stats"]:
         return None
-    t = Table(title=f"paired statistics vs baseline {cmp['baseline']}", header_style="bold")
-    for col in ("run", "paired items", "only baseline right", "only run right", "McNemar p",
-                "Δ macro-F1 [95% CI]"):
-        t.add_column(col, justify="left" if col == "run" else "right")
+    refs = refs or {}
+    t = Table(title=f"paired statistics vs baseline {refs.get(cmp['baseline'], cmp['baseline'])}",
+              header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+              collapse_padding=True)
+    t.add_column("run", no_wrap=True, min_width=max(len(refs.get(s["run"], s["run"])) for s in cmp["stats"]))
+    for col in ("paired\nitems", "only\nbaseline\nright", "only\nrun\nright", "McNemar p"):
+        t.add_column(col, justify="right")
+    t.add_column("Δ macro-F1\n[95% CI]", justify="right", no_wrap=True)
     for s in cmp["stats"]:
         diff = "-" if s["macro_f1_diff"] is None else (
             f"{s['macro_f1_diff']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}]")
         p = f"{s['mcnemar_p']:.4g}" + (" *" if s["significant"] else "")
-        t.add_row(s["run"], str(s["n_paired"]), str(s["baseline_only_correct"]),
+        t.add_row(refs.get(s["run"], s["run"]), str(s["n_paired"]), str(s["baseline_only_correct"]),
                   str(s["candidate_only_correct"]), p, diff)
     return t
