@@ -10,8 +10,8 @@ import typer
 from smishctl.cli.common import (
     DebugOpt,
     JsonOpt,
-    WideOpt,
     SplitPolicyOpt,
+    WideOpt,
     console,
     handled,
     out,
