@@ -32,6 +32,25 @@ def comparison_table(cmp: dict) -> Table:
     return t
 
 
+def must_pass_tables(results: list[dict]) -> list[Table]:
+    """One table per must-pass set and run, listing every missed message (title only when all pass)."""
+    from smishctl.mustpass import summary_line
+
+    tables = []
+    for res in results:
+        ok = res["passed"]
+        t = Table(title=f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {summary_line(res)}",
+                  header_style="bold", show_header=not ok, show_edge=not ok)
+        if not ok:
+            for col in ("expected", "got", "note", "message"):
+                t.add_column(col, overflow="fold")
+            for c in res["cases"]:
+                if not c["passed"]:
+                    t.add_row(c["expected"], f"[red]{c['predicted']}[/red]", c["note"], c["text"])
+        tables.append(t)
+    return tables
+
+
 def stats_table(cmp: dict) -> Table | None:
     if not cmp["stats"]:
         return None
