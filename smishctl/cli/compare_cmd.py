@@ -116,10 +116,9 @@ def compare(
             st = stats_table(cmp)
             if st is not None:
                 out.print(st)
-            from smishctl.report.terminal import must_pass_tables
+            from smishctl.report.terminal import print_must_pass
 
-            for t in must_pass_tables(cmp["must_pass"]):
-                out.print(t)
+            print_must_pass(out, cmp["must_pass"])
         _print_langfuse_links(data)
         for w in cmp["warnings"]:
             console.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)

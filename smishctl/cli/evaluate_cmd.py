@@ -90,10 +90,9 @@ def evaluate(
             out.print(metrics_table(record))
             out.print(confusion_table(record))
             if results:
-                from smishctl.report.terminal import must_pass_tables
+                from smishctl.report.terminal import print_must_pass
 
-                for t in must_pass_tables(results):
-                    out.print(t)
+                print_must_pass(out, results)
             console.print(f"run written to runs/{record['id']}/")
 
 

@@ -32,23 +32,24 @@ def comparison_table(cmp: dict) -> Table:
     return t
 
 
-def must_pass_tables(results: list[dict]) -> list[Table]:
-    """One table per must-pass set and run, listing every missed message (title only when all pass)."""
+def print_must_pass(console, results: list[dict]) -> None:
+    """Per must-pass set and run: one verdict line (never wrapped, for CI logs), then a table of
+    every missed message."""
     from smishctl.mustpass import summary_line
 
-    tables = []
     for res in results:
         ok = res["passed"]
-        t = Table(title=f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {summary_line(res)}",
-                  header_style="bold", show_header=not ok, show_edge=not ok)
-        if not ok:
-            for col in ("expected", "got", "note", "message"):
-                t.add_column(col, overflow="fold")
-            for c in res["cases"]:
-                if not c["passed"]:
-                    t.add_row(c["expected"], f"[red]{c['predicted']}[/red]", c["note"], c["text"])
-        tables.append(t)
-    return tables
+        console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {summary_line(res)}",
+                      soft_wrap=True)
+        if ok:
+            continue
+        t = Table(header_style="bold")
+        for col in ("expected", "got", "note", "message"):
+            t.add_column(col, overflow="fold")
+        for c in res["cases"]:
+            if not c["passed"]:
+                t.add_row(c["expected"], f"[red]{c['predicted']}[/red]", c["note"], c["text"])
+        console.print(t)
 
 
 def stats_table(cmp: dict) -> Table | None:
