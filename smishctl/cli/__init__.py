@@ -6,6 +6,8 @@ that `smishctl --help` stays fast.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import typer
 
 from smishctl.cli import compare_cmd, data_cmd, evaluate_cmd, optimize_cmd, promote_cmd, prompts_cmd, push_cmd, runs_cmd
@@ -28,6 +30,7 @@ data_cmd.register(app)
 prompts_cmd.register(app)
 runs_cmd.register(app)
 push_cmd.register(app)
+import_module("smishctl.cli.classify_cmd").register(app)
 
 
 def main() -> None:
