@@ -31,6 +31,7 @@ prompts_cmd.register(app)
 runs_cmd.register(app)
 push_cmd.register(app)
 import_module("smishctl.cli.classify_cmd").register(app)
+import_module("smishctl.cli.review_cmd").register(app)
 
 
 def main() -> None:
