@@ -32,6 +32,7 @@ runs_cmd.register(app)
 push_cmd.register(app)
 import_module("smishctl.cli.classify_cmd").register(app)
 import_module("smishctl.cli.review_cmd").register(app)
+import_module("smishctl.cli.feedback_cmd").register(app)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ def optimize(
     max_calls: Annotated[int | None, typer.Option(help="LM call budget for the search; when spent, the best program so far is kept and marked.")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="Optimizer parameter NAME=VALUE, repeatable (e.g. --param k=8, --param auto=medium).")] = None,
     no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not trace the trials to Langfuse (even if configured).")] = False,
+    with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the user reports of datasets/feedback/<dataset>.jsonl to the training pool (never to dev or test); or [optimize].with_feedback.")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
@@ -40,7 +41,8 @@ def optimize(
         cfg = OptimizeConfig(model=model, optimizer=optimizer, teacher=teacher, dataset=dataset,
                              train_size=train_size, dev_size=dev_size, seed=seed, threads=threads,
                              max_calls=max_calls, params=parse_params(param or []),
-                             langfuse=not no_langfuse)
+                             langfuse=not no_langfuse,
+                             with_feedback=with_feedback or bool(settings().section("optimize").get("with_feedback")))
         summary = _run_with_progress(cfg)
         if as_json:
             print_json(summary)
