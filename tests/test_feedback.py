@@ -119,3 +119,17 @@ def test_optimize_with_feedback_counts_it_and_trains_on_it(cli, settings):
     art = resolve_artifact(settings.prompts_dir, summary["artifact"])
     pool = [p["sms"] for p in read_json(art.dir / "program.json")["pool"]]
     assert REPORT in pool
+
+
+def test_feedback_is_evaluated_whole_and_reviewed(cli, settings, project):
+    for text, label in ((REPORT, "smishing"), ("see you at 7 then, bring the keys", "ham")):
+        assert cli("feedback", "add", text, "--label", label).returncode == 0
+    path = feedback_path(settings, "sms-phishing")
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--dataset", str(path), "--json", "--no-langfuse")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["dataset"]["n_items"] == 2 and rec["dataset"]["provenance"]["evaluation_only"]
+    sheet = project / "fb.csv"
+    r = cli("review", rec["id"], "--export", str(sheet))
+    assert r.returncode == 0, r.stderr
+    assert len(sheet.read_text(encoding="utf-8").splitlines()) == 3
