@@ -161,6 +161,10 @@ def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
     """The labels per-class metrics and macro-F1 are computed over: those the dataset has, in the
     model's order (a file of only smishing and ham messages is scored on those two)."""
     present = {ex.label for items in ds.splits.values() for ex in items}
+    unknown = sorted(present - set(model_labels))
+    if unknown:
+        raise ConfigError(f"the model predicts {', '.join(model_labels)}; dataset {ds.name} also has "
+                          f"{', '.join(unknown)}", hint="evaluate on a dataset with the same labels or a subset")
     return tuple(lab for lab in model_labels if lab in present)
 
 

@@ -98,3 +98,10 @@ def test_compare_models_split_all_on_evaluation_only_file(cli, project):
     assert r.returncode == 0, r.stderr
     cmp = json.loads(r.stdout)
     assert cmp["runs"][0]["n_items"] == len(ROWS) and cmp["dataset"]["split"] == "all"
+
+
+def test_a_label_the_model_cannot_predict_is_refused(cli, project):
+    f = _write(project / "odd.csv", [*ROWS, ("Send me the gift card codes now", "fraud")])
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--dataset", str(f), "--evaluation-only")
+    assert r.returncode == 2 and "also has fraud" in r.stderr
+    assert not list((project / "runs").glob("*/run.json")) if (project / "runs").exists() else True
