@@ -36,3 +36,14 @@ def test_corrections_apply_count_identity_and_keep_splits(settings, cli, capfd):
     assert stale.provenance["corrections"]["sha256"] != after.provenance["corrections"]["sha256"]
     assert remove_correction(settings, "sms-phishing", entry["id"]) == 1
     assert len(corrections_path(settings, "sms-phishing").read_text().splitlines()) == 1
+
+
+def test_a_correction_whose_text_changed_is_stale_not_applied(settings):
+    ds = load_dataset_splits(None, settings)
+    item = ds.split("train")[0]
+    add_correction(settings, "sms-phishing", item_id=item.id, text=item.text + " (edited)", old_label=item.label,
+                   new_label="spam" if item.label != "spam" else "ham")
+    again = load_dataset_splits(None, settings)
+    assert {e.id: e.label for e in again.split("train")}[item.id] == item.label
+    assert again.stats["corrections_stale"] == 1 and again.stats["corrections_applied"] == 0
+    assert again.split_hash("train") == ds.split_hash("train")
