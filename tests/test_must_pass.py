@@ -56,7 +56,8 @@ def golden_file(project):
 def test_compare_must_pass_miss_fails_the_gate_in_every_report(cli, project, golden_file):
     md, junit, js = project / "s.md", project / "j.xml", project / "c.json"
     r = cli("compare", "--models", "classic/tfidf-svm", "--limit", "20", "--must-pass", "ci",
-            "--markdown", str(md), "--junit", str(junit), "--json-file", str(js), "--no-langfuse",
+            "--markdown", str(md), "--junit", str(junit), "--json-file", str(js), "--html", str(project / "r.html"),
+            "--no-langfuse",
             env={"COLUMNS": "250"})
     assert r.returncode == 1, r.stderr
     assert "must-pass ci: 1/2 passed, 1 missed" in r.stderr
@@ -68,6 +69,8 @@ def test_compare_must_pass_miss_fails_the_gate_in_every_report(cli, project, gol
     assert len(suite.findall("testcase")) == 2 and suite.get("failures") == "1"   # one case per message
     failure = suite.find("testcase/failure")
     assert failure.get("message").startswith("expected ham, got s")  # spam or smishing: not ham
+    page = (project / "r.html").read_text()
+    assert "<h2>Must-pass</h2>" in page and "deliberately wrong expectation" in page
     data = json.loads(js.read_text())
     assert data["exit_code"] == 1 and data["must_pass"][0]["n_passed"] == 1
     assert [c["passed"] for c in data["must_pass"][0]["cases"]] == [False, True]
