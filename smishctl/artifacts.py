@@ -211,6 +211,19 @@ def verify_artifact(art: Artifact) -> None:
                               hint="the artifact was modified or corrupted; re-run optimize")
 
 
+def artifact_labels(art: Artifact, dataset_labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels the program chooses from: the artifact's own, in its order. The dataset must use
+    the same label set or a part of it (e.g. a file of smishing and ham messages only)."""
+    if art.is_zero_shot:
+        return tuple(dataset_labels)
+    own = tuple(art.manifest.get("labels") or dataset_labels)
+    unknown = [lab for lab in dataset_labels if lab not in own]
+    if unknown:
+        raise ConfigError(f"artifact {art.id} predicts {', '.join(own)}; the dataset also has "
+                          f"{', '.join(unknown)}", hint="evaluate it on a dataset with the same labels or a subset")
+    return own
+
+
 def load_program(art: Artifact, labels: tuple[str, ...]):
     """A ready DSPy module for an artifact (zero-shot when art is the baseline)."""
     from smishctl.task import make_program
@@ -219,12 +232,7 @@ def load_program(art: Artifact, labels: tuple[str, ...]):
         return make_program(labels)
     verify_artifact(art)
     manifest = art.manifest
-    art_labels = tuple(manifest.get("labels", labels))
-    if tuple(art_labels) != tuple(labels):
-        raise ConfigError(
-            f"artifact {art.id} was built for labels {art_labels}, the dataset has {labels}",
-            hint="evaluate it on the dataset it was optimized for",
-        )
+    labels = artifact_labels(art, labels)
     kind = manifest.get("program_kind", "predict")
     if kind == "knn":
         from smishctl.knn import KNNClassifier

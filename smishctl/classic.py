@@ -163,9 +163,11 @@ class ClassicSolver:
         return self(text)["pred"]
 
 
-def build_classic_solver(spec: ModelSpec, dataset, art) -> ClassicSolver:
-    """The solver `smishctl evaluate` uses for a classic/ model: trained on the dataset's train split."""
+def build_classic_solver(spec: ModelSpec, dataset, art, train_dataset=None) -> ClassicSolver:
+    """The solver `smishctl evaluate` uses for a classic/ model: trained on the train split of
+    `train_dataset` when given (evaluation-only files are never trained on), else of `dataset`."""
     if not art.is_zero_shot:
         raise ConfigError(f"{spec.name} is a classical model and takes no prompt (got {art.id})",
                           hint="drop --prompt, or use zero-shot")
-    return ClassicSolver.train(dataset.split("train"), dataset.labels, spec)
+    source = train_dataset or dataset
+    return ClassicSolver.train(source.split("train"), source.labels, spec)

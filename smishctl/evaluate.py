@@ -36,6 +36,8 @@ class EvalConfig:
     shard: str | None = None  # "K/N": evaluate only the items of shard K of N (smishctl.shards)
     harden: bool = True  # neutralise forged prompt markers in the SMS (smishctl.hardening)
     adapter: str | None = None  # score | chat | json; None: the artifact's own (score for zero-shot)
+    evaluation_only: bool = False  # score the whole file (every item in `test`); never train on it
+    train_dataset: str | None = None  # classic/* models: train here, not on the evaluated dataset
 
 
 def library_versions() -> dict:
@@ -91,7 +93,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         cfg = EvalConfig(**{k: v for k, v in c.items() if k in EvalConfig.__dataclass_fields__})
     opts = cfg.data_options or {}
     split_opts = SplitOptions(**opts.get("split", {})) if opts.get("split") else SplitOptions()
-    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts,
+    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts, evaluation_only=cfg.evaluation_only,
                              **{k: v for k, v in opts.items() if k != "split"})
     items = sample(ds.split(cfg.split), cfg.limit, balanced=cfg.balanced, seed=split_opts.seed)
     indices = shard_info = None
@@ -102,17 +104,22 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     spec = resolve_model(cfg.model, settings)
     art = resolve_artifact(settings.prompts_dir, cfg.prompt)
     adapter = None
-    if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on the train split
+    train_ds = None
+    if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
         from smishctl.classic import build_classic_solver
 
-        solver = build_classic_solver(spec, ds, art)
+        train_ds = classic_training_dataset(settings, cfg, ds)
+        solver = build_classic_solver(spec, ds, art, train_dataset=train_ds)
+        model_labels = (train_ds or ds).labels
     else:
+        from smishctl.artifacts import artifact_labels
         from smishctl.solver import build_solver
 
         adapter = load_adapter_config(art, cfg.adapter)
-        program = load_program(art, ds.labels)
+        model_labels = artifact_labels(art, ds.labels)
+        program = load_program(art, model_labels)
         lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
-        solver = build_solver(program, lm, spec, ds.labels, adapter, harden=cfg.harden)
+        solver = build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden)
     items_hash = content_hash(items)
     prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
     identity = {
@@ -126,6 +133,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         identity["harden"] = False
     if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
         identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
+    if train_ds is not None:
+        identity["train"] = {"dataset": train_ds.name, "split_hash": train_ds.split_hash("train")}
     if resume:
         if record["dataset"]["items_hash"] != items_hash:
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
@@ -146,7 +155,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         "prompt": {"id": art.id, "sha256": prompt_sha,
                    "optimizer": art.manifest.get("optimizer", {}).get("name") if not art.is_zero_shot else None},
         "dataset": {
-            "name": ds.name, "split": cfg.split, "labels": list(ds.labels),
+            "name": ds.name, "split": cfg.split, "labels": list(scored_labels(model_labels, ds)),
             "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
             "provenance": ds.provenance, "stats": ds.stats,
         },
@@ -154,7 +163,40 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     }
     if shard_info:
         record["shard"] = shard_info
+    if tuple(model_labels) != tuple(record["dataset"]["labels"]):
+        record["dataset"]["model_labels"] = list(model_labels)
+    if train_ds is not None:
+        record["dataset"]["train_dataset"] = identity["train"]
     return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
+
+
+def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
+    """The labels per-class metrics and macro-F1 are computed over: those the dataset has, in the
+    model's order (a file of only smishing and ham messages is scored on those two)."""
+    present = {ex.label for items in ds.splits.values() for ex in items}
+    unknown = sorted(present - set(model_labels))
+    if unknown:
+        raise ConfigError(f"the model predicts {', '.join(model_labels)}; dataset {ds.name} also has "
+                          f"{', '.join(unknown)}", hint="evaluate on a dataset with the same labels or a subset")
+    return tuple(lab for lab in model_labels if lab in present)
+
+
+def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds):
+    """Where a classic/* model trains: `cfg.train_dataset` when named; for an evaluation-only
+    dataset (no train split) the default dataset; otherwise None (the evaluated dataset's train split)."""
+    from smishctl.data.prepare import load_dataset_splits
+    from smishctl.data.registry import DEFAULT_DATASET
+
+    if cfg.train_dataset and cfg.train_dataset != ds.name:
+        name = cfg.train_dataset
+    elif ds.provenance.get("evaluation_only") or not ds.split("train"):
+        name = DEFAULT_DATASET
+    else:
+        return None
+    train_ds = load_dataset_splits(name, settings)
+    if train_ds.provenance.get("evaluation_only"):
+        raise ConfigError(f"training dataset {name!r} is evaluation-only", hint="name a dataset with a train split")
+    return train_ds
 
 
 def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,

@@ -43,7 +43,9 @@ def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
             lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
             for i, lab in enumerate(labels)
         }
-        cm_labels = list(labels) + ([INVALID] if invalid else [])
+        # Predictions outside `labels` (a file scored on a subset of the model's labels) get columns too.
+        extra = sorted({p for p in pred if p not in labels and p != INVALID})
+        cm_labels = list(labels) + extra + ([INVALID] if invalid else [])
         cm = confusion_matrix(gold, pred, labels=cm_labels)
         out["confusion"] = {"labels": cm_labels, "matrix": cm.tolist()[: len(labels)]}
     else:

@@ -96,6 +96,7 @@ class OptimizeConfig:
     calibrate: str = "auto"  # auto: keep a per-label bias only when it wins under cross-validation on dev
     recall_target: str | None = None  # "LABEL=R": a threshold on p(LABEL) chosen on dev to reach recall R
     split_policy: str | None = None  # None: [data] split_policy (smishctl.data.prepare)
+    with_feedback: bool = False  # add datasets/feedback/<dataset>.jsonl to the training pool (never dev/test)
 
 
 def _git_commit(folder) -> str | None:
@@ -198,6 +199,12 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     ds = load_dataset_splits(cfg.dataset, settings, options=split_opts)
     train = sample(ds.split("train"), train_size, balanced=True, seed=cfg.seed)
     dev = sample(ds.split("dev"), cfg.dev_size, balanced=True, seed=cfg.seed)
+    feedback = None
+    if cfg.with_feedback:  # user reports join the training pool only (smishctl.data.feedback)
+        from smishctl.data.feedback import training_feedback
+
+        extra, feedback = training_feedback(settings, ds)
+        train = train + extra
     if len(train) < max(opt_spec.min_train, len(ds.labels)):
         raise ConfigError(f"optimizer {name} needs at least {max(opt_spec.min_train, len(ds.labels))} "
                           f"training messages, got {len(train)}", hint="raise --train-size")
@@ -301,7 +308,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "dataset": {"name": ds.name, "provenance": ds.provenance,
                     "split_hashes": {s: ds.split_hash(s) for s in ("train", "dev", "test")},
                     "train_items_hash": _hash(train), "dev_items_hash": _hash(dev),
-                    "train_size": len(train), "dev_size": len(dev)},
+                    "train_size": len(train), "dev_size": len(dev), "feedback": feedback},
         "dev_metrics": {"baseline": _brief(baseline), "optimized": _brief(result), "macro_f1_gain": gain},
         "spend": {"lm_calls": meter.calls, "search_lm_calls": search_calls, "prompt_tokens": meter.prompt_tokens,
                   "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,

@@ -102,6 +102,8 @@ def policy(settings: Settings) -> dict:
     except ConfigError as exc:
         raise ConfigError(f"[promotion] require: {exc}", hint=exc.hint) from None
     out["alpha"] = float(raw.get("alpha", 0.05))
+    if raw.get("must_pass"):  # must-pass set names or files (smishctl.mustpass)
+        out["must_pass"] = [raw["must_pass"]] if isinstance(raw["must_pass"], str) else list(raw["must_pass"])
     return out
 
 
@@ -298,6 +300,10 @@ def check_policy(settings: Settings, cand: dict, prod: dict | None, current: dic
                        "detail": f"macro-F1 {s['macro_f1_diff']:+.3f} vs production {current.get('artifact')} on "
                                  f"{s['n_paired']} items, McNemar p={s['mcnemar_p']:.4g}"
                                  + (f" < {pol['alpha']:g}: significantly worse" if worse else "")})
+    if pol.get("must_pass"):
+        from smishctl.mustpass import policy_checks
+
+        checks += policy_checks(settings, cand, pol["must_pass"])
     return checks
 
 

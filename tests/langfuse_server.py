@@ -206,7 +206,56 @@ class LangfuseServer:
                 return 202, {"message": "Accepted"}
             if seg[:2] == ["v2", "prompts"]:
                 return self._prompts(method, seg[2:], query, body)
+            if method == "GET" and seg == ["v3", "scores"]:
+                return 200, self._list_scores(query)
+            if method == "GET" and seg == ["v2", "observations"]:
+                return 200, self._list_observations(query)
         return self._unknown(method, path)
+
+    # -- reading back (scores on traces, e.g. user feedback annotated in the UI) -------------------
+    def add_trace(self, trace_id: str, input_value) -> None:
+        """A production trace whose root observation had `input_value` as input."""
+        span_id = uuid.uuid4().hex[:16]
+        with self.lock:
+            self.spans[(trace_id, span_id)] = {
+                "trace_id": trace_id, "span_id": span_id, "parent_span_id": None, "name": "classify",
+                "start_ns": time.time_ns(), "end_ns": time.time_ns(), "resource": {}, "scope": {},
+                "attributes": {"langfuse.observation.type": "span",
+                               "langfuse.observation.input": json.dumps(input_value)}}
+
+    def add_score(self, trace_id: str, name: str, value, *, data_type: str = "CATEGORICAL",
+                  comment: str | None = None) -> str:
+        score_id = uuid.uuid4().hex
+        with self.lock:
+            self.scores[score_id] = {"id": score_id, "traceId": trace_id, "name": name, "value": value,
+                                     "dataType": data_type, "comment": comment}
+        return score_id
+
+    def _list_scores(self, query):
+        rows = [s for s in self.scores.values() if s.get("name") == query.get("name", s.get("name"))]
+        start = int(query.get("cursor") or 0)
+        limit = int(query.get("limit") or 50)
+        page = rows[start:start + limit]
+        data = [{"id": s["id"], "projectId": PROJECT_ID, "name": s["name"], "value": s["value"],
+                 "dataType": s.get("dataType") or "NUMERIC", "source": "ANNOTATION", "timestamp": _now(),
+                 "environment": "default", "createdAt": _now(), "updatedAt": _now(), "comment": s.get("comment"),
+                 "subject": {"kind": "trace", "id": s["traceId"]}} for s in page]
+        nxt = start + limit
+        return {"data": data, "meta": {"limit": limit, "cursor": str(nxt) if nxt < len(rows) else None}}
+
+    def _list_observations(self, query):
+        out = []
+        for sp in self.spans.values():
+            if sp["trace_id"] != query.get("traceId", sp["trace_id"]):
+                continue
+            if query.get("isRootObservation") == "true" and sp["parent_span_id"]:
+                continue
+            attrs = sp["attributes"]
+            raw = attrs.get("langfuse.observation.input")
+            out.append({"id": sp["span_id"], "traceId": sp["trace_id"], "projectId": PROJECT_ID,
+                        "type": str(attrs.get("langfuse.observation.type", "span")).upper(), "name": sp["name"],
+                        "startTime": _now(), "input": json.loads(raw) if isinstance(raw, str) else raw})
+        return {"data": out, "meta": {"cursor": None}}
 
     def _unknown(self, method, path):
         self.unknown.append((method, path))

@@ -6,6 +6,8 @@ that `smishctl --help` stays fast.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import typer
 
 import smishctl.cli.init_cmd as init_cmd
@@ -30,6 +32,9 @@ prompts_cmd.register(app)
 runs_cmd.register(app)
 push_cmd.register(app)
 init_cmd.register(app)
+import_module("smishctl.cli.classify_cmd").register(app)
+import_module("smishctl.cli.review_cmd").register(app)
+import_module("smishctl.cli.feedback_cmd").register(app)
 
 
 def main() -> None:

@@ -33,7 +33,10 @@ def compare(
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="With --models: the prompt every model uses (default zero-shot).")] = None,
     prompts: Annotated[str | None, typer.Option("--prompts", help="With --models: comma-separated prompts; every model x prompt is evaluated.")] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="With --models: the dataset.")] = None,
-    split: Annotated[str, typer.Option(help="With --models: the split.")] = "test",
+    split: Annotated[str, typer.Option(help="With --models: the split (train, dev, test, or all).")] = "test",
+    evaluation_only: Annotated[bool, typer.Option("--evaluation-only", help="With --models: the dataset is for evaluation only (never split; every item scored).")] = False,
+    train_dataset: Annotated[str | None, typer.Option("--train-dataset", help="With --models: where classic/* baselines learn (default: the evaluated dataset's train split; for an evaluation-only file the dataset the compared artifact was optimized on, else the default dataset).")] = None,
+    must_pass: Annotated[list[str] | None, typer.Option("--must-pass", help="Must-pass set NAME (datasets/golden/NAME.csv) or FILE, repeatable: every candidate runs it and any miss fails the gate (exit 1).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="With --models: evaluate the first N items.")] = None,
     balanced: Annotated[bool, typer.Option(help="With --models and --limit: the same number of items per label.")] = False,
     threads: Annotated[int, typer.Option(help="With --models: parallel calls.")] = 1,
@@ -86,11 +89,17 @@ def compare(
         def on_reuse(record):
             console.print(f"reusing run {record['id']} (same configuration)")
 
+        golden_sets = []
+        if must_pass:
+            from smishctl.data.golden import load_golden
+
+            golden_sets = [load_golden(s, ref) for ref in must_pass]  # bad names fail before any call
         if models:
             data += runs_from_models(s, split_list(models), split_list(prompts or prompt), dataset=dataset,
                                      split=split, limit=limit, balanced=balanced, threads=threads,
                                      include_classic=not no_classic, data_options=data_options,
-                                     on_start=on_start, on_reuse=on_reuse)
+                                     on_start=on_start, on_reuse=on_reuse,
+                                     evaluation_only=evaluation_only, train_dataset=train_dataset)
         baseline_index: int | None = 0 if len(data) > 1 else None
         if baseline:
             if baseline == "production":
@@ -108,20 +117,30 @@ def compare(
         options = CompareOptions(gates=gates, max_error_rate=max_error_rate, no_regression=no_regression,
                                  n_boot=bootstrap, seed=seed, strict_items=strict_items)
         _track_new_runs(s, data, enabled=not no_langfuse)
-        cmp = compare_runs(data, baseline_index=baseline_index, options=options)
+        check = None
+        if golden_sets:
+            from smishctl.mustpass import check_record
+
+            def check(run):
+                return [check_record(s, run.record, g, on_start=on_start) for g in golden_sets]
+
+        cmp = compare_runs(data, baseline_index=baseline_index, options=options, must_pass=check)
         _write_files(cmp, markdown=markdown, junit=junit, html=html, json_file=json_file)
         refs = {} if wide or as_json else _short_refs(s.runs_dir)
         if as_json:
             print_json(cmp)
         else:
             _print_tables(cmp, refs, wide=wide)
+            from smishctl.report.terminal import print_must_pass
+
+            print_must_pass(out, cmp["must_pass"])
         _print_langfuse_links(data)
         for w in cmp["warnings"]:
             console.print(f"[yellow]warning:[/yellow] {plain(_with_refs(w, refs))}", soft_wrap=True)
         for f in cmp["failures"]:
             console.print(f"[red]FAIL[/red] {plain(_with_refs(f, refs))}", soft_wrap=True)
-        if cmp["gates"] or cmp["checks"]:
-            n = len(cmp["gates"]) + len(cmp["checks"])
+        if cmp["gates"] or cmp["checks"] or cmp["must_pass"]:
+            n = len(cmp["gates"]) + len(cmp["checks"]) + len(cmp["must_pass"])
             console.print(f"{'[green]gates passed[/green]' if cmp['passed'] else '[red]gates failed[/red]'}: "
                           f"{n - len(cmp['failures'])}/{n}")
         if cmp["exit_code"]:

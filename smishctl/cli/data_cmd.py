@@ -55,8 +55,13 @@ def data(
         for key in ("fetched_from", "licence", "citation", "notes"):
             if ds.provenance.get(key):
                 out.print(f"  {key}: {ds.provenance[key]}")
-        out.print("  cleaning: " + ", ".join(f"{k} {v}" for k, v in ds.stats.items() if "template" not in k))
+        out.print("  cleaning: " + ", ".join(f"{k} {v}" for k, v in ds.stats.items()
+                                             if "template" not in k and not k.startswith(("corr", "labels_"))))
         out.print("  " + split_policy_line(ds))
+        corr = ds.provenance.get("corrections")
+        if corr:
+            out.print(f"  label corrections: {ds.stats.get('labels_corrected', 0)} labels changed by {corr['applied']} "
+                      f"corrections, {corr['stale']} stale ({corr['file']}, sha256 {corr['sha256'][:12]})")
         t = Table(header_style="bold")
         t.add_column("split")
         for lab in ds.labels:

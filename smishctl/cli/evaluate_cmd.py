@@ -29,7 +29,10 @@ def evaluate(
     model: Annotated[str | None, typer.Option("--model", "-m", help="litellm model string, alias, local/<name> or a .gguf path. Default: the embedded local model.")] = None,
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id or short ref (see `smishctl prompts list`) or a path.", autocompletion=complete_prompt)] = "zero-shot",
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name (sms-phishing, uci-sms-spam), a CSV/TSV/JSON/JSONL/Parquet file, or hf:<hub id> (needs internet).")] = None,
-    split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
+    split: Annotated[str, typer.Option(help="train, dev, test, or all (the whole file).")] = "test",
+    evaluation_only: Annotated[bool, typer.Option("--evaluation-only", help="The dataset is for evaluation only: never split, every item scored (automatic for datasets/golden/, datasets/feedback/ and [data].evaluation_only).")] = False,
+    train_dataset: Annotated[str | None, typer.Option("--train-dataset", help="classic/* models: the dataset whose train split they learn from (default: the evaluated one; for an evaluation-only file, the default dataset).")] = None,
+    must_pass: Annotated[list[str] | None, typer.Option("--must-pass", help="Also run the must-pass set NAME (datasets/golden/NAME.csv) or FILE and print every miss. Repeatable.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="Evaluate only the first N items of the split (a fair seeded sample).")] = None,
     balanced: Annotated[bool, typer.Option(help="With --limit: take the same number of items per label.")] = False,
     threads: Annotated[int, typer.Option(help="Parallel calls (hosted endpoints; the local model serves one at a time).")] = 1,
@@ -68,7 +71,8 @@ def evaluate(
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
                          balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
                          max_errors=max_errors, cache=not no_cache, data_options=data_options,
-                         shard=shard, harden=not no_harden, adapter=adapter)
+                         shard=shard, harden=not no_harden, adapter=adapter, evaluation_only=evaluation_only,
+                         train_dataset=train_dataset)
         if robustness:
             if dataset not in (None, "robustness"):
                 from smishctl.errors import ConfigError
@@ -80,8 +84,18 @@ def evaluate(
 
             parse_shard(shard)
         s = settings()
+        if must_pass:
+            from smishctl.data.golden import load_golden
+
+            golden_sets = [load_golden(s, ref) for ref in must_pass]  # bad names fail before any call
         record = _run_with_progress(s, cfg, resume)
         record["langfuse"] = _track(s, record["id"], enabled=not no_langfuse)
+        results = []
+        if must_pass:
+            from smishctl.mustpass import check_record
+
+            results = [check_record(s, record, g, on_start=_announce) for g in golden_sets]
+            record["must_pass"] = results
         if as_json:
             print_json(record)
         else:
@@ -89,10 +103,19 @@ def evaluate(
 
             out.print(metrics_table(record))
             out.print(confusion_table(record))
+            if results:
+                from smishctl.report.terminal import print_must_pass
+
+                print_must_pass(out, results)
             from smishctl.runs import list_runs, short_refs
 
             ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record["id"], record["id"])
             console.print(f"run written to runs/{record['id']}/ (ref {ref}, or latest)", soft_wrap=True)
+
+
+def _announce(plan) -> None:
+    console.print(f"must-pass: evaluating {plan.record['model']['name']} · {plan.record['prompt']['id']} on "
+                  f"{len(plan.items)} messages of {plan.record['dataset']['name']} (run {plan.run.id})")
 
 
 def _track(s, run_id: str, *, enabled: bool) -> dict:

@@ -52,8 +52,10 @@ def parse_gates(texts: list[str], labels: tuple[str, ...] | None) -> list[Gate]:
 
 
 def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
-                 options: CompareOptions | None = None) -> dict:
-    """The whole comparison as one JSON-serialisable document, including `exit_code`."""
+                 options: CompareOptions | None = None, must_pass=None) -> dict:
+    """The whole comparison as one JSON-serialisable document, including `exit_code`.
+
+    `must_pass(run) -> [result]` (smishctl.mustpass) checks every candidate; any miss fails (exit 1)."""
     opts = options or CompareOptions()
     if opts.max_error_rate is not None and not 0 <= opts.max_error_rate <= 1:
         raise ConfigError(f"--max-error-rate must be between 0 and 1, got {opts.max_error_rate}")
@@ -87,6 +89,14 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
             gate_results.append(res)
             if not res["passed"]:
                 failures.append({"kind": "gate", "run": r.id, "message": f"{r.id}: {res['message']}"})
+    must_pass_results: list[dict] = []
+    for r in candidates if must_pass is not None else []:
+        from smishctl.mustpass import summary_line
+
+        for res in must_pass(r):
+            must_pass_results.append(res)
+            if not res["passed"]:
+                failures.append({"kind": "must_pass", "run": r.id, "message": f"{r.id}: {summary_line(res)}"})
     if opts.max_error_rate is not None:
         for r in runs:
             rate = r.metrics.get("error_rate") or 0.0
@@ -131,6 +141,7 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
         "stats": stats,
         "gates": gate_results,
         "checks": checks,
+        "must_pass": must_pass_results,
         "warnings": warnings,
         "failures": [f["message"] for f in failures],
         "passed": code == EXIT_PASS,

@@ -18,7 +18,7 @@ def split_list(text: str | None) -> list[str]:
 def runs_from_models(settings: Settings, models: list[str], prompts: list[str], *, dataset: str | None = None,
                      split: str = "test", limit: int | None = None, balanced: bool = False, threads: int = 1,
                      include_classic: bool = True, data_options: dict | None = None, on_start=None, on_item=None,
-                     on_reuse=None) -> list[RunData]:
+                     on_reuse=None, evaluation_only: bool = False, train_dataset: str | None = None) -> list[RunData]:
     """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baselines."""
     from smishctl.evaluate import EvalConfig
     from smishctl.models.registry import CLASSIC_PREFIX
@@ -32,10 +32,17 @@ def runs_from_models(settings: Settings, models: list[str], prompts: list[str], 
     auto_classic = include_classic and not any(m.startswith(CLASSIC_PREFIX) for m, _ in combos)
     if auto_classic:
         combos += [(m, "zero-shot") for m in CLASSIC_BASELINES]
+    from smishctl.data.evaluation_only import is_evaluation_only
+    from smishctl.data.registry import DEFAULT_DATASET
+
+    if train_dataset is None and (evaluation_only or is_evaluation_only(dataset or DEFAULT_DATASET, settings)):
+        train_dataset = _optimized_on(settings, [p for _, p in combos])
     out: list[RunData] = []
     for model, prompt in combos:
+        classic = model.startswith(CLASSIC_PREFIX)
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
-                         balanced=balanced, threads=threads, data_options=dict(data_options or {}))
+                         balanced=balanced, threads=threads, data_options=dict(data_options or {}),
+                         evaluation_only=evaluation_only, train_dataset=train_dataset if classic else None)
         record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
         if reused and on_reuse:
             on_reuse(record)
@@ -44,6 +51,21 @@ def runs_from_models(settings: Settings, models: list[str], prompts: list[str], 
             rd.role = "reference"
         out.append(rd)
     return out
+
+
+def _optimized_on(settings: Settings, prompts: list[str]) -> str | None:
+    """The dataset the compared artifact was optimized on (a classic baseline learns there when the
+    evaluated file is evaluation-only); None for zero-shot or several datasets."""
+    from smishctl.artifacts import resolve_artifact
+    from smishctl.data.registry import REGISTRY
+
+    names = set()
+    for p in prompts:
+        art = resolve_artifact(settings.prompts_dir, p)
+        if not art.is_zero_shot:
+            names.add((art.manifest.get("dataset") or {}).get("name"))
+    name = names.pop() if len(names) == 1 else None
+    return name if name in REGISTRY else None
 
 
 def production_run(settings: Settings, like: RunData | None, *, on_start=None, on_item=None,

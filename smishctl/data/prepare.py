@@ -16,6 +16,7 @@ from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.errors import DataError
 
 SPLITS = ("train", "dev", "test")
+ALL = "all"  # every item of every split, in one seeded interleaved order
 DEFAULT_FRACTIONS = (0.6, 0.2, 0.2)
 MAX_CHARS = 1600  # ten concatenated SMS segments; longer texts are truncated and counted
 SPLIT_POLICIES = ("template", "exact")  # template: near-duplicate groups never straddle splits
@@ -55,8 +56,11 @@ class PreparedDataset:
     stats: dict = field(default_factory=dict)
 
     def split(self, name: str) -> list[Example]:
+        if name == ALL:
+            seed = self.provenance.get("split_seed", SplitOptions.seed) + 1
+            return sorted((ex for items in self.splits.values() for ex in items), key=lambda e: _rank(seed, e))
         if name not in self.splits:
-            raise DataError(f"unknown split {name!r}", hint=f"use one of: {', '.join(self.splits)}")
+            raise DataError(f"unknown split {name!r}", hint=f"use one of: {', '.join((*self.splits, ALL))}")
         return self.splits[name]
 
     def split_hash(self, name: str) -> str:
@@ -304,11 +308,17 @@ def load_dataset_splits(
     labels: tuple[str, ...] | None = None,
     fmt: str | None = None,
     encoding: str = "utf-8",
+    evaluation_only: bool = False,
 ) -> PreparedDataset:
+    """`evaluation_only` (or a file the project declares so: smishctl.data.evaluation_only) puts
+    every item in the test split: such a file is scored whole and never trained on."""
+    from smishctl.data.evaluation_only import is_evaluation_only
+
     options = options or SplitOptions()
     policy = check_split_policy(options.policy or settings.split_policy)
     dataset = dataset or DEFAULT_DATASET
-    if dataset in REGISTRY and REGISTRY[dataset].all_test:
+    evaluation_only = evaluation_only or is_evaluation_only(dataset, settings)
+    if evaluation_only:
         from dataclasses import replace
 
         options = replace(options, fractions=(0.0, 0.0, 1.0))
@@ -324,7 +334,7 @@ def load_dataset_splits(
     stats.update(dstats)
     found = tuple(sorted({e.label for e in examples}))
     final_labels = allowed or found
-    if len(found) < 2:
+    if len(found) < 2 and not evaluation_only:  # a must-pass set of smishing only is fine
         raise DataError(f"dataset {dataset!r} has fewer than two labels after cleaning: {found}")
     split_info: dict = {"split_policy": policy}
     if policy == "exact":
@@ -341,8 +351,16 @@ def load_dataset_splits(
     stats["examples"] = len(examples)
     provenance = {**provenance, "split_seed": options.seed, "fractions": list(options.fractions),
                   "conflict_policy": options.conflicts, "max_chars": options.max_chars, **split_info}
+    if evaluation_only:
+        provenance["evaluation_only"] = True
+    name = provenance["name"] if dataset not in REGISTRY else dataset
+    # Label corrections are applied after the split, so corrected items keep their split and no
+    # other item moves (smishctl.data.corrections).
+    from smishctl.data.corrections import apply_corrections
+
+    splits = apply_corrections(settings, name, splits, stats, provenance, tuple(final_labels))
     return PreparedDataset(
-        name=provenance["name"] if dataset not in REGISTRY else dataset,
+        name=name,
         labels=tuple(final_labels),
         provenance=provenance,
         splits=splits,

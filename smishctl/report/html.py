@@ -233,6 +233,19 @@ def scatter(cmp: dict, x_metric: str, x_title: str, css_class: str) -> str:
     return "".join(parts)
 
 
+def _must_pass_html(cmp: dict) -> str:
+    parts = []
+    for res in cmp.get("must_pass") or []:
+        missed = [c for c in res["cases"] if not c["passed"]]
+        parts.append(f'<p class="{"pass" if res["passed"] else "fail"}">must-pass <b>{escape(res["set"])}</b> on '
+                     f'<code>{escape(res["run"])}</code>: {res["n_passed"]}/{res["n"]} passed</p>')
+        if missed:
+            parts.append("<table><tr><th>expected</th><th>got</th><th>note</th><th>message</th></tr>" + "".join(
+                f"<tr><td>{escape(c['expected'])}</td><td>{escape(str(c['predicted']))}</td>"
+                f"<td>{escape(c['note'])}</td><td>{escape(c['text'])}</td></tr>" for c in missed) + "</table>")
+    return ("<h2>Must-pass</h2>" + "".join(parts)) if parts else ""
+
+
 def render_html(cmp: dict) -> str:
     ds = cmp["dataset"]
     ok = cmp["exit_code"] == 0
@@ -254,7 +267,7 @@ baseline <code>{escape(str(cmp['baseline']))}</code>; generated {escape(cmp['cre
 {_legend(cmp['runs'])}
 <h2>Metrics</h2>{_metrics_table(cmp)}
 <h2>Paired statistics against the baseline</h2>{_stats_table(cmp)}
-<h2>Gates</h2>{_gates_table(cmp)}
+<h2>Gates</h2>{_gates_table(cmp)}{_must_pass_html(cmp)}
 <h2>Quality against cost and latency</h2>
 <p>Runs on the dashed line are on the Pareto front (black ring): no other run is at least as good and cheaper/faster.</p>
 <div class="charts">

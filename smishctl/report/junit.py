@@ -5,6 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 
+def _case_name(case: dict) -> str:
+    text = case["text"] if len(case["text"]) <= 70 else case["text"][:67] + "..."
+    return f"{case['note']}: {text}" if case["note"] else text
+
+
 def render_junit(cmp: dict) -> str:
     cases = []
     for g in cmp["gates"]:
@@ -13,16 +18,25 @@ def render_junit(cmp: dict) -> str:
         value = c["value"]
         msg = f"{c['check']}: value {value:.4g}" if value is not None else c["check"]
         cases.append((f"{c['check']} [{c['run']}]", "smishctl.compare.checks", c["passed"], msg))
-    failures = sum(1 for *_, ok, _ in cases if not ok)
-    suites = ET.Element("testsuites", name="smishctl compare", tests=str(len(cases)), failures=str(failures))
-    suite = ET.SubElement(suites, "testsuite", name="smishctl compare", tests=str(len(cases)),
-                          failures=str(failures), errors="0", timestamp=cmp.get("created_at", ""))
-    for name, classname, ok, message in cases:
-        case = ET.SubElement(suite, "testcase", name=name, classname=classname)
-        if not ok:
-            fail = ET.SubElement(case, "failure", message=message, type="GateFailed")
-            fail.text = message
-        else:
-            ET.SubElement(case, "system-out").text = message
+    suites_cases = [("smishctl compare", cases, "GateFailed")]
+    for res in cmp.get("must_pass") or []:  # one test case per must-pass message
+        suites_cases.append((f"must-pass {res['set']} [{res['run']}]", [
+            (_case_name(c), f"smishctl.must_pass.{res['set']}", c["passed"],
+             f"expected {c['expected']}, got {c['predicted']}: {c['text']}") for c in res["cases"]],
+            "MustPassMissed"))
+    total = sum(len(c) for _, c, _ in suites_cases)
+    failures = sum(1 for _, cs, _ in suites_cases for *_, ok, _ in cs if not ok)
+    suites = ET.Element("testsuites", name="smishctl compare", tests=str(total), failures=str(failures))
+    for suite_name, suite_cases, fail_type in suites_cases:
+        n_failed = sum(1 for *_, ok, _ in suite_cases if not ok)
+        suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(suite_cases)),
+                              failures=str(n_failed), errors="0", timestamp=cmp.get("created_at", ""))
+        for name, classname, ok, message in suite_cases:
+            case = ET.SubElement(suite, "testcase", name=name, classname=classname)
+            if not ok:
+                fail = ET.SubElement(case, "failure", message=message, type=fail_type)
+                fail.text = message
+            else:
+                ET.SubElement(case, "system-out").text = message
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

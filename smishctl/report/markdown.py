@@ -9,6 +9,22 @@ def _esc(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def must_pass_markdown(results: list[dict]) -> list[str]:
+    """Per must-pass set and run: the verdict, then every missed message."""
+    if not results:
+        return []
+    lines = ["", "### Must-pass"]
+    for res in results:
+        missed = [c for c in res["cases"] if not c["passed"]]
+        lines += ["", f"{'✅' if res['passed'] else '❌'} **{_esc(res['set'])}** on `{res['run']}` "
+                      f"({_esc(res['model'])} · {_esc(res['prompt'])}): {res['n_passed']}/{res['n']} passed"]
+        if missed:
+            lines += ["", "| expected | got | note | message |", "|---|---|---|---|"]
+            lines += [f"| {c['expected']} | {_esc(c['predicted'])} | {_esc(c['note'])} | {_esc(c['text'])} |"
+                      for c in missed]
+    return lines
+
+
 def render_markdown(cmp: dict) -> str:
     ds = cmp["dataset"]
     verdict = {0: "✅ passed", 1: "❌ quality gate failed", 3: "❌ too many errors"}.get(cmp["exit_code"], "❌")
@@ -53,6 +69,7 @@ def render_markdown(cmp: dict) -> str:
         for c in cmp["checks"]:
             lines.append(f"| {'✅' if c['passed'] else '❌'} | `{c['run']}` | `{_esc(c['check'])}` | "
                          f"{c['value']:.4g} |")
+    lines += must_pass_markdown(cmp.get("must_pass") or [])
     if cmp["failures"]:
         lines += ["", "### Failures", ""] + [f"- {_esc(f)}" for f in cmp["failures"]]
     return "\n".join(lines) + "\n"

@@ -41,6 +41,26 @@ def comparison_table(cmp: dict, refs: dict[str, str] | None = None) -> Table:
     return t
 
 
+def print_must_pass(console, results: list[dict]) -> None:
+    """Per must-pass set and run: one verdict line (never wrapped, for CI logs), then a table of
+    every missed message."""
+    from smishctl.mustpass import summary_line
+
+    for res in results:
+        ok = res["passed"]
+        console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {summary_line(res)}",
+                      soft_wrap=True)
+        if ok:
+            continue
+        t = Table(header_style="bold")
+        for col in ("expected", "got", "note", "message"):
+            t.add_column(col, overflow="fold")
+        for c in res["cases"]:
+            if not c["passed"]:
+                t.add_row(c["expected"], f"[red]{c['predicted']}[/red]", c["note"], c["text"])
+        console.print(t)
+
+
 def stats_table(cmp: dict, refs: dict[str, str] | None = None) -> Table | None:
     if not cmp["stats"]:
         return None

@@ -1,0 +1,68 @@
+"""Classify messages with the production prompt (or any prompt): the quickest way to try the product
+and the way a shell pipeline uses it. Built like `evaluate` builds its solver, hardening included,
+so a message is classified exactly as it was evaluated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smishctl.config import Settings
+from smishctl.errors import ConfigError
+
+
+@dataclass
+class Classifier:
+    solver: object
+    prompt: str
+    model: str
+    labels: tuple[str, ...]
+
+    def __call__(self, text: str) -> dict:
+        if not text or not text.strip():
+            raise ConfigError("empty message", hint="pass the SMS text to classify")
+        row = self.solver(text)
+        return {"text": text, "label": row["pred"], "status": row["status"], "probs": row.get("probs"),
+                "error": row.get("error"), "latency_ms": row.get("latency_ms")}
+
+
+def load_classifier(settings: Settings, prompt: str | None = None, model: str | None = None) -> Classifier:
+    """`prompt` None or 'production': what is in production (exit 2 when nothing is yet)."""
+    from smishctl.hardening import harden_solver
+
+    if prompt in (None, "", "production"):
+        from smishctl.production import load_production
+
+        pc = load_production(settings.root, model=model)
+        return Classifier(harden_solver(pc.solver), pc.artifact_id, pc.solver.spec.name, pc.labels)
+    from smishctl.artifacts import artifact_labels, load_program, resolve_artifact
+    from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
+    from smishctl.models.registry import resolve_model
+
+    art = resolve_artifact(settings.prompts_dir, prompt)
+    spec = resolve_model(model or (art.manifest.get("model") or {}).get("name"), settings)
+    if spec.extra.get("classic"):
+        from smishctl.classic import build_classic_solver
+        from smishctl.data.prepare import load_dataset_splits
+
+        ds = load_dataset_splits(DEFAULT_DATASET, settings)
+        solver = build_classic_solver(spec, ds, art)
+        return Classifier(solver, art.id, spec.name, ds.labels)
+    from smishctl.models.lm import build_lm
+    from smishctl.solver import DSPySolver
+
+    labels = artifact_labels(art, REGISTRY[DEFAULT_DATASET].labels)
+    solver = DSPySolver(program=load_program(art, labels), lm=build_lm(spec, settings), spec=spec, labels=labels)
+    return Classifier(harden_solver(solver), art.id, spec.name, labels)
+
+
+def decode_input(data: bytes, where: str) -> list[str]:
+    """Non-empty lines of UTF-8 input; undecodable bytes or no message at all are an error."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+                          hint="convert it to UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{where} holds no message", hint="give one SMS per line")
+    return lines

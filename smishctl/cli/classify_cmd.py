@@ -1,0 +1,72 @@
+"""`smishctl classify`: label one message, stdin lines or a file's lines with the production prompt."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smishctl.cli.common import DebugOpt, console, handled, settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("classify")(classify)
+
+
+def classify(
+    text: Annotated[str | None, typer.Argument(help="The SMS to classify; '-' or nothing reads one message per line from stdin.", show_default=False)] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Classify every line of this UTF-8 file.")] = None,
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="production (default), zero-shot, an artifact id or a path.")] = "production",
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Override the model the prompt was built for.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message (JSON Lines).")] = False,
+    debug: bool = DebugOpt,
+):
+    """Classify SMS messages: the label and, where the model gives them, the label probabilities.
+
+    Exit codes: 0 done, 2 bad input or nothing in production, 3 a model call failed."""
+    with handled(debug):
+        import json
+
+        from smishctl.classify import decode_input, load_classifier
+        from smishctl.errors import ConfigError
+
+        if text is not None and file is not None:
+            raise ConfigError("give a message or --file, not both")
+        if file is not None:
+            if not file.is_file():
+                raise ConfigError(f"no such file: {file}")
+            messages = decode_input(file.read_bytes(), str(file))
+        elif text is None or text == "-":
+            if sys.stdin.isatty():
+                raise ConfigError("no message given", hint="smishctl classify 'TEXT', or pipe one message per line")
+            messages = decode_input(sys.stdin.buffer.read(), "stdin")
+        else:
+            if not text.strip():
+                raise ConfigError("empty message", hint="pass the SMS text to classify")
+            messages = [text]
+        clf = load_classifier(settings(), prompt, model)
+        failed = 0
+        for msg in messages:
+            res = clf(msg)
+            failed += res["status"] == "error"
+            if as_json:
+                sys.stdout.write(json.dumps({**res, "prompt": clf.prompt, "model": clf.model},
+                                            ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+            else:
+                sys.stdout.write(_line(res, len(messages) > 1) + "\n")  # plain: for pipelines (cut -f1)
+                sys.stdout.flush()
+        if failed:
+            console.print(f"[red]error:[/red] {failed} of {len(messages)} messages could not be classified "
+                          "(model call failed)")
+            raise typer.Exit(3)
+
+
+def _line(res: dict, with_text: bool) -> str:
+    label = res["label"] if res["status"] == "ok" else f"<{res['status']}>"
+    probs = res.get("probs") or {}
+    shown = "  " + " ".join(f"{k}={v:.2f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])) if probs else ""
+    tail = f"\t{res['text']}" if with_text else ""
+    return f"{label}{shown}{tail}"
