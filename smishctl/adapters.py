@@ -205,8 +205,13 @@ class LabelAdapter(dspy.Adapter):
         endpoint = (getattr(lm, "model", ""), str((getattr(lm, "kwargs", None) or {}).get("api_base")))
         if self.config.name == "score" and endpoint not in _NO_LOGPROBS:
             kwargs = {**lm_kwargs, "max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
-            with adapter_message_call(lm, messages):
-                outputs = lm(messages=messages, **kwargs)
+            try:
+                with adapter_message_call(lm, messages):
+                    outputs = lm(messages=messages, **kwargs)
+            except Exception as exc:  # a provider that rejects the parameter (e.g. a reasoning model)
+                if "logprob" not in str(exc).lower():
+                    raise
+                outputs = None
             first = outputs[0] if outputs else None
             logprobs = _get(first, "logprobs") if isinstance(first, dict) else None
             if logprobs is not None:

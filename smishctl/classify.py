@@ -27,13 +27,11 @@ class Classifier:
 
 def load_classifier(settings: Settings, prompt: str | None = None, model: str | None = None) -> Classifier:
     """`prompt` None or 'production': what is in production (exit 2 when nothing is yet)."""
-    from smishctl.hardening import harden_solver
-
     if prompt in (None, "", "production"):
         from smishctl.production import load_production
 
-        pc = load_production(settings.root, model=model)
-        return Classifier(harden_solver(pc.solver), pc.artifact_id, pc.solver.spec.name, pc.labels)
+        pc = load_production(settings.root, model=model)  # built, hardened, as evaluate builds it
+        return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels)
     from smishctl.artifacts import artifact_labels, load_program, resolve_artifact
     from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
     from smishctl.models.registry import resolve_model
@@ -47,12 +45,13 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
         ds = load_dataset_splits(DEFAULT_DATASET, settings)
         solver = build_classic_solver(spec, ds, art)
         return Classifier(solver, art.id, spec.name, ds.labels)
+    from smishctl.artifacts import load_adapter_config
     from smishctl.models.lm import build_lm
-    from smishctl.solver import DSPySolver
+    from smishctl.solver import build_solver
 
     labels = artifact_labels(art, REGISTRY[DEFAULT_DATASET].labels)
-    solver = DSPySolver(program=load_program(art, labels), lm=build_lm(spec, settings), spec=spec, labels=labels)
-    return Classifier(harden_solver(solver), art.id, spec.name, labels)
+    solver = build_solver(load_program(art, labels), build_lm(spec, settings), spec, labels, load_adapter_config(art))
+    return Classifier(solver, art.id, spec.name, labels)
 
 
 def decode_input(data: bytes, where: str) -> list[str]:

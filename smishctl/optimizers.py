@@ -245,7 +245,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         _gepa, {"auto": "light", "max_metric_calls": None, "reflection_minibatch_size": 3}, 3,
         "GEPA: reflective instruction evolution (use --teacher as the reflection model)"),
     "knn": OptimizerSpec(
-        _knn, {"k": "8", "order": "nearest-last", "dedup": "false", "instructions": "knn", "words": "labels",
+        _knn, {"k": "4,8", "order": "nearest-last", "dedup": "false", "instructions": "knn", "words": "labels",
                "max_demo_chars": "320"}, 3,
         "per-message demos: the k most similar training messages (TF-IDF); comma-separated values are searched "
         "on dev (e.g. --param k=4,8,16)", program_kind="knn", default_train_size=100_000),

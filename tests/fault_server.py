@@ -13,7 +13,7 @@ so that quality metrics of a run against it are known in advance. Faults:
   (a well-formed answer whose label is not in the label set), "echo-key" (401 whose message quotes the
   Authorization header back, as some real providers do), "no-logprobs" (a bare answer that ignores a
   `logprobs` request, as providers without log-probabilities do), "bad-logprobs" (positive log-probabilities,
-  which no model can produce), "echo-key-500" (the key quoted in a 500 body: retried, and logged by
+  which no model can produce), "reject-logprobs" (400 to any request asking for log-probabilities), "echo-key-500" (the key quoted in a 500 body: retried, and logged by
   DSPy's parallelizer and bootstrap).
 
 It answers in the style it is asked in: JSON (`{"label": ...}`) for DSPy's field-marker prompts, the bare
@@ -197,6 +197,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "500":
             self._json(500, {"error": {"message": "internal error", "type": "server_error"}})
+            return
+        if fault == "reject-logprobs" and req.get("logprobs"):  # as OpenAI's reasoning models answer
+            self._json(400, {"error": {"message": "This model does not support the 'logprobs' parameter.",
+                                       "type": "invalid_request_error", "param": "logprobs"}})
             return
         if fault == "echo-key":
             self._json(401, {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}",

@@ -127,6 +127,13 @@ def test_provider_without_logprobs_takes_the_bare_label_path(fake_model, fault, 
     assert len(fault.chat_requests()) == len(rows) + 1
 
 
+def test_provider_rejecting_logprobs_takes_the_bare_label_path(fake_model, fault, project):
+    fault.on_keyword("", "reject-logprobs")
+    _evaluate(project, fake_model)
+    rows = predictions(only_run(project))
+    assert all(r["status"] == "ok" and r["probs"] is None for r in rows), rows
+
+
 def test_malformed_logprobs_give_an_invalid_row_not_a_guess(fake_model, fault, project):
     fault.fail_next("bad-logprobs", 2)
     _evaluate(project, fake_model)

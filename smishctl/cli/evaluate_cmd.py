@@ -30,7 +30,7 @@ def evaluate(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id or short ref (see `smishctl prompts list`) or a path.", autocompletion=complete_prompt)] = "zero-shot",
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name (sms-phishing, uci-sms-spam), a CSV/TSV/JSON/JSONL/Parquet file, or hf:<hub id> (needs internet).")] = None,
     split: Annotated[str, typer.Option(help="train, dev, test, or all (the whole file).")] = "test",
-    evaluation_only: Annotated[bool, typer.Option("--evaluation-only", help="The dataset is for evaluation only: never split, every item scored (automatic for datasets/golden/, datasets/feedback/ and [data].evaluation_only).")] = False,
+    evaluation_only: Annotated[bool, typer.Option("--evaluation-only", help="The dataset is for evaluation only: never split, every item scored (automatic for datasets/golden/, datasets/feedback/ and \\[data] evaluation_only).")] = False,
     train_dataset: Annotated[str | None, typer.Option("--train-dataset", help="classic/* models: the dataset whose train split they learn from (default: the evaluated one; for an evaluation-only file, the default dataset).")] = None,
     must_pass: Annotated[list[str] | None, typer.Option("--must-pass", help="Also run the must-pass set NAME (datasets/golden/NAME.csv) or FILE and print every miss. Repeatable.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="Evaluate only the first N items of the split (a fair seeded sample).")] = None,

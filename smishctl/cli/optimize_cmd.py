@@ -40,7 +40,7 @@ def optimize(
     calibrate: Annotated[str, typer.Option(help="Per-label bias fitted on dev: auto (kept only when it wins under cross-validation), on or off.")] = "auto",
     recall_target: Annotated[str | None, typer.Option(help="LABEL=RECALL, e.g. smishing=0.95: choose on dev the threshold on p(LABEL) that reaches this recall; evaluate and production apply it.")] = None,
     no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not trace the trials to Langfuse (even if configured).")] = False,
-    with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the user reports of datasets/feedback/<dataset>.jsonl to the training pool (never to dev or test); or [optimize].with_feedback.")] = False,
+    with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the user reports of datasets/feedback/<dataset>.jsonl to the training pool (never to dev or test); or \\[optimize] with_feedback.")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):

@@ -17,6 +17,10 @@ def metrics_table(record: dict, title: str | None = None) -> Table:
     t.add_row("macro-F1", fmt(m.get("macro_f1")))
     for label, pc in (m.get("per_class") or {}).items():
         t.add_row(f"  {label} P/R/F1", f"{pc['precision']:.3f} / {pc['recall']:.3f} / {pc['f1']:.3f}")
+    for label, auc in (m.get("auc") or {}).items():  # from the label probabilities
+        t.add_row(f"  {label} ROC-AUC / PR-AUC", f"{fmt(auc['roc_auc'])} / {fmt(auc['pr_auc'])}")
+    if m.get("ece") is not None:
+        t.add_row("calibration ECE / Brier", f"{fmt(m['ece'])} / {fmt(m['brier'])}")
     t.add_row("invalid outputs", str(m.get("n_invalid", 0)))
     t.add_row("errors", str(m.get("n_errors", 0)))
     if m.get("attack_success_rate") is not None:  # robustness set

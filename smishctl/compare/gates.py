@@ -28,6 +28,10 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "cost_usd": ("total USD of the run", False, False),
     "attack_success_rate": ("share of malicious robustness-set messages classified as ham", False, False),
     "control_ham_accuracy": ("share of the robustness set's ham controls classified as ham", True, False),
+    "roc_auc": ("one-vs-rest ROC-AUC of one label, from the label probabilities", True, True),
+    "pr_auc": ("one-vs-rest PR-AUC (average precision) of one label", True, True),
+    "ece": ("expected calibration error of the top label (10 bins)", False, False),
+    "brier": ("multiclass Brier score of the label probabilities", False, False),
 }
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
@@ -75,6 +79,8 @@ def metric_value(metrics: dict, metric: str, label: str | None = None) -> float 
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}", hint=f"use one of: {', '.join(METRICS)}")
     lat = metrics.get("latency_ms") or {}
+    if metric in ("roc_auc", "pr_auc"):
+        return ((metrics.get("auc") or {}).get(label) or {}).get(metric)
     if metric in ("f1", "precision", "recall"):
         pc = (metrics.get("per_class") or {}).get(label)
         return None if pc is None else pc.get(metric)

@@ -17,6 +17,10 @@ def row_specs(labels: tuple[str, ...]) -> list[tuple[str, str | None, str, str, 
     specs += [("f1", lab, f"F1 {lab}", ".3f", True) for lab in labels]
     if POSITIVE_LABEL in labels:
         specs.append(("recall", POSITIVE_LABEL, f"{POSITIVE_LABEL} recall", ".3f", True))
+        # From the label probabilities (runs without them show "-"): ranking and calibration.
+        specs += [("roc_auc", POSITIVE_LABEL, f"{POSITIVE_LABEL} ROC-AUC", ".3f", True),
+                  ("pr_auc", POSITIVE_LABEL, f"{POSITIVE_LABEL} PR-AUC", ".3f", True)]
+    specs += [("ece", None, "calibration error (ECE)", ".3f", False), ("brier", None, "Brier score", ".3f", False)]
     specs += [
         ("n_errors", None, "errors", "d", False),
         ("n_invalid", None, "invalid outputs", "d", False),

@@ -29,13 +29,17 @@ class GoldenSet:
         return tuple(sorted({it["label"] for it in self.items}))
 
 
+# Sets shipped with smishctl (inside the wheel); a project's datasets/golden/NAME.csv takes precedence.
+BUNDLED = Path(__file__).resolve().parents[1] / "bundled" / FOLDER
+
+
 def golden_dir(settings: Settings) -> Path:
     return settings.datasets_dir / FOLDER
 
 
 def list_golden(settings: Settings) -> list[str]:
-    folder = golden_dir(settings)
-    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+    return sorted({p.stem for folder in (golden_dir(settings), BUNDLED) if folder.is_dir()
+                   for p in folder.glob("*.csv")})
 
 
 def golden_path(settings: Settings, ref: str, *, must_exist: bool = True) -> Path:
@@ -47,6 +51,8 @@ def golden_path(settings: Settings, ref: str, *, must_exist: bool = True) -> Pat
         path = as_path
     else:
         path = safe_child(golden_dir(settings), f"{ref}.csv", what="must-pass set")
+        if must_exist and not path.is_file() and (BUNDLED / f"{ref}.csv").is_file():
+            path = BUNDLED / f"{ref}.csv"
     if must_exist and not path.is_file():
         known = list_golden(settings)
         raise ConfigError(f"no must-pass set {ref!r} ({path})",
@@ -104,7 +110,8 @@ def add_golden(settings: Settings, ref: str, text: str, label: str, note: str = 
     path = golden_path(settings, ref, must_exist=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path.with_name(path.name + ".lock")):
-        items = parse_golden(path.read_bytes(), str(path)) if path.is_file() and path.stat().st_size else []
+        seed = path if path.is_file() else BUNDLED / path.name  # a shipped set is copied, then extended
+        items = parse_golden(seed.read_bytes(), str(seed)) if seed.is_file() and seed.stat().st_size else []
         item_id = example_id(text_key(text))
         if any(it["id"] == item_id for it in items):
             return False
