@@ -76,8 +76,10 @@ def finetune(
         summary = _run_with_progress(cfg)
         if as_json:
             print_json(summary)
-            return
-        _print_summary(summary)
+        else:
+            _print_summary(summary)
+        if summary["finetune"]["interrupted"]:  # the best checkpoint is stored; still report Ctrl-C to scripts
+            raise typer.Exit(130)
 
 
 def _export(cfg, fmt_name: str, out_dir: Path | None) -> dict:

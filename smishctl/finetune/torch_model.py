@@ -33,11 +33,15 @@ def pick_device(requested: str) -> str:
 
 def load_base(gguf: Path, device: str) -> LoadedBase:
     """transformers reads the GGUF itself (de-quantized to float32): no second copy of the weights."""
+    import os
+
+    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF de-quantization bar ignores its own switch
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     gguf = Path(gguf)
     try:
@@ -68,7 +72,7 @@ def lora_state(model) -> dict:
     """The LoRA weights, as peft saves them (detached copies on the CPU)."""
     from peft import get_peft_model_state_dict
 
-    return {k: v.detach().to("cpu").clone() for k, v in get_peft_model_state_dict(model).items()}
+    return {k: v.detach().to("cpu").clone() for k, v in get_peft_model_state_dict(model, save_embedding_layers=False).items()}
 
 
 def load_lora_state(model, state: dict) -> None:
