@@ -77,3 +77,13 @@ def served_label_probabilities(spec: ModelSpec, settings: Settings, instructions
             by_token.setdefault(tok, math.exp(lp))
         out.append({lab: by_token.get(first_tokens[lab], 0.0) for lab in labels})
     return out
+
+
+def load_lora(art: Artifact, settings: Settings, model: str | None = None) -> tuple[str, tuple[str, ...], ModelSpec]:
+    """(instructions, labels, model spec) of a `lora` artifact: what an evaluation needs to render the
+    zero-shot label chat (smishctl.label_chat) and score it on the base model with the adapter."""
+    from smishctl.fsutil import read_json
+
+    spec = finetune_model_spec(art, settings, model)
+    program = read_json(art.dir / "program.json")
+    return program["instructions"], tuple(program["labels"]), spec
