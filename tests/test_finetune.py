@@ -111,13 +111,17 @@ def test_resume_starts_from_the_interrupted_adapter(ft_project, interrupted):
 
 @pytest.fixture(scope="module")
 def torch_base(ft_project):
+    """(settings, the base model in torch, a LoRA of the default rank on it), loaded once."""
     from smishctl.config import load_settings
+    from smishctl.finetune.run import FinetuneConfig
     from smishctl.finetune.serving import local_base
-    from smishctl.finetune.torch_model import load_base
+    from smishctl.finetune.torch_model import add_lora, load_base
 
     settings = load_settings(ft_project)
     _spec, gguf, _sha = local_base("local/qwen2.5-coder-0.5b", settings)
-    return settings, load_base(gguf, "cpu")
+    base = load_base(gguf, "cpu")
+    defaults = FinetuneConfig()
+    return settings, base, add_lora(base, defaults.rank, defaults.alpha, seed=0)
 
 
 @pytest.mark.model
@@ -130,16 +134,17 @@ def test_llama_cpp_with_the_adapter_matches_torch_with_peft(torch_base, interrup
     from smishctl.data.prepare import load_dataset_splits, sample
     from smishctl.finetune.encode import first_token_ids
     from smishctl.finetune.serving import finetune_model_spec, local_base, served_label_probabilities
-    from smishctl.finetune.torch_model import add_lora, decide, label_probabilities, load_lora_state
+    from smishctl.finetune.torch_model import decide, label_probabilities, load_lora_state
 
-    settings, base = torch_base
+    settings, base, model = torch_base
     folder, _ = interrupted
     m = json.loads((folder / "manifest.json").read_text())
     labels = tuple(m["labels"])
     texts = [e.text for e in sample(load_dataset_splits(None, settings).split("test"), 6, balanced=True, seed=13)]
     first = {lab: base.tokenizer.decode([i]) for lab, i in first_token_ids(base.tokenizer, labels).items()}
 
-    model = add_lora(base, m["finetune"]["rank"], m["finetune"]["alpha"], seed=0)
+    assert (m["finetune"]["rank"], m["finetune"]["alpha"]) == (model.peft_config["default"].r,
+                                                               model.peft_config["default"].lora_alpha)
     load_lora_state(model, load_file(str(folder / "adapter_model.safetensors")))
     torch_probs = label_probabilities(model, base.tokenizer, m["instructions"], texts, labels)
     spec = finetune_model_spec(Artifact(id=m["id"], dir=folder), settings)
@@ -162,16 +167,37 @@ def test_llama_cpp_with_the_adapter_matches_torch_with_peft(torch_base, interrup
 def test_budget_too_small_for_one_step_is_refused(torch_base):
     from smishctl.data.prepare import load_dataset_splits, sample
     from smishctl.errors import ConfigError
-    from smishctl.finetune.torch_model import add_lora
     from smishctl.finetune.trainer import TrainConfig, train
 
-    settings, base = torch_base
+    settings, base, model = torch_base
     ds = load_dataset_splits(None, settings)
     tiny = sample(ds.split("train"), 3, balanced=True, seed=1)
-    model = add_lora(base, 4, 8, seed=0)
     cfg = TrainConfig(instructions="Classify the SMS.", labels=ds.labels, deadline=time.monotonic())
     with pytest.raises(ConfigError, match="too small for one training step"):
         train(model, base.tokenizer, tiny, tiny, cfg, device="cpu")
+
+
+@pytest.mark.model
+def test_spent_budget_stops_training_and_keeps_the_scored_best(torch_base):
+    """The budget runs out after the first step (the deadline is moved to now): training stops before
+    the next step, the last step is scored, and that checkpoint is the one kept."""
+    from smishctl.data.prepare import load_dataset_splits, sample
+    from smishctl.finetune.trainer import TrainConfig, train
+
+    settings, base, model = torch_base
+    ds = load_dataset_splits(None, settings)
+    cfg = TrainConfig(instructions="Classify the SMS.", labels=ds.labels, epochs=2, batch_size=2, max_length=64,
+                      deadline=time.monotonic() + 3600)
+
+    def on_event(kind, **kw):
+        if kind == "step" and kw["step"] == 1:
+            cfg.deadline = time.monotonic()
+
+    result = train(model, base.tokenizer, sample(ds.split("train"), 4, balanced=True, seed=2),
+                   sample(ds.split("dev"), 2, balanced=True, seed=2), cfg, device="cpu", on_event=on_event)
+    assert result.stop_reason == "budget" and result.steps == 1
+    assert [e["step"] for e in result.curve] == [0, 1] and result.best.step == 1
+    assert set(result.best.state) and all(k.endswith(".weight") for k in result.best.state)
 
 
 @pytest.mark.model

@@ -33,15 +33,17 @@ def pick_device(requested: str) -> str:
 
 def load_base(gguf: Path, device: str) -> LoadedBase:
     """transformers reads the GGUF itself (de-quantized to float32): no second copy of the weights."""
-    import os
+    import functools
 
-    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF de-quantization bar ignores its own switch
     import torch
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    # Its GGUF de-quantization bar ignores the switch above; our own progress bar covers the phase.
+    gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
     logging.getLogger("transformers").setLevel(logging.ERROR)
     gguf = Path(gguf)
     try:

@@ -15,7 +15,7 @@ from smishctl.finetune.encode import IGNORE, encode_example
 from smishctl.finetune.torch_model import decide, label_probabilities, lora_state
 
 
-@dataclass(frozen=True)
+@dataclass
 class TrainConfig:
     instructions: str
     labels: tuple[str, ...]
@@ -26,7 +26,7 @@ class TrainConfig:
     max_length: int = 256
     eval_every: int | None = None  # steps between dev scores; None: once per epoch
     patience: int | None = None  # stop after this many dev scores without a gain
-    deadline: float | None = None  # time.monotonic() by which the best checkpoint must be ready
+    deadline: float | None = None  # time.monotonic() by which the best checkpoint must be ready (read every step)
 
 
 @dataclass
