@@ -68,16 +68,17 @@ def load_adapter_config(art: Artifact, override: str | None = None):
     return replace(cfg, name=override) if override and override != cfg.name else cfg
 
 
-def _file_hashes(folder: Path) -> dict[str, str]:
-    return {name: sha256_file(folder / name) for name in (PROGRAM, PROMPT) if (folder / name).is_file()}
+def _file_hashes(folder: Path, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    return {name: sha256_file(folder / name) for name in (PROGRAM, PROMPT, *extra) if (folder / name).is_file()}
 
 
 def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state: dict, messages: list[dict],
-                  manifest: dict, card: str) -> Artifact:
+                  manifest: dict, card: str, files: dict[str, Path] | None = None) -> Artifact:
     """Stage every file, then take the next version number under a lock and rename into place.
 
     Numbers are unique and increasing across processes; an interruption leaves only a hidden
-    staging folder, which is removed or ignored, never a partial version.
+    staging folder, which is removed or ignored, never a partial version. `files` (name -> source
+    path) are copied in as well and checksummed in the manifest (e.g. a LoRA adapter).
     """
     group = Path(prompts_dir) / slug(dataset) / slug(model)
     group.mkdir(parents=True, exist_ok=True)
@@ -86,6 +87,8 @@ def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state:
     try:
         atomic_write_json(staging / PROGRAM, program_state)
         atomic_write_json(staging / PROMPT, {"placeholder": SMS_PLACEHOLDER, "messages": messages})
+        for name, source in (files or {}).items():
+            shutil.copyfile(source, safe_child(staging, name, what="artifact file"))
         with file_lock(group / ".lock"):
             version = next_version(group)
             art_id = f"{slug(dataset)}/{slug(model)}/{version}"
@@ -95,7 +98,7 @@ def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state:
                 "parent": latest_version_id(group),
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 **manifest,
-                "files": _file_hashes(staging),
+                "files": _file_hashes(staging, tuple(files or ())),
             }
             atomic_write_json(staging / MANIFEST, full)
             atomic_write_text(staging / CARD, card.replace("{{id}}", art_id))

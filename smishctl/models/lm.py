@@ -57,9 +57,9 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
 
         short = spec.litellm_model.split("/", 1)[1]
         gguf = spec.local_gguf
-        if short in WEIGHTS and str(gguf).startswith("<embedded>"):
-            gguf = assemble(WEIGHTS[short], settings.cache_dir)
-        register(short, gguf, N_CTX)
+        if str(gguf).startswith("<embedded>") and gguf.name in WEIGHTS:
+            gguf = assemble(WEIGHTS[gguf.name], settings.cache_dir)
+        register(short, gguf, N_CTX, adapter=spec.lora_adapter)
     if spec.extra.get("fleet"):  # several endpoints behind a litellm Router
         from smishctl.models.fleet import register as register_fleet
 

@@ -18,8 +18,9 @@ PROVIDER = "local"
 FORWARDED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop", "seed",
              "response_format", "logprobs", "top_logprobs", "n")
 
-# model name (after "local/") -> GGUF path; filled by smishctl.models.registry
+# model name (after "local/") -> GGUF path (and LoRA adapter); filled by smishctl.models.lm.build_lm
 GGUF_PATHS: dict[str, Path] = {}
+ADAPTERS: dict[str, Path] = {}
 
 
 class LocalProvider(CustomLLM):
@@ -36,7 +37,7 @@ class LocalProvider(CustomLLM):
         if "max_completion_tokens" in request:
             request.setdefault("max_tokens", request.pop("max_completion_tokens"))
         start = time.perf_counter()
-        resp = local_server.chat(gguf, request)
+        resp = local_server.chat(gguf, request, ADAPTERS.get(name))
         elapsed = time.perf_counter() - start
         if not isinstance(resp, dict) or "error" in resp or not resp.get("choices"):
             err = resp.get("error", resp) if isinstance(resp, dict) else resp
@@ -70,10 +71,12 @@ class LocalProvider(CustomLLM):
 _registered = False
 
 
-def register(name: str, gguf: Path, ctx: int) -> None:
+def register(name: str, gguf: Path, ctx: int, adapter: Path | None = None) -> None:
     """Make `local/<name>` known to litellm: the handler and the capabilities DSPy asks about."""
     global _registered
     GGUF_PATHS[name] = Path(gguf)
+    if adapter is not None:
+        ADAPTERS[name] = Path(adapter)
     if not _registered:
         litellm.custom_provider_map = [
             *[m for m in litellm.custom_provider_map if m.get("provider") != PROVIDER],

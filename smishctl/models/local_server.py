@@ -1,4 +1,4 @@
-"""The embedded model: llama.cpp (xllamacpp) in-process, one server per GGUF file per process."""
+"""The embedded model: llama.cpp (xllamacpp) in-process, one server per (GGUF file, LoRA adapter) per process."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ _lock = threading.Lock()
 N_CTX = 8192  # room for a few dozen demonstrations
 
 
-def get_server(gguf: Path):
-    """Start (once) and return an xllamacpp Server for this file. Loopback only, quiet, one slot."""
-    key = str(Path(gguf).resolve())
+def get_server(gguf: Path, adapter: Path | None = None):
+    """Start (once) and return an xllamacpp Server for this file (and LoRA adapter). Loopback only,
+    quiet, one slot."""
+    path = str(Path(gguf).resolve())
+    key = f"{path}+{Path(adapter).resolve()}" if adapter else path
     with _lock:
         server = _servers.get(key)
         if server is None:
             import xllamacpp
 
             params = xllamacpp.CommonParams()
-            params.model.path = key
+            params.model.path = path
+            if adapter:
+                params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(Path(adapter).resolve()), 1.0)]
             params.n_parallel = 1  # one slot is faster than two on 2 cores (measured)
             params.n_ctx = int(os.environ.get("SMISHCTL_LOCAL_CTX", N_CTX))
             params.cache_prompt = True
@@ -35,6 +39,6 @@ def get_server(gguf: Path):
         return server
 
 
-def chat(gguf: Path, request: dict) -> dict:
+def chat(gguf: Path, request: dict, adapter: Path | None = None) -> dict:
     """One OpenAI-style chat completion, in-process."""
-    return get_server(gguf).handle_chat_completions(request)
+    return get_server(gguf, adapter).handle_chat_completions(request)

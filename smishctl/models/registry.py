@@ -28,6 +28,8 @@ class ModelSpec:
     usd_per_hour: float | None = None  # local models: priced by compute time
     extra: dict = field(default_factory=dict)
     weights_fingerprint: str | None = None  # a user's .gguf: what is in the file, not what it is called
+    lora_adapter: Path | None = None  # a GGUF LoRA served on top of local_gguf (smishctl finetune)
+    lora_sha256: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -39,6 +41,8 @@ class ModelSpec:
         base = self.api_base or ("in-process" if self.is_local else "default")
         if self.weights_fingerprint:  # two .gguf files with one name stem must not share cache or runs
             base += f"|weights:{self.weights_fingerprint}"
+        if self.lora_adapter is not None:  # base and base+adapter answers must never share a cache entry
+            base += f"+lora:{self.lora_sha256}"
         return hashlib.sha256(base.encode()).hexdigest()[:12]
 
     def public(self) -> dict:
@@ -50,6 +54,7 @@ class ModelSpec:
             "api_base": public_url(self.api_base),
             "api_key_env": self.api_key_env,
             **({"weights_fingerprint": self.weights_fingerprint} if self.weights_fingerprint else {}),
+            **({"lora_adapter_sha256": self.lora_sha256} if self.lora_adapter is not None else {}),
             "price": {
                 "input_usd_per_token": self.input_usd_per_token,
                 "output_usd_per_token": self.output_usd_per_token,
