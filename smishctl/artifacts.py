@@ -55,6 +55,22 @@ def render_messages(program, labels: tuple[str, ...], adapter_config=None) -> li
     return adapter.format(predictor.signature, demos, {"sms": SMS_PLACEHOLDER})
 
 
+def is_lora(art: Artifact) -> bool:
+    return not art.is_zero_shot and art.manifest.get("program_kind") == "lora"
+
+
+def model_for(art: Artifact, settings, name: str | None):
+    """The model an artifact runs on: `name` resolved, or for a fine-tuned artifact the base model with
+    its adapter (`name` may only name the same base GGUF)."""
+    if is_lora(art):
+        from smishctl.finetune.serving import load_lora
+
+        return load_lora(art, settings, model=name)[2]
+    from smishctl.models.registry import resolve_model
+
+    return resolve_model(name, settings)
+
+
 def load_adapter_config(art: Artifact, override: str | None = None):
     """How an artifact's program is rendered and decided (program.json's `adapter`; artifacts written
     before adapters were recorded used JSON). `override` names another adapter, keeping the rest."""
@@ -64,7 +80,10 @@ def load_adapter_config(art: Artifact, override: str | None = None):
 
     if art.is_zero_shot:
         return AdapterConfig(name=override or DEFAULT_ADAPTER)
-    cfg = AdapterConfig.from_dict(read_json(art.dir / PROGRAM).get("adapter"))
+    state = read_json(art.dir / PROGRAM)
+    # Fine-tuned (lora) artifacts were trained on the label chat and are decided by label scoring.
+    data = state.get("adapter") if isinstance(state.get("adapter"), dict) else None  # lora: the adapter file's name
+    cfg = AdapterConfig.from_dict(data or ({"name": "score"} if is_lora(art) else None))
     return replace(cfg, name=override) if override and override != cfg.name else cfg
 
 
@@ -241,6 +260,8 @@ def load_program(art: Artifact, labels: tuple[str, ...]):
         from smishctl.knn import KNNClassifier
 
         return KNNClassifier.from_state(read_json(art.dir / PROGRAM), labels)
+    if kind == "lora":  # a fine-tuned model: the zero-shot program with its stored instructions
+        return make_program(labels, read_json(art.dir / PROGRAM)["instructions"])
     program = make_program(labels)
     program.load(str(art.dir / PROGRAM), allow_pickle=False)
     return program

@@ -32,12 +32,11 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
 
         pc = load_production(settings.root, model=model)  # built, hardened, as evaluate builds it
         return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels)
-    from smishctl.artifacts import artifact_labels, load_program, resolve_artifact
+    from smishctl.artifacts import artifact_labels, is_lora, load_program, model_for, resolve_artifact
     from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
-    from smishctl.models.registry import resolve_model
 
     art = resolve_artifact(settings.prompts_dir, prompt)
-    spec = resolve_model(model or (art.manifest.get("model") or {}).get("name"), settings)
+    spec = model_for(art, settings, model or (None if is_lora(art) else (art.manifest.get("model") or {}).get("name")))
     if spec.extra.get("classic"):
         from smishctl.classic import build_classic_solver
         from smishctl.data.prepare import load_dataset_splits

@@ -79,10 +79,9 @@ class EvalPlan:
 
 
 def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
-    from smishctl.artifacts import load_adapter_config, load_program, resolve_artifact
+    from smishctl.artifacts import load_adapter_config, load_program, model_for, resolve_artifact
     from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
     from smishctl.models.lm import build_lm
-    from smishctl.models.registry import resolve_model
 
     if resume:
         run = open_run(settings.runs_dir, resume, for_writing=True)
@@ -101,8 +100,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         from smishctl.shards import select
 
         items, indices, shard_info = select(items, cfg.shard)
-    spec = resolve_model(cfg.model, settings)
     art = resolve_artifact(settings.prompts_dir, cfg.prompt)
+    spec = model_for(art, settings, cfg.model)
     adapter = None
     train_ds = None
     if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split

@@ -112,9 +112,8 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
     """A ready classifier from prompts/production/current (checksums verified).
 
     `model` overrides the model recorded in the artifact's manifest (e.g. another endpoint)."""
-    from smishctl.artifacts import load_adapter_config
+    from smishctl.artifacts import is_lora, load_adapter_config, model_for
     from smishctl.models.lm import build_lm
-    from smishctl.models.registry import resolve_model
     from smishctl.solver import build_solver
 
     settings = load_settings(Path(root) if root else None)
@@ -128,7 +127,7 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
     if not labels:
         raise ConfigError(f"production artifact {art.id} has no labels in its manifest")
     program = load_program(art, labels)
-    spec = resolve_model(model or (manifest.get("model") or {}).get("name"), settings)
+    spec = model_for(art, settings, model or (None if is_lora(art) else (manifest.get("model") or {}).get("name")))
     lm = build_lm(spec, settings)
     # The same builder as `evaluate`: production is hardened and decided exactly as it was evaluated.
     solver = build_solver(program, lm, spec, labels, load_adapter_config(art))

@@ -109,6 +109,21 @@ def test_resume_starts_from_the_interrupted_adapter(ft_project, interrupted):
     assert doc["parent"] == first["id"]
 
 
+@pytest.mark.model
+def test_evaluate_runs_the_fine_tuned_artifact_with_its_adapter(ft_project, interrupted):
+    """The artifact goes through `evaluate` like any prompt: base GGUF + adapter, label scoring."""
+    folder, _ = interrupted
+    art_id = json.loads((folder / "manifest.json").read_text())["id"]
+    r = run_cli("evaluate", "--prompt", art_id, "--limit", "3", "--balanced", "--json", "--no-langfuse",
+                cwd=ft_project, env=_env(ft_project), timeout=900)
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout)
+    assert record["status"] == "complete" and record["identity"]["adapter"] == {"name": "score"}
+    assert "@lora-" in record["identity"]["model"] and record["prompt"]["id"] == art_id
+    rows = [json.loads(x) for x in (ft_project / "runs" / record["id"] / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(x["status"] == "ok" and abs(sum(x["probs"].values()) - 1) < 1e-3 for x in rows)
+
+
 @pytest.fixture(scope="module")
 def torch_base(ft_project):
     """(settings, the base model in torch, a LoRA of the default rank on it), loaded once."""
