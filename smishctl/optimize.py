@@ -377,6 +377,11 @@ def search_note(search: dict) -> str:
             f"{'-' if best is None else f'{best:.3f}'}")
 
 
+def _f3(value) -> str:
+    """A score, or '-' when nothing could be scored (every call failed)."""
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _settings_note(settings: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings.items())
 
@@ -404,14 +409,14 @@ def _card(m: dict, instructions: str) -> str:
         f"seed {m['optimizer']['seed']}",
         f"- dataset: `{m['dataset']['name']}`, {m['dataset']['train_size']} train / {m['dataset']['dev_size']} dev "
         "messages (balanced)",
-        f"- dev macro-F1: zero-shot {b['macro_f1']:.3f} -> optimized {o['macro_f1']:.3f} "
+        f"- dev macro-F1: zero-shot {_f3(b['macro_f1'])} -> optimized {_f3(o['macro_f1'])} "
         f"(gain {m['dev_metrics']['macro_f1_gain']:+.3f})",
         f"- spent: {m['spend']['lm_calls']} LM calls, {m['spend']['wall_seconds']} s"
         + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
         f"- demos: {m['demos']}",
         *([f"- search: {search_note(m['search'])}"] if m["search"]["evaluations"] else []),
         *(["- candidates (dev macro-F1): " + "; ".join(
-            f"{_settings_note(c['settings'])} {c['dev_macro_f1']:.3f}" for c in m["search"]["candidates"])]
+            f"{_settings_note(c['settings'])} {_f3(c['dev_macro_f1'])}" for c in m["search"]["candidates"])]
           if len(m["search"].get("candidates") or []) > 1 else []),
         f"- adapter: `{m['adapter']['name']}`" + _decision_note(m),
         "",
