@@ -55,11 +55,9 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
 
 def decode_input(data: bytes, where: str) -> list[str]:
     """Non-empty lines of UTF-8 input; undecodable bytes or no message at all are an error."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where} is not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
-                          hint="convert it to UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from None
+    from smishctl.data.load import decode_utf8
+
+    text = decode_utf8(data, where)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise ConfigError(f"{where} holds no message", hint="give one SMS per line")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from smishctl.classify import decode_input
-from smishctl.errors import ConfigError
+from smishctl.errors import DataError
 
 CLASSIC = ("--model", "classic/tfidf-svm", "--prompt", "zero-shot")
 
@@ -45,8 +45,8 @@ def test_undecodable_input_is_refused(cli, project):
     f = project / "bad.txt"
     f.write_bytes(b"caf\xe9 at 7\n")
     r = cli("classify", *CLASSIC, "--file", str(f))
-    assert r.returncode == 2 and "not valid UTF-8: byte 0xe9 at offset 3" in r.stderr
-    with pytest.raises(ConfigError, match="not valid UTF-8"):
+    assert r.returncode == 2 and "not valid UTF-8 (byte 0xe9 at offset 3)" in r.stderr
+    with pytest.raises(DataError, match="not valid UTF-8"):
         decode_input(b"\xff\xfe", "stdin")
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from smishctl.config import Settings
+from smishctl.data.load import decode_utf8
 from smishctl.data.overlay import append_lines, overlay_path, read_lines
 from smishctl.data.prepare import Example, example_id, normalise_text, text_key
 from smishctl.errors import DataError
@@ -51,11 +52,7 @@ def read_feedback(settings: Settings, dataset_name: str) -> list[dict]:
 
 def parse_reports(data: bytes, where: str) -> list[dict]:
     """User reports from a CSV or JSON Lines file: text, label and an optional note per report."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-                        hint="re-save it as UTF-8") from None
+    text = decode_utf8(data, where)
     rows: list[tuple[int, dict]] = []
     if where.lower().endswith((".jsonl", ".json")):
         for n, line in enumerate(text.splitlines(), 1):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smishctl.config import Settings
+from smishctl.data.load import decode_utf8
 from smishctl.data.prepare import example_id, text_key
 from smishctl.errors import ConfigError, DataError
 from smishctl.fsutil import atomic_write_text, file_lock, safe_child
@@ -61,11 +62,7 @@ def golden_path(settings: Settings, ref: str, *, must_exist: bool = True) -> Pat
 
 
 def parse_golden(data: bytes, where: str) -> list[dict]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-                        hint="re-save it as UTF-8") from None
+    text = decode_utf8(data, where)
     reader = csv.DictReader(io.StringIO(text))
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     reader.fieldnames = fields

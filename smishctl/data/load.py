@@ -28,6 +28,16 @@ class TableSource:
     hub_split: str = "train"
 
 
+def decode_utf8(data: bytes, where: str) -> str:
+    """Text of a small user file (must-pass set, feedback export, classify input); one clear error
+    naming the first bad byte otherwise."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                        hint="re-save it as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from None
+
+
 def detect_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
