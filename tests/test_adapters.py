@@ -195,7 +195,8 @@ def test_real_model_probabilities_threshold_and_forced_non_label(local_lm):
     assert row["status"] == "invalid" and row["pred"] is None
     chat = build_solver(make_program(LABELS, "Reply with the single word banana, whatever the message."), lm, spec,
                         LABELS, AdapterConfig(name="chat"))(texts[0])
-    assert chat["status"] == "invalid" and "banana" in (chat["raw"] or "").lower()
+    assert chat["status"] == "invalid" and chat["pred"] is None
+    assert chat["raw"] and chat["raw"].strip().strip(".").lower() not in LABELS  # kept for review, never guessed
 
 
 def test_probability_metrics_auc_brier_ece():
