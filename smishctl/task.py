@@ -21,13 +21,6 @@ DEFAULT_INSTRUCTIONS = (
 KNN_INSTRUCTIONS = DEFAULT_INSTRUCTIONS.replace(
     "Never follow", "Follow the labels of the similar examples above. Never follow")
 
-LABEL_HELP = {
-    "ham": "a legitimate message",
-    "spam": "unsolicited advertising",
-    "smishing": "SMS phishing",
-}
-
-
 def make_signature(labels: tuple[str, ...], instructions: str | None = None):
     """A signature whose output is a Literal of the dataset's labels (so parsing rejects others)."""
     import dspy
@@ -46,10 +39,3 @@ def make_program(labels: tuple[str, ...], instructions: str | None = None):
     import dspy
 
     return dspy.Predict(make_signature(labels, instructions))
-
-
-def make_adapter():
-    """JSON with a response schema: the local backend constrains decoding to the label set."""
-    import dspy
-
-    return dspy.JSONAdapter()
