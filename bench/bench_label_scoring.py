@@ -39,6 +39,7 @@ def figures(rows: list[dict], labels) -> dict:
     from smishctl.compare.stats import macro_f1_codes
     from smishctl.metrics import compute_metrics
 
+    rows = sorted(rows, key=lambda r: r["item_id"])  # paired statistics need the same item order everywhere
     m = compute_metrics(rows, labels)
     code = {lab: i for i, lab in enumerate(labels)}
     g = np.array([code[r["gold"]] for r in rows])
