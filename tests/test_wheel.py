@@ -167,7 +167,7 @@ def _third_party_imports(package: Path) -> set[str]:
     return {m for m in found if m not in stdlib and m not in ("smishctl", "__future__")}
 
 
-# Run inside the wheel's venv: the distributions smishctl's requirements pull in, transitively.
+# Run inside the wheel's venv: the distributions smishctl's requirements (and its extras) pull in, transitively.
 _CLOSURE = """
 import re
 from importlib.metadata import PackageNotFoundError, distribution
@@ -182,8 +182,8 @@ while todo:
         reqs = distribution(name).requires or []
     except PackageNotFoundError:
         continue
-    for r in reqs:
-        if "extra ==" not in r:
+    for r in reqs:  # smishctl's own extras count (`finetune` declares torch & co.); theirs do not
+        if "extra ==" not in r or norm(name) == "smishctl":
             todo.append(re.split(r"[ ;<>=!~\\[(]", r, maxsplit=1)[0])
 print("\\n".join(sorted(seen)))
 """
