@@ -5,7 +5,7 @@ split (how the default was chosen), then both models on the 60- and 150-message 
 samples (seed 13, as bench/bench_optimize.py) and the full test split: macro-F1 with a 95% percentile
 bootstrap interval (2000 resamples) and per-class F1. No LLM: a minute or two on two cores.
 
-Run: SMISHCTL_DATA_MIRROR=/work/shared/datasets .venv/bin/python bench/bench_classic.py
+Run: SMISHCTL_DATA_MIRROR=../shared/datasets .venv/bin/python bench/bench_classic.py
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ For each policy (exact, template) and each of dev and test, among the spam and s
   punctuation and case ignored) equals that of a training message;
 - neighbour >= t: a training message at masked word TF-IDF cosine >= t.
 
-Run: SMISHCTL_DATA_MIRROR=/work/shared/datasets .venv/bin/python bench/bench_leakage.py
+Run: SMISHCTL_DATA_MIRROR=../shared/datasets .venv/bin/python bench/bench_leakage.py
 """
 
 from __future__ import annotations
