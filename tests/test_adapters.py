@@ -267,3 +267,18 @@ def test_production_sends_exactly_what_evaluate_sent(fake_model, fault, project,
     assert sent_by_evaluate and sent_by_production == sent_by_evaluate
     assert "<|im_start|>" not in str(sent_by_production)  # hardened
     assert produced["pred"] == evaluated["pred"] == "smishing" and produced["probs"] == evaluated["probs"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["optimize", "--adapter", "xml"], "unknown adapter 'xml'"),
+    (["optimize", "--calibrate", "maybe"], "--calibrate 'maybe' is not auto, on or off"),
+    (["optimize", "--recall-target", "smishing"], "bad --recall-target 'smishing'"),
+    (["optimize", "--recall-target", "phish=0.9"], "--recall-target names 'phish'"),
+    (["optimize", "--param", "k=4,zero"], "knn parameter k="),
+    (["evaluate", "--adapter", "xml", "--limit", "2"], "unknown adapter 'xml'"),
+])
+def test_bad_adapter_options_are_one_line_exit_2_and_write_nothing(cli, project, args, message):
+    r = cli(*args, "--no-langfuse")
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not list((project / "prompts").glob("*/*/v*")) and not list((project / "runs").glob("*/run.json"))
