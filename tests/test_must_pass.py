@@ -4,21 +4,21 @@ report listing the misses (classic/tfidf-svm: deterministic and fast)."""
 from __future__ import annotations
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-from compare_helpers import REPO
 
-from smishctl.data.golden import add_golden, load_golden, parse_golden, remove_golden
+from smishctl.data.golden import BUNDLED, add_golden, load_golden, parse_golden, remove_golden
 from smishctl.errors import ConfigError, DataError
 
 OBVIOUS_PRIZE = "WINNER!! As a valued network customer you have been selected to receive a 900 prize reward! To claim call 09061701461"
 
 
 def test_shipped_set_covers_the_patterns(settings):
-    shutil.copytree(REPO / "datasets" / "golden", settings.datasets_dir / "golden")
+    # The set ships inside the package, so a project without datasets/golden/ still finds it.
+    assert not (settings.datasets_dir / "golden" / "smishing-basics.csv").exists()
     g = load_golden(settings, "smishing-basics")
+    assert g.path == (BUNDLED / "smishing-basics.csv").resolve()
     assert 30 <= len(g.items) <= 40
     assert set(g.labels) == {"ham", "spam", "smishing"}
     notes = " ".join(it["note"] for it in g.items)
