@@ -50,7 +50,7 @@ def project(api_base: str):
 
 def _codes(settings, run_id: str, labels: tuple[str, ...] | None = None):
     """(item ids, gold codes, predicted codes, labels) of a run; errors and invalid outputs are code -1."""
-    from smishctl.runs import open_run
+    from smishctl.store.runs import open_run
 
     run = open_run(settings.runs_dir, run_id)
     labels = labels or tuple(run.read()["dataset"]["labels"])
@@ -62,7 +62,7 @@ def _codes(settings, run_id: str, labels: tuple[str, ...] | None = None):
 
 def macro_f1_interval(settings, run_id: str) -> dict:
     """95% percentile bootstrap interval of a run's macro-F1 (quality figures are reported with it)."""
-    from smishctl.compare.stats import bootstrap_macro_f1
+    from smishctl.score.stats import bootstrap_macro_f1
 
     _, gold, pred, labels = _codes(settings, run_id)
     ci = bootstrap_macro_f1(gold, pred, len(labels))
@@ -72,7 +72,7 @@ def macro_f1_interval(settings, run_id: str) -> dict:
 def paired_gain_interval(settings, base_run: str, cand_run: str) -> dict:
     """macro-F1(cand) - macro-F1(base) on the same items, with its paired 95% bootstrap interval: a gain
     whose interval includes 0 is not a gain."""
-    from smishctl.compare.stats import bootstrap_macro_f1_diff
+    from smishctl.score.stats import bootstrap_macro_f1_diff
 
     ids_b, gold, pred_b, labels = _codes(settings, base_run)
     ids_c, _, pred_c, _ = _codes(settings, cand_run, labels)

@@ -23,7 +23,7 @@ os.environ.setdefault("SMISHCTL_DATA_MIRROR", str(Path(__file__).resolve().paren
 def bootstrap_interval(gold: list[str], pred: list[str], labels, n_boot: int = 2000, seed: int = 0):
     import numpy as np
 
-    from smishctl.compare.stats import macro_f1_codes
+    from smishctl.score.stats import macro_f1_codes
 
     code = {lab: i for i, lab in enumerate(labels)}
     g = np.array([code[x] for x in gold])
@@ -34,7 +34,7 @@ def bootstrap_interval(gold: list[str], pred: list[str], labels, n_boot: int = 2
 
 
 def score(solver, items, labels) -> dict:
-    from smishctl.metrics import compute_metrics
+    from smishctl.score.metrics import compute_metrics
 
     rows = [{"gold": ex.label, **solver(ex.text)} for ex in items]
     m = compute_metrics(rows, labels)
@@ -44,10 +44,10 @@ def score(solver, items, labels) -> dict:
 
 
 def main() -> None:
-    from smishctl.classic import ClassicSolver, NeighbourVote
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
     from smishctl.models.registry import resolve_model
+    from smishctl.solve.classic import ClassicSolver, NeighbourVote
 
     settings = load_settings(Path(tempfile.mkdtemp(prefix="smishctl-bench-")))
     start = time.perf_counter()

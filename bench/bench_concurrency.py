@@ -30,8 +30,8 @@ def main() -> None:
     workers = [int(w) for w in args.workers.split(",")]
 
     with fault_server(args.latency) as base, project(base):
-        from smishctl.config import load_settings
-        from smishctl.evaluate import EvalConfig, execute, prepare
+        from smishctl.core.config import load_settings
+        from smishctl.ops.evaluate import EvalConfig, execute, prepare
 
         settings = load_settings()
 

@@ -53,8 +53,8 @@ def main() -> None:
                                             else (REPO / ".cache" / "models").resolve())
     os.environ["SMISHCTL_HOME"] = str(root)
 
-    from smishctl.config import load_settings
-    from smishctl.evaluate import EvalConfig, evaluate, prepare
+    from smishctl.core.config import load_settings
+    from smishctl.ops.evaluate import EvalConfig, evaluate, prepare
 
     settings = load_settings(root)
     cfg = EvalConfig(limit=args.n, cache=False)  # every item a real call, in every round
@@ -65,9 +65,9 @@ def main() -> None:
     from dspy.adapters.json_adapter import _get_structured_outputs_response_format
     from litellm.utils import type_to_response_format_param
 
-    from smishctl.hardening import harden_text
     from smishctl.models import local_provider, local_server
     from smishctl.models.local_provider import GGUF_PATHS
+    from smishctl.solve.harden import harden_text
 
     solver = plan.solver
     predictor = solver.program.predictors()[0]

@@ -36,9 +36,9 @@ def _project() -> Path:
 
 
 def _score(spec, settings, instructions, test, labels, first) -> dict:
-    from smishctl.finetune.serving import served_label_probabilities
     from smishctl.finetune.torch_model import decide
-    from smishctl.metrics import compute_metrics
+    from smishctl.score.metrics import compute_metrics
+    from smishctl.store.serving import served_label_probabilities
 
     served_label_probabilities(spec, settings, instructions, [test[0].text], labels, first)  # load the server
     t = time.perf_counter()
@@ -63,11 +63,11 @@ def main() -> None:
     args = ap.parse_args()
 
     root = _project()
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.data.prepare import load_dataset_splits, sample
     from smishctl.finetune import DEFAULT_INSTRUCTIONS
     from smishctl.finetune.run import FinetuneConfig, run_finetune
-    from smishctl.finetune.serving import finetune_model_spec, local_base
+    from smishctl.store.serving import finetune_model_spec, local_base
 
     settings = load_settings(root)
     ds = load_dataset_splits(None, settings)
@@ -77,7 +77,7 @@ def main() -> None:
     rows = [{"program": "zero-shot (base, short instruction)", "train_size": 0, "load_avg": os.getloadavg()[0],
              **_score(spec, settings, DEFAULT_INSTRUCTIONS, test, ds.labels, first)}]
     print(json.dumps(rows[-1]), flush=True)
-    from smishctl.artifacts import resolve_artifact
+    from smishctl.store.artifacts import resolve_artifact
 
     for size in args.train_sizes:
         load_before = os.getloadavg()[0]

@@ -36,8 +36,8 @@ def rows_of(settings, run_id: str) -> dict[str, dict]:
 def figures(rows: list[dict], labels) -> dict:
     import numpy as np
 
-    from smishctl.compare.stats import macro_f1_codes
-    from smishctl.metrics import compute_metrics
+    from smishctl.score.metrics import compute_metrics
+    from smishctl.score.stats import macro_f1_codes
 
     rows = sorted(rows, key=lambda r: r["item_id"])  # paired statistics need the same item order everywhere
     m = compute_metrics(rows, labels)
@@ -55,7 +55,7 @@ def figures(rows: list[dict], labels) -> dict:
 
 def diff(a: dict, b: dict, k: int) -> str:
     """Paired bootstrap of macro-F1(a) - macro-F1(b) on the same items."""
-    from smishctl.compare.stats import bootstrap_macro_f1_diff
+    from smishctl.score.stats import bootstrap_macro_f1_diff
 
     (g, pa), (_, pb) = a["_codes"], b["_codes"]
     d = bootstrap_macro_f1_diff(g, pb, pa, k, n_boot=2000, seed=0)
@@ -100,11 +100,11 @@ def main() -> None:
     os.environ["SMISHCTL_HOME"] = str(root)
     os.environ.setdefault("SMISHCTL_DATA_MIRROR", str((REPO.parent / "shared" / "datasets").resolve()))
 
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
-    from smishctl.evaluate import EvalConfig, evaluate
-    from smishctl.optimize import OptimizeConfig, run_optimize
-    from smishctl.optimizers import parse_params
+    from smishctl.ops.evaluate import EvalConfig, evaluate
+    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimizers import parse_params
 
     settings = load_settings(root)
     split = {"split": {"policy": args.split_policy}}

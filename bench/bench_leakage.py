@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--template-threshold", type=float, action="append",
                     help="also measure the template policy at this grouping threshold (repeatable)")
     args = ap.parse_args()
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.data.prepare import SplitOptions, load_dataset_splits
 
     settings = load_settings(Path(tempfile.mkdtemp(prefix="smishctl-bench-")))

@@ -40,10 +40,10 @@ def main() -> None:
 
     from _common import macro_f1_interval, paired_gain_interval
 
-    from smishctl.config import load_settings
-    from smishctl.evaluate import EvalConfig, evaluate
-    from smishctl.optimize import OptimizeConfig, run_optimize
-    from smishctl.optimizers import parse_params
+    from smishctl.core.config import load_settings
+    from smishctl.ops.evaluate import EvalConfig, evaluate
+    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimizers import parse_params
 
     settings = load_settings(root)
     runs: dict[str, str] = {}

@@ -51,14 +51,14 @@ def main() -> None:
 
     import dspy
 
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
-    from smishctl.hardening import harden_text, sanitize_sms
-    from smishctl.knn import KNNClassifier
-    from smishctl.metrics import compute_metrics
     from smishctl.models.lm import build_lm
     from smishctl.models.registry import resolve_model
-    from smishctl.task import KNN_INSTRUCTIONS
+    from smishctl.score.metrics import compute_metrics
+    from smishctl.solve.harden import harden_text, sanitize_sms
+    from smishctl.solve.knn import KNNClassifier
+    from smishctl.solve.signature import KNN_INSTRUCTIONS
 
     settings = load_settings(REPO)
     ds = load_dataset_splits(None, settings, options=SplitOptions(seed=13))

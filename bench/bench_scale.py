@@ -56,8 +56,8 @@ def main() -> None:
         import litellm  # noqa: F401
         import sklearn.metrics  # noqa: F401
 
-        from smishctl.config import load_settings
-        from smishctl.evaluate import EvalConfig, execute, prepare
+        from smishctl.core.config import load_settings
+        from smishctl.ops.evaluate import EvalConfig, execute, prepare
 
         settings = load_settings()
         cfg = EvalConfig(model="fake", dataset=str(data), split="test", cache=False, num_retries=1,

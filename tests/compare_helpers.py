@@ -17,9 +17,9 @@ def make_artifact(settings, *, instructions: str | None = None, model: str = "lo
     Without `adapter` it is written as before adapters were recorded (DSPy's JSON adapter)."""
     from dspy.utils.saving import get_dependency_versions
 
-    from smishctl.adapters import AdapterConfig
-    from smishctl.artifacts import render_messages, save_artifact
-    from smishctl.task import make_program
+    from smishctl.solve.adapters import AdapterConfig
+    from smishctl.solve.signature import make_program
+    from smishctl.store.artifacts import render_messages, save_artifact
 
     program = make_program(tuple(labels), instructions)
     state = program.dump_state()
@@ -41,7 +41,7 @@ def write_run(runs_dir: Path, run_id: str, rows: list[tuple], *, model: str = "t
               labels=LABELS, status: str = "complete", created_at: str = "2026-01-01T00:00:00+0000",
               config: dict | None = None) -> Path:
     """A run folder from (item_id, gold, pred, status) tuples, with metrics computed by smishctl itself."""
-    from smishctl.metrics import compute_metrics
+    from smishctl.score.metrics import compute_metrics
 
     preds = []
     for i, row in enumerate(rows):

@@ -54,7 +54,7 @@ def project(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture()
 def settings(project):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     return load_settings(project)
 

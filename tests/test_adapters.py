@@ -8,15 +8,8 @@ import math
 import pytest
 from faultutil import fake_model_fixture, fault_fixture, only_run, predictions  # noqa: F401
 
-from smishctl.adapters import (
-    AdapterConfig,
-    LabelAdapter,
-    decide,
-    label_probs,
-    parse_bare_label,
-    top_tokens,
-)
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
+from smishctl.solve.adapters import AdapterConfig, LabelAdapter, decide, label_probs, parse_bare_label, top_tokens
 
 LABELS = ("ham", "spam", "smishing")
 WORDS = {lab: lab for lab in LABELS}
@@ -85,7 +78,7 @@ def test_adapter_config_round_trip_and_old_artifacts_mean_json():
 
 
 def test_rendering_is_chat_turns_with_bare_labels():
-    from smishctl.task import make_signature
+    from smishctl.solve.signature import make_signature
 
     sig = make_signature(LABELS, "Classify it.")
     msgs = LabelAdapter().format(sig, [{"sms": "lunch at 1?", "label": "ham"}], {"sms": "WIN a prize"})
@@ -102,8 +95,8 @@ def test_rendering_is_chat_turns_with_bare_labels():
 
 
 def _evaluate(project, model, adapter=None, n=6):
-    from smishctl.config import load_settings
-    from smishctl.evaluate import EvalConfig, evaluate
+    from smishctl.core.config import load_settings
+    from smishctl.ops.evaluate import EvalConfig, evaluate
 
     return evaluate(load_settings(project), EvalConfig(model=model, limit=n, balanced=True, adapter=adapter, num_retries=0))
 
@@ -157,7 +150,7 @@ def test_a_non_label_answer_is_invalid_with_either_adapter(fake_model, fault, pr
 @pytest.fixture(scope="module")
 def local_lm(tmp_path_factory):
     from conftest import make_project
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.models.lm import build_lm
     from smishctl.models.registry import resolve_model
 
@@ -168,8 +161,8 @@ def local_lm(tmp_path_factory):
 
 @pytest.mark.model
 def test_real_model_probabilities_threshold_and_forced_non_label(local_lm):
-    from smishctl.solver import build_solver
-    from smishctl.task import make_program
+    from smishctl.solve.build import build_solver
+    from smishctl.solve.signature import make_program
 
     spec, lm = local_lm
     texts = ["Are we still meeting for lunch at 1?", "URGENT: your parcel is held, pay the fee at http://dhl-fee.co",
@@ -200,7 +193,7 @@ def test_real_model_probabilities_threshold_and_forced_non_label(local_lm):
 
 
 def test_probability_metrics_auc_brier_ece():
-    from smishctl.metrics import compute_metrics
+    from smishctl.score.metrics import compute_metrics
 
     rows = [
         {"gold": "smishing", "pred": "smishing", "status": "ok", "probs": {"ham": 0.1, "spam": 0.1, "smishing": 0.8}},
@@ -225,8 +218,8 @@ def test_old_json_artifacts_evaluate_as_before(fake_model, fault, project):
     from compare_helpers import make_artifact
     from faultutil import expected_label
 
-    from smishctl.config import load_settings
-    from smishctl.evaluate import EvalConfig, evaluate
+    from smishctl.core.config import load_settings
+    from smishctl.ops.evaluate import EvalConfig, evaluate
 
     settings = load_settings(project)
     art = make_artifact(settings)
@@ -244,10 +237,10 @@ def test_production_sends_exactly_what_evaluate_sent(fake_model, fault, project,
     """One builder: the promoted program is hardened, rendered and decided as it was evaluated."""
     from compare_helpers import make_artifact
 
-    from smishctl.config import load_settings
-    from smishctl.evaluate import EvalConfig, prepare
-    from smishctl.production import load_production
-    from smishctl.promote import promote
+    from smishctl.core.config import load_settings
+    from smishctl.ops.evaluate import EvalConfig, prepare
+    from smishctl.ops.production import load_production
+    from smishctl.ops.promote import promote
 
     settings = load_settings(project)
     art = make_artifact(settings, adapter=adapter)

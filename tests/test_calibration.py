@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from smishctl.calibration import cross_validated_bias, fit_bias, redecide, threshold_for_recall
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
+from smishctl.solve.calibration import cross_validated_bias, fit_bias, redecide, threshold_for_recall
 
 LABELS = ("ham", "spam", "smishing")
 

@@ -8,17 +8,17 @@ import json
 import pytest
 from compare_helpers import make_artifact, new_project
 
-from smishctl.artifacts import Artifact
-from smishctl.classic import ClassicSolver, build_classic_solver
-from smishctl.errors import ConfigError, ModelError
+from smishctl.core.errors import ConfigError, ModelError
 from smishctl.models.registry import resolve_model
+from smishctl.solve.classic import ClassicSolver, build_classic_solver
+from smishctl.store.artifacts import Artifact
 
 CONTRACT = {"pred", "probs", "status", "error", "raw", "latency_ms", "usage", "cache_hit", "cost_usd"}
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.data.prepare import load_dataset_splits
 
     return load_dataset_splits(None, load_settings(new_project(tmp_path_factory.mktemp("classic") / "proj")))
@@ -43,7 +43,7 @@ FLOORS = {
 
 @pytest.mark.parametrize("model", sorted(FLOORS))
 def test_solver_contract_quality_probs_and_determinism(settings, dataset, model):
-    from smishctl.metrics import compute_metrics
+    from smishctl.score.metrics import compute_metrics
 
     spec = resolve_model(model, settings)
     solver = build_classic_solver(spec, dataset, Artifact(id="zero-shot", dir=None))
@@ -68,7 +68,7 @@ def test_solver_contract_quality_probs_and_determinism(settings, dataset, model)
 
 
 def test_neighbour_vote_weights_and_ties():
-    from smishctl.classic import NeighbourVote
+    from smishctl.solve.classic import NeighbourVote
 
     train = ["win a prize now", "win a prize today", "see you at lunch", "lunch at noon see you"]
     labels = ["spam", "spam", "ham", "ham"]
@@ -90,7 +90,7 @@ def test_classic_quality_floor_on_balanced_test_items(settings, dataset):
     0.843 and recall ham 1.00 / spam 0.72 / smishing 0.82. "Always ham" scores macro-F1 0.17 here,
     and 0.31 on the first 200 test items, which are 85.5% ham."""
     from smishctl.data.prepare import sample
-    from smishctl.metrics import compute_metrics
+    from smishctl.score.metrics import compute_metrics
 
     spec = resolve_model("classic/tfidf-svm", settings)
     solver = build_classic_solver(spec, dataset, Artifact(id="zero-shot", dir=None))
@@ -135,8 +135,8 @@ def test_compare_models_split_policy_and_classic_baselines(cli):
     assert r.returncode == 0, r.stderr
     runs = json.loads(r.stdout)["runs"]
     assert [x["model"] for x in runs] == ["classic/tfidf-knn"]
-    from smishctl.compare.pairing import load_run
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
+    from smishctl.ops.pairing import load_run
 
     record = load_run(load_settings().runs_dir, runs[0]["id"]).record
     assert record["dataset"]["provenance"]["split_policy"] == "exact"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from smishctl.classify import decode_input
-from smishctl.errors import DataError
+from smishctl.core.errors import DataError
+from smishctl.ops.classify import decode_input
 
 CLASSIC = ("--model", "classic/tfidf-svm", "--prompt", "zero-shot")
 

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from compare_helpers import items, predictions, write_run
 
-from smishctl.compare.core import CompareOptions, compare_runs
-from smishctl.compare.pairing import load_run
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
+from smishctl.ops.compare import CompareOptions, compare_runs
+from smishctl.ops.pairing import load_run
 
 GOLD = items(30)
 
@@ -158,8 +158,8 @@ def test_ci_example_uses_real_options():
 
 def _robustness_run(runs_dir, run_id, rows):
     """A synthetic run on the robustness set, its metrics recomputed the way evaluate does."""
-    from smishctl.metrics import run_metrics
-    from smishctl.runs import Run
+    from smishctl.score.metrics import run_metrics
+    from smishctl.store.runs import Run
 
     d = write_run(runs_dir, run_id, rows, dataset="robustness")
     run = Run(d)

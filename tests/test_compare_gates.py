@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from smishctl.compare.gates import check_gate, metric_value, parse_gate
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
+from smishctl.score.gates import check_gate, metric_value, parse_gate
 
 LABELS = ("ham", "spam", "smishing")
 

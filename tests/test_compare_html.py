@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from compare_helpers import items, predictions, write_run
 
-from smishctl.compare.core import CompareOptions, compare_runs
-from smishctl.compare.pairing import load_run
+from smishctl.ops.compare import CompareOptions, compare_runs
+from smishctl.ops.pairing import load_run
 from smishctl.report.html import pareto_front, render_html
 
 GOLD = items(30)

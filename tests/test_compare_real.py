@@ -15,8 +15,8 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     """One real run of the embedded model (zero-shot, 6 balanced test items), made through the library."""
-    from smishctl.config import load_settings
-    from smishctl.evaluate import EvalConfig, evaluate
+    from smishctl.core.config import load_settings
+    from smishctl.ops.evaluate import EvalConfig, evaluate
 
     root = new_project(tmp_path_factory.mktemp("compare-real") / "proj")
     with pytest.MonkeyPatch.context() as mp:

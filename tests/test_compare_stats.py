@@ -6,13 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from smishctl.compare.stats import (
-    bootstrap_macro_f1_diff,
-    discordant,
-    macro_f1_codes,
-    mcnemar_exact,
-    significantly_worse,
-)
+from smishctl.score.stats import bootstrap_macro_f1_diff, discordant, macro_f1_codes, mcnemar_exact, significantly_worse
 
 
 @pytest.mark.parametrize(("b", "c", "expected"), [
@@ -103,7 +97,7 @@ def test_significantly_worse_needs_both_significance_and_lower_score():
 def test_bootstrap_interval_of_one_macro_f1_has_the_width_60_items_give():
     import numpy as np
 
-    from smishctl.compare.stats import bootstrap_macro_f1, macro_f1_codes
+    from smishctl.score.stats import bootstrap_macro_f1, macro_f1_codes
 
     rng = np.random.default_rng(1)
     gold = np.repeat([0, 1, 2], 20)  # 60 balanced items

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from smishctl.core.errors import DataError
 from smishctl.data.fetch import fetch
 from smishctl.data.prepare import (
     SplitOptions,
@@ -18,12 +19,11 @@ from smishctl.data.prepare import (
     text_key,
 )
 from smishctl.data.registry import REGISTRY
-from smishctl.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def phishing(tmp_path_factory):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     root = tmp_path_factory.mktemp("data")
     return load_dataset_splits("sms-phishing", load_settings(root))
@@ -59,7 +59,7 @@ def test_splits_are_stratified_disjoint_and_leak_free(phishing):
 
 
 def test_split_hash_is_stable_and_seed_dependent(phishing, tmp_path):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     again = load_dataset_splits("sms-phishing", load_settings(tmp_path))
     assert again.split_hash("test") == phishing.split_hash("test")
@@ -68,7 +68,7 @@ def test_split_hash_is_stable_and_seed_dependent(phishing, tmp_path):
 
 
 def test_uci_tsv_with_unbalanced_quotes_loads_every_row(tmp_path):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     ds = load_dataset_splits("uci-sms-spam", load_settings(tmp_path))
     assert ds.labels == ("ham", "spam")
@@ -76,7 +76,7 @@ def test_uci_tsv_with_unbalanced_quotes_loads_every_row(tmp_path):
 
 
 def test_checksum_mismatch_is_an_error(tmp_path, monkeypatch):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -88,7 +88,7 @@ def test_checksum_mismatch_is_an_error(tmp_path, monkeypatch):
 
 
 def _settings(tmp_path):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     return load_settings(tmp_path)
 
@@ -197,7 +197,7 @@ EXACT_HASHES = {
 
 
 def test_exact_policy_keeps_the_old_splits_bit_for_bit(tmp_path):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     ds = load_dataset_splits("sms-phishing", load_settings(tmp_path), options=SplitOptions(policy="exact"))
     assert {name: ds.split_hash(name) for name in ds.splits} == EXACT_HASHES

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from conftest import run_cli
-from smishctl.evaluate import EvalConfig, evaluate, execute, prepare
-from smishctl.fsutil import file_lock
-from smishctl.runs import open_run
+from smishctl.ops.evaluate import EvalConfig, evaluate, execute, prepare
+from smishctl.store.runs import open_run
+from smishctl.util.fs import file_lock
 
 pytestmark = pytest.mark.model
 
@@ -84,7 +84,7 @@ def test_ctrl_c_keeps_predictions_and_resume_finishes(project):
 
 
 def test_two_writers_on_one_run_are_refused(settings):
-    from smishctl.errors import ConfigError
+    from smishctl.core.errors import ConfigError
 
     plan = prepare(settings, EvalConfig(limit=1))
     plan.run.dir.mkdir(parents=True)

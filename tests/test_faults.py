@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from faultutil import expected_label, fake_model_fixture, fault_fixture, only_run, predictions  # noqa: F401
 
-from smishctl.evaluate import EvalConfig, evaluate
+from smishctl.ops.evaluate import EvalConfig, evaluate
 
 
 def _cfg(**kw) -> EvalConfig:
@@ -93,7 +93,7 @@ def test_per_call_timeout(fake_model, fault, settings):
 
 
 def test_errors_and_invalid_outputs_are_counted_apart(fake_model, fault, settings):
-    from smishctl.hardening import sanitize_sms
+    from smishctl.solve.harden import sanitize_sms
 
     items = [ex for ex in _items(settings) if sanitize_sms(ex.text) == ex.text]
     kinds = {items[0].id: "500", items[1].id: "drop", items[2].id: "malformed", items[3].id: "invalid",
@@ -114,7 +114,7 @@ def test_errors_and_invalid_outputs_are_counted_apart(fake_model, fault, setting
 
 
 def test_error_budget_in_library_then_resume(fake_model, fault, settings):
-    from smishctl.errors import SmishError
+    from smishctl.core.errors import SmishError
 
     fault.on_keyword("", "500")
     with pytest.raises(SmishError) as info:
@@ -159,7 +159,7 @@ def test_fleet_routes_around_a_failing_endpoint(project, fault, monkeypatch):
     from dspy.clients import execution
     from fault_server import FaultServer
 
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     monkeypatch.setattr(execution, "_delay", lambda exc, attempt: 0.01)
     with FaultServer() as healthy:

@@ -113,8 +113,8 @@ def test_optimize_with_feedback_counts_it_and_trains_on_it(cli, settings):
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["dataset"]["feedback"]["used"] == 1 and summary["dataset"]["train_size"] == 10
-    from smishctl.artifacts import resolve_artifact
-    from smishctl.fsutil import read_json
+    from smishctl.store.artifacts import resolve_artifact
+    from smishctl.util.fs import read_json
 
     art = resolve_artifact(settings.prompts_dir, summary["artifact"])
     pool = [p["sms"] for p in read_json(art.dir / "program.json")["pool"]]

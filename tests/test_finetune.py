@@ -68,7 +68,7 @@ def interrupted(ft_project):
 
 @pytest.mark.model
 def test_ctrl_c_keeps_the_best_checkpoint_as_a_complete_artifact(interrupted):
-    from smishctl.artifacts import Artifact, verify_artifact
+    from smishctl.store.artifacts import Artifact, verify_artifact
 
     folder, stderr = interrupted
     m = json.loads((folder / "manifest.json").read_text())
@@ -127,10 +127,10 @@ def test_evaluate_runs_the_fine_tuned_artifact_with_its_adapter(ft_project, inte
 @pytest.fixture(scope="module")
 def torch_base(ft_project):
     """(settings, the base model in torch, a LoRA of the default rank on it), loaded once."""
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.finetune.run import FinetuneConfig
-    from smishctl.finetune.serving import local_base
     from smishctl.finetune.torch_model import add_lora, load_base
+    from smishctl.store.serving import local_base
 
     settings = load_settings(ft_project)
     _spec, gguf, _sha = local_base("local/qwen2.5-coder-0.5b", settings)
@@ -145,11 +145,11 @@ def test_llama_cpp_with_the_adapter_matches_torch_with_peft(torch_base, interrup
     adapter really changes llama.cpp's answers (so an ignored adapter would fail here)."""
     from safetensors.torch import load_file
 
-    from smishctl.artifacts import Artifact
     from smishctl.data.prepare import load_dataset_splits, sample
     from smishctl.finetune.encode import first_token_ids
-    from smishctl.finetune.serving import finetune_model_spec, local_base, served_label_probabilities
     from smishctl.finetune.torch_model import decide, label_probabilities, load_lora_state
+    from smishctl.store.artifacts import Artifact
+    from smishctl.store.serving import finetune_model_spec, local_base, served_label_probabilities
 
     settings, base, model = torch_base
     folder, _ = interrupted
@@ -180,8 +180,8 @@ def test_llama_cpp_with_the_adapter_matches_torch_with_peft(torch_base, interrup
 
 @pytest.mark.model
 def test_budget_too_small_for_one_step_is_refused(torch_base):
+    from smishctl.core.errors import ConfigError
     from smishctl.data.prepare import load_dataset_splits, sample
-    from smishctl.errors import ConfigError
     from smishctl.finetune.trainer import TrainConfig, train
 
     settings, base, model = torch_base
@@ -217,10 +217,10 @@ def test_spent_budget_stops_training_and_keeps_the_scored_best(torch_base):
 
 @pytest.mark.model
 def test_adapter_on_another_base_model_is_refused(interrupted, ft_project, tmp_path):
-    from smishctl.artifacts import Artifact
-    from smishctl.config import load_settings
-    from smishctl.errors import ConfigError
-    from smishctl.finetune.serving import finetune_model_spec
+    from smishctl.core.config import load_settings
+    from smishctl.core.errors import ConfigError
+    from smishctl.store.artifacts import Artifact
+    from smishctl.store.serving import finetune_model_spec
 
     folder, _ = interrupted
     copy = tmp_path / "v0001"
@@ -281,7 +281,7 @@ def test_help_does_not_import_torch(project):
 
 
 def test_export_only_writes_chat_jsonl_and_a_hf_dataset(cli, project):
-    from smishctl.label_chat import render_label_chat
+    from smishctl.solve.label_chat import render_label_chat
 
     r = cli("finetune", "--export-only", "openai", "--train-size", "9", "--dev-size", "6", "--out", "exp", "--json")
     assert r.returncode == 0, r.stderr

@@ -11,7 +11,7 @@ import typer.main
 
 from conftest import REPO
 from smishctl.cli import app
-from smishctl.config_schema import SCHEMA, has_key, section_of
+from smishctl.core.config_schema import SCHEMA, has_key, section_of
 
 PACKAGE = REPO / "smishctl"
 ERRORS = {"SmishError", "ConfigError", "DataError", "ModelError", "Interrupted", "BadParameter"}
@@ -145,7 +145,7 @@ def test_a_hint_with_a_section_prints_literally(capsys):
     import typer
 
     from smishctl.cli.common import handled
-    from smishctl.errors import DataError
+    from smishctl.core.errors import DataError
 
     with pytest.raises(typer.Exit) as exc:
         with handled():

@@ -6,9 +6,9 @@ import re
 import tomllib
 
 from conftest import MIRROR, run_cli
-from smishctl.config import load_settings
-from smishctl.config_schema import SCHEMA
-from smishctl.project import config_text
+from smishctl.core.config import load_settings
+from smishctl.core.config_schema import SCHEMA
+from smishctl.ops.project import config_text
 
 # A commented line holding TOML (a key, a table, a line of an inline array) rather than prose.
 TOML_LINE = re.compile(r"^# ((?:\[[a-z][\w.-]*\]|[a-z_][a-z0-9_]* = |  \{ |\]).*)$")
@@ -46,7 +46,7 @@ def test_the_template_as_written_is_valid_and_sets_the_policy():
 
 def test_the_template_aliases_resolve_to_models():
     """Uncommented, the hosted, Ollama and vLLM examples are usable aliases."""
-    from smishctl.config import Settings
+    from smishctl.core.config import Settings
     from smishctl.models.registry import resolve_model
 
     s = Settings(root=MIRROR, raw=_uncommented(config_text()))

@@ -53,9 +53,9 @@ def lf_env(monkeypatch):
 
 def synthetic_run(root: Path, run_id: str = "20261126-100000-synthetic-zero-shot-0001") -> tuple:
     """A finished run with one correct, one wrong, one invalid and one errored item."""
-    from smishctl.config import load_settings
-    from smishctl.metrics import compute_metrics
-    from smishctl.runs import Run
+    from smishctl.core.config import load_settings
+    from smishctl.score.metrics import compute_metrics
+    from smishctl.store.runs import Run
 
     if not (root / "smishctl.toml").exists():
         root.mkdir(parents=True, exist_ok=True)
@@ -189,8 +189,8 @@ def _assert_experiment(server, settings, run, status):
 
 @pytest.mark.model
 def test_evaluate_while_langfuse_is_down_then_push(real_run):
-    from smishctl.config import load_settings
-    from smishctl.runs import open_run
+    from smishctl.core.config import load_settings
+    from smishctl.store.runs import open_run
 
     root, env, res = real_run
     # the evaluation succeeded, with one warning line, and the run is marked pending
@@ -352,7 +352,7 @@ def test_not_configured_or_switched_off_marks_disabled(tmp_path, monkeypatch):
 
 
 def test_settings_from_project_config(tmp_path, monkeypatch):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.tracking import langfuse_settings
 
     (tmp_path / "smishctl.toml").write_text(
@@ -370,8 +370,8 @@ def test_settings_from_project_config(tmp_path, monkeypatch):
 
 # -- prompts (promote) --------------------------------------------------------------------------
 def _artifact(root: Path, version: str, instructions: str, model: str = "local/qwen2.5-coder-0.5b"):
-    from smishctl.artifacts import Artifact
-    from smishctl.fsutil import atomic_write_json
+    from smishctl.store.artifacts import Artifact
+    from smishctl.util.fs import atomic_write_json
 
     d = root / "prompts" / "sms-phishing" / "qwen2.5-coder-0.5b" / version
     d.mkdir(parents=True)
@@ -386,7 +386,7 @@ def _artifact(root: Path, version: str, instructions: str, model: str = "local/q
 
 
 def test_promote_publishes_prompt_versions_and_moves_production_label(tmp_path, server, lf_env):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.tracking import publish_prompt, rollback_prompt
 
     (tmp_path / "smishctl.toml").write_text("")
@@ -418,7 +418,7 @@ def test_promote_publishes_prompt_versions_and_moves_production_label(tmp_path, 
 
 
 def test_promote_with_langfuse_down_is_pending_not_an_error(tmp_path, lf_env):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.tracking import publish_prompt
 
     (tmp_path / "smishctl.toml").write_text("")
@@ -429,7 +429,7 @@ def test_promote_with_langfuse_down_is_pending_not_an_error(tmp_path, lf_env):
 
 # -- optimization trials ------------------------------------------------------------------------
 def test_optimization_trials_are_traced(tmp_path, server, lf_env):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.tracking import start_optimization
 
     (tmp_path / "smishctl.toml").write_text("")
@@ -502,8 +502,8 @@ def test_cli_promote_and_rollback_move_the_langfuse_production_label(settings, p
 
 @pytest.mark.model
 def test_real_optimize_traces_trials_and_records_ids_in_manifest(settings, server, lf_env):
-    from smishctl.artifacts import resolve_artifact
-    from smishctl.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.store.artifacts import resolve_artifact
 
     lf_env(server.url)
     s = run_optimize(settings, OptimizeConfig(optimizer="labeled", train_size=6, dev_size=3, params={"k": "2"}))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from smishctl.errors import ModelError
+from smishctl.core.errors import ModelError
 from smishctl.models.pricing import call_cost
 from smishctl.models.registry import resolve_model
 from smishctl.models.weights import WEIGHTS
@@ -30,7 +30,7 @@ def test_alias_from_config_keeps_key_name_not_key(project, monkeypatch):
         '[models.alias.cheap]\nlitellm = "openai/gpt-4o-mini"\napi_base = "http://127.0.0.1:8000/v1"\n'
         'api_key_env = "MY_KEY"\ninput_usd_per_mtok = 0.15\noutput_usd_per_mtok = 0.6\n')
     monkeypatch.setenv("MY_KEY", "sk-secret-value")
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     spec = resolve_model("cheap", load_settings(project))
     assert spec.api_base == "http://127.0.0.1:8000/v1" and spec.input_usd_per_token == pytest.approx(0.15e-6)

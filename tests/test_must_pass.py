@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from smishctl.core.errors import ConfigError, DataError
 from smishctl.data.golden import BUNDLED, add_golden, load_golden, parse_golden, remove_golden
-from smishctl.errors import ConfigError, DataError
 
 OBVIOUS_PRIZE = "WINNER!! As a valued network customer you have been selected to receive a 900 prize reward! To claim call 09061701461"
 

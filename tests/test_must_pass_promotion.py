@@ -11,9 +11,9 @@ import pytest
 from compare_helpers import items, make_artifact, predictions, write_run
 
 from smishctl.data.golden import load_golden
-from smishctl.evaluate import prepare
-from smishctl.mustpass import golden_config
-from smishctl.promote import PolicyError, promote
+from smishctl.ops.evaluate import prepare
+from smishctl.ops.must_pass import golden_config
+from smishctl.ops.promote import PolicyError, promote
 
 
 def _golden_run(settings, cand_record, golden, wrong: bool):

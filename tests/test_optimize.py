@@ -14,12 +14,20 @@ import time
 import pytest
 
 from conftest import run_cli
-from smishctl.artifacts import MANIFEST, PROGRAM, PROMPT, list_artifacts, load_program, resolve_artifact, save_artifact
-from smishctl.errors import ConfigError
-from smishctl.evaluate import EvalConfig, evaluate
-from smishctl.optimize import OptimizeConfig, run_optimize
-from smishctl.runs import open_run
-from smishctl.task import KNN_INSTRUCTIONS
+from smishctl.core.errors import ConfigError
+from smishctl.ops.evaluate import EvalConfig, evaluate
+from smishctl.ops.optimize import OptimizeConfig, run_optimize
+from smishctl.solve.signature import KNN_INSTRUCTIONS
+from smishctl.store.artifacts import (
+    MANIFEST,
+    PROGRAM,
+    PROMPT,
+    list_artifacts,
+    load_program,
+    resolve_artifact,
+    save_artifact,
+)
+from smishctl.store.runs import open_run
 
 pytestmark = pytest.mark.model
 
@@ -66,7 +74,7 @@ def test_knn_artifact_round_trip(settings):
     state = json.loads((art.dir / PROGRAM).read_text())
     assert state["instructions"] == KNN_INSTRUCTIONS and "similar examples" in state["instructions"]
     state["instructions"] = "Label it."
-    from smishctl.knn import KNNClassifier
+    from smishctl.solve.knn import KNNClassifier
 
     assert KNNClassifier.from_state(state, program.labels).predict.signature.instructions == "Label it."
     assert art.manifest["instructions_changed"] is False

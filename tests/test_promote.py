@@ -15,12 +15,12 @@ import pytest
 from compare_helpers import REPO, items, make_artifact, predictions, write_run
 from faultutil import fault_fixture  # noqa: F401
 
-from smishctl.artifacts import Artifact, verify_artifact
-from smishctl.config import load_settings
-from smishctl.errors import ConfigError
-from smishctl.fsutil import read_json
-from smishctl.production import read_current, read_history
-from smishctl.promote import PolicyError, policy, promote, rollback, status
+from smishctl.core.config import load_settings
+from smishctl.core.errors import ConfigError
+from smishctl.ops.promote import PolicyError, policy, promote, rollback, status
+from smishctl.store.artifacts import Artifact, verify_artifact
+from smishctl.store.production import read_current, read_history
+from smishctl.util.fs import read_json
 
 GOLD = items(30)
 
@@ -151,8 +151,8 @@ def test_cli_promote_policy_exit_codes(settings, arts, cli):
 
 CONCURRENT = """
 import sys
-from smishctl.config import load_settings
-from smishctl.promote import promote
+from smishctl.core.config import load_settings
+from smishctl.ops.promote import promote
 promote(load_settings(), sys.argv[1], reason="race " + sys.argv[1])
 """
 
@@ -175,8 +175,8 @@ def test_two_promotes_at_once_never_corrupt_production(settings, arts, project):
 
 CRASH = """
 import os, sys
-import smishctl.promote as p
-from smishctl.config import load_settings
+import smishctl.ops.promote as p
+from smishctl.core.config import load_settings
 where = sys.argv[2]
 if where == "before-switch":
     p._switch_current = lambda *a, **k: os._exit(9)
@@ -224,8 +224,8 @@ def test_compare_against_production_baseline(settings, arts, cli):
 
 KILL_AFTER_SWITCH = """
 import os, signal, sys
-import smishctl.promote as p
-from smishctl.config import load_settings
+import smishctl.ops.promote as p
+from smishctl.core.config import load_settings
 p._append_history = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed between switch and append
 p.promote(load_settings(), sys.argv[1], reason="killed")
 """
@@ -273,7 +273,7 @@ def test_rollbacks_go_back_one_production_state_at_a_time(settings, arts):
 def test_release_records_its_manifest_hash(settings, arts, project):
     import hashlib
 
-    from smishctl.production import load_production
+    from smishctl.ops.production import load_production
 
     promote(settings, arts["good"].id)
     cur = settings.production_dir / "current"

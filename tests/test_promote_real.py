@@ -1,4 +1,4 @@
-"""promote with the embedded model: missing evaluations are run through smishctl.evaluate (the
+"""promote with the embedded model: missing evaluations are run through smishctl.ops.evaluate (the
 candidate's, and production's on the candidate's items), then load_production() classifies."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def promoted(tmp_path_factory):
-    from smishctl.config import load_settings
-    from smishctl.promote import promote
+    from smishctl.core.config import load_settings
+    from smishctl.ops.promote import promote
 
     root = new_project(tmp_path_factory.mktemp("promote-real") / "proj")
     # zero-shot quality of the 0.5B model is low: relax the quality bar, keep the error budget
@@ -28,8 +28,8 @@ def promoted(tmp_path_factory):
 
 
 def test_promote_runs_the_missing_evaluation(promoted):
-    from smishctl.production import read_current, read_history
-    from smishctl.runs import open_run
+    from smishctl.store.production import read_current, read_history
+    from smishctl.store.runs import open_run
 
     _root, settings, art, res = promoted
     assert res["evaluation"] == "evaluated" and res["release"] == "r0001"
@@ -43,9 +43,9 @@ def test_promote_runs_the_missing_evaluation(promoted):
 
 
 def test_production_is_evaluated_on_the_candidates_items(promoted):
-    from smishctl.production import read_current
-    from smishctl.promote import promote, rollback
-    from smishctl.runs import open_run
+    from smishctl.ops.promote import promote, rollback
+    from smishctl.store.production import read_current
+    from smishctl.store.runs import open_run
 
     _root, settings, art, _res = promoted
     # A new version with the same prompt: most calls are answered from DSPy's cache (keeps the test short);

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from smishctl.review import review_order
+from smishctl.ops.review import review_order
 
 ROWS = [
     {"item_id": "a", "gold": "ham", "pred": "ham", "status": "ok", "probs": {"ham": 0.55, "spam": 0.4, "smishing": 0.05}},
@@ -147,7 +147,7 @@ def test_screen_shows_probabilities_and_margin(settings):
     from rich.console import Console
 
     from smishctl.cli.review_cmd import _show
-    from smishctl.review import ReviewSession
+    from smishctl.ops.review import ReviewSession
 
     d = write_run(settings.runs_dir, "run-probs", [("x1", "smishing", "ham", "ok"), ("x2", "ham", "ham", "ok")])
     lines = (d / "predictions.jsonl").read_text().splitlines()

@@ -8,7 +8,7 @@ import json
 import pytest
 from faultutil import expected_label, fake_model_fixture, fault_fixture  # noqa: F401
 
-from smishctl.hardening import BEGIN, END, harden_text, sanitize_sms
+from smishctl.solve.harden import BEGIN, END, harden_text, sanitize_sms
 
 
 def test_robustness_set_loads_with_every_item_in_test(settings):
@@ -67,14 +67,14 @@ def test_attack_success_rate_is_reported_and_gateable(cli, project, fake_model, 
     assert set(m["attack_success_by_type"]) >= {"override", "fake-label", "template-tokens", "homoglyph"}
     assert "attack success rate" in cli("runs", "show", record["id"]).stdout
 
-    from smishctl.compare.gates import check_gate, parse_gate
+    from smishctl.score.gates import check_gate, parse_gate
 
     assert check_gate(parse_gate("attack_success_rate<=1.0"), m)["passed"]
     assert not check_gate(parse_gate(f"attack_success_rate<{m['attack_success_rate']}"), m)["passed"]
 
 
 def test_hardening_changes_what_the_endpoint_sees(fake_model, fault, settings):
-    from smishctl.evaluate import EvalConfig, evaluate
+    from smishctl.ops.evaluate import EvalConfig, evaluate
 
     cfg = {"model": "fake", "dataset": "robustness", "cache": False, "num_retries": 0}
     plain = evaluate(settings, EvalConfig(**cfg, harden=False))
@@ -98,7 +98,7 @@ def test_hardening_changes_what_the_endpoint_sees(fake_model, fault, settings):
 
 @pytest.mark.model
 def test_embedded_model_smoke_on_the_robustness_set(settings):
-    from smishctl.evaluate import EvalConfig, evaluate
+    from smishctl.ops.evaluate import EvalConfig, evaluate
 
     record = evaluate(settings, EvalConfig(dataset="robustness", limit=3, balanced=False))
     m = record["metrics"]

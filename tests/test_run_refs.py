@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from smishctl.errors import ConfigError
-from smishctl.runs import open_run, resolve_run, short_refs
+from smishctl.core.errors import ConfigError
+from smishctl.store.runs import open_run, resolve_run, short_refs
 
 
 def _run(runs_dir, run_id: str, created: str) -> None:

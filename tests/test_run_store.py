@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from smishctl.runs import PredictionWriter
+from smishctl.store.runs import PredictionWriter
 
 
 def test_lines_are_flushed_at_once_and_fsynced_at_most_once_a_second(tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ def _grep_tree(root: Path, needle: bytes) -> list[Path]:
 
 def test_planted_key_never_appears_in_any_output(cli, project, fault):
     add_alias(project, "keyed", fault.base_url, api_key_env="SMISHCTL_TEST_KEY")
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.data.prepare import load_dataset_splits
 
     items = load_dataset_splits("sms-phishing", load_settings(project)).split("test")[:12]
@@ -80,7 +80,7 @@ def test_debug_traceback_is_redacted(cli, project, fault):
     assert r.returncode == 3, r.stderr
     assert "Traceback (most recent call last)" in r.stderr  # --debug still shows the traceback …
     _assert_no_secret(project, [r.stdout, r.stderr], (PLANTED, PLANTED[10:30]))  # … without the key
-    from smishctl.redact import MASK
+    from smishctl.util.redact import MASK
 
     assert MASK in r.stderr
 
@@ -113,7 +113,7 @@ def test_debug_traceback_of_an_unexpected_error_is_redacted(capsys, monkeypatch)
 
 
 def test_secret_looking_environment_variables_are_registered():
-    from smishctl.redact import redact, register_env_secrets
+    from smishctl.util.redact import redact, register_env_secrets
 
     register_env_secrets({"ACME_API_KEY": "acme-0123456789", "DEPLOY_TOKEN": "dtok-abcdefghij",
                           "DB_PASSWORD": "correct-horse-battery", "HOME": "/home/someone-long-path"})
@@ -122,7 +122,7 @@ def test_secret_looking_environment_variables_are_registered():
 
 
 def test_recorded_api_base_has_no_credentials(project):
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
     from smishctl.models.registry import resolve_model
 
     with open(project / "smishctl.toml", "a", encoding="utf-8") as fh:
@@ -134,7 +134,7 @@ def test_recorded_api_base_has_no_credentials(project):
 
 
 def test_redact_masks_known_and_key_shaped_secrets():
-    from smishctl.redact import redact, register_secret
+    from smishctl.util.redact import redact, register_secret
 
     register_secret("hunter2-project-secret")
     text = ("auth failed for hunter2-project-secret; Incorrect API key provided: Bearer sk-abc123def456ghi; "
@@ -174,8 +174,8 @@ def _artifact(prompts_dir: Path):
     """A real artifact (zero-shot program state), written by the store itself."""
     from dspy.utils.saving import get_dependency_versions
 
-    from smishctl.artifacts import save_artifact
-    from smishctl.task import make_program
+    from smishctl.solve.signature import make_program
+    from smishctl.store.artifacts import save_artifact
 
     labels = ("ham", "spam", "smishing")
     state = {**make_program(labels).dump_state(), "metadata": {"dependency_versions": get_dependency_versions()}}
@@ -184,8 +184,8 @@ def _artifact(prompts_dir: Path):
 
 
 def test_an_artifact_by_path_is_used_only_when_it_verifies(project, tmp_path):
-    from smishctl.artifacts import PROGRAM, load_program, resolve_artifact
-    from smishctl.errors import ConfigError
+    from smishctl.core.errors import ConfigError
+    from smishctl.store.artifacts import PROGRAM, load_program, resolve_artifact
 
     art = _artifact(project / "prompts")
     copy = tmp_path / "shipped" / "v0001"
@@ -202,8 +202,8 @@ def test_an_artifact_by_path_is_used_only_when_it_verifies(project, tmp_path):
 
 
 def test_merge_refuses_a_run_id_outside_runs(project):
-    from smishctl.errors import ConfigError
-    from smishctl.runs import run_dir
+    from smishctl.core.errors import ConfigError
+    from smishctl.store.runs import run_dir
 
     for bad in ("..", "../evil", "/tmp/evil", "a/../../evil"):
         try:
@@ -274,9 +274,9 @@ def test_oversized_dataset_files_are_refused(cli, project):
     with open(project / "smishctl.toml", encoding="utf-8") as fh:
         toml = fh.read()
     (project / "smishctl.toml").write_text(toml.replace("max_file_mib = 200", "max_file_mib = 0.5"))
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
+    from smishctl.core.errors import DataError
     from smishctl.data import load_dataset_splits
-    from smishctl.errors import DataError
 
     try:
         load_dataset_splits(str(big), load_settings(project))
@@ -289,8 +289,8 @@ def test_oversized_dataset_files_are_refused(cli, project):
 def test_custom_endpoint_never_gets_the_providers_default_key(project, fault, monkeypatch):
     add_alias(project, "nokey", fault.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", REAL_OPENAI)
-    from smishctl.config import load_settings
-    from smishctl.evaluate import EvalConfig, evaluate
+    from smishctl.core.config import load_settings
+    from smishctl.ops.evaluate import EvalConfig, evaluate
 
     evaluate(load_settings(project), EvalConfig(model="nokey", limit=2, cache=False))
     assert {q.authorization for q in fault.chat_requests()} == {"Bearer no-key"}
@@ -299,9 +299,9 @@ def test_custom_endpoint_never_gets_the_providers_default_key(project, fault, mo
 def test_a_swapped_label_column_is_refused(cli, project):
     import csv
 
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
+    from smishctl.core.errors import DataError
     from smishctl.data import load_dataset_splits
-    from smishctl.errors import DataError
 
     small = project / "small.csv"
     with open(small, "w", newline="", encoding="utf-8") as fh:
@@ -344,9 +344,9 @@ def test_parquet_is_bounded_by_rows_and_expanded_size(project, monkeypatch):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
+    from smishctl.core.errors import DataError
     from smishctl.data import load_dataset_splits
-    from smishctl.errors import DataError
 
     path = project / "packed.parquet"
     n = 4000
@@ -367,8 +367,8 @@ def test_parquet_is_bounded_by_rows_and_expanded_size(project, monkeypatch):
 
 
 def test_a_manifest_cannot_point_outside_its_artifact(project):
-    from smishctl.artifacts import MANIFEST, verify_artifact
-    from smishctl.errors import ConfigError
+    from smishctl.core.errors import ConfigError
+    from smishctl.store.artifacts import MANIFEST, verify_artifact
 
     art = _artifact(project / "prompts")
     manifest = json.loads((art.dir / MANIFEST).read_text())

@@ -7,9 +7,10 @@ import json
 import pytest
 from faultutil import fake_model_fixture, fault_fixture, predictions  # noqa: F401
 
-from smishctl.errors import ConfigError
-from smishctl.evaluate import EvalConfig, evaluate
-from smishctl.shards import merge_runs, parse_shard, shard_of
+from smishctl.core.errors import ConfigError
+from smishctl.data.shards import parse_shard, shard_of
+from smishctl.ops.evaluate import EvalConfig, evaluate
+from smishctl.ops.merge import merge_runs
 
 QUALITY = ("n_items", "n_scored", "n_correct", "n_errors", "n_invalid", "error_rate", "invalid_rate", "accuracy",
            "macro_f1", "per_class", "confusion", "tokens")

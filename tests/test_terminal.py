@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from smishctl.runs import list_runs, short_refs
+from smishctl.store.runs import list_runs, short_refs
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (bin/test installs it with apt-get where it can)")

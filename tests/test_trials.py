@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dspy
 
-from smishctl.optimizers import exact_match
-from smishctl.trials import TrialRecorder
+from smishctl.ops.optimizers import exact_match
+from smishctl.ops.trial_scores import TrialRecorder
 
 
 class AlwaysHam(dspy.Module):

@@ -104,7 +104,7 @@ def test_installed_smishctl_comes_from_the_wheel_and_declares_what_it_imports(ve
     assert Path(where).is_relative_to(venv), where
     _run([sys.executable, "-m", "pip", "--python", py, "check"], cwd=home, env=env)
     # Package data read through the module's own path: the attack technique of every robustness item.
-    n = _run([py, "-c", "from smishctl.robustness import attack_types; print(len(attack_types()))"], cwd=home, env=env)
+    n = _run([py, "-c", "from smishctl.score.robustness import attack_types; print(len(attack_types()))"], cwd=home, env=env)
     rows = (REPO / "smishctl" / "bundled" / "robustness" / "injection.jsonl").read_text(encoding="utf-8")
     assert int(n.stdout) == sum(1 for line in rows.splitlines() if line.strip())
     # Every third-party module the package imports belongs to a declared dependency (or one of theirs).

@@ -9,9 +9,9 @@ import json
 import pytest
 from compare_helpers import make_artifact
 
-from smishctl.artifacts import artifact_labels, load_program
+from smishctl.core.errors import ConfigError
 from smishctl.data.prepare import load_dataset_splits
-from smishctl.errors import ConfigError
+from smishctl.store.artifacts import artifact_labels, load_program
 
 ROWS = [
     ("Your parcel is held: pay the 1.99 fee at http://parcel-fee.top/pay", "smishing"),
@@ -64,7 +64,7 @@ def test_split_all_and_evaluation_only(settings, tmp_path):
     e = _write(settings.root / "evals" / "x.csv", ROWS)
     text = (settings.root / "smishctl.toml").read_text().replace("[data]\n", '[data]\nevaluation_only = ["evals/*.csv"]\n')
     (settings.root / "smishctl.toml").write_text(text)
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     s2 = load_settings(settings.root)
     assert len(load_dataset_splits(str(e), s2).split("test")) == len(ROWS)

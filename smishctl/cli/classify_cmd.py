@@ -29,8 +29,8 @@ def classify(
     with handled(debug):
         import json
 
-        from smishctl.classify import decode_input, load_classifier
-        from smishctl.errors import ConfigError
+        from smishctl.core.errors import ConfigError
+        from smishctl.ops.classify import decode_input, load_classifier
 
         if text is not None and file is not None:
             raise ConfigError("give a message or --file, not both")

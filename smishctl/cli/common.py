@@ -39,8 +39,8 @@ WideOpt = typer.Option(False, "--wide", help="Every column at full width, whatev
 def handled(debug: bool = False) -> Iterator[None]:
     """Turn library errors into one red line and the right exit code (with --debug: the traceback,
     redacted like everything else, since an exception may quote a key a provider echoed back)."""
-    from smishctl.errors import SmishError
-    from smishctl.redact import install_log_redaction, register_env_secrets
+    from smishctl.core.errors import SmishError
+    from smishctl.util.redact import install_log_redaction, register_env_secrets
 
     register_env_secrets()
     install_log_redaction()
@@ -68,7 +68,7 @@ def handled(debug: bool = False) -> Iterator[None]:
 
 
 def _print_traceback(exc: BaseException) -> None:
-    from smishctl.redact import redact_exception
+    from smishctl.util.redact import redact_exception
 
     sys.stderr.write(redact_exception(exc))
     sys.stderr.flush()
@@ -82,13 +82,13 @@ def plain(text) -> str:
 
 
 def _redact(text: str) -> str:
-    from smishctl.redact import redact
+    from smishctl.util.redact import redact
 
     return redact(text)
 
 
 def settings():
-    from smishctl.config import load_settings
+    from smishctl.core.config import load_settings
 
     return load_settings()
 

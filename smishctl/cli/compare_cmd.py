@@ -63,10 +63,10 @@ def compare(
 
     Exit codes: 0 pass, 1 a quality gate failed, 2 usage or configuration error, 3 too many errors."""
     with handled(debug):
-        from smishctl.compare.core import CompareOptions, compare_runs, parse_gates
-        from smishctl.compare.pairing import load_run
-        from smishctl.compare.sources import production_run, runs_from_models, split_list
-        from smishctl.errors import ConfigError
+        from smishctl.core.errors import ConfigError
+        from smishctl.ops.compare import CompareOptions, compare_runs, parse_gates
+        from smishctl.ops.compare_sources import production_run, runs_from_models, split_list
+        from smishctl.ops.pairing import load_run
 
         gates = list(gate or [])
         parse_gates(gates, None)  # malformed gates fail before any evaluation runs
@@ -119,7 +119,7 @@ def compare(
         _track_new_runs(s, data, enabled=not no_langfuse)
         check = None
         if golden_sets:
-            from smishctl.mustpass import check_record
+            from smishctl.ops.must_pass import check_record
 
             def check(run):
                 return [check_record(s, run.record, g, on_start=on_start) for g in golden_sets]
@@ -148,7 +148,7 @@ def compare(
 
 
 def _short_refs(runs_dir: Path) -> dict[str, str]:
-    from smishctl.runs import list_runs, short_refs
+    from smishctl.store.runs import list_runs, short_refs
 
     return short_refs([r.id for r in list_runs(runs_dir)])
 
@@ -201,7 +201,7 @@ def _print_langfuse_links(data) -> None:
 def _write_files(cmp: dict, *, markdown, junit, html, json_file) -> None:
     import json
 
-    from smishctl.fsutil import atomic_write_text
+    from smishctl.util.fs import atomic_write_text
 
     if markdown:
         from smishctl.report.markdown import render_markdown

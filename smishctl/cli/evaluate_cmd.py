@@ -57,7 +57,7 @@ def evaluate(
     """Evaluate a prompt on a dataset split: accuracy, macro-F1, per-class scores, confusion matrix,
     errors vs invalid outputs, latency, tokens and cost, written to runs/<run-id>/."""
     with handled(debug):
-        from smishctl.evaluate import EvalConfig
+        from smishctl.ops.evaluate import EvalConfig
 
         data_options = split_policy_options(split_policy)
         if text_column:
@@ -75,12 +75,12 @@ def evaluate(
                          train_dataset=train_dataset)
         if robustness:
             if dataset not in (None, "robustness"):
-                from smishctl.errors import ConfigError
+                from smishctl.core.errors import ConfigError
 
                 raise ConfigError("--robustness evaluates the robustness set: do not also pass --dataset")
             cfg.dataset, cfg.split = "robustness", "test"
         if shard:
-            from smishctl.shards import parse_shard
+            from smishctl.data.shards import parse_shard
 
             parse_shard(shard)
         s = settings()
@@ -92,7 +92,7 @@ def evaluate(
         record["langfuse"] = _track(s, record["id"], enabled=not no_langfuse)
         results = []
         if must_pass:
-            from smishctl.mustpass import check_record
+            from smishctl.ops.must_pass import check_record
 
             results = [check_record(s, record, g, on_start=_announce) for g in golden_sets]
             record["must_pass"] = results
@@ -107,7 +107,7 @@ def evaluate(
                 from smishctl.report.terminal import print_must_pass
 
                 print_must_pass(out, results)
-            from smishctl.runs import list_runs, short_refs
+            from smishctl.store.runs import list_runs, short_refs
 
             ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record["id"], record["id"])
             console.print(f"run written to runs/{record['id']}/ (ref {ref}, or latest)", soft_wrap=True)
@@ -134,7 +134,7 @@ def _track(s, run_id: str, *, enabled: bool) -> dict:
 def _run_with_progress(s, cfg, resume):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from smishctl.evaluate import evaluate as run_eval
+    from smishctl.ops.evaluate import evaluate as run_eval
 
     progress = Progress(TextColumn("[bold]evaluating[/bold] {task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
@@ -155,7 +155,7 @@ def _run_with_progress(s, cfg, resume):
         progress.update(state["task"], advance=1,
                         status=f"invalid {state['bad']} errors {state['err']}")
 
-    from smishctl import interrupt
+    from smishctl.util import interrupt
 
     interrupt.install()
     with progress:

@@ -46,7 +46,7 @@ def add(
 ):
     """Add one reported message."""
     with handled(debug):
-        from smishctl.errors import ConfigError
+        from smishctl.core.errors import ConfigError
 
         if not text.strip():
             raise ConfigError("empty message", hint="pass the reported SMS text")
@@ -64,8 +64,8 @@ def import_(
 ):
     """Import user reports from a file; every row is checked before anything is written."""
     with handled(debug):
+        from smishctl.core.errors import ConfigError
         from smishctl.data.feedback import parse_reports
-        from smishctl.errors import ConfigError
 
         if not file.is_file():
             raise ConfigError(f"no such file: {file}")

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _train_size(value: str) -> int | None:
-    from smishctl.errors import ConfigError
+    from smishctl.core.errors import ConfigError
 
     if value.strip().lower() == "all":
         return None
@@ -83,10 +83,10 @@ def finetune(
 
 
 def _export(cfg, fmt_name: str, out_dir: Path | None) -> dict:
-    from smishctl.artifacts import slug
-    from smishctl.errors import ConfigError
+    from smishctl.core.errors import ConfigError
     from smishctl.finetune.export import FORMATS, export_chat_data
     from smishctl.finetune.run import select_data
+    from smishctl.store.artifacts import slug
 
     if fmt_name not in FORMATS:  # before reading any data
         raise ConfigError(f"unknown export format {fmt_name!r}", hint=f"use one of: {', '.join(FORMATS)}")
@@ -101,8 +101,8 @@ def _export(cfg, fmt_name: str, out_dir: Path | None) -> dict:
 def _run_with_progress(cfg):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from smishctl import interrupt
     from smishctl.finetune.run import run_finetune
+    from smishctl.util import interrupt
 
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),

@@ -22,7 +22,7 @@ def init(
     """Create a project: smishctl.toml with every key explained, datasets/, prompts/, runs/, a .gitignore
     for runs and caches, and an example CI job. Never overwrites an existing smishctl.toml."""
     with handled(debug):
-        from smishctl.project import init_project
+        from smishctl.ops.project import init_project
 
         created = init_project(folder, mirror=mirror)
         out.print(f"initialised smishctl project in {plain(created.root)}", soft_wrap=True)

@@ -50,8 +50,8 @@ def optimize(
     version under prompts/<dataset>/<model>/vNNNN/ (program, rendered prompt, manifest, card).
     """
     with handled(debug):
-        from smishctl.optimize import OptimizeConfig
-        from smishctl.optimizers import parse_params
+        from smishctl.ops.optimize import OptimizeConfig
+        from smishctl.ops.optimizers import parse_params
 
         split_policy_options(split_policy)
         cfg = OptimizeConfig(model=model, optimizer=optimizer, teacher=teacher, dataset=dataset,
@@ -71,7 +71,7 @@ def optimize(
 def _run_with_progress(cfg):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from smishctl.optimize import run_optimize
+    from smishctl.ops.optimize import run_optimize
 
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
@@ -92,7 +92,7 @@ def _run_with_progress(cfg):
             state[kind] = kw["meter" if kind == "call" else "trials"]
             progress.update(state["task"], info=_spend_info(state.get("call"), state.get("trial")))
 
-    from smishctl import interrupt
+    from smishctl.util import interrupt
 
     interrupt.install()
     with progress:
@@ -100,7 +100,7 @@ def _run_with_progress(cfg):
 
 
 def _spend_info(meter, trials) -> str:
-    from smishctl.optimize import search_note
+    from smishctl.ops.optimize import search_note
 
     info = f"{meter.calls} calls, ${meter.cost_usd:.4f}" if meter else ""
     if trials and trials.trials:
@@ -131,7 +131,7 @@ def _print_summary(s: dict) -> None:
     note = " [yellow](budget exhausted: best program so far)[/yellow]" if s["optimizer"]["budget_exhausted"] else ""
     console.print(f"spent {sp['lm_calls']} LM calls, {sp['prompt_tokens'] + sp['completion_tokens']} tokens, "
                   f"${sp['cost_usd']:.4f}, {sp['wall_seconds']} s{note}")
-    from smishctl.optimize import _decision_note, _settings_note, search_note
+    from smishctl.ops.optimize import _decision_note, _settings_note, search_note
 
     if s["search"]["evaluations"]:
         console.print(f"search: {search_note(s['search'])}")
@@ -154,7 +154,7 @@ def _shown_path(path: str) -> str:
 
 
 def _prompt_ref(artifact_id: str) -> str:
-    from smishctl.artifacts import list_artifacts
     from smishctl.cli.render import short_prompt_refs
+    from smishctl.store.artifacts import list_artifacts
 
     return short_prompt_refs([artifact_id] + [a.id for a in list_artifacts(settings().prompts_dir)])[artifact_id]

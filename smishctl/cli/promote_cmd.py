@@ -31,10 +31,10 @@ def promote(
     policy of smishctl.toml: min_macro_f1, max_error_rate, and not significantly worse than production
     on the same items. Exit codes: 0 done, 1 policy failed, 2 bad input."""
     with handled(debug):
-        from smishctl.errors import ConfigError
-        from smishctl.promote import promote as do_promote
-        from smishctl.promote import rollback as do_rollback
-        from smishctl.promote import status as do_status
+        from smishctl.core.errors import ConfigError
+        from smishctl.ops.promote import promote as do_promote
+        from smishctl.ops.promote import rollback as do_rollback
+        from smishctl.ops.promote import status as do_status
 
         modes = sum([bool(artifact), rollback, show_status])
         if modes != 1:
@@ -100,7 +100,7 @@ def promote(
 
 def _langfuse_label(s, artifact_id: str, *, rollback: bool, enabled: bool) -> dict:
     """Move Langfuse's `production` prompt label to the artifact (never fails the promotion)."""
-    from smishctl.errors import SmishError
+    from smishctl.core.errors import SmishError
     from smishctl.tracking import publish_prompt, rollback_prompt
 
     try:

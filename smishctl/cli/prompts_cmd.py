@@ -21,7 +21,7 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
     """Every version with its optimizer and dev scores. REF is the short reference (`v0003` while no other
     dataset/model has a v0003) that --prompt and the prompts commands accept in place of the id."""
     with handled(debug):
-        from smishctl.artifacts import list_artifacts
+        from smishctl.store.artifacts import list_artifacts
 
         arts = [(a, a.manifest) for a in list_artifacts(settings().prompts_dir)]
         if as_json:
@@ -53,8 +53,8 @@ def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref 
              as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """The rendered chat messages of a version ({{sms}} marks where the message goes)."""
     with handled(debug):
-        from smishctl.artifacts import PROMPT, resolve_artifact
-        from smishctl.fsutil import read_json
+        from smishctl.store.artifacts import PROMPT, resolve_artifact
+        from smishctl.util.fs import read_json
 
         art = resolve_artifact(settings().prompts_dir, prompt)
         if art.is_zero_shot:
@@ -76,8 +76,8 @@ def diff_cmd(a: Annotated[str, typer.Argument(help="First artifact.", autocomple
     with handled(debug):
         from rich.table import Table
 
-        from smishctl.artifacts import resolve_artifact
-        from smishctl.promptdiff import describe
+        from smishctl.store.artifact_diff import describe
+        from smishctl.store.artifacts import resolve_artifact
 
         s = settings()
         da, db = (describe(resolve_artifact(s.prompts_dir, x)) for x in (a, b))

@@ -27,8 +27,8 @@ def push(
     Safe to repeat: ids are deterministic, so a re-push updates the same objects in Langfuse.
     Exits 1 if a run is still pending (Langfuse unreachable or refusing)."""
     with handled(debug):
-        from smishctl.errors import ConfigError
-        from smishctl.runs import open_run
+        from smishctl.core.errors import ConfigError
+        from smishctl.store.runs import open_run
         from smishctl.tracking import langfuse_settings, pending_runs, push_run
 
         s = settings()

@@ -34,8 +34,8 @@ def review(
     Relabels become label corrections (datasets/corrections/), pins go to a must-pass set; progress is
     kept in the run folder and a later review resumes."""
     with handled(debug):
-        from smishctl.errors import ConfigError
-        from smishctl.review import ReviewSession
+        from smishctl.core.errors import ConfigError
+        from smishctl.ops.review import ReviewSession
 
         if export and import_:
             raise ConfigError("use --export or --import, not both")

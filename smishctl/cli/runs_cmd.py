@@ -21,7 +21,7 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
     """All runs, oldest first, with status and headline metrics. REF is the short reference every
     command accepts in place of the run id (as do `latest` and `latest~1`, the one before)."""
     with handled(debug):
-        from smishctl.runs import list_runs, short_refs
+        from smishctl.store.runs import list_runs, short_refs
 
         records = [r.read() for r in list_runs(settings().runs_dir)]
         refs = short_refs([r["id"] for r in records])
@@ -33,9 +33,9 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
         if not records:
             out.print("no runs yet: smishctl evaluate records one")
             return
-        from smishctl.artifacts import list_artifacts
         from smishctl.cli.render import short_prompt_refs
         from smishctl.cli.tables import Column, fit_table, print_fitted
+        from smishctl.store.artifacts import list_artifacts
 
         stored = [a.id for a in list_artifacts(settings().prompts_dir)]
         prompts = short_prompt_refs([r["prompt"]["id"] for r in records] + stored)
@@ -63,7 +63,7 @@ def show_cmd(run: Annotated[str, typer.Argument(help="Run reference: id, short r
              as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """One run's configuration and metrics."""
     with handled(debug):
-        from smishctl.runs import open_run
+        from smishctl.store.runs import open_run
 
         record = open_run(settings().runs_dir, run).read()
         if as_json:
@@ -82,7 +82,7 @@ def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (re
     """Join the runs of `smishctl evaluate --shard K/N` (all N shards) into one complete run whose items,
     config hash and metrics are those of an unsharded evaluation."""
     with handled(debug):
-        from smishctl.shards import merge_runs
+        from smishctl.ops.merge import merge_runs
 
         record = merge_runs(settings().runs_dir, runs, run_id=run_id).read()
         if as_json:

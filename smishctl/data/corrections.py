@@ -16,9 +16,10 @@ import sys
 import time
 from dataclasses import replace
 
-from smishctl.config import Settings
+from smishctl.core.config import Settings
+from smishctl.core.errors import DataError
 from smishctl.data.overlay import append_lines, overlay_path, read_lines, remove_lines
-from smishctl.errors import DataError
+from smishctl.util.hashing import sha256_file
 
 FOLDER = "corrections"
 REQUIRED = ("id", "item_id", "text_sha256", "new_label")
@@ -95,7 +96,6 @@ def apply_corrections(settings: Settings, dataset_name: str, splits: dict, stats
             _warned.add(key)
             sys.stderr.write(f"warning: {len(stale)} stale label correction(s) in {path}: "
                              f"{', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}\n")
-    from smishctl.fsutil import sha256_file
 
     provenance["corrections"] = {"file": str(path), "sha256": sha256_file(path), "lines": len(rows),
                                  "applied": applied, "stale": len(stale)}

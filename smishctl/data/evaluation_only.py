@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from smishctl.config import Settings
+from smishctl.core.config import Settings
 from smishctl.data.registry import REGISTRY
 
 DECLARED_FOLDERS = ("golden", "feedback")

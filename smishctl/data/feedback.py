@@ -18,12 +18,13 @@ import re
 import time
 from pathlib import Path
 
-from smishctl.config import Settings
+from smishctl.core.config import Settings
+from smishctl.core.errors import DataError
 from smishctl.data.load import decode_utf8
 from smishctl.data.overlay import append_lines, overlay_path, read_lines
 from smishctl.data.prepare import Example, example_id, normalise_text, text_key
-from smishctl.errors import DataError
-from smishctl.fsutil import file_lock, sha256_file
+from smishctl.util.fs import file_lock
+from smishctl.util.hashing import sha256_file
 
 FOLDER = "feedback"
 REQUIRED = ("id", "text", "label")

@@ -8,10 +8,11 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from smishctl.config import Settings
+from smishctl.core.config import Settings
+from smishctl.core.errors import DataError
 from smishctl.data.registry import DatasetSpec
-from smishctl.errors import DataError
-from smishctl.fsutil import atomic_write_bytes, file_lock, sha256_file
+from smishctl.util.fs import atomic_write_bytes, file_lock
+from smishctl.util.hashing import sha256_file
 
 
 def _verify(path: Path, spec: DatasetSpec, origin: str) -> None:

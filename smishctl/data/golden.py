@@ -9,11 +9,12 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smishctl.config import Settings
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError, DataError
 from smishctl.data.load import decode_utf8
 from smishctl.data.prepare import example_id, text_key
-from smishctl.errors import ConfigError, DataError
-from smishctl.fsutil import atomic_write_text, file_lock, safe_child
+from smishctl.util.fs import atomic_write_text, file_lock
+from smishctl.util.paths import safe_child
 
 FOLDER = "golden"
 COLUMNS = ("text", "label", "note")

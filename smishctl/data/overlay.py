@@ -8,8 +8,8 @@ import os
 import re
 from pathlib import Path
 
-from smishctl.errors import DataError
-from smishctl.fsutil import atomic_write_text, file_lock
+from smishctl.core.errors import DataError
+from smishctl.util.fs import atomic_write_text, file_lock
 
 
 def overlay_path(folder: Path, dataset_name: str) -> Path:

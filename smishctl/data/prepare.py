@@ -9,11 +9,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smishctl.config import Settings
+from smishctl.core.config import Settings
+from smishctl.core.errors import DataError
+from smishctl.data.corrections import apply_corrections
+from smishctl.data.evaluation_only import is_evaluation_only
 from smishctl.data.fetch import fetch
-from smishctl.data.load import TableSource, read_rows
+from smishctl.data.load import TableSource, check_size, read_rows
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
-from smishctl.errors import DataError
+from smishctl.data.templates import DEFAULT_THRESHOLD, template_groups
+from smishctl.util.hashing import sha256_file
 
 SPLITS = ("train", "dev", "test")
 ALL = "all"  # every item of every split, in one seeded interleaved order
@@ -136,9 +140,6 @@ def resolve_source(
     )
     prov = {"name": path.name, "source": str(path.resolve())}
     if path.is_file():
-        from smishctl.data.load import check_size
-        from smishctl.fsutil import sha256_file
-
         check_size(path, settings.max_file_bytes)  # before hashing: an oversized file is never read
         prov["sha256"] = sha256_file(path)
     return src, None, prov
@@ -235,7 +236,6 @@ def template_split(examples: list[Example], fractions, seed: int, threshold: flo
     small classes keep their share), and placed in the split where the middle of the group falls on
     the per-label cumulative count. Returns the splits and grouping statistics.
     """
-    from smishctl.data.templates import template_groups
 
     _check_fractions(fractions)
     group_of = template_groups([ex.text for ex in examples], threshold)
@@ -312,7 +312,6 @@ def load_dataset_splits(
 ) -> PreparedDataset:
     """`evaluation_only` (or a file the project declares so: smishctl.data.evaluation_only) puts
     every item in the test split: such a file is scored whole and never trained on."""
-    from smishctl.data.evaluation_only import is_evaluation_only
 
     options = options or SplitOptions()
     policy = check_split_policy(options.policy or settings.split_policy)
@@ -340,8 +339,6 @@ def load_dataset_splits(
     if policy == "exact":
         splits = stratified_split(examples, options.fractions, options.seed)
     else:
-        from smishctl.data.templates import DEFAULT_THRESHOLD
-
         threshold = DEFAULT_THRESHOLD if options.template_threshold is None else options.template_threshold
         if not 0 < threshold <= 1:
             raise DataError(f"template threshold {threshold} must be in (0, 1]")
@@ -356,7 +353,6 @@ def load_dataset_splits(
     name = provenance["name"] if dataset not in REGISTRY else dataset
     # Label corrections are applied after the split, so corrected items keep their split and no
     # other item moves (smishctl.data.corrections).
-    from smishctl.data.corrections import apply_corrections
 
     splits = apply_corrections(settings, name, splits, stats, provenance, tuple(final_labels))
     return PreparedDataset(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
 
 # Short on purpose: a fine-tuned model needs no long prompt, and each token is paid per message.
 DEFAULT_INSTRUCTIONS = "Classify the SMS as ham, spam or smishing."

@@ -1,9 +1,10 @@
 """Training and scoring inputs, rendered by the tokenizer's own chat template exactly as llama.cpp
-renders the label chat (smishctl.label_chat): the loss covers the answer only."""
+renders the label chat (smishctl.solve.label_chat): the loss covers the answer only."""
 
 from __future__ import annotations
 
-from smishctl.label_chat import render_label_chat
+from smishctl.core.errors import ConfigError
+from smishctl.solve.label_chat import render_label_chat
 
 END_OF_TURN = "<|im_end|>"
 IGNORE = -100  # label id that the loss skips
@@ -36,7 +37,6 @@ def encode_example(tokenizer, instructions: str, sms: str, label: str, max_lengt
 
 def first_token_ids(tokenizer, labels: tuple[str, ...]) -> dict[str, int]:
     """The first token of each label: the one forward pass that decides scores these."""
-    from smishctl.errors import ConfigError
 
     ids = {lab: tokenizer(lab, add_special_tokens=False).input_ids[0] for lab in labels}
     if len(set(ids.values())) != len(ids):

@@ -8,8 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from smishctl.errors import ConfigError
-from smishctl.label_chat import render_label_chat
+from smishctl.core.errors import ConfigError
+from smishctl.solve.label_chat import render_label_chat
 
 FORMATS = ("openai",)
 

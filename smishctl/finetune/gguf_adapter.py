@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
 
 # Architectures whose attention weights transformers and llama.cpp store alike (llama-style ones
 # permute q/k in the GGUF, which an adapter would have to follow; not supported here).

@@ -10,10 +10,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from smishctl.config import Settings
-from smishctl.errors import ConfigError, DataError, Interrupted
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError, DataError, Interrupted
+from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.finetune import DEFAULT_INSTRUCTIONS, PROGRAM_KIND, require_extra
-from smishctl.finetune.serving import ADAPTER_GGUF
+from smishctl.finetune.gguf_adapter import check_supported, write_adapter
+from smishctl.finetune.torch_model import add_lora, load_base, load_lora_state, pick_device
+from smishctl.finetune.trainer import TrainConfig, train
+from smishctl.ops.evaluate import library_versions
+from smishctl.ops.optimize import _git_commit
+from smishctl.solve.label_chat import render_label_chat
+from smishctl.store.artifacts import SMS_PLACEHOLDER, resolve_artifact, save_artifact, verify_artifact
+from smishctl.store.serving import ADAPTER_GGUF, local_base
 
 PEFT_WEIGHTS = "adapter_model.safetensors"
 PEFT_CONFIG = "adapter_config.json"
@@ -61,7 +69,6 @@ def check_config(cfg: FinetuneConfig) -> None:
 
 def select_data(settings: Settings, cfg: FinetuneConfig):
     """(dataset, train examples, dev examples); a dataset too small for the request is bad input."""
-    from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
 
     ds = load_dataset_splits(cfg.dataset, settings, options=SplitOptions(seed=cfg.seed))
     whole_train, whole_dev = ds.split("train"), ds.split("dev")
@@ -85,7 +92,6 @@ def _resume_state(settings: Settings, ref: str, base_sha: str) -> tuple[dict, di
     """(LoRA state, hyper-parameters) of a lora artifact trained on the same base model."""
     from safetensors.torch import load_file
 
-    from smishctl.artifacts import resolve_artifact, verify_artifact
 
     art = resolve_artifact(settings.prompts_dir, ref)
     verify_artifact(art)
@@ -104,8 +110,6 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
     started_wall, started = time.time(), time.monotonic()
     check_config(cfg)
     require_extra()
-    from smishctl.finetune.gguf_adapter import check_supported
-    from smishctl.finetune.serving import local_base
 
     spec, gguf, base_sha = local_base(cfg.model, settings)
     arch, blocks = check_supported(gguf)
@@ -114,8 +118,6 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
     if cfg.resume:
         resume_state, resumed = _resume_state(settings, cfg.resume, base_sha)
         cfg.rank, cfg.alpha = resumed["rank"], resumed["alpha"]
-    from smishctl.finetune.torch_model import add_lora, load_base, load_lora_state, pick_device
-    from smishctl.finetune.trainer import TrainConfig, train
 
     device = pick_device(cfg.device)
     emit("phase", name=f"loading {spec.name} ({gguf.name}) on {device}", total=None)
@@ -142,7 +144,6 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
 def _write_adapter_files(folder: Path, model, state: dict, cfg: FinetuneConfig, arch: str, blocks: int) -> dict:
     from safetensors.torch import save_file
 
-    from smishctl.finetune.gguf_adapter import write_adapter
 
     save_file({k: v.contiguous() for k, v in state.items()}, str(folder / PEFT_WEIGHTS), metadata={"format": "pt"})
     peft_cfg = model.peft_config["default"].to_dict()
@@ -155,7 +156,6 @@ def _write_adapter_files(folder: Path, model, state: dict, cfg: FinetuneConfig, 
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
-    from smishctl.evaluate import library_versions
 
     out = library_versions()
     for pkg in ("torch", "transformers", "peft", "gguf", "safetensors"):
@@ -168,9 +168,6 @@ def _versions() -> dict:
 
 def _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, device, resumed, *, wall,
               started_at) -> dict:
-    from smishctl.data.prepare import content_hash
-    from smishctl.optimize import _git_commit
-
     best = result.best
     budget_exhausted = result.stop_reason == "budget"
     hyper = {k: v for k, v in asdict(cfg).items() if k not in ("model", "dataset", "instructions", "resume")}
@@ -242,9 +239,6 @@ def _card(m: dict) -> str:
 
 
 def _save(settings: Settings, ds, spec, cfg: FinetuneConfig, manifest: dict, files: dict):
-    from smishctl.artifacts import SMS_PLACEHOLDER, save_artifact
-    from smishctl.label_chat import render_label_chat
-
     program = {"program_kind": PROGRAM_KIND, "instructions": cfg.instructions, "labels": list(ds.labels),
                "rendering": "label_chat (system instructions, user SMS; no demos)",
                "adapter": ADAPTER_GGUF, "base_model": manifest["base_model"]}

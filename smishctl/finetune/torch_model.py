@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
 from smishctl.finetune.encode import first_token_ids, prompt_ids
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")

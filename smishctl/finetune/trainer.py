@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from smishctl import interrupt
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
 from smishctl.finetune.encode import IGNORE, encode_example
 from smishctl.finetune.torch_model import decide, label_probabilities, lora_state
+from smishctl.score.metrics import compute_metrics
+from smishctl.util import interrupt
 
 
 @dataclass
@@ -48,8 +49,6 @@ class TrainResult:
 
 
 def dev_score(model, tokenizer, cfg: TrainConfig, dev, device: str) -> dict:
-    from smishctl.metrics import compute_metrics
-
     probs = label_probabilities(model, tokenizer, cfg.instructions, [e.text for e in dev], cfg.labels,
                                 batch_size=cfg.batch_size, device=device)
     rows = [{"item_id": e.id, "gold": e.label, "pred": decide(p), "status": "ok"} for e, p in zip(dev, probs, strict=True)]

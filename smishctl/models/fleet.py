@@ -23,6 +23,9 @@ import hashlib
 import json
 import os
 
+from smishctl.core.errors import ModelError
+from smishctl.util.redact import register_secret
+
 PROVIDER = "fleet"
 ROUTER_KEYS = ("routing_strategy", "cooldown_time", "allowed_fails")
 FORWARDED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop", "seed", "response_format",
@@ -32,8 +35,6 @@ _registered = False
 
 
 def deployments_of(alias: dict) -> list[dict]:
-    from smishctl.errors import ModelError
-
     deps = alias.get("deployments")
     if not isinstance(deps, list) or not deps or not all(isinstance(d, dict) and d.get("litellm") for d in deps):
         raise ModelError("a fleet alias needs `deployments`, a list of tables each with a 'litellm' key")
@@ -53,7 +54,6 @@ def register(name: str, deps: list[dict], options: dict) -> None:
     import litellm
     from litellm.llms.custom_llm import CustomLLM
 
-    from smishctl.redact import register_secret
 
     model_list = []
     for d in deps:

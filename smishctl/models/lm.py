@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import os
 
-from smishctl.config import Settings
+from smishctl.core.config import Settings
+from smishctl.models.fleet import register as register_fleet
+from smishctl.models.local_provider import register
+from smishctl.models.local_server import N_CTX
 from smishctl.models.registry import ModelSpec
+from smishctl.models.retry import install_retry_after_bridge
+from smishctl.models.weights import WEIGHTS, assemble
+from smishctl.util.redact import install_log_redaction, register_env_secrets, register_secret
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 3
 
 
 def quiet_libraries() -> None:
-    from smishctl.redact import install_log_redaction, register_env_secrets
-
     register_env_secrets()
     install_log_redaction()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -47,21 +51,15 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
 
     litellm.suppress_debug_info = True
     configure_dspy_cache(settings)
-    from smishctl.models.retry import install_retry_after_bridge
 
     install_retry_after_bridge()  # DSPy retries transient errors; make it honour Retry-After
     if spec.is_local:
-        from smishctl.models.local_provider import register
-        from smishctl.models.local_server import N_CTX
-        from smishctl.models.weights import WEIGHTS, assemble
-
         short = spec.litellm_model.split("/", 1)[1]
         gguf = spec.local_gguf
         if str(gguf).startswith("<embedded>") and gguf.name in WEIGHTS:
             gguf = assemble(WEIGHTS[gguf.name], settings.cache_dir)
         register(short, gguf, N_CTX, adapter=spec.lora_adapter)
     if spec.extra.get("fleet"):  # several endpoints behind a litellm Router
-        from smishctl.models.fleet import register as register_fleet
 
         fleet = spec.extra["fleet"]
         register_fleet(spec.name, fleet["deployments"], fleet)
@@ -78,8 +76,6 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
     if spec.api_key_env:
         key = os.environ.get(spec.api_key_env)
         if key:
-            from smishctl.redact import register_secret
-
             register_secret(key)
             kwargs["api_key"] = key
     if spec.api_base and not spec.is_local and not spec.extra.get("fleet") and "api_key" not in kwargs:

@@ -7,13 +7,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smishctl.config import Settings
-from smishctl.errors import ModelError
+from smishctl.core.config import Settings
+from smishctl.core.errors import ModelError
+from smishctl.models.fleet import ROUTER_KEYS, deployments_of, fleet_tag
 from smishctl.models.weights import WEIGHTS
 
 LOCAL_PREFIX = "local/"
 CLASSIC_PREFIX = "classic/"
-CLASSIC_MODELS = ("tfidf-svm", "tfidf-knn")  # scikit-learn baselines (smishctl.classic)
+CLASSIC_MODELS = ("tfidf-svm", "tfidf-knn")  # scikit-learn baselines (smishctl.solve.classic)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,6 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
     if name in aliases:
         a = aliases[name]
         if "deployments" in a:  # several endpoints for one model: litellm Router (smishctl.models.fleet)
-            from smishctl.models.fleet import ROUTER_KEYS, deployments_of, fleet_tag
 
             deps = deployments_of(a)
             return ModelSpec(

@@ -8,8 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from smishctl.errors import ModelError
-from smishctl.fsutil import file_lock, sha256_file
+from smishctl.core.errors import ModelError
+from smishctl.util.fs import file_lock
+from smishctl.util.hashing import sha256_file
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-from smishctl.compare.table import fmt_delta, fmt_value
+from smishctl.score.gates import metric_value
+from smishctl.score.rows import fmt_delta, fmt_value
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
@@ -167,8 +168,6 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def scatter(cmp: dict, x_metric: str, x_title: str, css_class: str) -> str:
-    from smishctl.compare.gates import metric_value
-
     runs = cmp["runs"]
     pts = []
     for i, r in enumerate(runs):

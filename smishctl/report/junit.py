@@ -13,7 +13,7 @@ def _case_name(case: dict) -> str:
 def render_junit(cmp: dict) -> str:
     cases = []
     for g in cmp["gates"]:
-        cases.append((f"{g['gate']} [{g['run']}]", "smishctl.compare.gates", g["passed"], g["message"]))
+        cases.append((f"{g['gate']} [{g['run']}]", "smishctl.score.gates", g["passed"], g["message"]))
     for c in cmp["checks"]:
         value = c["value"]
         msg = f"{c['check']}: value {value:.4g}" if value is not None else c["check"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smishctl.compare.table import fmt_delta, fmt_value
+from smishctl.score.rows import fmt_delta, fmt_value
 
 
 def _esc(text) -> str:

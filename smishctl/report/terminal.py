@@ -6,7 +6,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from smishctl.compare.table import fmt_delta, fmt_value
+from smishctl.score.must_pass import summary_line
+from smishctl.score.rows import fmt_delta, fmt_value
 
 
 def _header(run: dict, ref: str) -> str:
@@ -44,7 +45,6 @@ def comparison_table(cmp: dict, refs: dict[str, str] | None = None) -> Table:
 def print_must_pass(console, results: list[dict]) -> None:
     """Per must-pass set and run: one verdict line (never wrapped, for CI logs), then a table of
     every missed message."""
-    from smishctl.mustpass import summary_line
 
     for res in results:
         ok = res["passed"]

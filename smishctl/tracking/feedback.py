@@ -4,8 +4,10 @@ the message read from each trace's root observation input. Public API through th
 
 from __future__ import annotations
 
-from smishctl.config import Settings
-from smishctl.errors import ConfigError, SmishError
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError, SmishError
+from smishctl.tracking.client import PushError, session
+from smishctl.tracking.settings import langfuse_settings
 
 DEFAULT_SCORE = "user_label"
 TEXT_KEYS = ("sms", "text", "message", "input")
@@ -24,8 +26,6 @@ def message_of(value) -> str | None:
 
 def pull_reports(settings: Settings, *, score_name: str = DEFAULT_SCORE, max_scores: int = 10_000) -> tuple[list[dict], dict]:
     """(reports as {text, label, note, source}, counts of what was skipped and why)."""
-    from smishctl.tracking.client import PushError, session
-    from smishctl.tracking.settings import langfuse_settings
 
     lf = langfuse_settings(settings)
     if lf is None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
+from smishctl import __version__
+from smishctl.core.errors import ConfigError
+from smishctl.store.artifacts import MANIFEST, PROMPT, SMS_PLACEHOLDER, Artifact, resolve_artifact
 from smishctl.tracking.client import LangfuseSession, PushError, one_line
 from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings, redact
+from smishctl.util.fs import read_json
 
 MAX_VERSIONS_SCANNED = 50
 
@@ -15,10 +19,6 @@ MAX_VERSIONS_SCANNED = 50
 def prompt_payload(artifact) -> tuple[list[dict], dict]:
     """The artifact's rendered chat messages (prompts/…/prompt.json "messages", with the {{sms}}
     variable) and the config stored with the Langfuse version (model, artifact id, labels, ...)."""
-    from smishctl import __version__
-    from smishctl.artifacts import PROMPT, SMS_PLACEHOLDER
-    from smishctl.errors import ConfigError
-    from smishctl.fsutil import read_json
 
     if artifact.dir is None or not (artifact.dir / PROMPT).is_file():
         raise ConfigError(f"artifact {artifact.id} has no rendered prompt ({PROMPT})",
@@ -88,17 +88,12 @@ def publish_prompt(settings, artifact, *, label: str = "production", lf: Langfus
 
 
 def _artifact_type():
-    from smishctl.artifacts import Artifact
-
     return Artifact
 
 
 def find_artifact(settings, ref: str):
     """An artifact by id from the prompt store, else from the production releases (which keep a
     copy of every promoted artifact, so a rollback works even if the store lost it)."""
-    from smishctl.artifacts import MANIFEST, Artifact, resolve_artifact
-    from smishctl.errors import ConfigError
-    from smishctl.fsutil import read_json
 
     try:
         return resolve_artifact(settings.prompts_dir, ref)

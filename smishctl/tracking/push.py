@@ -12,10 +12,14 @@ import json
 import time
 from datetime import UTC, datetime
 
-from smishctl.errors import ConfigError
-from smishctl.runs import Run
+from smishctl import __version__
+from smishctl.core.errors import ConfigError
+from smishctl.solve.signature import make_program
+from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, render_messages, resolve_artifact
+from smishctl.store.runs import Run, list_runs, open_run
 from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
 from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings, redact
+from smishctl.util.fs import read_json
 
 PUSHABLE = ("complete", "aborted")
 ITEM_WORKERS = 8
@@ -62,8 +66,6 @@ def track_run(settings, run: Run | str, *, enabled: bool = True) -> dict:
     "pushed", "pending" (see "error"; `smishctl push` retries) or "disabled" (see "reason").
     """
     if isinstance(run, str):
-        from smishctl.runs import open_run
-
         run = open_run(settings.runs_dir, run)
     try:
         lf = langfuse_settings(settings, enabled=enabled)
@@ -109,7 +111,6 @@ def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout:
 def pending_runs(settings, *, include_unpushed: bool = False) -> list[Run]:
     """Finished runs whose push is pending (evaluated while Langfuse was unreachable); with
     include_unpushed, also those never sent (made with Langfuse off or before it was configured)."""
-    from smishctl.runs import list_runs
 
     wanted = {"pending"} | ({None, "disabled"} if include_unpushed else set())
     out = []
@@ -192,7 +193,6 @@ def _upsert_dataset(s: LangfuseSession, record: dict, rows: list[dict], deadline
 
 def run_metadata(record: dict) -> dict:
     """What identifies a run in Langfuse: artifact, model, data hash, versions (no secrets)."""
-    from smishctl import __version__
 
     m = record.get("model") or {}
     return {
@@ -314,16 +314,11 @@ def _timeline(record: dict, rows: list[dict]) -> list[tuple[int, int]]:
 # -- messages ----------------------------------------------------------------------------------
 def message_template(settings, record: dict) -> list[dict] | None:
     """The chat messages the run's prompt sends, with an {{sms}} placeholder (None if unknown)."""
-    from smishctl.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
-    from smishctl.fsutil import read_json
 
     prompt_id = (record.get("prompt") or {}).get("id")
     try:
         art = resolve_artifact(settings.prompts_dir, prompt_id)
         if art.is_zero_shot:
-            from smishctl.artifacts import render_messages
-            from smishctl.task import make_program
-
             labels = tuple(record["dataset"]["labels"])
             return render_messages(make_program(labels), labels)
         data = read_json(art.dir / PROMPT)
@@ -337,7 +332,6 @@ def message_template(settings, record: dict) -> list[dict] | None:
 
 def messages_for(template: list[dict] | None, row: dict):
     """The messages sent for one row: recorded ones if the run stored them, else the rendered prompt."""
-    from smishctl.artifacts import SMS_PLACEHOLDER
 
     if row.get("messages"):
         return row["messages"]

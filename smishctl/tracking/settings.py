@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from smishctl.errors import ConfigError
+from smishctl.core.errors import ConfigError
+from smishctl.util.redact import redact as project_redact
 
 DEFAULT_BASE_URL = "https://cloud.langfuse.com"
 DEFAULT_PROMPT_NAME = "smishctl-sms-classifier"
@@ -123,7 +124,6 @@ def redact(obj, secrets: list[str] | None = None):
             if s in obj:
                 obj = obj.replace(s, REDACTED)
         try:  # the project-wide masker (keys registered when LMs are built), when present
-            from smishctl.redact import redact as project_redact
 
             obj = project_redact(obj)
         except (ImportError, AttributeError):

@@ -1,0 +1,62 @@
+"""Classify messages with the production prompt (or any prompt): the quickest way to try the product
+and the way a shell pipeline uses it. Built like `evaluate` builds its solver, hardening included,
+so a message is classified exactly as it was evaluated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError
+from smishctl.data.load import decode_utf8
+from smishctl.data.prepare import load_dataset_splits
+from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
+from smishctl.models.lm import build_lm
+from smishctl.ops.production import load_production
+from smishctl.solve.build import build_solver
+from smishctl.solve.classic import build_classic_solver
+from smishctl.store.artifacts import artifact_labels, is_lora, load_adapter_config, load_program, resolve_artifact
+from smishctl.store.serving import model_for
+
+
+@dataclass
+class Classifier:
+    solver: object
+    prompt: str
+    model: str
+    labels: tuple[str, ...]
+
+    def __call__(self, text: str) -> dict:
+        if not text or not text.strip():
+            raise ConfigError("empty message", hint="pass the SMS text to classify")
+        row = self.solver(text)
+        return {"text": text, "label": row["pred"], "status": row["status"], "probs": row.get("probs"),
+                "error": row.get("error"), "latency_ms": row.get("latency_ms")}
+
+
+def load_classifier(settings: Settings, prompt: str | None = None, model: str | None = None) -> Classifier:
+    """`prompt` None or 'production': what is in production (exit 2 when nothing is yet)."""
+    if prompt in (None, "", "production"):
+        pc = load_production(settings.root, model=model)  # built, hardened, as evaluate builds it
+        return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels)
+
+    art = resolve_artifact(settings.prompts_dir, prompt)
+    spec = model_for(art, settings, model or (None if is_lora(art) else (art.manifest.get("model") or {}).get("name")))
+    if spec.extra.get("classic"):
+        ds = load_dataset_splits(DEFAULT_DATASET, settings)
+        solver = build_classic_solver(spec, ds, art)
+        return Classifier(solver, art.id, spec.name, ds.labels)
+
+    labels = artifact_labels(art, REGISTRY[DEFAULT_DATASET].labels)
+    solver = build_solver(load_program(art, labels), build_lm(spec, settings), spec, labels, load_adapter_config(art))
+    return Classifier(solver, art.id, spec.name, labels)
+
+
+def decode_input(data: bytes, where: str) -> list[str]:
+    """Non-empty lines of UTF-8 input; undecodable bytes or no message at all are an error."""
+
+    text = decode_utf8(data, where)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{where} holds no message", hint="give one SMS per line")
+    return lines

@@ -1,0 +1,142 @@
+"""Put runs side by side: rows, paired statistics against the baseline, gates and the exit code."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from smishctl.core.errors import ConfigError
+from smishctl.ops.pairing import RunData, check_comparable, common_items, paired_codes
+from smishctl.score.gates import Gate, check_gate, parse_gate
+from smishctl.score.must_pass import summary_line
+from smishctl.score.rows import build_rows
+from smishctl.score.stats import SIGNIFICANCE, bootstrap_macro_f1_diff, discordant, mcnemar_exact, significantly_worse
+
+EXIT_PASS, EXIT_GATE, EXIT_USAGE, EXIT_ERRORS = 0, 1, 2, 3
+SCHEMA = "smishctl.compare/1"
+
+
+@dataclass
+class CompareOptions:
+    gates: list[str] = field(default_factory=list)
+    max_error_rate: float | None = None
+    no_regression: bool = False
+    n_boot: int = 2000
+    seed: int = 0
+    strict_items: bool = False  # refuse (exit 2) instead of warning when runs cover different items
+
+
+def paired_stats(base: RunData, cand: RunData, labels: tuple[str, ...], *, n_boot: int = 2000,
+                 seed: int = 0) -> dict:
+    codes = paired_codes(base, cand, labels)
+    gold, pb, pc, k = codes["gold"], codes["base"], codes["cand"], codes["k"]
+    b, c = discordant(pb == gold, pc == gold)
+    p = mcnemar_exact(b, c)
+    boot = bootstrap_macro_f1_diff(gold, pb, pc, k, n_boot=n_boot, seed=seed)
+    return {
+        "run": cand.id, "baseline": base.id, "n_paired": len(gold),
+        "baseline_only_correct": b, "candidate_only_correct": c, "mcnemar_p": p,
+        "macro_f1_diff": boot["diff"], "ci_low": boot["low"], "ci_high": boot["high"],
+        "confidence": boot["confidence"], "n_boot": boot["n_boot"], "seed": seed,
+        "significant": p < SIGNIFICANCE, "significantly_worse": significantly_worse(p, boot["diff"]),
+    }
+
+
+def parse_gates(texts: list[str], labels: tuple[str, ...] | None) -> list[Gate]:
+    return [parse_gate(t, labels) for t in texts]
+
+
+def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
+                 options: CompareOptions | None = None, must_pass=None) -> dict:
+    """The whole comparison as one JSON-serialisable document, including `exit_code`.
+
+    `must_pass(run) -> [result]` (smishctl.ops.must_pass) checks every candidate; any miss fails (exit 1)."""
+    opts = options or CompareOptions()
+    if opts.max_error_rate is not None and not 0 <= opts.max_error_rate <= 1:
+        raise ConfigError(f"--max-error-rate must be between 0 and 1, got {opts.max_error_rate}")
+    if opts.no_regression and (baseline_index is None or len(runs) < 2):
+        raise ConfigError("--no-regression needs a baseline and at least one other run",
+                          hint="pass --baseline RUN|production, or two runs (the first is the baseline)")
+    warnings = check_comparable(runs)
+    if opts.strict_items and any("different items" in w for w in warnings):
+        raise ConfigError(next(w for w in warnings if "different items" in w),
+                          hint="evaluate every run on the same items, or drop --strict-items")
+    labels = runs[0].labels
+    gates = parse_gates(opts.gates, labels)
+    if baseline_index is not None and len(runs) > 1:
+        for i, r in enumerate(runs):
+            r.role = "baseline" if i == baseline_index else ("reference" if r.role == "reference" else "candidate")
+    else:
+        baseline_index = None
+        for r in runs:
+            r.role = "reference" if r.role == "reference" else "candidate"
+    base = runs[baseline_index] if baseline_index is not None else None
+    stats = [paired_stats(base, r, labels, n_boot=opts.n_boot, seed=opts.seed)
+             for r in runs if base is not None and r is not base]
+
+    failures: list[dict] = []
+    gate_results: list[dict] = []
+    checks: list[dict] = []
+    candidates = [r for r in runs if r.role == "candidate"] or [r for r in runs if r.role != "reference"]
+    for r in candidates:
+        for g in gates:
+            res = {"run": r.id, "run_name": r.name, **check_gate(g, r.metrics)}
+            gate_results.append(res)
+            if not res["passed"]:
+                failures.append({"kind": "gate", "run": r.id, "message": f"{r.id}: {res['message']}"})
+    must_pass_results: list[dict] = []
+    for r in candidates if must_pass is not None else []:
+        for res in must_pass(r):
+            must_pass_results.append(res)
+            if not res["passed"]:
+                failures.append({"kind": "must_pass", "run": r.id, "message": f"{r.id}: {summary_line(res)}"})
+    if opts.max_error_rate is not None:
+        for r in runs:
+            rate = r.metrics.get("error_rate") or 0.0
+            ok = rate <= opts.max_error_rate
+            checks.append({"check": f"error_rate<={opts.max_error_rate:g}", "run": r.id, "value": rate, "passed": ok})
+            if not ok:
+                failures.append({"kind": "errors", "run": r.id,
+                                 "message": f"{r.id}: error_rate={rate:.4g} exceeds --max-error-rate "
+                                            f"{opts.max_error_rate:g} ({r.metrics.get('n_errors', 0)} errors)"})
+    if opts.no_regression:
+        for s in stats:
+            cand = next(r for r in runs if r.id == s["run"])
+            if cand.role != "candidate":
+                continue
+            ok = not s["significantly_worse"]
+            checks.append({"check": "no_regression", "run": s["run"], "value": s["mcnemar_p"], "passed": ok})
+            if not ok:
+                failures.append({"kind": "regression", "run": s["run"],
+                                 "message": f"{s['run']}: no_regression failed: macro-F1 "
+                                            f"{s['macro_f1_diff']:+.3f} vs {s['baseline']}, McNemar "
+                                            f"p={s['mcnemar_p']:.4g} < {SIGNIFICANCE}"})
+    if any(f["kind"] == "errors" for f in failures):
+        code = EXIT_ERRORS
+    elif failures:
+        code = EXIT_GATE
+    else:
+        code = EXIT_PASS
+    return {
+        "schema": SCHEMA,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "dataset": {"name": runs[0].dataset.get("name"), "split": runs[0].dataset.get("split"),
+                    "labels": list(labels)},
+        "baseline": base.id if base else None,
+        "n_common_items": len(common_items(runs)),
+        "runs": [{
+            "id": r.id, "name": r.name, "role": r.role, "status": r.record.get("status"),
+            "model": (r.record.get("model") or {}).get("name"), "prompt": (r.record.get("prompt") or {}).get("id"),
+            "config_hash": r.record.get("config_hash"), "items_hash": r.dataset.get("items_hash"),
+            "n_items": len(r.rows), "metrics": r.metrics,
+        } for r in runs],
+        "rows": build_rows([r.metrics for r in runs], labels, baseline_index),
+        "stats": stats,
+        "gates": gate_results,
+        "checks": checks,
+        "must_pass": must_pass_results,
+        "warnings": warnings,
+        "failures": [f["message"] for f in failures],
+        "passed": code == EXIT_PASS,
+        "exit_code": code,
+    }

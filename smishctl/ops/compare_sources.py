@@ -1,0 +1,96 @@
+"""Where compared runs come from: run ids/paths, models to evaluate (or reuse), production."""
+
+from __future__ import annotations
+
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError
+from smishctl.data.evaluation_only import is_evaluation_only
+from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
+from smishctl.models.registry import CLASSIC_PREFIX
+from smishctl.ops.evaluate import EvalConfig, find_or_evaluate
+from smishctl.ops.pairing import RunData, load_run
+from smishctl.store.artifacts import resolve_artifact
+from smishctl.store.production import read_current
+
+# Added to every `compare --models` (unless a classic model is named): a linear model and plain
+# retrieval, so that any gain of a prompt over what TF-IDF neighbours already give is visible.
+CLASSIC_BASELINES = ("classic/tfidf-svm", "classic/tfidf-knn")
+
+
+def split_list(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def runs_from_models(settings: Settings, models: list[str], prompts: list[str], *, dataset: str | None = None,
+                     split: str = "test", limit: int | None = None, balanced: bool = False, threads: int = 1,
+                     include_classic: bool = True, data_options: dict | None = None, on_start=None, on_item=None,
+                     on_reuse=None, evaluation_only: bool = False, train_dataset: str | None = None) -> list[RunData]:
+    """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baselines."""
+
+    combos: list[tuple[str, str]] = []
+    for m in models:
+        for p in (["zero-shot"] if m.startswith(CLASSIC_PREFIX) else prompts or ["zero-shot"]):
+            if (m, p) not in combos:
+                combos.append((m, p))
+    auto_classic = include_classic and not any(m.startswith(CLASSIC_PREFIX) for m, _ in combos)
+    if auto_classic:
+        combos += [(m, "zero-shot") for m in CLASSIC_BASELINES]
+
+    if train_dataset is None and (evaluation_only or is_evaluation_only(dataset or DEFAULT_DATASET, settings)):
+        train_dataset = _optimized_on(settings, [p for _, p in combos])
+    out: list[RunData] = []
+    for model, prompt in combos:
+        classic = model.startswith(CLASSIC_PREFIX)
+        cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
+                         balanced=balanced, threads=threads, data_options=dict(data_options or {}),
+                         evaluation_only=evaluation_only, train_dataset=train_dataset if classic else None)
+        record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
+        if reused and on_reuse:
+            on_reuse(record)
+        rd = load_run(settings.runs_dir, record["id"])
+        if auto_classic and model in CLASSIC_BASELINES:
+            rd.role = "reference"
+        out.append(rd)
+    return out
+
+
+def _optimized_on(settings: Settings, prompts: list[str]) -> str | None:
+    """The dataset the compared artifact was optimized on (a classic baseline learns there when the
+    evaluated file is evaluation-only); None for zero-shot or several datasets."""
+
+    names = set()
+    for p in prompts:
+        art = resolve_artifact(settings.prompts_dir, p)
+        if not art.is_zero_shot:
+            names.add((art.manifest.get("dataset") or {}).get("name"))
+    name = names.pop() if len(names) == 1 else None
+    return name if name in REGISTRY else None
+
+
+def production_run(settings: Settings, like: RunData | None, *, on_start=None, on_item=None,
+                   on_reuse=None) -> RunData:
+    """The production prompt's run on the same items as `like` (evaluated if there is none yet)."""
+
+    current = read_current(settings)
+    if current is None:
+        raise ConfigError("--baseline production: nothing is in production yet", hint="promote an artifact first")
+    run_id = current.get("run")
+    if run_id:
+        try:
+            rd = load_run(settings.runs_dir, run_id)
+        except ConfigError:
+            rd = None
+        if rd is not None and (like is None or rd.dataset.get("items_hash") == like.dataset.get("items_hash")):
+            return rd
+    if like is None:
+        raise ConfigError("--baseline production: the production run is missing",
+                          hint="pass a run to compare against, or re-promote")
+
+    c = like.record.get("config") or {}
+    cfg = EvalConfig(model=(current.get("model") or {}).get("name"), prompt="production",
+                     dataset=c.get("dataset"), split=c.get("split", "test"), limit=c.get("limit"),
+                     balanced=bool(c.get("balanced")), data_options=c.get("data_options") or {})
+    record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
+    if reused and on_reuse:
+        on_reuse(record)
+    return load_run(settings.runs_dir, record["id"])

@@ -1,0 +1,306 @@
+"""Run a prompt (artifact or zero-shot) over a dataset split and record every prediction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+
+from smishctl import __version__
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError, Interrupted, SmishError
+from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
+from smishctl.data.registry import DEFAULT_DATASET
+from smishctl.data.shards import select
+from smishctl.models.lm import build_lm
+from smishctl.score.metrics import run_metrics
+from smishctl.solve.build import build_solver
+from smishctl.solve.classic import build_classic_solver
+from smishctl.store.artifacts import artifact_labels, load_adapter_config, load_program, resolve_artifact
+from smishctl.store.runs import LOCK_FILE, PredictionWriter, Run, find_run, new_run_id, open_run, run_dir
+from smishctl.store.serving import model_for
+from smishctl.util import interrupt
+from smishctl.util.fs import file_lock
+
+
+@dataclass
+class EvalConfig:
+    model: str | None = None
+    prompt: str = "zero-shot"
+    dataset: str | None = None
+    split: str = "test"
+    limit: int | None = None
+    balanced: bool = False
+    threads: int = 1
+    timeout: float | None = None
+    num_retries: int | None = None
+    max_errors: int = 50  # stop early once this many errors make up at least half the items
+    cache: bool = True
+    data_options: dict = field(default_factory=dict)
+    shard: str | None = None  # "K/N": evaluate only the items of shard K of N (smishctl.data.shards)
+    harden: bool = True  # neutralise forged prompt markers in the SMS (smishctl.solve.harden)
+    adapter: str | None = None  # score | chat | json; None: the artifact's own (score for zero-shot)
+    evaluation_only: bool = False  # score the whole file (every item in `test`); never train on it
+    train_dataset: str | None = None  # classic/* models: train here, not on the evaluated dataset
+
+
+def library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "smishctl": __version__}
+    for pkg in ("dspy", "litellm", "langfuse", "datasets", "xllamacpp", "scikit-learn"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def config_hash(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_resume_identity(run_id: str, record: dict, identity: dict) -> None:
+    """Refuse to resume when the prompt, model or endpoint now resolve differently (a promote moved
+    `production`, an alias or the default model changed): the run would mix two setups under one name."""
+    if record.get("config_hash") == config_hash(identity):
+        return
+    before = record.get("identity") or {}
+    changed = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k)) or ["config_hash"]
+    raise ConfigError(f"run {run_id} cannot be resumed: {', '.join(changed)} changed since it started",
+                      hint="its predictions were made with another setup; start a new run")
+
+
+@dataclass
+class EvalPlan:
+    """Everything resolved before the first call: items, model, program; and the run record."""
+
+    run: Run
+    record: dict
+    items: list
+    solver: Callable[[str], dict]
+    indices: list[int] | None = None  # positions of `items` in the unsharded item list (shard runs)
+
+
+def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
+    if resume:
+        run = open_run(settings.runs_dir, resume, for_writing=True)
+        record = run.read()
+        if record.get("status") == "complete":
+            raise ConfigError(f"run {run.id} is already complete", hint="nothing to resume")
+        c = record["config"]
+        cfg = EvalConfig(**{k: v for k, v in c.items() if k in EvalConfig.__dataclass_fields__})
+    opts = cfg.data_options or {}
+    split_opts = SplitOptions(**opts.get("split", {})) if opts.get("split") else SplitOptions()
+    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts, evaluation_only=cfg.evaluation_only,
+                             **{k: v for k, v in opts.items() if k != "split"})
+    items = sample(ds.split(cfg.split), cfg.limit, balanced=cfg.balanced, seed=split_opts.seed)
+    indices = shard_info = None
+    if cfg.shard:
+        items, indices, shard_info = select(items, cfg.shard)
+    art = resolve_artifact(settings.prompts_dir, cfg.prompt)
+    spec = model_for(art, settings, cfg.model)
+    adapter = None
+    train_ds = None
+    if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
+
+        train_ds = classic_training_dataset(settings, cfg, ds)
+        solver = build_classic_solver(spec, ds, art, train_dataset=train_ds)
+        model_labels = (train_ds or ds).labels
+    else:
+        adapter = load_adapter_config(art, cfg.adapter)
+        model_labels = artifact_labels(art, ds.labels)
+        program = load_program(art, model_labels)
+        lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
+        solver = build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden)
+    items_hash = content_hash(items)
+    prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
+    identity = {
+        "model": spec.litellm_model, "endpoint": spec.endpoint_tag, "prompt": art.id, "prompt_sha": prompt_sha,
+        "dataset": ds.name, "items_hash": items_hash, "temperature": 0.0,
+        "adapter": adapter.to_dict() if adapter else None,
+    }
+    if shard_info:
+        identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
+    if not cfg.harden:
+        identity["harden"] = False
+    if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
+        identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
+    if train_ds is not None:
+        identity["train"] = {"dataset": train_ds.name, "split_hash": train_ds.split_hash("train")}
+    if resume:
+        if record["dataset"]["items_hash"] != items_hash:
+            raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
+                              hint="the dataset or its options changed; start a new run")
+        check_resume_identity(run.id, record, identity)
+        return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
+    run_id = new_run_id(spec.name, art.id)
+    run = Run(run_dir(settings.runs_dir, run_id))
+    record = {
+        "id": run_id,
+        "kind": "evaluation",
+        "status": "running",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": asdict(cfg),
+        "config_hash": config_hash(identity),
+        "identity": identity,
+        "model": spec.public(),
+        "prompt": {"id": art.id, "sha256": prompt_sha,
+                   "optimizer": art.manifest.get("optimizer", {}).get("name") if not art.is_zero_shot else None},
+        "dataset": {
+            "name": ds.name, "split": cfg.split, "labels": list(scored_labels(model_labels, ds)),
+            "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
+            "provenance": ds.provenance, "stats": ds.stats,
+        },
+        "versions": library_versions(),
+    }
+    if shard_info:
+        record["shard"] = shard_info
+    if tuple(model_labels) != tuple(record["dataset"]["labels"]):
+        record["dataset"]["model_labels"] = list(model_labels)
+    if train_ds is not None:
+        record["dataset"]["train_dataset"] = identity["train"]
+    return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
+
+
+def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
+    """The labels per-class metrics and macro-F1 are computed over: those the dataset has, in the
+    model's order (a file of only smishing and ham messages is scored on those two)."""
+    present = {ex.label for items in ds.splits.values() for ex in items}
+    unknown = sorted(present - set(model_labels))
+    if unknown:
+        raise ConfigError(f"the model predicts {', '.join(model_labels)}; dataset {ds.name} also has "
+                          f"{', '.join(unknown)}", hint="evaluate on a dataset with the same labels or a subset")
+    return tuple(lab for lab in model_labels if lab in present)
+
+
+def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds):
+    """Where a classic/* model trains: `cfg.train_dataset` when named; for an evaluation-only
+    dataset (no train split) the default dataset; otherwise None (the evaluated dataset's train split)."""
+
+    if cfg.train_dataset and cfg.train_dataset != ds.name:
+        name = cfg.train_dataset
+    elif ds.provenance.get("evaluation_only") or not ds.split("train"):
+        name = DEFAULT_DATASET
+    else:
+        return None
+    train_ds = load_dataset_splits(name, settings)
+    if train_ds.provenance.get("evaluation_only"):
+        raise ConfigError(f"training dataset {name!r} is evaluation-only", hint="name a dataset with a train split")
+    return train_ds
+
+
+def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
+            on_item: Callable[[dict], None] | None = None) -> dict:
+    """Evaluate the items not yet recorded, appending each result as it arrives.
+
+    Ctrl-C marks the run interrupted (resume later); an error budget stops hopeless runs early.
+    """
+    run, record = plan.run, plan.record
+    run.dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(run.dir / LOCK_FILE, blocking=False) as got:
+        if not got:
+            raise ConfigError(f"run {run.id} is being written by another process",
+                              hint="wait for it to finish, or start a new run")
+        # Errors are infrastructure failures: a resumed run tries those items again.
+        done_rows = run.repair_predictions(drop_errors=True) if run.predictions_path.exists() else []
+        done = {r["item_id"] for r in done_rows}
+        positions = plan.indices or range(len(plan.items))
+        todo = [(i, ex) for i, ex in zip(positions, plan.items, strict=True) if ex.id not in done]
+        record["status"] = "running"
+        run.write(record)
+        writer = PredictionWriter(run.predictions_path)
+        errors = sum(1 for r in done_rows if r["status"] == "error")
+        seen = len(done_rows)
+        lock = threading.Lock()
+        started = time.perf_counter()
+
+        def one(i, ex):
+            row = plan.solver(ex.text)
+            return {"item_id": ex.id, "index": i, "gold": ex.label, **row, "text": ex.text}
+
+        def record_row(row):
+            nonlocal errors, seen
+            with lock:
+                writer.write(row)
+                seen += 1
+                errors += row["status"] == "error"
+            if on_item:
+                on_item(row)
+            interrupt.check()  # after the write: a finished item is never thrown away
+
+        def over_budget() -> bool:
+            return errors >= max_errors and errors * 2 >= seen
+
+        try:
+            if threads <= 1:
+                for i, ex in todo:
+                    record_row(one(i, ex))
+                    if over_budget():
+                        break
+            else:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    pending = set()
+                    queue = iter(todo)
+                    for i, ex in queue:
+                        pending.add(pool.submit(one, i, ex))
+                        if len(pending) >= threads * 2:
+                            break
+                    while pending:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            record_row(f.result())
+                        if over_budget():
+                            for f in pending:
+                                f.cancel()
+                            break
+                        for i, ex in queue:
+                            pending.add(pool.submit(one, i, ex))
+                            if len(pending) >= threads * 2:
+                                break
+        except KeyboardInterrupt:
+            writer.close()
+            record.update(status="interrupted", interrupted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            record["metrics"] = run_metrics(run.predictions(), record)
+            run.write(record)
+            raise Interrupted(f"interrupted: {seen} of {len(plan.items)} items recorded in run {run.id}",
+                              hint=f"finish it with: smishctl evaluate --resume {run.id}") from None
+        writer.close()
+        rows = run.predictions(slim=True)  # without texts: memory stays small on large datasets
+        record["metrics"] = run_metrics(rows, record)
+        record["wall_seconds"] = round(record.get("wall_seconds", 0) + time.perf_counter() - started, 3)
+        if over_budget():
+            record["status"] = "aborted"
+            run.write(record)
+            raise SmishError(
+                f"stopped after {errors} errors in {seen} items (error budget); last: "
+                f"{next((r['error'] for r in reversed(rows) if r['error']), '?')}",
+                hint=f"check the model endpoint, then: smishctl evaluate --resume {run.id}", exit_code=3)
+        record["status"] = "complete"
+        record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        run.write(record)
+        return record
+
+
+def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
+             on_item=None) -> dict:
+    plan = prepare(settings, cfg, resume=resume)
+    if on_start:
+        on_start(plan)
+    return execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item)
+
+
+def find_or_evaluate(settings: Settings, cfg: EvalConfig, *, on_start=None, on_item=None) -> tuple[dict, bool]:
+    """(run record, reused?)."""
+    plan = prepare(settings, cfg)
+    found = find_run(settings.runs_dir, plan.record["config_hash"])
+    if found is not None:
+        return found.read(), True
+    if on_start:
+        on_start(plan)
+    return execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item), False

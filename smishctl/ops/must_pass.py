@@ -1,0 +1,49 @@
+"""Must-pass checks: run the model and prompt of a run on a must-pass set; every miss is reported.
+
+The set is evaluated like any dataset (evaluation-only, so scored whole), reusing a run of identical
+configuration, so a CI job pays for it once. An item that failed with an error is not a pass: a
+must-pass message has to be shown to be classified right.
+"""
+
+from __future__ import annotations
+
+from smishctl.core.config import Settings
+from smishctl.data.golden import GoldenSet, load_golden
+from smishctl.ops.evaluate import EvalConfig, find_or_evaluate
+from smishctl.score.must_pass import miss_line, result, summary_line
+from smishctl.store.runs import open_run
+
+
+def golden_config(record: dict, golden: GoldenSet):
+    """The evaluation of `record`'s model and prompt on the must-pass set."""
+    c = record.get("config") or {}
+    ds = record.get("dataset") or {}
+    model_labels = tuple(ds.get("model_labels") or ds.get("labels") or ())
+    train = (ds.get("train_dataset") or {}).get("dataset") or c.get("train_dataset")
+    if train is None and not (ds.get("provenance") or {}).get("evaluation_only"):
+        train = c.get("dataset")  # a classic model learns where the compared run's model learned
+    return EvalConfig(model=c.get("model") or (record.get("model") or {}).get("name"),
+                      prompt=c.get("prompt") or (record.get("prompt") or {}).get("id") or "zero-shot",
+                      dataset=str(golden.path), split="test", evaluation_only=True, train_dataset=train,
+                      threads=c.get("threads", 1), harden=c.get("harden", True),
+                      data_options={"labels": model_labels} if model_labels else {})
+
+
+def check_record(settings: Settings, record: dict, golden: GoldenSet, *, on_start=None, on_item=None) -> dict:
+    cfg = golden_config(record, golden)
+    golden_record, _ = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
+    rows = open_run(settings.runs_dir, golden_record["id"]).predictions()
+    return result(golden, record["id"], golden_record, rows)
+
+
+def policy_checks(settings: Settings, record: dict, names: list[str]) -> list[dict]:
+    """`[promotion] must_pass = [...]`: one promotion check per set, failed by any miss."""
+
+    checks = []
+    for name in names:
+        res = check_record(settings, record, load_golden(settings, name))
+        missed = [miss_line(c) for c in res["cases"] if not c["passed"]]
+        checks.append({"name": f"must_pass:{res['set']}", "passed": res["passed"], "value": res["n_passed"],
+                       "threshold": res["n"], "golden_run": res["golden_run"],
+                       "detail": summary_line(res) + ("; " + "; ".join(missed[:5]) if missed else "")})
+    return checks

@@ -1,0 +1,422 @@
+"""`optimize`: compile a prompt with a DSPy optimizer and store it as a new artifact version."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from smishctl import tracking
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError, Interrupted
+from smishctl.data.feedback import training_feedback
+from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
+from smishctl.models.lm import build_lm
+from smishctl.models.pricing import call_cost
+from smishctl.models.registry import resolve_model
+from smishctl.ops.evaluate import library_versions
+from smishctl.ops.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
+from smishctl.ops.trial_scores import TrialRecorder
+from smishctl.score.metrics import compute_metrics
+from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
+from smishctl.solve.build import build_solver
+from smishctl.solve.calibration import cross_validated_bias, fit_bias, redecide, scored_rows, threshold_for_recall
+from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
+from smishctl.store.artifacts import render_messages, save_artifact
+from smishctl.util import interrupt
+
+_BUDGETS: dict[str, Meter] = {}
+
+
+class BudgetExhausted(RuntimeError):
+    pass
+
+
+@dataclass
+class Meter:
+    """Counts LM calls, tokens and cost across the student and teacher; enforces --max-calls."""
+
+    max_calls: int | None = None
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    exhausted: bool = False
+    enforcing: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    on_call: Callable[[Meter], None] | None = None
+
+    def before(self) -> None:
+        with self.lock:
+            if self.enforcing and self.max_calls is not None and self.calls >= self.max_calls:
+                self.exhausted = True
+                raise BudgetExhausted(f"LM call budget of {self.max_calls} exhausted")
+            self.calls += 1
+
+    def after(self, response, seconds: float, price: Callable[[int, int, float], float | None]) -> None:
+        usage = getattr(response, "usage", None) or {}
+        get = usage.get if isinstance(usage, dict) else lambda k, d=0: getattr(usage, k, d)
+        p, c = get("prompt_tokens", 0) or 0, get("completion_tokens", 0) or 0
+        with self.lock:
+            self.prompt_tokens += p
+            self.completion_tokens += c
+            if not getattr(response, "cache_hit", False):
+                self.cost_usd += price(p, c, seconds) or 0.0
+        if self.on_call:
+            self.on_call(self)
+
+
+def _metered_lm_class():
+    import dspy
+
+    class MeteredLM(dspy.LM):
+        """A dspy.LM that reports to a Meter (looked up by key: copies share the meter)."""
+
+        meter_key: str = ""
+        price_fn = None
+
+        def forward(self, prompt=None, messages=None, **kwargs):
+            interrupt.check()  # also stops an optimizer's own loops between calls
+            meter = _BUDGETS.get(self.meter_key)
+            if meter is None:
+                return super().forward(prompt=prompt, messages=messages, **kwargs)
+            meter.before()
+            start = time.perf_counter()
+            resp = super().forward(prompt=prompt, messages=messages, **kwargs)
+            meter.after(resp, time.perf_counter() - start, self.price_fn)
+            return resp
+
+    return MeteredLM
+
+
+@dataclass
+class OptimizeConfig:
+    model: str | None = None
+    optimizer: str | None = None
+    teacher: str | None = None
+    dataset: str | None = None
+    train_size: int | None = None  # default: the optimizer's own (all of train for knn)
+    dev_size: int = 45
+    seed: int = 13
+    threads: int = 1
+    max_calls: int | None = None
+    params: dict = field(default_factory=dict)
+    langfuse: bool = True
+    adapter: str | None = None  # score (default) | chat | json
+    calibrate: str = "auto"  # auto: keep a per-label bias only when it wins under cross-validation on dev
+    recall_target: str | None = None  # "LABEL=R": a threshold on p(LABEL) chosen on dev to reach recall R
+    split_policy: str | None = None  # None: [data] split_policy (smishctl.data.prepare)
+    with_feedback: bool = False  # add datasets/feedback/<dataset>.jsonl to the training pool (never dev/test)
+
+
+def _git_commit(folder) -> str | None:
+    try:
+        r = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                           timeout=5)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _to_dspy(examples):
+    import dspy
+
+    return [dspy.Example(sms=e.text, label=e.label, item_id=e.id).with_inputs("sms") for e in examples]
+
+
+def score_rows(solver, examples, on_item=None) -> list[dict]:
+    """One prediction row per example, through the solver `evaluate` uses."""
+    rows = []
+    for ex in examples:
+        interrupt.check()
+        row = {"item_id": ex.id, "gold": ex.label, **solver(ex.text)}
+        rows.append(row)
+        if on_item:
+            on_item(row)
+    return rows
+
+
+def parse_recall_target(text: str | None) -> tuple[str, float] | None:
+    """'smishing=0.95' -> ('smishing', 0.95)."""
+    if not text:
+        return None
+    label, sep, value = text.partition("=")
+    try:
+        target = float(value)
+    except ValueError:
+        target = None
+    if not sep or not label.strip() or target is None or not 0 < target <= 1:
+        raise ConfigError(f"bad --recall-target {text!r}", hint="use LABEL=RECALL, e.g. --recall-target smishing=0.95")
+    return label.strip().lower(), target
+
+
+def decide_on_dev(rows: list[dict], labels: tuple[str, ...], adapter, calibrate: str,
+                  recall_target: tuple[str, float] | None, seed: int) -> tuple[object, dict]:
+    """Calibration (kept only when it wins under cross-validation, unless forced) and an optional
+    recall threshold, both fitted on the dev rows' label probabilities. Returns the final adapter
+    config and a record of what was tried."""
+    from dataclasses import replace
+
+
+    record: dict = {"calibration": None, "decision": None}
+    has_probs = adapter.name == "score" and scored_rows(rows)
+    if (calibrate != "off" or recall_target) and not has_probs:
+        if recall_target:
+            raise ConfigError("--recall-target needs label probabilities", hint="use --adapter score")
+        return adapter, {**record, "calibration": {"kept": False, "reason": "no label probabilities"}}
+    bias: dict = {}
+    if calibrate != "off":
+        cv = cross_validated_bias(rows, labels, seed=seed)
+        if calibrate == "on":
+            bias = fit_bias(rows, labels)
+            cv = {**cv, "kept": True, "forced": True, "bias": bias}
+        bias = cv.get("bias") or {}
+        record["calibration"] = cv
+    decision = threshold_for_recall(rows, labels, *recall_target, bias=bias) if recall_target else {}
+    record["decision"] = decision or None
+    return replace(adapter, bias=bias, decision=decision), record
+
+
+def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None) -> dict:
+    """Optimize, score baseline and result on dev, write a new artifact version. Returns a summary."""
+
+    emit = on_event or (lambda *a, **k: None)
+    name = cfg.optimizer or DEFAULT_OPTIMIZER
+    opt_spec, params = resolve_params(name, cfg.params)
+    adapter = AdapterConfig(name=cfg.adapter or DEFAULT_ADAPTER)
+    recall_target = parse_recall_target(cfg.recall_target)
+    if cfg.calibrate not in ("auto", "on", "off"):
+        raise ConfigError(f"--calibrate {cfg.calibrate!r} is not auto, on or off")
+    train_size = cfg.train_size or opt_spec.default_train_size
+    if train_size <= 0 or cfg.dev_size <= 0:
+        raise ConfigError("--train-size and --dev-size must be positive")
+    split_opts = SplitOptions(seed=cfg.seed, policy=cfg.split_policy)
+    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts)
+    train = sample(ds.split("train"), train_size, balanced=True, seed=cfg.seed)
+    dev = sample(ds.split("dev"), cfg.dev_size, balanced=True, seed=cfg.seed)
+    feedback = None
+    if cfg.with_feedback:  # user reports join the training pool only (smishctl.data.feedback)
+
+        extra, feedback = training_feedback(settings, ds)
+        train = train + extra
+    if len(train) < max(opt_spec.min_train, len(ds.labels)):
+        raise ConfigError(f"optimizer {name} needs at least {max(opt_spec.min_train, len(ds.labels))} "
+                          f"training messages, got {len(train)}", hint="raise --train-size")
+    if recall_target and recall_target[0] not in ds.labels:
+        raise ConfigError(f"--recall-target names {recall_target[0]!r}, not a label of {ds.name}",
+                          hint=f"use one of: {', '.join(ds.labels)}")
+    if opt_spec.program_kind == "knn":
+        knn_grid(params, ds.labels)  # bad search values are an error before any model call
+
+    spec = resolve_model(cfg.model, settings)
+    teacher_spec = resolve_model(cfg.teacher, settings) if cfg.teacher else None
+    meter_key = f"optimize-{os.getpid()}-{time.monotonic_ns()}"
+    meter = Meter(max_calls=cfg.max_calls, on_call=lambda m: emit("call", meter=m))
+    _BUDGETS[meter_key] = meter
+    MeteredLM = _metered_lm_class()
+
+    def lm_for(s, temperature=0.0):
+        lm = build_lm(s, settings, temperature=temperature, lm_class=MeteredLM)
+        lm.meter_key = meter_key
+        lm.price_fn = lambda p, c, sec, s=s: call_cost(s, p, c, sec)
+        return lm
+
+    lm = lm_for(spec)
+    teacher_lm = lm_for(teacher_spec) if teacher_spec else None
+    if teacher_lm is not None:
+        _check_reachable(teacher_lm, teacher_spec.name)
+
+    def dev_rows(program, adapter_config, phase: str) -> list[dict]:
+        # Scored exactly as `evaluate` will run it (same builder, hardened input), so dev figures carry over.
+        emit("phase", name=phase, total=len(dev))
+        solver = build_solver(program, lm, spec, ds.labels, adapter_config)
+        return score_rows(solver, dev, on_item=lambda r: emit("item"))
+
+    def score_candidate(program, adapter_config, note):
+        rows = dev_rows(program, adapter_config, note)
+        return compute_metrics(rows, ds.labels), rows
+
+
+    optimization_id = f"optimize-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    tracker = tracking.start_optimization(settings, optimization_id, enabled=cfg.langfuse, metadata={
+        "optimizer": name, "params": params, "model": spec.name, "dataset": ds.name, "seed": cfg.seed})
+    started = time.perf_counter()
+    try:
+        import dspy
+
+        meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
+        baseline = compute_metrics(dev_rows(make_program(ds.labels), adapter, "baseline"), ds.labels)
+        meter.enforcing = True
+        emit("phase", name=f"optimizing ({name})", total=None, baseline=baseline)
+        ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
+                              threads=cfg.threads, params=params, adapter=adapter, score=score_candidate)
+        student = make_program(ds.labels)
+
+        trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t))
+        search_started, calls_before_search = time.perf_counter(), meter.calls
+        # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
+        with dspy.context(lm=lm, adapter=adapter.build(), callbacks=[trials]), \
+                contextlib.redirect_stdout(sys.stderr):
+            try:
+                program = opt_spec.fn(student, _to_dspy(train), _to_dspy(dev), ctx)
+            except BudgetExhausted:
+                program = student  # nothing better was found before the budget ran out
+        meter.enforcing = False
+        search_seconds = time.perf_counter() - search_started
+        search_calls = meter.calls - calls_before_search  # the search alone, without the dev scoring
+        adapter = ctx.adapter
+        rows = ctx.result[1] if ctx.result else dev_rows(program, adapter, "scoring result")
+        adapter, decided = decide_on_dev(rows, ds.labels, adapter, cfg.calibrate, recall_target, cfg.seed)
+        result = compute_metrics(redecide(rows, ds.labels, adapter.bias, adapter.decision), ds.labels)
+    except KeyboardInterrupt:
+        raise Interrupted("optimization interrupted: no artifact was written",
+                          hint="re-run it; answers already computed come from the cache") from None
+    finally:
+        _BUDGETS.pop(meter_key, None)
+    wall = time.perf_counter() - started
+    _trace_trials(tracker, name, params, spec.name, baseline, result, program, search_seconds)
+
+    if opt_spec.program_kind == "knn":
+        state = {**program.state(), "adapter": adapter.to_dict()}
+        messages = render_messages(program.predict, ds.labels, adapter)
+        demos_note = f"per message: the {state['k']} most similar of {len(state['pool'])} training messages"
+    else:
+        from dspy.utils.saving import get_dependency_versions
+
+        state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()},
+                 "adapter": adapter.to_dict()}
+        messages = render_messages(program, ds.labels, adapter)
+        demos_note = f"{len(program.predictors()[0].demos)} fixed demos"
+    instructions = (program.predict if opt_spec.program_kind == "knn" else program.predictors()[0]).signature.instructions
+    gain = (result["macro_f1"] or 0) - (baseline["macro_f1"] or 0)
+    manifest = {
+        "labels": list(ds.labels),
+        "program_kind": opt_spec.program_kind,
+        "model": spec.public(),
+        "teacher": teacher_spec.public() if teacher_spec else None,
+        "optimizer": {"name": name, "params": params, "seed": cfg.seed, "threads": cfg.threads,
+                      "max_calls": cfg.max_calls, "budget_exhausted": meter.exhausted,
+                      "calibrate": cfg.calibrate, "recall_target": cfg.recall_target},
+        "dataset": {"name": ds.name, "provenance": ds.provenance,
+                    "split_hashes": {s: ds.split_hash(s) for s in ("train", "dev", "test")},
+                    "train_items_hash": _hash(train), "dev_items_hash": _hash(dev),
+                    "train_size": len(train), "dev_size": len(dev), "feedback": feedback},
+        "dev_metrics": {"baseline": _brief(baseline), "optimized": _brief(result), "macro_f1_gain": gain},
+        "spend": {"lm_calls": meter.calls, "search_lm_calls": search_calls, "prompt_tokens": meter.prompt_tokens,
+                  "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,
+                  "wall_seconds": round(wall, 1)},
+        "adapter": adapter.to_dict(),
+        "search": {**trials.summary(), "candidates": ctx.candidates,
+                   "chosen": program.settings() if opt_spec.program_kind == "knn" else None},
+        "calibration": decided["calibration"],
+        "decision": decided["decision"],
+        "demos": demos_note,
+        "instructions_changed": instructions != (KNN_INSTRUCTIONS if opt_spec.program_kind == "knn"
+                                                 else DEFAULT_INSTRUCTIONS),
+        "versions": library_versions(),
+        "langfuse": tracker.finish(),
+        "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
+    }
+    card = _card(manifest, instructions)
+    art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
+                        manifest=manifest, card=card)
+    return {"artifact": art.id, "path": str(art.dir), **art.manifest}
+
+
+def _trace_trials(tracker, name, params, model, baseline, result, program, search_seconds) -> None:
+    """One Langfuse trace per scored candidate: the baseline, what the optimizer reports of its
+    own search (random-search candidates, MIPROv2 trials), and the result."""
+    tracker.trace_trial(trial=0, score=baseline["accuracy"], candidate={"optimizer": "zero-shot"},
+                        metrics={"macro_f1": baseline["macro_f1"]}, model=model)
+    n = 0
+    for cand in getattr(program, "candidate_programs", None) or []:
+        n += 1
+        tracker.trace_trial(trial=n, score=cand.get("score"), candidate={"optimizer": name, "candidate": n,
+                            "demos": len(cand["program"].predictors()[0].demos)}, model=model)
+    for trial_no, log in sorted((getattr(program, "trial_logs", None) or {}).items()):
+        score = log.get("full_eval_score", log.get("mb_score"))
+        if score is not None:
+            n += 1
+            tracker.trace_trial(trial=n, score=score / 100 if score > 1 else score,
+                                candidate={"optimizer": name, "trial": trial_no}, model=model)
+    tracker.trace_trial(trial=n + 1, score=result["accuracy"], candidate={"optimizer": name, "params": params},
+                        metrics={"macro_f1": result["macro_f1"]}, duration_s=search_seconds, model=model)
+
+
+def _check_reachable(lm, name: str) -> None:
+    try:
+        lm("Reply with the word ok.", max_tokens=3)
+    except Exception as exc:
+        raise ConfigError(f"teacher {name} cannot be reached: {type(exc).__name__}: {str(exc)[:160]}",
+                          hint="check its api_base/key, or drop --teacher") from None
+
+
+def _hash(examples) -> str:
+    return content_hash(examples)
+
+
+def _brief(m: dict) -> dict:
+    return {k: m.get(k) for k in ("accuracy", "macro_f1", "n_items", "n_invalid", "n_errors", "per_class",
+                                  "latency_ms", "cost_per_1k")}
+
+
+def search_note(search: dict) -> str:
+    """One line for a TrialRecorder summary (card, summary and live progress)."""
+    best = search["best_full_dev_accuracy"]
+    return (f"{search['evaluations']} candidate evaluations, best whole-dev accuracy "
+            f"{'-' if best is None else f'{best:.3f}'}")
+
+
+def _f3(value) -> str:
+    """A score, or '-' when nothing could be scored (every call failed)."""
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _settings_note(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+def _decision_note(m: dict) -> str:
+    """Calibration and decision rule, for the card and the summary."""
+    parts = []
+    cal = m.get("calibration") or {}
+    if "cv_macro_f1_plain" in cal:
+        parts.append(f"calibration {'kept' if cal['kept'] else 'not kept'} (cross-validated dev macro-F1 "
+                     f"{cal['cv_macro_f1_plain']:.3f} plain, {cal['cv_macro_f1_calibrated']:.3f} calibrated)")
+    d = m.get("decision")
+    if d:
+        parts.append(f"decision: {d['label']} when p >= {d['threshold']:.4f} (dev recall {d['dev_recall']:.3f}, "
+                     f"target {d['target_recall']})")
+    return ("; " + "; ".join(parts)) if parts else ""
+
+
+def _card(m: dict, instructions: str) -> str:
+    b, o = m["dev_metrics"]["baseline"], m["dev_metrics"]["optimized"]
+    return "\n".join([
+        "# Prompt {{id}}",
+        "",
+        f"- model: `{m['model']['name']}`; optimizer: `{m['optimizer']['name']}` {m['optimizer']['params']}, "
+        f"seed {m['optimizer']['seed']}",
+        f"- dataset: `{m['dataset']['name']}`, {m['dataset']['train_size']} train / {m['dataset']['dev_size']} dev "
+        "messages (balanced)",
+        f"- dev macro-F1: zero-shot {_f3(b['macro_f1'])} -> optimized {_f3(o['macro_f1'])} "
+        f"(gain {m['dev_metrics']['macro_f1_gain']:+.3f})",
+        f"- spent: {m['spend']['lm_calls']} LM calls, {m['spend']['wall_seconds']} s"
+        + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
+        f"- demos: {m['demos']}",
+        *([f"- search: {search_note(m['search'])}"] if m["search"]["evaluations"] else []),
+        *(["- candidates (dev macro-F1): " + "; ".join(
+            f"{_settings_note(c['settings'])} {_f3(c['dev_macro_f1'])}" for c in m["search"]["candidates"])]
+          if len(m["search"].get("candidates") or []) > 1 else []),
+        f"- adapter: `{m['adapter']['name']}`" + _decision_note(m),
+        "",
+        "## Instructions",
+        "",
+        instructions,
+        "",
+    ])

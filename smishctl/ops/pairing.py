@@ -1,0 +1,131 @@
+"""Load runs, refuse incomparable ones, and pair their predictions by item_id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from smishctl.core.errors import ConfigError
+from smishctl.store.runs import Run, open_run
+
+
+@dataclass
+class RunData:
+    id: str
+    record: dict
+    rows: list[dict]
+    role: str = "candidate"  # baseline | candidate | reference (shown, not gated)
+    name: str = ""
+    by_item: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.by_item = {r["item_id"]: r for r in self.rows}
+        if not self.name:
+            model = (self.record.get("model") or {}).get("name", "?")
+            prompt = (self.record.get("prompt") or {}).get("id", "?")
+            self.name = model if prompt in ("zero-shot", None) and model.startswith("classic/") else f"{model} · {prompt}"
+
+    @property
+    def metrics(self) -> dict:
+        return self.record.get("metrics") or {}
+
+    @property
+    def dataset(self) -> dict:
+        return self.record.get("dataset") or {}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.dataset.get("labels") or ())
+
+
+def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
+    run: Run = open_run(runs_dir, ref)
+    try:
+        record = run.read()
+    except (OSError, ValueError):
+        raise ConfigError(f"run {ref!r} has no readable run.json", hint="it is corrupt; re-run the evaluation") from None
+    if "metrics" not in record:
+        raise ConfigError(f"run {run.id} has no metrics (status {record.get('status', '?')})",
+                          hint=f"finish it with: smishctl evaluate --resume {run.id}")
+    return RunData(id=run.id, record=record, rows=run.predictions(), role=role)
+
+
+def from_record(record: dict, rows: list[dict], role: str = "candidate") -> RunData:
+    return RunData(id=record["id"], record=record, rows=rows, role=role)
+
+
+def check_comparable(runs: list[RunData]) -> list[str]:
+    """Refuse runs of different datasets or label sets (exit 2); warn when items differ.
+
+    Returns warnings. Paired statistics use only the items every run covers.
+    """
+    if not runs:
+        raise ConfigError("nothing to compare", hint="pass run ids, or --models a,b")
+    seen = set()
+    for r in runs:
+        if r.id in seen:
+            raise ConfigError(f"run {r.id} is listed twice")
+        seen.add(r.id)
+    first = runs[0]
+    warnings: list[str] = []
+    for r in runs[1:]:
+        if r.dataset.get("name") != first.dataset.get("name"):
+            raise ConfigError(
+                f"runs {first.id} and {r.id} are on different datasets "
+                f"({first.dataset.get('name')} vs {r.dataset.get('name')})",
+                hint="compare runs evaluated on the same dataset and split")
+        if r.labels != first.labels:
+            raise ConfigError(f"runs {first.id} and {r.id} have different label sets ({first.labels} vs {r.labels})")
+        if r.dataset.get("split") != first.dataset.get("split"):
+            raise ConfigError(f"runs {first.id} and {r.id} are on different splits "
+                              f"({first.dataset.get('split')} vs {r.dataset.get('split')})")
+        prov_a = (first.dataset.get("provenance") or {}).get("sha256")
+        prov_b = (r.dataset.get("provenance") or {}).get("sha256")
+        if prov_a and prov_b and prov_a != prov_b:
+            raise ConfigError(f"runs {first.id} and {r.id} used different versions of dataset "
+                              f"{first.dataset.get('name')} (source SHA-256 differs)")
+        if r.dataset.get("items_hash") != first.dataset.get("items_hash"):
+            warnings.append(f"runs {first.id} and {r.id} cover different items "
+                            f"({len(first.rows)} vs {len(r.rows)}): statistics use the common items only")
+    common = common_items(runs)
+    if not common:
+        raise ConfigError("the runs share no items: nothing to compare pairwise",
+                          hint="evaluate them on the same split and sample (same --limit/--balanced)")
+    for r in runs:
+        if r.record.get("status") != "complete":
+            warnings.append(f"run {r.id} is {r.record.get('status', 'incomplete')}: it covers {len(r.rows)} "
+                            f"of {r.dataset.get('n_items', '?')} items")
+    return warnings
+
+
+def common_items(runs: list[RunData]) -> list[str]:
+    """Item ids every run has a prediction for, in the first run's order."""
+    if not runs:
+        return []
+    shared = set(runs[0].by_item)
+    for r in runs[1:]:
+        shared &= set(r.by_item)
+    return [r["item_id"] for r in runs[0].rows if r["item_id"] in shared]
+
+
+def paired_codes(base: RunData, cand: RunData, labels: tuple[str, ...]) -> dict:
+    """Gold and predictions as codes on the items both runs scored (errors on either side are left out:
+    they are infrastructure failures, counted apart, not quality)."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    k = len(labels)
+    ids = [i for i in common_items([base, cand])
+           if base.by_item[i]["status"] != "error" and cand.by_item[i]["status"] != "error"]
+
+    def code(row):
+        return index.get(row["pred"], k) if row["status"] == "ok" else k
+
+    gold = np.array([index.get(base.by_item[i]["gold"], k) for i in ids], dtype=np.int64)
+    pb = np.array([code(base.by_item[i]) for i in ids], dtype=np.int64)
+    pc = np.array([code(cand.by_item[i]) for i in ids], dtype=np.int64)
+    gold_mismatch = sum(1 for i in ids if base.by_item[i]["gold"] != cand.by_item[i]["gold"])
+    if gold_mismatch:
+        raise ConfigError(f"runs {base.id} and {cand.id} disagree on the gold label of {gold_mismatch} items",
+                          hint="they were made from different versions of the dataset")
+    return {"item_ids": ids, "gold": gold, "base": pb, "cand": pc, "k": k}

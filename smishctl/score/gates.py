@@ -1,0 +1,112 @@
+"""CI gates: `metric[label] OP number`, e.g. macro_f1>=0.80, recall[smishing]>=0.9, cost_per_1k<=0.05."""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass
+
+from smishctl.core.errors import ConfigError
+
+# name -> (description, higher is better, takes a [label])
+METRICS: dict[str, tuple[str, bool, bool]] = {
+    "accuracy": ("accuracy", True, False),
+    "macro_f1": ("macro-F1", True, False),
+    "f1": ("F1 of one label", True, True),
+    "precision": ("precision of one label", True, True),
+    "recall": ("recall of one label", True, True),
+    "error_rate": ("share of items that failed (infrastructure)", False, False),
+    "invalid_rate": ("share of scored items with an unusable answer", False, False),
+    "n_errors": ("number of failed items", False, False),
+    "n_invalid": ("number of invalid outputs", False, False),
+    "p50_latency_ms": ("median latency (ms)", False, False),
+    "p95_latency_ms": ("95th percentile latency (ms)", False, False),
+    "mean_latency_ms": ("mean latency (ms)", False, False),
+    "tokens_per_msg": ("prompt + completion tokens per message", False, False),
+    "cost_per_1k": ("USD per 1,000 messages", False, False),
+    "cost_usd": ("total USD of the run", False, False),
+    "attack_success_rate": ("share of malicious robustness-set messages classified as ham", False, False),
+    "control_ham_accuracy": ("share of the robustness set's ham controls classified as ham", True, False),
+    "roc_auc": ("one-vs-rest ROC-AUC of one label, from the label probabilities", True, True),
+    "pr_auc": ("one-vs-rest PR-AUC (average precision) of one label", True, True),
+    "ece": ("expected calibration error of the top label (10 bins)", False, False),
+    "brier": ("multiclass Brier score of the label probabilities", False, False),
+}
+
+OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
+GATE_RE = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?:\[\s*(?P<label>[^\]]+?)\s*\])?\s*"
+    r"(?P<op>>=|<=|==|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Gate:
+    metric: str
+    label: str | None
+    op: str
+    threshold: float
+    text: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.metric}[{self.label}]" if self.label else self.metric
+
+
+def parse_gate(text: str, labels: tuple[str, ...] | None = None) -> Gate:
+    m = GATE_RE.match(text or "")
+    if not m:
+        raise ConfigError(f"malformed gate {text!r}",
+                          hint="write METRIC OP NUMBER, e.g. 'macro_f1>=0.80' or 'recall[smishing]>=0.9'")
+    metric, label = m.group("metric").lower(), m.group("label")
+    if metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r} in gate {text!r}", hint=f"use one of: {', '.join(METRICS)}")
+    takes_label = METRICS[metric][2]
+    if takes_label and not label:
+        raise ConfigError(f"gate {text!r}: {metric} needs a label, e.g. {metric}[smishing]")
+    if label and not takes_label:
+        raise ConfigError(f"gate {text!r}: {metric} takes no [label]")
+    if label and labels is not None and label not in labels:
+        raise ConfigError(f"gate {text!r}: unknown label {label!r}", hint=f"the runs' labels are: {', '.join(labels)}")
+    value = float(m.group("value"))
+    if not math.isfinite(value):
+        raise ConfigError(f"gate {text!r}: the threshold must be a finite number")
+    return Gate(metric=metric, label=label, op=m.group("op"), threshold=value, text=text.strip())
+
+
+def metric_value(metrics: dict, metric: str, label: str | None = None) -> float | None:
+    """One named metric from a run's metrics (None when unknown, e.g. no price for the model)."""
+    if metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r}", hint=f"use one of: {', '.join(METRICS)}")
+    lat = metrics.get("latency_ms") or {}
+    if metric in ("roc_auc", "pr_auc"):
+        return ((metrics.get("auc") or {}).get(label) or {}).get(metric)
+    if metric in ("f1", "precision", "recall"):
+        pc = (metrics.get("per_class") or {}).get(label)
+        return None if pc is None else pc.get(metric)
+    if metric == "p50_latency_ms":
+        return lat.get("p50")
+    if metric == "p95_latency_ms":
+        return lat.get("p95")
+    if metric == "mean_latency_ms":
+        return lat.get("mean")
+    if metric == "tokens_per_msg":
+        n = metrics.get("n_items") or 0
+        tok = metrics.get("tokens") or {}
+        return (tok.get("prompt", 0) + tok.get("completion", 0)) / n if n else None
+    return metrics.get(metric)
+
+
+def higher_is_better(metric: str) -> bool:
+    return METRICS[metric][1]
+
+
+def check_gate(gate: Gate, metrics: dict) -> dict:
+    value = metric_value(metrics, gate.metric, gate.label)
+    passed = value is not None and bool(OPS[gate.op](value, gate.threshold))
+    if value is None:
+        message = f"{gate.key} is unknown for this run (gate {gate.text})"
+    else:
+        message = f"{gate.key}={value:.4g} {'meets' if passed else 'fails'} {gate.op} {gate.threshold:g}"
+    return {"gate": gate.text, "metric": gate.key, "op": gate.op, "threshold": gate.threshold, "value": value,
+            "passed": passed, "message": message}

@@ -1,0 +1,123 @@
+"""Quality, latency, token and cost metrics of a run, from its per-item records."""
+
+from __future__ import annotations
+
+import math
+
+from smishctl.score.robustness import attack_metrics
+
+INVALID = "<invalid>"
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
+    """Errors (exceptions, timeouts) are kept out of quality metrics and counted apart; invalid
+    outputs count as wrong answers (the model did answer, unusably)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    scored = [r for r in records if r["status"] in ("ok", "invalid")]
+    errors = [r for r in records if r["status"] == "error"]
+    invalid = [r for r in scored if r["status"] == "invalid"]
+    gold = [r["gold"] for r in scored]
+    pred = [r["pred"] if r["status"] == "ok" else INVALID for r in scored]
+    out: dict = {
+        "n_items": len(records),
+        "n_scored": len(scored),
+        "n_correct": sum(g == p for g, p in zip(gold, pred, strict=True)),
+        "n_errors": len(errors),
+        "n_invalid": len(invalid),
+        "error_rate": len(errors) / len(records) if records else 0.0,
+        "invalid_rate": len(invalid) / len(scored) if scored else 0.0,
+    }
+    if scored:
+        p, r, f, s = precision_recall_fscore_support(gold, pred, labels=list(labels), zero_division=0)
+        out["accuracy"] = out["n_correct"] / len(scored)
+        out["macro_f1"] = float(sum(f) / len(labels))
+        out["per_class"] = {
+            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, lab in enumerate(labels)
+        }
+        # Predictions outside `labels` (a file scored on a subset of the model's labels) get columns too.
+        extra = sorted({p for p in pred if p not in labels and p != INVALID})
+        cm_labels = list(labels) + extra + ([INVALID] if invalid else [])
+        cm = confusion_matrix(gold, pred, labels=cm_labels)
+        out["confusion"] = {"labels": cm_labels, "matrix": cm.tolist()[: len(labels)]}
+    else:
+        out.update(accuracy=None, macro_f1=None, per_class={}, confusion={"labels": list(labels), "matrix": []})
+    out.update(probability_metrics(scored, labels))
+    timed = [r["latency_ms"] for r in scored if r.get("latency_ms") is not None]
+    out["latency_ms"] = {
+        "p50": percentile(timed, 0.5),
+        "p95": percentile(timed, 0.95),
+        "mean": sum(timed) / len(timed) if timed else None,
+    }
+    tok = {"prompt": 0, "completion": 0, "cached": 0}
+    for r in records:
+        u = r.get("usage") or {}
+        tok["prompt"] += u.get("prompt_tokens", 0)
+        tok["completion"] += u.get("completion_tokens", 0)
+        tok["cached"] += u.get("cached_tokens", 0)
+    out["tokens"] = tok
+    out["cache_hits"] = sum(1 for r in records if r.get("cache_hit"))
+    costs = [r["cost_usd"] for r in records if r.get("cost_usd") is not None]
+    out["cost_usd"] = sum(costs) if costs else None
+    out["cost_per_1k"] = (out["cost_usd"] / len(records) * 1000) if costs and records else None
+    return out
+
+
+ECE_BINS = 10
+
+
+def _label_order(labels: tuple[str, ...]) -> list[str]:
+    """Smishing first: it is the label a phishing filter is judged on."""
+    return sorted(labels, key=lambda lab: (lab != "smishing", labels.index(lab)))
+
+
+def probability_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
+    """From the label probabilities of the answered items (`probs`): one-vs-rest ROC-AUC and PR-AUC
+    (average precision) per label, the multiclass Brier score and the expected calibration error of
+    the top label (10 equal-width bins). Empty when no item has probabilities."""
+    rows = [r for r in records if r.get("status") == "ok" and r.get("probs")]
+    if not rows:
+        return {}
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    p = np.array([[float(r["probs"].get(lab, 0.0)) for lab in labels] for r in rows])
+    gold = np.array([labels.index(r["gold"]) if r["gold"] in labels else -1 for r in rows])
+    onehot = np.zeros_like(p)
+    onehot[np.arange(len(rows))[gold >= 0], gold[gold >= 0]] = 1.0
+    per_label = {}
+    for lab in _label_order(labels):
+        i = labels.index(lab)
+        y = onehot[:, i]
+        both = 0 < y.sum() < len(y)  # AUC needs positives and negatives
+        per_label[lab] = {"roc_auc": float(roc_auc_score(y, p[:, i])) if both else None,
+                          "pr_auc": float(average_precision_score(y, p[:, i])) if both else None}
+    conf = p.max(axis=1)
+    hit = (p.argmax(axis=1) == gold).astype(float)
+    edges = np.linspace(0, 1, ECE_BINS + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(hit[in_bin].mean() - conf[in_bin].mean())
+    return {"auc": per_label, "brier": float(((p - onehot) ** 2).sum(axis=1).mean()), "ece": float(ece),
+            "n_with_probs": len(rows)}
+
+
+def run_metrics(records: list[dict], record: dict) -> dict:
+    """`compute_metrics` for a run record, plus the metrics of special datasets: on the robustness
+    set, the attack success rate (malicious messages classified as ham)."""
+    out = compute_metrics(records, tuple(record["dataset"]["labels"]))
+    if record.get("dataset", {}).get("name") == "robustness":
+        out.update(attack_metrics(records))
+    return out

@@ -1,0 +1,243 @@
+"""DSPy adapters for label classification: `score` (label log-probabilities), `chat` (bare-label
+generation, strict parsing) and `json` (DSPy's JSONAdapter, the original behaviour).
+
+`score` and `chat` render a classification signature as plain chat turns (smishctl.solve.label_chat): the
+instructions in the system turn, each demo as a user turn holding the bare SMS and an assistant turn
+holding the bare label, the SMS to classify last. `score` then asks for one token with its top
+log-probabilities and gives every label the log-probability of the best token that begins it; the
+labels' probabilities are normalised over the labels, optionally shifted by a per-label bias
+(calibration) and decided by argmax or a threshold rule. A provider that returns no log-probabilities
+gets `chat`'s path instead: a short bare answer that must be exactly a label, or the row is invalid.
+
+Signatures that are not `sms -> label` (an optimizer's own proposal or reflection prompts) go to
+DSPy's ChatAdapter unchanged, so every optimizer can run with this adapter in its context.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import typing
+from dataclasses import dataclass, field
+
+import dspy
+from dspy.utils.exceptions import AdapterParseError
+
+from smishctl.core.errors import ConfigError
+from smishctl.solve.label_chat import render_label_chat
+
+ADAPTERS = ("score", "chat", "json")
+DEFAULT_ADAPTER = "score"
+TOP_LOGPROBS = 20
+MIN_PREFIX = 2  # a one-character token ("s", "h") says too little about which label begins
+
+# Score calls ask for one token on purpose; DSPy warns about every such "truncated" answer.
+logging.getLogger("dspy.clients.lm").addFilter(
+    lambda record: not str(record.getMessage()).startswith("LM response was truncated"))
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """What an artifact stores about how its program is rendered and decided."""
+
+    name: str = DEFAULT_ADAPTER
+    label_words: dict = field(default_factory=dict)  # label -> the word shown to the model, when different
+    bias: dict = field(default_factory=dict)  # label -> added to its log-probability (calibration)
+    decision: dict = field(default_factory=dict)  # {"label": L, "threshold": t}: L when p(L) >= t
+
+    def __post_init__(self):
+        if self.name not in ADAPTERS:
+            raise ConfigError(f"unknown adapter {self.name!r}", hint=f"use one of: {', '.join(ADAPTERS)}")
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name}
+        for key in ("label_words", "bias", "decision"):
+            if getattr(self, key):
+                out[key] = dict(getattr(self, key))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> AdapterConfig:
+        """Artifacts written before adapters were recorded used DSPy's JSONAdapter."""
+        if not data:
+            return cls(name="json")
+        return cls(name=data.get("name", "json"), label_words=dict(data.get("label_words") or {}),
+                   bias=dict(data.get("bias") or {}), decision=dict(data.get("decision") or {}))
+
+    def build(self):
+        if self.name == "json":
+            return dspy.JSONAdapter()  # the local backend constrains decoding to the label set
+        return LabelAdapter(self)
+
+
+def signature_labels(signature) -> tuple[str, ...] | None:
+    """The labels of an `sms -> label` signature whose label is a Literal; None for anything else."""
+    if set(signature.output_fields) != {"label"} or "sms" not in signature.input_fields:
+        return None
+    args = typing.get_args(signature.output_fields["label"].annotation)
+    return tuple(str(a) for a in args) or None
+
+
+# Endpoints (model string, api_base) seen to ignore `logprobs`: later calls go straight to the chat path.
+_NO_LOGPROBS: set[tuple[str, str]] = set()
+_no_logprobs_lock = threading.Lock()
+
+
+def _get(obj, key, default=None):
+    return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
+
+
+def top_tokens(logprobs) -> list[tuple[str, float]]:
+    """(token, log-probability) pairs of the first generated token, from a litellm/OpenAI
+    `choices[0].logprobs` object or its dict form. Malformed input raises ValueError."""
+    content = _get(logprobs, "content")
+    if not isinstance(content, list) or not content:
+        raise ValueError("log-probabilities have no token content")
+    first = content[0]
+    entries = _get(first, "top_logprobs") or [first]
+    out = []
+    for entry in entries:
+        token, value = _get(entry, "token"), _get(entry, "logprob")
+        if not isinstance(token, str) or isinstance(value, bool) or not isinstance(value, int | float) \
+                or math.isnan(value) or value > 1e-6:
+            raise ValueError(f"malformed log-probability entry {entry!r:.120}")
+        out.append((token, float(value)))
+    return out
+
+
+def label_logprobs(tokens: list[tuple[str, float]], words: dict[str, str]) -> dict[str, float | None]:
+    """Each label's best log-probability among the tokens that begin its word (case and leading space
+    ignored, at least two characters, or the whole word). None: no listed token begins it."""
+    out: dict[str, float | None] = dict.fromkeys(words)
+    for token, value in tokens:
+        t = token.strip().lower()
+        if not t:
+            continue
+        for label, word in words.items():
+            w = word.lower()
+            if (w.startswith(t) and (len(t) >= MIN_PREFIX or t == w)) and (out[label] is None or value > out[label]):
+                out[label] = value
+    return out
+
+
+def normalise(logps: dict[str, float]) -> dict[str, float]:
+    top = max(logps.values())
+    exp = {k: math.exp(v - top) for k, v in logps.items()}
+    total = sum(exp.values())
+    return {k: v / total for k, v in exp.items()}
+
+
+def decide(probs: dict[str, float], decision: dict | None) -> str:
+    """Argmax, or the threshold rule: the rule's label when its probability reaches the threshold,
+    otherwise the most probable of the other labels."""
+    if decision and decision.get("label") in probs:
+        target, threshold = decision["label"], float(decision["threshold"])
+        if probs[target] >= threshold:
+            return target
+        others = {k: v for k, v in probs.items() if k != target}
+        return max(others, key=others.get)
+    return max(probs, key=probs.get)
+
+
+def label_probs(tokens: list[tuple[str, float]], labels: tuple[str, ...], words: dict[str, str],
+                bias: dict | None = None) -> dict[str, float] | None:
+    """Probabilities over the labels (summing to 1), or None when no listed token begins any label.
+
+    A label whose first token is not among the listed ones gets the smallest listed log-probability:
+    an upper bound, so it stays possible but never beats a label the model did list."""
+    found = label_logprobs(tokens, {lab: words.get(lab, lab) for lab in labels})
+    if all(v is None for v in found.values()):
+        return None
+    floor = min(v for _, v in tokens)
+    logps = {lab: (floor if v is None else v) + float((bias or {}).get(lab, 0.0)) for lab, v in found.items()}
+    return normalise(logps)
+
+
+def parse_bare_label(text: str, labels: tuple[str, ...], words: dict[str, str]) -> str | None:
+    """Strict: the answer must be exactly a label's word (case, spaces and a final period aside)."""
+    answer = (text or "").strip().strip(".").strip().lower()
+    for label in labels:
+        if answer == words.get(label, label).lower():
+            return label
+    return None
+
+
+class LabelAdapter(dspy.Adapter):
+    def __init__(self, config: AdapterConfig | None = None):
+        super().__init__()
+        self.config = config or AdapterConfig()
+        self.fallback = dspy.ChatAdapter()
+
+    def words(self, labels: tuple[str, ...]) -> dict[str, str]:
+        return {lab: self.config.label_words.get(lab, lab) for lab in labels}
+
+    def format(self, signature, demos, inputs):
+        labels = signature_labels(signature)
+        if labels is None:
+            return self.fallback.format(signature, demos, inputs)
+        words = self.words(labels)
+        pairs = []
+        for d in demos:
+            text, label = _get(d, "sms"), _get(d, "label")
+            if text is not None and label in words:
+                pairs.append((str(text), words[label]))
+        return render_label_chat(signature.instructions, pairs, str(inputs["sms"]))
+
+    def parse(self, signature, completion):
+        labels = signature_labels(signature)
+        if labels is None:
+            return self.fallback.parse(signature, completion)
+        label = parse_bare_label(completion, labels, self.words(labels))
+        if label is None:
+            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature, lm_response=str(completion)[:200],
+                                    message="the answer is not a label")
+        return {"label": label}
+
+    def __call__(self, lm, lm_kwargs, signature, demos, inputs):
+        labels = signature_labels(signature)
+        if labels is None:
+            return self.fallback(lm, lm_kwargs, signature, demos, inputs)
+        from dspy.clients._deprecation import adapter_message_call
+
+        messages = self.format(signature, demos, inputs)
+        endpoint = (getattr(lm, "model", ""), str((getattr(lm, "kwargs", None) or {}).get("api_base")))
+        if self.config.name == "score" and endpoint not in _NO_LOGPROBS:
+            kwargs = {**lm_kwargs, "max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+            try:
+                with adapter_message_call(lm, messages):
+                    outputs = lm(messages=messages, **kwargs)
+            except Exception as exc:  # a provider that rejects the parameter (e.g. a reasoning model)
+                if "logprob" not in str(exc).lower():
+                    raise
+                outputs = None
+            first = outputs[0] if outputs else None
+            logprobs = _get(first, "logprobs") if isinstance(first, dict) else None
+            if logprobs is not None:
+                return [self._scored(signature, labels, first, logprobs)]
+            with _no_logprobs_lock:
+                _NO_LOGPROBS.add(endpoint)  # this provider ignores logprobs: generate a bare label instead
+        longest = max(len(w) for w in self.words(labels).values())
+        kwargs = {**lm_kwargs, "max_tokens": max(8, longest // 2 + 4)}
+        kwargs.pop("logprobs", None)
+        kwargs.pop("top_logprobs", None)
+        with adapter_message_call(lm, messages):
+            outputs = lm(messages=messages, **kwargs)
+        text = _get(outputs[0], "text") if outputs and isinstance(outputs[0], dict) else (outputs or [None])[0]
+        if not text:
+            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature, lm_response=str(outputs)[:200],
+                                    message="the LM returned an empty answer")
+        return [{**self.parse(signature, text), "probs": None}]
+
+    def _scored(self, signature, labels, first, logprobs) -> dict:
+        try:
+            tokens = top_tokens(logprobs)
+        except ValueError as exc:
+            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature,
+                                    lm_response=str(logprobs)[:200], message=f"malformed log-probabilities: {exc}") from None
+        probs = label_probs(tokens, labels, self.words(labels), self.config.bias)
+        if probs is None:
+            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature,
+                                    lm_response=str(_get(first, "text") or tokens[0][0])[:200],
+                                    message="no likely token begins a label")
+        return {"label": decide(probs, self.config.decision), "probs": probs}

@@ -1,0 +1,164 @@
+"""The package's layering, read from the source with `ast`: dependencies point downwards only, there are
+no import cycles, and library modules import each other at the top (a function-local import of a
+smishctl module hides a dependency, and with it a cycle)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "smishctl"
+
+# Lower rank = lower layer. A module may import modules of its own rank or below, never above.
+RANK = {
+    "core": 0,
+    "util": 1,
+    "data": 2, "models": 2,
+    "solve": 3, "score": 3,
+    "store": 4,
+    "tracking": 5, "report": 5,
+    "ops": 6, "finetune": 6,
+    "cli": 7,
+}
+# Only the CLI imports the library inside its commands, so that `smishctl --help` imports no model stack.
+LAZY_ALLOWED = {"cli"}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PKG.rglob("*.py"):
+        parts = path.relative_to(PKG.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _targets(node: ast.AST) -> list[str]:
+    """The smishctl modules an import statement loads."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name.startswith("smishctl")]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("smishctl"):
+        out = []
+        for alias in node.names:
+            sub = f"{node.module}.{alias.name}"
+            out.append(sub if sub in MODULES else node.module)
+        return out
+    return []
+
+
+def _imports(name: str) -> tuple[set[str], set[str]]:
+    """(modules imported at the top, modules imported inside functions) by module `name`."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    top, local = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for sub in ast.walk(node):
+                local.update(_targets(sub))
+    for node in ast.walk(tree):
+        top.update(t for t in _targets(node) if t not in local)
+    return top - {name}, local - {name}
+
+
+GRAPH = {name: _imports(name) for name in MODULES}
+
+
+def layer(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in RANK else None
+
+
+def test_every_package_has_a_layer():
+    unplaced = sorted(n for n in MODULES if n.count(".") >= 1 and layer(n) is None and n != "smishctl.__main__")
+    assert not unplaced, f"modules outside the layered packages: {unplaced}"
+
+
+def test_dependencies_point_downwards():
+    upward = []
+    for name, (top, local) in GRAPH.items():
+        src = layer(name)
+        if src is None:
+            continue
+        for target in top | local:
+            dst = layer(target)
+            if dst is not None and RANK[dst] > RANK[src]:
+                upward.append(f"{name} -> {target}")
+    assert not upward, "upward imports:\n" + "\n".join(sorted(upward))
+
+
+def test_library_modules_import_each_other_at_the_top():
+    hidden = sorted(f"{name} -> {t}" for name, (_top, local) in GRAPH.items()
+                    if layer(name) not in LAZY_ALLOWED and name != "smishctl" for t in local)
+    assert not hidden, "function-local imports of smishctl modules:\n" + "\n".join(hidden)
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), over all imports."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        top, local = GRAPH[v]
+        for w in sorted(top | local):
+            if w not in GRAPH:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles():
+    assert _cycles() == []
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("from smishctl.ops.evaluate import evaluate\n", {"smishctl.ops.evaluate"}),
+    ("from smishctl.store import runs\n", {"smishctl.store.runs"}),
+    ("import smishctl.solve.build as b\n", {"smishctl.solve.build"}),
+])
+def test_the_checker_reads_every_import_form(source, expected):
+    node = ast.parse(source).body[0]
+    assert set(_targets(node)) == expected
+
+
+def test_the_checker_finds_an_upward_edge_and_a_cycle():
+    fake = {"smishctl.core.a": ({"smishctl.ops.b"}, set()), "smishctl.ops.b": ({"smishctl.core.a"}, set())}
+    globals_backup = dict(GRAPH)
+    GRAPH.clear()
+    GRAPH.update(fake)
+    try:
+        assert _cycles() == [["smishctl.core.a", "smishctl.ops.b"]]
+        with pytest.raises(AssertionError, match="smishctl.core.a -> smishctl.ops.b"):
+            test_dependencies_point_downwards()
+    finally:
+        GRAPH.clear()
+        GRAPH.update(globals_backup)
