@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from fault_server import FaultServer
 from faultutil import fake_model_fixture, fault_fixture, only_run, predictions  # noqa: F401
 
@@ -84,3 +85,28 @@ def test_two_gguf_files_with_one_name_get_distinct_identities(settings, tmp_path
     tail.parent.mkdir()
     tail.write_bytes(b"GGUF" + b"\x01" * 2_999_999 + b"\x03")
     assert resolve_model(str(tail), settings).endpoint_tag != a.endpoint_tag
+
+
+def test_a_runs_identity_is_known_without_building_its_model(settings, monkeypatch):
+    """Finding a reusable run (compare, promote, must-pass) needs the config hash only: no LM client and
+    no classic model is built for it. The builders are replaced by tripwires after a real evaluation."""
+    import smishctl.ops.evaluate as ev
+
+    cfg = ev.EvalConfig(model="classic/tfidf-svm", limit=12)
+    first = ev.evaluate(settings, cfg)
+    assert first["status"] == "complete"
+
+    def tripwire(*_a, **_k):
+        raise AssertionError("a solver was built")
+
+    monkeypatch.setattr(ev, "build_classic_solver", tripwire)
+    monkeypatch.setattr(ev, "build_lm", tripwire)
+    plan = ev.prepare(settings, cfg)
+    assert plan.record["config_hash"] == first["config_hash"]
+    record, reused = ev.find_or_evaluate(settings, cfg)
+    assert reused and record["id"] == first["id"]
+    # An LLM configuration too: its identity (and so the search for a run) needs no LM.
+    llm = ev.prepare(settings, ev.EvalConfig(limit=12))
+    assert llm.record["identity"]["model"].startswith("local/") and len(llm.record["config_hash"]) == 16
+    with pytest.raises(AssertionError, match="a solver was built"):
+        llm.solver  # noqa: B018 - only using the solver builds it

@@ -8,6 +8,10 @@ import os
 from smishctl.store.runs import PredictionWriter
 
 
+def _row(i: int) -> dict:
+    return {"item_id": str(i), "index": i, "gold": "ham", "pred": "ham", "status": "ok", "latency_ms": 1.0}
+
+
 def test_lines_are_flushed_at_once_and_fsynced_at_most_once_a_second(tmp_path, monkeypatch):
     synced = []
     real_fsync = os.fsync
@@ -15,7 +19,7 @@ def test_lines_are_flushed_at_once_and_fsynced_at_most_once_a_second(tmp_path, m
     path = tmp_path / "predictions.jsonl"
     writer = PredictionWriter(path)
     for i in range(200):
-        writer.write({"item_id": str(i)})
+        writer.write(_row(i))
         assert path.read_text().count("\n") == i + 1  # visible to another reader before close
     assert len(synced) <= 1  # 200 lines in well under a second: not one fsync each
     writer.close()
@@ -28,6 +32,6 @@ def test_a_slow_run_is_fsynced_as_it_goes(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     writer = PredictionWriter(tmp_path / "predictions.jsonl", fsync_every=0.0)  # every line is "a second later"
     for i in range(5):
-        writer.write({"item_id": str(i)})
+        writer.write(_row(i))
     assert len(synced) == 5
     writer.close()

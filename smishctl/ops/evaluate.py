@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
 from smishctl import __version__
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
+from smishctl.core.records import Solver
 from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.data.registry import DEFAULT_DATASET
 from smishctl.data.shards import select
@@ -21,10 +20,10 @@ from smishctl.models.lm import build_lm
 from smishctl.score.metrics import run_metrics
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
+from smishctl.solve.loop import solve_items
 from smishctl.store.artifacts import artifact_labels, load_adapter_config, load_program, resolve_artifact
 from smishctl.store.runs import LOCK_FILE, PredictionWriter, Run, find_run, new_run_id, open_run, run_dir
 from smishctl.store.serving import model_for
-from smishctl.util import interrupt
 from smishctl.util.fs import file_lock
 
 
@@ -78,13 +77,23 @@ def check_resume_identity(run_id: str, record: dict, identity: dict) -> None:
 
 @dataclass
 class EvalPlan:
-    """Everything resolved before the first call: items, model, program; and the run record."""
+    """Everything resolved before the first call: items, model, program; and the run record.
+
+    The solver (an LM client, or a classic model trained on its split) is built on first use: the run's
+    identity and config hash are known without it, so finding a reusable run costs no model."""
 
     run: Run
     record: dict
     items: list
-    solver: Callable[[str], dict]
+    make_solver: Callable[[], Solver]
     indices: list[int] | None = None  # positions of `items` in the unsharded item list (shard runs)
+    _solver: Solver | None = field(default=None, repr=False)
+
+    @property
+    def solver(self) -> Solver:
+        if self._solver is None:
+            self._solver = self.make_solver()
+        return self._solver
 
 
 def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
@@ -108,16 +117,19 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     adapter = None
     train_ds = None
     if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
-
         train_ds = classic_training_dataset(settings, cfg, ds)
-        solver = build_classic_solver(spec, ds, art, train_dataset=train_ds)
         model_labels = (train_ds or ds).labels
+
+        def make_solver():
+            return build_classic_solver(spec, ds, art, train_dataset=train_ds)
     else:
         adapter = load_adapter_config(art, cfg.adapter)
         model_labels = artifact_labels(art, ds.labels)
-        program = load_program(art, model_labels)
-        lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
-        solver = build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden)
+
+        def make_solver():
+            program = load_program(art, model_labels)
+            lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
+            return build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden)
     items_hash = content_hash(items)
     prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
     identity = {
@@ -138,7 +150,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
                               hint="the dataset or its options changed; start a new run")
         check_resume_identity(run.id, record, identity)
-        return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
+        return EvalPlan(run=run, record=record, items=items, make_solver=make_solver, indices=indices)
     run_id = new_run_id(spec.name, art.id)
     run = Run(run_dir(settings.runs_dir, run_id))
     record = {
@@ -165,7 +177,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         record["dataset"]["model_labels"] = list(model_labels)
     if train_ds is not None:
         record["dataset"]["train_dataset"] = identity["train"]
-    return EvalPlan(run=run, record=record, items=items, solver=solver, indices=indices)
+    return EvalPlan(run=run, record=record, items=items, make_solver=make_solver, indices=indices)
 
 
 def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
@@ -217,52 +229,21 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         writer = PredictionWriter(run.predictions_path)
         errors = sum(1 for r in done_rows if r["status"] == "error")
         seen = len(done_rows)
-        lock = threading.Lock()
         started = time.perf_counter()
 
-        def one(i, ex):
-            row = plan.solver(ex.text)
-            return {"item_id": ex.id, "index": i, "gold": ex.label, **row, "text": ex.text}
-
-        def record_row(row):
+        def record_row(row):  # called in this thread, one row at a time (solve_items)
             nonlocal errors, seen
-            with lock:
-                writer.write(row)
-                seen += 1
-                errors += row["status"] == "error"
+            writer.write(row)
+            seen += 1
+            errors += row["status"] == "error"
             if on_item:
                 on_item(row)
-            interrupt.check()  # after the write: a finished item is never thrown away
 
         def over_budget() -> bool:
             return errors >= max_errors and errors * 2 >= seen
 
         try:
-            if threads <= 1:
-                for i, ex in todo:
-                    record_row(one(i, ex))
-                    if over_budget():
-                        break
-            else:
-                with ThreadPoolExecutor(max_workers=threads) as pool:
-                    pending = set()
-                    queue = iter(todo)
-                    for i, ex in queue:
-                        pending.add(pool.submit(one, i, ex))
-                        if len(pending) >= threads * 2:
-                            break
-                    while pending:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            record_row(f.result())
-                        if over_budget():
-                            for f in pending:
-                                f.cancel()
-                            break
-                        for i, ex in queue:
-                            pending.add(pool.submit(one, i, ex))
-                            if len(pending) >= threads * 2:
-                                break
+            solve_items(plan.solver, todo, record_row, threads=threads, stop=over_budget)
         except KeyboardInterrupt:
             writer.close()
             record.update(status="interrupted", interrupted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -290,6 +271,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
 def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
              on_item=None) -> dict:
     plan = prepare(settings, cfg, resume=resume)
+    plan.solver  # noqa: B018 - built before anything is written: a bad program or model fails with nothing on disk
     if on_start:
         on_start(plan)
     return execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item)
@@ -301,6 +283,7 @@ def find_or_evaluate(settings: Settings, cfg: EvalConfig, *, on_start=None, on_i
     found = find_run(settings.runs_dir, plan.record["config_hash"])
     if found is not None:
         return found.read(), True
+    plan.solver  # noqa: B018 - built before anything is written
     if on_start:
         on_start(plan)
     return execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item), False

@@ -26,6 +26,7 @@ from smishctl.score.metrics import compute_metrics
 from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
 from smishctl.solve.build import build_solver
 from smishctl.solve.calibration import cross_validated_bias, fit_bias, redecide, scored_rows, threshold_for_recall
+from smishctl.solve.loop import solve_items
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
 from smishctl.store.artifacts import render_messages, save_artifact
 from smishctl.util import interrupt
@@ -131,13 +132,15 @@ def _to_dspy(examples):
 
 def score_rows(solver, examples, on_item=None) -> list[dict]:
     """One prediction row per example, through the solver `evaluate` uses."""
-    rows = []
-    for ex in examples:
-        interrupt.check()
-        row = {"item_id": ex.id, "gold": ex.label, **solver(ex.text)}
+    rows: list[dict] = []
+
+    def keep(row: dict) -> None:
+        row.pop("text")  # candidates' rows stay in memory during the search; texts are in the dataset
         rows.append(row)
         if on_item:
             on_item(row)
+
+    solve_items(solver, enumerate(examples), keep)
     return rows
 
 

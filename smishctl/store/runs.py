@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
+from smishctl.core.records import SCHEMA_VERSION, Prediction, RunRecord
 from smishctl.util.fs import atomic_write_json, atomic_write_text, read_json
 from smishctl.util.paths import safe_child
 
@@ -43,11 +44,25 @@ class Run:
     def predictions_path(self) -> Path:
         return self.dir / PRED_FILE
 
-    def read(self) -> dict:
-        return read_json(self.record_path)
+    def record(self) -> RunRecord:
+        """run.json as a typed record, migrated from the version that wrote it."""
+        return RunRecord.from_dict(read_json(self.record_path), where=f"run {self.id}")
 
-    def write(self, record: dict) -> None:
-        atomic_write_json(self.record_path, record)
+    def read(self) -> dict:
+        """run.json migrated to the current schema, as the stored dict."""
+        return self.record().to_dict()
+
+    def write(self, record: dict | RunRecord) -> None:
+        """Validated and stamped with the current schema version, then written atomically."""
+        if isinstance(record, dict):
+            record = RunRecord.from_dict(record, where=f"run {self.id}")
+        atomic_write_json(self.record_path, record.to_dict())
+
+    def _schema_version(self) -> int:
+        try:
+            return int(read_json(self.record_path).get("schema_version", 1))
+        except (OSError, ValueError, AttributeError):
+            return SCHEMA_VERSION  # not written yet: rows come from this version
 
     def predictions(self, *, slim: bool = False) -> list[dict]:
         """All complete prediction lines; a torn last line (crash mid-write) is ignored.
@@ -55,14 +70,17 @@ class Run:
         if not self.predictions_path.is_file():
             return []
         out = []
+        version = self._schema_version()
         with open(self.predictions_path, encoding="utf-8") as fh:
-            for line in fh:
+            for n, line in enumerate(fh, 1):
                 if not line.endswith("\n"):
                     break
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     break
+                row = Prediction.from_dict({**row, "schema_version": version},
+                                           where=f"{self.predictions_path}:{n}").to_dict()
                 if slim:
                     row.pop("text", None)
                     row.pop("raw", None)
@@ -92,8 +110,10 @@ class PredictionWriter:
         self._fsync_every = fsync_every
         self._synced = time.monotonic()
 
-    def write(self, row: dict) -> None:
-        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    def write(self, row: dict | Prediction) -> None:
+        if isinstance(row, dict):
+            row = Prediction.from_dict(row)
+        self._fh.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
         self._fh.flush()
         if time.monotonic() - self._synced >= self._fsync_every:
             os.fsync(self._fh.fileno())

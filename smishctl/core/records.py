@@ -1,0 +1,178 @@
+"""The stored records of an evaluation: one `RunRecord` (run.json) and one `Prediction` per item
+(predictions.jsonl), both versioned.
+
+Records carry `schema_version`. Reading always migrates to the current version through an append-only
+list of steps (a step is never edited once released), so runs written by earlier versions keep loading;
+writing always stamps the current version. Unknown keys are kept as they are (`extra`), so a record
+written by a newer version survives a read and write by this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Literal, Protocol
+
+from smishctl.core.errors import DataError
+
+SCHEMA_VERSION = 2  # 1: records written before the field existed
+STATUSES = ("ok", "invalid", "error")
+RUN_STATUSES = ("running", "interrupted", "aborted", "complete")
+Status = Literal["ok", "invalid", "error"]
+
+
+class Solver(Protocol):
+    """Anything that turns one SMS into one solver result: pred, probs, status, error, raw, latency_ms,
+    usage, cache_hit, cost_usd (see `Prediction`). DSPy programs, classic models and production all are."""
+
+    labels: tuple[str, ...]
+
+    def __call__(self, text: str) -> dict: ...
+
+
+# --- migrations: (from_version, step); each step takes the record of that version, returns the next ---
+
+def _run_v1_to_v2(rec: dict) -> dict:
+    rec.setdefault("kind", "evaluation")  # the first records had no kind: they were all evaluations
+    return rec
+
+
+def _prediction_v1_to_v2(row: dict) -> dict:
+    # Label probabilities, token usage and cache flags arrived after the first runs were written.
+    row.setdefault("probs", None)
+    row.setdefault("usage", {})
+    row.setdefault("cache_hit", False)
+    row.setdefault("error", None)
+    row.setdefault("raw", None)
+    return row
+
+
+RUN_MIGRATIONS: list[tuple[int, Callable[[dict], dict]]] = [(1, _run_v1_to_v2)]
+PREDICTION_MIGRATIONS: list[tuple[int, Callable[[dict], dict]]] = [(1, _prediction_v1_to_v2)]
+
+
+def migrate(obj: dict, steps: list[tuple[int, Callable[[dict], dict]]], what: str) -> dict:
+    """`obj` brought to SCHEMA_VERSION (a copy); refuses records from a newer smishctl. Prediction rows
+    take the version of their run record (passed in as `schema_version`)."""
+    out = dict(obj)
+    version = out.get("schema_version", 1)
+    if not isinstance(version, int) or version < 1:
+        raise DataError(f"{what} has an invalid schema_version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise DataError(f"{what} was written by a newer smishctl (schema {version}, this one reads up to "
+                        f"{SCHEMA_VERSION})", hint="upgrade smishctl to read it")
+    for start, step in steps:
+        if version == start:
+            out = step(out)
+            version = start + 1
+    out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
+@dataclass
+class Prediction:
+    """One item's outcome. `status`: ok (a valid label), invalid (the model answered something that is
+    not a label; a model failure) or error (the call failed; an infrastructure failure, retried on resume)."""
+
+    item_id: str
+    index: int
+    gold: str
+    pred: str | None
+    status: Status
+    latency_ms: float = 0.0
+    probs: dict[str, float] | None = None
+    error: str | None = None
+    raw: str | None = None
+    usage: dict = field(default_factory=dict)
+    cache_hit: bool = False
+    cost_usd: float | None = None
+    text: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, row: dict, *, where: str = "prediction") -> Prediction:
+        """A stored or freshly made row (current version unless the row says otherwise)."""
+        row = migrate({"schema_version": SCHEMA_VERSION, **row}, PREDICTION_MIGRATIONS, where)
+        row.pop("schema_version")
+        missing = [k for k in ("item_id", "gold", "status") if k not in row]
+        if missing:
+            raise DataError(f"{where} lacks {', '.join(missing)}")
+        if row["status"] not in STATUSES:
+            raise DataError(f"{where} has an unknown status {row['status']!r}")
+        if row["status"] == "ok" and row.get("pred") is None:
+            raise DataError(f"{where} is ok but has no label")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(index=row.pop("index", 0), pred=row.pop("pred", None),
+                   **{k: row.pop(k) for k in list(row) if k in known}, extra=row)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        if out["text"] is None:
+            del out["text"]
+        return {**out, **self.extra}
+
+
+@dataclass
+class RunRecord:
+    """run.json: what was evaluated (model, prompt, dataset, config and its identity hash), how it went
+    (status, metrics, timings) and where it was pushed. Metrics are those of `smishctl.score.metrics`."""
+
+    id: str
+    status: str
+    config_hash: str
+    identity: dict
+    model: dict
+    prompt: dict
+    dataset: dict
+    config: dict = field(default_factory=dict)
+    kind: str = "evaluation"
+    created_at: str | None = None
+    finished_at: str | None = None
+    metrics: dict | None = None
+    versions: dict = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, rec: dict, *, where: str = "run record") -> RunRecord:
+        rec = migrate(rec, RUN_MIGRATIONS, where)
+        missing = [k for k in ("id", "status", "config_hash", "identity", "model", "prompt", "dataset") if k not in rec]
+        if missing:
+            raise DataError(f"{where} lacks {', '.join(missing)}")
+        if rec["status"] not in RUN_STATUSES:
+            raise DataError(f"{where} has an unknown status {rec['status']!r}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(**{k: rec.pop(k) for k in list(rec) if k in known}, extra=rec)
+
+    def to_dict(self) -> dict:
+        """The stored form: the same key order as the records before typing, unknown keys last."""
+        out = {"id": self.id, "kind": self.kind, "status": self.status, "schema_version": self.schema_version,
+               "created_at": self.created_at, "config": self.config, "config_hash": self.config_hash,
+               "identity": self.identity, "model": self.model, "prompt": self.prompt, "dataset": self.dataset,
+               "versions": self.versions}
+        if self.metrics is not None:
+            out["metrics"] = self.metrics
+        if self.finished_at is not None:
+            out["finished_at"] = self.finished_at
+        return {**out, **self.extra}
+
+    # The fields most readers want, in one place instead of `.get(...) or {}` chains.
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def model_name(self) -> str:
+        return self.model.get("name") or self.identity.get("model", "?")
+
+    @property
+    def prompt_id(self) -> str:
+        return self.prompt.get("id") or self.identity.get("prompt", "?")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.dataset.get("labels") or ())
+
+    @property
+    def split(self) -> str | None:
+        return self.dataset.get("split")
