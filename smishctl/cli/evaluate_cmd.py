@@ -16,6 +16,7 @@ from smishctl.cli.common import (
     plain,
     print_json,
     settings,
+    show_progress,
     split_policy_options,
 )
 from smishctl.cli.completion import complete_prompt, complete_run
@@ -138,7 +139,7 @@ def _run_with_progress(s, cfg, resume):
 
     progress = Progress(TextColumn("[bold]evaluating[/bold] {task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
-                        console=console, transient=True)
+                        console=console, transient=True, disable=not show_progress())
     state = {"task": None, "ok": 0, "bad": 0, "err": 0}
 
     def on_start(plan):

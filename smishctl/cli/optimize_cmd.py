@@ -16,6 +16,7 @@ from smishctl.cli.common import (
     out,
     print_json,
     settings,
+    show_progress,
     split_policy_options,
 )
 
@@ -75,7 +76,7 @@ def _run_with_progress(cfg):
 
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                        console=console, transient=True)
+                        console=console, transient=True, disable=not show_progress())
     state: dict = {"task": None, "baseline": None}
 
     def on_event(kind, **kw):

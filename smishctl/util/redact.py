@@ -16,10 +16,13 @@ import traceback
 MASK = "***"
 _KNOWN: set[str] = set()
 _lock = threading.Lock()
+# Each pattern keeps group 1 (a prefix that says what was masked) and masks the rest.
 _PATTERNS = (
     re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"),
     re.compile(r"\b((?:sk|pk|rk|lf|hf|gsk|xai)[-_](?:[A-Za-z0-9]+[-_])*)[A-Za-z0-9]{6,}"),
-    re.compile(r"(?i)((?:api[-_]?key|authorization|x-api-key|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
+    re.compile(r"(?i)((?:api[-_]?key|authorization|x-api-key|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]{6,}"),
+    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key ids
+    re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{20,}\b"),  # GitHub tokens
 )
 
 
@@ -52,6 +55,18 @@ def redact(text):
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def redact_obj(obj):
+    """A copy of `obj` (str, list, tuple, dict, nested) with every string redacted: payloads sent to
+    Langfuse and reports go through this."""
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {k: redact_obj(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact_obj(v) for v in obj]
+    return obj
 
 
 def redact_exception(exc: BaseException) -> str:
