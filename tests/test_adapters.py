@@ -268,6 +268,7 @@ def test_production_sends_exactly_what_evaluate_sent(fake_model, fault, project,
     (["optimize", "--recall-target", "smishing"], "bad --recall-target 'smishing'"),
     (["optimize", "--recall-target", "phish=0.9"], "--recall-target names 'phish'"),
     (["optimize", "--param", "k=4,zero"], "knn parameter k="),
+    (["optimize", "--param", "prior=off,1.5"], "knn parameter prior='off,1.5': '1.5' is not valid"),
     (["evaluate", "--adapter", "xml", "--limit", "2"], "unknown adapter 'xml'"),
 ])
 def test_bad_adapter_options_are_one_line_exit_2_and_write_nothing(cli, project, args, message):

@@ -66,3 +66,21 @@ def test_threshold_reaches_the_recall_target_with_the_highest_threshold():
 def test_bad_recall_targets_are_errors(label, target):
     with pytest.raises(ConfigError):
         threshold_for_recall(_rows(5, {}), LABELS, label, target)
+
+
+def test_the_prior_is_a_weighted_geometric_mean():
+    from smishctl.solve.calibration import combine_with_prior, with_prior
+
+    llm = {"ham": 0.6, "spam": 0.3, "smishing": 0.1}
+    svm = {"ham": 0.1, "spam": 0.2, "smishing": 0.7}
+    out = combine_with_prior(llm, svm, 0.5)
+    raw = {k: (llm[k] * svm[k]) ** 0.5 for k in llm}
+    assert out == pytest.approx({k: v / sum(raw.values()) for k, v in raw.items()})
+    assert max(out, key=out.get) == "smishing"  # the model's ham is outvoted by the confident SVM
+    assert combine_with_prior(llm, svm, 1e-9) == pytest.approx(llm, abs=1e-6)
+    rows = [{"item_id": "a", "status": "ok", "pred": "ham", "probs": llm},
+            {"item_id": "b", "status": "invalid", "pred": None, "probs": None}]
+    redecided = with_prior(rows, {"a": svm, "b": svm}, 0.5)
+    assert redecided[0]["pred"] == "smishing" and redecided[1] == rows[1]
+    # A threshold rule decides on the combined probabilities.
+    assert with_prior(rows, {"a": svm}, 0.5, {"label": "spam", "threshold": 0.2})[0]["pred"] == "spam"

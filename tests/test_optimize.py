@@ -192,3 +192,42 @@ def test_prompts_cli_list_show_diff(settings, project):
     assert r.returncode == 0 and "k': 2" in r.stdout and "k': 3" in r.stdout
     rec = evaluate(settings, EvalConfig(prompt="v0002", limit=2))
     assert open_run(settings.runs_dir, rec["id"]).read()["prompt"]["id"].endswith("v0002")
+
+
+def test_knn_search_with_the_svm_prior_is_stored_and_decides_as_searched(settings):
+    """`--param prior=off,0.5`: the prior re-decides the same dev rows (no extra model call), the winner
+    is stored with its weight, and the loaded program decides each message on the combined probabilities."""
+    from smishctl.solve.calibration import combine_with_prior
+    from smishctl.solve.knn import KNNClassifier
+
+    s = run_optimize(settings, OptimizeConfig(optimizer="knn", train_size=30, dev_size=6,
+                                              params={"k": "4", "prior": "off,0.5"}))
+    art = resolve_artifact(settings.prompts_dir, s["artifact"])
+    cands = art.manifest["search"]["candidates"]
+    assert [c["settings"]["prior"] for c in cands] == [None, 0.5]
+    assert cands[0]["latency_p50_ms"] == cands[1]["latency_p50_ms"]  # one scoring serves both
+    chosen = art.manifest["search"]["chosen"]
+    best = max(cands, key=lambda c: c["dev_macro_f1"])
+    assert art.manifest["dev_metrics"]["optimized"]["macro_f1"] == best["dev_macro_f1"]
+    labels = ("ham", "spam", "smishing")
+    program = load_program(art, labels)
+    assert program.prior_weight == (chosen.get("prior") or {}).get("weight")
+    # The loaded program with the prior forced on decides from the model's probabilities combined with
+    # the SVM's: run both programs on the same message through the real model and recombine by hand.
+    state = json.loads((art.dir / PROGRAM).read_text())
+    plain = KNNClassifier.from_state({**state, "prior": None}, labels)
+    with_prior = KNNClassifier.from_state({**state, "prior": {"weight": 0.5}}, labels)
+    from smishctl.models.lm import build_lm
+    from smishctl.models.registry import resolve_model
+    from smishctl.solve.adapters import AdapterConfig
+    from smishctl.solve.build import build_solver
+
+    spec = resolve_model(None, settings)
+    lm = build_lm(spec, settings)
+    text = "URGENT: your parcel is held, pay the 1.99 fee at http://parcel-fee.example to release it"
+    p = build_solver(plain, lm, spec, labels, AdapterConfig(name="score"))(text)
+    q = build_solver(with_prior, lm, spec, labels, AdapterConfig(name="score"))(text)
+    expected = combine_with_prior(p["probs"], with_prior.prior_probs(text), 0.5)
+    assert q["status"] == "ok" and q["probs"] == pytest.approx(expected, abs=2e-6)
+    assert q["pred"] == max(expected, key=expected.get)
+    assert abs(sum(q["probs"].values()) - 1) < 1e-5

@@ -80,8 +80,8 @@ def test_damaged_or_newer_run_records_are_refused(runs_dir):
     path.write_text(json.dumps({**raw, "schema_version": SCHEMA_VERSION + 1}))
     with pytest.raises(DataError, match="written by a newer smishctl"):
         Run(path.parent).record()
-    path.write_text(json.dumps({k: v for k, v in raw.items() if k != "config_hash"}))
-    with pytest.raises(DataError, match="lacks config_hash"):
+    path.write_text(json.dumps({k: v for k, v in raw.items() if k != "status"}))
+    with pytest.raises(DataError, match="lacks status"):
         Run(path.parent).record()
     with pytest.raises(DataError, match="unknown status"):
         RunRecord.from_dict({**raw, "status": "done"})

@@ -119,11 +119,11 @@ class RunRecord:
 
     id: str
     status: str
-    config_hash: str
-    identity: dict
-    model: dict
-    prompt: dict
-    dataset: dict
+    config_hash: str = ""
+    identity: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    prompt: dict = field(default_factory=dict)
+    dataset: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     kind: str = "evaluation"
     created_at: str | None = None
@@ -136,7 +136,7 @@ class RunRecord:
     @classmethod
     def from_dict(cls, rec: dict, *, where: str = "run record") -> RunRecord:
         rec = migrate(rec, RUN_MIGRATIONS, where)
-        missing = [k for k in ("id", "status", "config_hash", "identity", "model", "prompt", "dataset") if k not in rec]
+        missing = [k for k in ("id", "status") if k not in rec]
         if missing:
             raise DataError(f"{where} lacks {', '.join(missing)}")
         if rec["status"] not in RUN_STATUSES:
@@ -149,11 +149,9 @@ class RunRecord:
         out = {"id": self.id, "kind": self.kind, "status": self.status, "schema_version": self.schema_version,
                "created_at": self.created_at, "config": self.config, "config_hash": self.config_hash,
                "identity": self.identity, "model": self.model, "prompt": self.prompt, "dataset": self.dataset,
-               "versions": self.versions}
-        if self.metrics is not None:
-            out["metrics"] = self.metrics
-        if self.finished_at is not None:
-            out["finished_at"] = self.finished_at
+               "versions": self.versions, "metrics": self.metrics, "finished_at": self.finished_at}
+        # Optional scalars a record did not have stay absent rather than becoming null.
+        out = {k: v for k, v in out.items() if v is not None}
         return {**out, **self.extra}
 
     # The fields most readers want, in one place instead of `.get(...) or {}` chains.

@@ -92,7 +92,6 @@ def _resume_state(settings: Settings, ref: str, base_sha: str) -> tuple[dict, di
     """(LoRA state, hyper-parameters) of a lora artifact trained on the same base model."""
     from safetensors.torch import load_file
 
-
     art = resolve_artifact(settings.prompts_dir, ref)
     verify_artifact(art)
     m = art.manifest
@@ -144,7 +143,6 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
 def _write_adapter_files(folder: Path, model, state: dict, cfg: FinetuneConfig, arch: str, blocks: int) -> dict:
     from safetensors.torch import save_file
 
-
     save_file({k: v.contiguous() for k, v in state.items()}, str(folder / PEFT_WEIGHTS), metadata={"format": "pt"})
     peft_cfg = model.peft_config["default"].to_dict()
     peft_cfg = {k: (sorted(v) if isinstance(v, set) else v) for k, v in peft_cfg.items()}
@@ -155,7 +153,6 @@ def _write_adapter_files(folder: Path, model, state: dict, cfg: FinetuneConfig, 
 
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
-
 
     out = library_versions()
     for pkg in ("torch", "transformers", "peft", "gguf", "safetensors"):

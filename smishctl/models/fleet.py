@@ -54,7 +54,6 @@ def register(name: str, deps: list[dict], options: dict) -> None:
     import litellm
     from litellm.llms.custom_llm import CustomLLM
 
-
     model_list = []
     for d in deps:
         params = {"model": d["litellm"]}

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from smishctl import tracking
 from smishctl.core.config import Settings
@@ -163,9 +163,6 @@ def decide_on_dev(rows: list[dict], labels: tuple[str, ...], adapter, calibrate:
     """Calibration (kept only when it wins under cross-validation, unless forced) and an optional
     recall threshold, both fitted on the dev rows' label probabilities. Returns the final adapter
     config and a record of what was tried."""
-    from dataclasses import replace
-
-
     record: dict = {"calibration": None, "decision": None}
     has_probs = adapter.name == "score" and scored_rows(rows)
     if (calibrate != "off" or recall_target) and not has_probs:
@@ -183,6 +180,14 @@ def decide_on_dev(rows: list[dict], labels: tuple[str, ...], adapter, calibrate:
     decision = threshold_for_recall(rows, labels, *recall_target, bias=bias) if recall_target else {}
     record["decision"] = decision or None
     return replace(adapter, bias=bias, decision=decision), record
+
+
+def bias_before_prior(adapter, prior_weight: float | None):
+    """The bias was fitted on the rows' final (prior-combined) probabilities, but the adapter adds it to
+    the model's log-probabilities, which the prior then scales by 1 - weight: store it scaled back up."""
+    if not prior_weight or not adapter.bias:
+        return adapter
+    return replace(adapter, bias={lab: b / (1 - prior_weight) for lab, b in adapter.bias.items()})
 
 
 def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None) -> dict:
@@ -244,7 +249,6 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         rows = dev_rows(program, adapter_config, note)
         return compute_metrics(rows, ds.labels), rows
 
-
     optimization_id = f"optimize-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     tracker = tracking.start_optimization(settings, optimization_id, enabled=cfg.langfuse, metadata={
         "optimizer": name, "params": params, "model": spec.name, "dataset": ds.name, "seed": cfg.seed})
@@ -276,6 +280,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         rows = ctx.result[1] if ctx.result else dev_rows(program, adapter, "scoring result")
         adapter, decided = decide_on_dev(rows, ds.labels, adapter, cfg.calibrate, recall_target, cfg.seed)
         result = compute_metrics(redecide(rows, ds.labels, adapter.bias, adapter.decision), ds.labels)
+        adapter = bias_before_prior(adapter, getattr(program, "prior_weight", None))
     except KeyboardInterrupt:
         raise Interrupted("optimization interrupted: no artifact was written",
                           hint="re-run it; answers already computed come from the cache") from None

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from smishctl.core.errors import ConfigError
+from smishctl.score.metrics import compute_metrics
+from smishctl.solve.calibration import with_prior
 from smishctl.solve.knn import ORDERS, KNNClassifier
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS
 
@@ -173,10 +175,19 @@ def _chars(text: str) -> int | None:
     return None if text in ("none", "0") else _positive(text)
 
 
+def _prior(text: str) -> float | None:
+    """`off`, or the weight of the SVM prior, strictly between 0 and 1."""
+    if text in ("off", "none", "0"):
+        return None
+    value = float(text)
+    if not 0 < value < 1:
+        raise ValueError(text)
+    return value
+
+
 def knn_grid(params: dict, labels: tuple[str, ...]) -> list[dict]:
     """Every combination of the comma-separated kNN parameters, cheapest first (smaller k)."""
     from itertools import product
-
 
     axes = {
         "k": _grid_values("k", params["k"], cast=_positive),
@@ -185,6 +196,7 @@ def knn_grid(params: dict, labels: tuple[str, ...]) -> list[dict]:
         "instructions": _grid_values("instructions", params["instructions"], tuple(instruction_variants(labels))),
         "words": _grid_values("words", params["words"], tuple(LABEL_WORDINGS)),
         "max_demo_chars": _grid_values("max_demo_chars", params["max_demo_chars"], cast=_chars),
+        "prior": _grid_values("prior", params.get("prior", "off"), cast=_prior),
     }
     grid = [dict(zip(axes, combo, strict=True)) for combo in product(*axes.values())]
     return sorted(grid, key=lambda c: c["k"])
@@ -192,27 +204,37 @@ def knn_grid(params: dict, labels: tuple[str, ...]) -> list[dict]:
 
 def _knn(student, trainset, devset, ctx):
     """Search the kNN program family on dev: every candidate is scored through the solver `evaluate`
-    uses, the best macro-F1 wins (ties go to the cheaper, smaller k)."""
-    from dataclasses import replace
-
-
+    uses, the best macro-F1 wins (ties go to the cheaper, smaller k, then to the earlier prior value).
+    The SVM prior changes no model call: each prior value re-decides the same dev rows."""
     pool = [(ex.sms, ex.label) for ex in trainset]
+    texts = {ex.item_id: ex.sms for ex in devset}
     variants = instruction_variants(ctx.labels)
     best = None
     grid = knn_grid(ctx.params, ctx.labels)
-    for n, cand in enumerate(grid, 1):
+    prompts = [c for c in grid if c["prior"] == grid[0]["prior"]]  # the candidates that need model calls
+    for n, cand in enumerate(prompts, 1):
         program = KNNClassifier(pool, ctx.labels, k=cand["k"], instructions=variants[cand["instructions"]],
                                 order=cand["order"], dedup=cand["dedup"], max_demo_chars=cand["max_demo_chars"])
         words = {k: v for k, v in LABEL_WORDINGS[cand["words"]].items() if k in ctx.labels}
         adapter = replace(ctx.adapter, label_words=words)
-        note = ", ".join(f"{k}={v}" for k, v in cand.items())
-        metrics, rows = ctx.score(program, adapter, f"candidate {n}/{len(grid)}: {note}")
-        ctx.candidates.append({"settings": cand, "dev_macro_f1": metrics["macro_f1"],
-                               "dev_accuracy": metrics["accuracy"], "latency_p50_ms": metrics["latency_ms"]["p50"]})
-        key = (metrics["macro_f1"] or 0.0, -cand["k"])
-        if best is None or key > best[0]:
-            best = (key, program, adapter, metrics, rows)
-    _, program, ctx.adapter, metrics, rows = best
+        note = ", ".join(f"{k}={v}" for k, v in cand.items() if k != "prior")
+        metrics, rows = ctx.score(program, adapter, f"candidate {n}/{len(prompts)}: {note}")
+        priors = None
+        for rank, weight in enumerate(dict.fromkeys(c["prior"] for c in grid)):
+            if weight is None:
+                m, r = metrics, rows
+            else:
+                priors = priors or {i: program.prior_probs(t) for i, t in texts.items()}
+                r = with_prior(rows, priors, weight)
+                m = compute_metrics(r, ctx.labels)
+            settings = {**cand, "prior": weight}
+            ctx.candidates.append({"settings": settings, "dev_macro_f1": m["macro_f1"],
+                                   "dev_accuracy": m["accuracy"], "latency_p50_ms": metrics["latency_ms"]["p50"]})
+            key = (m["macro_f1"] or 0.0, -cand["k"], -rank)
+            if best is None or key > best[0]:
+                best = (key, program, adapter, m, r, weight)
+    _, program, ctx.adapter, metrics, rows, weight = best
+    program.set_prior(weight)
     ctx.result = (metrics, rows)
     return program
 
@@ -244,7 +266,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "GEPA: reflective instruction evolution (use --teacher as the reflection model)"),
     "knn": OptimizerSpec(
         _knn, {"k": "4,8", "order": "nearest-last", "dedup": "false", "instructions": "knn", "words": "labels",
-               "max_demo_chars": "320"}, 3,
+               "max_demo_chars": "320", "prior": "off"}, 3,
         "per-message demos: the k most similar training messages (TF-IDF); comma-separated values are searched "
         "on dev (e.g. --param k=4,8,16)", program_kind="knn", default_train_size=100_000),
 }

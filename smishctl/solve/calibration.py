@@ -39,6 +39,27 @@ def redecide(rows: list[dict], labels: tuple[str, ...], bias: dict | None = None
     return out
 
 
+def combine_with_prior(probs: dict[str, float], prior: dict[str, float], weight: float) -> dict[str, float]:
+    """A weighted geometric mean of two label distributions, renormalised: `weight` on the prior."""
+    logps = {lab: (1 - weight) * math.log(max(p, EPS)) + weight * math.log(max(prior.get(lab, 0.0), EPS))
+             for lab, p in probs.items()}
+    return normalise(logps)
+
+
+def with_prior(rows: list[dict], priors: dict[str, dict[str, float]], weight: float,
+               decision: dict | None = None) -> list[dict]:
+    """Rows re-decided on their probabilities combined with `priors` (by item id), as the kNN program
+    with a prior decides them; rows without probabilities are unchanged."""
+    out = []
+    for r in rows:
+        if r.get("status") != "ok" or not r.get("probs") or r["item_id"] not in priors:
+            out.append(r)
+            continue
+        probs = combine_with_prior(r["probs"], priors[r["item_id"]], weight)
+        out.append({**r, "probs": probs, "pred": decide(probs, decision)})
+    return out
+
+
 def macro_f1(rows: list[dict], labels: tuple[str, ...]) -> float:
     from sklearn.metrics import f1_score
 

@@ -2,17 +2,29 @@
 
 Similarity is TF-IDF cosine over word and character n-grams (scikit-learn): offline, fast, and
 strong on SMS, where spam and smishing templates recur with small edits.
+
+With a prior, the model's label probabilities are combined with those of a TF-IDF linear SVM trained
+on the same pool, as a weighted geometric mean (a product of experts): the two make different
+mistakes (bench/RESULTS.md, "SVM prior"). The SVM is trained when the program is loaded (seconds,
+deterministic), from the pool the program stores, so nothing but JSON is saved.
 """
 
 from __future__ import annotations
 
+import threading
+
 import dspy
 
+from smishctl.solve.adapters import decide
+from smishctl.solve.calibration import combine_with_prior
+from smishctl.solve.classic import make_pipeline, softmax_scores
 from smishctl.solve.signature import KNN_INSTRUCTIONS, make_signature
 
 ORDERS = ("nearest-last", "nearest-first")
 DEDUP_COSINE = 0.9  # demos this similar to a nearer demo add prompt tokens, not information
 MAX_DEMO_CHARS = 320  # two SMS segments: long demos cost prompt time and rarely decide the label
+PRIOR_MODEL = "classic/tfidf-svm"
+PRIOR_WEIGHT = 0.5  # an equal-weight geometric mean, fixed a priori rather than fitted on 45 dev messages
 
 
 def tfidf_features():
@@ -28,7 +40,7 @@ def tfidf_features():
 class KNNClassifier(dspy.Module):
     def __init__(self, pool: list[tuple[str, str]], labels: tuple[str, ...], k: int = 8,
                  instructions: str | None = None, order: str = "nearest-last", dedup: bool = False,
-                 max_demo_chars: int | None = None):
+                 max_demo_chars: int | None = None, prior_weight: float | None = None):
         super().__init__()
         if not pool:
             raise ValueError("the kNN pool is empty")
@@ -45,6 +57,28 @@ class KNNClassifier(dspy.Module):
         self.predict = dspy.Predict(make_signature(self.labels, self.instructions))
         self._vec = tfidf_features()
         self._matrix = self._vec.fit_transform([t for t, _ in self.pool])
+        self._prior = None
+        self._prior_lock = threading.Lock()
+        self.set_prior(prior_weight)
+
+    def set_prior(self, weight: float | None) -> None:
+        """Combine with the SVM prior at `weight` (0 < weight < 1), or not at all (None)."""
+        if weight is not None and not 0 < weight < 1:
+            raise ValueError(f"prior weight {weight} is not between 0 and 1")
+        self.prior_weight = weight or None
+        if self.prior_weight:
+            self._svm()  # trained at load, not on the first message
+
+    def _svm(self):
+        with self._prior_lock:
+            if self._prior is None:
+                self._prior = make_pipeline("tfidf-svm").fit([t for t, _ in self.pool], [lab for _, lab in self.pool])
+            return self._prior
+
+    def prior_probs(self, sms: str) -> dict[str, float]:
+        """The SVM's label probabilities for `sms` (the SVM trained on the pool)."""
+        probs = softmax_scores(self._svm(), sms)
+        return {lab: probs.get(lab, 0.0) for lab in self.labels}
 
     def neighbours(self, sms: str) -> list[tuple[str, str]]:
         sims = (self._matrix @ self._vec.transform([sms]).T).toarray().ravel()
@@ -70,10 +104,21 @@ class KNNClassifier(dspy.Module):
 
     def forward(self, sms: str):
         demos = [dspy.Example(sms=t, label=lab) for t, lab in self.neighbours(sms)]
-        return self.predict(sms=sms, demos=demos)
+        pred = self.predict(sms=sms, demos=demos)
+        probs = pred.get("probs")
+        if self.prior_weight and probs:
+            probs = combine_with_prior(probs, self.prior_probs(sms), self.prior_weight)
+            # The adapter's decision rule (a recall threshold fitted on dev) applies to what is decided.
+            config = getattr(dspy.settings.adapter, "config", None)
+            pred["probs"] = probs
+            pred["label"] = decide(probs, getattr(config, "decision", None))
+        return pred
 
     def settings(self) -> dict:
-        return {"k": self.k, "order": self.order, "dedup": self.dedup, "max_demo_chars": self.max_demo_chars}
+        out = {"k": self.k, "order": self.order, "dedup": self.dedup, "max_demo_chars": self.max_demo_chars}
+        if self.prior_weight:
+            out["prior"] = {"model": PRIOR_MODEL, "weight": self.prior_weight}
+        return out
 
     def state(self) -> dict:
         return {"kind": "knn", **self.settings(), "instructions": self.instructions,
@@ -86,4 +131,5 @@ class KNNClassifier(dspy.Module):
         # Programs saved before order/dedup/truncation existed used nearest-last, no dedup, whole demos.
         return cls([(p["sms"], p["label"]) for p in state["pool"]], labels, k=state["k"],
                    instructions=state.get("instructions"), order=state.get("order", "nearest-last"),
-                   dedup=bool(state.get("dedup", False)), max_demo_chars=state.get("max_demo_chars"))
+                   dedup=bool(state.get("dedup", False)), max_demo_chars=state.get("max_demo_chars"),
+                   prior_weight=(state.get("prior") or {}).get("weight"))

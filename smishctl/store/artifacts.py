@@ -68,7 +68,6 @@ def load_adapter_config(art: Artifact, override: str | None = None):
     before adapters were recorded used JSON). `override` names another adapter, keeping the rest."""
     from dataclasses import replace
 
-
     if art.is_zero_shot:
         return AdapterConfig(name=override or DEFAULT_ADAPTER)
     state = read_json(art.dir / PROGRAM)
