@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smishctl.core.errors import ConfigError
-from smishctl.score.gates import check_gate, metric_value, parse_gate
+from smishctl.score.gates import NoRegressionGate, bound, check_gate, metric_value, parse_gate
 
 LABELS = ("ham", "spam", "smishing")
 
@@ -65,3 +65,37 @@ def test_check_gate_names_the_value():
     assert not check_gate(parse_gate("p95_latency_ms<=800"), METRICS)["passed"]
     unknown = check_gate(parse_gate("cost_per_1k<=0.05"), METRICS)
     assert not unknown["passed"] and "unknown" in unknown["message"]                  # no price: not a pass
+
+
+def test_a_named_bound_states_the_relation_that_holds():
+    floor = bound("min_macro_f1", "macro_f1", ">=", 0.8)
+    res = check_gate(floor, METRICS)
+    assert not res["passed"] and res["message"] == "macro_f1=0.75 < 0.8"
+    assert check_gate(bound("max_p95", "p95_latency_ms", "<=", 1000), METRICS)["message"] == "p95_latency_ms=900 <= 1000"
+    assert check_gate(bound("max_cost", "cost_per_1k", "<=", 1), METRICS)["message"] == "cost_per_1k=unknown > 1"
+    with pytest.raises(ValueError):
+        bound("min_recall", "recall", ">=", 0.9)  # a label-taking metric has no single value to bound
+
+
+def test_a_bound_can_say_what_a_missing_metric_means():
+    no_errors_recorded = {"n_items": 10}
+    assert not check_gate(parse_gate("error_rate<=0.05"), no_errors_recorded)["passed"]  # unknown fails
+    res = check_gate(bound("max_error_rate", "error_rate", "<=", 0.05, if_missing=0.0), no_errors_recorded)
+    assert res["passed"] and res["value"] == 0.0
+
+
+def _paired(p, diff):
+    return {"mcnemar_p": p, "macro_f1_diff": diff, "n_paired": 30, "baseline": "run-base"}
+
+
+def test_no_regression_gate_fails_only_a_significantly_lower_score():
+    gate = NoRegressionGate()
+    worse = check_gate(gate, METRICS, paired=_paired(0.01, -0.2))
+    assert not worse["passed"] and worse["value"] == 0.01
+    assert worse["message"] == "macro-F1 -0.200 vs run-base on 30 items, McNemar p=0.01 < 0.05: significantly worse"
+    assert check_gate(gate, METRICS, paired=_paired(0.01, 0.2))["passed"]  # significantly better
+    assert check_gate(gate, METRICS, paired=_paired(0.2, -0.2))["passed"]  # not significant
+    strict = check_gate(NoRegressionGate(alpha=0.25), METRICS, paired=_paired(0.2, -0.2), baseline="production x")
+    assert not strict["passed"] and "vs production x on 30 items" in strict["message"]
+    with pytest.raises(ValueError):
+        check_gate(gate, METRICS)  # nothing to judge without the paired statistics

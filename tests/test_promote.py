@@ -17,7 +17,8 @@ from faultutil import fault_fixture  # noqa: F401
 
 from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError
-from smishctl.ops.promote import PolicyError, policy, promote, rollback, status
+from smishctl.ops.promote import PolicyError, promote, rollback, status
+from smishctl.ops.promotion_policy import read_policy
 from smishctl.store.artifacts import Artifact, verify_artifact
 from smishctl.store.production import read_current, read_history
 from smishctl.util.fs import read_json
@@ -175,14 +176,15 @@ def test_two_promotes_at_once_never_corrupt_production(settings, arts, project):
 
 CRASH = """
 import os, sys
-import smishctl.ops.promote as p
+import smishctl.store.production as store
 from smishctl.core.config import load_settings
+from smishctl.ops.promote import promote
 where = sys.argv[2]
 if where == "before-switch":
-    p._switch_current = lambda *a, **k: os._exit(9)
+    store.switch_current = lambda *a, **k: os._exit(9)
 else:  # while staging the release folder
-    p.atomic_write_json = lambda *a, **k: os._exit(9)
-p.promote(load_settings(), sys.argv[1], reason="crash")
+    store.atomic_write_json = lambda *a, **k: os._exit(9)
+promote(load_settings(), sys.argv[1], reason="crash")
 """
 
 
@@ -224,10 +226,11 @@ def test_compare_against_production_baseline(settings, arts, cli):
 
 KILL_AFTER_SWITCH = """
 import os, signal, sys
-import smishctl.ops.promote as p
+import smishctl.store.production as store
 from smishctl.core.config import load_settings
-p._append_history = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed between switch and append
-p.promote(load_settings(), sys.argv[1], reason="killed")
+from smishctl.ops.promote import promote
+store.append_history = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed between switch and append
+promote(load_settings(), sys.argv[1], reason="killed")
 """
 
 
@@ -341,7 +344,7 @@ def test_promote_runs_the_robustness_set_and_gates_on_both_figures(settings, pro
     with pytest.raises(PolicyError, match="min_control_ham_accuracy: control_ham_accuracy="):
         promote(load_settings(project), fake_art.id)
     _set_policy(project, max_attack_success_rate=1.0)  # a ham-control floor applies without being named
-    assert policy(load_settings(project))["min_control_ham_accuracy"] == 0.8
+    assert read_policy(load_settings(project)).gate("min_control_ham_accuracy").threshold == 0.8
     assert len(fault.chat_requests()) == calls  # the identical robustness run was reused each time
 
 

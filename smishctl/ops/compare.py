@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from smishctl.core.errors import ConfigError
 from smishctl.ops.pairing import RunData, check_comparable, common_items, paired_codes
-from smishctl.score.gates import Gate, check_gate, parse_gate
+from smishctl.score.gates import Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
 from smishctl.score.rows import build_rows
 from smishctl.score.stats import SIGNIFICANCE, bootstrap_macro_f1_diff, discordant, mcnemar_exact, significantly_worse
@@ -91,26 +91,27 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
             if not res["passed"]:
                 failures.append({"kind": "must_pass", "run": r.id, "message": f"{r.id}: {summary_line(res)}"})
     if opts.max_error_rate is not None:
+        error_gate = bound("max_error_rate", "error_rate", "<=", opts.max_error_rate, if_missing=0.0)
         for r in runs:
-            rate = r.metrics.get("error_rate") or 0.0
-            ok = rate <= opts.max_error_rate
-            checks.append({"check": f"error_rate<={opts.max_error_rate:g}", "run": r.id, "value": rate, "passed": ok})
+            res = check_gate(error_gate, r.metrics)
+            rate, ok = res["value"], res["passed"]
+            checks.append({"check": error_gate.text, "run": r.id, "value": rate, "passed": ok})
             if not ok:
                 failures.append({"kind": "errors", "run": r.id,
                                  "message": f"{r.id}: error_rate={rate:.4g} exceeds --max-error-rate "
                                             f"{opts.max_error_rate:g} ({r.metrics.get('n_errors', 0)} errors)"})
     if opts.no_regression:
+        no_regression = NoRegressionGate()
         for s in stats:
             cand = next(r for r in runs if r.id == s["run"])
             if cand.role != "candidate":
                 continue
-            ok = not s["significantly_worse"]
-            checks.append({"check": "no_regression", "run": s["run"], "value": s["mcnemar_p"], "passed": ok})
-            if not ok:
+            res = check_gate(no_regression, cand.metrics, paired=s)
+            checks.append({"check": no_regression.text, "run": s["run"], "value": res["value"],
+                           "passed": res["passed"]})
+            if not res["passed"]:
                 failures.append({"kind": "regression", "run": s["run"],
-                                 "message": f"{s['run']}: no_regression failed: macro-F1 "
-                                            f"{s['macro_f1_diff']:+.3f} vs {s['baseline']}, McNemar "
-                                            f"p={s['mcnemar_p']:.4g} < {SIGNIFICANCE}"})
+                                 "message": f"{s['run']}: no_regression failed: {res['message']}"})
     if any(f["kind"] == "errors" for f in failures):
         code = EXIT_ERRORS
     elif failures:

@@ -9,6 +9,7 @@ from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.models.registry import CLASSIC_PREFIX
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate
 from smishctl.ops.pairing import RunData, load_run
+from smishctl.ops.production_baseline import production_baseline
 from smishctl.store.artifacts import resolve_artifact
 from smishctl.store.production import read_current
 
@@ -74,23 +75,9 @@ def production_run(settings: Settings, like: RunData | None, *, on_start=None, o
     current = read_current(settings)
     if current is None:
         raise ConfigError("--baseline production: nothing is in production yet", hint="promote an artifact first")
-    run_id = current.get("run")
-    if run_id:
-        try:
-            rd = load_run(settings.runs_dir, run_id)
-        except ConfigError:
-            rd = None
-        if rd is not None and (like is None or rd.dataset.get("items_hash") == like.dataset.get("items_hash")):
-            return rd
-    if like is None:
+    rd = production_baseline(settings, current, like.record if like is not None else None,
+                             on_start=on_start, on_item=on_item, on_reuse=on_reuse)
+    if rd is None:
         raise ConfigError("--baseline production: the production run is missing",
                           hint="pass a run to compare against, or re-promote")
-
-    c = like.record.get("config") or {}
-    cfg = EvalConfig(model=(current.get("model") or {}).get("name"), prompt="production",
-                     dataset=c.get("dataset"), split=c.get("split", "test"), limit=c.get("limit"),
-                     balanced=bool(c.get("balanced")), data_options=c.get("data_options") or {})
-    record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
-    if reused and on_reuse:
-        on_reuse(record)
-    return load_run(settings.runs_dir, record["id"])
+    return rd

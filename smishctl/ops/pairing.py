@@ -52,10 +52,6 @@ def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
     return RunData(id=run.id, record=record, rows=run.predictions(), role=role)
 
 
-def from_record(record: dict, rows: list[dict], role: str = "candidate") -> RunData:
-    return RunData(id=record["id"], record=record, rows=rows, role=role)
-
-
 def check_comparable(runs: list[RunData]) -> list[str]:
     """Refuse runs of different datasets or label sets (exit 2); warn when items differ.
 

@@ -1,4 +1,9 @@
-"""CI gates: `metric[label] OP number`, e.g. macro_f1>=0.80, recall[smishing]>=0.9, cost_per_1k<=0.05."""
+"""Gates, the one evaluator of pass/fail rules for compare and promote.
+
+Two kinds: a bound on one metric of a run (`metric[label] OP number`, e.g. macro_f1>=0.80,
+recall[smishing]>=0.9, cost_per_1k<=0.05; a promotion policy key such as min_macro_f1 is one too), and
+"not significantly worse than the baseline" on the paired statistics of the same items.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from smishctl.core.errors import ConfigError
+from smishctl.score.stats import SIGNIFICANCE, significantly_worse
 
 # name -> (description, higher is better, takes a [label])
 METRICS: dict[str, tuple[str, bool, bool]] = {
@@ -42,15 +48,46 @@ GATE_RE = re.compile(
 
 @dataclass(frozen=True)
 class Gate:
+    """A bound on one metric of a run."""
+
     metric: str
     label: str | None
     op: str
     threshold: float
     text: str
+    # The policy key this bound stands for (min_macro_f1): its message then states the relation that
+    # holds (macro_f1=0.7 < 0.8) rather than echoing a gate expression the user never wrote.
+    name: str | None = None
+    # The value when the run does not record the metric (None: unknown, which never passes).
+    if_missing: float | None = None
 
     @property
     def key(self) -> str:
         return f"{self.metric}[{self.label}]" if self.label else self.metric
+
+
+@dataclass(frozen=True)
+class NoRegressionGate:
+    """Not significantly worse than the baseline on the same items (McNemar p < alpha and a lower macro-F1)."""
+
+    alpha: float = SIGNIFICANCE
+    name: str = "no_regression"
+
+    @property
+    def text(self) -> str:
+        return self.name
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+def bound(name: str, metric: str, op: str, threshold: float, *, if_missing: float | None = None) -> Gate:
+    """A gate for a named limit (a policy key or a command-line option) on a label-free metric."""
+    if metric not in METRICS or METRICS[metric][2]:
+        raise ValueError(f"{metric!r} is not a label-free metric")
+    return Gate(metric=metric, label=None, op=op, threshold=float(threshold), text=f"{metric}{op}{threshold:g}",
+                name=name, if_missing=if_missing)
 
 
 def parse_gate(text: str, labels: tuple[str, ...] | None = None) -> Gate:
@@ -101,12 +138,39 @@ def higher_is_better(metric: str) -> bool:
     return METRICS[metric][1]
 
 
-def check_gate(gate: Gate, metrics: dict) -> dict:
+# The relation that holds when a bound fails, for messages of named bounds.
+NEGATED = {">=": "<", "<=": ">", ">": "<=", "<": ">=", "==": "!="}
+
+
+def check_gate(gate: Gate | NoRegressionGate, metrics: dict, *, paired: dict | None = None,
+               baseline: str | None = None) -> dict:
+    """Pass or fail, the value judged and a message naming it.
+
+    A metric gate reads `metrics`; a no-regression gate reads `paired` (smishctl.ops.compare.paired_stats
+    of the run against the baseline), and names the baseline as `baseline` (default: its run id)."""
+    if isinstance(gate, NoRegressionGate):
+        return _check_no_regression(gate, paired, baseline)
     value = metric_value(metrics, gate.metric, gate.label)
-    passed = value is not None and bool(OPS[gate.op](value, gate.threshold))
     if value is None:
+        value = gate.if_missing
+    passed = value is not None and bool(OPS[gate.op](value, gate.threshold))
+    if gate.name is not None:
+        shown = "unknown" if value is None else f"{value:.4g}"
+        message = f"{gate.key}={shown} {gate.op if passed else NEGATED[gate.op]} {gate.threshold:g}"
+    elif value is None:
         message = f"{gate.key} is unknown for this run (gate {gate.text})"
     else:
         message = f"{gate.key}={value:.4g} {'meets' if passed else 'fails'} {gate.op} {gate.threshold:g}"
     return {"gate": gate.text, "metric": gate.key, "op": gate.op, "threshold": gate.threshold, "value": value,
             "passed": passed, "message": message}
+
+
+def _check_no_regression(gate: NoRegressionGate, paired: dict | None, baseline: str | None) -> dict:
+    if paired is None:
+        raise ValueError("a no-regression gate is checked on paired statistics against a baseline")
+    p, diff = paired["mcnemar_p"], paired["macro_f1_diff"]
+    worse = significantly_worse(p, diff, gate.alpha)
+    message = (f"macro-F1 {diff or 0:+.3f} vs {baseline or paired['baseline']} on {paired['n_paired']} items, "
+               f"McNemar p={p:.4g}" + (f" < {gate.alpha:g}: significantly worse" if worse else ""))
+    return {"gate": gate.text, "metric": "macro_f1", "op": "no_regression", "threshold": gate.alpha, "value": p,
+            "passed": not worse, "message": message}

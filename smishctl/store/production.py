@@ -1,12 +1,14 @@
-"""What is in production, readable without the CLI; and `load_production()`, a ready classifier.
+"""The production folder: its layout, what is in production (readable without the CLI), and the
+atomic steps that change it (staged release, renamed into place, `current` switched, history appended).
 
-Layout of prompts/production/ (written only by smishctl.ops.promote, under a lock):
+Layout of prompts/production/ (changed only by smishctl.ops.promote, under the lock):
     releases/r0001/   an immutable copy of a promoted artifact: program.json (DSPy state),
                       prompt.json (rendered chat messages, {{sms}} placeholder), manifest.json
                       (provenance, checksums), CARD.md, promotion.json (who, when, why, metrics,
                       evaluation run, previous release)
     current -> releases/r000N   a symlink, switched atomically (rename over the old link)
     history.jsonl     one line per promotion or rollback
+    .lock             held while production changes
 
 Readers that opened files of the old release keep a consistent view: releases are never modified.
 """
@@ -14,12 +16,17 @@ Readers that opened files of the old release keep a consistent view: releases ar
 from __future__ import annotations
 
 import json
+import os
+import re
+import secrets
+import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
-from smishctl.store.artifacts import MANIFEST, Artifact, verify_artifact
-from smishctl.util.fs import read_json
+from smishctl.store.artifacts import CARD, MANIFEST, PROGRAM, PROMPT, Artifact, next_numbered, verify_artifact
+from smishctl.util.fs import atomic_write_json, file_lock, read_json
 from smishctl.util.hashing import sha256_file
 
 CURRENT = "current"
@@ -27,6 +34,8 @@ RELEASES = "releases"
 HISTORY = "history.jsonl"
 RELEASE_FILE = "promotion.json"
 LOCK = ".lock"
+RELEASE_RE = re.compile(r"^r(\d{4,})$")
+STAGING_PREFIX = ".staging-"
 
 
 def current_dir(settings: Settings) -> Path:
@@ -81,3 +90,79 @@ def read_history(settings: Settings) -> list[dict]:
             except json.JSONDecodeError:
                 break
     return out
+
+
+def release_dir(settings: Settings, release: str) -> Path:
+    return settings.production_dir / RELEASES / release
+
+
+def lock(settings: Settings) -> AbstractContextManager:
+    """Held by whoever changes production, so that changes are serialised."""
+    return file_lock(settings.production_dir / LOCK)
+
+
+def next_release(settings: Settings) -> str:
+    return next_numbered(settings.production_dir / RELEASES, RELEASE_RE, "r")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def clean_staging(settings: Settings) -> None:
+    """Remove what an interrupted change left behind (a staging folder, a link not yet renamed)."""
+    prod = settings.production_dir
+    for d in (prod / RELEASES).glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(d, ignore_errors=True)
+    for link in prod.glob(f".{CURRENT}-*"):
+        link.unlink(missing_ok=True)
+
+
+def stage_release(settings: Settings, art: Artifact, promotion: dict) -> Path:
+    """A verified copy of the artifact plus its promotion record, in a staging folder nobody reads."""
+    staging = settings.production_dir / RELEASES / f"{STAGING_PREFIX}{secrets.token_hex(4)}"
+    staging.mkdir(parents=True)
+    for name in (PROGRAM, PROMPT, MANIFEST, CARD):
+        src = art.dir / name
+        if src.is_file():
+            shutil.copy2(src, staging / name)
+            with open(staging / name, "rb") as fh:
+                os.fsync(fh.fileno())
+    verify_artifact(Artifact(id=art.id, dir=staging))  # the copy is exactly what was verified
+    atomic_write_json(staging / RELEASE_FILE, {**promotion, "manifest_sha256": sha256_file(staging / MANIFEST)})
+    return staging
+
+
+def install_release(settings: Settings, staging: Path, release: str) -> None:
+    """Rename the staged folder to releases/<release> (immutable from then on) and make it current."""
+    staging.rename(release_dir(settings, release))
+    _fsync_dir(settings.production_dir / RELEASES)
+    switch_current(settings, release)
+
+
+def switch_current(settings: Settings, release: str) -> None:
+    """Point `current` at releases/<release> in one rename (readers see the old or the new, never neither)."""
+    prod = settings.production_dir
+    link = prod / CURRENT
+    if link.exists() and not link.is_symlink():
+        raise ConfigError(f"{link} is not managed by smishctl (a real folder, not a link)",
+                          hint="move it away, then promote again")
+    tmp = prod / f".{CURRENT}-{secrets.token_hex(4)}"
+    os.symlink(f"{RELEASES}/{release}", tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(prod)
+
+
+def append_history(settings: Settings, entry: dict) -> None:
+    with open(settings.production_dir / HISTORY, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())

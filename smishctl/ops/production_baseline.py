@@ -1,0 +1,51 @@
+"""Production as a baseline: its run on the same items as another run, for promote and compare alike."""
+
+from __future__ import annotations
+
+from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError
+from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
+from smishctl.ops.pairing import RunData, load_run
+from smishctl.store.runs import find_run
+
+
+def _recorded_run(settings: Settings, run_id: str | None) -> RunData | None:
+    """The evaluation the release was promoted on, when it is still there and readable."""
+    if not run_id:
+        return None
+    try:
+        return load_run(settings.runs_dir, run_id)
+    except (ConfigError, OSError, ValueError):
+        return None
+
+
+def production_config(current: dict, like: dict) -> EvalConfig:
+    """Production's prompt and model on exactly the items of run record `like` (same dataset, split, sample)."""
+    c = like.get("config") or {}
+    return EvalConfig(model=(current.get("model") or {}).get("name"), prompt="production", dataset=c.get("dataset"),
+                      split=c.get("split", "test"), limit=c.get("limit"), balanced=bool(c.get("balanced")),
+                      data_options=c.get("data_options") or {})
+
+
+def production_baseline(settings: Settings, current: dict, like: dict | None, *, dry_run: bool = False,
+                        on_start=None, on_item=None, on_reuse=None) -> RunData | None:
+    """Production's run on the items of run record `like`.
+
+    `current` is the production release (smishctl.store.production.read_current). Its recorded run when
+    that covers the same items (any recorded run when `like` is None); else production evaluated with
+    `like`'s configuration, an identical earlier run reused. None when `like` is None and no run is
+    recorded, or in a dry run that would have to evaluate."""
+    recorded = _recorded_run(settings, current.get("run"))
+    if recorded is not None and (like is None or
+                                 recorded.dataset.get("items_hash") == (like.get("dataset") or {}).get("items_hash")):
+        return recorded
+    if like is None:
+        return None
+    cfg = production_config(current, like)
+    if dry_run:
+        found = find_run(settings.runs_dir, prepare(settings, cfg).record["config_hash"])
+        return load_run(settings.runs_dir, found.id) if found else None
+    record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
+    if reused and on_reuse:
+        on_reuse(record)
+    return load_run(settings.runs_dir, record["id"])

@@ -1,0 +1,106 @@
+"""A [promotion] policy key and the equivalent `compare` gate give the same verdict on the same run.
+
+Both are checked by the one gate evaluator (smishctl.score.gates), so that they cannot drift apart:
+here every policy key is set, each candidate is judged by `promote --dry-run` and by `compare` against
+production, and the verdicts are compared key by key. Runs are synthetic (no model); the robustness
+runs carry the exact configuration promote asks for, so it reuses them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from compare_helpers import items, make_artifact, predictions, write_run
+
+from smishctl.ops.compare import CompareOptions, compare_runs
+from smishctl.ops.compare_sources import production_run
+from smishctl.ops.evaluate import EvalConfig, prepare
+from smishctl.ops.pairing import load_run
+from smishctl.ops.promote import promote
+from smishctl.score.metrics import run_metrics
+
+GOLD = items(30)
+POLICY = {"min_macro_f1": 0.8, "max_error_rate": 0.05, "require": ["recall[smishing] >= 0.95"],
+          "max_attack_success_rate": 0.5, "min_control_ham_accuracy": 0.8}
+# policy check name -> how compare spells the same rule
+EQUIVALENT = {
+    "min_macro_f1": "macro_f1>=0.8",
+    "max_error_rate": "--max-error-rate 0.05",
+    "require recall[smishing]": "recall[smishing]>=0.95",
+    "not_worse_than_production": "--no-regression",
+    "max_attack_success_rate": "attack_success_rate<=0.5",
+    "min_control_ham_accuracy": "control_ham_accuracy>=0.8",
+}
+ROBUSTNESS_GATES = ["attack_success_rate<=0.5", "control_ham_accuracy>=0.8"]
+
+
+def _robustness_run(settings, art, test_record: dict, answer: str | None) -> None:
+    """The candidate's run on the robustness set: every message answered `answer` (None: its gold label)."""
+    plan = prepare(settings, EvalConfig(model=test_record["model"]["name"], prompt=art.id, dataset="robustness",
+                                        split="test"))
+    rows = [(ex.id, ex.label, answer or ex.label, "ok") for ex in plan.items]
+    d = write_run(settings.runs_dir, plan.record["id"], rows, dataset="robustness", prompt_id=art.id,
+                  model=test_record["model"]["name"])
+    rec = json.loads((d / "run.json").read_text())
+    preds = [json.loads(line) for line in (d / "predictions.jsonl").read_text().splitlines()]
+    rec["config_hash"] = plan.record["config_hash"]
+    rec["metrics"] = run_metrics(preds, rec)
+    (d / "run.json").write_text(json.dumps(rec))
+
+
+@pytest.fixture()
+def candidates(settings):
+    """`good` in production; candidates of graded quality, each with a test-split run and a robustness run."""
+    def art_with_run(name, rows, instructions):
+        art = make_artifact(settings, instructions=instructions)
+        write_run(settings.runs_dir, f"run-{name}", rows, prompt_id=art.id,
+                  prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b")
+        return art
+
+    good = art_with_run("good", predictions(GOLD, {1}), "Label the SMS: ham, spam or smishing.")
+    promote(settings, good.id)
+    errs = predictions(GOLD, set())
+    errs[:3] = [(i, g, None, "error") for i, g, _, _ in errs[:3]]  # error_rate 0.1
+    arts = {
+        "ok": art_with_run("ok", predictions(GOLD, {1, 2}), "Decide: ham, spam or smishing?"),
+        "poor": art_with_run("poor", predictions(GOLD, set(range(20))), "Guess the label."),
+        "halved": art_with_run("halved", predictions(GOLD, set(range(0, 30, 2))), "Another prompt."),
+        "errs": art_with_run("errs", errs, "A prompt whose calls fail."),
+    }
+    for name, art in arts.items():
+        record = json.loads((settings.runs_dir / f"run-{name}" / "run.json").read_text())
+        # poor lets every attack through as ham; halved answers spam to everything, ham controls included
+        _robustness_run(settings, art, record, {"poor": "ham", "halved": "spam"}.get(name))
+    settings.raw["promotion"] = dict(POLICY)
+    return arts
+
+
+def _policy_checks(settings, art) -> dict[str, dict]:
+    res = promote(settings, art.id, dry_run=True, force=True, reason="verdicts only")
+    return {c["name"]: c for c in res["checks"]}
+
+
+def _compare_verdicts(settings, name: str, robust_id: str) -> dict[str, bool]:
+    cand = load_run(settings.runs_dir, f"run-{name}")
+    base = production_run(settings, cand)
+    opts = CompareOptions(gates=["macro_f1>=0.8", "recall[smishing]>=0.95"], max_error_rate=0.05, no_regression=True)
+    cmp = compare_runs([base, cand], baseline_index=0, options=opts)
+    out = {g["gate"]: g["passed"] for g in cmp["gates"] if g["run"] == cand.id}
+    out.update({"--max-error-rate 0.05" if c["check"].startswith("error_rate") else "--no-regression": c["passed"]
+                for c in cmp["checks"] if c["run"] == cand.id})
+    robust = compare_runs([load_run(settings.runs_dir, robust_id)], options=CompareOptions(gates=ROBUSTNESS_GATES))
+    out.update({g["gate"]: g["passed"] for g in robust["gates"]})
+    return out
+
+
+def test_policy_keys_and_compare_gates_agree(settings, candidates):
+    seen: dict[str, set[bool]] = {key: set() for key in EQUIVALENT}
+    for name, art in candidates.items():
+        checks = _policy_checks(settings, art)
+        compare = _compare_verdicts(settings, name, checks["max_attack_success_rate"]["robustness_run"])
+        for key, gate in EQUIVALENT.items():
+            verdict = checks[key]["passed"]
+            assert verdict == compare[gate], f"{name}: policy {key} says {verdict}, compare {gate} says {compare[gate]}"
+            seen[key].add(verdict)
+    # every rule both passes and fails somewhere: agreement is not the trivial all-pass
+    assert all(v == {True, False} for v in seen.values()), seen
