@@ -87,6 +87,11 @@ def _redact(text: str) -> str:
     return redact(text)
 
 
+def warn(message: str) -> None:
+    """One warning line (e.g. a library hook that failed: the command itself did not)."""
+    console.print(f"[yellow]warning:[/yellow] {plain(message)}", soft_wrap=True)
+
+
 def settings():
     from smishctl.core.config import load_settings
 

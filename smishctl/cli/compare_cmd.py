@@ -19,6 +19,7 @@ from smishctl.cli.common import (
     print_json,
     settings,
     split_policy_options,
+    warn,
 )
 from smishctl.cli.completion import complete_run
 
@@ -116,7 +117,7 @@ def compare(
             raise ConfigError("nothing to compare", hint="pass run ids (see smishctl runs list) or --models a,b")
         options = CompareOptions(gates=gates, max_error_rate=max_error_rate, no_regression=no_regression,
                                  n_boot=bootstrap, seed=seed, strict_items=strict_items)
-        _track_new_runs(s, data, enabled=not no_langfuse)
+        _report_new_runs(s, data, enabled=not no_langfuse)
         check = None
         if golden_sets:
             from smishctl.ops.must_pass import check_record
@@ -176,17 +177,15 @@ def _print_tables(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
         console_.print(t)
 
 
-def _track_new_runs(s, data, *, enabled: bool) -> None:
-    """Send runs that have not been sent yet (those this command just evaluated) to Langfuse."""
-    from smishctl.tracking import track_run
+def _report_new_runs(s, data, *, enabled: bool) -> None:
+    """The runs this command just evaluated go to the hooks (Langfuse); one warning line per run it did not take."""
+    from smishctl.ops.compare import report_new_runs
+    from smishctl.ops.hooks import default_hooks
 
-    for d in data:
-        if not d.record.get("langfuse"):
-            status = track_run(s, d.id, enabled=enabled)
-            d.record["langfuse"] = status
-            if status["status"] == "pending":
-                console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {d.id}; "
-                              f"send it later with: smishctl push {d.id}", soft_wrap=True)
+    for d in report_new_runs(s, data, hooks=default_hooks(s, enabled=enabled), on_warning=warn):
+        if (d.record.get("langfuse") or {}).get("status") == "pending":
+            console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {d.id}; "
+                          f"send it later with: smishctl push {d.id}", soft_wrap=True)
 
 
 def _print_langfuse_links(data) -> None:

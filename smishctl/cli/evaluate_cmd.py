@@ -18,6 +18,7 @@ from smishctl.cli.common import (
     settings,
     show_progress,
     split_policy_options,
+    warn,
 )
 from smishctl.cli.completion import complete_prompt, complete_run
 
@@ -89,8 +90,8 @@ def evaluate(
             from smishctl.data.golden import load_golden
 
             golden_sets = [load_golden(s, ref) for ref in must_pass]  # bad names fail before any call
-        record = _run_with_progress(s, cfg, resume)
-        record["langfuse"] = _track(s, record["id"], enabled=not no_langfuse)
+        record = _run_with_progress(s, cfg, resume, langfuse=not no_langfuse)
+        _print_langfuse(record)
         results = []
         if must_pass:
             from smishctl.ops.must_pass import check_record
@@ -119,23 +120,22 @@ def _announce(plan) -> None:
                   f"{len(plan.items)} messages of {plan.record['dataset']['name']} (run {plan.run.id})")
 
 
-def _track(s, run_id: str, *, enabled: bool) -> dict:
-    """Send the (already written) run to Langfuse when configured; one warning line if that fails."""
-    from smishctl.tracking import track_run
-
-    status = track_run(s, run_id, enabled=enabled)
-    if status["status"] == "pending":
+def _print_langfuse(record: dict) -> None:
+    """What became of the run in Langfuse: its experiment link, or one warning line."""
+    status = record.get("langfuse") or {}
+    run_id = record["id"]
+    if status.get("status") == "pending":
         console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {run_id} ({plain(status.get('error'))}); "
                       f"kept locally, send it later with: smishctl push {run_id}", soft_wrap=True)
-    elif status["status"] == "pushed":
+    elif status.get("status") == "pushed":
         console.print(f"Langfuse experiment: {status.get('url') or status.get('host')}", soft_wrap=True)
-    return status
 
 
-def _run_with_progress(s, cfg, resume):
+def _run_with_progress(s, cfg, resume, *, langfuse: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from smishctl.ops.evaluate import evaluate as run_eval
+    from smishctl.ops.hooks import default_hooks
 
     progress = Progress(TextColumn("[bold]evaluating[/bold] {task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
@@ -160,4 +160,5 @@ def _run_with_progress(s, cfg, resume):
 
     interrupt.install()
     with progress:
-        return run_eval(s, cfg, resume=resume, on_start=on_start, on_item=on_item)
+        return run_eval(s, cfg, resume=resume, on_start=on_start, on_item=on_item,
+                        hooks=default_hooks(s, enabled=langfuse), on_warning=warn)

@@ -18,6 +18,7 @@ from smishctl.cli.common import (
     settings,
     show_progress,
     split_policy_options,
+    warn,
 )
 
 
@@ -89,6 +90,8 @@ def _run_with_progress(cfg):
             state["task"] = progress.add_task(kw["name"], total=kw.get("total"), info="")
         elif kind == "item":
             progress.update(state["task"], advance=1)
+        elif kind == "warning":
+            warn(kw["message"])
         elif kind in ("call", "trial") and state["task"] is not None:
             state[kind] = kw["meter" if kind == "call" else "trials"]
             progress.update(state["task"], info=_spend_info(state.get("call"), state.get("trial")))

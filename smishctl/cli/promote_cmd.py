@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, plain, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, plain, print_json, settings, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +32,7 @@ def promote(
     on the same items. Exit codes: 0 done, 1 policy failed, 2 bad input."""
     with handled(debug):
         from smishctl.core.errors import ConfigError
+        from smishctl.ops.hooks import default_hooks
         from smishctl.ops.promote import promote as do_promote
         from smishctl.ops.promote import rollback as do_rollback
         from smishctl.ops.promote import status as do_status
@@ -56,10 +57,10 @@ def promote(
                           + (" [yellow](forced)[/yellow]" if st.get("forced") else ""))
                 out.print(f"  previous release {st['previous'] or '-'}; {st['history']} history entries; {st['dir']}")
             return
+        hooks = default_hooks(s, enabled=not no_langfuse)  # Langfuse's prompt label follows production
         if rollback:
-            res = do_rollback(s, reason=reason, dry_run=dry_run)
-            if not dry_run:
-                res["langfuse"] = _langfuse_label(s, res["to"]["artifact"], rollback=True, enabled=not no_langfuse)
+            res = do_rollback(s, reason=reason, dry_run=dry_run, hooks=hooks, on_warning=warn)
+            _print_langfuse_label(res.get("langfuse"))
             if as_json:
                 print_json(res)
             else:
@@ -75,9 +76,8 @@ def promote(
                           f"{len(plan.items)} test items (run {plan.run.id})")
 
         res = do_promote(s, artifact, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
-                         balanced=balanced, on_start=on_start)
-        if not dry_run:
-            res["langfuse"] = _langfuse_label(s, res["artifact"], rollback=False, enabled=not no_langfuse)
+                         balanced=balanced, on_start=on_start, hooks=hooks, on_warning=warn)
+        _print_langfuse_label(res.get("langfuse"))
         if as_json:
             print_json(res)
             return
@@ -98,18 +98,12 @@ def promote(
             out.print(f"promoted {res['artifact']} as release {res['release']}{forced}: {src} -> {res['artifact']}")
 
 
-def _langfuse_label(s, artifact_id: str, *, rollback: bool, enabled: bool) -> dict:
-    """Move Langfuse's `production` prompt label to the artifact (never fails the promotion)."""
-    from smishctl.core.errors import SmishError
-    from smishctl.tracking import publish_prompt, rollback_prompt
-
-    try:
-        st = (rollback_prompt if rollback else publish_prompt)(s, artifact_id, enabled=enabled)
-    except SmishError as exc:
-        st = {"status": "pending", "error": exc.one_line()}
+def _print_langfuse_label(st: dict | None) -> None:
+    """Where Langfuse's `production` prompt label went (the promotion stands either way)."""
+    if not st:
+        return
     if st["status"] == "pushed":
         console.print(f"Langfuse prompt {st['name']} version {st['version']} is labelled production", soft_wrap=True)
     elif st["status"] == "pending":
         console.print(f"[yellow]warning:[/yellow] Langfuse prompt label not moved ({plain(st.get('error'))}); "
                       "retry with: smishctl push --production", soft_wrap=True)
-    return st

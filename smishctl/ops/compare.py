@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from smishctl.core.errors import ConfigError
+from smishctl.ops.hooks import Warn, default_hooks, notify
 from smishctl.ops.pairing import RunData, check_comparable, common_items, paired_codes
 from smishctl.score.gates import Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
@@ -40,6 +41,21 @@ def paired_stats(base: RunData, cand: RunData, labels: tuple[str, ...], *, n_boo
         "confidence": boot["confidence"], "n_boot": boot["n_boot"], "seed": seed,
         "significant": p < SIGNIFICANCE, "significantly_worse": significantly_worse(p, boot["diff"]),
     }
+
+
+def report_new_runs(settings, runs: list[RunData], *, hooks=None, on_warning: Warn | None = None) -> list[RunData]:
+    """Tell the hooks (default: default_hooks) about the runs without an entry of theirs: those the
+    comparison just evaluated (its sources evaluate without hooks, so that reused runs are not
+    reported twice). Returns the runs reported; what the hooks returned is in their records."""
+    hooks = default_hooks(settings) if hooks is None else hooks
+    name = getattr(hooks, "name", None)
+    reported = []
+    for run in runs:
+        if name and run.record.get(name):
+            continue
+        notify(hooks, "run_finished", run.record, into=run.record, on_warning=on_warning)
+        reported.append(run)
+    return reported
 
 
 def parse_gates(texts: list[str], labels: tuple[str, ...] | None) -> list[Gate]:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from smishctl import tracking
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted
 from smishctl.data.feedback import training_feedback
@@ -20,6 +19,7 @@ from smishctl.models.lm import build_lm
 from smishctl.models.pricing import call_cost
 from smishctl.models.registry import resolve_model
 from smishctl.ops.evaluate import library_versions
+from smishctl.ops.hooks import default_hooks, notify, safe_call
 from smishctl.ops.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
 from smishctl.ops.trial_scores import TrialRecorder
 from smishctl.score.metrics import compute_metrics
@@ -190,10 +190,25 @@ def bias_before_prior(adapter, prior_weight: float | None):
     return replace(adapter, bias={lab: b / (1 - prior_weight) for lab, b in adapter.bias.items()})
 
 
-def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None) -> dict:
-    """Optimize, score baseline and result on dev, write a new artifact version. Returns a summary."""
+def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None,
+                 hooks=None) -> dict:
+    """Optimize, score baseline and result on dev, write a new artifact version. Returns a summary.
+
+    The hooks (default: default_hooks, off with cfg.langfuse=False) hear of the optimization, of every
+    scored trial (the zero-shot baseline, each evaluation TrialRecorder sees, the result) and of its
+    end; a failing hook is an on_event("warning", message=...) and nothing more."""
 
     emit = on_event or (lambda *a, **k: None)
+    hooks = default_hooks(settings, enabled=cfg.langfuse) if hooks is None else hooks
+    warned: set[str] = set()
+
+    def warn(message: str) -> None:  # once: a hook failing on every trial is one line
+        if message not in warned:
+            warned.add(message)
+            emit("warning", message=message)
+
+    def tell(event: str, *args):
+        return safe_call(hooks, event, *args, on_warning=warn)
     name = cfg.optimizer or DEFAULT_OPTIMIZER
     opt_spec, params = resolve_params(name, cfg.params)
     adapter = AdapterConfig(name=cfg.adapter or DEFAULT_ADAPTER)
@@ -250,7 +265,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         return compute_metrics(rows, ds.labels), rows
 
     optimization_id = f"optimize-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    tracker = tracking.start_optimization(settings, optimization_id, enabled=cfg.langfuse, metadata={
+    tell("optimization_started", optimization_id, {
         "optimizer": name, "params": params, "model": spec.name, "dataset": ds.name, "seed": cfg.seed})
     started = time.perf_counter()
     try:
@@ -259,12 +274,17 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
         baseline = compute_metrics(dev_rows(make_program(ds.labels), adapter, "baseline"), ds.labels)
         meter.enforcing = True
+        tell("trial_scored", optimization_id, {
+            "trial": 0, "score": baseline["accuracy"], "candidate": {"optimizer": "zero-shot"},
+            "metrics": {"macro_f1": baseline["macro_f1"]}, "model": spec.name})
         emit("phase", name=f"optimizing ({name})", total=None, baseline=baseline)
         ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
                               threads=cfg.threads, params=params, adapter=adapter, score=score_candidate)
         student = make_program(ds.labels)
 
-        trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t))
+        trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t),
+                               on_scored=lambda n, t: tell("trial_scored", optimization_id,
+                                                           search_trial(n, t, name, spec.name)))
         search_started, calls_before_search = time.perf_counter(), meter.calls
         # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
         with dspy.context(lm=lm, adapter=adapter.build(), callbacks=[trials]), \
@@ -287,7 +307,9 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     finally:
         _BUDGETS.pop(meter_key, None)
     wall = time.perf_counter() - started
-    _trace_trials(tracker, name, params, spec.name, baseline, result, program, search_seconds)
+    tell("trial_scored", optimization_id, {
+        "trial": len(trials.trials) + 1, "score": result["accuracy"], "candidate": {"optimizer": name, "params": params},
+        "metrics": {"macro_f1": result["macro_f1"]}, "duration_s": search_seconds, "model": spec.name})
 
     if opt_spec.program_kind == "knn":
         state = {**program.state(), "adapter": adapter.to_dict()}
@@ -327,33 +349,19 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "instructions_changed": instructions != (KNN_INSTRUCTIONS if opt_spec.program_kind == "knn"
                                                  else DEFAULT_INSTRUCTIONS),
         "versions": library_versions(),
-        "langfuse": tracker.finish(),
         "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
     }
+    notify(hooks, "optimization_finished", optimization_id, into=manifest, on_warning=warn)
     card = _card(manifest, instructions)
     art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
                         manifest=manifest, card=card)
     return {"artifact": art.id, "path": str(art.dir), **art.manifest}
 
 
-def _trace_trials(tracker, name, params, model, baseline, result, program, search_seconds) -> None:
-    """One Langfuse trace per scored candidate: the baseline, what the optimizer reports of its
-    own search (random-search candidates, MIPROv2 trials), and the result."""
-    tracker.trace_trial(trial=0, score=baseline["accuracy"], candidate={"optimizer": "zero-shot"},
-                        metrics={"macro_f1": baseline["macro_f1"]}, model=model)
-    n = 0
-    for cand in getattr(program, "candidate_programs", None) or []:
-        n += 1
-        tracker.trace_trial(trial=n, score=cand.get("score"), candidate={"optimizer": name, "candidate": n,
-                            "demos": len(cand["program"].predictors()[0].demos)}, model=model)
-    for trial_no, log in sorted((getattr(program, "trial_logs", None) or {}).items()):
-        score = log.get("full_eval_score", log.get("mb_score"))
-        if score is not None:
-            n += 1
-            tracker.trace_trial(trial=n, score=score / 100 if score > 1 else score,
-                                candidate={"optimizer": name, "trial": trial_no}, model=model)
-    tracker.trace_trial(trial=n + 1, score=result["accuracy"], candidate={"optimizer": name, "params": params},
-                        metrics={"macro_f1": result["macro_f1"]}, duration_s=search_seconds, model=model)
+def search_trial(number: int, trial: dict, optimizer: str, model: str) -> dict:
+    """A TrialRecorder trial as the hooks' trial event: its score is the optimizer's own metric."""
+    return {"trial": number, "score": trial["accuracy"], "model": model,
+            "candidate": {"optimizer": optimizer, "items": trial["items"], "full_dev": trial["full_dev"]}}
 
 
 def _check_reachable(lm, name: str) -> None:

@@ -17,6 +17,7 @@ import time
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
+from smishctl.ops.hooks import Warn, default_hooks, notify
 from smishctl.ops.pairing import load_run
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.ops.promotion_policy import check_policy, read_policy
@@ -181,8 +182,9 @@ def production_stack(history: list[dict]) -> list[str]:
 
 def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
             force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
-            on_start=None) -> dict:
-    """Promote an artifact; returns what was done (or, with dry_run, what would be done)."""
+            on_start=None, hooks=None, on_warning: Warn | None = None) -> dict:
+    """Promote an artifact; returns what was done (or, with dry_run, what would be done). The hooks
+    (default: default_hooks) hear of a promotion once it is installed."""
     if force and not (reason and reason.strip()):
         raise ConfigError("--force needs --reason '...' (it is recorded in the history)")
     if ref in ("production", "zero-shot", "", None):
@@ -252,12 +254,17 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
                  "reason": reason, "forced": plan["forced"],
                  "failed_checks": [c["name"] for c in failed]}
         release_store.append_history(settings, entry)
-    return {**plan, "release": release, "from": entry["from"], "to": entry["to"], "when": when}
+    result = {**plan, "release": release, "from": entry["from"], "to": entry["to"], "when": when}
+    hooks = default_hooks(settings) if hooks is None else hooks
+    notify(hooks, "artifact_promoted", art.id, into=result, on_warning=on_warning)
+    return result
 
 
-def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = False) -> dict:
+def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = False, hooks=None,
+             on_warning: Warn | None = None) -> dict:
     """Restore the release that was in production before the current one, walking back the history:
-    a release that is missing or fails verification is skipped (and reported), not a dead end."""
+    a release that is missing or fails verification is skipped (and reported), not a dead end. The
+    hooks (default: default_hooks) hear of the rollback once it is done."""
     with release_store.lock(settings):
         current = read_current(settings)
         if current is None:
@@ -291,7 +298,10 @@ def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = F
         release_store.clean_staging(settings)
         release_store.switch_current(settings, target)
         release_store.append_history(settings, entry)
-    return {**entry, "dry_run": False}
+    result = {**entry, "dry_run": False}
+    hooks = default_hooks(settings) if hooks is None else hooks
+    notify(hooks, "artifact_rolled_back", target_art.id, into=result, on_warning=on_warning)
+    return result
 
 
 def status(settings: Settings) -> dict:

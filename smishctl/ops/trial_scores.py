@@ -1,4 +1,5 @@
-"""Trial scores as DSPy's optimizers evaluate candidate programs: live progress and the manifest.
+"""Trial scores as DSPy's optimizers evaluate candidate programs: live progress, the manifest and
+the hooks' trial events (the one record of an optimization's search).
 
 Random search, MIPROv2 and GEPA score their candidates through `dspy.Evaluate`; a DSPy callback sees
 each of those calls end. Scores are exact-match accuracy (the optimizers' metric). "Best so far" only
@@ -15,9 +16,14 @@ from dspy.utils.callback import BaseCallback
 
 
 class TrialRecorder(BaseCallback):
-    def __init__(self, dev_size: int, on_trial: Callable[[TrialRecorder], None] | None = None):
+    """`on_trial(recorder)` after each trial (progress); `on_scored(number, trial)` with the trial
+    itself, numbered from 1 in the order recorded (safe when evaluations run in parallel)."""
+
+    def __init__(self, dev_size: int, on_trial: Callable[[TrialRecorder], None] | None = None,
+                 on_scored: Callable[[int, dict], None] | None = None):
         self.dev_size = dev_size
         self.on_trial = on_trial
+        self.on_scored = on_scored
         self.trials: list[dict] = []
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -35,7 +41,11 @@ class TrialRecorder(BaseCallback):
             score = getattr(outputs, "score", None)
             if exception is not None or score is None or not size:
                 return
-            self.trials.append({"items": size, "accuracy": round(score / 100, 4), "full_dev": size == self.dev_size})
+            trial = {"items": size, "accuracy": round(score / 100, 4), "full_dev": size == self.dev_size}
+            self.trials.append(trial)
+            number = len(self.trials)
+        if self.on_scored:
+            self.on_scored(number, trial)
         if self.on_trial:
             self.on_trial(self)
 

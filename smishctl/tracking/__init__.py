@@ -20,18 +20,21 @@ Prompts (promote)
 Optimization trials (optimize)
     start_optimization(settings, optimization_id, *, enabled=True, metadata=None) -> OptimizationTracker
     OptimizationTracker.trace_trial(...), .finish() -> dict, .ids() -> dict
-    trace_trial(settings, optimization_id, **trial) / finish_optimization(optimization_id)
+
+Library hooks (smishctl.core.hooks.RunHooks; smishctl.ops.hooks.default_hooks picks one)
+    LangfuseHooks(settings)          # evaluate, compare, optimize, promote and rollback report here
+    LangfuseOff(settings, reason)    # sends nothing; records why
 """
 
 from __future__ import annotations
 
+from smishctl.tracking.hooks import LangfuseHooks, LangfuseOff
+from smishctl.tracking.optimization import OptimizationTracker, start_optimization
 from smishctl.tracking.prompts import publish_prompt, rollback_prompt
 from smishctl.tracking.push import experiment_link, pending_runs, push_run, set_status, track_run
 from smishctl.tracking.settings import LangfuseSettings, langfuse_settings
-from smishctl.tracking.trials import OptimizationTracker, finish_optimization, start_optimization, trace_trial
 
 __all__ = [
-    "LangfuseSettings", "OptimizationTracker", "experiment_link", "finish_optimization", "langfuse_settings", "pending_runs",
-    "publish_prompt", "push_run", "rollback_prompt", "set_status", "start_optimization", "trace_trial",
-    "track_run",
+    "LangfuseHooks", "LangfuseOff", "LangfuseSettings", "OptimizationTracker", "experiment_link", "langfuse_settings",
+    "pending_runs", "publish_prompt", "push_run", "rollback_prompt", "set_status", "start_optimization", "track_run",
 ]

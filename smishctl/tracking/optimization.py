@@ -1,16 +1,11 @@
 """Tracing the trials of an optimization (one Langfuse trace per candidate evaluation).
 
-Usage from the optimize code::
+Usage (smishctl.tracking.hooks does this for `run_optimize`)::
 
-    from smishctl import tracking
-
-    tracker = tracking.start_optimization(settings, optimization_id, enabled=not no_langfuse,
-                                          metadata={"optimizer": "mipro", "model": model_name})
-    ...
+    tracker = start_optimization(settings, optimization_id, metadata={"optimizer": "mipro", "model": name})
     for each candidate evaluation:
-        tracker.trace_trial(trial=i, score=dev_macro_f1, candidate={"instructions": text, "n_demos": 4},
-                            metrics={"accuracy": acc}, duration_s=seconds, usage={...}, cost_usd=cost)
-    ...
+        tracker.trace_trial(trial=i, score=accuracy, candidate={"optimizer": "mipro", "items": 45},
+                            metrics={"macro_f1": f1}, duration_s=seconds, usage={...}, cost_usd=cost)
     manifest["langfuse"] = tracker.finish()   # pushes, bounded; never raises
 
 `trace_trial` only buffers (no network, microseconds) and returns the trial's deterministic trace
@@ -18,9 +13,6 @@ id (or None when Langfuse is off), so it is safe to call from inside an optimize
 `finish()` pushes every buffered trial within push_timeout and returns the ids to record:
 {"status": "pushed"|"pending"|"disabled", "session_id", "trace_ids", "url", "error"?}; `ids()` gives
 the same without pushing. Re-finishing re-sends the same ids (Langfuse updates, never duplicates).
-
-The module-level `trace_trial(settings, optimization_id, ...)` / `finish_optimization(id)` do the
-same through a per-process registry, for code that cannot carry the tracker object around.
 """
 
 from __future__ import annotations
@@ -107,31 +99,8 @@ def start_optimization(settings, optimization_id: str, *, enabled: bool = True,
                        metadata: dict | None = None) -> OptimizationTracker:
     """A tracker for one optimization (a no-op tracker when Langfuse is off or not configured)."""
     lf = langfuse_settings(settings, enabled=enabled)
-    tracker = OptimizationTracker(optimization_id, lf, metadata=metadata,
-                                  reason=None if lf else disabled_reason(settings, enabled=enabled))
-    with _REGISTRY_LOCK:
-        _REGISTRY[optimization_id] = tracker
-    return tracker
-
-
-_REGISTRY: dict[str, OptimizationTracker] = {}
-_REGISTRY_LOCK = threading.Lock()
-
-
-def trace_trial(settings, optimization_id: str, **trial) -> str | None:
-    """Module-level form of OptimizationTracker.trace_trial (creates the tracker on first use)."""
-    with _REGISTRY_LOCK:
-        tracker = _REGISTRY.get(optimization_id)
-    if tracker is None:
-        tracker = start_optimization(settings, optimization_id)
-    return tracker.trace_trial(**trial)
-
-
-def finish_optimization(optimization_id: str, timeout: float | None = None) -> dict | None:
-    """Module-level form of OptimizationTracker.finish (None if no trial was traced)."""
-    with _REGISTRY_LOCK:
-        tracker = _REGISTRY.pop(optimization_id, None)
-    return tracker.finish(timeout) if tracker else None
+    return OptimizationTracker(optimization_id, lf, metadata=metadata,
+                               reason=None if lf else disabled_reason(settings, enabled=enabled))
 
 
 def _push_trials(lf: LangfuseSettings, optimization_id: str, trials: list[dict], metadata: dict,
