@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from smishctl.core.errors import ConfigError
-from smishctl.ops.hooks import Warn, default_hooks, notify
+from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.pairing import RunData, check_comparable, common_items, paired_codes
 from smishctl.score.gates import Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
@@ -43,7 +43,7 @@ def paired_stats(base: RunData, cand: RunData, labels: tuple[str, ...], *, n_boo
     }
 
 
-def report_new_runs(settings, runs: list[RunData], *, hooks=None, on_warning: Warn | None = None) -> list[RunData]:
+def report_new_runs(settings, runs: list[RunData], *, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> list[RunData]:
     """Tell the hooks (default: default_hooks) about the runs without an entry of theirs: those the
     comparison just evaluated (its sources evaluate without hooks, so that reused runs are not
     reported twice). Returns the runs reported; what the hooks returned is in their records."""

@@ -17,7 +17,7 @@ from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_split
 from smishctl.data.registry import DEFAULT_DATASET
 from smishctl.data.shards import select
 from smishctl.models.lm import build_lm
-from smishctl.ops.hooks import Warn, default_hooks, notify
+from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.score.metrics import run_metrics
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
@@ -270,7 +270,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
 
 
 def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
-             on_item=None, hooks=None, on_warning: Warn | None = None) -> dict:
+             on_item=None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> dict:
     """Evaluate (or finish, with `resume`) a run; the hooks (default: smishctl.ops.hooks.default_hooks)
     hear of it once it is complete, and what they return is added to the record."""
     plan = prepare(settings, cfg, resume=resume)

@@ -19,7 +19,7 @@ from smishctl.models.lm import build_lm
 from smishctl.models.pricing import call_cost
 from smishctl.models.registry import resolve_model
 from smishctl.ops.evaluate import library_versions
-from smishctl.ops.hooks import default_hooks, notify, safe_call
+from smishctl.ops.hooks import RunHooks, default_hooks, notify, safe_call
 from smishctl.ops.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
 from smishctl.ops.trial_scores import TrialRecorder
 from smishctl.score.metrics import compute_metrics
@@ -191,12 +191,12 @@ def bias_before_prior(adapter, prior_weight: float | None):
 
 
 def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None,
-                 hooks=None) -> dict:
+                 hooks: RunHooks | None = None) -> dict:
     """Optimize, score baseline and result on dev, write a new artifact version. Returns a summary.
 
     The hooks (default: default_hooks, off with cfg.langfuse=False) hear of the optimization, of every
     scored trial (the zero-shot baseline, each evaluation TrialRecorder sees, the result) and of its
-    end; a failing hook is an on_event("warning", message=...) and nothing more."""
+    end; a failing hook is one on_event("warning", message=...) (logged without on_event), nothing more."""
 
     emit = on_event or (lambda *a, **k: None)
     hooks = default_hooks(settings, enabled=cfg.langfuse) if hooks is None else hooks
@@ -207,8 +207,11 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
             warned.add(message)
             emit("warning", message=message)
 
+    on_warning = warn if on_event else None
+
     def tell(event: str, *args):
-        return safe_call(hooks, event, *args, on_warning=warn)
+        return safe_call(hooks, event, *args, on_warning=on_warning)
+
     name = cfg.optimizer or DEFAULT_OPTIMIZER
     opt_spec, params = resolve_params(name, cfg.params)
     adapter = AdapterConfig(name=cfg.adapter or DEFAULT_ADAPTER)
@@ -351,7 +354,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "versions": library_versions(),
         "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
     }
-    notify(hooks, "optimization_finished", optimization_id, into=manifest, on_warning=warn)
+    notify(hooks, "optimization_finished", optimization_id, into=manifest, on_warning=on_warning)
     card = _card(manifest, instructions)
     art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
                         manifest=manifest, card=card)

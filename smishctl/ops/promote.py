@@ -17,7 +17,7 @@ import time
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
-from smishctl.ops.hooks import Warn, default_hooks, notify
+from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.pairing import load_run
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.ops.promotion_policy import check_policy, read_policy
@@ -182,7 +182,7 @@ def production_stack(history: list[dict]) -> list[str]:
 
 def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
             force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
-            on_start=None, hooks=None, on_warning: Warn | None = None) -> dict:
+            on_start=None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> dict:
     """Promote an artifact; returns what was done (or, with dry_run, what would be done). The hooks
     (default: default_hooks) hear of a promotion once it is installed."""
     if force and not (reason and reason.strip()):
@@ -260,7 +260,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     return result
 
 
-def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = False, hooks=None,
+def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = False, hooks: RunHooks | None = None,
              on_warning: Warn | None = None) -> dict:
     """Restore the release that was in production before the current one, walking back the history:
     a release that is missing or fails verification is skipped (and reported), not a dead end. The
