@@ -25,7 +25,16 @@ from pathlib import Path
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
-from smishctl.store.artifacts import CARD, MANIFEST, PROGRAM, PROMPT, Artifact, next_numbered, verify_artifact
+from smishctl.store.artifacts import (
+    CARD,
+    MANIFEST,
+    PROGRAM,
+    PROMPT,
+    Artifact,
+    next_numbered,
+    resolve_artifact,
+    verify_artifact,
+)
 from smishctl.util.fs import atomic_write_json, file_lock, read_json
 from smishctl.util.hashing import sha256_file
 
@@ -166,3 +175,18 @@ def append_history(settings: Settings, entry: dict) -> None:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def find_released_artifact(settings: Settings, ref: str) -> Artifact:
+    """An artifact by id from the prompt store, else from the production releases (which keep a
+    copy of every promoted artifact, so a rollback works even if the store lost it)."""
+    try:
+        return resolve_artifact(settings.prompts_dir, ref)
+    except ConfigError:
+        for manifest in sorted((settings.production_dir / RELEASES).glob(f"*/{MANIFEST}"), reverse=True):
+            try:
+                if read_json(manifest).get("id") == ref:
+                    return Artifact(id=ref, dir=manifest.parent)
+            except (OSError, ValueError):
+                continue
+        raise

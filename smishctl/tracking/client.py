@@ -21,7 +21,8 @@ import time
 from collections.abc import Iterator
 from typing import Self
 
-from smishctl.tracking.settings import LangfuseSettings, redact, secret_values
+from smishctl.tracking.settings import LangfuseSettings, register_langfuse_secrets
+from smishctl.util.redact import redact_obj
 
 _SESSION_LOCK = threading.RLock()
 
@@ -123,7 +124,7 @@ class LangfuseSession:
 
     def __init__(self, lf: LangfuseSettings):
         self.lf = lf
-        self.secrets = secret_values(lf)
+        register_langfuse_secrets(lf)
         self._previous = None
         self.client = None
 
@@ -158,7 +159,7 @@ class LangfuseSession:
             self.client = Langfuse(
                 public_key=lf.public_key, secret_key=lf.secret_key, base_url=lf.base_url,
                 timeout=lf.timeout, tracer_provider=self.provider, span_exporter=self.exporter,
-                flush_at=256, flush_interval=1.0, mask=lambda *, data, **_: redact(data, self.secrets))
+                flush_at=256, flush_interval=1.0, mask=lambda *, data, **_: redact_obj(data))
             resources = getattr(self.client, "_resources", None)
             if resources is not None:  # we shut it down ourselves, bounded; never at interpreter exit
                 atexit.unregister(resources.shutdown)
@@ -261,7 +262,7 @@ class LangfuseSession:
 
         sent = 0
         for i in range(0, len(scores), batch):
-            chunk = redact(scores[i:i + batch], self.secrets)
+            chunk = redact_obj(scores[i:i + batch])
             result = self.call("POST scores", self.api.scores.create, request=chunk, deadline=deadline)
             if isinstance(result, CreateScoreBatchResults) and result.rejected:
                 errors = "; ".join(e.message for e in (result.errors or []))[:200]

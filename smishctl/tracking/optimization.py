@@ -21,7 +21,8 @@ import threading
 import time
 
 from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
-from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings, redact
+from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings
+from smishctl.util.redact import redact_obj
 
 
 def trial_trace_id(optimization_id: str, trial) -> str:
@@ -89,9 +90,9 @@ class OptimizationTracker:
             url = _push_trials(lf, self.optimization_id, list(self.trials), self.metadata, budget)
             self._status = {"status": "pushed", "url": url}
         except PushError as exc:
-            self._status = {"status": "pending", "error": redact(str(exc))[:300]}
+            self._status = {"status": "pending", "error": redact_obj(str(exc))[:300]}
         except Exception as exc:  # noqa: BLE001 - never let Langfuse break an optimization
-            self._status = {"status": "pending", "error": redact(one_line(exc))}
+            self._status = {"status": "pending", "error": redact_obj(one_line(exc))}
         return self.ids()
 
 
@@ -110,7 +111,7 @@ def _push_trials(lf: LangfuseSettings, optimization_id: str, trials: list[dict],
     from opentelemetry import trace as otel_trace
 
     deadline = time.monotonic() + budget
-    meta = redact({k: v for k, v in metadata.items() if v is not None})
+    meta = redact_obj({k: v for k, v in metadata.items() if v is not None})
     with LangfuseSession(lf) as s:
         project_id = s.project_id(deadline)
         scores = []
@@ -126,8 +127,8 @@ def _push_trials(lf: LangfuseSettings, optimization_id: str, trials: list[dict],
                     tags=["smishctl", "optimize"]):
                 otel_root = s.tracer.start_span("optimize-trial", start_time=start)
                 root = LangfuseSpan(otel_span=otel_root, langfuse_client=s.client,
-                                    input=redact(t["candidate"]), output=output, level=level,
-                                    status_message=redact(t.get("error")),
+                                    input=redact_obj(t["candidate"]), output=output, level=level,
+                                    status_message=redact_obj(t.get("error")),
                                     metadata={**meta, "optimization_id": optimization_id, "trial": t["trial"],
                                               "split": t["split"]})
                 if t["usage"] or t["cost_usd"] is not None:

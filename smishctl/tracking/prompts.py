@@ -8,10 +8,12 @@ from urllib.parse import quote
 
 from smishctl import __version__
 from smishctl.core.errors import ConfigError
-from smishctl.store.artifacts import MANIFEST, PROMPT, SMS_PLACEHOLDER, Artifact, resolve_artifact
+from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, Artifact
+from smishctl.store.production import find_released_artifact
 from smishctl.tracking.client import LangfuseSession, PushError, one_line
-from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings, redact
+from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings
 from smishctl.util.fs import read_json
+from smishctl.util.redact import redact_obj
 
 MAX_VERSIONS_SCANNED = 50
 
@@ -39,7 +41,7 @@ def prompt_payload(artifact) -> tuple[list[dict], dict]:
         else manifest.get("optimizer"),
         "smishctl_version": __version__,
     }
-    return redact(messages), redact({k: v for k, v in config.items() if v is not None})
+    return redact_obj(messages), redact_obj({k: v for k, v in config.items() if v is not None})
 
 
 def publish_prompt(settings, artifact, *, label: str = "production", lf: LangfuseSettings | None = None,
@@ -51,8 +53,8 @@ def publish_prompt(settings, artifact, *, label: str = "production", lf: Langfus
     Never raises for Langfuse trouble: returns {"status": "pushed", "name", "version", "created",
     "labels", "url"}, {"status": "pending", "error"} or {"status": "disabled", "reason"}.
     """
-    if not isinstance(artifact, _artifact_type()):
-        artifact = find_artifact(settings, str(artifact))
+    if not isinstance(artifact, Artifact):
+        artifact = find_released_artifact(settings, str(artifact))
     lf = lf or langfuse_settings(settings, enabled=enabled)
     if lf is None:
         return {"status": "disabled", "reason": disabled_reason(settings, enabled=enabled)}
@@ -79,32 +81,12 @@ def publish_prompt(settings, artifact, *, label: str = "production", lf: Langfus
                     result = s.call("PATCH prompt version", s.api.prompt_version.update, quote(name, safe=""),
                                     version.version, new_labels=[*labels, label], deadline=deadline)
     except PushError as exc:
-        return {"status": "pending", "name": name, "host": lf.host, "error": redact(str(exc))[:300]}
+        return {"status": "pending", "name": name, "host": lf.host, "error": redact_obj(str(exc))[:300]}
     except Exception as exc:  # noqa: BLE001 - never let Langfuse break a promotion
-        return {"status": "pending", "name": name, "host": lf.host, "error": redact(one_line(exc))}
+        return {"status": "pending", "name": name, "host": lf.host, "error": redact_obj(one_line(exc))}
     url = f"{lf.host}/project/{project_id}/prompts/{quote(name, safe='')}" if project_id else None
     return {"status": "pushed", "name": name, "version": result.version, "labels": list(result.labels),
             "created": created, "artifact_id": artifact.id, "host": lf.host, "url": url}
-
-
-def _artifact_type():
-    return Artifact
-
-
-def find_artifact(settings, ref: str):
-    """An artifact by id from the prompt store, else from the production releases (which keep a
-    copy of every promoted artifact, so a rollback works even if the store lost it)."""
-
-    try:
-        return resolve_artifact(settings.prompts_dir, ref)
-    except ConfigError:
-        for manifest in sorted(settings.production_dir.glob(f"*/*/{MANIFEST}"), reverse=True):
-            try:
-                if read_json(manifest).get("id") == ref:
-                    return Artifact(id=ref, dir=manifest.parent)
-            except (OSError, ValueError):
-                continue
-        raise
 
 
 def rollback_prompt(settings, artifact, *, label: str = "production", lf: LangfuseSettings | None = None,

@@ -18,8 +18,9 @@ from smishctl.solve.signature import make_program
 from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, render_messages, resolve_artifact
 from smishctl.store.runs import Run, list_runs, open_run
 from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
-from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings, redact
+from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings
 from smishctl.util.fs import read_json
+from smishctl.util.redact import redact_obj
 
 PUSHABLE = ("complete", "aborted")
 ITEM_WORKERS = 8
@@ -100,9 +101,9 @@ def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout:
     try:
         info = _push(settings, lf, record, rows)
     except PushError as exc:
-        status = {"status": "pending", "host": lf.host, "error": redact(str(exc))[:300], "attempted_at": attempted}
+        status = {"status": "pending", "host": lf.host, "error": redact_obj(str(exc))[:300], "attempted_at": attempted}
     except Exception as exc:  # noqa: BLE001 - an SDK surprise must not fail the command
-        status = {"status": "pending", "host": lf.host, "error": redact(one_line(exc)), "attempted_at": attempted}
+        status = {"status": "pending", "host": lf.host, "error": redact_obj(one_line(exc)), "attempted_at": attempted}
     else:
         status = {"status": "pushed", "host": lf.host, **info, "pushed_at": _now_iso()}
     return set_status(run, status)
@@ -159,7 +160,7 @@ def _upsert_dataset(s: LangfuseSession, record: dict, rows: list[dict], deadline
             "licence": (d.get("provenance") or {}).get("licence")}
     dataset = s.call("POST datasets", s.api.datasets.create, name=name, deadline=deadline,
                      description=f"smishctl: {d['name']} {d['split']} split (items are added as runs use them)",
-                     metadata=redact(meta, s.secrets))
+                     metadata=redact_obj(meta))
     existing: dict[str, object] = {}
     page = 1
     while True:
@@ -233,7 +234,6 @@ def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experimen
         experiment_id=experiment_id, experiment_name=run_id, experiment_metadata=_serialize(meta),
         experiment_dataset_id=dataset_id, experiment_item_id=dataset_item_id(record, item_id),
         experiment_item_metadata=_serialize(item_meta), experiment_item_root_observation_id=root_id)
-    secrets = s.secrets
     with s.ids.seed(trace_id, [root_id, gen_id]), _propagate_attributes(
             experiment=experiment, trace_name=f"smishctl evaluate {record['dataset']['name']}",
             tags=[t for t in ("smishctl", meta.get("model"), meta.get("artifact_id")) if t]):
@@ -243,18 +243,18 @@ def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experimen
                            A.EXPERIMENT_ITEM_EXPECTED_OUTPUT: _serialize(expected)}.items():
             otel_root.set_attribute(key, value)
         root = LangfuseSpan(otel_span=otel_root, langfuse_client=s.client, input={"sms": row["text"]},
-                            output=output, metadata=redact({**meta, **item_meta}, secrets), level=level,
+                            output=output, metadata=redact_obj({**meta, **item_meta}), level=level,
                             status_message=status_message, environment="sdk-experiment")
         otel_gen = s.tracer.start_span("classify", context=otel_trace.set_span_in_context(otel_root),
                                        start_time=t_start)
         gen = LangfuseGeneration(
             otel_span=otel_gen, langfuse_client=s.client, environment="sdk-experiment",
-            input=redact(messages_for(template, row), secrets), output=output,
+            input=redact_obj(messages_for(template, row)), output=output,
             model=(record.get("model") or {}).get("litellm_model") or (record.get("model") or {}).get("name"),
             model_parameters={"temperature": (record.get("identity") or {}).get("temperature", 0.0)},
             usage_details=usage_details(row), cost_details=cost_details(row),
             metadata={"latency_ms": row.get("latency_ms"), "cache_hit": row.get("cache_hit"),
-                      "status": row["status"], "raw": redact(row.get("raw"), secrets)},
+                      "status": row["status"], "raw": redact_obj(row.get("raw"))},
             level=level, status_message=status_message)
         gen.end(end_time=t_end)
         root.end(end_time=t_end)
@@ -271,7 +271,7 @@ def _output(row: dict):
         return {"label": row["pred"]}, None, None
     if row["status"] == "invalid":
         return {"label": None, "invalid_output": row.get("raw")}, "WARNING", "invalid output (not a label)"
-    return None, "ERROR", redact(row.get("error") or "error")
+    return None, "ERROR", redact_obj(row.get("error") or "error")
 
 
 def usage_details(row: dict) -> dict[str, int] | None:
@@ -369,7 +369,7 @@ def item_scores(record: dict, row: dict, t_end: int | None = None) -> list[dict]
                           comment=f"gold {row['gold']}, predicted {predicted}"))
     out.append(_score(trace_id, "predicted", predicted, "CATEGORICAL", **kw))
     out.append(_score(trace_id, "error", 1.0 if status == "error" else 0.0, "BOOLEAN", **kw,
-                      comment=redact(row.get("error")) if status == "error" else None))
+                      comment=redact_obj(row.get("error")) if status == "error" else None))
     return out
 
 

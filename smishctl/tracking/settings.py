@@ -9,12 +9,11 @@ the `[langfuse]` section of smishctl.toml (`base_url`, `public_key`, `secret_key
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from smishctl.core.errors import ConfigError
-from smishctl.util.redact import redact as project_redact
+from smishctl.util.redact import register_env_secrets, register_secret
 
 DEFAULT_BASE_URL = "https://cloud.langfuse.com"
 DEFAULT_PROMPT_NAME = "smishctl-sms-classifier"
@@ -96,45 +95,9 @@ def disabled_reason(settings, *, enabled: bool = True) -> str:
 
 
 # -- secrets ------------------------------------------------------------------------------------
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
-_SECRET_SHAPES = [
-    re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{8,}"),  # OpenAI/Anthropic/Langfuse-style keys
-    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key ids
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}\b"),  # GitHub tokens
-    re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),  # Hugging Face tokens
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{12,}"),
-    re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]{6,}"),
-]
-REDACTED = "[redacted]"
-
-
-def secret_values(lf: LangfuseSettings | None = None) -> list[str]:
-    """Values of environment variables named like secrets (and the Langfuse secret key)."""
-    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and v and len(v) >= 6}
+def register_langfuse_secrets(lf: LangfuseSettings | None = None) -> None:
+    """Everything sent to Langfuse goes through the one redactor (smishctl.util.redact): register the
+    secret values it must mask, those of environment variables named like secrets and the Langfuse key."""
+    register_env_secrets()
     if lf is not None:
-        values.add(lf.secret_key)
-    return sorted(values, key=len, reverse=True)
-
-
-def redact(obj, secrets: list[str] | None = None):
-    """A copy of obj (str, list, dict, ...) with every secret value or secret-shaped token replaced."""
-    secrets = secret_values() if secrets is None else secrets
-    if isinstance(obj, str):
-        for s in secrets:
-            if s in obj:
-                obj = obj.replace(s, REDACTED)
-        try:  # the project-wide masker (keys registered when LMs are built), when present
-
-            obj = project_redact(obj)
-        except (ImportError, AttributeError):
-            pass
-        for pattern in _SECRET_SHAPES:
-            obj = pattern.sub(lambda m: (m.group(1) if m.re.groups and m.group(1) and
-                                         m.group(1).lower().startswith(("bearer", "api")) else "") + REDACTED,
-                              obj)
-        return obj
-    if isinstance(obj, dict):
-        return {k: redact(v, secrets) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [redact(v, secrets) for v in obj]
-    return obj
+        register_secret(lf.secret_key)
