@@ -1,7 +1,7 @@
 """Label scoring against the classic baselines, side by side on the same held-out test items.
 
 Usage: .venv/bin/python bench/bench_label_scoring.py [--split-policy template] [--n 150] [--small 60]
-       [--json-knn] [--full] [--optimize-param k=4,8 ...]
+       [--unseen-after 150] [--split test|dev] [--json-knn] [--full] [--optimize-param k=4,8 ...]
 
 Runs `smishctl optimize` with its defaults (the knn program family, score adapter, searched on dev),
 then evaluates on the balanced test sample of --n messages (seed 13, 50 a class for 150): zero-shot
@@ -9,6 +9,11 @@ then evaluates on the balanced test sample of --n messages (seed 13, 50 a class 
 (20 a class for 60) is a subset of the larger one, so its figures come from the same predictions.
 --json-knn adds the previous default program (kNN k=8, JSON adapter) on the small sample only (it is
 slow); --full adds the optimized program and both classic models on the whole test split.
+When the optimized program carries the SVM prior, the same program without it is evaluated too (the
+same model calls, served from the DSPy cache). --unseen-after M adds a table of the items of the --n
+sample that are not in the balanced M-message sample: with --n 300 --unseen-after 150, messages that no
+earlier figure was computed on. --split dev evaluates on the dev split instead (the optimizer scored
+its first 45 balanced messages).
 
 Every row: macro-F1 with a 95% bootstrap interval, per-class F1, smishing recall, p50 latency; and
 paired 95% bootstrap intervals of the difference to each classic baseline (a difference whose
@@ -86,6 +91,8 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=60)
     ap.add_argument("--json-knn", action="store_true")
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--unseen-after", type=int, default=None)
+    ap.add_argument("--split", default="test", choices=("test", "dev"))
     ap.add_argument("--optimize-param", nargs="*", default=[])
     ap.add_argument("--project", default=None, help="reuse a project folder (its DSPy cache and prompts)")
     args = ap.parse_args()
@@ -110,7 +117,9 @@ def main() -> None:
     split = {"split": {"policy": args.split_policy}}
     ds = load_dataset_splits(None, settings, options=SplitOptions(policy=args.split_policy))
     labels = ds.labels
-    small_ids = {ex.id for ex in sample(ds.split("test"), args.small, balanced=True, seed=13)}
+    small_ids = {ex.id for ex in sample(ds.split(args.split), args.small, balanced=True, seed=13)}
+    seen_ids = ({ex.id for ex in sample(ds.split(args.split), args.unseen_after, balanced=True, seed=13)}
+                if args.unseen_after else set())
     print(f"split policy {args.split_policy}; test hash {ds.split_hash('test')[:12]}; load {os.getloadavg()[0]:.1f}",
           flush=True)
 
@@ -128,7 +137,7 @@ def main() -> None:
     def run(model=None, prompt="zero-shot", limit=args.n, adapter=None):
         t = time.perf_counter()
         rec = evaluate(settings, EvalConfig(model=model, prompt=prompt, limit=limit, balanced=limit is not None,
-                                            data_options=split, adapter=adapter))
+                                            data_options=split, adapter=adapter, split=args.split))
         print(f"  evaluated {model or 'local'} {prompt} ({adapter or 'default adapter'}) on {rec['metrics']['n_items']}"
               f" in {time.perf_counter() - t:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
         return rows_of(settings, rec["id"])
@@ -136,9 +145,13 @@ def main() -> None:
     programs = {
         "zero-shot (score)": run(),
         f"optimized default ({summary['artifact'].rsplit('/', 1)[-1]})": run(prompt=summary["artifact"]),
-        "classic/tfidf-svm": run(model="classic/tfidf-svm"),
-        "classic/tfidf-knn": run(model="classic/tfidf-knn"),
     }
+    if (summary["search"].get("chosen") or {}).get("prior"):
+        params = {**parse_params(args.optimize_param), "prior": "off"}
+        plain = run_optimize(settings, OptimizeConfig(params=params, langfuse=False, split_policy=args.split_policy))
+        programs[f"optimized, prior off ({plain['artifact'].rsplit('/', 1)[-1]})"] = run(prompt=plain["artifact"])
+    programs["classic/tfidf-svm"] = run(model="classic/tfidf-svm")
+    programs["classic/tfidf-knn"] = run(model="classic/tfidf-knn")
     big = {name: figures(list(r.values()), labels) for name, r in programs.items()}
     small = {name: figures([x for i, x in r.items() if i in small_ids], labels) for name, r in programs.items()}
     if args.json_knn:
@@ -146,8 +159,13 @@ def main() -> None:
                                                     calibrate="off", langfuse=False, split_policy=args.split_policy))
         rows = run(prompt=old["artifact"], limit=args.small)
         small["previous default (kNN k=8, json)"] = figures(list(rows.values()), labels)
-    print(table(f"{args.n} balanced test messages ({args.split_policy} split)", big, labels))
-    print(table(f"{args.small} balanced test messages ({args.split_policy} split; subset of the above)", small, labels))
+    where = f"{args.split} messages ({args.split_policy} split"
+    print(table(f"{args.n} balanced {where})", big, labels))
+    print(table(f"{args.small} balanced {where}; subset of the above)", small, labels))
+    if args.unseen_after:
+        unseen = {name: figures([x for i, x in r.items() if i not in seen_ids], labels) for name, r in programs.items()}
+        print(table(f"{args.n} balanced {where}) less the balanced {args.unseen_after}: "
+                    f"{next(iter(unseen.values()))['n']} unseen items", unseen, labels))
     if args.full:
         full = {name: figures(list(run(model=m, prompt=p, limit=None).values()), labels)
                 for name, m, p in [("optimized default", None, summary["artifact"]),
