@@ -60,7 +60,7 @@ def migrate(obj: dict, steps: list[tuple[int, Callable[[dict], dict]]], what: st
         raise DataError(f"{what} has an invalid schema_version {version!r}")
     if version > SCHEMA_VERSION:
         raise DataError(f"{what} was written by a newer smishctl (schema {version}, this one reads up to "
-                        f"{SCHEMA_VERSION})", hint="upgrade smishctl to read it")
+                        f"{SCHEMA_VERSION})", hint="read it with that newer version (pip install --upgrade smishctl)")
     for start, step in steps:
         if version == start:
             out = step(out)
