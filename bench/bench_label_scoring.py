@@ -68,6 +68,13 @@ def diff(a: dict, b: dict, k: int) -> str:
     return f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]{mark}"
 
 
+def prior_line(results: dict[str, dict], labels) -> str:
+    """The paired difference the SVM prior makes, when both programs are in the table."""
+    on = next((r for n, r in results.items() if n.startswith("optimized default")), None)
+    off = next((r for n, r in results.items() if n.startswith("optimized, prior off")), None)
+    return "" if on is None or off is None else f"\nprior on - prior off (paired): {diff(on, off, len(labels))}"
+
+
 def table(title: str, results: dict[str, dict], labels) -> str:
     k = len(labels)
     out = [f"\n### {title}\n", "| program | macro-F1 [95% CI] | F1 " + "/".join(labels) + " | smishing recall "
@@ -81,7 +88,7 @@ def table(title: str, results: dict[str, dict], labels) -> str:
                    + "/".join(f"{r['f1'][lab]:.2f}" for lab in labels)
                    + f" | {r['recall_smishing']:.2f} | {vs[0]} | {vs[1]} | "
                    f"{p50} | {r['n_invalid']} |")
-    return "\n".join(out)
+    return "\n".join(out) + prior_line(results, labels)
 
 
 def main() -> None:

@@ -266,9 +266,10 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "GEPA: reflective instruction evolution (use --teacher as the reflection model)"),
     "knn": OptimizerSpec(
         _knn, {"k": "4,8", "order": "nearest-last", "dedup": "false", "instructions": "knn", "words": "labels",
-               "max_demo_chars": "320", "prior": "off"}, 3,
+               "max_demo_chars": "320", "prior": "0.5"}, 3,
         "per-message demos: the k most similar training messages (TF-IDF); comma-separated values are searched "
-        "on dev (e.g. --param k=4,8,16)", program_kind="knn", default_train_size=100_000),
+        "on dev (e.g. --param k=4,8,16); prior=0.5 combines the model's label probabilities with a TF-IDF SVM's "
+        "(prior=off: the model alone)", program_kind="knn", default_train_size=100_000),
 }
 
 DEFAULT_OPTIMIZER = "knn"
