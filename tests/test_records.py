@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smishctl.core.errors import DataError
+from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.records import SCHEMA_VERSION, Prediction, RunRecord
 from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import PredictionWriter, Run, find_run, list_runs
@@ -85,3 +85,44 @@ def test_damaged_or_newer_run_records_are_refused(runs_dir):
         Run(path.parent).record()
     with pytest.raises(DataError, match="unknown status"):
         RunRecord.from_dict({**raw, "status": "done"})
+
+
+PROMPTS = Path(__file__).parent / "fixtures" / "prompts"
+
+
+def test_prompt_artifacts_written_by_this_format_keep_loading(tmp_path):
+    """tests/fixtures/prompts holds two artifacts written by `smishctl optimize` (labeled, and the default
+    kNN program with its SVM prior): their checksums verify, their programs load, and rendering them
+    again gives exactly the stored prompt."""
+    from smishctl.solve.knn import KNNClassifier
+    from smishctl.store.artifacts import (
+        list_artifacts,
+        load_adapter_config,
+        load_program,
+        render_messages,
+        resolve_artifact,
+        verify_artifact,
+    )
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts)
+    arts = list_artifacts(prompts)
+    assert [a.id for a in arts] == ["sms-phishing/qwen2.5-coder-0.5b/v0001", "sms-phishing/qwen2.5-coder-0.5b/v0002"]
+    labels = ("ham", "spam", "smishing")
+    labeled, knn = (resolve_artifact(prompts, ref) for ref in ("v0001", "v0002"))
+    for art in (labeled, knn):
+        verify_artifact(art)
+        assert load_adapter_config(art).name == "score"
+    program = load_program(labeled, labels)
+    assert len(program.predictors()[0].demos) == 3
+    stored = json.loads((labeled.dir / "prompt.json").read_text())["messages"]
+    assert render_messages(program, labels, load_adapter_config(labeled)) == stored
+    knn_program = load_program(knn, labels)
+    assert isinstance(knn_program, KNNClassifier) and len(knn_program.pool) == 6
+    assert knn_program.prior_weight == 0.5 and knn.manifest["search"]["chosen"]["prior"]["weight"] == 0.5
+    assert set(knn_program.prior_probs("Your parcel fee is due, pay now")) == set(labels)
+    # A damaged artifact is refused, not loaded.
+    program_file = labeled.dir / "program.json"
+    program_file.write_text(program_file.read_text().replace("ham", "spam", 1))
+    with pytest.raises(ConfigError, match="program.json does not match its manifest checksum"):
+        verify_artifact(resolve_artifact(prompts, "v0001"))
