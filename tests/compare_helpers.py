@@ -19,7 +19,8 @@ def make_artifact(settings, *, instructions: str | None = None, model: str = "lo
 
     from smishctl.solve.adapters import AdapterConfig
     from smishctl.solve.signature import make_program
-    from smishctl.store.artifacts import render_messages, save_artifact
+    from smishctl.store.artifacts import save_artifact
+    from smishctl.store.programs import render_messages
 
     program = make_program(tuple(labels), instructions)
     state = program.dump_state()

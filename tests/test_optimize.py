@@ -18,15 +18,8 @@ from smishctl.core.errors import ConfigError
 from smishctl.ops.evaluate import EvalConfig, evaluate
 from smishctl.ops.optimize import OptimizeConfig, run_optimize
 from smishctl.solve.signature import KNN_INSTRUCTIONS
-from smishctl.store.artifacts import (
-    MANIFEST,
-    PROGRAM,
-    PROMPT,
-    list_artifacts,
-    load_program,
-    resolve_artifact,
-    save_artifact,
-)
+from smishctl.store.artifacts import MANIFEST, PROGRAM, PROMPT, list_artifacts, resolve_artifact, save_artifact
+from smishctl.store.programs import load_program
 from smishctl.store.runs import open_run
 
 pytestmark = pytest.mark.model

@@ -95,14 +95,8 @@ def test_prompt_artifacts_written_by_this_format_keep_loading(tmp_path):
     kNN program with its SVM prior): their checksums verify, their programs load, and rendering them
     again gives exactly the stored prompt."""
     from smishctl.solve.knn import KNNClassifier
-    from smishctl.store.artifacts import (
-        list_artifacts,
-        load_adapter_config,
-        load_program,
-        render_messages,
-        resolve_artifact,
-        verify_artifact,
-    )
+    from smishctl.store.artifacts import list_artifacts, resolve_artifact, verify_artifact
+    from smishctl.store.programs import load_adapter_config, load_program, render_messages
 
     prompts = tmp_path / "prompts"
     shutil.copytree(PROMPTS, prompts)

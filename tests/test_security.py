@@ -185,7 +185,8 @@ def _artifact(prompts_dir: Path):
 
 def test_an_artifact_by_path_is_used_only_when_it_verifies(project, tmp_path):
     from smishctl.core.errors import ConfigError
-    from smishctl.store.artifacts import PROGRAM, load_program, resolve_artifact
+    from smishctl.store.artifacts import PROGRAM, resolve_artifact
+    from smishctl.store.programs import load_program
 
     art = _artifact(project / "prompts")
     copy = tmp_path / "shipped" / "v0001"

@@ -11,7 +11,8 @@ from compare_helpers import make_artifact
 
 from smishctl.core.errors import ConfigError
 from smishctl.data.prepare import load_dataset_splits
-from smishctl.store.artifacts import artifact_labels, load_program
+from smishctl.store.artifacts import artifact_labels
+from smishctl.store.programs import load_program
 
 ROWS = [
     ("Your parcel is held: pay the 1.99 fee at http://parcel-fee.top/pay", "smishing"),

@@ -15,7 +15,8 @@ from smishctl.models.lm import build_lm
 from smishctl.ops.production import load_production
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
-from smishctl.store.artifacts import artifact_labels, is_lora, load_adapter_config, load_program, resolve_artifact
+from smishctl.store.artifacts import artifact_labels, is_lora, resolve_artifact
+from smishctl.store.programs import load_adapter_config, load_program
 from smishctl.store.serving import model_for
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -12,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from smishctl import __version__
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
+from smishctl.core.identity import config_hash
 from smishctl.core.records import Solver
 from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.data.registry import DEFAULT_DATASET
@@ -22,7 +21,8 @@ from smishctl.score.metrics import run_metrics
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
 from smishctl.solve.loop import solve_items
-from smishctl.store.artifacts import artifact_labels, load_adapter_config, load_program, resolve_artifact
+from smishctl.store.artifacts import artifact_labels, resolve_artifact
+from smishctl.store.programs import load_adapter_config, load_program
 from smishctl.store.runs import LOCK_FILE, PredictionWriter, Run, find_run, new_run_id, open_run, run_dir
 from smishctl.store.serving import model_for
 from smishctl.util.fs import file_lock
@@ -59,10 +59,6 @@ def library_versions() -> dict:
         except PackageNotFoundError:
             pass
     return out
-
-
-def config_hash(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def check_resume_identity(run_id: str, record: dict, identity: dict) -> None:

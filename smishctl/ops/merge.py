@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
-from smishctl.ops.evaluate import config_hash
+from smishctl.core.identity import config_hash
 from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import PredictionWriter, Run, new_run_id, open_run, run_dir
 

@@ -28,7 +28,8 @@ from smishctl.solve.build import build_solver
 from smishctl.solve.calibration import cross_validated_bias, fit_bias, redecide, scored_rows, threshold_for_recall
 from smishctl.solve.loop import solve_items
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
-from smishctl.store.artifacts import render_messages, save_artifact
+from smishctl.store.artifacts import save_artifact
+from smishctl.store.programs import render_messages
 from smishctl.util import interrupt
 
 _BUDGETS: dict[str, Meter] = {}

@@ -10,8 +10,9 @@ from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.models.lm import build_lm
 from smishctl.solve.build import build_solver
-from smishctl.store.artifacts import MANIFEST, PROGRAM, is_lora, load_adapter_config, load_program
+from smishctl.store.artifacts import MANIFEST, PROGRAM, is_lora
 from smishctl.store.production import current_dir, verify_release
+from smishctl.store.programs import load_adapter_config, load_program
 from smishctl.store.serving import model_for
 from smishctl.util.fs import read_json
 

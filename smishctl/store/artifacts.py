@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
-from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
-from smishctl.solve.knn import KNNClassifier
-from smishctl.solve.signature import make_program
 from smishctl.util.fs import atomic_write_json, atomic_write_text, file_lock, read_json
 from smishctl.util.hashing import sha256_file
 from smishctl.util.paths import safe_child
@@ -50,31 +47,8 @@ class Artifact:
         return self.dir is None
 
 
-def render_messages(program, labels: tuple[str, ...], adapter_config=None) -> list[dict]:
-    """The exact chat messages DSPy sends, with the SMS replaced by a placeholder."""
-
-    predictor = program.predictors()[0] if hasattr(program, "predictors") else program
-    demos = [d.toDict() if hasattr(d, "toDict") else dict(d) for d in getattr(predictor, "demos", [])]
-    adapter = (adapter_config or AdapterConfig(name="json")).build()
-    return adapter.format(predictor.signature, demos, {"sms": SMS_PLACEHOLDER})
-
-
 def is_lora(art: Artifact) -> bool:
     return not art.is_zero_shot and art.manifest.get("program_kind") == "lora"
-
-
-def load_adapter_config(art: Artifact, override: str | None = None):
-    """How an artifact's program is rendered and decided (program.json's `adapter`; artifacts written
-    before adapters were recorded used JSON). `override` names another adapter, keeping the rest."""
-    from dataclasses import replace
-
-    if art.is_zero_shot:
-        return AdapterConfig(name=override or DEFAULT_ADAPTER)
-    state = read_json(art.dir / PROGRAM)
-    # Fine-tuned (lora) artifacts were trained on the label chat and are decided by label scoring.
-    data = state.get("adapter") if isinstance(state.get("adapter"), dict) else None  # lora: the adapter file's name
-    cfg = AdapterConfig.from_dict(data or ({"name": "score"} if is_lora(art) else None))
-    return replace(cfg, name=override) if override and override != cfg.name else cfg
 
 
 def _file_hashes(folder: Path, extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -236,19 +210,3 @@ def artifact_labels(art: Artifact, dataset_labels: tuple[str, ...]) -> tuple[str
     return own
 
 
-def load_program(art: Artifact, labels: tuple[str, ...]):
-    """A ready DSPy module for an artifact (zero-shot when art is the baseline)."""
-
-    if art.is_zero_shot:
-        return make_program(labels)
-    verify_artifact(art)
-    manifest = art.manifest
-    labels = artifact_labels(art, labels)
-    kind = manifest.get("program_kind", "predict")
-    if kind == "knn":
-        return KNNClassifier.from_state(read_json(art.dir / PROGRAM), labels)
-    if kind == "lora":  # a fine-tuned model: the zero-shot program with its stored instructions
-        return make_program(labels, read_json(art.dir / PROGRAM)["instructions"])
-    program = make_program(labels)
-    program.load(str(art.dir / PROGRAM), allow_pickle=False)
-    return program

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from smishctl import __version__
 from smishctl.core.errors import ConfigError
 from smishctl.solve.signature import make_program
-from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, render_messages, resolve_artifact
+from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
+from smishctl.store.programs import render_messages
 from smishctl.store.runs import Run, list_runs, open_run
 from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
 from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings
