@@ -6,10 +6,18 @@ from __future__ import annotations
 import math
 
 import pytest
-from faultutil import fake_model_fixture, fault_fixture, only_run, predictions  # noqa: F401
+from faultutil import expected_label, fake_model_fixture, fault_fixture, only_run, predictions  # noqa: F401
 
 from smishctl.core.errors import ConfigError
-from smishctl.solve.adapters import AdapterConfig, LabelAdapter, decide, label_probs, parse_bare_label, top_tokens
+from smishctl.solve.adapters import (
+    AdapterConfig,
+    LabelAdapter,
+    SharedPrefix,
+    decide,
+    label_probs,
+    parse_bare_label,
+    top_tokens,
+)
 
 LABELS = ("ham", "spam", "smishing")
 WORDS = {lab: lab for lab in LABELS}
@@ -37,6 +45,52 @@ def test_a_label_missing_from_the_top_tokens_gets_the_floor_and_no_label_at_all_
     assert max(probs, key=probs.get) == "ham"
     assert probs["spam"] == pytest.approx(probs["smishing"])  # both at the floor (-4.0)
     assert label_probs(top_tokens(_lp(("banana", -0.1), ("yes", -2.0))), LABELS, WORDS) is None
+
+
+def _never(prefix):
+    raise AssertionError(f"no continuation call expected, got one for {prefix!r}")
+
+
+def test_labels_sharing_a_first_token_are_scored_by_their_continuation():
+    labels, words = ("ham", "spam", "spoof"), {"ham": "ham", "spam": "spam", "spoof": "spoof"}
+    asked = []
+
+    def after(prefix):
+        asked.append(prefix)
+        return {"sp": [("am", -0.2), ("oof", -1.8), ("o", -2.5), (" am", -0.1)]}[prefix]  # " am" is another word
+
+    tokens = top_tokens(_lp(("sp", -0.3), ("ham", -1.0), ("Sp", -2.0), ("spam", -1.2)))
+    probs = label_probs(tokens, labels, words, next_tokens=after)
+    assert asked == ["sp"]  # one call, for the most likely token that begins both
+    # spam: max("spam" alone -1.2, "sp" then "am" -0.3-0.2); spoof: "sp" then "oof" (-2.1) beats "o" (-2.8)
+    expected = {"ham": -1.0, "spam": -0.5, "spoof": -2.1}
+    z = sum(math.exp(v) for v in expected.values())
+    assert probs == pytest.approx({lab: math.exp(v) / z for lab, v in expected.items()})
+    with pytest.raises(SharedPrefix):  # without a way to score the continuation, no guess
+        label_probs(tokens, labels, words)
+
+
+def test_a_label_that_is_the_prefix_of_others_ends_where_they_go_on():
+    labels = ("spam", "spammer", "spammed")
+    words = {lab: lab for lab in labels}
+    after = {"spam": [("", -0.7), ("m", -0.9), (".", -1.5)], "spamm": [("er", -0.05), ("ed", -3.0)]}
+    asked = []
+
+    def next_tokens(prefix):
+        asked.append(prefix)
+        return after[prefix]
+
+    probs = label_probs(top_tokens(_lp(("spam", -0.1), ("ham", -2.0))), labels, words, next_tokens=next_tokens)
+    assert asked == ["spam", "spamm"]  # "m" still begins two of them: one level deeper
+    # spam ends after "spam" (end of turn -0.7 beats the period -1.5)
+    expected = {"spam": -0.1 - 0.7, "spammer": -0.1 - 0.9 - 0.05, "spammed": -0.1 - 0.9 - 3.0}
+    z = sum(math.exp(v) for v in expected.values())
+    assert probs == pytest.approx({lab: math.exp(v) / z for lab, v in expected.items()})
+
+
+def test_labels_with_distinct_first_tokens_cost_no_continuation_call():
+    tokens = top_tokens(_lp(("spam", -0.5), ("sp", -0.9), ("ham", -1.5), ("sm", -2.3), ("s", -0.2)))
+    assert label_probs(tokens, LABELS, WORDS, next_tokens=_never) == label_probs(tokens, LABELS, WORDS)
 
 
 def test_bias_and_threshold_rule_move_the_decision():
@@ -144,6 +198,30 @@ def test_a_non_label_answer_is_invalid_with_either_adapter(fake_model, fault, pr
     assert next(r for r in rows if r["status"] == "invalid")["raw"] == "maybe"
 
 
+def test_shared_first_token_on_a_provider_that_does_not_continue_takes_the_bare_label_path(fake_model, fault,
+                                                                                           project):
+    from smishctl.core.config import load_settings
+    from smishctl.models.lm import build_lm
+    from smishctl.models.registry import resolve_model
+    from smishctl.solve.build import build_solver
+    from smishctl.solve.signature import make_program
+
+    settings = load_settings(project)
+    spec = resolve_model(fake_model, settings)
+    # "spam" begins both spam and the word shown for smishing: one token cannot tell them apart
+    solver = build_solver(make_program(LABELS), build_lm(spec, settings), spec, LABELS,
+                          AdapterConfig(name="score", label_words={"smishing": "spammer"}))
+    texts = ["see you at the station at six", "WIN a free prize, txt WIN now", "call me when you land"]
+    assert [expected_label(t) for t in texts] == ["ham", "spam", "ham"]
+    rows = [solver(t) for t in texts]
+    assert [r["pred"] for r in rows] == ["ham", "spam", "ham"]
+    assert all(r["status"] == "ok" and r["probs"] is None for r in rows)  # generated, so no probabilities
+    sent = fault.chat_requests()
+    prefilled = [r for r in sent if r.messages[-1]["role"] == "assistant"]
+    # the server answered the prefilled turn afresh: tried once, then remembered for this endpoint
+    assert len(prefilled) == 1 and prefilled[0].messages[-1]["content"] == "spam"
+
+
 # -- the real embedded model ----------------------------------------------------------------------
 
 
@@ -190,6 +268,33 @@ def test_real_model_probabilities_threshold_and_forced_non_label(local_lm):
                         LABELS, AdapterConfig(name="chat"))(texts[0])
     assert chat["status"] == "invalid" and chat["pred"] is None
     assert chat["raw"] and chat["raw"].strip().strip(".").lower() not in LABELS  # kept for review, never guessed
+
+
+@pytest.mark.model
+@pytest.mark.filterwarnings("ignore:Passing OpenAI-style message:DeprecationWarning")
+def test_real_model_scores_labels_sharing_a_first_token_by_their_continuation(local_lm):
+    from smishctl.solve.build import build_solver
+    from smishctl.solve.label_chat import render_label_chat
+    from smishctl.solve.signature import make_program
+
+    spec, lm = local_lm
+    instructions = "Classify the SMS as ham, spam or spamlink (spam with a link to a fake site). Answer with the label only."
+    text = "URGENT: your parcel is held, pay the fee at http://dhl-fee.co"
+    row = build_solver(make_program(LABELS, instructions), lm, spec, LABELS,
+                       AdapterConfig(name="score", label_words={"smishing": "spamlink"}))(text)
+    assert row["status"] == "ok" and math.isclose(sum(row["probs"].values()), 1.0, abs_tol=1e-4)
+    assert row["pred"] == max(row["probs"], key=row["probs"].get)
+    # By hand, through the same LM: the first token "spam" begins both words; the answer then ends
+    # (spam) or goes on with "link" (spamlink). Their probabilities must differ by exactly that.
+    messages = render_label_chat(instructions, [], text)
+    ask = {"max_tokens": 1, "logprobs": True, "top_logprobs": 20}
+    first = top_tokens(lm(messages=messages, **ask)[0]["logprobs"])
+    shared = [(t, v) for t, v in first if "spam".startswith(t.strip().lower()) and len(t.strip()) >= 2]
+    assert shared and max(shared, key=lambda tv: tv[1])[0] == "spam", first  # the premise of this check
+    after = top_tokens(lm(messages=[*messages, {"role": "assistant", "content": "spam"}], **ask)[0]["logprobs"])
+    ends = max(v for t, v in after if t.strip() in ("", "."))
+    goes_on = max(v for t, v in after if t and "link".startswith(t.lower()))
+    assert math.log(row["probs"]["spam"] / row["probs"]["smishing"]) == pytest.approx(ends - goes_on, abs=1e-3)
 
 
 def test_probability_metrics_auc_brier_ece():

@@ -4,8 +4,9 @@ generation, strict parsing) and `json` (DSPy's JSONAdapter, the original behavio
 `score` and `chat` render a classification signature as plain chat turns (smishctl.solve.label_chat): the
 instructions in the system turn, each demo as a user turn holding the bare SMS and an assistant turn
 holding the bare label, the SMS to classify last. `score` then asks for one token with its top
-log-probabilities and gives every label the log-probability of the best token that begins it; the
-labels' probabilities are normalised over the labels, optionally shifted by a per-label bias
+log-probabilities and gives every label the log-probability of the best token that begins it (labels
+that share that token are scored by what follows it: the token is prefilled as the start of the
+answer and the next one scored); the labels' probabilities are normalised over the labels, optionally shifted by a per-label bias
 (calibration) and decided by argmax or a threshold rule. A provider that returns no log-probabilities
 gets `chat`'s path instead: a short bare answer that must be exactly a label, or the row is invalid.
 
@@ -19,6 +20,7 @@ import logging
 import math
 import threading
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dspy
@@ -31,6 +33,19 @@ ADAPTERS = ("score", "chat", "json")
 DEFAULT_ADAPTER = "score"
 TOP_LOGPROBS = 20
 MIN_PREFIX = 2  # a one-character token ("s", "h") says too little about which label begins
+MAX_CONTINUATION = 4  # tokens scored after a shared first token before the labels must differ
+
+
+class SharedPrefix(Exception):
+    """Labels share a first token and the endpoint cannot score what follows it."""
+
+    def __init__(self, labels: list[str]):
+        super().__init__(f"labels {', '.join(labels)} begin with the same token")
+        self.labels = labels
+
+
+class NoPrefill(Exception):
+    """The endpoint answered afresh instead of continuing a prefilled assistant turn."""
 
 # Score calls ask for one token on purpose; DSPy warns about every such "truncated" answer.
 logging.getLogger("dspy.clients.lm").addFilter(
@@ -81,6 +96,9 @@ def signature_labels(signature) -> tuple[str, ...] | None:
 
 # Endpoints (model string, api_base) seen to ignore `logprobs`: later calls go straight to the chat path.
 _NO_LOGPROBS: set[tuple[str, str]] = set()
+# Endpoints seen to answer afresh rather than continue a prefilled assistant turn: labels that share a
+# first token are generated there (bare label, strict parsing) instead of scored.
+_NO_PREFILL: set[tuple[str, str]] = set()
 _no_logprobs_lock = threading.Lock()
 
 
@@ -106,19 +124,71 @@ def top_tokens(logprobs) -> list[tuple[str, float]]:
     return out
 
 
+def _begins(token: str, word: str) -> bool:
+    """Whether a first answer token (already stripped and lower-cased) begins a label's word."""
+    return word.startswith(token) and (len(token) >= MIN_PREFIX or token == word)
+
+
 def label_logprobs(tokens: list[tuple[str, float]], words: dict[str, str]) -> dict[str, float | None]:
-    """Each label's best log-probability among the tokens that begin its word (case and leading space
-    ignored, at least two characters, or the whole word). None: no listed token begins it."""
+    """Each label's best log-probability among the tokens that begin its word and no other label's
+    (case and leading space ignored, at least two characters, or the whole word). None: no listed
+    token begins it alone. A token that begins several labels says nothing about which one follows:
+    `shared_tokens` and `continuation_logprobs` score those labels by their continuation."""
     out: dict[str, float | None] = dict.fromkeys(words)
+    lower = {label: word.lower() for label, word in words.items()}
     for token, value in tokens:
         t = token.strip().lower()
         if not t:
             continue
-        for label, word in words.items():
-            w = word.lower()
-            if (w.startswith(t) and (len(t) >= MIN_PREFIX or t == w)) and (out[label] is None or value > out[label]):
-                out[label] = value
+        begun = [label for label, w in lower.items() if _begins(t, w)]
+        if len(begun) == 1 and (out[begun[0]] is None or value > out[begun[0]]):
+            out[begun[0]] = value
     return out
+
+
+def shared_tokens(tokens: list[tuple[str, float]], words: dict[str, str]) -> dict[frozenset, tuple[str, float]]:
+    """Listed first tokens that begin two or more labels ("sp" for spam and spoof, or "spam" for spam
+    and spammer): the most likely such token for each set of labels it begins."""
+    out: dict[frozenset, tuple[str, float]] = {}
+    lower = {label: word.lower() for label, word in words.items()}
+    for token, value in tokens:
+        t = token.strip().lower()
+        group = frozenset(label for label, w in lower.items() if t and _begins(t, w))
+        if len(group) >= 2 and (group not in out or value > out[group][1]):
+            out[group] = (token, value)
+    return out
+
+
+def _ends(token: str) -> bool:
+    """A token that closes a bare answer: end of turn (listed as ""), white space or a final period."""
+    return token.strip() in ("", ".")
+
+
+def continuation_logprobs(prefix: str, consumed: str, group: frozenset, words: dict[str, str],
+                          next_tokens: Callable[[str], list[tuple[str, float]]], depth: int = 1) -> dict[str, float]:
+    """Log-probability of each label of `group` given that the answer begins with `prefix` (whose
+    lower-cased text `consumed` begins them all): one more scored token, `next_tokens(prefix)`, after
+    it; deeper while a token still begins several of them, up to MAX_CONTINUATION. A label whose next
+    token is not listed gets the smallest listed log-probability (an upper bound, as for first tokens)."""
+    tokens = next_tokens(prefix)
+    floor = min(v for _, v in tokens)
+    rest = {label: words[label].lower()[len(consumed):] for label in group}
+    best: dict[str, float | None] = dict.fromkeys(group)
+    deeper: dict[frozenset, tuple[str, float]] = {}
+    for token, value in tokens:
+        t = token.lower()
+        begun = frozenset(label for label, r in rest.items() if (r and t and r.startswith(t)) or (not r and _ends(t)))
+        if len(begun) == 1:
+            label = next(iter(begun))
+            best[label] = value if best[label] is None else max(best[label], value)
+        elif len(begun) >= 2 and depth < MAX_CONTINUATION and (begun not in deeper or value > deeper[begun][1]):
+            deeper[begun] = (token, value)
+    for sub, (token, value) in deeper.items():
+        for label, v in continuation_logprobs(prefix + token, consumed + token.lower(), sub, words, next_tokens,
+                                              depth + 1).items():
+            if best[label] is None or value + v > best[label]:
+                best[label] = value + v
+    return {label: floor if v is None else v for label, v in best.items()}
 
 
 def normalise(logps: dict[str, float]) -> dict[str, float]:
@@ -141,12 +211,25 @@ def decide(probs: dict[str, float], decision: dict | None) -> str:
 
 
 def label_probs(tokens: list[tuple[str, float]], labels: tuple[str, ...], words: dict[str, str],
-                bias: dict | None = None) -> dict[str, float] | None:
+                bias: dict | None = None,
+                next_tokens: Callable[[str], list[tuple[str, float]]] | None = None) -> dict[str, float] | None:
     """Probabilities over the labels (summing to 1), or None when no listed token begins any label.
 
     A label whose first token is not among the listed ones gets the smallest listed log-probability:
-    an upper bound, so it stays possible but never beats a label the model did list."""
-    found = label_logprobs(tokens, {lab: words.get(lab, lab) for lab in labels})
+    an upper bound, so it stays possible but never beats a label the model did list. Labels that share
+    a listed first token are scored by their continuation: `next_tokens(prefix)` returns the scored
+    tokens that follow an answer beginning with `prefix` (one more call to the model). Without it,
+    such labels raise SharedPrefix: they cannot be told apart from one token."""
+    words = {lab: words.get(lab, lab) for lab in labels}
+    found = label_logprobs(tokens, words)
+    shared = shared_tokens(tokens, words)
+    if shared and next_tokens is None:
+        raise SharedPrefix(sorted(next(iter(shared))))
+    for group, (token, value) in shared.items():
+        first = token.lstrip()  # an answer's first token carries no leading space in its text
+        for label, v in continuation_logprobs(first, first.lower(), group, words, next_tokens).items():
+            if found[label] is None or value + v > found[label]:
+                found[label] = value + v
     if all(v is None for v in found.values()):
         return None
     floor = min(v for _, v in tokens)
@@ -214,9 +297,13 @@ class LabelAdapter(dspy.Adapter):
             first = outputs[0] if outputs else None
             logprobs = _get(first, "logprobs") if isinstance(first, dict) else None
             if logprobs is not None:
-                return [self._scored(signature, labels, first, logprobs)]
-            with _no_logprobs_lock:
-                _NO_LOGPROBS.add(endpoint)  # this provider ignores logprobs: generate a bare label instead
+                scored = self._scored(lm, lm_kwargs, messages, endpoint, signature, labels, first, logprobs)
+                if scored is not None:
+                    return [scored]
+                # Labels share a first token and this endpoint cannot score what follows: generate instead.
+            else:
+                with _no_logprobs_lock:
+                    _NO_LOGPROBS.add(endpoint)  # this provider ignores logprobs: generate a bare label instead
         longest = max(len(w) for w in self.words(labels).values())
         kwargs = {**lm_kwargs, "max_tokens": max(8, longest // 2 + 4)}
         kwargs.pop("logprobs", None)
@@ -229,15 +316,50 @@ class LabelAdapter(dspy.Adapter):
                                     message="the LM returned an empty answer")
         return [{**self.parse(signature, text), "probs": None}]
 
-    def _scored(self, signature, labels, first, logprobs) -> dict:
+    def _scored(self, lm, lm_kwargs, messages, endpoint, signature, labels, first, logprobs) -> dict | None:
+        """The label and its probabilities; None when labels share a first token and the endpoint does
+        not continue a prefilled answer (the caller then generates the label)."""
+        tokens = self._tokens(signature, logprobs)
+        next_tokens = None if endpoint in _NO_PREFILL else \
+            (lambda prefix: self._next_tokens(lm, lm_kwargs, messages, signature, prefix))
         try:
-            tokens = top_tokens(logprobs)
-        except ValueError as exc:
-            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature,
-                                    lm_response=str(logprobs)[:200], message=f"malformed log-probabilities: {exc}") from None
-        probs = label_probs(tokens, labels, self.words(labels), self.config.bias)
+            probs = label_probs(tokens, labels, self.words(labels), self.config.bias, next_tokens)
+        except SharedPrefix:
+            return None
+        except NoPrefill:
+            with _no_logprobs_lock:
+                _NO_PREFILL.add(endpoint)
+            return None
         if probs is None:
             raise AdapterParseError(adapter_name="LabelAdapter", signature=signature,
                                     lm_response=str(_get(first, "text") or tokens[0][0])[:200],
                                     message="no likely token begins a label")
         return {"label": decide(probs, self.config.decision), "probs": probs}
+
+    @staticmethod
+    def _tokens(signature, logprobs) -> list[tuple[str, float]]:
+        try:
+            return top_tokens(logprobs)
+        except ValueError as exc:
+            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature,
+                                    lm_response=str(logprobs)[:200], message=f"malformed log-probabilities: {exc}") from None
+
+    def _next_tokens(self, lm, lm_kwargs, messages, signature, prefix: str) -> list[tuple[str, float]]:
+        """The scored tokens after an answer that begins with `prefix`: the answer is prefilled as the
+        assistant turn, which llama.cpp (the embedded model) continues. An endpoint that answers afresh
+        instead (its text is not the prefix plus the scored token) raises NoPrefill."""
+        from dspy.clients._deprecation import adapter_message_call
+
+        kwargs = {**lm_kwargs, "max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+        prefilled = [*messages, {"role": "assistant", "content": prefix}]
+        with adapter_message_call(lm, prefilled):
+            outputs = lm(messages=prefilled, **kwargs)
+        first = outputs[0] if outputs else None
+        logprobs = _get(first, "logprobs") if isinstance(first, dict) else None
+        if logprobs is None:
+            raise NoPrefill()
+        tokens = self._tokens(signature, logprobs)
+        generated = "".join(str(_get(e, "token") or "") for e in _get(logprobs, "content"))
+        if str(_get(first, "text") or "").strip() != (prefix + generated).strip():
+            raise NoPrefill()
+        return tokens
