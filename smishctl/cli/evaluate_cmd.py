@@ -52,6 +52,7 @@ def evaluate(
     robustness: Annotated[bool, typer.Option("--robustness", help="Evaluate on the prompt-injection robustness set (same as --dataset robustness): reports attack_success_rate.")] = False,
     adapter: Annotated[str | None, typer.Option(help="score, chat or json. Default: the artifact's own (score for zero-shot; json for artifacts written before adapters were recorded).")] = None,
     no_harden: Annotated[bool, typer.Option("--no-harden", help="Send the SMS as is, without neutralising forged prompt markers (to measure the hardening).")] = False,
+    no_guard: Annotated[bool, typer.Option("--no-guard", help="Let a message that speaks to the classifier (\"ignore your instructions\", a forged label, chat-template tokens) come out as ham if the model says so (to measure the guard).")] = False,
     no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send this run to Langfuse (even if configured).")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
@@ -73,7 +74,7 @@ def evaluate(
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
                          balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
                          max_errors=max_errors, cache=not no_cache, data_options=data_options,
-                         shard=shard, harden=not no_harden, adapter=adapter, evaluation_only=evaluation_only,
+                         shard=shard, harden=not no_harden, guard=not no_guard, adapter=adapter, evaluation_only=evaluation_only,
                          train_dataset=train_dataset)
         if robustness:
             if dataset not in (None, "robustness"):

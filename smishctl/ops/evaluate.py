@@ -44,6 +44,7 @@ class EvalConfig:
     data_options: dict = field(default_factory=dict)
     shard: str | None = None  # "K/N": evaluate only the items of shard K of N (smishctl.data.shards)
     harden: bool = True  # neutralise forged prompt markers in the SMS (smishctl.solve.harden)
+    guard: bool = True  # an SMS with attack text cannot come out as ham (smishctl.solve.harden.guard_row)
     adapter: str | None = None  # score | chat | json; None: the artifact's own (score for zero-shot)
     evaluation_only: bool = False  # score the whole file (every item in `test`); never train on it
     train_dataset: str | None = None  # classic/* models: train here, not on the evaluated dataset
@@ -126,7 +127,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         def make_solver():
             program = load_program(art, model_labels)
             lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
-            return build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden)
+            return build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden, guard=cfg.guard)
     items_hash = content_hash(items)
     prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
     identity = {
@@ -138,6 +139,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
     if not cfg.harden:
         identity["harden"] = False
+    if not cfg.guard and cfg.harden:
+        identity["guard"] = False
     if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
         identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
     if train_ds is not None:

@@ -10,7 +10,8 @@ from smishctl.solve.dspy_solver import DSPySolver
 from smishctl.solve.harden import HardenedSolver
 
 
-def build_solver(program, lm, spec: ModelSpec, labels: tuple[str, ...], adapter_config, *, harden: bool = True):
+def build_solver(program, lm, spec: ModelSpec, labels: tuple[str, ...], adapter_config, *, harden: bool = True,
+                 guard: bool = True):
     """The solver every path uses: the program decided by its adapter, on hardened input.
 
     The json adapter fences the SMS between markers (its prompt has field markers an SMS could forge);
@@ -20,4 +21,4 @@ def build_solver(program, lm, spec: ModelSpec, labels: tuple[str, ...], adapter_
     if not harden:
         return solver
     retrieves = hasattr(program, "neighbours")
-    return HardenedSolver(solver, fence=adapter_config.name == "json" and not retrieves)
+    return HardenedSolver(solver, fence=adapter_config.name == "json" and not retrieves, guard=guard)
