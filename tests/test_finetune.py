@@ -179,6 +179,26 @@ def test_llama_cpp_with_the_adapter_matches_torch_with_peft(torch_base, interrup
 
 
 @pytest.mark.model
+def test_the_loss_covers_the_deciding_first_token_or_the_whole_answer(torch_base):
+    from smishctl.finetune.encode import IGNORE, encode_example, first_token_ids
+
+    _settings, base, _model = torch_base
+    tok = base.tokenizer
+    labels = ("ham", "spam", "smishing")
+    first = first_token_ids(tok, labels)
+    for label in labels:
+        ids, targets = encode_example(tok, "Classify the SMS.", "Your parcel is held", label, 256, loss="first")
+        scored = [i for i, t in enumerate(targets) if t != IGNORE]
+        assert len(scored) == 1 and targets[scored[0]] == first[label] == ids[scored[0]]
+        # the prompt before it is exactly what is served: the rendered chat up to the assistant turn
+        assert tok.decode(ids[:scored[0]]).endswith("<|im_start|>assistant\n")
+        ids_a, targets_a = encode_example(tok, "Classify the SMS.", "Your parcel is held", label, 256, loss="answer")
+        assert ids_a == ids
+        answer = [t for t in targets_a if t != IGNORE]
+        assert answer[0] == first[label] and tok.decode(answer) == f"{label}<|im_end|>"
+
+
+@pytest.mark.model
 def test_budget_too_small_for_one_step_is_refused(torch_base):
     from smishctl.core.errors import ConfigError
     from smishctl.data.prepare import load_dataset_splits, sample
@@ -241,6 +261,7 @@ def test_adapter_on_another_base_model_is_refused(interrupted, ft_project, tmp_p
     (("--max-minutes", "0"), "--max-minutes must be positive"),
     (("--train-size", "lots"), "--train-size must be a number or 'all'"),
     (("--device", "tpu"), "unknown device 'tpu'"),
+    (("--loss", "all"), "unknown --loss 'all'"),
     (("--export-only", "parquet"), "unknown export format 'parquet'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, project, args, message):

@@ -40,6 +40,7 @@ def finetune(
     max_minutes: Annotated[float | None, typer.Option(help="Time budget for the whole run; when spent, the best checkpoint so far is kept and marked.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     max_length: Annotated[int, typer.Option(help="Tokens per training message (a longer SMS is cut for training only).")] = 256,
+    loss: Annotated[str, typer.Option(help="Where the loss applies: first (the label's first token, the one that decides when served) or answer (every label token and the end of turn).")] = "first",
     eval_every: Annotated[int | None, typer.Option(help="Steps between dev scores (default: once per epoch).")] = None,
     patience: Annotated[int | None, typer.Option(help="Stop after this many dev scores without a gain.")] = None,
     instructions: Annotated[str | None, typer.Option(help="The system instruction trained with and stored in the artifact.")] = None,
@@ -62,7 +63,7 @@ def finetune(
 
         cfg = FinetuneConfig(model=model, dataset=dataset, train_size=_train_size(train_size), dev_size=dev_size,
                              epochs=epochs, rank=rank, alpha=alpha, lr=lr, batch_size=batch_size, seed=seed,
-                             max_minutes=max_minutes, device=device, max_length=max_length, eval_every=eval_every,
+                             max_minutes=max_minutes, device=device, max_length=max_length, loss=loss, eval_every=eval_every,
                              patience=patience, instructions=instructions or DEFAULT_INSTRUCTIONS, resume=resume)
         check_config(cfg)
         if export_only:

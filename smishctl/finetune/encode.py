@@ -8,6 +8,11 @@ from smishctl.solve.label_chat import render_label_chat
 
 END_OF_TURN = "<|im_end|>"
 IGNORE = -100  # label id that the loss skips
+# Where the loss applies. "first": the label's first token only, the one that decides when served
+# (first-token scoring), so every example puts its whole gradient there. "answer": every token of the
+# label and the end-of-turn token, which also teaches bare-label generation but spends part of each
+# example's weight on tokens that are predictable once the first is chosen ("ishing", end of turn).
+LOSS_TARGETS = ("first", "answer")
 
 
 def prompt_ids(tokenizer, instructions: str, sms: str) -> list[int]:
@@ -23,8 +28,11 @@ def answer_ids(tokenizer, label: str) -> list[int]:
     return tokenizer(label, add_special_tokens=False).input_ids + ([end] if isinstance(end, int) else [])
 
 
-def encode_example(tokenizer, instructions: str, sms: str, label: str, max_length: int) -> tuple[list[int], list[int]]:
+def encode_example(tokenizer, instructions: str, sms: str, label: str, max_length: int,
+                   loss: str = "first") -> tuple[list[int], list[int]]:
     """(input ids, loss labels). A long SMS is cut (for training only) so the answer always fits."""
+    if loss not in LOSS_TARGETS:
+        raise ConfigError(f"unknown loss target {loss!r}", hint=f"use one of: {', '.join(LOSS_TARGETS)}")
     answer = answer_ids(tokenizer, label)
     prompt = prompt_ids(tokenizer, instructions, sms)
     if len(prompt) + len(answer) > max_length:
@@ -32,7 +40,8 @@ def encode_example(tokenizer, instructions: str, sms: str, label: str, max_lengt
         overhead = len(prompt) - len(sms_ids)
         keep = max(1, max_length - overhead - len(answer))
         prompt = prompt_ids(tokenizer, instructions, tokenizer.decode(sms_ids[:keep]))
-    return prompt + answer, [IGNORE] * len(prompt) + answer
+    targets = answer if loss == "answer" else answer[:1] + [IGNORE] * (len(answer) - 1)
+    return prompt + answer, [IGNORE] * len(prompt) + targets
 
 
 def first_token_ids(tokenizer, labels: tuple[str, ...]) -> dict[str, int]:

@@ -14,6 +14,7 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, DataError, Interrupted
 from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.finetune import DEFAULT_INSTRUCTIONS, PROGRAM_KIND, require_extra
+from smishctl.finetune.encode import LOSS_TARGETS
 from smishctl.finetune.gguf_adapter import check_supported, write_adapter
 from smishctl.finetune.torch_model import add_lora, load_base, load_lora_state, pick_device
 from smishctl.finetune.trainer import TrainConfig, train
@@ -43,6 +44,7 @@ class FinetuneConfig:
     max_minutes: float | None = None
     device: str = "auto"
     max_length: int = 256
+    loss: str = "first"
     eval_every: int | None = None
     patience: int | None = None
     instructions: str = DEFAULT_INSTRUCTIONS
@@ -63,6 +65,8 @@ def check_config(cfg: FinetuneConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {value}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"unknown device {cfg.device!r}", hint=f"use one of: {', '.join(DEVICES)}")
+    if cfg.loss not in LOSS_TARGETS:
+        raise ConfigError(f"unknown --loss {cfg.loss!r}", hint=f"use one of: {', '.join(LOSS_TARGETS)}")
     if not cfg.instructions.strip():
         raise ConfigError("--instructions must not be empty")
 
@@ -125,7 +129,7 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
     if resumed:
         load_lora_state(model, resume_state)
     tcfg = TrainConfig(instructions=cfg.instructions, labels=ds.labels, epochs=cfg.epochs, lr=cfg.lr,
-                       batch_size=cfg.batch_size, seed=cfg.seed, max_length=cfg.max_length,
+                       batch_size=cfg.batch_size, seed=cfg.seed, max_length=cfg.max_length, loss=cfg.loss,
                        eval_every=cfg.eval_every, patience=cfg.patience,
                        deadline=started + cfg.max_minutes * 60 if cfg.max_minutes else None)
     result = train(model, base.tokenizer, train_set, dev_set, tcfg, device=device, on_event=emit)
@@ -175,7 +179,8 @@ def _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, d
         "base_model": {"name": spec.name, "gguf_file": gguf.name, "sha256": base_sha, "architecture": arch},
         "optimizer": {"name": "lora", "params": hyper, "seed": cfg.seed, "budget_exhausted": budget_exhausted},
         "finetune": {**hyper, "device": device, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
-                     "loss": "label tokens and the end-of-turn token only",
+                     "loss_on": ("the first label token only" if cfg.loss == "first"
+                                 else "label tokens and the end-of-turn token"),
                      "decision": "first-token label probabilities (max_tokens=1, logprobs)",
                      "resumed_from": resumed["id"] if resumed else None,
                      "steps": result.steps, "best_step": best.step, "best_epoch": best.epoch,

@@ -25,6 +25,7 @@ class TrainConfig:
     batch_size: int = 8
     seed: int = 13
     max_length: int = 256
+    loss: str = "first"  # see encode.LOSS_TARGETS
     eval_every: int | None = None  # steps between dev scores; None: once per epoch
     patience: int | None = None  # stop after this many dev scores without a gain
     deadline: float | None = None  # time.monotonic() by which the best checkpoint must be ready (read every step)
@@ -85,7 +86,7 @@ def train(model, tokenizer, train_set, dev_set, cfg: TrainConfig, *, device: str
 
     emit = on_event or (lambda *a, **k: None)
     started = time.monotonic()
-    encoded = [encode_example(tokenizer, cfg.instructions, e.text, e.label, cfg.max_length) for e in train_set]
+    encoded = [encode_example(tokenizer, cfg.instructions, e.text, e.label, cfg.max_length, cfg.loss) for e in train_set]
     per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     total_steps = per_epoch * cfg.epochs
     eval_every = cfg.eval_every or per_epoch
