@@ -91,14 +91,17 @@ def test_ctrl_c_keeps_the_best_checkpoint_as_a_complete_artifact(interrupted):
     assert prompt["messages"][-1] == {"role": "user", "content": "{{sms}}"}
     assert "interrupted: best checkpoint so far" in (folder / "CARD.md").read_text()
     assert not list(folder.parent.glob(".staging-*"))
+    # three dev messages are too few to cross-validate a bias: calibration is refused, and recorded so
+    assert m["calibration"]["kept"] is False and "too few" in m["calibration"]["reason"]
+    assert program["label_adapter"] == m["adapter"] == {"name": "score"}
 
 
 @pytest.mark.model
 def test_resume_starts_from_the_interrupted_adapter(ft_project, interrupted):
     folder, _ = interrupted
     first = json.loads((folder / "manifest.json").read_text())
-    r = run_cli("finetune", *TINY, "--epochs", "1", "--seed", "5", "--resume", first["id"], "--json",
-                cwd=ft_project, env=_env(ft_project), timeout=900)
+    r = run_cli("finetune", *TINY, "--epochs", "1", "--seed", "5", "--resume", first["id"], "--calibrate", "on",
+                "--json", cwd=ft_project, env=_env(ft_project), timeout=900)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["finetune"]["resumed_from"] == first["id"] and doc["finetune"]["rank"] == first["finetune"]["rank"]
@@ -107,6 +110,13 @@ def test_resume_starts_from_the_interrupted_adapter(ft_project, interrupted):
                                                                    abs=1e-4)
     assert doc["finetune"]["steps"] == 2 and not doc["finetune"]["interrupted"]
     assert doc["parent"] == first["id"]
+    # --calibrate on: a bias fitted on the best checkpoint's dev rows, stored where evaluate reads it
+    from smishctl.store.artifacts import Artifact
+    from smishctl.store.programs import load_adapter_config
+
+    assert doc["calibration"]["forced"] and set(doc["adapter"]["bias"]) == set(doc["labels"])
+    loaded = load_adapter_config(Artifact(id=doc["id"], dir=Path(doc["path"])))
+    assert loaded.name == "score" and loaded.bias == doc["adapter"]["bias"]
 
 
 @pytest.mark.model

@@ -40,6 +40,7 @@ def finetune(
     max_minutes: Annotated[float | None, typer.Option(help="Time budget for the whole run; when spent, the best checkpoint so far is kept and marked.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     max_length: Annotated[int, typer.Option(help="Tokens per training message (a longer SMS is cut for training only).")] = 256,
+    calibrate: Annotated[str, typer.Option(help="auto: a per-label bias fitted on the best checkpoint's dev scores, kept only when it wins under cross-validation; on: always; off: never.")] = "auto",
     loss: Annotated[str, typer.Option(help="Where the loss applies: first (the label's first token, the one that decides when served) or answer (every label token and the end of turn).")] = "first",
     eval_every: Annotated[int | None, typer.Option(help="Steps between dev scores (default: once per epoch).")] = None,
     patience: Annotated[int | None, typer.Option(help="Stop after this many dev scores without a gain.")] = None,
@@ -63,7 +64,7 @@ def finetune(
 
         cfg = FinetuneConfig(model=model, dataset=dataset, train_size=_train_size(train_size), dev_size=dev_size,
                              epochs=epochs, rank=rank, alpha=alpha, lr=lr, batch_size=batch_size, seed=seed,
-                             max_minutes=max_minutes, device=device, max_length=max_length, loss=loss, eval_every=eval_every,
+                             max_minutes=max_minutes, device=device, max_length=max_length, loss=loss, calibrate=calibrate, eval_every=eval_every,
                              patience=patience, instructions=instructions or DEFAULT_INSTRUCTIONS, resume=resume)
         check_config(cfg)
         if export_only:
@@ -141,6 +142,10 @@ def _print_summary(s: dict) -> None:
             "early-stop": " (stopped early: no dev gain)"}.get(f["stop_reason"], "")
     console.print(f"dev macro-F1: base {fmt(d['baseline']['macro_f1'])} -> fine-tuned {fmt(d['optimized']['macro_f1'])}"
                   f" (best at step {f['best_step']} of {f['steps']}){note}")
+    cal = s.get("calibration") or {}
+    if cal.get("cv_macro_f1_plain") is not None:
+        console.print(f"calibration {'kept' if cal.get('kept') else 'refused'} (dev, cross-validated macro-F1 "
+                      f"{cal['cv_macro_f1_plain']:.3f} plain, {cal['cv_macro_f1_calibrated']:.3f} calibrated)")
     console.print(f"{s['dataset']['train_size']} training messages, {s['spend']['wall_seconds']} s on {f['device']}")
     console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
     console.print(f"next: smishctl evaluate --prompt {s['artifact']}")

@@ -19,7 +19,8 @@ from smishctl.finetune.gguf_adapter import check_supported, write_adapter
 from smishctl.finetune.torch_model import add_lora, load_base, load_lora_state, pick_device
 from smishctl.finetune.trainer import TrainConfig, train
 from smishctl.ops.evaluate import library_versions
-from smishctl.ops.optimize import _git_commit
+from smishctl.ops.optimize import CALIBRATE_CHOICES, _git_commit, decide_on_dev
+from smishctl.solve.adapters import AdapterConfig
 from smishctl.solve.label_chat import render_label_chat
 from smishctl.store.artifacts import SMS_PLACEHOLDER, resolve_artifact, save_artifact, verify_artifact
 from smishctl.store.serving import ADAPTER_GGUF, local_base
@@ -48,6 +49,7 @@ class FinetuneConfig:
     eval_every: int | None = None
     patience: int | None = None
     instructions: str = DEFAULT_INSTRUCTIONS
+    calibrate: str = "auto"  # a per-label bias fitted on the best checkpoint's dev rows: auto | on | off
     resume: str | None = None  # a lora artifact whose adapter is the starting point
 
 
@@ -65,6 +67,8 @@ def check_config(cfg: FinetuneConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {value}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"unknown device {cfg.device!r}", hint=f"use one of: {', '.join(DEVICES)}")
+    if cfg.calibrate not in CALIBRATE_CHOICES:
+        raise ConfigError(f"unknown --calibrate {cfg.calibrate!r}", hint=f"use one of: {', '.join(CALIBRATE_CHOICES)}")
     if cfg.loss not in LOSS_TARGETS:
         raise ConfigError(f"unknown --loss {cfg.loss!r}", hint=f"use one of: {', '.join(LOSS_TARGETS)}")
     if not cfg.instructions.strip():
@@ -135,12 +139,18 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
     result = train(model, base.tokenizer, train_set, dev_set, tcfg, device=device, on_event=emit)
     if result.best is None:
         raise Interrupted("fine-tuning stopped before the first training step: no artifact was written")
+    # The base model all but never answers the first token of some labels (smishing's "sm"); a short run
+    # moves it only part of the way. A per-label bias, kept only when it wins under cross-validation on
+    # the dev rows (as `optimize --calibrate auto` does), corrects what is left; the adapter applies it.
+    adapter, calibration = decide_on_dev(result.best.dev_rows, ds.labels, AdapterConfig(name="score"),
+                                         cfg.calibrate, None, cfg.seed)
     emit("phase", name="writing the adapter", total=None)
     with tempfile.TemporaryDirectory(prefix="smishctl-lora-") as tmp:
         files = _write_adapter_files(Path(tmp), model, result.best.state, cfg, arch, blocks)
         manifest = _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, device, resumed,
                              wall=time.monotonic() - started, started_at=started_wall)
-        art = _save(settings, ds, spec, cfg, manifest, files)
+        manifest.update(adapter=adapter.to_dict(), calibration=calibration["calibration"])
+        art = _save(settings, ds, spec, cfg, manifest, files, adapter)
     return {"artifact": art.id, "path": str(art.dir), **art.manifest}
 
 
@@ -224,6 +234,7 @@ def _card(m: dict) -> str:
         f"{f['steps']}){note}",
         f"- wall time: {m['spend']['wall_seconds']} s",
         "- served by llama.cpp: the base GGUF with adapter.gguf; decided by the first-token probabilities of the labels",
+        f"- calibration: {_calibration_line(m.get('calibration'), (m.get('adapter') or {}).get('bias'))}",
         "",
         "## Training curve (dev)",
         "",
@@ -240,10 +251,21 @@ def _card(m: dict) -> str:
     return "\n".join(lines)
 
 
-def _save(settings: Settings, ds, spec, cfg: FinetuneConfig, manifest: dict, files: dict):
+def _calibration_line(cal: dict | None, bias: dict | None) -> str:
+    if not cal:
+        return "off"
+    if "cv_macro_f1_plain" not in cal:
+        why = cal.get("reason", "")
+        return f"forced, bias {bias}" if cal.get("forced") else f"refused ({why})"
+    verdict = "forced" if cal.get("forced") else ("kept" if cal.get("kept") else "refused")
+    return (f"{verdict} (dev, cross-validated macro-F1 {cal['cv_macro_f1_plain']:.3f} plain, "
+            f"{cal['cv_macro_f1_calibrated']:.3f} calibrated)" + (f", bias {bias}" if bias else ""))
+
+
+def _save(settings: Settings, ds, spec, cfg: FinetuneConfig, manifest: dict, files: dict, adapter: AdapterConfig):
     program = {"program_kind": PROGRAM_KIND, "instructions": cfg.instructions, "labels": list(ds.labels),
                "rendering": "label_chat (system instructions, user SMS; no demos)",
-               "adapter": ADAPTER_GGUF, "base_model": manifest["base_model"]}
+               "adapter": ADAPTER_GGUF, "label_adapter": adapter.to_dict(), "base_model": manifest["base_model"]}
     return save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=program,
                          messages=render_label_chat(cfg.instructions, [], SMS_PLACEHOLDER), manifest=manifest,
                          card=_card(manifest), files=files)

@@ -37,6 +37,7 @@ class Checkpoint:
     epoch: float
     dev: dict  # macro_f1, accuracy, gold_prob
     state: dict = field(repr=False)
+    dev_rows: list = field(default_factory=list, repr=False)  # per dev message: gold, pred, probs over the labels
 
 
 @dataclass
@@ -49,13 +50,19 @@ class TrainResult:
     train_seconds: float
 
 
-def dev_score(model, tokenizer, cfg: TrainConfig, dev, device: str) -> dict:
+def dev_score(model, tokenizer, cfg: TrainConfig, dev, device: str) -> tuple[dict, list[dict]]:
+    """(figures, rows): the rows carry the probabilities normalised over the labels, as served, so a
+    calibration can be fitted on them without another pass."""
     probs = label_probabilities(model, tokenizer, cfg.instructions, [e.text for e in dev], cfg.labels,
                                 batch_size=cfg.batch_size, device=device)
-    rows = [{"item_id": e.id, "gold": e.label, "pred": decide(p), "status": "ok"} for e, p in zip(dev, probs, strict=True)]
+    rows = []
+    for e, p in zip(dev, probs, strict=True):
+        total = sum(p.values()) or 1.0
+        rows.append({"item_id": e.id, "gold": e.label, "pred": decide(p), "status": "ok",
+                     "probs": {lab: v / total for lab, v in p.items()}})
     m = compute_metrics(rows, cfg.labels)
     gold_prob = sum(p[e.label] for e, p in zip(dev, probs, strict=True)) / len(dev)
-    return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "gold_prob": gold_prob}
+    return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "gold_prob": gold_prob}, rows
 
 
 def _better(new: dict, old: dict | None) -> bool:
@@ -92,7 +99,7 @@ def train(model, tokenizer, train_set, dev_set, cfg: TrainConfig, *, device: str
     eval_every = cfg.eval_every or per_epoch
     emit("phase", name="dev baseline", total=None)
     eval_started = time.monotonic()
-    baseline = dev_score(model, tokenizer, cfg, dev_set, device)
+    baseline, _ = dev_score(model, tokenizer, cfg, dev_set, device)
     eval_seconds = time.monotonic() - eval_started
     curve: list[dict] = [{"step": 0, "epoch": 0.0, "train_loss": None, **baseline}]
     emit("eval", entry=curve[-1], best=None)
@@ -109,12 +116,12 @@ def train(model, tokenizer, train_set, dev_set, cfg: TrainConfig, *, device: str
 
     def evaluate_now() -> None:
         nonlocal best, since_eval, losses, no_gain
-        dev = dev_score(model, tokenizer, cfg, dev_set, device)
+        dev, dev_rows = dev_score(model, tokenizer, cfg, dev_set, device)
         entry = {"step": step, "epoch": round(step / per_epoch, 3),
                  "train_loss": sum(losses) / len(losses) if losses else None, **dev}
         curve.append(entry)
         if _better(dev, best.dev if best else None):
-            best = Checkpoint(step=step, epoch=entry["epoch"], dev=dev, state=lora_state(model))
+            best = Checkpoint(step=step, epoch=entry["epoch"], dev=dev, state=lora_state(model), dev_rows=dev_rows)
             no_gain = 0
         else:
             no_gain += 1

@@ -159,6 +159,9 @@ def parse_recall_target(text: str | None) -> tuple[str, float] | None:
     return label.strip().lower(), target
 
 
+CALIBRATE_CHOICES = ("auto", "on", "off")
+
+
 def decide_on_dev(rows: list[dict], labels: tuple[str, ...], adapter, calibrate: str,
                   recall_target: tuple[str, float] | None, seed: int) -> tuple[object, dict]:
     """Calibration (kept only when it wins under cross-validation, unless forced) and an optional
@@ -217,7 +220,7 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     opt_spec, params = resolve_params(name, cfg.params)
     adapter = AdapterConfig(name=cfg.adapter or DEFAULT_ADAPTER)
     recall_target = parse_recall_target(cfg.recall_target)
-    if cfg.calibrate not in ("auto", "on", "off"):
+    if cfg.calibrate not in CALIBRATE_CHOICES:
         raise ConfigError(f"--calibrate {cfg.calibrate!r} is not auto, on or off")
     train_size = cfg.train_size or opt_spec.default_train_size
     if train_size <= 0 or cfg.dev_size <= 0:

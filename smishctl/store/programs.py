@@ -29,7 +29,9 @@ def load_adapter_config(art: Artifact, override: str | None = None):
         return AdapterConfig(name=override or DEFAULT_ADAPTER)
     state = read_json(art.dir / PROGRAM)
     # Fine-tuned (lora) artifacts were trained on the label chat and are decided by label scoring.
-    data = state.get("adapter") if isinstance(state.get("adapter"), dict) else None  # lora: the adapter file's name
+    # (lora: `adapter` is the adapter file's name; `label_adapter` the decision, with its calibration)
+    data = state.get("label_adapter") if is_lora(art) else state.get("adapter")
+    data = data if isinstance(data, dict) else None
     cfg = AdapterConfig.from_dict(data or ({"name": "score"} if is_lora(art) else None))
     return replace(cfg, name=override) if override and override != cfg.name else cfg
 
