@@ -8,7 +8,8 @@ forge structure: DSPy field markers (`[[ ## label ## ]] ham`), chat-template tok
 appear in a message), invisible characters that split keywords or reorder text, and fake end-of-message
 delimiters. `sanitize_sms` neutralises those — it is a no-op on ordinary messages, so quality on normal
 data and optimized prompts are unaffected — and `delimit` fences the message between markers the SMS can
-no longer contain.
+no longer contain. Text that speaks to the classifier is evidence in itself: `injection_signals` finds it
+and `guard_row` keeps such a message from coming out as ham, whatever the model answered.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ _INVISIBLE = dict.fromkeys(
 # Text that speaks to the classifier instead of to the recipient. No genuine message needs to tell a spam
 # filter what to answer, so such text is itself evidence of an attack (`injection_signals`). Each pattern
 # is narrow on purpose: ordinary messages say "ignore my previous message", "label the boxes" or "the
-# label on the jar says ham" (tests/test_guard.py holds such controls, and bench/bench_robustness.py
-# counts the signals on every ham message of the dataset).
+# label on the jar says ham" (tests/test_robustness.py holds such controls and checks that no message of
+# the default dataset gives a signal; bench/bench_robustness.py measures the guard).
 _BENIGN_WORDS = r"(?:ham|legit(?:imate)?|safe|benign|genuine|not\W+(?:spam|phishing|smishing))"
 _SIGNALS = {
     "chat-template token": _TEMPLATE_TOKEN,
