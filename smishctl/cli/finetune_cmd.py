@@ -142,10 +142,11 @@ def _print_summary(s: dict) -> None:
             "early-stop": " (stopped early: no dev gain)"}.get(f["stop_reason"], "")
     console.print(f"dev macro-F1: base {fmt(d['baseline']['macro_f1'])} -> fine-tuned {fmt(d['optimized']['macro_f1'])}"
                   f" (best at step {f['best_step']} of {f['steps']}){note}")
-    cal = s.get("calibration") or {}
-    if cal.get("cv_macro_f1_plain") is not None:
-        console.print(f"calibration {'kept' if cal.get('kept') else 'refused'} (dev, cross-validated macro-F1 "
-                      f"{cal['cv_macro_f1_plain']:.3f} plain, {cal['cv_macro_f1_calibrated']:.3f} calibrated)")
+    from smishctl.solve.calibration import calibration_note
+
+    note = calibration_note(s.get("calibration"))
+    if note:
+        console.print(note)
     console.print(f"{s['dataset']['train_size']} training messages, {s['spend']['wall_seconds']} s on {f['device']}")
     console.print(f"wrote [bold]{s['artifact']}[/bold] ({s['path']})")
     console.print(f"next: smishctl evaluate --prompt {s['artifact']}")

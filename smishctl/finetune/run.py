@@ -21,6 +21,7 @@ from smishctl.finetune.trainer import TrainConfig, train
 from smishctl.ops.evaluate import library_versions
 from smishctl.ops.optimize import CALIBRATE_CHOICES, _git_commit, decide_on_dev
 from smishctl.solve.adapters import AdapterConfig
+from smishctl.solve.calibration import calibration_note
 from smishctl.solve.label_chat import render_label_chat
 from smishctl.store.artifacts import SMS_PLACEHOLDER, resolve_artifact, save_artifact, verify_artifact
 from smishctl.store.serving import ADAPTER_GGUF, local_base
@@ -234,7 +235,8 @@ def _card(m: dict) -> str:
         f"{f['steps']}){note}",
         f"- wall time: {m['spend']['wall_seconds']} s",
         "- served by llama.cpp: the base GGUF with adapter.gguf; decided by the first-token probabilities of the labels",
-        f"- calibration: {_calibration_line(m.get('calibration'), (m.get('adapter') or {}).get('bias'))}",
+        f"- {calibration_note(m.get('calibration')) or 'calibration off'}"
+        + (f", bias {m['adapter']['bias']}" if (m.get("adapter") or {}).get("bias") else ""),
         "",
         "## Training curve (dev)",
         "",
@@ -249,17 +251,6 @@ def _card(m: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _calibration_line(cal: dict | None, bias: dict | None) -> str:
-    if not cal:
-        return "off"
-    if "cv_macro_f1_plain" not in cal:
-        why = cal.get("reason", "")
-        return f"forced, bias {bias}" if cal.get("forced") else f"refused ({why})"
-    verdict = "forced" if cal.get("forced") else ("kept" if cal.get("kept") else "refused")
-    return (f"{verdict} (dev, cross-validated macro-F1 {cal['cv_macro_f1_plain']:.3f} plain, "
-            f"{cal['cv_macro_f1_calibrated']:.3f} calibrated)" + (f", bias {bias}" if bias else ""))
 
 
 def _save(settings: Settings, ds, spec, cfg: FinetuneConfig, manifest: dict, files: dict, adapter: AdapterConfig):

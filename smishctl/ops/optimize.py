@@ -25,7 +25,14 @@ from smishctl.ops.trial_scores import TrialRecorder
 from smishctl.score.metrics import compute_metrics
 from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
 from smishctl.solve.build import build_solver
-from smishctl.solve.calibration import cross_validated_bias, fit_bias, redecide, scored_rows, threshold_for_recall
+from smishctl.solve.calibration import (
+    calibration_note,
+    cross_validated_bias,
+    fit_bias,
+    redecide,
+    scored_rows,
+    threshold_for_recall,
+)
 from smishctl.solve.loop import solve_items
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
 from smishctl.store.artifacts import save_artifact
@@ -409,8 +416,7 @@ def _decision_note(m: dict) -> str:
     parts = []
     cal = m.get("calibration") or {}
     if "cv_macro_f1_plain" in cal:
-        parts.append(f"calibration {'kept' if cal['kept'] else 'not kept'} (cross-validated dev macro-F1 "
-                     f"{cal['cv_macro_f1_plain']:.3f} plain, {cal['cv_macro_f1_calibrated']:.3f} calibrated)")
+        parts.append(calibration_note(cal))
     d = m.get("decision")
     if d:
         parts.append(f"decision: {d['label']} when p >= {d['threshold']:.4f} (dev recall {d['dev_recall']:.3f}, "

@@ -127,6 +127,18 @@ def cross_validated_bias(rows: list[dict], labels: tuple[str, ...], *, seed: int
             "folds": folds, "n": len(rows), "bias": fit_bias(rows, labels) if kept else {}}
 
 
+def calibration_note(cal: dict | None) -> str | None:
+    """One sentence on a calibration record (`cross_validated_bias`, possibly forced), for cards and
+    summaries; None when calibration was off."""
+    if not cal:
+        return None
+    verdict = "forced" if cal.get("forced") else ("kept" if cal.get("kept") else "not kept")
+    if "cv_macro_f1_plain" not in cal:
+        return f"calibration {verdict}" + (f" ({cal['reason']})" if cal.get("reason") else "")
+    return (f"calibration {verdict} (cross-validated dev macro-F1 {cal['cv_macro_f1_plain']:.3f} plain, "
+            f"{cal['cv_macro_f1_calibrated']:.3f} calibrated)")
+
+
 def threshold_for_recall(rows: list[dict], labels: tuple[str, ...], label: str, target: float,
                          bias: dict | None = None) -> dict:
     """The highest threshold on p(label) whose decisions reach `target` recall of `label` on these
