@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmarks: a loopback fault server in its own process, a throwaway project."""
+"""Shared helpers of the benchmarks: a loopback fault server in its own process, throwaway projects."""
 
 from __future__ import annotations
 
@@ -80,3 +80,20 @@ def paired_gain_interval(settings, base_run: str, cand_run: str) -> dict:
     d = bootstrap_macro_f1_diff(gold, pred_b, pred_c, len(labels))
     return {"gain": round(d["diff"], 3), "ci95": [round(d["low"], 3), round(d["high"], 3)],
             "significant": not (d["low"] <= 0 <= d["high"])}
+
+
+def model_project(path: str | None, prefix: str) -> Path:
+    """A project for the embedded model, made current: `path` when given (reused with its prompts, runs
+    and DSPy cache), else a new temporary folder; the repository's smishctl.toml and downloaded weights
+    are put in a new one."""
+    root = Path(path) if path else Path(tempfile.mkdtemp(prefix=prefix))
+    if not (root / "smishctl.toml").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
+        (root / ".cache").mkdir(exist_ok=True)
+        if (REPO / ".cache" / "models").is_dir():
+            (root / ".cache" / "models").symlink_to(REPO / ".cache" / "models")
+    os.environ["SMISHCTL_HOME"] = str(root)
+    os.environ.setdefault("SMISHCTL_DATA_MIRROR", str(MIRROR))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return root

@@ -21,26 +21,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-
-def _project(path: str | None) -> Path:
-    root = Path(path) if path else Path(tempfile.mkdtemp(prefix="smishctl-bench-ft-"))
-    if not (root / "smishctl.toml").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
-        (root / ".cache").mkdir(exist_ok=True)
-        if (REPO / ".cache" / "models").is_dir():
-            (root / ".cache" / "models").symlink_to(REPO / ".cache" / "models")
-    os.environ["SMISHCTL_HOME"] = str(root)
-    os.environ.setdefault("SMISHCTL_DATA_MIRROR", str((REPO.parent / "shared" / "datasets").resolve()))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return root
+from _common import model_project  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +46,7 @@ def main() -> None:
     ap.add_argument("--with-prompt", nargs="*", default=[], help="prompt artifacts to add as rows")
     args = ap.parse_args()
 
-    root = _project(args.project)
+    root = model_project(args.project, "smishctl-bench-ft-")
     from bench_label_scoring import figures, rows_of, table
 
     from smishctl.core.config import load_settings

@@ -25,10 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
+
+from _common import model_project
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,15 +104,7 @@ def main() -> None:
     ap.add_argument("--project", default=None, help="reuse a project folder (its DSPy cache and prompts)")
     args = ap.parse_args()
 
-    root = Path(args.project) if args.project else Path(tempfile.mkdtemp(prefix="smishctl-bench-ls-"))
-    if not (root / "smishctl.toml").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
-        (root / ".cache").mkdir(exist_ok=True)
-        if (REPO / ".cache" / "models").is_dir():
-            (root / ".cache" / "models").symlink_to(REPO / ".cache" / "models")
-    os.environ["SMISHCTL_HOME"] = str(root)
-    os.environ.setdefault("SMISHCTL_DATA_MIRROR", str((REPO.parent / "shared" / "datasets").resolve()))
+    root = model_project(args.project, "smishctl-bench-ls-")
 
     from smishctl.core.config import load_settings
     from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
+
+from _common import model_project
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,16 +37,7 @@ def main() -> None:
     ap.add_argument("--project", default=None, help="reuse a project folder (its DSPy cache and prompts)")
     args = ap.parse_args()
 
-    root = Path(args.project) if args.project else Path(tempfile.mkdtemp(prefix="smishctl-bench-opt-"))
-    if not (root / "smishctl.toml").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
-        (root / ".cache").mkdir(exist_ok=True)
-        models = REPO / ".cache" / "models"
-        if models.is_dir():
-            (root / ".cache" / "models").symlink_to(models)
-    os.environ["SMISHCTL_HOME"] = str(root)
-    os.environ.setdefault("SMISHCTL_DATA_MIRROR", str((REPO.parent / "shared" / "datasets").resolve()))
+    root = model_project(args.project, "smishctl-bench-opt-")
 
     from _common import macro_f1_interval, paired_gain_interval
 

@@ -20,25 +20,12 @@ import argparse
 import collections
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from _common import model_project
 
 REPO = Path(__file__).resolve().parents[1]
 HOLDOUT = REPO / "bench" / "data" / "injection_holdout.jsonl"
-
-
-def _project(path: str | None) -> Path:
-    root = Path(path) if path else Path(tempfile.mkdtemp(prefix="smishctl-bench-rob-"))
-    if not (root / "smishctl.toml").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
-        (root / ".cache").mkdir(exist_ok=True)
-        if (REPO / ".cache" / "models").is_dir():
-            (root / ".cache" / "models").symlink_to(REPO / ".cache" / "models")
-    os.environ["SMISHCTL_HOME"] = str(root)
-    os.environ.setdefault("SMISHCTL_DATA_MIRROR", str((REPO.parent / "shared" / "datasets").resolve()))
-    return root
 
 
 def attack_figures(rows: list[dict]) -> dict:
@@ -58,7 +45,7 @@ def main() -> None:
     ap.add_argument("--adapter", default=None)
     ap.add_argument("--project", default=None)
     args = ap.parse_args()
-    root = _project(args.project)
+    root = model_project(args.project, "smishctl-bench-rob-")
 
     from smishctl.core.config import load_settings
     from smishctl.data.prepare import load_dataset_splits
