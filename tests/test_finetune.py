@@ -272,6 +272,7 @@ def test_adapter_on_another_base_model_is_refused(interrupted, ft_project, tmp_p
     (("--train-size", "lots"), "--train-size must be a number or 'all'"),
     (("--device", "tpu"), "unknown device 'tpu'"),
     (("--loss", "all"), "unknown --loss 'all'"),
+    (("--calibrate", "maybe"), "unknown --calibrate 'maybe'"),
     (("--export-only", "parquet"), "unknown export format 'parquet'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, project, args, message):

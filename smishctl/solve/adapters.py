@@ -6,9 +6,10 @@ instructions in the system turn, each demo as a user turn holding the bare SMS a
 holding the bare label, the SMS to classify last. `score` then asks for one token with its top
 log-probabilities and gives every label the log-probability of the best token that begins it (labels
 that share that token are scored by what follows it: the token is prefilled as the start of the
-answer and the next one scored); the labels' probabilities are normalised over the labels, optionally shifted by a per-label bias
-(calibration) and decided by argmax or a threshold rule. A provider that returns no log-probabilities
-gets `chat`'s path instead: a short bare answer that must be exactly a label, or the row is invalid.
+answer and the next one scored); the labels' probabilities are normalised over the labels, optionally
+shifted by a per-label bias (calibration) and decided by argmax or a threshold rule. A provider that
+returns no log-probabilities gets `chat`'s path instead: a short bare answer that must be exactly a
+label, or the row is invalid.
 
 Signatures that are not `sms -> label` (an optimizer's own proposal or reflection prompts) go to
 DSPy's ChatAdapter unchanged, so every optimizer can run with this adapter in its context.
@@ -46,6 +47,7 @@ class SharedPrefix(Exception):
 
 class NoPrefill(Exception):
     """The endpoint answered afresh instead of continuing a prefilled assistant turn."""
+
 
 # Score calls ask for one token on purpose; DSPy warns about every such "truncated" answer.
 logging.getLogger("dspy.clients.lm").addFilter(
