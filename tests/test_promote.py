@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from compare_helpers import REPO, items, make_artifact, predictions, write_run
+from compare_helpers import REPO, make_artifact
+from factories import PROMOTION_ITEMS, accept_small_promotions, promotion_run
 from faultutil import fault_fixture  # noqa: F401
 
 from smishctl.core.config import load_settings
@@ -23,17 +24,16 @@ from smishctl.store.artifacts import Artifact, verify_artifact
 from smishctl.store.production import read_current, read_history
 from smishctl.util.fs import read_json
 
-GOLD = items(30)
-
 
 def _eval(settings, art, run_id, wrong, **kw):
-    write_run(settings.runs_dir, run_id, predictions(GOLD, wrong), prompt_id=art.id,
-              prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b", **kw)
+    promotion_run(settings, art, wrong, run_id=run_id, **kw)
 
 
 @pytest.fixture()
 def arts(settings):
-    """Three artifacts with evaluations: good (2 wrong), ok (4 wrong), poor (20 wrong: macro-F1 < 0.5)."""
+    """Three artifacts with evaluations on 30 balanced test items (promotion accepts 30 here):
+    good (2 wrong), ok (4 wrong), poor (20 wrong: macro-F1 < 0.5)."""
+    accept_small_promotions(settings)
     good = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
     ok = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
     poor = make_artifact(settings, instructions="Guess the label.")
@@ -122,8 +122,7 @@ def test_bad_input(settings, arts, cli):
         promote(settings, "zero-shot")
     with pytest.raises(ConfigError, match="evaluated .* not "):
         promote(settings, arts["good"].id, run="run-ok")
-    write_run(settings.runs_dir, "run-dev", predictions(GOLD, set()), prompt_id=arts["ok"].id,
-              prompt_sha=arts["ok"].manifest["files"]["program.json"], split="dev")
+    _eval(settings, arts["ok"], "run-dev", set(), split="dev")
     with pytest.raises(ConfigError, match="test split"):
         promote(settings, arts["ok"].id, run="run-dev")
     # a corrupted artifact is refused by its manifest checksum
@@ -299,6 +298,7 @@ def _set_policy(project, **keys) -> None:
     import re as _re
 
     toml = (project / "smishctl.toml").read_text()
+    keys.setdefault("min_items", PROMOTION_ITEMS)  # the synthetic evaluations cover 30 test items
     body = "".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items())
     toml = _re.sub(r"\[promotion\]\n(?:[^\[\n][^\n]*\n|\n)*", "[promotion]\n" + body + "\n", toml)
     (project / "smishctl.toml").write_text(toml)
@@ -312,9 +312,10 @@ def fake_art(settings, project, fault):
     from faultutil import add_alias
 
     add_alias(project, "fake", fault.base_url)
+    settings = load_settings(project)
+    accept_small_promotions(settings)
     art = make_artifact(settings, model="fake", instructions="Label the SMS: ham, spam or smishing.")
-    write_run(settings.runs_dir, "run-fake", predictions(GOLD, {1}), prompt_id=art.id,
-              prompt_sha=art.manifest["files"]["program.json"], model="fake")
+    _eval(settings, art, "run-fake", {1})
     return art
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal, Protocol
 
 from smishctl.core.errors import DataError
+from smishctl.core.identity import ServingIdentity
 
 SCHEMA_VERSION = 2  # 1: records written before the field existed
 STATUSES = ("ok", "invalid", "error")
@@ -174,3 +175,25 @@ class RunRecord:
     @property
     def split(self) -> str | None:
         return self.dataset.get("split")
+
+    @property
+    def n_items(self) -> int:
+        return int(self.dataset.get("n_items") or 0)
+
+    @property
+    def items_hash(self) -> str | None:
+        return self.dataset.get("items_hash")
+
+    @property
+    def dataset_name(self) -> str | None:
+        return self.dataset.get("name")
+
+    @property
+    def serving(self) -> ServingIdentity:
+        """The system this run measured (smishctl.core.identity): what promote compares with production."""
+        return ServingIdentity.from_identity(self.identity)
+
+    @property
+    def train_dataset(self) -> dict | None:
+        """Where a classic model learned: {dataset, split, split_hash, n_items}; None for LLM programs."""
+        return self.dataset.get("train_dataset")

@@ -15,6 +15,8 @@ message dataset groups in about a second.
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 
 import numpy as np
@@ -71,8 +73,25 @@ def similar_pairs(matrix, threshold: float, other=None) -> tuple[np.ndarray, np.
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
 
 
+# Splitting the default dataset builds this graph in about a second, and one command loads a dataset
+# several times (promote: the candidate, production, the whole test split). The result depends only on
+# the texts and the threshold, so it is kept per process, keyed by their hash.
+_GROUPS: dict[tuple[str, float], np.ndarray] = {}
+_GROUPS_KEPT = 8
+
+
 def template_groups(texts: list[str], threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """A group number per text: connected components of the masked-cosine >= threshold graph."""
+    key = (hashlib.sha256("\0".join(texts).encode()).hexdigest(), float(threshold))
+    if key not in _GROUPS:
+        if len(_GROUPS) >= _GROUPS_KEPT:
+            _GROUPS.pop(next(iter(_GROUPS)))
+        _GROUPS[key] = _template_groups(texts, threshold)
+        _GROUPS[key].flags.writeable = False  # shared between callers: nobody may change it
+    return _GROUPS[key]
+
+
+def _template_groups(texts: list[str], threshold: float) -> np.ndarray:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 

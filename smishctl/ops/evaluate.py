@@ -12,7 +12,7 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
 from smishctl.core.identity import config_hash
 from smishctl.core.records import Solver
-from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
+from smishctl.data.prepare import ALL, SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.data.registry import DEFAULT_DATASET
 from smishctl.data.shards import select
 from smishctl.models.lm import build_lm
@@ -24,7 +24,7 @@ from smishctl.solve.loop import solve_items
 from smishctl.store.artifacts import artifact_labels, resolve_artifact
 from smishctl.store.programs import load_adapter_config, load_program
 from smishctl.store.runs import LOCK_FILE, PredictionWriter, Run, find_run, new_run_id, open_run, run_dir
-from smishctl.store.serving import model_for
+from smishctl.store.serving import model_for, serving_identity
 from smishctl.util.fs import file_lock
 
 
@@ -116,7 +116,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     train_ds = None
     if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
         train_ds = classic_training_dataset(settings, cfg, ds)
-        model_labels = (train_ds or ds).labels
+        refuse_scoring_training_items(spec.name, train_ds, ds, cfg.split, items)
+        model_labels = train_ds.labels
 
         def make_solver():
             return build_classic_solver(spec, ds, art, train_dataset=train_ds)
@@ -129,21 +130,15 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
             lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
             return build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden, guard=cfg.guard)
     items_hash = content_hash(items)
-    prompt_sha = art.manifest.get("files", {}).get("program.json") if not art.is_zero_shot else "zero-shot"
-    identity = {
-        "model": spec.litellm_model, "endpoint": spec.endpoint_tag, "prompt": art.id, "prompt_sha": prompt_sha,
-        "dataset": ds.name, "items_hash": items_hash, "temperature": 0.0,
-        "adapter": adapter.to_dict() if adapter else None,
-    }
+    serving = serving_identity(art, spec, adapter, harden=cfg.harden, guard=cfg.guard)
+    prompt_sha = serving.program_sha256
+    identity = {**serving.identity_keys(), "prompt": art.id, "dataset": ds.name, "items_hash": items_hash,
+                "temperature": 0.0}
     if shard_info:
         identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
-    if not cfg.harden:
-        identity["harden"] = False
-    if not cfg.guard and cfg.harden:
-        identity["guard"] = False
     if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
         identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
-    if train_ds is not None:
+    if train_ds is not None and train_ds is not ds:  # (training on the evaluated dataset: as runs always had)
         identity["train"] = {"dataset": train_ds.name, "split_hash": train_ds.split_hash("train")}
     if resume:
         if record["dataset"]["items_hash"] != items_hash:
@@ -175,8 +170,10 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         record["shard"] = shard_info
     if tuple(model_labels) != tuple(record["dataset"]["labels"]):
         record["dataset"]["model_labels"] = list(model_labels)
-    if train_ds is not None:
-        record["dataset"]["train_dataset"] = identity["train"]
+    if train_ds is not None:  # where a classic model learned, always named (with the hash of what it saw)
+        record["dataset"]["train_dataset"] = {"dataset": train_ds.name, "split": "train",
+                                              "split_hash": train_ds.split_hash("train"),
+                                              "n_items": len(train_ds.split("train"))}
     return EvalPlan(run=run, record=record, items=items, make_solver=make_solver, indices=indices)
 
 
@@ -193,18 +190,39 @@ def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
 
 def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds):
     """Where a classic/* model trains: `cfg.train_dataset` when named; for an evaluation-only
-    dataset (no train split) the default dataset; otherwise None (the evaluated dataset's train split)."""
+    dataset (no train split) the default dataset; otherwise the evaluated dataset itself (its train split)."""
 
     if cfg.train_dataset and cfg.train_dataset != ds.name:
         name = cfg.train_dataset
     elif ds.provenance.get("evaluation_only") or not ds.split("train"):
         name = DEFAULT_DATASET
     else:
-        return None
+        return ds
     train_ds = load_dataset_splits(name, settings)
     if train_ds.provenance.get("evaluation_only"):
         raise ConfigError(f"training dataset {name!r} is evaluation-only", hint="name a dataset with a train split")
     return train_ds
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items) -> None:
+    """A classic model never scores a message it learned: refuse when the scored items include the
+    training split (`--split all` or `train` of the same dataset) or any text of it (another file
+    holding the same messages)."""
+    if train_ds is ds and split in (ALL, "train"):
+        raise ConfigError(f"{model} would score the items it trains on: split {split!r} of {ds.name} includes "
+                          "its train split",
+                          hint="score the test split, evaluate the file with --evaluation-only (the classic model "
+                          "then trains on the default dataset), or name --train-dataset")
+    learned = {_text_key(ex.text) for ex in train_ds.split("train")}
+    seen = sum(_text_key(ex.text) in learned for ex in items)
+    if seen:
+        raise ConfigError(f"{model} would score {seen} of {len(items)} messages it trains on (the train split of "
+                          f"{train_ds.name} holds the same texts)",
+                          hint="name another --train-dataset, or remove those messages from the evaluated file")
 
 
 def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,

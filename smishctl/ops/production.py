@@ -8,12 +8,13 @@ from pathlib import Path
 
 from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError, SmishError
+from smishctl.core.identity import ServingIdentity
 from smishctl.models.lm import build_lm
 from smishctl.solve.build import build_solver
-from smishctl.store.artifacts import MANIFEST, PROGRAM, is_lora
+from smishctl.store.artifacts import MANIFEST, PROGRAM
 from smishctl.store.production import current_dir, verify_release
-from smishctl.store.programs import load_adapter_config, load_program
-from smishctl.store.serving import model_for
+from smishctl.store.programs import load_program
+from smishctl.store.serving import production_serving
 from smishctl.util.fs import read_json
 
 
@@ -26,6 +27,7 @@ class ProductionClassifier:
     labels: tuple[str, ...]
     manifest: dict
     solver: object
+    serving: ServingIdentity | None = None  # what this classifier runs (smishctl.core.identity)
 
     def predict(self, text: str) -> dict:
         """The full record: pred, status (ok | invalid | error), latency, tokens, cost."""
@@ -57,9 +59,10 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
     if not labels:
         raise ConfigError(f"production artifact {art.id} has no labels in its manifest")
     program = load_program(art, labels)
-    spec = model_for(art, settings, model or (None if is_lora(art) else (manifest.get("model") or {}).get("name")))
+    # The serving identity promote required of the release's evaluation (store.serving.production_serving),
+    # and the same builder as `evaluate`: production is hardened and decided exactly as it was evaluated.
+    spec, adapter, serving = production_serving(art, settings, model)
     lm = build_lm(spec, settings)
-    # The same builder as `evaluate`: production is hardened and decided exactly as it was evaluated.
-    solver = build_solver(program, lm, spec, labels, load_adapter_config(art))
+    solver = build_solver(program, lm, spec, labels, adapter, harden=serving.harden, guard=serving.guard)
     return ProductionClassifier(artifact_id=art.id, release=cur.resolve().name, labels=labels,
-                                manifest=manifest, solver=solver)
+                                manifest=manifest, solver=solver, serving=serving)

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from smishctl.core.config import Settings
-from smishctl.core.errors import ConfigError
+from smishctl.core.errors import SmishError
+from smishctl.core.records import RunRecord
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
 from smishctl.ops.pairing import RunData, load_run
+from smishctl.store.production import verify_release
 from smishctl.store.runs import find_run
+from smishctl.store.serving import production_serving
 
 
-def _recorded_run(settings: Settings, run_id: str | None) -> RunData | None:
-    """The evaluation the release was promoted on, when it is still there and readable."""
-    if not run_id:
+def _recorded_run(settings: Settings, current: dict) -> RunData | None:
+    """The evaluation the release was promoted on, when it is still there, readable, and a run of what
+    production serves now (an alias moved to another endpoint makes it evidence about another system)."""
+    if not current.get("run"):
         return None
     try:
-        return load_run(settings.runs_dir, run_id)
-    except (ConfigError, OSError, ValueError):
+        data = load_run(settings.runs_dir, current["run"])
+        _spec, _adapter, serving = production_serving(verify_release(Path(current["dir"])), settings)
+    except (SmishError, OSError, ValueError):
         return None
+    return data if RunRecord.from_dict(data.record).serving == serving else None
 
 
 def production_config(current: dict, like: dict) -> EvalConfig:
@@ -35,7 +43,7 @@ def production_baseline(settings: Settings, current: dict, like: dict | None, *,
     that covers the same items (any recorded run when `like` is None); else production evaluated with
     `like`'s configuration, an identical earlier run reused. None when `like` is None and no run is
     recorded, or in a dry run that would have to evaluate."""
-    recorded = _recorded_run(settings, current.get("run"))
+    recorded = _recorded_run(settings, current)
     if recorded is not None and (like is None or
                                  recorded.dataset.get("items_hash") == (like.get("dataset") or {}).get("items_hash")):
         return recorded

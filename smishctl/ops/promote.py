@@ -13,18 +13,23 @@ from __future__ import annotations
 import getpass
 import os
 import time
+from dataclasses import dataclass
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, SmishError
+from smishctl.core.identity import ServingIdentity
+from smishctl.core.records import RunRecord
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
-from smishctl.ops.pairing import load_run
+from smishctl.ops.pairing import RunData, load_run
 from smishctl.ops.production_baseline import production_baseline
-from smishctl.ops.promotion_policy import check_policy, read_policy
+from smishctl.ops.promotion_policy import Policy, check_policy, read_policy
+from smishctl.score.evidence import record_mismatches
 from smishctl.store import production as release_store
-from smishctl.store.artifacts import PROGRAM, Artifact, resolve_artifact, verify_artifact
+from smishctl.store.artifacts import Artifact, resolve_artifact, verify_artifact
 from smishctl.store.production import read_current, read_history, verify_release
 from smishctl.store.runs import find_run, list_runs, open_run
+from smishctl.store.serving import production_serving
 
 TEST_SPLIT = "test"
 
@@ -51,34 +56,72 @@ ROBUSTNESS_DATASET = "robustness"
 
 # -- the evaluation ---------------------------------------------------------------------------
 
-def _check_run_matches(record: dict, art: Artifact) -> None:
-    rid = record.get("id")
-    if (record.get("prompt") or {}).get("id") != art.id:
-        raise ConfigError(f"run {rid} evaluated {record.get('prompt', {}).get('id')}, not {art.id}",
-                          hint="pass a run of this artifact, or omit --run to evaluate it")
-    want = art.manifest.get("files", {}).get(PROGRAM)
-    if want and record.get("prompt", {}).get("sha256") != want:
-        raise ConfigError(f"run {rid} evaluated a different version of {art.id} (program checksum differs)")
-    if record.get("dataset", {}).get("split") != TEST_SPLIT:
-        raise ConfigError(f"run {rid} is on the {record.get('dataset', {}).get('split')} split; "
-                          f"promotion needs an evaluation on the test split")
-    if record.get("status") != "complete":
-        raise ConfigError(f"run {rid} is {record.get('status')}, not complete",
-                          hint=f"finish it: smishctl evaluate --resume {rid}")
-    ds = (art.manifest.get("dataset") or {}).get("name")
-    if ds and record.get("dataset", {}).get("name") != ds:
-        raise ConfigError(f"run {rid} is on dataset {record['dataset'].get('name')}, {art.id} was built for {ds}")
+@dataclass(frozen=True)
+class Evidence:
+    """What a run must be to count as evidence for promoting `artifact`: an evaluation of exactly the
+    system production will serve (its serving identity) on the whole test split (or, when `[promotion]
+    min_items` is set, at least that many of its items)."""
+
+    artifact: Artifact
+    serving: ServingIdentity
+    dataset: str
+    split_hash: str
+    items_hash: str  # of the whole test split
+    n_items: int  # of the whole test split
+    min_items: int | None = None
+
+    def problems(self, record: dict) -> list[str]:
+        """Why run record `record` is not this evidence (empty when it is)."""
+        rec = RunRecord.from_dict(record)
+        rid, ds = rec.id, rec.dataset
+        if rec.prompt_id != self.artifact.id:
+            return [f"run {rid} evaluated {rec.prompt_id}, not {self.artifact.id}"]
+        out = []
+        if rec.split != TEST_SPLIT:
+            out.append(f"run {rid} is on the {rec.split} split; promotion needs an evaluation on the test split")
+        if not rec.complete:
+            out.append(f"run {rid} is {rec.status}, not complete")
+        if rec.dataset_name != self.dataset:
+            out.append(f"run {rid} is on dataset {rec.dataset_name}, {self.artifact.id} was built for {self.dataset}")
+        diff = rec.serving.differences(self.serving)
+        if diff:
+            out.append(f"run {rid} measured another system than production will serve ({'; '.join(diff)})")
+        if self.min_items is None:
+            if rec.items_hash != self.items_hash:
+                out.append(f"run {rid} scored {rec.n_items} items, not the whole test split ({self.n_items})")
+        elif ds.get("split_hash") != self.split_hash or rec.n_items < self.min_items:
+            out.append(f"run {rid} scored {rec.n_items} items of the test split; [promotion] min_items is "
+                       f"{self.min_items}")
+        return out
+
+    def check(self, record: dict) -> None:
+        problems = self.problems(record)
+        if problems:
+            raise ConfigError("; ".join(problems),
+                              hint="omit --run to evaluate the artifact as production will serve it (its own model "
+                              "and adapter, hardened and guarded, on the whole test split)")
 
 
-def find_evaluation(settings: Settings, art: Artifact) -> dict | None:
-    """The largest (then newest) complete test-split run of exactly this artifact version."""
+def production_evidence(settings: Settings, art: Artifact, pol: Policy) -> Evidence:
+    """What promote accepts for `art` (smishctl.store.serving.production_serving: the one function that
+    says what production serves). Loads the test split; builds no model."""
+    _spec, _adapter, serving = production_serving(art, settings)
+    full = prepare(settings, _eval_config(art, None, False))
+    ds = full.record["dataset"]
+    return Evidence(artifact=art, serving=serving, dataset=ds["name"], split_hash=ds["split_hash"],
+                    items_hash=ds["items_hash"], n_items=ds["n_items"], min_items=pol.min_items)
+
+
+def find_evaluation(settings: Settings, evidence: Evidence) -> dict | None:
+    """The largest (then newest) complete run that is `evidence` for its artifact."""
 
     best = None
     for run in list_runs(settings.runs_dir):
         try:
             rec = run.read()
-            _check_run_matches(rec, art)
-        except (ConfigError, OSError, ValueError):
+        except (SmishError, OSError, ValueError):
+            continue
+        if evidence.problems(rec):
             continue
         if best is None or rec["dataset"].get("n_items", 0) >= best["dataset"].get("n_items", 0):
             best = rec
@@ -87,20 +130,26 @@ def find_evaluation(settings: Settings, art: Artifact) -> dict | None:
 
 def _eval_config(art: Artifact, limit: int | None, balanced: bool, model: str | None = None, prompt: str | None = None):
     m = art.manifest
-    return EvalConfig(model=model or (m.get("model") or {}).get("name"), prompt=prompt or art.id,
+    # By folder, not by id: an artifact given as a path outside the prompt store evaluates as it resolved.
+    return EvalConfig(model=model or (m.get("model") or {}).get("name"), prompt=prompt or str(art.dir),
                       dataset=(m.get("dataset") or {}).get("name"), split=TEST_SPLIT, limit=limit, balanced=balanced)
 
 
-def candidate_evaluation(settings: Settings, art: Artifact, *, run: str | None, limit: int | None,
+def candidate_evaluation(settings: Settings, evidence: Evidence, *, run: str | None, limit: int | None,
                          balanced: bool, dry_run: bool, on_start=None) -> tuple[dict | None, str]:
     """(run record or None in a dry run that would evaluate, how it was obtained)."""
 
+    art = evidence.artifact
     if run:
         record = open_run(settings.runs_dir, run).read()
-        _check_run_matches(record, art)
+        evidence.check(record)
         return record, "given"
+    if limit is not None and (evidence.min_items is None or limit < evidence.min_items):
+        raise ConfigError(f"--limit {limit} evaluates fewer items than promotion requires "
+                          f"({evidence.min_items or f'the whole test split, {evidence.n_items}'})",
+                          hint="drop --limit, or accept smaller evaluations with [promotion] min_items in smishctl.toml")
     if limit is None:
-        found = find_evaluation(settings, art)
+        found = find_evaluation(settings, evidence)
         if found:
             return found, "existing"
     cfg = _eval_config(art, limit, balanced)
@@ -109,7 +158,19 @@ def candidate_evaluation(settings: Settings, art: Artifact, *, run: str | None, 
         return (found.read(), "existing") if found else (None, "would evaluate")
 
     record, reused = find_or_evaluate(settings, cfg, on_start=on_start)
+    evidence.check(record)
     return record, "existing" if reused else "evaluated"
+
+
+def verified_run(settings: Settings, record: dict) -> RunData:
+    """The candidate's run with its rows, refused when its record and its predictions disagree (the
+    gates then read metrics recomputed from the rows, which is what they were)."""
+    data = load_run(settings.runs_dir, record["id"])
+    problems = record_mismatches(data.record, data.rows)
+    if problems:
+        raise ConfigError(f"run {data.id} does not match its predictions: {'; '.join(problems[:3])}",
+                          hint="its run.json or predictions.jsonl was edited; evaluate the artifact again")
+    return data
 
 
 def robustness_evaluation(settings: Settings, art: Artifact, cand: dict, *, dry_run: bool,
@@ -198,7 +259,8 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     manifest = art.manifest
     if not manifest.get("labels"):
         raise ConfigError(f"artifact {art.id} has no labels in its manifest", hint="it is corrupt; re-run optimize")
-    cand, source = candidate_evaluation(settings, art, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
+    evidence = production_evidence(settings, art, pol)
+    cand, source = candidate_evaluation(settings, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
                                         on_start=on_start)
     current = read_current(settings)
     if current and current.get("artifact") == art.id and not force:
@@ -208,14 +270,14 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         prod_run = production_baseline(settings, current, cand, dry_run=dry_run, on_start=on_start)
     if cand is not None and pol.needs_robustness:
         robust = robustness_evaluation(settings, art, cand, dry_run=dry_run, on_start=on_start)
-    cand_run = load_run(settings.runs_dir, cand["id"]) if cand is not None else None
+    cand_run = verified_run(settings, cand) if cand is not None else None
     checks = check_policy(settings, pol, cand_run, prod_run, current, robust) if cand is not None else []
     failed = [c for c in checks if not c["passed"]]
     plan = {
         "action": "promote", "artifact": art.id, "dry_run": dry_run,
         "from": {"release": current["release"], "artifact": current.get("artifact")} if current else None,
         "run": cand["id"] if cand else None, "evaluation": source,
-        "metrics": _metrics_summary(cand.get("metrics") or {}, robust) if cand else None,
+        "metrics": _metrics_summary(cand_run.metrics, robust) if cand_run else None,
         "checks": checks, "policy_passed": not failed if cand else None, "forced": bool(force and failed),
         "reason": reason,
     }

@@ -3,6 +3,7 @@
 
 Keys:
     min_macro_f1, max_error_rate: bounds on the test-split evaluation.
+    min_items: the fewest test items that evaluation may have (default: the whole test split).
     require: gates in compare's syntax on the test-split metrics, e.g. ["recall[smishing] >= 0.95"].
     max_attack_success_rate, min_control_ham_accuracy: bounds on the robustness set, which promote then
       runs on the candidate. A rate of attacks let through means something only next to the ham controls
@@ -45,6 +46,7 @@ class Policy:
     robustness: tuple[Gate, ...]  # on its evaluation on the robustness set
     no_regression: NoRegressionGate  # against production, on the candidate's items
     must_pass: tuple[str, ...] = ()
+    min_items: int | None = None  # None: the candidate's evaluation must cover the whole test split
 
     @property
     def needs_robustness(self) -> bool:
@@ -84,7 +86,11 @@ def read_policy(settings: Settings) -> Policy:
     except ConfigError as exc:
         raise ConfigError(f"[promotion] require: {exc}", hint=exc.hint) from None
     must_pass = raw.get("must_pass") or ()
-    return Policy(test=_bounds(TEST_BOUNDS, values) + required, robustness=_bounds(ROBUSTNESS_BOUNDS, values),
+    min_items = raw.get("min_items")
+    if min_items is not None and (isinstance(min_items, bool) or not isinstance(min_items, int) or min_items < 1):
+        raise ConfigError(f"[promotion] min_items in smishctl.toml must be a positive whole number, got {min_items!r}",
+                          hint="omit it to require an evaluation on the whole test split")
+    return Policy(min_items=min_items, test=_bounds(TEST_BOUNDS, values) + required, robustness=_bounds(ROBUSTNESS_BOUNDS, values),
                   no_regression=NoRegressionGate(alpha=float(raw.get("alpha", SIGNIFICANCE))),
                   must_pass=(must_pass,) if isinstance(must_pass, str) else tuple(must_pass))
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
+from smishctl.core.identity import ServingIdentity
 from smishctl.models.lm import build_lm
 from smishctl.models.registry import ModelSpec, resolve_model
 from smishctl.models.weights import WEIGHTS, assemble
 from smishctl.solve.label_chat import render_label_chat
-from smishctl.store.artifacts import Artifact, is_lora, verify_artifact
+from smishctl.store.artifacts import PROGRAM, ZERO_SHOT, Artifact, is_lora, verify_artifact
+from smishctl.store.programs import load_adapter_config
 from smishctl.util.fs import read_json
 from smishctl.util.hashing import sha256_file
 
@@ -95,3 +97,23 @@ def model_for(art: Artifact, settings, name: str | None):
     if is_lora(art):
         return load_lora(art, settings, model=name)[2]
     return resolve_model(name, settings)
+
+
+def serving_identity(art: Artifact, spec: ModelSpec, adapter_config, *, harden: bool = True,
+                     guard: bool = True) -> ServingIdentity:
+    """THE serving identity of an artifact run on `spec` with `adapter_config` (an AdapterConfig):
+    evaluate records it, promote and compare against production require it, load_production serves it."""
+    program_sha = ZERO_SHOT if art.is_zero_shot else art.manifest.get("files", {}).get(PROGRAM, "")
+    return ServingIdentity(model=spec.litellm_model, endpoint=spec.endpoint_tag, program_sha256=program_sha,
+                           adapter=adapter_config.to_dict() if adapter_config is not None else None,
+                           harden=harden, guard=guard and harden)
+
+
+def production_serving(art: Artifact, settings: Settings, model: str | None = None):
+    """(model spec, adapter config, serving identity) of `art` as production serves it: the model its
+    manifest names (a fine-tuned artifact: its base with the adapter), its own adapter, hardened and
+    guarded. `model` overrides the manifest's model (load_production(model=...))."""
+    name = model or (None if is_lora(art) else (art.manifest.get("model") or {}).get("name"))
+    spec = model_for(art, settings, name)
+    adapter = load_adapter_config(art)
+    return spec, adapter, serving_identity(art, spec, adapter)

@@ -1,0 +1,195 @@
+"""The evidence chain: a run is evidence for a promotion only when it measured exactly the system
+production will serve, on the items promotion asks for, and says what its predictions say; a classic
+baseline never scores a message it learned. Runs come from tests/factories.py (the real records of
+`evaluate`, with answers chosen by the test), so no model is called here."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+
+import pytest
+from factories import accept_small_promotions, make_artifact, promotion_run
+from faultutil import add_alias
+
+from smishctl.core.config import load_settings
+from smishctl.core.errors import ConfigError
+from smishctl.core.identity import ServingIdentity
+from smishctl.core.records import RunRecord
+from smishctl.ops.promote import production_evidence, promote
+from smishctl.ops.promotion_policy import read_policy
+from smishctl.store.runs import Run
+
+DEAD = "http://127.0.0.1:9/v1"  # never called: these tests build no model
+
+
+@pytest.fixture()
+def served(project):
+    """An artifact for alias `a1`; alias `a2` is the same litellm model at another endpoint."""
+    add_alias(project, "a1", DEAD)
+    add_alias(project, "a2", "http://127.0.0.1:10/v1")
+    settings = load_settings(project)
+    accept_small_promotions(settings)
+    return settings, make_artifact(settings, model="a1", adapter="score")
+
+
+@pytest.mark.parametrize(("field", "overrides"), [
+    ("model", {"model": "local/qwen2.5-coder-0.5b"}),
+    ("endpoint", {"model": "a2"}),
+    ("adapter", {"adapter": "json"}),
+    ("harden", {"harden": False}),
+    ("guard", {"guard": False}),
+])
+def test_promote_refuses_a_run_of_another_serving_setup(served, field, overrides):
+    settings, art = served
+    run = promotion_run(settings, art, run_id=f"run-{field}", **overrides)
+    with pytest.raises(ConfigError, match=rf"measured another system than production will serve \({field} ") as err:
+        promote(settings, art.id, run=run.id)
+    assert len(str(err.value).splitlines()) == 1
+    # Nor is it picked up as an existing evaluation: promote would evaluate the served setup instead.
+    assert promote(settings, art.id, dry_run=True)["evaluation"] == "would evaluate"
+    # The same run made as production serves it is accepted.
+    good = promotion_run(settings, art, run_id="run-served")
+    assert promote(settings, art.id, dry_run=True)["run"] == good.id
+
+
+@pytest.mark.parametrize("field", ["calibration", "threshold", "program", "lora"])
+def test_each_serving_field_alone_breaks_the_identity(served, field):
+    """Fields no CLI option changes on their own (they come with the artifact): the run's recorded identity
+    is edited as a run of another calibration, decision threshold, program or adapter would have it."""
+    settings, art = served
+    run = promotion_run(settings, art, run_id="run-x")
+    evidence = production_evidence(settings, art, read_policy(settings))
+    assert evidence.problems(run.to_dict()) == []
+    identity = dict(run.identity)
+    if field == "calibration":
+        identity["adapter"] = {**identity["adapter"], "bias": {"ham": -0.5}}
+    elif field == "threshold":
+        identity["adapter"] = {**identity["adapter"], "decision": {"label": "smishing", "threshold": 0.3}}
+    elif field == "program":
+        identity["prompt_sha"] = "0" * 64
+    else:
+        identity["endpoint"] = "lora-endpoint"
+        identity["model"] = identity["model"] + "@lora-0123456789ab"
+    other = dataclasses.replace(run, identity=identity)
+    (problem,) = evidence.problems(other.to_dict())
+    names = {"calibration": "adapter", "threshold": "adapter", "program": "program_sha256", "lora": "model"}
+    assert f"({names[field]} " in problem
+
+
+def test_serving_identity_reads_every_schema_of_run_identity():
+    base = ServingIdentity(model="openai/x", endpoint="e", program_sha256="p", adapter={"name": "score"})
+    assert ServingIdentity.from_identity(base.identity_keys()) == base
+    off = dataclasses.replace(base, harden=False, guard=False)
+    assert off.identity_keys()["harden"] is False and "guard" not in off.identity_keys()
+    assert ServingIdentity.from_identity(off.identity_keys()) == off
+    unguarded = dataclasses.replace(base, guard=False)
+    assert ServingIdentity.from_identity(unguarded.identity_keys()) == unguarded
+    assert [d.split()[0] for d in base.differences(off)] == ["harden", "guard"]
+
+
+def test_a_sample_is_evidence_only_when_min_items_allows_it(project):
+    settings = load_settings(project)
+    art = make_artifact(settings)
+    run = promotion_run(settings, art, n=6, run_id="run-six")
+    with pytest.raises(ConfigError, match="scored 6 items, not the whole test split"):
+        promote(settings, art.id, run=run.id)
+    with pytest.raises(ConfigError, match="--limit 6 evaluates fewer items than promotion requires"):
+        promote(settings, art.id, limit=6, dry_run=True)
+    accept_small_promotions(settings, 10)
+    with pytest.raises(ConfigError, match=r"scored 6 items of the test split; \[promotion\] min_items is 10"):
+        promote(settings, art.id, run=run.id)
+    accept_small_promotions(load_settings(project), 6)
+    assert promote(load_settings(project), art.id, run=run.id, dry_run=True)["policy_passed"]
+
+
+def test_min_items_must_be_a_positive_whole_number(project):
+    settings = load_settings(project)
+    for bad in (0, 2.5, "ten", True):
+        settings.raw.setdefault("promotion", {})["min_items"] = bad
+        with pytest.raises(ConfigError, match="min_items"):
+            read_policy(settings)
+
+
+def _edit_record(settings, run_id, **changes):
+    run = Run(settings.runs_dir / run_id)
+    rec = run.record()
+    for key, value in changes.items():
+        rec.metrics[key] = value
+    run.write(rec)
+
+
+def test_an_edited_metric_is_refused_not_gated(served):
+    settings, art = served
+    settings.raw["promotion"]["min_macro_f1"] = 0.95
+    run = promotion_run(settings, art, set(range(12)), run_id="run-edited")
+    assert run.metrics["macro_f1"] < 0.95
+    _edit_record(settings, run.id, macro_f1=0.99)
+    with pytest.raises(ConfigError, match=r"does not match its predictions: macro_f1 is 0.99 in run.json but 0\.[0-9]+"):
+        promote(settings, art.id, run=run.id, reason="x")
+    with pytest.raises(ConfigError, match="does not match its predictions"):
+        promote(settings, art.id, run=run.id, force=True, reason="forcing does not launder evidence")
+
+
+def test_a_cut_or_foreign_row_is_refused(served):
+    settings, art = served
+    run = promotion_run(settings, art, run_id="run-cut")
+    path = settings.runs_dir / run.id / "predictions.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:10] + lines[11:]), encoding="utf-8")  # row 11 cut out
+    with pytest.raises(ConfigError, match="29 prediction rows for 30 items"):
+        promote(settings, art.id, run=run.id)
+    row = json.loads(lines[10])
+    row["text"] = "a message that was never in the test split"
+    path.write_text("".join(lines[:10] + [json.dumps(row) + "\n"] + lines[11:]), encoding="utf-8")
+    with pytest.raises(ConfigError, match="its rows are not the items its record names"):
+        promote(settings, art.id, run=run.id)
+
+
+def test_production_serves_the_identity_it_was_promoted_on(served):
+    from smishctl.ops.production import load_production
+
+    settings, art = served
+    run = promotion_run(settings, art, run_id="run-good")
+    promote(settings, art.id, reason="first")
+    clf = load_production(settings.root)
+    assert clf.serving == RunRecord.from_dict(Run(settings.runs_dir / run.id).read()).serving
+    assert clf.serving.harden and clf.serving.guard and clf.serving.adapter["name"] == "score"
+
+
+# -- classic baselines never score what they learned --------------------------------------------
+
+def test_classic_refuses_to_score_its_own_training_split(cli):
+    r = cli("evaluate", "--split", "all", "-m", "classic/tfidf-svm", "--limit", "20")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "would score the items it trains on: split 'all' of sms-phishing" in r.stderr
+    r = cli("evaluate", "--split", "train", "-m", "classic/tfidf-knn", "--limit", "20")
+    assert r.returncode == 2 and "would score the items it trains on" in r.stderr
+    r = cli("compare", "--models", "classic/tfidf-svm", "--split", "all", "--limit", "20")
+    assert r.returncode == 2 and "would score the items it trains on" in r.stderr, r.stderr
+
+
+def test_classic_refuses_a_file_holding_its_training_messages(cli, project):
+    from conftest import MIRROR
+
+    with open(MIRROR / "sms_phishing_mendeley_5971.csv", encoding="utf-8", errors="replace", newline="") as fh:
+        rows = list(csv.DictReader(fh))[:60]
+    path = project / "copied.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["text", "label"])
+        out.writerows([r["TEXT"], r["LABEL"].lower()] for r in rows)
+    r = cli("evaluate", "--dataset", str(path), "--evaluation-only", "-m", "classic/tfidf-svm")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "messages it trains on (the train split of sms-phishing holds the same texts)" in r.stderr
+    assert not any((project / "runs").glob("*/run.json"))  # refused before anything was written
+
+
+def test_a_classic_run_names_where_it_learned(settings):
+    from smishctl.ops.evaluate import EvalConfig, evaluate
+
+    record = evaluate(settings, EvalConfig(model="classic/tfidf-svm", limit=6, balanced=True))
+    train = RunRecord.from_dict(record).train_dataset
+    assert train["dataset"] == "sms-phishing" and train["split"] == "train" and len(train["split_hash"]) >= 16
+    assert train["n_items"] > 1000
