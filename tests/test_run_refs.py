@@ -13,7 +13,7 @@ from smishctl.store.runs import open_run, resolve_run, short_refs
 
 def _run(runs_dir, run_id: str, created: str) -> None:
     (runs_dir / run_id).mkdir(parents=True)
-    (runs_dir / run_id / "run.json").write_text(json.dumps({"id": run_id, "created_at": created}))
+    (runs_dir / run_id / "run.json").write_text(json.dumps({"id": run_id, "status": "complete", "created_at": created}))
 
 
 @pytest.fixture()

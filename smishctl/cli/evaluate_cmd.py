@@ -144,7 +144,8 @@ def _run_with_progress(s, cfg, resume, *, langfuse: bool):
     state = {"task": None, "ok": 0, "bad": 0, "err": 0}
 
     def on_start(plan):
-        done = len(plan.run.predictions()) if plan.run.predictions_path.exists() else 0
+        # damaged rows are dropped and asked again by the resume itself, not refused here
+        done = len(plan.run.predictions(allow_damaged=True)) if plan.run.predictions_path.exists() else 0
         console.print(f"run {plan.run.id}: {len(plan.items)} items of {plan.record['dataset']['name']}/"
                       f"{plan.record['dataset']['split']}, model {plan.record['model']['name']}, "
                       f"prompt {plan.record['prompt']['id']}")

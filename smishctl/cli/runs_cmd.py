@@ -23,6 +23,7 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
     with handled(debug):
         from smishctl.store.runs import list_runs, short_refs
 
+        # list_runs skips (with a warning) the runs whose run.json is not a valid record
         records = [r.read() for r in list_runs(settings().runs_dir)]
         refs = short_refs([r["id"] for r in records])
         if as_json:
@@ -38,19 +39,26 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
         from smishctl.store.artifacts import list_artifacts
 
         stored = [a.id for a in list_artifacts(settings().prompts_dir)]
-        prompts = short_prompt_refs([r["prompt"]["id"] for r in records] + stored)
+        prompts = short_prompt_refs([_prompt_id(r) for r in records] + stored)
         columns = [Column("ref"), Column("run id", wide_only=True), Column("created", drop=1),
                    Column("status", drop=5), Column("model", wrap=True), Column("prompt", wrap=True),
                    Column("data", drop=3, wrap=True), Column("n", "right", drop=2),
                    Column("macro-F1", "right"), Column("errors", "right", drop=4)]
         rows = []
         for r in records:
-            m = r.get("metrics", {})
-            prompt = r["prompt"]["id"] if wide else prompts[r["prompt"]["id"]]
+            m = r.get("metrics") or {}
+            ds = r.get("dataset") or {}
+            prompt = _prompt_id(r) if wide else prompts[_prompt_id(r)]
             rows.append([refs[r["id"]], r["id"], _when(r.get("created_at", "")), r.get("status", "?"),
-                         r["model"]["name"], prompt, f"{r['dataset']['name']}/{r['dataset']['split']}",
+                         (r.get("model") or {}).get("name", "?"), prompt,
+                         f"{ds.get('name', '?')}/{ds.get('split', '?')}",
                          str(m.get("n_items", 0)), fmt(m.get("macro_f1")), str(m.get("n_errors", 0))])
         print_fitted(out, fit_table(out, columns, rows, wide=wide))
+
+
+def _prompt_id(record: dict) -> str:
+    """A valid record may still lack the fields a listing shows (a hand-made or partly written run)."""
+    return (record.get("prompt") or {}).get("id", "?")
 
 
 def _when(created_at: str) -> str:

@@ -9,8 +9,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from smishctl.core.errors import ConfigError
+from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.records import SCHEMA_VERSION, Prediction, RunRecord
 from smishctl.util.fs import atomic_write_json, atomic_write_text, read_json
 from smishctl.util.paths import safe_child
@@ -64,39 +65,88 @@ class Run:
         except (OSError, ValueError, AttributeError):
             return SCHEMA_VERSION  # not written yet: rows come from this version
 
-    def predictions(self, *, slim: bool = False) -> list[dict]:
-        """All complete prediction lines; a torn last line (crash mid-write) is ignored.
+    def scan_predictions(self, *, slim: bool = False) -> tuple[list[dict], list[DamagedRow]]:
+        """(readable rows, damaged rows). Each line is decoded on its own, so one bad byte damages one row
+        only; a torn last line (no newline: a crash mid-append) is neither a row nor damage.
         `slim` drops the fields metrics do not read (texts, raw outputs) to save memory."""
         if not self.predictions_path.is_file():
-            return []
-        out = []
+            return [], []
+        rows: list[dict] = []
+        damaged: list[DamagedRow] = []
         version = self._schema_version()
-        with open(self.predictions_path, encoding="utf-8") as fh:
+        with open(self.predictions_path, "rb") as fh:
             for n, line in enumerate(fh, 1):
-                if not line.endswith("\n"):
+                if not line.endswith(b"\n"):
                     break
+                if not line.strip():
+                    continue  # a blank line carries no item: nothing is lost by skipping it
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                row = Prediction.from_dict({**row, "schema_version": version},
-                                           where=f"{self.predictions_path}:{n}").to_dict()
+                    row = _parse_row(line, version, where=f"{self.predictions_path}:{n}")
+                except _RowDamage as exc:
+                    damaged.append(DamagedRow(n, str(exc)))
+                    continue
                 if slim:
                     row.pop("text", None)
                     row.pop("raw", None)
-                out.append(row)
-        return out
+                rows.append(row)
+        return rows, damaged
+
+    def predictions(self, slim: bool = False, *, allow_damaged: bool = False) -> list[dict]:
+        """All readable prediction rows; a torn last line (crash mid-write) is ignored. A damaged row
+        (not UTF-8, not JSON, not a valid prediction) refuses the run, since rows are evidence (compare,
+        promote), unless `allow_damaged`, which skips it."""
+        rows, damaged = self.scan_predictions(slim=slim)
+        if damaged and not allow_damaged:
+            raise self._damage_error(damaged)
+        return rows
+
+    def _damage_error(self, damaged: list[DamagedRow]) -> DataError:
+        first = damaged[0]
+        more = f"; {len(damaged) - 1} more damaged row(s)" if len(damaged) > 1 else ""
+        return DataError(f"{self.predictions_path}:{first.line}: damaged prediction row ({first.reason}{more})",
+                         hint=f"resume the run (smishctl evaluate --resume {self.id}) to re-ask the damaged "
+                              f"items, or delete the run")
 
     def repair_predictions(self, *, drop_errors: bool = False) -> list[dict]:
-        """Rewrite predictions.jsonl without a torn tail (and, for a resume, without the items that
-        failed with an error, so they are tried again); return the kept lines."""
-        rows = self.predictions()
+        """Rewrite predictions.jsonl with every readable row, without a torn tail or damaged rows (and, for
+        a resume, without the items that failed with an error), so a resume asks only those again; return
+        the kept rows. Dropped damaged rows are reported on stderr with file:line."""
+        rows, damaged = self.scan_predictions()
+        if damaged:
+            lines = ", ".join(str(d.line) for d in damaged[:10]) + (", …" if len(damaged) > 10 else "")
+            sys.stderr.write(f"warning: {self.predictions_path}:{lines}: dropped {len(damaged)} damaged "
+                             f"prediction row(s) ({damaged[0].reason}); their items are asked again\n")
         if drop_errors:
             rows = [r for r in rows if r.get("status") != "error"]
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
         atomic_write_text(self.predictions_path, text)
         return rows
+
+
+class DamagedRow(NamedTuple):
+    line: int  # 1-based line number in predictions.jsonl
+    reason: str
+
+
+class _RowDamage(Exception):
+    """Why one stored line is not a prediction row."""
+
+
+def _parse_row(line: bytes, version: int, *, where: str) -> dict:
+    """One stored line as a current-version row, or _RowDamage saying why it is not one."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _RowDamage("not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise _RowDamage(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(row, dict):
+        raise _RowDamage("not a JSON object")
+    try:
+        return Prediction.from_dict({**row, "schema_version": version}, where="the row").to_dict()
+    except (DataError, TypeError) as exc:
+        raise _RowDamage(f"not a valid prediction: {exc}") from None
 
 
 class PredictionWriter:
@@ -208,8 +258,9 @@ def short_refs(ids: list[str]) -> dict[str, str]:
 
 
 def list_runs(runs_dir: Path) -> list[Run]:
-    """Every readable run, oldest first. A run whose run.json is unreadable (a disk error, a hand edit) is
-    skipped with one warning on stderr, so that one damaged run does not break listing, reuse or push."""
+    """Every readable run, oldest first. A run whose run.json is unreadable (a disk error, a hand edit) or
+    is not a valid run record (no id, a newer schema) is skipped with one warning on stderr, so that one
+    odd run does not break listing, reuse or push; opening it by id still gives its error."""
     if not runs_dir.is_dir():
         return []
     keyed = []
@@ -217,15 +268,26 @@ def list_runs(runs_dir: Path) -> list[Run]:
         if not (d / RUN_FILE).is_file():
             continue
         try:
-            record = read_json(d / RUN_FILE)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
+            record = _listed_record(d)
         except (OSError, ValueError) as exc:
-            sys.stderr.write(f"warning: skipping run {d.name}: its {RUN_FILE} is unreadable ({type(exc).__name__}); "
-                             f"fix or remove {d}\n")
+            _skip_warning(d, f"its {RUN_FILE} is unreadable ({type(exc).__name__})")
             continue
-        keyed.append(((str(record.get("created_at", "")), d.name), Run(d)))
+        except DataError as exc:
+            _skip_warning(d, str(exc))
+            continue
+        keyed.append(((str(record.created_at or ""), d.name), Run(d)))
     return [run for _, run in sorted(keyed, key=lambda kv: kv[0])]
+
+
+def _listed_record(d: Path) -> RunRecord:
+    record = read_json(d / RUN_FILE)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    return RunRecord.from_dict(record, where=f"its {RUN_FILE}")
+
+
+def _skip_warning(d: Path, why: str) -> None:
+    sys.stderr.write(f"warning: skipping run {d.name}: {why}; fix or remove {d}\n")
 
 
 def find_run(runs_dir: Path, config_hash: str) -> Run | None:
@@ -233,7 +295,7 @@ def find_run(runs_dir: Path, config_hash: str) -> Run | None:
     for run in reversed(list_runs(runs_dir)):
         try:
             rec = run.read()
-        except (OSError, ValueError):
+        except (OSError, ValueError, DataError):  # changed since it was listed
             continue
         if rec.get("config_hash") == config_hash and rec.get("status") == "complete":
             return run

@@ -1,0 +1,161 @@
+"""Damage in the run store stays local: a damaged prediction row is named by file:line (refused where rows are
+evidence, re-asked alone on resume), and one odd run.json does not break listing or promotion."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from compare_helpers import items, make_artifact, predictions, write_run
+
+from smishctl.core.errors import DataError
+from smishctl.core.records import Prediction, RunRecord
+from smishctl.store.runs import PRED_FILE, RUN_FILE, PredictionWriter, Run, find_run, list_runs, open_run
+
+LABELS = ("ham", "spam", "smishing")
+
+
+def _make_run(runs_dir, run_id: str, n: int = 40) -> Run:
+    run = Run(runs_dir / run_id)
+    run.dir.mkdir(parents=True)
+    run.write(RunRecord(id=run_id, status="complete", config_hash=f"hash-{run_id}",
+                        created_at="2026-01-01T00:00:00+0000"))
+    writer = PredictionWriter(run.predictions_path)
+    for i in range(n):
+        gold = LABELS[i % 3]
+        writer.write(Prediction(item_id=f"i{i:03d}", index=i, gold=gold, pred=gold, status="ok", text=f"sms {i}"))
+    writer.close()
+    return run
+
+
+def _damage_line(path, line: int, content: bytes) -> list[bytes]:
+    """Replace one 1-based line (its newline kept); return the original lines."""
+    original = path.read_bytes().splitlines(keepends=True)
+    lines = list(original)
+    lines[line - 1] = content + b"\n"
+    path.write_bytes(b"".join(lines))
+    return original
+
+
+@pytest.mark.parametrize("bad", [b'{"item_id": "i002", "gold": "sp', b'{"item_id": "i002\xff\xfe"}',
+                                 b'{"item_id": "i002", "gold": "ham", "status": "maybe"}', b"[1, 2]"],
+                         ids=["not-json", "not-utf8", "not-a-prediction", "not-an-object"])
+def test_a_damaged_row_is_refused_with_file_and_line(tmp_path, bad):
+    run = _make_run(tmp_path / "runs", "r1")
+    _damage_line(run.predictions_path, 3, bad)
+    with pytest.raises(DataError) as exc:
+        run.predictions()
+    msg = exc.value.one_line()
+    assert f"{run.predictions_path}:3: damaged prediction row" in msg and "\n" not in msg
+    assert "--resume r1" in msg
+    rows, damaged = run.scan_predictions()
+    assert [d.line for d in damaged] == [3] and len(rows) == 39  # the rows after it are still read
+    assert len(run.predictions(allow_damaged=True)) == 39
+
+
+def test_repair_keeps_every_readable_row(tmp_path, capsys):
+    run = _make_run(tmp_path / "runs", "r1")
+    original = _damage_line(run.predictions_path, 3, b"\xff garbage")
+    kept = run.repair_predictions(drop_errors=True)
+    assert len(kept) == 39 and "i002" not in {r["item_id"] for r in kept}
+    assert f"{run.predictions_path}:3:" in capsys.readouterr().err
+    # The file now holds exactly the other 39 rows, byte for byte, and reads without damage.
+    assert run.predictions_path.read_bytes().splitlines(keepends=True) == original[:2] + original[3:]
+    assert len(run.predictions()) == 39
+
+
+def test_a_torn_last_line_is_still_tolerated(tmp_path):
+    run = _make_run(tmp_path / "runs", "r1")
+    with open(run.predictions_path, "ab") as fh:
+        fh.write(b'{"item_id": "i040", "gold": "ha')  # a crash mid-append: no newline
+    assert len(run.predictions()) == 40
+    assert run.scan_predictions()[1] == []
+    assert len(run.repair_predictions()) == 40
+    assert run.predictions_path.read_bytes().endswith(b'"text": "sms 39"}\n')
+
+
+def _evaluate(cli, model: str) -> str:
+    r = cli("evaluate", "-m", model, "--limit", "40", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["id"]
+
+
+def test_compare_refuses_a_run_with_a_damaged_row(cli, project):
+    a = _evaluate(cli, "classic/tfidf-svm")
+    b = _evaluate(cli, "classic/tfidf-knn")
+    r = cli("compare", a, b)
+    assert r.returncode == 0, r.stderr
+    pred_file = project / "runs" / b / PRED_FILE
+    _damage_line(pred_file, 3, b"not json")
+    r = cli("compare", a, b)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{pred_file}:3: damaged prediction row" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_resume_asks_again_only_the_damaged_row(cli, project):
+    run_id = _evaluate(cli, "classic/tfidf-svm")
+    run = open_run(project / "runs", run_id)
+    original = _damage_line(run.predictions_path, 3, b'{"item_id": \xff')
+    record = run.record()
+    record.status = "interrupted"
+    run.write(record)
+    r = cli("evaluate", "--resume", run_id, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["status"] == "complete"
+    assert f"{run.predictions_path}:3:" in r.stderr
+    lines = run.predictions_path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 40 and len({json.loads(x)["item_id"] for x in lines}) == 40
+    assert lines[:39] == original[:2] + original[3:]  # the 39 readable rows kept unchanged, in order
+    assert json.loads(lines[39])["item_id"] == json.loads(original[2])["item_id"]  # only it was asked again
+
+
+def _odd_runs(runs_dir) -> dict[str, str]:
+    """A run.json without an id and one from a newer schema; folder -> what its warning says."""
+    no_id = RunRecord(id="odd-no-id", status="complete").to_dict()
+    del no_id["id"]
+    newer = {**RunRecord(id="odd-newer", status="complete").to_dict(), "schema_version": 99}
+    for name, rec in (("odd-no-id", no_id), ("odd-newer", newer)):
+        (runs_dir / name).mkdir(parents=True)
+        (runs_dir / name / RUN_FILE).write_text(json.dumps(rec), encoding="utf-8")
+    return {"odd-no-id": "lacks id", "odd-newer": "schema 99"}
+
+
+def test_an_odd_run_json_is_skipped_by_listing_and_refused_when_opened(settings, capsys):
+    good = _make_run(settings.runs_dir, "good-run", n=3)
+    odd = _odd_runs(settings.runs_dir)
+    assert [r.id for r in list_runs(settings.runs_dir)] == ["good-run"]
+    err = capsys.readouterr().err.splitlines()
+    for name, why in odd.items():
+        (line,) = [x for x in err if f"skipping run {name}:" in x]
+        assert why in line
+    assert find_run(settings.runs_dir, "hash-good-run") == good
+    for name in odd:
+        with pytest.raises(DataError):
+            open_run(settings.runs_dir, name).read()
+
+
+def test_runs_list_and_promote_survive_odd_runs(settings, cli):
+    art = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
+    write_run(settings.runs_dir, "run-good", predictions(items(30), {1}), prompt_id=art.id,
+              prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b")
+    odd = _odd_runs(settings.runs_dir)
+
+    r = cli("runs", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [x["id"] for x in json.loads(r.stdout)] == ["run-good"]
+    for name in odd:
+        assert sum(f"skipping run {name}:" in x for x in r.stderr.splitlines()) == 1
+    r = cli("runs", "list")
+    assert r.returncode == 0 and "good" in r.stdout, r.stderr
+
+    # promote may refuse for reasons of its own (policy, evidence); never because of the odd runs.
+    r = cli("promote", art.id, "--dry-run", "--json")
+    errors = [x for x in r.stderr.splitlines() if not x.startswith("warning:")]
+    assert not any(name in x or why in x for x in errors for name, why in odd.items()), r.stderr
+    assert "Traceback" not in r.stderr
+    if r.returncode == 0:
+        assert json.loads(r.stdout)["dry_run"] is True
+
+    r = cli("runs", "show", "odd-no-id")
+    assert r.returncode == 2 and "lacks id" in r.stderr
