@@ -33,19 +33,22 @@ def cycled_order(items, picks: Iterable[int], labels=LABELS) -> list[int]:
 
 
 def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str | None] | None = None,
-               wrong: Iterable[int] = (), run_id: str | None = None, status: str = "complete",
+               wrong: Iterable[int] = (), errors: Iterable[int] = (), run_id: str | None = None, status: str = "complete",
                latency_ms: float = 100.0, cache_hit: bool = False, cost_usd: float | None = 0.0001) -> RunRecord:
     """The run `evaluate` would record for `cfg` if the model answered `answer(index, example)` (None: an
     error row), by default the gold label except for the items picked by `wrong` (see `cycled_order`),
-    which get the next label."""
+    which get the next label, and those picked by `errors`, which fail."""
     plan = prepare(settings, cfg)
     record = plan.record
     if run_id:
         record["id"] = run_id
         plan.run = Run(run_dir(settings.runs_dir, run_id))
     wrong_ids = {plan.items[i].id for i in cycled_order(plan.items, wrong)}
+    error_ids = {plan.items[i].id for i in cycled_order(plan.items, errors)}
 
     def default(k, ex):
+        if ex.id in error_ids:
+            return None
         return next_label(ex.label) if ex.id in wrong_ids else ex.label
 
     answer = answer or default
@@ -74,11 +77,11 @@ def promotion_config(art, *, n: int | None = PROMOTION_ITEMS, **overrides) -> Ev
                          "balanced": n is not None, **overrides})
 
 
-def promotion_run(settings, art, wrong: Iterable[int] = (), *, run_id: str | None = None,
-                  n: int | None = PROMOTION_ITEMS, **overrides) -> RunRecord:
+def promotion_run(settings, art, wrong: Iterable[int] = (), *, errors: Iterable[int] = (),
+                  run_id: str | None = None, n: int | None = PROMOTION_ITEMS, **overrides) -> RunRecord:
     """A complete test-split run of `art` as production would serve it (on `n` items; see
     `accept_small_promotions`), right except at the indices in `wrong`."""
-    return record_run(settings, promotion_config(art, n=n, **overrides), wrong=wrong, run_id=run_id)
+    return record_run(settings, promotion_config(art, n=n, **overrides), wrong=wrong, errors=errors, run_id=run_id)
 
 
 def accept_small_promotions(settings, n: int = PROMOTION_ITEMS) -> None:

@@ -7,7 +7,7 @@ import json
 
 import dspy
 import pytest
-from compare_helpers import items, make_artifact, predictions, write_run
+from factories import accept_small_promotions, make_artifact, promotion_run
 from langfuse_server import LangfuseServer
 
 from smishctl.core.hooks import RunHooks
@@ -19,8 +19,6 @@ from smishctl.ops.promote import promote, rollback
 from smishctl.ops.trial_scores import TrialRecorder
 from smishctl.tracking.hooks import LangfuseHooks, LangfuseOff
 from smishctl.tracking.optimization import trial_trace_id
-
-GOLD = items(30)
 
 
 @pytest.fixture()
@@ -49,11 +47,11 @@ class Broken(RunHooks):
 
 def _arts(settings):
     """Two artifacts with synthetic test-split evaluations that pass the default policy."""
+    accept_small_promotions(settings)
     good = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
     ok = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
     for art, run_id, wrong in ((good, "run-good", {1, 2}), (ok, "run-ok", {1, 2, 3, 4})):
-        write_run(settings.runs_dir, run_id, predictions(GOLD, wrong), prompt_id=art.id,
-                  prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b")
+        promotion_run(settings, art, wrong, run_id=run_id)
     return good, ok
 
 

@@ -470,14 +470,13 @@ def test_no_langfuse_import_on_help_path():
 
 def test_cli_promote_and_rollback_move_the_langfuse_production_label(settings, project, server):
     """The real promote command (synthetic evaluations of real artifacts, as in test_promote.py)."""
-    from compare_helpers import items, make_artifact, predictions, write_run
+    from factories import accept_small_promotions, make_artifact, promotion_run
 
-    gold = items(30)
+    accept_small_promotions(settings)
     good = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
     ok = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
     for art, run_id, wrong in ((good, "run-good", {1, 2}), (ok, "run-ok", {1, 2, 3, 4})):
-        write_run(settings.runs_dir, run_id, predictions(gold, wrong), prompt_id=art.id,
-                  prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b")
+        promotion_run(settings, art, wrong, run_id=run_id)
     env = {"SMISHCTL_HOME": str(project), **server.env()}
 
     def cli(*args):

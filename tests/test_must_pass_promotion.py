@@ -8,30 +8,23 @@ from __future__ import annotations
 import json
 
 import pytest
-from compare_helpers import items, make_artifact, predictions, write_run
+from factories import accept_small_promotions, make_artifact, promotion_run, record_run
 
 from smishctl.data.golden import load_golden
-from smishctl.ops.evaluate import prepare
 from smishctl.ops.must_pass import golden_config
 from smishctl.ops.promote import PolicyError, promote
 
 
 def _golden_run(settings, cand_record, golden, wrong: bool):
-    plan = prepare(settings, golden_config(cand_record, golden))
-    rows = [(it["id"], it["label"], "ham" if wrong and it["label"] == "smishing" else it["label"], "ok")
-            for it in golden.items]
-    d = write_run(settings.runs_dir, plan.record["id"], rows, dataset=plan.record["dataset"]["name"])
-    rec = json.loads((d / "run.json").read_text())
-    rec["config_hash"] = plan.record["config_hash"]
-    (d / "run.json").write_text(json.dumps(rec))
+    record_run(settings, golden_config(cand_record, golden),
+               answer=lambda _k, ex: "ham" if wrong and ex.label == "smishing" else ex.label)
 
 
 @pytest.mark.parametrize("wrong", [True, False])
 def test_promotion_policy_names_must_pass_sets(settings, wrong):
+    accept_small_promotions(settings)
     art = make_artifact(settings)
-    gold = items(30)
-    write_run(settings.runs_dir, "run-cand", predictions(gold, {1}), prompt_id=art.id,
-              prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b")
+    promotion_run(settings, art, {1}, run_id="run-cand")
     path = settings.datasets_dir / "golden" / "pins.csv"
     path.parent.mkdir(parents=True)
     path.write_text("text,label,note\n\"Unpaid toll of 6.80 USD, pay at ezpass-tollpay.com\",smishing,toll\n"

@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from compare_helpers import items, make_artifact, predictions, write_run
+from factories import PROMOTION_ITEMS, accept_small_promotions, make_artifact, promotion_run, record_run
 
 from smishctl.ops.compare import CompareOptions, compare_runs
 from smishctl.ops.compare_sources import production_run
-from smishctl.ops.evaluate import EvalConfig, prepare
+from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.pairing import load_run
 from smishctl.ops.promote import promote
-from smishctl.score.metrics import run_metrics
 
-GOLD = items(30)
-POLICY = {"min_macro_f1": 0.8, "max_error_rate": 0.05, "require": ["recall[smishing] >= 0.95"],
+POLICY = {"min_items": PROMOTION_ITEMS, "min_macro_f1": 0.8, "max_error_rate": 0.05, "require": ["recall[smishing] >= 0.95"],
           "max_attack_success_rate": 0.5, "min_control_ham_accuracy": 0.8}
 # policy check name -> how compare spells the same rule
 EQUIVALENT = {
@@ -36,36 +34,26 @@ ROBUSTNESS_GATES = ["attack_success_rate<=0.5", "control_ham_accuracy>=0.8"]
 
 def _robustness_run(settings, art, test_record: dict, answer: str | None) -> None:
     """The candidate's run on the robustness set: every message answered `answer` (None: its gold label)."""
-    plan = prepare(settings, EvalConfig(model=test_record["model"]["name"], prompt=art.id, dataset="robustness",
-                                        split="test"))
-    rows = [(ex.id, ex.label, answer or ex.label, "ok") for ex in plan.items]
-    d = write_run(settings.runs_dir, plan.record["id"], rows, dataset="robustness", prompt_id=art.id,
-                  model=test_record["model"]["name"])
-    rec = json.loads((d / "run.json").read_text())
-    preds = [json.loads(line) for line in (d / "predictions.jsonl").read_text().splitlines()]
-    rec["config_hash"] = plan.record["config_hash"]
-    rec["metrics"] = run_metrics(preds, rec)
-    (d / "run.json").write_text(json.dumps(rec))
+    record_run(settings, EvalConfig(model=test_record["model"]["name"], prompt=art.id, dataset="robustness",
+                                    split="test"), answer=lambda _k, ex: answer or ex.label)
 
 
 @pytest.fixture()
 def candidates(settings):
     """`good` in production; candidates of graded quality, each with a test-split run and a robustness run."""
-    def art_with_run(name, rows, instructions):
+    def art_with_run(name, instructions, wrong=(), errors=()):
         art = make_artifact(settings, instructions=instructions)
-        write_run(settings.runs_dir, f"run-{name}", rows, prompt_id=art.id,
-                  prompt_sha=art.manifest["files"]["program.json"], model="local/qwen2.5-coder-0.5b")
+        promotion_run(settings, art, wrong, errors=errors, run_id=f"run-{name}")
         return art
 
-    good = art_with_run("good", predictions(GOLD, {1}), "Label the SMS: ham, spam or smishing.")
+    accept_small_promotions(settings)
+    good = art_with_run("good", "Label the SMS: ham, spam or smishing.", {1})
     promote(settings, good.id)
-    errs = predictions(GOLD, set())
-    errs[:3] = [(i, g, None, "error") for i, g, _, _ in errs[:3]]  # error_rate 0.1
     arts = {
-        "ok": art_with_run("ok", predictions(GOLD, {1, 2}), "Decide: ham, spam or smishing?"),
-        "poor": art_with_run("poor", predictions(GOLD, set(range(20))), "Guess the label."),
-        "halved": art_with_run("halved", predictions(GOLD, set(range(0, 30, 2))), "Another prompt."),
-        "errs": art_with_run("errs", errs, "A prompt whose calls fail."),
+        "ok": art_with_run("ok", "Decide: ham, spam or smishing?", {1, 2}),
+        "poor": art_with_run("poor", "Guess the label.", set(range(20))),
+        "halved": art_with_run("halved", "Another prompt.", set(range(0, 30, 2))),
+        "errs": art_with_run("errs", "A prompt whose calls fail.", errors=range(3)),  # error_rate 0.1
     }
     for name, art in arts.items():
         record = json.loads((settings.runs_dir / f"run-{name}" / "run.json").read_text())

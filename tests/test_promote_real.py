@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from compare_helpers import make_artifact, new_project
+from factories import accept_small_promotions
 
 pytestmark = pytest.mark.model
 
@@ -22,6 +23,7 @@ def promoted(tmp_path_factory):
         mp.setenv("SMISHCTL_HOME", str(root))
         mp.chdir(root)
         settings = load_settings(root)
+        accept_small_promotions(settings, 3)  # promotion evaluates 3 items here, not the whole test split
         art = make_artifact(settings)
         res = promote(settings, art.id, limit=3, balanced=True, reason="real model test")
         yield root, settings, art, res

@@ -25,7 +25,8 @@ def golden_config(record: dict, golden: GoldenSet):
     return EvalConfig(model=c.get("model") or (record.get("model") or {}).get("name"),
                       prompt=c.get("prompt") or (record.get("prompt") or {}).get("id") or "zero-shot",
                       dataset=str(golden.path), split="test", evaluation_only=True, train_dataset=train,
-                      threads=c.get("threads", 1), harden=c.get("harden", True),
+                      threads=c.get("threads", 1), harden=c.get("harden", True), guard=c.get("guard", True),
+                      adapter=c.get("adapter"),
                       data_options={"labels": model_labels} if model_labels else {})
 
 
