@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from smishctl.core.errors import ConfigError
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
-from smishctl.ops.pairing import RunData, check_comparable, common_items, paired_codes
+from smishctl.ops.pairing import RunData, check_comparable, common_items, metrics_on, paired_codes
 from smishctl.score.gates import Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
-from smishctl.score.rows import build_rows
+from smishctl.score.rows import build_rows, is_cached
 from smishctl.score.stats import SIGNIFICANCE, bootstrap_macro_f1_diff, discordant, mcnemar_exact, significantly_worse
 
 EXIT_PASS, EXIT_GATE, EXIT_USAGE, EXIT_ERRORS = 0, 1, 2, 3
@@ -64,7 +64,8 @@ def parse_gates(texts: list[str], labels: tuple[str, ...] | None) -> list[Gate]:
 
 def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
                  options: CompareOptions | None = None, must_pass=None) -> dict:
-    """The whole comparison as one JSON-serialisable document, including `exit_code`.
+    """The whole comparison as one JSON-serialisable document, including `exit_code`. Each run's
+    `metrics` are those of the common items (`n_common_items`); `n_items` is how many items it has.
 
     `must_pass(run) -> [result]` (smishctl.ops.must_pass) checks every candidate; any miss fails (exit 1)."""
     opts = options or CompareOptions()
@@ -77,7 +78,11 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
     if opts.strict_items and any("different items" in w for w in warnings):
         raise ConfigError(next(w for w in warnings if "different items" in w),
                           hint="evaluate every run on the same items, or drop --strict-items")
-    labels = runs[0].labels
+    labels = runs[0].labels  # the one label order of the comparison (other runs may list them otherwise)
+    common = common_items(runs)
+    # Every figure of the comparison (table, gates, reports) is measured on the items all runs share, as
+    # the paired statistics are: a run's own metrics may cover items the others never saw.
+    compared = {r.id: metrics_on(r, common, labels) for r in runs}
     gates = parse_gates(opts.gates, labels)
     if baseline_index is not None and len(runs) > 1:
         for i, r in enumerate(runs):
@@ -96,7 +101,7 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
     candidates = [r for r in runs if r.role == "candidate"] or [r for r in runs if r.role != "reference"]
     for r in candidates:
         for g in gates:
-            res = {"run": r.id, "run_name": r.name, **check_gate(g, r.metrics)}
+            res = {"run": r.id, "run_name": r.name, **check_gate(g, compared[r.id])}
             gate_results.append(res)
             if not res["passed"]:
                 failures.append({"kind": "gate", "run": r.id, "message": f"{r.id}: {res['message']}"})
@@ -109,20 +114,20 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
     if opts.max_error_rate is not None:
         error_gate = bound("max_error_rate", "error_rate", "<=", opts.max_error_rate, if_missing=0.0)
         for r in runs:
-            res = check_gate(error_gate, r.metrics)
+            res = check_gate(error_gate, compared[r.id])
             rate, ok = res["value"], res["passed"]
             checks.append({"check": error_gate.text, "run": r.id, "value": rate, "passed": ok})
             if not ok:
                 failures.append({"kind": "errors", "run": r.id,
                                  "message": f"{r.id}: error_rate={rate:.4g} exceeds --max-error-rate "
-                                            f"{opts.max_error_rate:g} ({r.metrics.get('n_errors', 0)} errors)"})
+                                            f"{opts.max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"})
     if opts.no_regression:
         no_regression = NoRegressionGate()
         for s in stats:
             cand = next(r for r in runs if r.id == s["run"])
             if cand.role != "candidate":
                 continue
-            res = check_gate(no_regression, cand.metrics, paired=s)
+            res = check_gate(no_regression, compared[cand.id], paired=s)
             checks.append({"check": no_regression.text, "run": s["run"], "value": res["value"],
                            "passed": res["passed"]})
             if not res["passed"]:
@@ -140,14 +145,14 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
         "dataset": {"name": runs[0].dataset.get("name"), "split": runs[0].dataset.get("split"),
                     "labels": list(labels)},
         "baseline": base.id if base else None,
-        "n_common_items": len(common_items(runs)),
+        "n_common_items": len(common),
         "runs": [{
             "id": r.id, "name": r.name, "role": r.role, "status": r.record.get("status"),
             "model": (r.record.get("model") or {}).get("name"), "prompt": (r.record.get("prompt") or {}).get("id"),
             "config_hash": r.record.get("config_hash"), "items_hash": r.dataset.get("items_hash"),
-            "n_items": len(r.rows), "metrics": r.metrics,
+            "n_items": len(r.rows), "metrics": compared[r.id], "cached": is_cached(compared[r.id]),
         } for r in runs],
-        "rows": build_rows([r.metrics for r in runs], labels, baseline_index),
+        "rows": build_rows([compared[r.id] for r in runs], labels, baseline_index),
         "stats": stats,
         "gates": gate_results,
         "checks": checks,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from smishctl.core.errors import ConfigError
+from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import Run, open_run
 
 
@@ -72,7 +73,8 @@ def check_comparable(runs: list[RunData]) -> list[str]:
                 f"runs {first.id} and {r.id} are on different datasets "
                 f"({first.dataset.get('name')} vs {r.dataset.get('name')})",
                 hint="compare runs evaluated on the same dataset and split")
-        if r.labels != first.labels:
+        # A label set is a set: a classic run and a zero-shot run on one file may list it in another order.
+        if set(r.labels) != set(first.labels):
             raise ConfigError(f"runs {first.id} and {r.id} have different label sets ({first.labels} vs {r.labels})")
         if r.dataset.get("split") != first.dataset.get("split"):
             raise ConfigError(f"runs {first.id} and {r.id} are on different splits "
@@ -125,3 +127,11 @@ def paired_codes(base: RunData, cand: RunData, labels: tuple[str, ...]) -> dict:
         raise ConfigError(f"runs {base.id} and {cand.id} disagree on the gold label of {gold_mismatch} items",
                           hint="they were made from different versions of the dataset")
     return {"item_ids": ids, "gold": gold, "base": pb, "cand": pc, "k": k}
+
+
+def metrics_on(run: RunData, item_ids: list[str], labels: tuple[str, ...]) -> dict:
+    """The run's metrics recomputed from its rows of `item_ids` only, with per-class metrics and the
+    confusion matrix in the order of `labels` (the comparison's one order), so that every run in a table
+    is measured on the same items as its paired statistics."""
+    record = {**run.record, "dataset": {**run.dataset, "labels": list(labels)}}
+    return run_metrics([run.by_item[i] for i in item_ids], record)

@@ -11,7 +11,7 @@ import math
 from html import escape
 
 from smishctl.score.gates import metric_value
-from smishctl.score.rows import fmt_delta, fmt_value
+from smishctl.score.rows import fmt_cell, fmt_delta
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
@@ -21,7 +21,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
 .pass{color:#1a7f37}.fail{color:#cf222e}.warn{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0}
 table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #d0d7de;padding:4px 8px}
 th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.best{font-weight:700;background:#dafbe1} .delta{color:#57606a;font-size:11px}
+td.best{font-weight:700;background:#dafbe1} td.cached{color:#9a6700;font-style:italic} .delta{color:#57606a;font-size:11px}
 .charts{display:flex;flex-wrap:wrap;gap:18px} figure{margin:0} figcaption{font-size:12px;color:#57606a}
 svg text{font-size:11px;fill:#333} .legend span{display:inline-block;margin-right:14px;font-size:12px;cursor:pointer}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
@@ -60,16 +60,16 @@ def _legend(runs: list[dict]) -> str:
 
 
 def _metrics_table(cmp: dict) -> str:
-    head = "".join(f"<th>{escape(r['name'])}<br><small>{escape(r['role'])} · {escape(r['id'])}</small></th>"
-                   for r in cmp["runs"])
+    head = "".join(f"<th>{escape(r['name'])}<br><small>{escape(r['role'])}{' · cached' if r.get('cached') else ''}"
+                   f" · {escape(r['id'])}</small></th>" for r in cmp["runs"])
     body = []
     for row in cmp["rows"]:
         cells = []
-        for i, v in enumerate(row["values"]):
+        for i in range(len(row["values"])):
             d = row["deltas"][i] if row["deltas"] else None
             delta = f' <span class="delta">({escape(fmt_delta(d, row["format"]))})</span>' if d is not None else ""
-            cls = "num best" if i in row["best"] else "num"
-            cells.append(f'<td class="{cls}">{escape(fmt_value(v, row["format"]))}{delta}</td>')
+            cls = "num best" if i in row["best"] else ("num cached" if i in row.get("cached", ()) else "num")
+            cells.append(f'<td class="{cls}">{escape(fmt_cell(row, i))}{delta}</td>')
         body.append(f"<tr><th>{escape(row['title'])}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(body)}</table>"
 
@@ -171,6 +171,8 @@ def scatter(cmp: dict, x_metric: str, x_title: str, css_class: str) -> str:
     runs = cmp["runs"]
     pts = []
     for i, r in enumerate(runs):
+        if r.get("cached"):  # its cost and latency are the cache's: no place on a front of model calls
+            continue
         x = metric_value(r["metrics"], x_metric)
         y = r["metrics"].get("macro_f1")
         if x is not None and y is not None:
@@ -245,6 +247,14 @@ def _must_pass_html(cmp: dict) -> str:
     return ("<h2>Must-pass</h2>" + "".join(parts)) if parts else ""
 
 
+def _cached_note(cmp: dict) -> str:
+    names = [r["name"] for r in cmp["runs"] if r.get("cached")]
+    if not names:
+        return ""
+    return (f" Left out, answered from the cache (their latency and cost are not the model's): "
+            f"{escape(', '.join(names))}.")
+
+
 def render_html(cmp: dict) -> str:
     ds = cmp["dataset"]
     ok = cmp["exit_code"] == 0
@@ -268,7 +278,7 @@ baseline <code>{escape(str(cmp['baseline']))}</code>; generated {escape(cmp['cre
 <h2>Paired statistics against the baseline</h2>{_stats_table(cmp)}
 <h2>Gates</h2>{_gates_table(cmp)}{_must_pass_html(cmp)}
 <h2>Quality against cost and latency</h2>
-<p>Runs on the dashed line are on the Pareto front (black ring): no other run is at least as good and cheaper/faster.</p>
+<p>Runs on the dashed line are on the Pareto front (black ring): no other run is at least as good and cheaper/faster.{_cached_note(cmp)}</p>
 <div class="charts">
 <figure>{scatter(cmp, 'cost_per_1k', 'USD per 1,000 messages', 'cost')}<figcaption>macro-F1 vs cost</figcaption></figure>
 <figure>{scatter(cmp, 'p95_latency_ms', 'p95 latency (ms)', 'latency')}<figcaption>macro-F1 vs p95 latency</figcaption></figure>

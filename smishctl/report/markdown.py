@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smishctl.score.rows import fmt_delta, fmt_value
+from smishctl.score.rows import fmt_cell, fmt_delta
 
 
 def _esc(text) -> str:
@@ -25,12 +25,17 @@ def must_pass_markdown(results: list[dict]) -> list[str]:
     return lines
 
 
+CACHED_NOTE = (" *cached* = answered from the cache: its latency, tokens and cost are not the model's, "
+               "so they are not compared.")
+
+
 def render_markdown(cmp: dict) -> str:
     ds = cmp["dataset"]
     verdict = {0: "✅ passed", 1: "❌ quality gate failed", 3: "❌ too many errors"}.get(cmp["exit_code"], "❌")
     lines = [f"## smishctl compare — {verdict}", "",
              (f"Dataset **{_esc(ds['name'])}/{_esc(ds['split'])}**, {cmp['n_common_items']} items common to all runs. "
-             f"**Bold** = best per row; (±) = difference to the baseline."), ""]
+             f"**Bold** = best per row; (±) = difference to the baseline."
+             f"{CACHED_NOTE if any(r.get('cached') for r in cmp['runs']) else ''}"), ""]
     for w in cmp["warnings"]:
         lines.append(f"> ⚠️ {_esc(w)}")
     if cmp["warnings"]:
@@ -38,13 +43,14 @@ def render_markdown(cmp: dict) -> str:
     heads = []
     for r in cmp["runs"]:
         role = {"baseline": " (baseline)", "reference": " (reference)"}.get(r["role"], "")
-        heads.append(f"{_esc(r['name'])}{role}<br>`{r['id']}`")
+        cached = " (cached)" if r.get("cached") else ""
+        heads.append(f"{_esc(r['name'])}{role}{cached}<br>`{r['id']}`")
     lines.append("| metric | " + " | ".join(heads) + " |")
     lines.append("|---|" + "---:|" * len(heads))
     for row in cmp["rows"]:
         cells = []
-        for i, v in enumerate(row["values"]):
-            text = fmt_value(v, row["format"])
+        for i in range(len(row["values"])):
+            text = fmt_cell(row, i)
             if row["deltas"] and row["deltas"][i] is not None:
                 text += f" ({fmt_delta(row['deltas'][i], row['format'])})"
             cells.append(f"**{text}**" if i in row["best"] else text)

@@ -7,14 +7,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from smishctl.score.must_pass import summary_line
-from smishctl.score.rows import fmt_delta, fmt_value
+from smishctl.score.rows import fmt_cell, fmt_delta
 
 
 def _header(run: dict, ref: str) -> str:
     """The run's reference on a line of its own (never cut: it is what the user pastes back), then
     what the run is, which may wrap."""
     role = {"baseline": " (baseline)", "reference": " (reference)"}.get(run["role"], "")
-    return f"{escape(ref)}{role}\n[dim]{escape(run['name'])}[/dim]"
+    cached = "\n[yellow]cached[/yellow]" if run.get("cached") else ""
+    return f"{escape(ref)}{role}\n[dim]{escape(run['name'])}[/dim]{cached}"
+
+
+CACHED_NOTE = "; cached: answered from the cache, speed and cost not compared"
+
+
+def _any_cached(cmp: dict) -> bool:
+    return any(r.get("cached") for r in cmp["runs"])
 
 
 def comparison_table(cmp: dict, refs: dict[str, str] | None = None) -> Table:
@@ -22,7 +30,8 @@ def comparison_table(cmp: dict, refs: dict[str, str] | None = None) -> Table:
     refs = refs or {}
     ds = cmp["dataset"]
     t = Table(title=f"{ds['name']}/{ds['split']}: {cmp['n_common_items']} common items "
-                    f"(* best; (±) vs baseline)", header_style="bold", show_lines=False,
+                    f"(* best; (±) vs baseline{CACHED_NOTE if _any_cached(cmp) else ''})",
+              header_style="bold", show_lines=False,
               box=box.SIMPLE_HEAD, show_edge=False,
               collapse_padding=True)
     t.add_column("metric")
@@ -31,8 +40,8 @@ def comparison_table(cmp: dict, refs: dict[str, str] | None = None) -> Table:
         t.add_column(_header(run, ref), justify="right", min_width=len(ref), overflow="fold")
     for row in cmp["rows"]:
         cells = []
-        for i, v in enumerate(row["values"]):
-            text = fmt_value(v, row["format"])
+        for i in range(len(row["values"])):
+            text = fmt_cell(row, i)
             if row["deltas"] and row["deltas"][i] is not None:
                 text += f" [dim]({fmt_delta(row['deltas'][i], row['format'])})[/dim]"
             if i in row["best"]:

@@ -5,6 +5,16 @@ from __future__ import annotations
 from smishctl.score.gates import metric_value
 
 POSITIVE_LABEL = "smishing"
+# Rows that measure the model call itself: a run answered from the cache did not make it, so its
+# figures (about 1 ms, no tokens, no cost) are neither compared nor marked best.
+CALL_METRICS = frozenset({"p50_latency_ms", "p95_latency_ms", "tokens_per_msg", "cost_per_1k"})
+CACHED = "cached"
+
+
+def is_cached(metrics: dict) -> bool:
+    """Most of the run's items were answered from the cache rather than by calling the model."""
+    n = metrics.get("n_items") or 0
+    return n > 0 and 2 * (metrics.get("cache_hits") or 0) > n
 
 
 def row_specs(labels: tuple[str, ...]) -> list[tuple[str, str | None, str, str, bool | None]]:
@@ -46,13 +56,17 @@ def _value(metrics: dict, metric: str, label: str | None):
 
 
 def build_rows(metrics_list: list[dict], labels: tuple[str, ...], baseline_index: int | None) -> list[dict]:
+    """One row per metric, a value per run. A row's `cached` lists the runs whose value of a call metric
+    is a cache's (see `is_cached`): left out of `best` and `deltas`, and shown as CACHED."""
     rows = []
     specs = row_specs(labels)
     if any(m.get("attack_success_rate") is not None for m in metrics_list):
         specs[3:3] = ROBUSTNESS_SPECS
+    cached_runs = [i for i, m in enumerate(metrics_list) if is_cached(m)]
     for metric, label, title, fmt, hib in specs:
         values = [_value(m, metric, label) for m in metrics_list]
-        known = [(i, v) for i, v in enumerate(values) if v is not None]
+        cached = cached_runs if metric in CALL_METRICS else []
+        known = [(i, v) for i, v in enumerate(values) if v is not None and i not in cached]
         best: list[int] = []
         if hib is not None and len(known) > 1:
             target = max(v for _, v in known) if hib else min(v for _, v in known)
@@ -62,11 +76,12 @@ def build_rows(metrics_list: list[dict], labels: tuple[str, ...], baseline_index
         deltas = None
         if baseline_index is not None and len(values) > 1:
             base = values[baseline_index]
-            deltas = [None if (v is None or base is None or i == baseline_index) else v - base
+            deltas = [None if (v is None or base is None or i == baseline_index or i in cached
+                               or baseline_index in cached) else v - base
                       for i, v in enumerate(values)]
         key = f"{metric}[{label}]" if label else metric
         rows.append({"key": key, "title": title, "format": fmt, "higher_is_better": hib, "values": values,
-                     "best": best, "deltas": deltas})
+                     "best": best, "deltas": deltas, "cached": cached})
     return rows
 
 
@@ -76,6 +91,11 @@ def fmt_value(value, fmt: str) -> str:
     if fmt == "d":
         return str(int(value))
     return format(value, fmt)
+
+
+def fmt_cell(row: dict, i: int) -> str:
+    """Run i's value in `row` as text: CACHED where the value is a cache's, not the model's."""
+    return CACHED if i in row.get("cached", ()) else fmt_value(row["values"][i], row["format"])
 
 
 def fmt_delta(delta, fmt: str) -> str:
