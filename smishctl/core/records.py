@@ -52,21 +52,22 @@ RUN_MIGRATIONS: list[tuple[int, Callable[[dict], dict]]] = [(1, _run_v1_to_v2)]
 PREDICTION_MIGRATIONS: list[tuple[int, Callable[[dict], dict]]] = [(1, _prediction_v1_to_v2)]
 
 
-def migrate(obj: dict, steps: list[tuple[int, Callable[[dict], dict]]], what: str) -> dict:
-    """`obj` brought to SCHEMA_VERSION (a copy); refuses records from a newer smishctl. Prediction rows
+def migrate(obj: dict, steps: list[tuple[int, Callable[[dict], dict]]], what: str, *,
+            current: int = SCHEMA_VERSION) -> dict:
+    """`obj` brought to version `current` (a copy); refuses records from a newer smishctl. Prediction rows
     take the version of their run record (passed in as `schema_version`)."""
     out = dict(obj)
     version = out.get("schema_version", 1)
     if not isinstance(version, int) or version < 1:
         raise DataError(f"{what} has an invalid schema_version {version!r}")
-    if version > SCHEMA_VERSION:
+    if version > current:
         raise DataError(f"{what} was written by a newer smishctl (schema {version}, this one reads up to "
-                        f"{SCHEMA_VERSION})", hint="read it with that newer version (pip install --upgrade smishctl)")
+                        f"{current})", hint="read it with that newer version (pip install --upgrade smishctl)")
     for start, step in steps:
         if version == start:
             out = step(out)
             version = start + 1
-    out["schema_version"] = SCHEMA_VERSION
+    out["schema_version"] = current
     return out
 
 

@@ -16,7 +16,6 @@ message dataset groups in about a second.
 from __future__ import annotations
 
 import hashlib
-
 import re
 
 import numpy as np

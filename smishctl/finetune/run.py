@@ -103,13 +103,13 @@ def _resume_state(settings: Settings, ref: str, base_sha: str) -> tuple[dict, di
 
     art = resolve_artifact(settings.prompts_dir, ref)
     verify_artifact(art)
-    m = art.manifest
-    if m.get("program_kind") != PROGRAM_KIND:
+    m = art.info
+    if m.program_kind != PROGRAM_KIND or not m.base_model:
         raise ConfigError(f"--resume {ref}: {art.id} is not a fine-tuned (lora) artifact")
-    if m["base_model"]["sha256"] != base_sha:
+    if m.base_model["sha256"] != base_sha:
         raise ConfigError(f"--resume {ref}: {art.id} was trained on another base model "
-                          f"(SHA-256 {m['base_model']['sha256'][:12]}…)", hint=f"use --model {m['base_model']['name']}")
-    return load_file(str(art.dir / PEFT_WEIGHTS)), {**m["finetune"], "id": art.id}
+                          f"(SHA-256 {m.base_model['sha256'][:12]}…)", hint=f"use --model {m.base_model['name']}")
+    return load_file(str(art.dir / PEFT_WEIGHTS)), {**m.extra["finetune"], "id": art.id}
 
 
 def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[..., None] | None = None) -> dict:

@@ -63,7 +63,7 @@ def _optimized_on(settings: Settings, prompts: list[str]) -> str | None:
     for p in prompts:
         art = resolve_artifact(settings.prompts_dir, p)
         if not art.is_zero_shot:
-            names.add((art.manifest.get("dataset") or {}).get("name"))
+            names.add(art.info.dataset_name)
     name = names.pop() if len(names) == 1 else None
     return name if name in REGISTRY else None
 

@@ -55,7 +55,7 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
                           hint="promote an artifact first: smishctl promote ARTIFACT")
     manifest = read_json(cur / MANIFEST)
     art = verify_release(cur)
-    labels = tuple(manifest.get("labels") or ())
+    labels = art.info.labels
     if not labels:
         raise ConfigError(f"production artifact {art.id} has no labels in its manifest")
     program = load_program(art, labels)

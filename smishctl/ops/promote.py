@@ -129,10 +129,10 @@ def find_evaluation(settings: Settings, evidence: Evidence) -> dict | None:
 
 
 def _eval_config(art: Artifact, limit: int | None, balanced: bool, model: str | None = None, prompt: str | None = None):
-    m = art.manifest
+    info = art.info
     # By folder, not by id: an artifact given as a path outside the prompt store evaluates as it resolved.
-    return EvalConfig(model=model or (m.get("model") or {}).get("name"), prompt=prompt or str(art.dir),
-                      dataset=(m.get("dataset") or {}).get("name"), split=TEST_SPLIT, limit=limit, balanced=balanced)
+    return EvalConfig(model=model or info.model_name, prompt=prompt or str(art.dir), dataset=info.dataset_name,
+                      split=TEST_SPLIT, limit=limit, balanced=balanced)
 
 
 def candidate_evaluation(settings: Settings, evidence: Evidence, *, run: str | None, limit: int | None,
@@ -178,7 +178,7 @@ def robustness_evaluation(settings: Settings, art: Artifact, cand: dict, *, dry_
     """The candidate's run on the robustness set with the model of its test evaluation (reused when an
     identical run exists; None in a dry run that would have to evaluate)."""
 
-    model = (cand.get("model") or {}).get("name") or (art.manifest.get("model") or {}).get("name")
+    model = RunRecord.from_dict(cand).model_name
     cfg = EvalConfig(model=model, prompt=art.id, dataset=ROBUSTNESS_DATASET, split=TEST_SPLIT)
     if dry_run:
         found = find_run(settings.runs_dir, prepare(settings, cfg).record["config_hash"])
@@ -256,8 +256,8 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     if prod.resolve() in art.dir.resolve().parents:
         raise ConfigError(f"{ref} is inside the production folder", hint="promote the artifact from the prompt store")
     verify_artifact(art)
-    manifest = art.manifest
-    if not manifest.get("labels"):
+    manifest = art.info
+    if not manifest.labels:
         raise ConfigError(f"artifact {art.id} has no labels in its manifest", hint="it is corrupt; re-run optimize")
     evidence = production_evidence(settings, art, pol)
     cand, source = candidate_evaluation(settings, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
@@ -305,8 +305,8 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         promotion = {
             "release": release, "artifact": art.id, "run": cand["id"], "promoted_at": when, "user": _user(),
             "reason": reason, "forced": plan["forced"], "checks": checks, "metrics": plan["metrics"],
-            "model": manifest.get("model") or {}, "dataset": manifest.get("dataset") or {},
-            "labels": manifest.get("labels"), "previous": current["release"] if current else None,
+            "model": manifest.model, "dataset": manifest.dataset, "labels": list(manifest.labels),
+            "serving": evidence.serving.to_dict(), "previous": current["release"] if current else None,
         }
         staging = release_store.stage_release(settings, art, promotion)
         release_store.install_release(settings, staging, release)

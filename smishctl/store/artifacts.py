@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
+from smishctl.core.manifest import MANIFEST_SCHEMA_VERSION, ArtifactManifest
 from smishctl.util.fs import atomic_write_json, atomic_write_text, file_lock, read_json
 from smishctl.util.hashing import sha256_file
 from smishctl.util.paths import safe_child
@@ -40,7 +41,19 @@ class Artifact:
 
     @property
     def manifest(self) -> dict:
+        """manifest.json as stored (see `info` for the typed, migrated record)."""
         return read_json(self.dir / MANIFEST) if self.dir else {}
+
+    @property
+    def info(self) -> ArtifactManifest:
+        """The typed manifest, migrated from the version that wrote it (not for zero-shot)."""
+        if self.dir is None:
+            raise ConfigError("zero-shot has no manifest")
+        try:
+            return ArtifactManifest.from_dict(self.manifest, where=f"artifact {self.id}: manifest.json")
+        except (OSError, ValueError):
+            raise ConfigError(f"artifact {self.id} has no readable manifest",
+                              hint="it is corrupt; re-run optimize") from None
 
     @property
     def is_zero_shot(self) -> bool:
@@ -48,7 +61,7 @@ class Artifact:
 
 
 def is_lora(art: Artifact) -> bool:
-    return not art.is_zero_shot and art.manifest.get("program_kind") == "lora"
+    return not art.is_zero_shot and art.info.is_lora
 
 
 def _file_hashes(folder: Path, extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -75,15 +88,16 @@ def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state:
         with file_lock(group / ".lock"):
             version = next_version(group)
             art_id = f"{slug(dataset)}/{slug(model)}/{version}"
-            full = {
+            full = ArtifactManifest.from_dict({
+                **manifest,
                 "id": art_id,
                 "version": version,
                 "parent": latest_version_id(group),
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                **manifest,
+                "schema_version": MANIFEST_SCHEMA_VERSION,
                 "files": _file_hashes(staging, tuple(files or ())),
-            }
-            atomic_write_json(staging / MANIFEST, full)
+            }, where="the new artifact's manifest")
+            atomic_write_json(staging / MANIFEST, full.to_dict())
             atomic_write_text(staging / CARD, card.replace("{{id}}", art_id))
             staging.rename(group / version)
         return Artifact(id=art_id, dir=group / version)
@@ -195,6 +209,7 @@ def verify_artifact(art: Artifact) -> None:
         if not path.is_file() or sha256_file(path) != expected:
             raise ConfigError(f"artifact {art.id}: {name} does not match its manifest checksum",
                               hint="the artifact was modified or corrupted; re-run optimize")
+    art.info  # noqa: B018 - a manifest from a newer smishctl, or with malformed labels, is refused here too
 
 
 def artifact_labels(art: Artifact, dataset_labels: tuple[str, ...]) -> tuple[str, ...]:
@@ -202,7 +217,7 @@ def artifact_labels(art: Artifact, dataset_labels: tuple[str, ...]) -> tuple[str
     the same label set or a part of it (e.g. a file of smishing and ham messages only)."""
     if art.is_zero_shot:
         return tuple(dataset_labels)
-    own = tuple(art.manifest.get("labels") or dataset_labels)
+    own = art.info.labels or tuple(dataset_labels)
     unknown = [lab for lab in dataset_labels if lab not in own]
     if unknown:
         raise ConfigError(f"artifact {art.id} predicts {', '.join(own)}; the dataset also has "

@@ -41,9 +41,8 @@ def load_program(art: Artifact, labels: tuple[str, ...]):
     if art.is_zero_shot:
         return make_program(labels)
     verify_artifact(art)
-    manifest = art.manifest
     labels = artifact_labels(art, labels)
-    kind = manifest.get("program_kind", "predict")
+    kind = art.info.program_kind
     if kind == "knn":
         return KNNClassifier.from_state(read_json(art.dir / PROGRAM), labels)
     if kind == "lora":  # a fine-tuned model: the zero-shot program with its stored instructions

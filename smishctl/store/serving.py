@@ -14,7 +14,7 @@ from smishctl.models.lm import build_lm
 from smishctl.models.registry import ModelSpec, resolve_model
 from smishctl.models.weights import WEIGHTS, assemble
 from smishctl.solve.label_chat import render_label_chat
-from smishctl.store.artifacts import PROGRAM, ZERO_SHOT, Artifact, is_lora, verify_artifact
+from smishctl.store.artifacts import ZERO_SHOT, Artifact, is_lora, verify_artifact
 from smishctl.store.programs import load_adapter_config
 from smishctl.util.fs import read_json
 from smishctl.util.hashing import sha256_file
@@ -44,16 +44,16 @@ def finetune_model_spec(art: Artifact, settings: Settings, model: str | None = N
     """The model spec that serves a `lora` artifact: its base model (or `model`, which must be the
     same GGUF by SHA-256) with the adapter loaded, under a name and endpoint tag of its own."""
     verify_artifact(art)
-    manifest = art.manifest
-    base = manifest.get("base_model") or {}
-    if manifest.get("program_kind") != "lora" or not base.get("sha256"):
+    manifest = art.info
+    base = manifest.base_model or {}
+    if not manifest.is_lora or not base.get("sha256") or ADAPTER_GGUF not in manifest.files:
         raise ConfigError(f"{art.id} is not a fine-tuned (lora) artifact")
     spec, _gguf, sha = local_base(model or base["name"], settings)
     if sha != base["sha256"]:
         raise ConfigError(f"adapter {art.id} was trained on a base model with SHA-256 {base['sha256'][:12]}…, "
                           f"but {spec.name} has {sha[:12]}…",
                           hint=f"load it on the model it was trained on ({base['name']})")
-    adapter_sha = manifest["files"][ADAPTER_GGUF]
+    adapter_sha = manifest.files[ADAPTER_GGUF]
     short = spec.litellm_model.split("/", 1)[1]
     return dataclasses.replace(spec, name=f"{spec.name}+{art.id}", litellm_model=f"local/{short}@lora-{adapter_sha[:12]}",
                                lora_adapter=art.dir / ADAPTER_GGUF, lora_sha256=adapter_sha)
@@ -103,7 +103,7 @@ def serving_identity(art: Artifact, spec: ModelSpec, adapter_config, *, harden: 
                      guard: bool = True) -> ServingIdentity:
     """THE serving identity of an artifact run on `spec` with `adapter_config` (an AdapterConfig):
     evaluate records it, promote and compare against production require it, load_production serves it."""
-    program_sha = ZERO_SHOT if art.is_zero_shot else art.manifest.get("files", {}).get(PROGRAM, "")
+    program_sha = ZERO_SHOT if art.is_zero_shot else art.info.program_sha256
     return ServingIdentity(model=spec.litellm_model, endpoint=spec.endpoint_tag, program_sha256=program_sha,
                            adapter=adapter_config.to_dict() if adapter_config is not None else None,
                            harden=harden, guard=guard and harden)
@@ -113,7 +113,7 @@ def production_serving(art: Artifact, settings: Settings, model: str | None = No
     """(model spec, adapter config, serving identity) of `art` as production serves it: the model its
     manifest names (a fine-tuned artifact: its base with the adapter), its own adapter, hardened and
     guarded. `model` overrides the manifest's model (load_production(model=...))."""
-    name = model or (None if is_lora(art) else (art.manifest.get("model") or {}).get("name"))
+    name = model or (None if is_lora(art) else art.info.model_name)
     spec = model_for(art, settings, name)
     adapter = load_adapter_config(art)
     return spec, adapter, serving_identity(art, spec, adapter)

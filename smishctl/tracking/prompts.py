@@ -27,18 +27,14 @@ def prompt_payload(artifact) -> tuple[list[dict], dict]:
                           hint="only optimized artifacts can be published to Langfuse")
     data = read_json(artifact.dir / PROMPT)
     messages = [{"role": m["role"], "content": m["content"]} for m in data.get("messages") or []]
-    manifest = artifact.manifest
-    model = manifest.get("model")
-    if isinstance(model, dict):
-        model = model.get("name") or model.get("litellm_model")
+    manifest = artifact.info
     config = {
         "artifact_id": artifact.id,
-        "model": model,
-        "labels": manifest.get("labels"),
+        "model": manifest.model_name or manifest.model.get("litellm_model"),
+        "labels": list(manifest.labels),
         "placeholder": data.get("placeholder", SMS_PLACEHOLDER),
-        "program_sha256": (manifest.get("files") or {}).get("program.json"),
-        "optimizer": (manifest.get("optimizer") or {}).get("name") if isinstance(manifest.get("optimizer"), dict)
-        else manifest.get("optimizer"),
+        "program_sha256": manifest.program_sha256,
+        "optimizer": manifest.optimizer_name,
         "smishctl_version": __version__,
     }
     return redact_obj(messages), redact_obj({k: v for k, v in config.items() if v is not None})
