@@ -38,8 +38,23 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
+def _dynamic_target(node: ast.AST) -> str | None:
+    """`importlib.import_module("smishctl.x")` / `import_module(...)` / `__import__(...)` with a literal name."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    arg = node.args[0]
+    if name in ("import_module", "__import__") and isinstance(arg, ast.Constant) and isinstance(arg.value, str) \
+            and arg.value.startswith("smishctl"):
+        return arg.value
+    return None
+
+
 def _targets(node: ast.AST) -> list[str]:
-    """The smishctl modules an import statement loads."""
+    """The smishctl modules an import statement (or a call of importlib with a literal name) loads."""
+    if (dynamic := _dynamic_target(node)) is not None:
+        return [dynamic]
     if isinstance(node, ast.Import):
         return [a.name for a in node.names if a.name.startswith("smishctl")]
     if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("smishctl"):
@@ -140,14 +155,29 @@ def test_no_import_cycles():
     assert _cycles() == []
 
 
+def _relative_imports(source: str) -> list[int]:
+    return [n.lineno for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom) and n.level > 0]
+
+
+def test_no_relative_imports():
+    """A relative import is invisible to the layer check above: every import names its module in full."""
+    found = [f"{path.relative_to(PKG.parent)}:{line}" for path in PKG.rglob("*.py")
+             for line in _relative_imports(path.read_text(encoding="utf-8"))]
+    assert not found, "relative imports:\n" + "\n".join(found)
+    assert _relative_imports("from . import runs\nfrom ..core import errors\n") == [1, 2]
+
+
 @pytest.mark.parametrize("source, expected", [
     ("from smishctl.ops.evaluate import evaluate\n", {"smishctl.ops.evaluate"}),
     ("from smishctl.store import runs\n", {"smishctl.store.runs"}),
     ("import smishctl.solve.build as b\n", {"smishctl.solve.build"}),
+    ("import_module('smishctl.cli.review_cmd').register(app)\n", {"smishctl.cli.review_cmd"}),
+    ("importlib.import_module('smishctl.ops.promote')\n", {"smishctl.ops.promote"}),
+    ("__import__('smishctl.store.runs')\n", {"smishctl.store.runs"}),
 ])
 def test_the_checker_reads_every_import_form(source, expected):
-    node = ast.parse(source).body[0]
-    assert set(_targets(node)) == expected
+    tree = ast.parse(source)
+    assert {t for node in ast.walk(tree) for t in _targets(node)} == expected
 
 
 def test_the_checker_finds_an_upward_edge_and_a_cycle():
