@@ -370,19 +370,14 @@ def test_settings_from_project_config(tmp_path, monkeypatch):
 
 # -- prompts (promote) --------------------------------------------------------------------------
 def _artifact(root: Path, version: str, instructions: str, model: str = "local/qwen2.5-coder-0.5b"):
-    from smishctl.store.artifacts import Artifact
-    from smishctl.util.fs import atomic_write_json
+    """A real artifact (tests/factories.py); versions are numbered in the order they are made."""
+    from factories import make_artifact
 
-    d = root / "prompts" / "sms-phishing" / "qwen2.5-coder-0.5b" / version
-    d.mkdir(parents=True)
-    art_id = f"sms-phishing/qwen2.5-coder-0.5b/{version}"
-    atomic_write_json(d / "prompt.json", {"placeholder": "{{sms}}", "messages": [
-        {"role": "system", "content": instructions},
-        {"role": "user", "content": "[[ ## sms ## ]]\n{{sms}}"}]})
-    atomic_write_json(d / "manifest.json", {"id": art_id, "model": {"name": model},
-                                            "labels": ["ham", "spam", "smishing"],
-                                            "optimizer": {"name": "bootstrap"}, "files": {}})
-    return Artifact(id=art_id, dir=d)
+    from smishctl.core.config import load_settings
+
+    art = make_artifact(load_settings(root), instructions=instructions, model=model)
+    assert art.id.endswith(version)
+    return art
 
 
 def test_promote_publishes_prompt_versions_and_moves_production_label(tmp_path, server, lf_env):
@@ -399,7 +394,9 @@ def test_promote_publishes_prompt_versions_and_moves_production_label(tmp_path, 
     assert first["status"] == "pushed" and first["version"] == 1 and first["created"], first
     versions = server.prompts["smishctl-sms-classifier"]
     v1 = versions[0]
-    assert v1["type"] == "chat" and v1["prompt"][1]["content"] == "[[ ## sms ## ]]\n{{sms}}"
+    stored = json.loads((a1.dir / "prompt.json").read_text())["messages"]
+    assert v1["type"] == "chat" and v1["prompt"] == [{"role": m["role"], "content": m["content"]} for m in stored]
+    assert "{{sms}}" in v1["prompt"][1]["content"] and "Classify the SMS (first)." in v1["prompt"][0]["content"]
     assert v1["config"]["artifact_id"] == a1.id and v1["config"]["model"] == "local/qwen2.5-coder-0.5b"
     assert "production" in v1["labels"]
 

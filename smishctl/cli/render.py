@@ -5,11 +5,13 @@ from __future__ import annotations
 from rich.table import Table
 
 from smishctl.cli.common import fmt
+from smishctl.core.records import RunRecord
 
 
-def metrics_table(record: dict, title: str | None = None) -> Table:
-    m = record.get("metrics", {})
-    t = Table(title=title or f"run {record['id']}", show_header=True, header_style="bold")
+def metrics_table(record: dict | RunRecord, title: str | None = None) -> Table:
+    rec = RunRecord.of(record)
+    m = rec.metrics or {}
+    t = Table(title=title or f"run {rec.id}", show_header=True, header_style="bold")
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_row("items", f"{m.get('n_items', 0)} ({m.get('n_scored', 0)} scored)")
@@ -38,8 +40,8 @@ def metrics_table(record: dict, title: str | None = None) -> Table:
     return t
 
 
-def confusion_table(record: dict) -> Table:
-    cm = record.get("metrics", {}).get("confusion", {})
+def confusion_table(record: dict | RunRecord) -> Table:
+    cm = (RunRecord.of(record).metrics or {}).get("confusion", {})
     labels = cm.get("labels", [])
     t = Table(title="confusion (rows: gold, columns: predicted)", header_style="bold")
     t.add_column("gold \\ pred")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings
 from smishctl.cli.completion import complete_run
+
+if TYPE_CHECKING:
+    from smishctl.core.records import RunRecord
 
 runs_app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
 
@@ -24,11 +27,11 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
         from smishctl.store.runs import list_runs, short_refs
 
         # list_runs skips (with a warning) the runs whose run.json is not a valid record
-        records = [r.read() for r in list_runs(settings().runs_dir)]
-        refs = short_refs([r["id"] for r in records])
+        records = [r.record() for r in list_runs(settings().runs_dir)]
+        refs = short_refs([r.id for r in records])
         if as_json:
-            print_json([{"ref": refs[r["id"]], **{k: r.get(k) for k in ("id", "status", "created_at", "model",
-                                                                         "prompt", "dataset", "metrics")}}
+            print_json([{"ref": refs[r.id], "id": r.id, "status": r.status, "created_at": r.created_at,
+                         "model": r.model, "prompt": r.prompt, "dataset": r.dataset, "metrics": r.metrics}
                         for r in records])
             return
         if not records:
@@ -46,19 +49,18 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
                    Column("macro-F1", "right"), Column("errors", "right", drop=4)]
         rows = []
         for r in records:
-            m = r.get("metrics") or {}
-            ds = r.get("dataset") or {}
+            m = r.metrics or {}
             prompt = _prompt_id(r) if wide else prompts[_prompt_id(r)]
-            rows.append([refs[r["id"]], r["id"], _when(r.get("created_at", "")), r.get("status", "?"),
-                         (r.get("model") or {}).get("name", "?"), prompt,
-                         f"{ds.get('name', '?')}/{ds.get('split', '?')}",
+            rows.append([refs[r.id], r.id, _when(r.created_at or ""), r.status,
+                         r.model.get("name", "?"), prompt,
+                         f"{r.dataset_name or '?'}/{r.split or '?'}",
                          str(m.get("n_items", 0)), fmt(m.get("macro_f1")), str(m.get("n_errors", 0))])
         print_fitted(out, fit_table(out, columns, rows, wide=wide))
 
 
-def _prompt_id(record: dict) -> str:
+def _prompt_id(record: RunRecord) -> str:
     """A valid record may still lack the fields a listing shows (a hand-made or partly written run)."""
-    return (record.get("prompt") or {}).get("id", "?")
+    return record.prompt.get("id", "?")
 
 
 def _when(created_at: str) -> str:
@@ -73,13 +75,13 @@ def show_cmd(run: Annotated[str, typer.Argument(help="Run reference: id, short r
     with handled(debug):
         from smishctl.store.runs import open_run
 
-        record = open_run(settings().runs_dir, run).read()
+        record = open_run(settings().runs_dir, run).record()
         if as_json:
-            print_json(record)
+            print_json(record.to_dict())
             return
         from smishctl.cli.render import confusion_table, metrics_table
 
-        out.print(metrics_table(record, title=f"run {record['id']} ({record.get('status')})"))
+        out.print(metrics_table(record, title=f"run {record.id} ({record.status})"))
         out.print(confusion_table(record))
 
 
@@ -92,11 +94,11 @@ def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (re
     with handled(debug):
         from smishctl.ops.merge import merge_runs
 
-        record = merge_runs(settings().runs_dir, runs, run_id=run_id).read()
+        record = merge_runs(settings().runs_dir, runs, run_id=run_id).record()
         if as_json:
-            print_json(record)
+            print_json(record.to_dict())
             return
         from smishctl.cli.render import confusion_table, metrics_table
 
-        out.print(metrics_table(record, title=f"run {record['id']} (merged from {len(runs)} shards)"))
+        out.print(metrics_table(record, title=f"run {record.id} (merged from {len(runs)} shards)"))
         out.print(confusion_table(record))

@@ -198,3 +198,33 @@ class RunRecord:
     def train_dataset(self) -> dict | None:
         """Where a classic model learned: {dataset, split, split_hash, n_items}; None for LLM programs."""
         return self.dataset.get("train_dataset")
+
+    @classmethod
+    def of(cls, rec: dict | RunRecord, *, where: str = "run record") -> RunRecord:
+        """`rec` as a RunRecord: a RunRecord as it is, a stored or freshly built dict read through from_dict."""
+        return rec if isinstance(rec, RunRecord) else cls.from_dict(rec, where=where)
+
+    @property
+    def model_labels(self) -> tuple[str, ...]:
+        """The labels the run's model answers with: recorded when they differ from the scored ones."""
+        return tuple(self.dataset.get("model_labels") or ()) or self.labels
+
+    @property
+    def provenance(self) -> dict:
+        """Where the scored dataset came from (source, licence, evaluation_only, split policy)."""
+        return self.dataset.get("provenance") or {}
+
+    @property
+    def shard(self) -> dict | None:
+        """{index, count, full_items_hash, full_n_items} for a run of `evaluate --shard K/N`, else None."""
+        return self.extra.get("shard")
+
+    @property
+    def wall_seconds(self) -> float:
+        """Seconds the evaluation spent running, over all its resumes (0 when not recorded)."""
+        return float(self.extra.get("wall_seconds") or 0)
+
+    @property
+    def langfuse(self) -> dict:
+        """What the Langfuse hooks recorded (status pushed, pending or disabled; url, error); {} when none."""
+        return self.extra.get("langfuse") or {}

@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
 from smishctl.core.identity import config_hash
+from smishctl.core.records import RunRecord
 from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import PredictionWriter, Run, new_run_id, open_run, run_dir
 
 # Fields that must agree between shards (everything that decides the predictions except the items).
 _SAME_IDENTITY = ("model", "endpoint", "prompt", "prompt_sha", "dataset", "temperature", "adapter")
-
-
 
 
 def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
@@ -25,26 +25,25 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     runs = [open_run(runs_dir, ref) for ref in refs]
     if len({r.id for r in runs}) != len(runs):
         raise ConfigError("the same run is listed twice")
-    records = [r.read() for r in runs]
-    first = records[0]
-    for run, rec in zip(runs, records, strict=True):
-        if "shard" not in rec:
-            raise ConfigError(f"run {run.id} is not a shard run", hint="merge runs made with --shard K/N")
-        if rec.get("status") != "complete":
-            raise ConfigError(f"shard run {run.id} is {rec.get('status')}",
+    records = [r.record() for r in runs]
+    shards = [_shard(run, rec) for run, rec in zip(runs, records, strict=True)]
+    first, first_shard = records[0], shards[0]
+    for run, rec, shard in zip(runs, records, shards, strict=True):
+        if not rec.complete:
+            raise ConfigError(f"shard run {run.id} is {rec.status}",
                               hint=f"finish it first: smishctl evaluate --resume {run.id}")
         for key in _SAME_IDENTITY:
-            if rec["identity"].get(key) != first["identity"].get(key):
+            if rec.identity.get(key) != first.identity.get(key):
                 raise ConfigError(f"run {run.id} differs from {runs[0].id} in {key}",
                                   hint="merge shards of one evaluation only")
         for key in ("count", "full_items_hash", "full_n_items"):
-            if rec["shard"][key] != first["shard"][key]:
+            if shard[key] != first_shard[key]:
                 raise ConfigError(f"run {run.id} is a shard of a different evaluation ({key} differs)",
                                   hint="merge shards of one evaluation only")
-        if rec["dataset"]["split"] != first["dataset"]["split"]:
-            raise ConfigError(f"run {run.id} is on split {rec['dataset']['split']}, not {first['dataset']['split']}")
-    count = first["shard"]["count"]
-    indexes = sorted(rec["shard"]["index"] for rec in records)
+        if rec.split != first.split:
+            raise ConfigError(f"run {run.id} is on split {rec.split}, not {first.split}")
+    count = first_shard["count"]
+    indexes = sorted(shard["index"] for shard in shards)
     if len(set(indexes)) != len(indexes):
         raise ConfigError("two runs are the same shard", hint="pass each shard once")
     missing = sorted(set(range(1, count + 1)) - set(indexes))
@@ -57,12 +56,11 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     ids = [r["item_id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise ConfigError("an item appears in two shards", hint="the shard runs do not belong together")
-    if len(rows) != first["shard"]["full_n_items"]:
-        raise ConfigError(f"the shards hold {len(rows)} items, the evaluation has {first['shard']['full_n_items']}")
+    if len(rows) != first_shard["full_n_items"]:
+        raise ConfigError(f"the shards hold {len(rows)} items, the evaluation has {first_shard['full_n_items']}")
     rows.sort(key=lambda r: r["index"])
 
-    model_name = first["model"]["name"]
-    rid = run_id or new_run_id(model_name, first["prompt"]["id"]) + "-merged"
+    rid = run_id or new_run_id(first.model_name, first.prompt_id) + "-merged"
     run = Run(run_dir(runs_dir, rid))
     if run.dir.exists():
         raise ConfigError(f"run {rid} exists already")
@@ -73,20 +71,27 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
             writer.write(r)
     finally:
         writer.close()
-    identity = {**first["identity"], "items_hash": first["shard"]["full_items_hash"]}
+    identity = {**first.identity, "items_hash": first_shard["full_items_hash"]}
     identity.pop("shard", None)
-    config = {**first["config"], "shard": None}
-    record = {k: v for k, v in first.items() if k not in ("shard", "metrics", "interrupted_at")}
-    record.update(
-        id=rid, status="complete", created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), config=config, identity=identity,
-        config_hash=config_hash(identity),
-        dataset={**first["dataset"], "items_hash": identity["items_hash"], "n_items": len(rows)},
-        merged_from=[{"id": run.id, "shard": f"{rec['shard']['index']}/{count}"} for run, rec in
-                     sorted(zip(runs, records, strict=True), key=lambda p: p[1]["shard"]["index"])],
-        wall_seconds=round(max(rec.get("wall_seconds", 0) for rec in records), 3),
-        cpu_wall_seconds_total=round(sum(rec.get("wall_seconds", 0) for rec in records), 3),
+    extra = {k: v for k, v in first.extra.items() if k not in ("shard", "interrupted_at")}
+    extra.update(
+        merged_from=[{"id": r.id, "shard": f"{shard['index']}/{count}"} for r, shard in
+                     sorted(zip(runs, shards, strict=True), key=lambda p: p[1]["index"])],
+        wall_seconds=round(max(rec.wall_seconds for rec in records), 3),
+        cpu_wall_seconds_total=round(sum(rec.wall_seconds for rec in records), 3),
     )
-    record["metrics"] = run_metrics(rows, record)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    record = replace(first, id=rid, status="complete", created_at=now, finished_at=now,
+                     config={**first.config, "shard": None}, identity=identity, config_hash=config_hash(identity),
+                     dataset={**first.dataset, "items_hash": identity["items_hash"], "n_items": len(rows)},
+                     metrics=None, extra=extra)
+    record.metrics = run_metrics(rows, record)
     run.write(record)
     return run
+
+
+def _shard(run: Run, rec: RunRecord) -> dict:
+    """The shard a run evaluated ({index, count, full_items_hash, full_n_items}); refuses other runs."""
+    if rec.shard is None:
+        raise ConfigError(f"run {run.id} is not a shard run", hint="merge runs made with --shard K/N")
+    return rec.shard

@@ -8,36 +8,38 @@ must-pass message has to be shown to be classified right.
 from __future__ import annotations
 
 from smishctl.core.config import Settings
+from smishctl.core.records import RunRecord
 from smishctl.data.golden import GoldenSet, load_golden
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate
 from smishctl.score.must_pass import miss_line, result, summary_line
 from smishctl.store.runs import open_run
 
 
-def golden_config(record: dict, golden: GoldenSet):
+def golden_config(record: dict | RunRecord, golden: GoldenSet):
     """The evaluation of `record`'s model and prompt on the must-pass set."""
-    c = record.get("config") or {}
-    ds = record.get("dataset") or {}
-    model_labels = tuple(ds.get("model_labels") or ds.get("labels") or ())
-    train = (ds.get("train_dataset") or {}).get("dataset") or c.get("train_dataset")
-    if train is None and not (ds.get("provenance") or {}).get("evaluation_only"):
+    rec = RunRecord.of(record)
+    c = rec.config
+    model_labels = rec.model_labels
+    train = (rec.train_dataset or {}).get("dataset") or c.get("train_dataset")
+    if train is None and not rec.provenance.get("evaluation_only"):
         train = c.get("dataset")  # a classic model learns where the compared run's model learned
-    return EvalConfig(model=c.get("model") or (record.get("model") or {}).get("name"),
-                      prompt=c.get("prompt") or (record.get("prompt") or {}).get("id") or "zero-shot",
+    return EvalConfig(model=c.get("model") or rec.model.get("name"),
+                      prompt=c.get("prompt") or rec.prompt.get("id") or "zero-shot",
                       dataset=str(golden.path), split="test", evaluation_only=True, train_dataset=train,
                       threads=c.get("threads", 1), harden=c.get("harden", True), guard=c.get("guard", True),
                       adapter=c.get("adapter"),
                       data_options={"labels": model_labels} if model_labels else {})
 
 
-def check_record(settings: Settings, record: dict, golden: GoldenSet, *, on_start=None, on_item=None) -> dict:
+def check_record(settings: Settings, record: dict | RunRecord, golden: GoldenSet, *, on_start=None,
+                 on_item=None) -> dict:
     cfg = golden_config(record, golden)
-    golden_record, _ = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
-    rows = open_run(settings.runs_dir, golden_record["id"]).predictions()
-    return result(golden, record["id"], golden_record, rows)
+    golden_record = RunRecord.of(find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)[0])
+    rows = open_run(settings.runs_dir, golden_record.id).predictions()
+    return result(golden, RunRecord.of(record).id, golden_record, rows)
 
 
-def policy_checks(settings: Settings, record: dict, names: list[str]) -> list[dict]:
+def policy_checks(settings: Settings, record: dict | RunRecord, names: list[str]) -> list[dict]:
     """`[promotion] must_pass = [...]`: one promotion check per set, failed by any miss."""
 
     checks = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from smishctl.core.records import RunRecord
 from smishctl.score.robustness import attack_metrics
 
 INVALID = "<invalid>"
@@ -114,10 +115,11 @@ def probability_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
             "n_with_probs": len(rows)}
 
 
-def run_metrics(records: list[dict], record: dict) -> dict:
+def run_metrics(records: list[dict], record: dict | RunRecord) -> dict:
     """`compute_metrics` for a run record, plus the metrics of special datasets: on the robustness
     set, the attack success rate (malicious messages classified as ham)."""
-    out = compute_metrics(records, tuple(record["dataset"]["labels"]))
-    if record.get("dataset", {}).get("name") == "robustness":
+    rec = RunRecord.of(record)
+    out = compute_metrics(records, rec.labels)
+    if rec.dataset_name == "robustness":
         out.update(attack_metrics(records))
     return out

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from smishctl.core.records import RunRecord
 from smishctl.data.golden import GoldenSet
 
 
-def result(golden: GoldenSet, run_id: str, golden_record: dict, rows: list[dict]) -> dict:
+def result(golden: GoldenSet, run_id: str, golden_record: dict | RunRecord, rows: list[dict]) -> dict:
+    golden_run = RunRecord.of(golden_record)
     by_id = {r["item_id"]: r for r in rows}
     cases = []
     for it in golden.items:
@@ -15,9 +17,8 @@ def result(golden: GoldenSet, run_id: str, golden_record: dict, rows: list[dict]
         cases.append({"id": it["id"], "text": it["text"], "expected": it["label"], "predicted": got,
                       "probs": row.get("probs"), "note": it["note"], "passed": ok})
     missed = [c for c in cases if not c["passed"]]
-    return {"set": golden.name, "path": str(golden.path), "run": run_id, "golden_run": golden_record["id"],
-            "model": (golden_record.get("model") or {}).get("name"),
-            "prompt": (golden_record.get("prompt") or {}).get("id"),
+    return {"set": golden.name, "path": str(golden.path), "run": run_id, "golden_run": golden_run.id,
+            "model": golden_run.model_name, "prompt": golden_run.prompt_id,
             "n": len(cases), "n_passed": len(cases) - len(missed), "passed": not missed, "cases": cases}
 
 

@@ -10,6 +10,7 @@ import threading
 
 from smishctl.core.errors import SmishError
 from smishctl.core.hooks import RunHooks
+from smishctl.core.records import RunRecord
 from smishctl.store.runs import open_run
 from smishctl.tracking.optimization import OptimizationTracker, start_optimization
 from smishctl.tracking.prompts import publish_prompt, rollback_prompt
@@ -28,8 +29,8 @@ class LangfuseHooks(RunHooks):
         self._optimizations: dict[str, OptimizationTracker] = {}  # freed by optimization_finished
         self._lock = threading.Lock()
 
-    def run_finished(self, record: dict) -> dict:
-        return track_run(self.settings, record["id"])
+    def run_finished(self, record: dict | RunRecord) -> dict:
+        return track_run(self.settings, RunRecord.of(record).id)
 
     def optimization_started(self, optimization_id: str, metadata: dict) -> None:
         tracker = start_optimization(self.settings, optimization_id, metadata=metadata)
@@ -70,8 +71,8 @@ class LangfuseOff(RunHooks):
         self.settings = settings
         self.reason = reason
 
-    def run_finished(self, record: dict) -> dict:
-        return set_status(open_run(self.settings.runs_dir, record["id"]), self._disabled())
+    def run_finished(self, record: dict | RunRecord) -> dict:
+        return set_status(open_run(self.settings.runs_dir, RunRecord.of(record).id), self._disabled())
 
     def optimization_finished(self, optimization_id: str) -> dict:
         return OptimizationTracker(optimization_id, None, reason=self.reason).finish()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from smishctl import __version__
 from smishctl.core.errors import ConfigError
+from smishctl.core.records import RunRecord
 from smishctl.solve.signature import make_program
 from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
 from smishctl.store.programs import render_messages
@@ -31,12 +32,13 @@ INVALID_LABEL = "<invalid>"
 
 
 # -- ids ------------------------------------------------------------------------------------------
-def dataset_name(record: dict) -> str:
+def dataset_name(record: dict | RunRecord) -> str:
     """The Langfuse dataset holding a run's split, e.g. 'sms-phishing-test'."""
-    return f"{record['dataset']['name']}-{record['dataset']['split']}"
+    rec = RunRecord.of(record)
+    return f"{rec.dataset_name}-{rec.split}"
 
 
-def dataset_item_id(record: dict, item_id: str) -> str:
+def dataset_item_id(record: dict | RunRecord, item_id: str) -> str:
     """Our item_id hashes the normalised text; Langfuse item ids are unique per project, and the
     same text is in several registry datasets, so the dataset and split prefix it."""
     return f"{dataset_name(record)}-{item_id}"
@@ -49,16 +51,16 @@ def item_trace_id(run_id: str, item_id: str) -> str:
 # -- run.json bookkeeping ----------------------------------------------------------------------
 def set_status(run: Run, status: dict) -> dict:
     """Record the Langfuse status of a run in run.json (under "langfuse"), atomically."""
-    record = run.read()
-    record["langfuse"] = status
+    record = run.record()
+    record.extra["langfuse"] = status
     run.write(record)
     return status
 
 
-def experiment_link(record: dict) -> str | None:
+def experiment_link(record: dict | RunRecord) -> str | None:
     """The Langfuse experiment URL of a pushed run (for `compare`), else None."""
-    info = record.get("langfuse") or {}
-    return info.get("url") if info.get("status") == "pushed" else None
+    pushed = RunRecord.of(record).langfuse
+    return pushed.get("url") if pushed.get("status") == "pushed" else None
 
 
 def track_run(settings, run: Run | str, *, enabled: bool = True) -> dict:
@@ -93,9 +95,9 @@ def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout:
         from dataclasses import replace
 
         lf = replace(lf, push_timeout=timeout, timeout=min(lf.timeout, timeout))
-    record = run.read()
-    if record.get("status") not in PUSHABLE:
-        raise ConfigError(f"run {run.id} is {record.get('status')}, not finished",
+    record = run.record()
+    if record.status not in PUSHABLE:
+        raise ConfigError(f"run {run.id} is {record.status}, not finished",
                           hint=f"finish it first: smishctl evaluate --resume {run.id}")
     rows = run.predictions()
     attempted = _now_iso()
@@ -117,20 +119,20 @@ def pending_runs(settings, *, include_unpushed: bool = False) -> list[Run]:
     wanted = {"pending"} | ({None, "disabled"} if include_unpushed else set())
     out = []
     for run in list_runs(settings.runs_dir):
-        record = run.read()
-        if (record.get("langfuse") or {}).get("status") in wanted and record.get("status") in PUSHABLE:
+        record = run.record()
+        if record.langfuse.get("status") in wanted and record.status in PUSHABLE:
             out.append(run)
     return out
 
 
 # -- the push itself -----------------------------------------------------------------------------
-def _push(settings, lf: LangfuseSettings, record: dict, rows: list[dict]) -> dict:
+def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[dict]) -> dict:
     deadline = time.monotonic() + lf.push_timeout
     with LangfuseSession(lf) as s:
         project_id = s.project_id(deadline)
         ds = _upsert_dataset(s, record, rows, deadline)
         experiment_id = s.client._create_experiment_id(project_id=project_id, dataset_id=ds["id"],
-                                                        run_name=record["id"])
+                                                        run_name=record.id)
         template = message_template(settings, record)
         scores: list[dict] = []
         n_spans = 0
@@ -146,21 +148,21 @@ def _push(settings, lf: LangfuseSettings, record: dict, rows: list[dict]) -> dic
     url = (f"{base}/project/{project_id}/experiments/results?baseline={experiment_id}" if project_id else None)
     return {
         "project_id": project_id, "dataset": ds["name"], "dataset_id": ds["id"],
-        "experiment_id": experiment_id, "experiment_name": record["id"], "url": url,
+        "experiment_id": experiment_id, "experiment_name": record.id, "url": url,
         "dataset_run_url": (f"{base}/project/{project_id}/datasets/{ds['id']}/runs/{experiment_id}"
                             if project_id else None),
         "n_items": len(rows), "n_items_created": ds["created"], "n_traces": len(rows), "n_scores": n_scores,
     }
 
 
-def _upsert_dataset(s: LangfuseSession, record: dict, rows: list[dict], deadline: float) -> dict:
+def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[dict], deadline: float) -> dict:
     name = dataset_name(record)
-    d = record["dataset"]
-    meta = {"smishctl_dataset": d["name"], "split": d["split"], "labels": d.get("labels"),
-            "split_hash": d.get("split_hash"), "source": (d.get("provenance") or {}).get("source"),
-            "licence": (d.get("provenance") or {}).get("licence")}
+    ds_name, split = record.dataset_name, record.split
+    meta = {"smishctl_dataset": ds_name, "split": split, "labels": list(record.labels) or None,
+            "split_hash": record.dataset.get("split_hash"), "source": record.provenance.get("source"),
+            "licence": record.provenance.get("licence")}
     dataset = s.call("POST datasets", s.api.datasets.create, name=name, deadline=deadline,
-                     description=f"smishctl: {d['name']} {d['split']} split (items are added as runs use them)",
+                     description=f"smishctl: {ds_name} {split} split (items are added as runs use them)",
                      metadata=redact_obj(meta))
     existing: dict[str, object] = {}
     page = 1
@@ -182,7 +184,7 @@ def _upsert_dataset(s: LangfuseSession, record: dict, rows: list[dict], deadline
     def create(item_id: str, row: dict) -> None:
         s.call("POST dataset-items", s.api.dataset_items.create, dataset_name=name, id=item_id,
                input={"sms": row["text"]}, expected_output={"label": row["gold"]}, deadline=deadline,
-               metadata={"item_id": row["item_id"], "dataset": d["name"], "split": d["split"]})
+               metadata={"item_id": row["item_id"], "dataset": ds_name, "split": split})
 
     if todo:  # one call per item (the API has no batch upsert): a few in parallel
         from concurrent.futures import ThreadPoolExecutor
@@ -193,28 +195,28 @@ def _upsert_dataset(s: LangfuseSession, record: dict, rows: list[dict], deadline
     return {"name": name, "id": dataset.id, "created": len(todo)}
 
 
-def run_metadata(record: dict) -> dict:
+def run_metadata(record: dict | RunRecord) -> dict:
     """What identifies a run in Langfuse: artifact, model, data hash, versions (no secrets)."""
 
-    m = record.get("model") or {}
+    rec = RunRecord.of(record)
     return {
-        "run_id": record["id"],
-        "artifact_id": (record.get("prompt") or {}).get("id"),
-        "prompt_sha256": (record.get("prompt") or {}).get("sha256"),
-        "optimizer": (record.get("prompt") or {}).get("optimizer"),
-        "model": m.get("name"),
-        "litellm_model": m.get("litellm_model"),
-        "dataset": record["dataset"]["name"],
-        "split": record["dataset"]["split"],
-        "dataset_hash": record["dataset"].get("items_hash"),
-        "split_hash": record["dataset"].get("split_hash"),
-        "config_hash": record.get("config_hash"),
-        "smishctl_version": (record.get("versions") or {}).get("smishctl") or __version__,
-        "run_status": record.get("status"),
+        "run_id": rec.id,
+        "artifact_id": rec.prompt.get("id"),
+        "prompt_sha256": rec.prompt.get("sha256"),
+        "optimizer": rec.prompt.get("optimizer"),
+        "model": rec.model.get("name"),
+        "litellm_model": rec.model.get("litellm_model"),
+        "dataset": rec.dataset_name,
+        "split": rec.split,
+        "dataset_hash": rec.items_hash,
+        "split_hash": rec.dataset.get("split_hash"),
+        "config_hash": rec.config_hash or None,
+        "smishctl_version": rec.versions.get("smishctl") or __version__,
+        "run_status": rec.status,
     }
 
 
-def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experiment_id: str, dataset_id: str,
+def _trace_item(s: LangfuseSession, record: RunRecord, row: dict, template, experiment_id: str, dataset_id: str,
                 t_start: int, t_end: int) -> int:
     """One trace per item: the experiment item span (input/output) and its generation. Returns 2."""
     from langfuse._client.attributes import LangfuseOtelSpanAttributes as A
@@ -223,7 +225,7 @@ def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experimen
     from langfuse._client.span import LangfuseGeneration, LangfuseSpan
     from opentelemetry import trace as otel_trace
 
-    run_id, item_id = record["id"], row["item_id"]
+    run_id, item_id = record.id, row["item_id"]
     trace_id = item_trace_id(run_id, item_id)
     root_id = observation_id_for(f"{trace_id}/item")
     gen_id = observation_id_for(f"{trace_id}/generation")
@@ -236,7 +238,7 @@ def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experimen
         experiment_dataset_id=dataset_id, experiment_item_id=dataset_item_id(record, item_id),
         experiment_item_metadata=_serialize(item_meta), experiment_item_root_observation_id=root_id)
     with s.ids.seed(trace_id, [root_id, gen_id]), _propagate_attributes(
-            experiment=experiment, trace_name=f"smishctl evaluate {record['dataset']['name']}",
+            experiment=experiment, trace_name=f"smishctl evaluate {record.dataset_name}",
             tags=[t for t in ("smishctl", meta.get("model"), meta.get("artifact_id")) if t]):
         otel_root = s.tracer.start_span("experiment-item-run", start_time=t_start)
         for key, value in {A.ENVIRONMENT: "sdk-experiment",
@@ -251,8 +253,8 @@ def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experimen
         gen = LangfuseGeneration(
             otel_span=otel_gen, langfuse_client=s.client, environment="sdk-experiment",
             input=redact_obj(messages_for(template, row)), output=output,
-            model=(record.get("model") or {}).get("litellm_model") or (record.get("model") or {}).get("name"),
-            model_parameters={"temperature": (record.get("identity") or {}).get("temperature", 0.0)},
+            model=record.model.get("litellm_model") or record.model.get("name"),
+            model_parameters={"temperature": record.identity.get("temperature", 0.0)},
             usage_details=usage_details(row), cost_details=cost_details(row),
             metadata={"latency_ms": row.get("latency_ms"), "cache_hit": row.get("cache_hit"),
                       "status": row["status"], "raw": redact_obj(row.get("raw"))},
@@ -262,9 +264,9 @@ def _trace_item(s: LangfuseSession, record: dict, row: dict, template, experimen
     return 2
 
 
-def _description(record: dict) -> str:
-    return (f"smishctl evaluate: prompt {record['prompt']['id']} on model {record['model']['name']}, "
-            f"{record['dataset']['name']}/{record['dataset']['split']} ({record['dataset'].get('n_items')} items)")
+def _description(record: RunRecord) -> str:
+    return (f"smishctl evaluate: prompt {record.prompt_id} on model {record.model_name}, "
+            f"{record.dataset_name}/{record.split} ({record.n_items} items)")
 
 
 def _output(row: dict):
@@ -289,12 +291,12 @@ def cost_details(row: dict) -> dict[str, float] | None:
     return {"total": float(row["cost_usd"])} if row.get("cost_usd") is not None else None
 
 
-def _timeline(record: dict, rows: list[dict]) -> list[tuple[int, int]]:
+def _timeline(record: RunRecord, rows: list[dict]) -> list[tuple[int, int]]:
     """(start, end) in ns per row: the row's own timestamps when recorded, else laid end to end
     from the run's creation time using each row's latency."""
     try:
-        t = datetime.strptime(record["created_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except (KeyError, ValueError):
+        t = datetime.strptime(record.created_at or "", "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
         t = time.time()
     out = []
     for row in rows:
@@ -313,14 +315,14 @@ def _timeline(record: dict, rows: list[dict]) -> list[tuple[int, int]]:
 
 
 # -- messages ----------------------------------------------------------------------------------
-def message_template(settings, record: dict) -> list[dict] | None:
+def message_template(settings, record: dict | RunRecord) -> list[dict] | None:
     """The chat messages the run's prompt sends, with an {{sms}} placeholder (None if unknown)."""
 
-    prompt_id = (record.get("prompt") or {}).get("id")
+    rec = RunRecord.of(record)
     try:
-        art = resolve_artifact(settings.prompts_dir, prompt_id)
+        art = resolve_artifact(settings.prompts_dir, rec.prompt.get("id"))
         if art.is_zero_shot:
-            labels = tuple(record["dataset"]["labels"])
+            labels = rec.labels
             return render_messages(make_program(labels), labels)
         data = read_json(art.dir / PROMPT)
         messages = data.get("messages")
@@ -356,9 +358,9 @@ def _score(trace_id: str | None, name: str, value, data_type: str, *, run_id: st
     return {k: v for k, v in score.items() if v is not None}
 
 
-def item_scores(record: dict, row: dict, t_end: int | None = None) -> list[dict]:
+def item_scores(record: dict | RunRecord, row: dict, t_end: int | None = None) -> list[dict]:
     """correct (BOOLEAN; not for errors, as locally), predicted (CATEGORICAL), error (BOOLEAN)."""
-    run_id = record["id"]
+    run_id = RunRecord.of(record).id
     trace_id = item_trace_id(run_id, row["item_id"])
     obs = observation_id_for(f"{trace_id}/item")
     kw = {"run_id": run_id, "observation_id": obs, "ts": t_end}
@@ -374,9 +376,10 @@ def item_scores(record: dict, row: dict, t_end: int | None = None) -> list[dict]
     return out
 
 
-def run_scores(record: dict, experiment_id: str) -> list[dict]:
+def run_scores(record: dict | RunRecord, experiment_id: str) -> list[dict]:
     """Run-level scores on the experiment: accuracy, macro-F1, per-class F1, error and invalid rates."""
-    m = record.get("metrics") or {}
+    rec = RunRecord.of(record)
+    m = rec.metrics or {}
     values = {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "error_rate": m.get("error_rate"),
               "invalid_rate": m.get("invalid_rate")}
     for label, pc in (m.get("per_class") or {}).items():
@@ -385,7 +388,7 @@ def run_scores(record: dict, experiment_id: str) -> list[dict]:
         values["cost_usd_per_1k"] = m["cost_per_1k"]
     if (m.get("latency_ms") or {}).get("p50") is not None:
         values["latency_p50_ms"] = m["latency_ms"]["p50"]
-    return [_score(None, name, float(v), "NUMERIC", run_id=record["id"], dataset_run_id=experiment_id)
+    return [_score(None, name, float(v), "NUMERIC", run_id=rec.id, dataset_run_id=experiment_id)
             for name, v in values.items() if v is not None]
 
 
