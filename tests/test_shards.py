@@ -11,6 +11,7 @@ from smishctl.core.errors import ConfigError
 from smishctl.data.shards import parse_shard, shard_of
 from smishctl.ops.evaluate import EvalConfig, evaluate
 from smishctl.ops.merge import merge_runs
+from smishctl.store.runs import Run
 
 QUALITY = ("n_items", "n_scored", "n_correct", "n_errors", "n_invalid", "error_rate", "invalid_rate", "accuracy",
            "macro_f1", "per_class", "confusion", "tokens")
@@ -49,10 +50,15 @@ def test_merged_shards_equal_the_unsharded_run(fake_model, fault, settings, cli)
     with pytest.raises(ConfigError, match="2/3"):
         merge_runs(settings.runs_dir, [shards[0]["id"], shards[2]["id"]])
 
+    for s in shards:  # each shard pushed to Langfuse: those experiments are not the merged run's
+        run = Run(settings.runs_dir / s["id"])
+        rec = run.record()
+        rec.extra["langfuse"] = {"status": "pushed", "url": f"http://127.0.0.1:3000/{s['id']}"}
+        run.write(rec)
     r = cli("runs", "merge", *(s["id"] for s in reversed(shards)), "--json")
     assert r.returncode == 0, r.stderr
     merged = json.loads(r.stdout)
-    assert merged["status"] == "complete"
+    assert merged["status"] == "complete" and "langfuse" not in merged
     assert merged["dataset"]["items_hash"] == full["dataset"]["items_hash"]
     assert merged["config_hash"] == full["config_hash"]
     for key in QUALITY:

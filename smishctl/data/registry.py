@@ -76,6 +76,21 @@ REGISTRY: dict[str, DatasetSpec] = {
             "classifier, plus ham controls. Reports attack_success_rate.",
             all_test=True,
         ),
+        DatasetSpec(
+            name="modern",
+            filename="modern/modern_sms.csv",
+            url="bundled:datasets/modern/modern_sms.csv",
+            sha256="699fdf250a0779052ee678d606417866e10d995d90b58e5017057694ab69ccfe",
+            format="csv",
+            text_column="text",
+            label_column="label",
+            labels=("ham", "spam", "smishing"),
+            licence="Apache-2.0 (written for smishctl)",
+            citation="smishctl modern SMS set (datasets/modern/README.md, labelling guide docs/labelling.md)",
+            notes="Evaluation only (all items in test): 286 messages of 2024-2026 traffic (tolls, parcel fees, "
+            "'hi mum', task scams, OTP theft; hard ham and personal-looking spam) across seven locales.",
+            all_test=True,
+        ),
     )
 }
 

@@ -73,7 +73,8 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
         writer.close()
     identity = {**first.identity, "items_hash": first_shard["full_items_hash"]}
     identity.pop("shard", None)
-    extra = {k: v for k, v in first.extra.items() if k not in ("shard", "interrupted_at")}
+    # Shard 1's Langfuse experiment is not the merged run's: the merged run is pushed on its own.
+    extra = {k: v for k, v in first.extra.items() if k not in ("shard", "interrupted_at", "langfuse")}
     extra.update(
         merged_from=[{"id": r.id, "shard": f"{shard['index']}/{count}"} for r, shard in
                      sorted(zip(runs, shards, strict=True), key=lambda p: p[1]["index"])],
