@@ -14,7 +14,9 @@ so that quality metrics of a run against it are known in advance. Faults:
   Authorization header back, as some real providers do), "no-logprobs" (a bare answer that ignores a
   `logprobs` request, as providers without log-probabilities do), "bad-logprobs" (positive log-probabilities,
   which no model can produce), "reject-logprobs" (400 to any request asking for log-probabilities), "echo-key-500" (the key quoted in a 500 body: retried, and logged by
-  DSPy's parallelizer and bootstrap).
+  DSPy's parallelizer and bootstrap), "401", "403", "404" (a refused key, a forbidden model, no such model:
+  each with a provider-style message naming the status), "400-model" (no such model, said with a 400 and
+  the code `model_not_found`, as some OpenAI-compatible servers do).
 
 It answers in the style it is asked in: JSON (`{"label": ...}`) for DSPy's field-marker prompts, the bare
 label for label-chat prompts (no field markers), and, when the request asks for `logprobs`, the top
@@ -39,6 +41,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 SMISHING_WORDS = ("http", "www.", "click", "verify", "account", "bank", "password", "suspended", "login")
 SPAM_WORDS = ("free", "win", "prize", "offer", "txt", "cash", "claim", "award", "mobile")
 LABELS = ("ham", "spam", "smishing")
+# Answers that no retry can change: (provider code, error type, message), by fault kind.
+REFUSALS = {
+    "401": ("invalid_api_key", "invalid_request_error", "fault-server 401: Incorrect API key provided"),
+    "403": ("permission_denied", "permission_error", "fault-server 403: this key may not use model fake"),
+    "404": ("model_not_found", "invalid_request_error", "fault-server 404: The model `fake` does not exist"),
+    "400-model": ("model_not_found", "invalid_request_error", "fault-server 400: The model `fake` does not exist"),
+}
 SMS_RE = re.compile(r"\[\[ ## sms ## \]\]\n(.*?)(?:\n\nRespond with|\Z)", re.DOTALL)
 
 
@@ -201,6 +210,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "reject-logprobs" and req.get("logprobs"):  # as OpenAI's reasoning models answer
             self._json(400, {"error": {"message": "This model does not support the 'logprobs' parameter.",
                                        "type": "invalid_request_error", "param": "logprobs"}})
+            return
+        if fault in REFUSALS:
+            code, kind, message = REFUSALS[fault]
+            self._json(int(fault[:3]), {"error": {"message": message, "type": kind, "code": code}})
             return
         if fault == "echo-key":
             self._json(401, {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}",

@@ -93,18 +93,19 @@ def test_two_writers_on_one_run_are_refused(settings):
             execute(plan)
 
 
-def test_refused_endpoint_is_counted_as_errors_and_the_run_completes(settings):
+def test_refused_endpoint_stops_the_run_aborted(settings):
     # Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    from smishctl.core.errors import ModelError
+
     os.environ["SMISHCTL_API_BASE_OPENAI"] = "http://127.0.0.1:9/v1"
     os.environ["OPENAI_API_KEY"] = "sk-test-not-a-real-key"
     try:
-        rec = evaluate(settings, EvalConfig(model="openai/gpt-4o-mini", limit=3, num_retries=0, timeout=5))
+        with pytest.raises(ModelError, match="cannot connect to http://127.0.0.1:9/v1"):
+            evaluate(settings, EvalConfig(model="openai/gpt-4o-mini", limit=3, num_retries=0, timeout=5))
     finally:
         del os.environ["SMISHCTL_API_BASE_OPENAI"], os.environ["OPENAI_API_KEY"]
-    m = rec["metrics"]
-    assert rec["status"] == "complete" and m["n_errors"] == 3 and m["n_scored"] == 0
-    rows = open_run(settings.runs_dir, rec["id"]).predictions()
-    assert all("Connection" in r["error"] or "connect" in r["error"].lower() for r in rows)
+    (run_path,) = [d for d in settings.runs_dir.iterdir() if (d / "run.json").is_file()]
+    assert open_run(settings.runs_dir, run_path.name).read()["status"] == "aborted"  # never complete
 
 
 @pytest.mark.parametrize(

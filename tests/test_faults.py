@@ -57,14 +57,18 @@ def test_retry_after_is_honoured(fake_model, fault, settings):
 
 
 def test_backoff_without_retry_after_then_gives_up(fake_model, fault, settings):
+    from smishctl.core.errors import SmishError
+
     fault.retry_after = None
     fault.fail_next("500", 10)
-    record = evaluate(settings, _cfg(limit=1, num_retries=2, max_errors=5))
+    with pytest.raises(SmishError, match="no item was scored"):  # its one item an error: aborted
+        evaluate(settings, _cfg(limit=1, num_retries=2, max_errors=5))
     reqs = fault.chat_requests()
     assert len(reqs) == 3  # first attempt + 2 retries, then the item is an error
     gaps = [b.t - a.t for a, b in itertools.pairwise(reqs)]
     assert gaps[1] > gaps[0] * 1.5, gaps  # exponential
-    assert record["metrics"]["n_errors"] == 1
+    record = json.loads((only_run(settings.root) / "run.json").read_text())
+    assert record["metrics"]["n_errors"] == 1 and record["status"] == "aborted"
     row = predictions(settings.runs_dir / record["id"])[0]
     assert row["status"] == "error" and "500" in row["error"] or "Server" in row["error"]
 

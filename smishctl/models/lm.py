@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
+from urllib.parse import parse_qsl, urlsplit
 
 from smishctl.core.config import Settings
+from smishctl.core.errors import ModelError
 from smishctl.models.fleet import register as register_fleet
 from smishctl.models.local_provider import register
 from smishctl.models.local_server import N_CTX
-from smishctl.models.registry import ModelSpec
+from smishctl.models.registry import ModelSpec, public_url
 from smishctl.models.retry import install_retry_after_bridge
 from smishctl.models.weights import WEIGHTS, assemble
-from smishctl.util.redact import install_log_redaction, register_env_secrets, register_secret
+from smishctl.util.redact import (
+    SECRET_NAME,
+    install_log_redaction,
+    redact,
+    register_env_secrets,
+    register_secret,
+)
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 3
+QUERY_CREDENTIALS = ("sig", "signature", "auth", "code")  # beside names with key, token, secret …
 
 
 def quiet_libraries() -> None:
@@ -27,8 +37,56 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def register_url_secrets(url: str | None) -> None:
+    """Mask an endpoint's embedded credentials wherever `redact` runs: the password of `user:password@`
+    and the query values that carry a credential (`?api-key=...`, `?sig=...`), which some gateways take
+    instead of a header (others, such as `api-version`, stay readable)."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    register_secret(parts.password)
+    for name, value in parse_qsl(parts.query):
+        if SECRET_NAME.search(name) or name.lower() in QUERY_CREDENTIALS:
+            register_secret(value)
+
+
+def scrub_response(value):
+    """A response as it may be stored: litellm keeps the endpoint URL it called (credentials included)
+    in `_hidden_params["api_base"]`; the stored copy keeps the URL without them, and every other hidden
+    string redacted. Anything else is returned as it is."""
+    hidden = getattr(value, "_hidden_params", None)
+    if not isinstance(hidden, dict):
+        return value
+    clean = {k: redact(v) if isinstance(v, str) else v for k, v in hidden.items()}
+    if isinstance(hidden.get("api_base"), str):
+        clean["api_base"] = public_url(hidden["api_base"])
+    try:
+        stored = value.model_copy()  # the caller keeps its own response untouched
+        stored._hidden_params = clean
+    except (AttributeError, TypeError, ValueError):
+        return value
+    return stored
+
+
+@cache
+def secret_free_cache_class():
+    """DSPy's cache, storing responses through `scrub_response` (the cache key never holds api_base or
+    api_key: DSPy leaves them out, and `endpoint_tag` is a hash). Defined on first use: DSPy is heavy."""
+    from dspy.clients.cache import Cache
+
+    class SecretFreeCache(Cache):
+        def put(self, request, value, *args, **kwargs):
+            super().put(request, scrub_response(value), *args, **kwargs)
+
+    return SecretFreeCache
+
+
 def configure_dspy_cache(settings: Settings) -> None:
-    """Keep DSPy's disk cache inside the project (reproducible, inspectable, deletable).
+    """Keep DSPy's disk cache inside the project (reproducible, inspectable, deletable), and free of
+    endpoint credentials (`scrub_response`): the README suggests restoring it in CI.
 
     The cache is pickle on disk and may come from elsewhere (a restored CI cache): `restrict_pickle`
     lets it rebuild only litellm/openai response types, so a planted payload is a cache miss, not code."""
@@ -37,9 +95,24 @@ def configure_dspy_cache(settings: Settings) -> None:
     folder = settings.cache_dir / "dspy"
     folder.mkdir(parents=True, exist_ok=True)
     if getattr(configure_dspy_cache, "_dir", None) != folder:
-        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(folder),
-                             restrict_pickle=True)
+        # DSPy's documented way to bring a custom cache: assign `dspy.cache`.
+        dspy.cache = secret_free_cache_class()(enable_disk_cache=True, enable_memory_cache=True,
+                                               disk_cache_dir=str(folder), restrict_pickle=True)
         configure_dspy_cache._dir = folder
+
+
+def check_provider(spec: ModelSpec) -> None:
+    """An unknown provider prefix fails here, before any run is written, not once per item."""
+    import litellm
+
+    if spec.is_local or spec.extra.get("fleet"):
+        return
+    try:
+        litellm.get_llm_provider(spec.litellm_model, api_base=spec.api_base)
+    except Exception as exc:  # litellm raises its BadRequestError, with a long multi-line text
+        raise ModelError(f"unknown model {spec.name!r}: litellm knows no provider for {spec.litellm_model!r}",
+                         hint="use a litellm model string such as openai/gpt-4o-mini, or an alias from "
+                         "smishctl.toml") from exc
 
 
 def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, max_tokens: int = 64,
@@ -53,6 +126,8 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
     configure_dspy_cache(settings)
 
     install_retry_after_bridge()  # DSPy retries transient errors; make it honour Retry-After
+    check_provider(spec)
+    register_url_secrets(spec.api_base)
     if spec.is_local:
         short = spec.litellm_model.split("/", 1)[1]
         gguf = spec.local_gguf

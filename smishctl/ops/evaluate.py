@@ -158,7 +158,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         "identity": identity,
         "model": spec.public(),
         "prompt": {"id": art.id, "sha256": prompt_sha,
-                   "optimizer": art.manifest.get("optimizer", {}).get("name") if not art.is_zero_shot else None},
+                   "optimizer": None if art.is_zero_shot else art.info.optimizer_name},
         "dataset": {
             "name": ds.name, "split": cfg.split, "labels": list(scored_labels(model_labels, ds)),
             "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
@@ -226,10 +226,13 @@ def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items) -
 
 
 def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
-            on_item: Callable[[dict], None] | None = None) -> dict:
+            on_item: Callable[[dict], None] | None = None, first_calls: int = 20) -> dict:
     """Evaluate the items not yet recorded, appending each result as it arrives.
 
-    Ctrl-C marks the run interrupted (resume later); an error budget stops hopeless runs early.
+    Ctrl-C marks the run interrupted (resume later). Hopeless runs stop early and are left aborted
+    (resumable), never complete: a failure every call shares (refused key, no such model, an endpoint
+    never reached) at once; otherwise an error budget (`max_errors` making up half the items, or the
+    first `first_calls` calls all failing); and a run that scored no item at all.
     """
     run, record = plan.run, plan.record
     run.dir.mkdir(parents=True, exist_ok=True)
@@ -247,21 +250,41 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         writer = PredictionWriter(run.predictions_path)
         errors = sum(1 for r in done_rows if r["status"] == "error")
         seen = len(done_rows)
+        tried = failed = 0  # this session's calls: a resumed run starts the first-calls window again
         started = time.perf_counter()
 
         def record_row(row):  # called in this thread, one row at a time (solve_items)
-            nonlocal errors, seen
+            nonlocal errors, seen, tried, failed
             writer.write(row)
             seen += 1
+            tried += 1
             errors += row["status"] == "error"
+            failed += row["status"] == "error"
             if on_item:
                 on_item(row)
 
+        def all_failing() -> bool:
+            return tried >= first_calls and failed == tried
+
         def over_budget() -> bool:
-            return errors >= max_errors and errors * 2 >= seen
+            return errors >= max_errors and errors * 2 >= seen or all_failing()
+
+        def abort(rows) -> None:  # left resumable: errors are tried again by --resume
+            record["status"] = "aborted"
+            record["metrics"] = run_metrics(rows, record)
+            run.write(record)
 
         try:
             solve_items(plan.solver, todo, record_row, threads=threads, stop=over_budget)
+        except Interrupted:
+            raise
+        except SmishError as exc:  # the solver's verdict that no call can succeed (smishctl.solve.dspy_solver)
+            writer.close()
+            record["wall_seconds"] = round(record.get("wall_seconds", 0) + time.perf_counter() - started, 3)
+            abort(run.predictions(slim=True))
+            resume = f"smishctl evaluate --resume {run.id}"
+            exc.hint = f"{exc.hint}, then: {resume}" if exc.hint else f"then: {resume}"
+            raise
         except KeyboardInterrupt:
             writer.close()
             record.update(status="interrupted", interrupted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -273,13 +296,17 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         rows = run.predictions(slim=True)  # without texts: memory stays small on large datasets
         record["metrics"] = run_metrics(rows, record)
         record["wall_seconds"] = round(record.get("wall_seconds", 0) + time.perf_counter() - started, 3)
+        last = next((r["error"] for r in reversed(rows) if r["error"]), "?")
+        resume_hint = f"check the model endpoint, then: smishctl evaluate --resume {run.id}"
         if over_budget():
-            record["status"] = "aborted"
-            run.write(record)
-            raise SmishError(
-                f"stopped after {errors} errors in {seen} items (error budget); last: "
-                f"{next((r['error'] for r in reversed(rows) if r['error']), '?')}",
-                hint=f"check the model endpoint, then: smishctl evaluate --resume {run.id}", exit_code=3)
+            abort(rows)
+            why = f"error budget: the first {tried} calls all failed" if all_failing() else "error budget"
+            raise SmishError(f"stopped after {errors} errors in {seen} items ({why}); last: {last}",
+                             hint=resume_hint, exit_code=3)
+        if rows and record["metrics"]["n_scored"] == 0:  # every item an error: nothing was evaluated
+            abort(rows)
+            raise SmishError(f"no item was scored: {errors} errors in {seen} items; last: {last}",
+                             hint=resume_hint, exit_code=3)
         record["status"] = "complete"
         record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         run.write(record)

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from smishctl.core.errors import ModelError
 from smishctl.models.pricing import call_cost
-from smishctl.models.registry import ModelSpec
+from smishctl.models.registry import ModelSpec, public_url
 from smishctl.solve.adapters import AdapterConfig
 from smishctl.util.redact import redact
 
@@ -24,6 +26,7 @@ class DSPySolver:
     spec: ModelSpec
     labels: tuple[str, ...]
     adapter: object = None  # a dspy.Adapter; None: DSPy's JSONAdapter (the original behaviour)
+    answered: bool = field(default=False, init=False, repr=False)  # the endpoint has answered at least once
 
     def __post_init__(self):
         if self.adapter is None:
@@ -42,6 +45,7 @@ class DSPySolver:
             with dspy.context(lm=self.lm, adapter=self.adapter, track_usage=True, disable_history=True,
                               trace=[]):
                 pred = self.program(sms=text)
+            self.answered = True
             label = getattr(pred, "label", None)
             usage = _usage(pred.get_lm_usage() or {})
             if label in self.labels:
@@ -52,9 +56,11 @@ class DSPySolver:
             else:
                 row.update(status="invalid", raw=str(label)[:500])
         except AdapterParseError as exc:
+            self.answered = True
             row.update(status="invalid", raw=str(getattr(exc, "lm_response", "") or "")[:500])
         except Exception as exc:  # timeouts, refused connections, provider errors: infrastructure
-
+            if (fatal := fatal_error(exc, self.spec, answered=self.answered)) is not None:
+                raise fatal from exc
             row.update(status="error", error=redact(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
                        if str(exc) else type(exc).__name__))
         if row["raw"]:
@@ -68,6 +74,51 @@ class DSPySolver:
                                                    usage.get("completion_tokens", 0), seconds)
         )
         return row
+
+
+# litellm's wrapping around what the provider said: "[model] litellm.AuthenticationError: AuthenticationError:
+# OpenAIException - <message>"
+_WRAPPING = re.compile(r"^(\[[^\]]*\]\s*)?(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?")
+
+
+def provider_message(exc: BaseException) -> str:
+    """The provider's own words for a failed call: one line, redacted."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return redact(_WRAPPING.sub("", first, count=1).strip()[:300] or type(exc).__name__)
+
+
+def fatal_error(exc: BaseException, spec: ModelSpec, *, answered: bool) -> ModelError | None:
+    """A failure no later call can escape, as the error that ends the run; None for a per-item error.
+
+    Refused credentials (401, 403), a model that does not exist (404, or 400 with a not-found code) and a
+    provider SDK that will not send (no key) fail every call alike; so does an endpoint that no connection
+    has ever reached, once DSPy's retries are spent. A connection lost after answers is per-item (retried on
+    resume), as are server errors, rate limits and timeouts."""
+    from dspy.utils.exceptions import LMAuthError, LMConfigurationError, LMTransportError, LMUnsupportedModelError
+
+    key_hint = (f"check the key in ${spec.api_key_env}" if spec.api_key_env
+                else "set the provider's key variable (or api_key_env of a model alias in smishctl.toml)")
+    if isinstance(exc, LMAuthError):
+        return ModelError(f"{spec.name}: credentials refused: {provider_message(exc)}", hint=key_hint)
+    if isinstance(exc, LMConfigurationError):
+        return ModelError(f"{spec.name}: cannot call the model: {provider_message(exc)}", hint=key_hint)
+    if isinstance(exc, LMUnsupportedModelError):
+        return ModelError(f"{spec.name}: model not found: {provider_message(exc)}",
+                          hint="check the model name and the endpoint (litellm and api_base in smishctl.toml)")
+    if isinstance(exc, LMTransportError) and not answered:
+        where = public_url(spec.api_base) or "the provider"
+        return ModelError(f"{spec.name}: cannot connect to {where}: {provider_message(exc)} ({_root_cause(exc)})",
+                          hint="is the endpoint running? check api_base in smishctl.toml")
+    return None
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost exception's text (e.g. "[Errno 111] Connection refused" behind "Connection error.")."""
+    seen = set()
+    while (nxt := exc.__cause__ or exc.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(exc))
+        exc = nxt
+    return redact(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
 
 
 def _usage(by_model: dict) -> dict:
