@@ -33,7 +33,7 @@ def test_argument_stdin_file_and_json_lines(cli, project):
     (("",), None, "empty message"),
     (("   ",), None, "empty message"),
     (("-",), "\n\n", "stdin holds no message"),
-    (("hello",), None, "nothing is in production"),
+    (("--prompt", "production", "hello"), None, "nothing is in production"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, stdin, message):
     r = cli("classify", *args, input=stdin)

@@ -1,4 +1,5 @@
-"""`smishctl classify`: label one message, stdin lines or a file's lines with the production prompt."""
+"""`smishctl classify`: label one message, stdin lines or a file's lines with the production prompt
+(zero-shot, with a note, while nothing is in production)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, console, handled, settings
+from smishctl.cli.common import DebugOpt, console, handled, plain, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -18,14 +19,14 @@ def register(app: typer.Typer) -> None:
 def classify(
     text: Annotated[str | None, typer.Argument(help="The SMS to classify; '-' or nothing reads one message per line from stdin.", show_default=False)] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Classify every line of this UTF-8 file.")] = None,
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="production (default), zero-shot, an artifact id or a path.")] = "production",
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="production, zero-shot, an artifact id or a path. Default: production, or zero-shot while nothing is in production. Classic models take no prompt.", show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Override the model the prompt was built for.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message (JSON Lines).")] = False,
     debug: bool = DebugOpt,
 ):
     """Classify SMS messages: the label and, where the model gives them, the label probabilities.
 
-    Exit codes: 0 done, 2 bad input or nothing in production, 3 a model call failed."""
+    Exit codes: 0 done, 2 bad input or --prompt production with nothing in production, 3 a model call failed."""
     with handled(debug):
         import json
 
@@ -47,6 +48,8 @@ def classify(
                 raise ConfigError("empty message", hint="pass the SMS text to classify")
             messages = [text]
         clf = load_classifier(settings(), prompt, model)
+        if clf.note:
+            console.print(f"note: {plain(clf.note)}", soft_wrap=True)  # stderr: stdout stays the labels alone
         failed = 0
         for msg in messages:
             res = clf(msg)

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def init(
     folder: Annotated[Path, typer.Argument(help="The project folder (created if missing).")] = Path("."),
-    mirror: Annotated[str | None, typer.Option("--mirror", help="Folder with copies of the registry datasets, written as mirror under \\[data] (else they are downloaded).")] = None,
+    mirror: Annotated[str | None, typer.Option("--mirror", help="Folder with copies of the registry datasets, written as mirror under \\[data] (else they are downloaded): an absolute path as given, a relative one relative to the project folder.")] = None,
     debug: bool = DebugOpt,
 ):
     """Create a project: smishctl.toml with every key explained, datasets/, prompts/, runs/, a .gitignore

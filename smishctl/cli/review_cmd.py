@@ -15,7 +15,9 @@ import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, print_json, settings
 
-KEYS = "[bold]a[/]ccept gold · [bold]r[/]elabel · [bold]m[/]ust-pass · [bold]s[/]kip · [bold]u[/]ndo · [bold]q[/]uit"
+# The keys of the interactive screen, spelled out: the legend must read the same without colour.
+KEYS = (("a", "accept gold"), ("r", "relabel"), ("m", "must-pass"), ("s", "skip"), ("u", "undo"), ("q", "quit"))
+LEGEND = "keys: " + " · ".join(f"{key} {action}" for key, action in KEYS)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +34,15 @@ def review(
 ):
     """Review a run: wrong and least confident items first, with the nearest training messages.
     Relabels become label corrections (datasets/corrections/), pins go to a must-pass set; progress is
-    kept in the run folder and a later review resumes."""
+    kept in the run folder and a later review resumes.
+
+    Keys of the interactive review:
+    a accept gold: the gold label is right
+    r relabel: then a number picks the new label
+    m must-pass: pin the item to the must-pass set
+    s skip: asked again at the end
+    u undo: the last decision
+    q quit: a later review resumes"""
     with handled(debug):
         from smishctl.core.errors import ConfigError
         from smishctl.ops.review import ReviewSession
@@ -111,7 +121,7 @@ def _show(screen, session, item, position: int, total: int, message: str) -> Non
         for text, lab, sim in near:
             t.add_row(lab, f"{sim:.2f}", text[:160])
         screen.print(t)
-    screen.print(KEYS)
+    screen.print(Text(LEGEND))  # plain Text: no markup, nothing that only colour shows
     if message:
         screen.print(message, soft_wrap=True)
 

@@ -12,12 +12,16 @@ from smishctl.data.load import decode_utf8
 from smishctl.data.prepare import load_dataset_splits
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.models.lm import build_lm
+from smishctl.models.registry import resolve_model
 from smishctl.ops.production import load_production
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
-from smishctl.store.artifacts import artifact_labels, is_lora, resolve_artifact
+from smishctl.store.artifacts import MANIFEST, PROGRAM, ZERO_SHOT, artifact_labels, is_lora, resolve_artifact
+from smishctl.store.production import current_dir
 from smishctl.store.programs import load_adapter_config, load_program
 from smishctl.store.serving import model_for
+
+NO_PRODUCTION_NOTE = "nothing is in production: classifying zero-shot; promote an artifact to use it"
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Classifier:
     prompt: str
     model: str
     labels: tuple[str, ...]
+    note: str | None = None  # one line for the user (e.g. why zero-shot was used), never part of a result
 
     def __call__(self, text: str) -> dict:
         if not text or not text.strip():
@@ -36,8 +41,18 @@ class Classifier:
 
 
 def load_classifier(settings: Settings, prompt: str | None = None, model: str | None = None) -> Classifier:
-    """`prompt` None or 'production': what is in production (exit 2 when nothing is yet)."""
-    if prompt in (None, "", "production"):
+    """`prompt` None: what is in production, else zero-shot with a note (a first try in a fresh project);
+    'production': what is in production only (exit 2 when nothing is yet). A classic model takes no
+    prompt: without one it is simply trained on the default dataset."""
+    if prompt is None and model and resolve_model(model, settings).extra.get("classic"):
+        prompt = ZERO_SHOT
+    note = None
+    if prompt is None:
+        if _in_production(settings):
+            prompt = "production"
+        else:
+            prompt, note = ZERO_SHOT, NO_PRODUCTION_NOTE
+    if prompt in ("", "production"):
         pc = load_production(settings.root, model=model)  # built, hardened, as evaluate builds it
         return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels)
 
@@ -50,7 +65,13 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
 
     labels = artifact_labels(art, REGISTRY[DEFAULT_DATASET].labels)
     solver = build_solver(load_program(art, labels), build_lm(spec, settings), spec, labels, load_adapter_config(art))
-    return Classifier(solver, art.id, spec.name, labels)
+    return Classifier(solver, art.id, spec.name, labels, note)
+
+
+def _in_production(settings: Settings) -> bool:
+    """What load_production requires before it reads anything (a broken release still fails there, loudly)."""
+    cur = current_dir(settings)
+    return (cur / MANIFEST).is_file() and (cur / PROGRAM).is_file()
 
 
 def decode_input(data: bytes, where: str) -> list[str]:

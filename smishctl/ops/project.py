@@ -24,13 +24,23 @@ class Created:
 
 
 def config_text(mirror: str | None = None) -> str:
-    """The commented smishctl.toml; with `mirror`, that key set (as an absolute path)."""
+    """The commented smishctl.toml; with `mirror`, that key set to exactly that text (a relative path
+    is read relative to the file, see mirror_setting)."""
     text = (TEMPLATES / "smishctl.toml").read_text(encoding="utf-8")
     if mirror:
-        path = str(Path(mirror).expanduser().resolve())
-        quoted = '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        quoted = '"' + mirror.replace("\\", "\\\\").replace('"', '\\"') + '"'
         text = text.replace(MIRROR_EXAMPLE, f"mirror = {quoted}", 1)
     return text
+
+
+def mirror_setting(mirror: str, root: Path) -> str:
+    """`mirror` as typed (from the working folder) for the smishctl.toml in `root` (resolved, as
+    Settings.root is): an absolute or `~` path stays as typed, symlinks included; a relative one stays
+    relative, rebased onto the project folder so that it names the same folder (`--mirror ../x` run in
+    the project folder is written `../x`)."""
+    if Path(mirror).is_absolute() or mirror.startswith("~"):
+        return mirror
+    return Path(os.path.relpath(os.path.abspath(mirror), root)).as_posix()
 
 
 def init_project(folder: Path, *, mirror: str | None = None) -> Created:
@@ -42,7 +52,7 @@ def init_project(folder: Path, *, mirror: str | None = None) -> Created:
         raise ConfigError(f"{config} already exists", hint="smishctl init never overwrites it; edit it instead")
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} is not a folder", hint="pass a new or existing folder")
-    text = config_text(mirror)
+    text = config_text(mirror_setting(mirror, root) if mirror else None)
     written: list[Path] = []
     kept: list[Path] = []
     for sub in ("datasets", "prompts", "runs"):

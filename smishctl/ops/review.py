@@ -18,6 +18,7 @@ from pathlib import Path
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, DataError
+from smishctl.core.records import RunRecord
 from smishctl.data.corrections import add_correction, remove_correction
 from smishctl.data.golden import add_golden, remove_golden
 from smishctl.data.prepare import SplitOptions, load_dataset_splits
@@ -71,7 +72,7 @@ class ReviewSession:
     def __init__(self, settings: Settings, run_ref: str, *, must_pass_set: str = DEFAULT_MUST_PASS):
         self.settings = settings
         self.run = open_run(settings.runs_dir, run_ref)
-        self.record = self.run.read()
+        self.record = self.run.record()
         rows = self.run.predictions()
         if not rows:
             raise ConfigError(f"run {self.run.id} has no predictions to review")
@@ -79,9 +80,8 @@ class ReviewSession:
             raise ConfigError(f"run {self.run.id} does not record the message texts", hint="re-run the evaluation")
         self.items = review_order(rows)
         self.by_id = {it.item_id: it for it in self.items}
-        ds = self.record.get("dataset") or {}
-        self.dataset = ds.get("name") or "dataset"
-        self.labels = tuple(ds.get("model_labels") or ds.get("labels") or ())
+        self.dataset = self.record.dataset_name or "dataset"
+        self.labels = self.record.model_labels
         self.state_path = self.run.dir / STATE_FILE
         self.state = read_json(self.state_path) if self.state_path.is_file() else {"run": self.run.id, "decisions": []}
         self.must_pass_set = must_pass_set
@@ -175,7 +175,11 @@ class ReviewSession:
     def import_csv(self, path: Path) -> dict:
         """Apply the `decision` column (accept, relabel + new_label, must-pass, skip). Every row is
         checked before anything is written; items already decided the same way are left alone."""
-        data = Path(path).read_bytes()
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:  # missing, a folder, unreadable: the user's file, not a crash
+            raise DataError(f"cannot read {path}: {exc.strerror or type(exc).__name__}",
+                            hint="import the CSV written by --export") from None
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -224,12 +228,11 @@ class _Neighbours:
         return [(self.pool[i][0], self.pool[i][1], float(sims[i])) for i in top]
 
     @classmethod
-    def for_run(cls, settings: Settings, record: dict) -> _Neighbours | None:
+    def for_run(cls, settings: Settings, record: RunRecord) -> _Neighbours | None:
         """The training split the run's model learned from (for an evaluation-only file, the default
         dataset or the named training dataset); None when there is none."""
 
-        c = record.get("config") or {}
-        ds_info = record.get("dataset") or {}
+        c = record.config
         opts = dict(c.get("data_options") or {})
         split_opts = SplitOptions(**opts.pop("split")) if opts.get("split") else SplitOptions()
         try:
@@ -237,7 +240,7 @@ class _Neighbours:
                                      evaluation_only=bool(c.get("evaluation_only")), **opts)
             train = ds.split("train")
             if not train:
-                name = (ds_info.get("train_dataset") or {}).get("dataset") or c.get("train_dataset") or DEFAULT_DATASET
+                name = (record.train_dataset or {}).get("dataset") or c.get("train_dataset") or DEFAULT_DATASET
                 train = load_dataset_splits(name, settings).split("train")
         except (ConfigError, DataError):
             return None
