@@ -186,6 +186,10 @@ class RunRecord:
         return self.dataset.get("items_hash")
 
     @property
+    def split_hash(self) -> str | None:
+        return self.dataset.get("split_hash")
+
+    @property
     def dataset_name(self) -> str | None:
         return self.dataset.get("name")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from smishctl.core.errors import ConfigError
+from smishctl.core.records import RunRecord
 from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import Run, open_run
 
@@ -20,25 +21,26 @@ class RunData:
     role: str = "candidate"  # baseline | candidate | reference (shown, not gated)
     name: str = ""
     by_item: dict[str, dict] = field(default_factory=dict)
+    rec: RunRecord = field(init=False, repr=False)  # `record`, typed: what readers use
 
     def __post_init__(self):
+        self.rec = RunRecord.of(self.record)
         self.by_item = {r["item_id"]: r for r in self.rows}
         if not self.name:
-            model = (self.record.get("model") or {}).get("name", "?")
-            prompt = (self.record.get("prompt") or {}).get("id", "?")
-            self.name = model if prompt in ("zero-shot", None) and model.startswith("classic/") else f"{model} · {prompt}"
+            model, prompt = self.rec.model_name, self.rec.prompt_id
+            self.name = model if prompt == "zero-shot" and model.startswith("classic/") else f"{model} · {prompt}"
 
     @property
     def metrics(self) -> dict:
-        return self.record.get("metrics") or {}
+        return self.rec.metrics or {}
 
     @property
     def dataset(self) -> dict:
-        return self.record.get("dataset") or {}
+        return self.rec.dataset
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(self.dataset.get("labels") or ())
+        return self.rec.labels
 
 
 def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
@@ -92,9 +94,8 @@ def check_comparable(runs: list[RunData]) -> list[str]:
         raise ConfigError("the runs share no items: nothing to compare pairwise",
                           hint="evaluate them on the same split and sample (same --limit/--balanced)")
     for r in runs:
-        if r.record.get("status") != "complete":
-            warnings.append(f"run {r.id} is {r.record.get('status', 'incomplete')}: it covers {len(r.rows)} "
-                            f"of {r.dataset.get('n_items', '?')} items")
+        if not r.rec.complete:
+            warnings.append(f"run {r.id} is {r.rec.status}: it covers {len(r.rows)} of {r.rec.n_items} items")
     return warnings
 
 

@@ -70,10 +70,10 @@ class Evidence:
     n_items: int  # of the whole test split
     min_items: int | None = None
 
-    def problems(self, record: dict) -> list[str]:
+    def problems(self, record: dict | RunRecord) -> list[str]:
         """Why run record `record` is not this evidence (empty when it is)."""
-        rec = RunRecord.from_dict(record)
-        rid, ds = rec.id, rec.dataset
+        rec = RunRecord.of(record)
+        rid = rec.id
         if rec.prompt_id != self.artifact.id:
             return [f"run {rid} evaluated {rec.prompt_id}, not {self.artifact.id}"]
         out = []
@@ -89,7 +89,7 @@ class Evidence:
         if self.min_items is None:
             if rec.items_hash != self.items_hash:
                 out.append(f"run {rid} scored {rec.n_items} items, not the whole test split ({self.n_items})")
-        elif ds.get("split_hash") != self.split_hash or rec.n_items < self.min_items:
+        elif rec.split_hash != self.split_hash or rec.n_items < self.min_items:
             out.append(f"run {rid} scored {rec.n_items} items of the test split; [promotion] min_items is "
                        f"{self.min_items}")
         return out
@@ -106,10 +106,9 @@ def production_evidence(settings: Settings, art: Artifact, pol: Policy) -> Evide
     """What promote accepts for `art` (smishctl.store.serving.production_serving: the one function that
     says what production serves). Loads the test split; builds no model."""
     _spec, _adapter, serving = production_serving(art, settings)
-    full = prepare(settings, _eval_config(art, None, False))
-    ds = full.record["dataset"]
-    return Evidence(artifact=art, serving=serving, dataset=ds["name"], split_hash=ds["split_hash"],
-                    items_hash=ds["items_hash"], n_items=ds["n_items"], min_items=pol.min_items)
+    full = RunRecord.of(prepare(settings, _eval_config(art, None, False)).record)
+    return Evidence(artifact=art, serving=serving, dataset=full.dataset_name, split_hash=full.split_hash,
+                    items_hash=full.items_hash, n_items=full.n_items, min_items=pol.min_items)
 
 
 def find_evaluation(settings: Settings, evidence: Evidence) -> dict | None:
@@ -118,14 +117,14 @@ def find_evaluation(settings: Settings, evidence: Evidence) -> dict | None:
     best = None
     for run in list_runs(settings.runs_dir):
         try:
-            rec = run.read()
+            rec = run.record()
         except (SmishError, OSError, ValueError):
             continue
         if evidence.problems(rec):
             continue
-        if best is None or rec["dataset"].get("n_items", 0) >= best["dataset"].get("n_items", 0):
+        if best is None or rec.n_items >= best.n_items:
             best = rec
-    return best
+    return best.to_dict() if best else None
 
 
 def _eval_config(art: Artifact, limit: int | None, balanced: bool, model: str | None = None, prompt: str | None = None):

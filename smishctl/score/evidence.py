@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from smishctl.core.records import RunRecord
 from smishctl.data.prepare import Example, content_hash
 from smishctl.score.metrics import run_metrics
 
@@ -30,7 +31,8 @@ def rows_items_hash(rows: list[dict]) -> str | None:
 
 def record_mismatches(record: dict, rows: list[dict]) -> list[str]:
     """What the record claims that its rows contradict (empty when they agree)."""
-    ds = record.get("dataset") or {}
+    rec = RunRecord.of(record)
+    ds = rec.dataset
     problems = []
     ids = [r["item_id"] for r in rows]
     if len(set(ids)) != len(ids):
@@ -40,8 +42,8 @@ def record_mismatches(record: dict, rows: list[dict]) -> list[str]:
     got = rows_items_hash(rows)
     if got is not None and ds.get("items_hash") and got != ds["items_hash"]:
         problems.append("its rows are not the items its record names (items hash differs)")
-    recorded = record.get("metrics") or {}
-    fresh = run_metrics(rows, record)
+    recorded = rec.metrics or {}
+    fresh = run_metrics(rows, rec)
     for key in CHECKED:
         if key in recorded and _differs(recorded[key], fresh.get(key)):
             problems.append(f"{key} is {recorded[key]} in run.json but {fresh.get(key)} from its predictions")
