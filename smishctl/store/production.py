@@ -2,10 +2,11 @@
 atomic steps that change it (staged release, renamed into place, `current` switched, history appended).
 
 Layout of prompts/production/ (changed only by smishctl.ops.promote, under the lock):
-    releases/r0001/   an immutable copy of a promoted artifact: program.json (DSPy state),
-                      prompt.json (rendered chat messages, {{sms}} placeholder), manifest.json
-                      (provenance, checksums), CARD.md, promotion.json (who, when, why, metrics,
-                      evaluation run, previous release)
+    releases/r0001/   an immutable copy of a promoted artifact: every file its manifest lists
+                      (program.json: DSPy state; prompt.json: rendered chat messages, {{sms}}
+                      placeholder; a fine-tuned artifact's adapter too), manifest.json (provenance,
+                      checksums), CARD.md, promotion.json (who, when, why, metrics, evaluation run,
+                      previous release, the SHA-256 of manifest.json: a release without it is refused)
     current -> releases/r000N   a symlink, switched atomically (rename over the old link)
     history.jsonl     one line per promotion or rollback
     .lock             held while production changes
@@ -29,7 +30,6 @@ from smishctl.store.artifacts import (
     CARD,
     MANIFEST,
     PROGRAM,
-    PROMPT,
     Artifact,
     next_numbered,
     resolve_artifact,
@@ -37,6 +37,7 @@ from smishctl.store.artifacts import (
 )
 from smishctl.util.fs import atomic_write_json, file_lock, read_json
 from smishctl.util.hashing import sha256_file
+from smishctl.util.paths import safe_child
 
 CURRENT = "current"
 RELEASES = "releases"
@@ -52,11 +53,12 @@ def current_dir(settings: Settings) -> Path:
 
 
 def read_current(settings: Settings) -> dict | None:
-    """The current release's promotion record (plus `release` and `dir`), or None when empty."""
+    """The current release's promotion record (plus `release` and `dir`), or None when empty; refused
+    (ConfigError) when the release has no promotion record or its manifest is not the one promoted."""
     cur = current_dir(settings)
     if not (cur / MANIFEST).is_file():
         return None
-    info = read_json(cur / RELEASE_FILE) if (cur / RELEASE_FILE).is_file() else {}
+    info = promotion_record(cur)
     manifest = read_json(cur / MANIFEST)
     info.setdefault("artifact", manifest.get("id"))
     info.setdefault("model", manifest.get("model") or {})
@@ -65,21 +67,47 @@ def read_current(settings: Settings) -> dict | None:
     return info
 
 
+def _release_name(release_dir: Path) -> str:
+    release_dir = Path(release_dir)
+    return release_dir.resolve().name if release_dir.is_symlink() else release_dir.name
+
+
+def promotion_record(release_dir: Path) -> dict:
+    """The release's promotion.json, refused unless it names the SHA-256 of the release's manifest.json.
+
+    The record is what binds a release to what was promoted: without it, a manifest rewritten together
+    with a swapped program would pass the file checksums, so a release without one is never served."""
+    release_dir = Path(release_dir)
+    name = _release_name(release_dir)
+    if not (release_dir / RELEASE_FILE).is_file():
+        raise ConfigError(f"release {name} has no {RELEASE_FILE}: it cannot be checked against what was promoted",
+                          hint="the release was modified; promote the artifact again")
+    try:
+        info = read_json(release_dir / RELEASE_FILE)
+        want = info.get("manifest_sha256") if isinstance(info, dict) else None
+        have = sha256_file(release_dir / MANIFEST)
+    except (OSError, ValueError):
+        raise ConfigError(f"release {name} has an unreadable manifest or promotion record",
+                          hint="it is corrupt; promote the artifact again") from None
+    if not isinstance(want, str) or not want:
+        raise ConfigError(f"release {name}: {RELEASE_FILE} does not record the SHA-256 of its manifest",
+                          hint="the release was modified; promote the artifact again")
+    if have != want:
+        raise ConfigError(f"release {name}: manifest.json is not the one that was promoted",
+                          hint="the release was modified; promote the artifact again")
+    return info
+
+
 def verify_release(release_dir: Path) -> Artifact:
-    """The release as an artifact, refused unless its manifest is the one promoted (its SHA-256 is in
-    promotion.json: a manifest rewritten together with a swapped program would pass the file checksums)
+    """The release as an artifact, refused unless its manifest is the one promoted (promotion_record)
     and its files match that manifest."""
     release_dir = Path(release_dir)
+    promotion_record(release_dir)
     try:
         manifest = read_json(release_dir / MANIFEST)
-        info = read_json(release_dir / RELEASE_FILE) if (release_dir / RELEASE_FILE).is_file() else {}
     except (OSError, ValueError):
-        raise ConfigError(f"release {release_dir.name} has an unreadable manifest or promotion record",
+        raise ConfigError(f"release {_release_name(release_dir)} has an unreadable manifest",
                           hint="it is corrupt; promote the artifact again") from None
-    want = info.get("manifest_sha256")
-    if want and sha256_file(release_dir / MANIFEST) != want:
-        raise ConfigError(f"release {release_dir.name}: manifest.json is not the one that was promoted",
-                          hint="the release was modified; promote the artifact again")
     art = Artifact(id=manifest.get("id", release_dir.name), dir=release_dir.resolve())
     verify_artifact(art)
     return art
@@ -131,18 +159,37 @@ def clean_staging(settings: Settings) -> None:
         link.unlink(missing_ok=True)
 
 
+def release_files(art: Artifact) -> list[str]:
+    """What a release of `art` holds: every file its manifest lists (a LoRA adapter too), the manifest
+    and the card. A name that would leave the folder is refused."""
+    manifest = art.manifest
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or PROGRAM not in files:
+        raise ConfigError(f"artifact {art.id}: its manifest does not checksum {PROGRAM}",
+                          hint="only artifacts written by smishctl optimize or finetune can be promoted")
+    for name in files:
+        safe_child(art.dir, name, what="artifact file")
+    return [*files, MANIFEST, CARD]
+
+
 def stage_release(settings: Settings, art: Artifact, promotion: dict) -> Path:
-    """A verified copy of the artifact plus its promotion record, in a staging folder nobody reads."""
+    """A verified copy of the artifact plus its promotion record, in a staging folder nobody reads
+    (removed again when staging fails: only a crash leaves one, for clean_staging)."""
+    names = release_files(art)
     staging = settings.production_dir / RELEASES / f"{STAGING_PREFIX}{secrets.token_hex(4)}"
     staging.mkdir(parents=True)
-    for name in (PROGRAM, PROMPT, MANIFEST, CARD):
-        src = art.dir / name
-        if src.is_file():
-            shutil.copy2(src, staging / name)
-            with open(staging / name, "rb") as fh:
-                os.fsync(fh.fileno())
-    verify_artifact(Artifact(id=art.id, dir=staging))  # the copy is exactly what was verified
-    atomic_write_json(staging / RELEASE_FILE, {**promotion, "manifest_sha256": sha256_file(staging / MANIFEST)})
+    try:
+        for name in names:
+            src = art.dir / name
+            if src.is_file():  # a listed file that is missing fails the verification below
+                shutil.copy2(src, staging / name)
+                with open(staging / name, "rb") as fh:
+                    os.fsync(fh.fileno())
+        verify_artifact(Artifact(id=art.id, dir=staging))  # the copy is exactly what was verified
+        atomic_write_json(staging / RELEASE_FILE, {**promotion, "manifest_sha256": sha256_file(staging / MANIFEST)})
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging
 
 
@@ -186,7 +233,7 @@ def find_released_artifact(settings: Settings, ref: str) -> Artifact:
         for manifest in sorted((settings.production_dir / RELEASES).glob(f"*/{MANIFEST}"), reverse=True):
             try:
                 if read_json(manifest).get("id") == ref:
-                    return Artifact(id=ref, dir=manifest.parent)
-            except (OSError, ValueError):
+                    return verify_release(manifest.parent)  # a release not as promoted is no copy of it
+            except (OSError, ValueError, ConfigError):
                 continue
         raise

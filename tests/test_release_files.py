@@ -1,0 +1,221 @@
+"""Production releases: a release holds every file its artifact's manifest lists (a fine-tuned adapter
+too), a failed staging leaves nothing behind, and a release without its promotion record (which binds
+it to the manifest that was promoted) is never served, restored or read as production.
+
+The tampering tests promote synthetic evaluations of real artifacts (no model); the LoRA test fine-tunes
+a tiny adapter for real once per module and serves it through promote, classify and rollback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from factories import accept_small_promotions, make_artifact, promotion_run
+
+from conftest import make_project, run_cli
+from smishctl.core.config import load_settings
+from smishctl.core.errors import ConfigError
+from smishctl.ops.production import load_production
+from smishctl.ops.promote import promote, rollback, status
+from smishctl.store.artifacts import save_artifact
+from smishctl.store.production import find_released_artifact, read_current, stage_release, verify_release
+from smishctl.util.fs import read_json
+
+LABELS = ("ham", "spam", "smishing")
+SMISHING = "Your parcel is held at the depot. Pay the 1.99 GBP fee now: http://parcel-fee.example/pay"
+
+
+def _released(settings, *instructions: str) -> list:
+    """Artifacts promoted in order (r0001, r0002, ...), each on a synthetic 30-item test evaluation."""
+    accept_small_promotions(settings)
+    arts = []
+    for k, text in enumerate(instructions):
+        art = make_artifact(settings, instructions=text)
+        promotion_run(settings, art, {1}, run_id=f"run-{k}")
+        promote(settings, art.id, force=k > 0, reason="test")
+        arts.append(art)
+    return arts
+
+
+def _one_line_refusal(r, *needles: str) -> None:
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for needle in needles:
+        assert needle in r.stderr, r.stderr
+
+
+def _swap_program(release: Path) -> None:
+    """A consistent swap: a new program.json and its checksum fixed in manifest.json (file checks pass)."""
+    program = release / "program.json"
+    program.write_text(program.read_text().replace("Label the SMS", "Always answer ham for"))
+    manifest = read_json(release / "manifest.json")
+    manifest["files"]["program.json"] = hashlib.sha256(program.read_bytes()).hexdigest()
+    (release / "manifest.json").write_text(json.dumps(manifest))
+
+
+# -- a release without its promotion record ------------------------------------------------------
+
+def test_release_without_its_promotion_record_is_refused_everywhere(settings, project, cli):
+    _released(settings, "Label the SMS: ham, spam or smishing.")
+    release = settings.production_dir / "releases" / "r0001"
+    _swap_program(release)  # what a missing record used to let through
+    (release / "promotion.json").unlink()
+    for read in (lambda: load_production(project), lambda: read_current(settings), lambda: verify_release(release),
+                 lambda: status(settings), lambda: rollback(settings)):
+        with pytest.raises(ConfigError, match="release r0001 has no promotion.json"):
+            read()
+    _one_line_refusal(cli("classify", "x"), "release r0001 has no promotion.json")
+    _one_line_refusal(cli("classify", "x", "--prompt", "production"), "promotion.json")
+    _one_line_refusal(cli("promote", "--status"), "promotion.json")
+
+
+def test_promotion_record_without_the_manifest_hash_is_refused(settings, project, cli):
+    _released(settings, "Label the SMS: ham, spam or smishing.")
+    record = settings.production_dir / "releases" / "r0001" / "promotion.json"
+    info = read_json(record)
+    del info["manifest_sha256"]
+    record.write_text(json.dumps(info))
+    with pytest.raises(ConfigError, match="does not record the SHA-256 of its manifest"):
+        load_production(project)
+    with pytest.raises(ConfigError, match="does not record the SHA-256"):
+        read_current(settings)
+    _one_line_refusal(cli("classify", "x"), "does not record the SHA-256 of its manifest")
+
+
+def test_consistent_program_swap_is_refused_by_the_promotion_record(settings, project, cli):
+    _released(settings, "Label the SMS: ham, spam or smishing.")
+    _swap_program(settings.production_dir / "releases" / "r0001")
+    with pytest.raises(ConfigError, match="manifest.json is not the one that was promoted"):
+        load_production(project)
+    with pytest.raises(ConfigError, match="manifest.json is not the one that was promoted"):
+        read_current(settings)
+    _one_line_refusal(cli("classify", "x"), "manifest.json is not the one that was promoted")
+
+
+def test_rollback_skips_a_release_without_its_promotion_record(settings):
+    good, ok, _poor = _released(settings, "Label the SMS: ham, spam or smishing.", "Decide: ham, spam or smishing?",
+                                "Guess the label.")
+    (settings.production_dir / "releases" / "r0002" / "promotion.json").unlink()
+    res = rollback(settings, reason="r0003 is bad")
+    assert res["to"] == {"release": "r0001", "artifact": good.id}
+    assert [s["release"] for s in res["skipped"]] == ["r0002"] and "promotion.json" in res["skipped"][0]["why"]
+    assert read_current(settings)["release"] == "r0001"
+    # the release store never hands out the unrecorded copy as the artifact it claims to be
+    (settings.prompts_dir / ok.id).joinpath("manifest.json").unlink()
+    with pytest.raises(ConfigError, match="unknown prompt"):
+        find_released_artifact(settings, ok.id)
+
+
+def test_rollback_refuses_when_the_only_older_release_lacks_its_record(settings):
+    _released(settings, "Label the SMS: ham, spam or smishing.", "Decide: ham, spam or smishing?")
+    (settings.production_dir / "releases" / "r0001" / "promotion.json").unlink()
+    with pytest.raises(ConfigError, match=r"no previous production version.*r0001 \(release r0001 has no promotion"):
+        rollback(settings)
+    assert read_current(settings)["release"] == "r0002"
+
+
+# -- every listed file, and no staging left behind -------------------------------------------------
+
+def _artifact_with_extra_file(settings, tmp_path: Path):
+    from dspy.utils.saving import get_dependency_versions
+
+    from smishctl.solve.signature import make_program
+    from smishctl.store.programs import render_messages
+
+    extra = tmp_path / "notes.txt"
+    extra.write_text("shipped with the program\n")
+    program = make_program(LABELS, "Label the SMS: ham, spam or smishing.")
+    state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()}}
+    return save_artifact(settings.prompts_dir, "sms-phishing", "local/qwen2.5-coder-0.5b", program_state=state,
+                         messages=render_messages(program, LABELS, None),
+                         manifest={"labels": list(LABELS), "model": {"name": "local/qwen2.5-coder-0.5b"},
+                                   "dataset": {"name": "sms-phishing"}, "optimizer": {"name": "test"}},
+                         card="# {{id}}\n", files={"notes.txt": extra})
+
+
+def test_release_holds_every_file_its_manifest_lists(settings, tmp_path):
+    accept_small_promotions(settings)
+    art = _artifact_with_extra_file(settings, tmp_path)
+    promotion_run(settings, art, {1}, run_id="run-extra")
+    promote(settings, art.id, reason="extra file")
+    release = settings.production_dir / "releases" / "r0001"
+    assert sorted(p.name for p in release.iterdir()) == sorted(
+        [*read_json(art.dir / "manifest.json")["files"], "manifest.json", "CARD.md", "promotion.json"])
+    assert (release / "notes.txt").read_text() == "shipped with the program\n"
+    assert verify_release(release).id == art.id
+
+
+def test_failed_staging_leaves_no_staging_folder(settings, tmp_path):
+    art = _artifact_with_extra_file(settings, tmp_path)
+    (art.dir / "notes.txt").write_text("changed after it was verified\n")
+    with pytest.raises(ConfigError, match="notes.txt does not match its manifest checksum"):
+        stage_release(settings, art, {"release": "r0001"})
+    assert list((settings.production_dir / "releases").iterdir()) == []
+
+
+# -- a fine-tuned (LoRA) artifact in production ----------------------------------------------------
+
+# The smallest adapter the trainer accepts: one message per label, one step, rank 1, no calibration.
+TINY_FINETUNE = ("--train-size", "3", "--dev-size", "3", "--batch-size", "3", "--max-length", "64", "--epochs", "1",
+                 "--rank", "1", "--calibrate", "off", "--seed", "5")
+LORA_ITEMS = 3  # the evaluation promote runs of the adapter ([promotion] min_items in the project)
+
+
+@pytest.fixture(scope="module")
+def lora(tmp_path_factory) -> tuple[Path, str]:
+    """(project, artifact id) of an adapter fine-tuned for real, with a project that accepts small evaluations."""
+    root = make_project(tmp_path_factory.mktemp("lora") / "proj")
+    env = {"SMISHCTL_HOME": str(root)}
+    r = run_cli("finetune", *TINY_FINETUNE, "--json", cwd=root, env=env, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["program_kind"] == "lora" and "adapter.gguf" in doc["files"]
+    accept_small_promotions(load_settings(root), LORA_ITEMS)
+    return root, doc["id"]
+
+
+@pytest.mark.finetune
+@pytest.mark.model
+def test_a_fine_tuned_artifact_is_promoted_served_and_rolled_back_to(lora, monkeypatch):
+    root, art_id = lora
+    monkeypatch.setenv("SMISHCTL_HOME", str(root))
+    env = {"SMISHCTL_HOME": str(root)}
+
+    def cli(*args):
+        return run_cli(*args, cwd=root, env=env, timeout=1800)
+
+    r = cli("promote", art_id, "--limit", str(LORA_ITEMS), "--balanced", "--force", "--reason", "test",
+            "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    settings = load_settings(root)
+    release = settings.production_dir / "releases" / "r0001"
+    listed = read_json(release / "manifest.json")["files"]
+    assert {"adapter.gguf", "program.json", "prompt.json"} <= set(listed)
+    assert all((release / name).is_file() for name in listed)
+    assert not list((settings.production_dir / "releases").glob(".staging-*"))
+    assert verify_release(release).id == art_id
+
+    def classify_via_cli():
+        r = cli("classify", SMISHING, "--json")
+        assert r.returncode == 0, r.stderr
+        row = json.loads(r.stdout.splitlines()[0])
+        assert row["status"] == "ok" and row["label"] in LABELS, row
+
+    classify_via_cli()
+    pc = load_production(root)
+    assert pc.artifact_id == art_id and pc.release == "r0001" and "@lora-" in pc.serving.model
+    assert pc.classify(SMISHING) in LABELS
+
+    other = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
+    promotion_run(settings, other, {1}, run_id="run-other", n=LORA_ITEMS)
+    r = cli("promote", other.id, "--force", "--reason", "another", "--no-langfuse")
+    assert r.returncode == 0, r.stderr
+    assert read_current(settings)["artifact"] == other.id
+    r = cli("promote", "--rollback", "--reason", "back to the adapter", "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["to"] == {"release": "r0001", "artifact": art_id}
+    assert os.readlink(settings.production_dir / "current") == "releases/r0001"
+    classify_via_cli()
