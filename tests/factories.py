@@ -41,7 +41,7 @@ def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str
     plan = prepare(settings, cfg)
     record = plan.record
     if run_id:
-        record["id"] = run_id
+        record.id = run_id
         plan.run = Run(run_dir(settings.runs_dir, run_id))
     wrong_ids = {plan.items[i].id for i in cycled_order(plan.items, wrong)}
     error_ids = {plan.items[i].id for i in cycled_order(plan.items, errors)}
@@ -64,7 +64,7 @@ def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str
         writer.write(row)
         rows.append(row.to_dict())
     writer.close()
-    record.update(status=status, metrics=run_metrics(rows, record), finished_at=record["created_at"])
+    record.status, record.metrics, record.finished_at = status, run_metrics(rows, record), record.created_at
     plan.run.write(record)
     return plan.run.record()
 

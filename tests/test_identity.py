@@ -102,11 +102,11 @@ def test_a_runs_identity_is_known_without_building_its_model(settings, monkeypat
     monkeypatch.setattr(ev, "build_classic_solver", tripwire)
     monkeypatch.setattr(ev, "build_lm", tripwire)
     plan = ev.prepare(settings, cfg)
-    assert plan.record["config_hash"] == first["config_hash"]
+    assert plan.record.config_hash == first["config_hash"]
     record, reused = ev.find_or_evaluate(settings, cfg)
     assert reused and record["id"] == first["id"]
     # An LLM configuration too: its identity (and so the search for a run) needs no LM.
     llm = ev.prepare(settings, ev.EvalConfig(limit=12))
-    assert llm.record["identity"]["model"].startswith("local/") and len(llm.record["config_hash"]) == 16
+    assert llm.record.identity["model"].startswith("local/") and len(llm.record.config_hash) == 16
     with pytest.raises(AssertionError, match="a solver was built"):
         llm.solver  # noqa: B018 - only using the solver builds it

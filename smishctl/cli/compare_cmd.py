@@ -84,7 +84,7 @@ def compare(
         data = [load_run(s.runs_dir, ref) for ref in runs or []]
 
         def on_start(plan):
-            console.print(f"evaluating {plan.record['model']['name']} · {plan.record['prompt']['id']} on "
+            console.print(f"evaluating {plan.record.model_name} · {plan.record.prompt_id} on "
                           f"{len(plan.items)} items (run {plan.run.id})")
 
         def on_reuse(record):

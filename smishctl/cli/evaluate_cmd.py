@@ -117,8 +117,8 @@ def evaluate(
 
 
 def _announce(plan) -> None:
-    console.print(f"must-pass: evaluating {plan.record['model']['name']} · {plan.record['prompt']['id']} on "
-                  f"{len(plan.items)} messages of {plan.record['dataset']['name']} (run {plan.run.id})")
+    console.print(f"must-pass: evaluating {plan.record.model_name} · {plan.record.prompt_id} on "
+                  f"{len(plan.items)} messages of {plan.record.dataset_name} (run {plan.run.id})")
 
 
 def _print_langfuse(record: dict) -> None:
@@ -146,10 +146,9 @@ def _run_with_progress(s, cfg, resume, *, langfuse: bool):
     def on_start(plan):
         # damaged rows are dropped and asked again by the resume itself, not refused here
         done = len(plan.run.predictions(allow_damaged=True)) if plan.run.predictions_path.exists() else 0
-        console.print(f"run {plan.run.id}: {len(plan.items)} items of {plan.record['dataset']['name']}/"
-                      f"{plan.record['dataset']['split']}, model {plan.record['model']['name']}, "
-                      f"prompt {plan.record['prompt']['id']}")
-        state["task"] = progress.add_task(plan.record["model"]["name"], total=len(plan.items), completed=done,
+        console.print(f"run {plan.run.id}: {len(plan.items)} items of {plan.record.dataset_name}/"
+                      f"{plan.record.split}, model {plan.record.model_name}, prompt {plan.record.prompt_id}")
+        state["task"] = progress.add_task(plan.record.model_name, total=len(plan.items), completed=done,
                                           status="")
 
     def on_item(row):

@@ -72,7 +72,7 @@ def promote(
             return
 
         def on_start(plan):
-            console.print(f"evaluating {plan.record['prompt']['id']} with {plan.record['model']['name']} on "
+            console.print(f"evaluating {plan.record.prompt_id} with {plan.record.model_name} on "
                           f"{len(plan.items)} test items (run {plan.run.id})")
 
         res = do_promote(s, artifact, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,

@@ -11,7 +11,7 @@ from smishctl import __version__
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
 from smishctl.core.identity import config_hash
-from smishctl.core.records import Solver
+from smishctl.core.records import RunRecord, Solver
 from smishctl.data.prepare import ALL, SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.data.registry import DEFAULT_DATASET
 from smishctl.data.shards import select
@@ -62,12 +62,12 @@ def library_versions() -> dict:
     return out
 
 
-def check_resume_identity(run_id: str, record: dict, identity: dict) -> None:
+def check_resume_identity(run_id: str, record: RunRecord, identity: dict) -> None:
     """Refuse to resume when the prompt, model or endpoint now resolve differently (a promote moved
     `production`, an alias or the default model changed): the run would mix two setups under one name."""
-    if record.get("config_hash") == config_hash(identity):
+    if record.config_hash == config_hash(identity):
         return
-    before = record.get("identity") or {}
+    before = record.identity
     changed = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k)) or ["config_hash"]
     raise ConfigError(f"run {run_id} cannot be resumed: {', '.join(changed)} changed since it started",
                       hint="its predictions were made with another setup; start a new run")
@@ -81,7 +81,7 @@ class EvalPlan:
     identity and config hash are known without it, so finding a reusable run costs no model."""
 
     run: Run
-    record: dict
+    record: RunRecord
     items: list
     make_solver: Callable[[], Solver]
     indices: list[int] | None = None  # positions of `items` in the unsharded item list (shard runs)
@@ -97,11 +97,10 @@ class EvalPlan:
 def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
     if resume:
         run = open_run(settings.runs_dir, resume, for_writing=True)
-        record = run.read()
-        if record.get("status") == "complete":
+        record = run.record()
+        if record.complete:
             raise ConfigError(f"run {run.id} is already complete", hint="nothing to resume")
-        c = record["config"]
-        cfg = EvalConfig(**{k: v for k, v in c.items() if k in EvalConfig.__dataclass_fields__})
+        cfg = EvalConfig(**{k: v for k, v in record.config.items() if k in EvalConfig.__dataclass_fields__})
     opts = cfg.data_options or {}
     split_opts = SplitOptions(**opts.get("split", {})) if opts.get("split") else SplitOptions()
     ds = load_dataset_splits(cfg.dataset, settings, options=split_opts, evaluation_only=cfg.evaluation_only,
@@ -141,39 +140,28 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     if train_ds is not None and train_ds is not ds:  # (training on the evaluated dataset: as runs always had)
         identity["train"] = {"dataset": train_ds.name, "split_hash": train_ds.split_hash("train")}
     if resume:
-        if record["dataset"]["items_hash"] != items_hash:
+        if record.items_hash != items_hash:
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
                               hint="the dataset or its options changed; start a new run")
         check_resume_identity(run.id, record, identity)
         return EvalPlan(run=run, record=record, items=items, make_solver=make_solver, indices=indices)
     run_id = new_run_id(spec.name, art.id)
     run = Run(run_dir(settings.runs_dir, run_id))
-    record = {
-        "id": run_id,
-        "kind": "evaluation",
-        "status": "running",
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": asdict(cfg),
-        "config_hash": config_hash(identity),
-        "identity": identity,
-        "model": spec.public(),
-        "prompt": {"id": art.id, "sha256": prompt_sha,
-                   "optimizer": None if art.is_zero_shot else art.info.optimizer_name},
-        "dataset": {
-            "name": ds.name, "split": cfg.split, "labels": list(scored_labels(model_labels, ds)),
-            "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
-            "provenance": ds.provenance, "stats": ds.stats,
-        },
-        "versions": library_versions(),
+    dataset = {
+        "name": ds.name, "split": cfg.split, "labels": list(scored_labels(model_labels, ds)),
+        "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
+        "provenance": ds.provenance, "stats": ds.stats,
     }
-    if shard_info:
-        record["shard"] = shard_info
-    if tuple(model_labels) != tuple(record["dataset"]["labels"]):
-        record["dataset"]["model_labels"] = list(model_labels)
+    if tuple(model_labels) != tuple(dataset["labels"]):
+        dataset["model_labels"] = list(model_labels)
     if train_ds is not None:  # where a classic model learned, always named (with the hash of what it saw)
-        record["dataset"]["train_dataset"] = {"dataset": train_ds.name, "split": "train",
-                                              "split_hash": train_ds.split_hash("train"),
-                                              "n_items": len(train_ds.split("train"))}
+        dataset["train_dataset"] = {"dataset": train_ds.name, "split": "train",
+                                    "split_hash": train_ds.split_hash("train"), "n_items": len(train_ds.split("train"))}
+    record = RunRecord(
+        id=run_id, kind="evaluation", status="running", created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        config=asdict(cfg), config_hash=config_hash(identity), identity=identity, model=spec.public(),
+        prompt={"id": art.id, "sha256": prompt_sha, "optimizer": None if art.is_zero_shot else art.info.optimizer_name},
+        dataset=dataset, versions=library_versions(), extra={"shard": shard_info} if shard_info else {})
     return EvalPlan(run=run, record=record, items=items, make_solver=make_solver, indices=indices)
 
 
@@ -245,7 +233,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         done = {r["item_id"] for r in done_rows}
         positions = plan.indices or range(len(plan.items))
         todo = [(i, ex) for i, ex in zip(positions, plan.items, strict=True) if ex.id not in done]
-        record["status"] = "running"
+        record.status = "running"
         run.write(record)
         writer = PredictionWriter(run.predictions_path)
         errors = sum(1 for r in done_rows if r["status"] == "error")
@@ -270,9 +258,12 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
             return errors >= max_errors and errors * 2 >= seen or all_failing()
 
         def abort(rows) -> None:  # left resumable: errors are tried again by --resume
-            record["status"] = "aborted"
-            record["metrics"] = run_metrics(rows, record)
+            record.status = "aborted"
+            record.metrics = run_metrics(rows, record)
             run.write(record)
+
+        def add_wall_time() -> None:
+            record.extra["wall_seconds"] = round(record.wall_seconds + time.perf_counter() - started, 3)
 
         try:
             solve_items(plan.solver, todo, record_row, threads=threads, stop=over_budget)
@@ -280,22 +271,23 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
             raise
         except SmishError as exc:  # the solver's verdict that no call can succeed (smishctl.solve.dspy_solver)
             writer.close()
-            record["wall_seconds"] = round(record.get("wall_seconds", 0) + time.perf_counter() - started, 3)
+            add_wall_time()
             abort(run.predictions(slim=True))
             resume = f"smishctl evaluate --resume {run.id}"
             exc.hint = f"{exc.hint}, then: {resume}" if exc.hint else f"then: {resume}"
             raise
         except KeyboardInterrupt:
             writer.close()
-            record.update(status="interrupted", interrupted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            record["metrics"] = run_metrics(run.predictions(), record)
+            record.status = "interrupted"
+            record.extra["interrupted_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            record.metrics = run_metrics(run.predictions(), record)
             run.write(record)
             raise Interrupted(f"interrupted: {seen} of {len(plan.items)} items recorded in run {run.id}",
                               hint=f"finish it with: smishctl evaluate --resume {run.id}") from None
         writer.close()
         rows = run.predictions(slim=True)  # without texts: memory stays small on large datasets
-        record["metrics"] = run_metrics(rows, record)
-        record["wall_seconds"] = round(record.get("wall_seconds", 0) + time.perf_counter() - started, 3)
+        record.metrics = run_metrics(rows, record)
+        add_wall_time()
         last = next((r["error"] for r in reversed(rows) if r["error"]), "?")
         resume_hint = f"check the model endpoint, then: smishctl evaluate --resume {run.id}"
         if over_budget():
@@ -303,14 +295,14 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
             why = f"error budget: the first {tried} calls all failed" if all_failing() else "error budget"
             raise SmishError(f"stopped after {errors} errors in {seen} items ({why}); last: {last}",
                              hint=resume_hint, exit_code=3)
-        if rows and record["metrics"]["n_scored"] == 0:  # every item an error: nothing was evaluated
+        if rows and record.metrics["n_scored"] == 0:  # every item an error: nothing was evaluated
             abort(rows)
             raise SmishError(f"no item was scored: {errors} errors in {seen} items; last: {last}",
                              hint=resume_hint, exit_code=3)
-        record["status"] = "complete"
-        record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        record.status = "complete"
+        record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         run.write(record)
-        return record
+        return record.to_dict()
 
 
 def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
@@ -330,7 +322,7 @@ def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, 
 def find_or_evaluate(settings: Settings, cfg: EvalConfig, *, on_start=None, on_item=None) -> tuple[dict, bool]:
     """(run record, reused?)."""
     plan = prepare(settings, cfg)
-    found = find_run(settings.runs_dir, plan.record["config_hash"])
+    found = find_run(settings.runs_dir, plan.record.config_hash)
     if found is not None:
         return found.read(), True
     plan.solver  # noqa: B018 - built before anything is written

@@ -51,7 +51,7 @@ def production_baseline(settings: Settings, current: dict, like: dict | None, *,
         return None
     cfg = production_config(current, like)
     if dry_run:
-        found = find_run(settings.runs_dir, prepare(settings, cfg).record["config_hash"])
+        found = find_run(settings.runs_dir, prepare(settings, cfg).record.config_hash)
         return load_run(settings.runs_dir, found.id) if found else None
     record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
     if reused and on_reuse:

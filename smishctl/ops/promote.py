@@ -153,7 +153,7 @@ def candidate_evaluation(settings: Settings, evidence: Evidence, *, run: str | N
             return found, "existing"
     cfg = _eval_config(art, limit, balanced)
     if dry_run:
-        found = find_run(settings.runs_dir, prepare(settings, cfg).record["config_hash"])
+        found = find_run(settings.runs_dir, prepare(settings, cfg).record.config_hash)
         return (found.read(), "existing") if found else (None, "would evaluate")
 
     record, reused = find_or_evaluate(settings, cfg, on_start=on_start)
@@ -180,7 +180,7 @@ def robustness_evaluation(settings: Settings, art: Artifact, cand: dict, *, dry_
     model = RunRecord.from_dict(cand).model_name
     cfg = EvalConfig(model=model, prompt=art.id, dataset=ROBUSTNESS_DATASET, split=TEST_SPLIT)
     if dry_run:
-        found = find_run(settings.runs_dir, prepare(settings, cfg).record["config_hash"])
+        found = find_run(settings.runs_dir, prepare(settings, cfg).record.config_hash)
         return found.read() if found else None
     return find_or_evaluate(settings, cfg, on_start=on_start)[0]
 
