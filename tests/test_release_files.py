@@ -117,6 +117,28 @@ def test_rollback_refuses_when_the_only_older_release_lacks_its_record(settings)
     assert read_current(settings)["release"] == "r0002"
 
 
+def test_rollback_leaves_a_tampered_current_release(settings, cli):
+    good, ok = _released(settings, "Label the SMS: ham, spam or smishing.", "Decide: ham, spam or smishing?")
+    (settings.production_dir / "releases" / "r0002" / "promotion.json").unlink()  # the current one
+    r = cli("classify", "--prompt", "production", "x")
+    assert r.returncode == 2 and "promotion" in r.stderr  # refused, so production must be recoverable
+    res = rollback(settings, reason="current was tampered with")
+    assert res["from"] == {"release": "r0002", "artifact": ok.id} and "promotion.json" in res["left_damaged"]
+    assert res["to"] == {"release": "r0001", "artifact": good.id}
+    assert read_current(settings)["release"] == "r0001"
+
+
+def test_a_tampered_only_release_is_replaced_only_with_force(settings, cli):
+    (good,) = _released(settings, "Label the SMS: ham, spam or smishing.")
+    (settings.production_dir / "releases" / "r0001" / "promotion.json").unlink()
+    other = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
+    promotion_run(settings, other, {1}, run_id="run-other")
+    r = cli("promote", other.id)
+    assert r.returncode == 2 and "promotion.json" in r.stderr and "--force" in r.stderr
+    assert promote(settings, other.id, force=True, reason="replace the tampered release")["release"] == "r0002"
+    assert read_current(settings)["artifact"] == other.id
+
+
 # -- every listed file, and no staging left behind -------------------------------------------------
 
 def _artifact_with_extra_file(settings, tmp_path: Path):

@@ -200,13 +200,28 @@ def _metrics_summary(m: dict, robust: dict | None = None) -> dict:
 
 # -- installing -------------------------------------------------------------------------------
 
+def _trusted_current(settings: Settings, *, force: bool) -> dict | None:
+    """The current release, or None when production is empty. A tampered current release refuses the
+    promotion, except with --force: then nothing in production is trusted as a baseline (None)."""
+    try:
+        return read_current(settings)
+    except ConfigError as exc:
+        if not force:
+            raise ConfigError(str(exc), hint="roll back (smishctl promote --rollback), or replace it with "
+                              "--force --reason '...'") from None
+        return None
+
+
 def repair_history(settings: Settings) -> dict | None:
     """Record a switch of `current` that a crash kept out of history.jsonl (call under the lock).
 
     The link switch and the history append cannot be one atomic step; the switch goes first, so that
     history never names a release that was not installed. When `current` is not the release the last
     history line installed, the missing line is rebuilt from the release's promotion record."""
-    current = read_current(settings)
+    try:
+        current = read_current(settings)
+    except ConfigError:  # a tampered release has no trustworthy record to rebuild the line from
+        return None
     if current is None:
         return None
     history = read_history(settings)
@@ -261,7 +276,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     evidence = production_evidence(settings, art, pol)
     cand, source = candidate_evaluation(settings, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
                                         on_start=on_start)
-    current = read_current(settings)
+    current = _trusted_current(settings, force=force)
     if current and current.get("artifact") == art.id and not force:
         raise ConfigError(f"{art.id} is already in production (release {current['release']})")
     prod_run = robust = None
@@ -288,7 +303,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     with release_store.lock(settings):
         release_store.clean_staging(settings)
         repair_history(settings)
-        now = read_current(settings)  # another promote may have finished while we evaluated
+        now = _trusted_current(settings, force=force)  # another promote may have finished while we evaluated
         if (now or {}).get("release") != (current or {}).get("release"):
             current = now
             prod_run = production_baseline(settings, current, cand, on_start=on_start)
@@ -327,10 +342,15 @@ def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = F
     a release that is missing or fails verification is skipped (and reported), not a dead end. The
     hooks (default: default_hooks) hear of the rollback once it is done."""
     with release_store.lock(settings):
-        current = read_current(settings)
+        try:
+            current = read_current(settings)
+        except ConfigError as exc:  # the current release itself was tampered with: leave it by the history
+            current = release_store.damaged_current(settings, str(exc))
+            if current is None:
+                raise
         if current is None:
             raise ConfigError("production is empty: nothing to roll back", hint="promote an artifact first")
-        if not dry_run:
+        if not dry_run and not current.get("damaged"):
             repair_history(settings)
         stack = production_stack(read_history(settings))
         if not stack or stack[-1] != current["release"]:  # no usable history: the release's own record
@@ -346,6 +366,9 @@ def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = F
             break
         if target is None:
             why = f"; skipped: {', '.join(s['release'] + ' (' + s['why'] + ')' for s in skipped)}" if skipped else ""
+            if current.get("damaged"):  # say first why production is refused: that is what needs fixing
+                raise ConfigError(f"{current['damaged']}; and there is no previous production version to roll "
+                                  f"back to{why}", hint="promote a verified artifact with --force --reason '...'")
             raise ConfigError(f"release {current['release']} ({current.get('artifact')}) has no previous "
                               f"production version to roll back to{why}")
         when = _now()
@@ -354,6 +377,8 @@ def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = F
                  "to": {"release": target, "artifact": target_art.id}, "reason": reason}
         if skipped:
             entry["skipped"] = skipped
+        if current.get("damaged"):
+            entry["left_damaged"] = current["damaged"]
         if dry_run:
             return {**entry, "dry_run": True}
         release_store.clean_staging(settings)

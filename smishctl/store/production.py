@@ -67,6 +67,20 @@ def read_current(settings: Settings) -> dict | None:
     return info
 
 
+def damaged_current(settings: Settings, why: str) -> dict | None:
+    """What `current` points at when read_current refuses it (a tampered release): the release name from
+    the link alone, so that a rollback can still leave it. None when there is no link."""
+    link = current_dir(settings)
+    if not link.is_symlink():
+        return None
+    release = Path(os.readlink(link)).name
+    try:
+        artifact = read_json(link / MANIFEST).get("id")
+    except (OSError, ValueError, AttributeError):
+        artifact = None
+    return {"release": release, "artifact": artifact, "damaged": why}
+
+
 def _release_name(release_dir: Path) -> str:
     release_dir = Path(release_dir)
     return release_dir.resolve().name if release_dir.is_symlink() else release_dir.name
