@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smishctl.core.config_schema import validate
 from smishctl.core.errors import ConfigError
 
 CONFIG_NAME = "smishctl.toml"
@@ -103,4 +104,5 @@ def load_settings(root: Path | None = None) -> Settings:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file or remove it") from None
+        validate(raw, path)
     return Settings(root=root, raw=raw)

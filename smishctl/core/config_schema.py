@@ -1,5 +1,6 @@
-"""Every key smishctl.toml may hold, in one place: `smishctl init` writes them all (commented), and a test
-checks that error hints only name keys listed here.
+"""Every key smishctl.toml may hold, in one place, with the type of its value: `load_settings` checks the
+whole file against it, `smishctl init` writes every key (commented), and a test checks that error hints
+only name keys listed here.
 
 A section name with `*` stands for any name the user picks (`[models.alias.gpt-4o-mini]`). Add a key here
 when code starts reading it.
@@ -7,57 +8,119 @@ when code starts reading it.
 
 from __future__ import annotations
 
-SCHEMA: dict[str, dict[str, str]] = {
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from smishctl.core.errors import ConfigError
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_strings(v: object) -> bool:
+    # A lone string counts: the readers of these keys take "x" as ["x"].
+    return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+
+
+# type name -> (what the error message says is expected, the check)
+TYPES: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "number": ("a number", _is_number),
+    "integer": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "strings": ("a list of strings", _is_strings),
+    "tables": ("a list of tables", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
+    "table": ("a table", lambda v: isinstance(v, dict)),
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    help: str
+    type: str  # a name in TYPES
+    fields: dict[str, Key] | None = None  # "tables": the keys each table of the list may hold
+    secret: bool = False  # never echo the value in an error
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"unknown config type {self.type!r}")
+
+
+DEPLOYMENT: dict[str, Key] = {
+    "litellm": Key("the litellm model string of this endpoint", "string"),
+    "api_base": Key("the endpoint", "string"),
+    "api_key_env": Key("the NAME of the environment variable holding the key, never the key", "string"),
+    "weight": Key("share of the calls, relative to the other deployments", "number"),
+    "rpm": Key("requests per minute this endpoint takes", "integer"),
+    "tpm": Key("tokens per minute this endpoint takes", "integer"),
+}
+
+SCHEMA: dict[str, dict[str, Key]] = {
     "data": {
-        "mirror": "folder holding byte-exact copies of the registry datasets (also SMISHCTL_DATA_MIRROR)",
-        "max_file_mib": "larger dataset files are refused (also SMISHCTL_MAX_FILE_MIB)",
-        "split_policy": "template or exact: how train/dev/test are drawn (--split-policy overrides it)",
-        "evaluation_only": "dataset files (glob patterns) that are never split: every item is scored",
+        "mirror": Key("folder holding byte-exact copies of the registry datasets (also SMISHCTL_DATA_MIRROR)",
+                      "string"),
+        "max_file_mib": Key("larger dataset files are refused (also SMISHCTL_MAX_FILE_MIB)", "number"),
+        "split_policy": Key("template or exact: how train/dev/test are drawn (--split-policy overrides it)",
+                            "string"),
+        "evaluation_only": Key("dataset files (glob patterns) that are never split: every item is scored",
+                               "strings"),
     },
     "optimize": {
-        "with_feedback": "add the user reports of datasets/feedback/<dataset>.jsonl to the training pool",
+        "with_feedback": Key("add the user reports of datasets/feedback/<dataset>.jsonl to the training pool",
+                             "bool"),
     },
     "models": {
-        "default": "the model commands use without --model (also SMISHCTL_MODEL)",
-        "local_usd_per_hour": "compute price of local models, so their cost compares with hosted ones",
+        "default": Key("the model commands use without --model (also SMISHCTL_MODEL)", "string"),
+        "local_usd_per_hour": Key("compute price of local models, so their cost compares with hosted ones",
+                                  "number"),
     },
     "models.alias.*": {
-        "litellm": "the litellm model string the alias stands for",
-        "api_base": "the endpoint (Ollama, vLLM, a proxy)",
-        "api_key_env": "the NAME of the environment variable holding the key, never the key",
-        "input_usd_per_mtok": "price per million prompt tokens",
-        "output_usd_per_mtok": "price per million completion tokens",
-        "usd_per_hour": "price by compute time instead of tokens",
-        "timeout": "seconds per call",
-        "num_retries": "retries per call",
-        "max_tokens": "completion token limit",
-        "deployments": "several endpoints serving one model: a list of {litellm, api_base, api_key_env, "
-                       "weight, rpm, tpm}",
-        "routing_strategy": "with deployments: how litellm's Router picks one",
-        "cooldown_time": "with deployments: seconds a failing deployment is left out",
-        "allowed_fails": "with deployments: failures per minute before a cooldown",
+        "litellm": Key("the litellm model string the alias stands for", "string"),
+        "api_base": Key("the endpoint (Ollama, vLLM, a proxy)", "string"),
+        "api_key_env": Key("the NAME of the environment variable holding the key, never the key", "string"),
+        "input_usd_per_mtok": Key("price per million prompt tokens", "number"),
+        "output_usd_per_mtok": Key("price per million completion tokens", "number"),
+        "usd_per_hour": Key("price by compute time instead of tokens", "number"),
+        "timeout": Key("seconds per call", "number"),
+        "num_retries": Key("retries per call", "integer"),
+        "max_tokens": Key("completion token limit", "integer"),
+        "deployments": Key("several endpoints serving one model: a list of {litellm, api_base, api_key_env, "
+                           "weight, rpm, tpm}", "tables", fields=DEPLOYMENT),
+        "routing_strategy": Key("with deployments: how litellm's Router picks one", "string"),
+        "cooldown_time": Key("with deployments: seconds a failing deployment is left out", "number"),
+        "allowed_fails": Key("with deployments: failures per minute before a cooldown", "integer"),
     },
     "promotion": {
-        "min_macro_f1": "the candidate's test macro-F1 must reach this",
-        "max_error_rate": "the candidate's share of failed calls must stay below this",
-        "alpha": "significance level of the no-regression check against production",
-        "require": "gates (compare --gate syntax) the candidate's test run must pass",
-        "must_pass": "must-pass sets (datasets/golden/NAME.csv) in which the candidate may miss nothing",
+        "min_macro_f1": Key("the candidate's test macro-F1 must reach this", "number"),
+        "max_error_rate": Key("the candidate's share of failed calls must stay below this", "number"),
+        "min_items": Key("the fewest test items a promotion's evaluation may have; default: the whole test split",
+                         "integer"),
+        "max_attack_success_rate": Key("the candidate's share of robustness-set attacks let through must stay "
+                                       "below this", "number"),
+        "min_control_ham_accuracy": Key("with max_attack_success_rate: the share of the robustness set's ham "
+                                        "controls kept as ham must reach this (default 0.80)", "number"),
+        "alpha": Key("significance level of the no-regression check against production", "number"),
+        "require": Key("gates (compare --gate syntax) the candidate's test run must pass", "strings"),
+        "must_pass": Key("must-pass sets (datasets/golden/NAME.csv) in which the candidate may miss nothing",
+                         "strings"),
     },
     "langfuse": {
-        "enabled": "false turns Langfuse off for this project",
-        "base_url": "the Langfuse server (also LANGFUSE_BASE_URL)",
-        "host": "older name of base_url",
-        "public_key": "better set LANGFUSE_PUBLIC_KEY",
-        "secret_key": "better set LANGFUSE_SECRET_KEY (never commit it)",
-        "timeout": "seconds per call to Langfuse",
-        "push_timeout": "seconds `smishctl push` spends on one run",
-        "prompt_name": "the Langfuse chat prompt that promotions label production",
+        "enabled": Key("false turns Langfuse off for this project", "bool"),
+        "base_url": Key("the Langfuse server (also LANGFUSE_BASE_URL)", "string"),
+        "host": Key("older name of base_url", "string"),
+        "public_key": Key("better set LANGFUSE_PUBLIC_KEY", "string", secret=True),
+        "secret_key": Key("better set LANGFUSE_SECRET_KEY (never commit it)", "string", secret=True),
+        "timeout": Key("seconds per call to Langfuse", "number"),
+        "push_timeout": Key("seconds `smishctl push` spends on one run", "number"),
+        "prompt_name": Key("the Langfuse chat prompt that promotions label production", "string"),
     },
 }
 
 
-def section_of(name: str) -> dict[str, str] | None:
+def section_of(name: str) -> dict[str, Key] | None:
     """The keys of a section; `models.alias.anything` matches `models.alias.*`."""
     if name in SCHEMA:
         return SCHEMA[name]
@@ -70,3 +133,90 @@ def section_of(name: str) -> dict[str, str] | None:
 def has_key(section: str, key: str) -> bool:
     keys = section_of(section)
     return keys is not None and key in keys
+
+
+# -- validation ---------------------------------------------------------------------------------------
+def validate(raw: dict, path: Path | str) -> None:
+    """Check a parsed smishctl.toml against SCHEMA: an unknown section or key (a misspelt gate would
+    silently drop the gate) or a value of the wrong type is a ConfigError naming the file and the key."""
+    _check_table(raw, "", "", str(path))
+
+
+def _subtables(pattern: str) -> dict[str, str]:
+    """The tables nested directly under the schema section `pattern` ("" for the top of the file):
+    name -> schema pattern; the name `*` stands for any."""
+    prefix = f"{pattern}." if pattern else ""
+    return {p[len(prefix):].split(".")[0]: prefix + p[len(prefix):].split(".")[0]
+            for p in SCHEMA if p.startswith(prefix)}
+
+
+def _check_table(table: dict, pattern: str, shown: str, path: str) -> None:
+    keys, subs = SCHEMA.get(pattern, {}), _subtables(pattern)
+    for name, value in table.items():
+        where = f"{shown}.{name}" if shown else name
+        if name in keys:
+            _check_value(keys[name], value, shown, name, path)
+        elif name in subs or "*" in subs:
+            child = subs.get(name) or subs["*"]
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: [{where}] must be a table, got {_given(value)}",
+                                  hint=f"write it as a [{_example(child, where)}] section")
+            _check_table(value, child, where, path)
+        else:
+            _unknown(name, shown, [*keys, *(s for s in subs if s != "*")], path)
+
+
+def _example(pattern: str, shown: str) -> str:
+    """How to write the section `shown` (matching `pattern`): `models.alias` becomes `models.alias.NAME`."""
+    if pattern in SCHEMA:
+        return shown
+    nested = next(p for p in SCHEMA if p.startswith(f"{pattern}."))
+    return shown + nested[len(pattern):].replace("*", "NAME")
+
+
+def _check_value(key: Key, value: object, section: str, name: str, path: str) -> None:
+    expected, ok = TYPES[key.type]
+    if not ok(value):
+        given = _given(value, show=not key.secret)
+        raise ConfigError(f"{path}: [{section}] {name} must be {expected}, got {given}",
+                          hint=f"{name}: {key.help}")
+    for i, item in enumerate(value if key.fields is not None else []):
+        for field, v in item.items():
+            where = f"{name}[{i}].{field}"
+            if field not in key.fields:
+                close = _closest(field, list(key.fields))
+                raise ConfigError(f"{path}: [{section}] {where} is not a key of a deployment",
+                                  hint=f"did you mean {close}?" if close else f"its keys are: {', '.join(key.fields)}")
+            _check_value(key.fields[field], v, section, where, path)
+
+
+def _unknown(name: str, section: str, options: list[str], path: str) -> None:
+    close = _closest(name, options)
+    if section:
+        raise ConfigError(f"{path}: [{section}] has no key {name!r}",
+                          hint=f"did you mean {close}?" if close else f"its keys are: {', '.join(options)}")
+    home = next((s for s, keys in SCHEMA.items() if name in keys and "*" not in s), None)
+    hint = (f"did you mean [{close}]?" if close else f"{name} is a key of [{home}]: put it under that section"
+            if home else f"the sections are: {', '.join(options)}")
+    raise ConfigError(f"{path}: unknown section [{name}]", hint=hint)
+
+
+def _closest(word: str, options: list[str]) -> str | None:
+    """The option the user most likely meant; a match ignoring case comes first (min_macro_F1)."""
+    lower = {o.lower(): o for o in options}
+    close = [word.lower()] if word.lower() in lower else difflib.get_close_matches(word.lower(), list(lower), n=1)
+    return lower[close[0]] if close else None
+
+
+_KINDS = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+          dict: "a table"}
+
+
+def _given(value: object, show: bool = True) -> str:
+    """What the file holds, for an error: the value (shortened) and its kind; only the kind when `show`
+    is false (a secret) or the value is a table."""
+    kind = _KINDS.get(type(value), f"a {type(value).__name__}")
+    if isinstance(value, dict) or not show:
+        return kind
+    text = repr(value)
+    return f"{text if len(text) <= 40 else text[:37] + '...'} ({kind})"
