@@ -23,9 +23,9 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
     with handled(debug):
         from smishctl.store.artifacts import list_artifacts
 
-        arts = [(a, a.manifest) for a in list_artifacts(settings().prompts_dir)]
+        arts = [(a, a.info) for a in list_artifacts(settings().prompts_dir)]
         if as_json:
-            print_json([m for _, m in arts])
+            print_json([m.to_dict() for _, m in arts])
             return
         if not arts:
             out.print("no prompt versions yet: smishctl optimize writes one")
@@ -39,11 +39,11 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
                    Column("calls", "right", drop=1), Column("parent", drop=2)]
         rows = []
         for a, m in arts:
-            d = m.get("dev_metrics", {})
-            parent = m.get("parent")
-            rows.append([refs[a.id], a.id, m.get("created_at", "")[:16].replace("T", " "),
-                         m.get("optimizer", {}).get("name", "?"), fmt(d.get("baseline", {}).get("macro_f1")),
-                         fmt(d.get("optimized", {}).get("macro_f1")), str(m.get("spend", {}).get("lm_calls", "")),
+            d = m.extra.get("dev_metrics", {})
+            parent = m.parent
+            rows.append([refs[a.id], a.id, (m.created_at or "")[:16].replace("T", " "),
+                         m.optimizer_name or "?", fmt(d.get("baseline", {}).get("macro_f1")),
+                         fmt(d.get("optimized", {}).get("macro_f1")), str(m.extra.get("spend", {}).get("lm_calls", "")),
                          (parent if wide else refs.get(parent, parent)) if parent else "-"])
         print_fitted(out, fit_table(out, columns, rows, wide=wide))
 
@@ -63,7 +63,7 @@ def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref 
         if as_json:
             print_json({"id": art.id, "manifest": art.manifest, **rendered})
             return
-        out.print(f"[bold]{art.id}[/bold] — {art.manifest.get('demos', '')}")
+        out.print(f"[bold]{art.id}[/bold] — {art.info.extra.get('demos', '')}")
         for msg in rendered["messages"]:
             out.rule(msg["role"])
             out.print(msg["content"], markup=False, highlight=False)

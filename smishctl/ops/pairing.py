@@ -46,13 +46,13 @@ class RunData:
 def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
     run: Run = open_run(runs_dir, ref)
     try:
-        record = run.read()
+        record = run.record()
     except (OSError, ValueError):
         raise ConfigError(f"run {ref!r} has no readable run.json", hint="it is corrupt; re-run the evaluation") from None
-    if "metrics" not in record:
-        raise ConfigError(f"run {run.id} has no metrics (status {record.get('status', '?')})",
+    if record.metrics is None:
+        raise ConfigError(f"run {run.id} has no metrics (status {record.status})",
                           hint=f"finish it with: smishctl evaluate --resume {run.id}")
-    return RunData(id=run.id, record=record, rows=run.predictions(), role=role)
+    return RunData(id=run.id, record=record.to_dict(), rows=run.predictions(), role=role)
 
 
 def check_comparable(runs: list[RunData]) -> list[str]:

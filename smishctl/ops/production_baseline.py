@@ -27,9 +27,9 @@ def _recorded_run(settings: Settings, current: dict) -> RunData | None:
     return data if RunRecord.from_dict(data.record).serving == serving else None
 
 
-def production_config(current: dict, like: dict) -> EvalConfig:
+def production_config(current: dict, like: dict | RunRecord) -> EvalConfig:
     """Production's prompt and model on exactly the items of run record `like` (same dataset, split, sample)."""
-    c = like.get("config") or {}
+    c = RunRecord.of(like).config
     return EvalConfig(model=(current.get("model") or {}).get("name"), prompt="production", dataset=c.get("dataset"),
                       split=c.get("split", "test"), limit=c.get("limit"), balanced=bool(c.get("balanced")),
                       data_options=c.get("data_options") or {})
@@ -45,7 +45,7 @@ def production_baseline(settings: Settings, current: dict, like: dict | None, *,
     recorded, or in a dry run that would have to evaluate."""
     recorded = _recorded_run(settings, current)
     if recorded is not None and (like is None or
-                                 recorded.dataset.get("items_hash") == (like.get("dataset") or {}).get("items_hash")):
+                                 recorded.rec.items_hash == RunRecord.of(like).items_hash):
         return recorded
     if like is None:
         return None
