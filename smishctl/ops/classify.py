@@ -57,7 +57,7 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
         return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels)
 
     art = resolve_artifact(settings.prompts_dir, prompt)
-    spec = model_for(art, settings, model or (None if is_lora(art) else art.info.model_name))
+    spec = model_for(art, settings, model or (None if art.is_zero_shot or is_lora(art) else art.info.model_name))
     if spec.extra.get("classic"):
         ds = load_dataset_splits(DEFAULT_DATASET, settings)
         solver = build_classic_solver(spec, ds, art)

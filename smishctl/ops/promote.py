@@ -207,8 +207,8 @@ def _trusted_current(settings: Settings, *, force: bool) -> dict | None:
         return read_current(settings)
     except ConfigError as exc:
         if not force:
-            raise ConfigError(str(exc), hint="roll back (smishctl promote --rollback), or replace it with "
-                              "--force --reason '...'") from None
+            raise ConfigError(str(exc), hint="replace it with --force --reason '...', or roll it back with "
+                              "smishctl promote --rollback") from None
         return None
 
 
