@@ -19,6 +19,7 @@ from smishctl.core.identity import ServingIdentity
 from smishctl.core.records import RunRecord
 from smishctl.ops.promote import production_evidence, promote
 from smishctl.ops.promotion_policy import read_policy
+from smishctl.store.artifacts import Artifact
 from smishctl.store.runs import Run
 
 DEAD = "http://127.0.0.1:9/v1"  # never called: these tests build no model
@@ -193,3 +194,17 @@ def test_a_classic_run_names_where_it_learned(settings):
     train = RunRecord.from_dict(record).train_dataset
     assert train["dataset"] == "sms-phishing" and train["split"] == "train" and len(train["split_hash"]) >= 16
     assert train["n_items"] > 1000
+
+
+def test_promote_accepts_an_artifact_by_its_folder_as_evaluate_does(served):
+    """An artifact folder outside the prompt store (e.g. downloaded from CI) is promoted by its path; the
+    store is never asked for its id again."""
+    import shutil
+
+    settings, art = served
+    outside = settings.root / "downloaded" / "v0001"
+    shutil.copytree(art.dir, outside)
+    shutil.rmtree(art.dir)
+    run = promotion_run(settings, Artifact(id=art.id, dir=outside), run_id="run-by-path")
+    res = promote(settings, str(outside), dry_run=True)
+    assert res["artifact"] == art.id and res["run"] == run.id and res["policy_passed"]
