@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from html import escape
 
+from smishctl.report.verdict import NO_GATES, verdict
 from smishctl.score.gates import metric_value
 from smishctl.score.rows import fmt_cell, fmt_delta
 
@@ -18,7 +19,7 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
-.pass{color:#1a7f37}.fail{color:#cf222e}.warn{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0}
+.pass{color:#1a7f37}.none{color:#57606a}.fail{color:#cf222e}.warn{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0}
 table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #d0d7de;padding:4px 8px}
 th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:700;background:#dafbe1} td.cached{color:#9a6700;font-style:italic} .delta{color:#57606a;font-size:11px}
@@ -257,8 +258,8 @@ def _cached_note(cmp: dict) -> str:
 
 def render_html(cmp: dict) -> str:
     ds = cmp["dataset"]
+    word = verdict(cmp)
     ok = cmp["exit_code"] == 0
-    verdict = {0: "passed", 1: "quality gate failed", 3: "too many errors"}.get(cmp["exit_code"], "failed")
     warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in cmp["warnings"])
     failures = "".join(f"<li>{escape(f)}</li>" for f in cmp["failures"])
     confusions = "".join(
@@ -269,7 +270,7 @@ def render_html(cmp: dict) -> str:
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>smishctl compare — {escape(ds['name'])}/{escape(ds['split'])}</title><style>{CSS}</style></head>
 <body>
-<h1>smishctl compare — <span class="{'pass' if ok else 'fail'}">{verdict}</span></h1>
+<h1>smishctl compare — <span class="{'none' if word == NO_GATES else 'pass' if ok else 'fail'}">{word}</span></h1>
 <p>Dataset <b>{escape(str(ds['name']))}/{escape(str(ds['split']))}</b>, {cmp['n_common_items']} items common to all runs;
 baseline <code>{escape(str(cmp['baseline']))}</code>; generated {escape(cmp['created_at'])}.</p>
 {warnings}{f'<ul class="fail">{failures}</ul>' if failures else ''}

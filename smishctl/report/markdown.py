@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from smishctl.report.verdict import NO_GATES, verdict
 from smishctl.score.rows import fmt_cell, fmt_delta
 
 
@@ -31,8 +32,9 @@ CACHED_NOTE = (" *cached* = answered from the cache: its latency, tokens and cos
 
 def render_markdown(cmp: dict) -> str:
     ds = cmp["dataset"]
-    verdict = {0: "✅ passed", 1: "❌ quality gate failed", 3: "❌ too many errors"}.get(cmp["exit_code"], "❌")
-    lines = [f"## smishctl compare — {verdict}", "",
+    word = verdict(cmp)
+    verdict_line = word if word == NO_GATES else f"{'✅' if cmp['exit_code'] == 0 else '❌'} {word}"
+    lines = [f"## smishctl compare — {verdict_line}", "",
              (f"Dataset **{_esc(ds['name'])}/{_esc(ds['split'])}**, {cmp['n_common_items']} items common to all runs. "
              f"**Bold** = best per row; (±) = difference to the baseline."
              f"{CACHED_NOTE if any(r.get('cached') for r in cmp['runs']) else ''}"), ""]

@@ -1,0 +1,34 @@
+"""The Markdown and HTML reports say "no gates set" when nothing was checked, and "passed" only when
+gates were set and passed."""
+
+from __future__ import annotations
+
+from compare_helpers import items, predictions, write_run
+
+from smishctl.ops.compare import CompareOptions, compare_runs
+from smishctl.ops.pairing import load_run
+from smishctl.report.html import render_html
+from smishctl.report.markdown import render_markdown
+
+
+def _runs(settings):
+    gold = items(30)
+    write_run(settings.runs_dir, "run-a", predictions(gold, {1}))
+    write_run(settings.runs_dir, "run-b", predictions(gold, {1, 2}))
+    return [load_run(settings.runs_dir, r) for r in ("run-a", "run-b")]
+
+
+def test_no_gates_is_not_a_pass(settings):
+    cmp = compare_runs(_runs(settings), baseline_index=0)
+    md, html = render_markdown(cmp), render_html(cmp)
+    assert cmp["exit_code"] == 0
+    assert md.splitlines()[0] == "## smishctl compare — no gates set" and "✅" not in md.splitlines()[0]
+    assert '<span class="none">no gates set</span>' in html and '<span class="pass">' not in html
+
+
+def test_a_passed_gate_says_passed(settings):
+    cmp = compare_runs(_runs(settings), baseline_index=0, options=CompareOptions(gates=["macro_f1>=0.5"]))
+    assert render_markdown(cmp).splitlines()[0] == "## smishctl compare — ✅ passed"
+    assert '<span class="pass">passed</span>' in render_html(cmp)
+    failed = compare_runs(_runs(settings), baseline_index=0, options=CompareOptions(gates=["macro_f1>=0.99"]))
+    assert render_markdown(failed).splitlines()[0] == "## smishctl compare — ❌ quality gate failed"
