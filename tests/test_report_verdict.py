@@ -3,6 +3,9 @@ gates were set and passed."""
 
 from __future__ import annotations
 
+import os
+import stat
+
 from compare_helpers import items, predictions, write_run
 
 from smishctl.ops.compare import CompareOptions, compare_runs
@@ -32,3 +35,14 @@ def test_a_passed_gate_says_passed(settings):
     assert '<span class="pass">passed</span>' in render_html(cmp)
     failed = compare_runs(_runs(settings), baseline_index=0, options=CompareOptions(gates=["macro_f1>=0.99"]))
     assert render_markdown(failed).splitlines()[0] == "## smishctl compare — ❌ quality gate failed"
+
+
+def test_reports_are_announced_and_take_the_users_umask(settings, cli, project):
+    _runs(settings)
+    r = cli("compare", "run-a", "run-b", "--markdown", "report.md", "--html", "report.html")
+    assert r.returncode == 0, r.stderr
+    assert "wrote report.md" in r.stderr and "wrote report.html" in r.stderr
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("report.md", "report.html"):
+        assert stat.S_IMODE((project / name).stat().st_mode) == 0o666 & ~umask

@@ -202,17 +202,21 @@ def _write_files(cmp: dict, *, markdown, junit, html, json_file) -> None:
 
     from smishctl.util.fs import atomic_write_text
 
+    def write(path, text: str) -> None:
+        atomic_write_text(path, text)
+        console.print(f"wrote {path}", soft_wrap=True, markup=False)  # stderr: stdout stays the report or JSON
+
     if markdown:
         from smishctl.report.markdown import render_markdown
 
-        atomic_write_text(markdown, render_markdown(cmp))
+        write(markdown, render_markdown(cmp))
     if junit:
         from smishctl.report.junit import render_junit
 
-        atomic_write_text(junit, render_junit(cmp))
+        write(junit, render_junit(cmp))
     if html:
         from smishctl.report.html import render_html
 
-        atomic_write_text(html, render_html(cmp))
+        write(html, render_html(cmp))
     if json_file:
-        atomic_write_text(json_file, json.dumps(cmp, indent=2, ensure_ascii=False, default=str) + "\n")
+        write(json_file, json.dumps(cmp, indent=2, ensure_ascii=False, default=str) + "\n")
