@@ -3,18 +3,24 @@ model and real libraries; every project they touch is a temporary folder."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from cli_server import CliServer
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("SMISHCTL_DATA_MIRROR", REPO.parent / "shared" / "datasets")).resolve()
 # One model/dataset cache for the whole session: the GGUF is assembled once (~0.5 GB).
 SESSION_CACHE = REPO / ".cache" / "test-session"
+
+
+_SESSION_ENV: dict[str, str] = {}  # the environment every test starts from (the CLI server's)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,18 +32,26 @@ def _offline_env():
     os.environ["HF_DATASETS_OFFLINE"] = "1"
     for var in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_HOST", "LANGFUSE_BASE_URL"):
         os.environ.pop(var, None)
+    # Parallel workers (pytest-xdist) share the cores: each model (llama.cpp, torch) gets its share
+    # rather than every worker spinning threads on all of them.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        share = str(max(1, (os.cpu_count() or 2) // workers))
+        os.environ.setdefault("SMISHCTL_LOCAL_THREADS", share)
+        os.environ.setdefault("OMP_NUM_THREADS", share)
+    _SESSION_ENV.update(os.environ)
     yield
 
 
 def make_project(root: Path) -> Path:
     """A project folder (config copied from the repo) with its own runs/, prompts/ and DSPy cache;
-    the assembled weights and the HF dataset cache are shared by the whole session."""
+    the assembled weights, the HF dataset cache and the template groups are shared by the session."""
     root.mkdir(parents=True)
     shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
     cache = root / ".cache"
     cache.mkdir()
     SESSION_CACHE.mkdir(parents=True, exist_ok=True)
-    for shared in ("models", "hf-datasets"):
+    for shared in ("models", "hf-datasets", "template-groups"):
         (SESSION_CACHE / shared).mkdir(exist_ok=True)
         (cache / shared).symlink_to(SESSION_CACHE / shared)
     return root
@@ -59,10 +73,29 @@ def settings(project):
     return load_settings(project)
 
 
+_server: CliServer | None = None
+
+
+def _cli_server() -> CliServer | None:
+    """The warm CLI server of this test process (tests/cli_server.py), started on first use;
+    None when SMISHCTL_TEST_FRESH_CLI=1 asks for a fresh interpreter per call."""
+    global _server
+    if os.environ.get("SMISHCTL_TEST_FRESH_CLI") == "1":
+        return None
+    if _server is None:
+        _server = CliServer(Path(tempfile.mkdtemp(prefix="smishctl-cli-")), _SESSION_ENV or dict(os.environ))
+        atexit.register(_server.close)
+    return _server
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
             input: str | None = None) -> subprocess.CompletedProcess:
-    """The real CLI in a subprocess (console script entry point through `python -m`)."""
+    """The real CLI (`python -m smishctl`) in its own process: forked from the warm CLI server when
+    the call's import-time environment matches it, else a fresh interpreter."""
     full_env = {**os.environ, **(env or {})}
+    server = _cli_server()
+    if server is not None and server.serves(full_env):
+        return server.run(list(args), cwd=str(cwd or Path.cwd()), env=full_env, timeout=timeout, input=input)
     return subprocess.run([sys.executable, "-m", "smishctl", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout, input=input)
 

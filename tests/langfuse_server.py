@@ -231,6 +231,18 @@ class LangfuseServer:
                                      "dataType": data_type, "comment": comment}
         return score_id
 
+    def add_prompt(self, name: str, prompt, *, labels: tuple[str, ...] = ("production",), kind: str = "text") -> dict:
+        """A prompt version made in the Langfuse UI (`prompt`: text, or chat messages for kind "chat");
+        `labels` move to it, and `latest` too, as Langfuse does."""
+        with self.lock:
+            versions = self.prompts[name]
+            labels = list(dict.fromkeys([*labels, "latest"]))
+            self._take_labels(versions, labels)
+            version = {"name": name, "version": len(versions) + 1, "type": kind, "prompt": prompt, "config": {},
+                       "labels": labels, "tags": [], "commitMessage": None}
+            versions.append(version)
+        return version
+
     def _list_scores(self, query):
         rows = [s for s in self.scores.values() if s.get("name") == query.get("name", s.get("name"))]
         start = int(query.get("cursor") or 0)

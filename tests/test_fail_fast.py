@@ -40,7 +40,7 @@ def test_refused_key_is_one_call_one_line_exit_2_then_resume(cli, project, fake_
     assert time.monotonic() - started < 60  # the CLI's start-up included; no retry, no 30 items of backoff
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "fault-server 401: Incorrect API key provided" in errors[0]
-    assert "Traceback" not in r.stderr and "run written" not in r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "written to" not in r.stdout + r.stderr
     assert len(fault.chat_requests()) == 1  # exactly one call: no retries, no second item
     run = only_run(project)
     record = json.loads((run / "run.json").read_text())

@@ -139,12 +139,12 @@ def torch_base(ft_project):
     """(settings, the base model in torch, a LoRA of the default rank on it), loaded once."""
     from smishctl.core.config import load_settings
     from smishctl.finetune.run import FinetuneConfig
-    from smishctl.finetune.torch_model import add_lora, load_base
+    from smishctl.finetune.torch_model import add_lora, base_cache, load_base
     from smishctl.store.serving import local_base
 
     settings = load_settings(ft_project)
-    _spec, gguf, _sha = local_base("local/qwen2.5-coder-0.5b", settings)
-    base = load_base(gguf, "cpu")
+    _spec, gguf, sha = local_base("local/qwen2.5-coder-0.5b", settings)
+    base = load_base(gguf, "cpu", base_cache(settings.cache_dir, sha))
     defaults = FinetuneConfig()
     return settings, base, add_lora(base, defaults.rank, defaults.alpha, seed=0)
 

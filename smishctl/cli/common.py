@@ -14,13 +14,28 @@ from rich.console import Console
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
+
+def _no_type_after_flags() -> None:
+    """Typer prints a value type after every option in --help, `<bool>` after flags too, which take no
+    value: show none there (one place, so it also holds for Typer's own --help and completion flags)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_no_type_after_flags()
+
 DebugOpt = typer.Option(False, "--debug", help="Show full tracebacks.", envvar="SMISHCTL_DEBUG")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
 SplitPolicyOpt = typer.Option(
-    None, "--split-policy", metavar="exact|template",
-    help="How train/dev/test are drawn: template keeps near-duplicate templates (same text up to numbers, "
-         "URLs, phones, addresses) in one split; exact only identical texts. Default: \\[data] split_policy, "
-         "else template.")
+    None, "--split-policy", metavar="POLICY",
+    help="template (default): near-duplicate texts stay in one split; exact: only identical ones. "
+         "Or \\[data] split_policy.")
 
 
 def split_policy_options(policy: str | None) -> dict:

@@ -54,6 +54,7 @@ def compare(
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML: one test case per gate.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write one self-contained HTML page with charts.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Write the comparison as JSON to a file.")] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="List the items the runs answer differently (text, gold, each run's answer; the first 50).")] = False,
     no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send the runs this command evaluates to Langfuse.")] = False,
     wide: bool = WideOpt,
     as_json: bool = JsonOpt,
@@ -127,11 +128,13 @@ def compare(
 
         cmp = compare_runs(data, baseline_index=baseline_index, options=options, must_pass=check)
         _write_files(cmp, markdown=markdown, junit=junit, html=html, json_file=json_file)
-        refs = {} if wide or as_json else _short_refs(s.runs_dir)
+        refs = {} if wide or as_json else _short_refs(s.runs_dir, cmp)
         if as_json:
             print_json(cmp)
         else:
             _print_tables(cmp, refs, wide=wide)
+            if diff:
+                _print_diff(cmp, refs, wide=wide)
             from smishctl.report.terminal import print_must_pass
 
             print_must_pass(out, cmp["must_pass"])
@@ -148,10 +151,12 @@ def compare(
             raise typer.Exit(cmp["exit_code"])
 
 
-def _short_refs(runs_dir: Path) -> dict[str, str]:
+def _short_refs(runs_dir: Path, cmp: dict) -> dict[str, str]:
+    """Each run's short reference from `runs list` (a letter for a run read from elsewhere)."""
+    from smishctl.report.refs import run_refs
     from smishctl.store.runs import list_runs, short_refs
 
-    return short_refs([r.id for r in list_runs(runs_dir)])
+    return run_refs(cmp, short_refs([r.id for r in list_runs(runs_dir)]))
 
 
 def _with_refs(text: str, refs: dict[str, str]) -> str:
@@ -165,9 +170,9 @@ def _print_tables(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
     """Columns headed by short run references (whole run ids with --wide)."""
     from rich.console import Console
 
-    from smishctl.report.terminal import comparison_table, stats_table
+    from smishctl.report.terminal import comparison_table, legend, stats_table
 
-    tables = [t for t in (comparison_table(cmp, refs), stats_table(cmp, refs)) if t is not None]
+    tables = [t for t in (comparison_table(cmp, refs), legend(cmp, refs), stats_table(cmp, refs)) if t is not None]
     console_ = out
     if wide:
         need = max(t.__rich_measure__(out, out.options.update_width(100_000)).maximum for t in tables)
@@ -175,6 +180,27 @@ def _print_tables(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
             console_ = Console(width=need, file=out.file, highlight=False, force_terminal=out.is_terminal)
     for t in tables:
         console_.print(t)
+
+
+def _print_diff(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
+    """The items the runs answer differently: id, gold, one column per run (its reference), the text."""
+    from rich.markup import escape
+
+    from smishctl.cli.tables import Column, fit_table, print_fitted
+
+    d = cmp["diff"]
+    if not d["items"]:
+        out.print(f"the runs answer all {cmp['n_common_items']} common items alike")
+        return
+    columns = ([Column("item"), Column("gold")] + [Column(refs.get(r["id"], r["id"])) for r in cmp["runs"]]
+               + [Column("text", shorten=True)])
+    rows = [[escape(it["item_id"]), escape(it["gold"])]
+            + [escape(a) if ok else f"[red]{escape(a)}[/red]" for a, ok in zip(it["answers"], it["correct"], strict=True)]
+            + [it["text"] or ""] for it in d["items"]]
+    title = f"{d['n']} of {cmp['n_common_items']} common items answered differently"
+    print_fitted(out, fit_table(out, columns, rows, wide=wide, title=title))
+    if d["left_out"]:
+        out.print(f"{d['left_out']} more not listed (the first {len(d['items'])} are)")
 
 
 def _report_new_runs(s, data, *, enabled: bool) -> None:

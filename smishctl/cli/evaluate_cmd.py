@@ -22,44 +22,60 @@ from smishctl.cli.common import (
 )
 from smishctl.cli.completion import complete_prompt, complete_run
 
+EPILOG = """[bold]Examples[/bold]
+  smishctl evaluate --limit 50             the local model, 50 test items
+  smishctl evaluate -p v0003 --full        an optimized prompt, every table
+  smishctl evaluate -m classic/tfidf-svm   a TF-IDF baseline, no LLM
+  smishctl evaluate --robustness           the prompt-injection set
+  smishctl evaluate -d my-sms.csv --evaluation-only   a whole file
+
+The summary starts with accuracy and macro-F1; --full (or smishctl runs show
+REF) adds per-class scores, the confusion matrix, latency, tokens and cost."""
+
 
 def register(app: typer.Typer) -> None:
-    app.command("evaluate")(evaluate)
+    app.command("evaluate", epilog=EPILOG)(evaluate)
 
 
 def evaluate(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="litellm model string, alias, local/<name> or a .gguf path. Default: the embedded local model.")] = None,
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, an artifact id or short ref (see `smishctl prompts list`) or a path.", autocompletion=complete_prompt)] = "zero-shot",
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name (sms-phishing, uci-sms-spam), a CSV/TSV/JSON/JSONL/Parquet file, or hf:<hub id> (needs internet).")] = None,
-    split: Annotated[str, typer.Option(help="train, dev, test, or all (the whole file).")] = "test",
-    evaluation_only: Annotated[bool, typer.Option("--evaluation-only", help="The dataset is for evaluation only: never split, every item scored (automatic for datasets/golden/, datasets/feedback/ and \\[data] evaluation_only).")] = False,
-    train_dataset: Annotated[str | None, typer.Option("--train-dataset", help="classic/* models: the dataset whose train split they learn from (default: the evaluated one; for an evaluation-only file, the default dataset).")] = None,
-    must_pass: Annotated[list[str] | None, typer.Option("--must-pass", help="Also run the must-pass set NAME (datasets/golden/NAME.csv) or FILE and print every miss. Repeatable.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Evaluate only the first N items of the split (a fair seeded sample).")] = None,
-    balanced: Annotated[bool, typer.Option(help="With --limit: take the same number of items per label.")] = False,
-    threads: Annotated[int, typer.Option(help="Parallel calls (hosted endpoints; the local model serves one at a time).")] = 1,
-    timeout: Annotated[float | None, typer.Option(help="Per-call timeout in seconds (default 60).")] = None,
-    retries: Annotated[int | None, typer.Option(help="Retries per call with backoff (default 3).")] = None,
-    max_errors: Annotated[int, typer.Option(help="Stop early once this many errors make up half the items so far.")] = 50,
-    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (its reference); other options are taken from it.", autocompletion=complete_run)] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="litellm string, alias, local/NAME or a .gguf file. Default: the local model.")] = None,
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="zero-shot, production, a prompt id or short ref, or a path.", autocompletion=complete_prompt)] = "zero-shot",
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name, a data file (CSV, JSON, Parquet...) or hf:ID.")] = None,
+    split: Annotated[str, typer.Option(help="train, dev, test or all.")] = "test",
+    evaluation_only: Annotated[bool, typer.Option("--evaluation-only", help="Never split the file: score all of it (automatic for golden/ and feedback/ files).")] = False,
+    train_dataset: Annotated[str | None, typer.Option("--train-dataset", help="classic/* models: the dataset they train on (default: this one).")] = None,
+    with_feedback: Annotated[bool, typer.Option("--with-feedback", help="classic/* models: also train on the user reports in datasets/feedback/ (never dev or test).")] = False,
+    must_pass: Annotated[list[str] | None, typer.Option("--must-pass", metavar="NAME", help="Also check must-pass set NAME or FILE and list every miss. Repeatable.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Score N items: the first N of the split's seeded shuffle, a fair sample.")] = None,
+    balanced: Annotated[bool, typer.Option("--balanced", help="With --limit: N spread evenly over the labels instead.")] = False,
+    threads: Annotated[int, typer.Option(help="Parallel calls (hosted endpoints).")] = 1,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per call (default 60).")] = None,
+    retries: Annotated[int | None, typer.Option(help="Retries per call, with backoff (default 3).")] = None,
+    max_errors: Annotated[int, typer.Option(help="Stop once this many errors are half the items so far.")] = 50,
+    resume: Annotated[str | None, typer.Option(metavar="RUN", help="Finish an interrupted run.", autocompletion=complete_run)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from DSPy's cache.")] = False,
-    text_column: Annotated[str | None, typer.Option(help="Text column of a custom dataset file.")] = None,
-    label_column: Annotated[str | None, typer.Option(help="Label column of a custom dataset file.")] = None,
-    labels: Annotated[str | None, typer.Option(help="Comma-separated allowed labels of a custom dataset (others are an error).")] = None,
-    encoding: Annotated[str, typer.Option(help="Encoding of a custom dataset file.")] = "utf-8",
+    text_column: Annotated[str | None, typer.Option(help="Text column of a data file.")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a data file.")] = None,
+    labels: Annotated[str | None, typer.Option(help="A data file's allowed labels, comma-separated.")] = None,
+    encoding: Annotated[str, typer.Option(help="Encoding of a data file.")] = "utf-8",
     split_policy: str | None = SplitPolicyOpt,
-    shard: Annotated[str | None, typer.Option(help="K/N: evaluate only shard K of N (deterministic by item id); join the shard runs with `smishctl runs merge`.")] = None,
-    robustness: Annotated[bool, typer.Option("--robustness", help="Evaluate on the prompt-injection robustness set (same as --dataset robustness): reports attack_success_rate.")] = False,
-    adapter: Annotated[str | None, typer.Option(help="score, chat or json. Default: the artifact's own (score for zero-shot; json for artifacts written before adapters were recorded).")] = None,
-    no_harden: Annotated[bool, typer.Option("--no-harden", help="Send the SMS as is, without neutralising forged prompt markers (to measure the hardening).")] = False,
-    no_guard: Annotated[bool, typer.Option("--no-guard", help="Let a message that speaks to the classifier (\"ignore your instructions\", a forged label, chat-template tokens) come out as ham if the model says so (to measure the guard).")] = False,
-    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send this run to Langfuse (even if configured).")] = False,
+    shard: Annotated[str | None, typer.Option(metavar="K/N", help="Score only shard K of N; join the runs with `smishctl runs merge`.")] = None,
+    robustness: Annotated[bool, typer.Option("--robustness", help="Score the prompt-injection robustness set.")] = False,
+    adapter: Annotated[str | None, typer.Option(help="score, chat or json. Default: the prompt's own.")] = None,
+    no_harden: Annotated[bool, typer.Option("--no-harden", help="Send the SMS as is (to measure the hardening).")] = False,
+    no_guard: Annotated[bool, typer.Option("--no-guard", help="Let texts that address the classifier come out as ham (to measure the guard).")] = False,
+    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not send this run to Langfuse.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Also print per-class scores, the confusion matrix, latency, tokens and cost.")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
-    """Evaluate a prompt on a dataset split: accuracy, macro-F1, per-class scores, confusion matrix,
-    errors vs invalid outputs, latency, tokens and cost, written to runs/<run-id>/."""
+    """Evaluate a prompt on a dataset split; every prediction is written to runs/<run-id>/."""
     with handled(debug):
+        s = settings()
+        if model:  # before the model stack is imported: a mistyped name fails in a moment
+            from smishctl.models.registry import check_model_name
+
+            check_model_name(model, s)
         from smishctl.ops.evaluate import EvalConfig
 
         data_options = split_policy_options(split_policy)
@@ -75,7 +91,7 @@ def evaluate(
                          balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
                          max_errors=max_errors, cache=not no_cache, data_options=data_options,
                          shard=shard, harden=not no_harden, guard=not no_guard, adapter=adapter, evaluation_only=evaluation_only,
-                         train_dataset=train_dataset)
+                         train_dataset=train_dataset, with_feedback=with_feedback)
         if robustness:
             if dataset not in (None, "robustness"):
                 from smishctl.core.errors import ConfigError
@@ -86,7 +102,6 @@ def evaluate(
             from smishctl.data.shards import parse_shard
 
             parse_shard(shard)
-        s = settings()
         if must_pass:
             from smishctl.data.golden import load_golden
 
@@ -102,18 +117,26 @@ def evaluate(
         if as_json:
             print_json(record)
         else:
-            from smishctl.cli.render import confusion_table, metrics_table
+            _print_summary(s, record, results, full=full)
 
-            out.print(metrics_table(record))
-            out.print(confusion_table(record))
-            if results:
-                from smishctl.report.terminal import print_must_pass
 
-                print_must_pass(out, results)
-            from smishctl.store.runs import list_runs, short_refs
+def _print_summary(s, record: dict, results: list[dict], *, full: bool) -> None:
+    """The headline first, so that it stays on a 24-line screen; the tables only with --full."""
+    from smishctl.cli.render import confusion_table, headline, macro_f1_interval, metrics_table
+    from smishctl.store.runs import list_runs, open_run, short_refs
 
-            ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record["id"], record["id"])
-            console.print(f"run written to runs/{record['id']}/ (ref {ref}, or latest)", soft_wrap=True)
+    ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record["id"], record["id"])
+    for line in headline(record, ref, macro_f1_interval(open_run(s.runs_dir, record["id"]))):
+        out.print(line)
+    if full:
+        out.print(metrics_table(record))
+        out.print(confusion_table(record))
+    else:
+        out.print(f"[dim]per class, confusion matrix, latency, cost: --full, or smishctl runs show {ref}[/dim]")
+    if results:
+        from smishctl.report.terminal import print_must_pass
+
+        print_must_pass(out, results)
 
 
 def _announce(plan) -> None:

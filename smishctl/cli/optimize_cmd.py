@@ -20,6 +20,7 @@ from smishctl.cli.common import (
     split_policy_options,
     warn,
 )
+from smishctl.cli.completion import complete_prompt
 
 
 def register(app: typer.Typer) -> None:
@@ -27,29 +28,30 @@ def register(app: typer.Typer) -> None:
 
 
 def optimize(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Student model (litellm string, alias, local/<name>, .gguf). Default: the embedded local model.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Student model: litellm string, alias, local/NAME or .gguf. Default: the local model.")] = None,
     optimizer: Annotated[str | None, typer.Option("--optimizer", "-o", help="zero-shot, labeled, bootstrap, random-search, mipro, gepa or knn (default).")] = None,
-    teacher: Annotated[str | None, typer.Option(help="A stronger model that bootstraps demos (bootstrap, random-search, mipro) or reflects (gepa).")] = None,
+    teacher: Annotated[str | None, typer.Option(help="A stronger model that writes demos (bootstrap, random-search, mipro) or reflects (gepa).")] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registry name or file (see `smishctl data`).")] = None,
     train_size: Annotated[int | None, typer.Option(help="Training messages (balanced). Default: 60, or all of train for knn.")] = None,
-    dev_size: Annotated[int, typer.Option(help="Dev messages (balanced) used to score candidates and report the gain.")] = 45,
+    dev_size: Annotated[int, typer.Option(help="Dev messages (balanced) that score candidates and the gain.")] = 45,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampling and the optimizer.")] = 13,
     split_policy: str | None = SplitPolicyOpt,
     threads: Annotated[int, typer.Option(help="Parallel calls inside the optimizer (hosted models).")] = 1,
-    max_calls: Annotated[int | None, typer.Option(help="LM call budget for the search; when spent, the best program so far is kept and marked.")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", help="Optimizer parameter NAME=VALUE, repeatable (e.g. --param k=8, --param auto=medium).")] = None,
-    adapter: Annotated[str | None, typer.Option(help="How the program is rendered and decided: score (chat turns, label log-probabilities; default), chat (bare-label answers, strict parsing) or json (DSPy's JSON adapter).")] = None,
-    calibrate: Annotated[str, typer.Option(help="Per-label bias fitted on dev: auto (kept only when it wins under cross-validation), on or off.")] = "auto",
-    recall_target: Annotated[str | None, typer.Option(help="LABEL=RECALL, e.g. smishing=0.95: choose on dev the threshold on p(LABEL) that reaches this recall; evaluate and production apply it.")] = None,
-    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not trace the trials to Langfuse (even if configured).")] = False,
-    with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the user reports of datasets/feedback/<dataset>.jsonl to the training pool (never to dev or test); or \\[optimize] with_feedback.")] = False,
+    max_calls: Annotated[int | None, typer.Option(help="LM call budget; when spent, the best program so far is kept (marked).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Optimizer setting NAME=VALUE, e.g. k=8 or auto=medium. Repeatable.")] = None,
+    adapter: Annotated[str | None, typer.Option(help="score (label log-probabilities; default), chat (bare-label answers) or json (DSPy's JSON adapter).")] = None,
+    calibrate: Annotated[str, typer.Option(help="Per-label bias fitted on dev: auto (kept if it wins in cross-validation), on or off.")] = "auto",
+    recall_target: Annotated[str | None, typer.Option(help="LABEL=RECALL, e.g. smishing=0.95: the p(LABEL) threshold reaching this recall on dev.")] = None,
+    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not trace the trials to Langfuse.")] = False,
+    with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Train on the user reports in datasets/feedback/ too (never dev or test); or \\[optimize] with_feedback.")] = False,
+    instructions: Annotated[str | None, typer.Option("--instructions", help="A text file of instructions (e.g. a prompt you already use) the search starts from instead of the default ones.")] = None,
+    start_from: Annotated[str | None, typer.Option("--from", help="Start the search from the instructions of this version (id or short ref).", autocompletion=complete_prompt)] = None,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
     """Optimize the classification prompt for a model with a DSPy optimizer.
 
-    Scores the zero-shot baseline and the result on the dev split, then writes an immutable
-    version under prompts/<dataset>/<model>/vNNNN/ (program, rendered prompt, manifest, card).
+    Scores the zero-shot baseline and the result on the dev split, then writes an immutable version under prompts/<dataset>/<model>/vNNNN/ (program, rendered prompt, manifest, card).
     """
     with handled(debug):
         from smishctl.ops.optimize import OptimizeConfig
@@ -62,6 +64,7 @@ def optimize(
                              max_calls=max_calls, params=parse_params(param or []),
                              langfuse=not no_langfuse, adapter=adapter, calibrate=calibrate,
                              recall_target=recall_target,
+                             instructions=instructions, start_from=start_from,
                              with_feedback=with_feedback or bool(settings().section("optimize").get("with_feedback")))
         summary = _run_with_progress(cfg)
         if as_json:
@@ -120,7 +123,7 @@ def _print_summary(s: dict) -> None:
     t = Table(title=f"dev split ({s['dataset']['dev_size']} messages, balanced)", header_style="bold",
               box=box.SIMPLE_HEAD, show_edge=False)
     t.add_column("metric")
-    t.add_column("zero-shot", justify="right")
+    t.add_column("start" if s.get("source") else "zero-shot", justify="right")
     t.add_column(s["optimizer"]["name"], justify="right")
     t.add_column("gain", justify="right")
     rows = [("accuracy", b["accuracy"], o["accuracy"]), ("macro-F1", b["macro_f1"], o["macro_f1"])]

@@ -8,28 +8,50 @@ import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, plain, print_json, settings, warn
 
+EPILOG = """[bold]Policy[/bold]: \\[promotion] in smishctl.toml
+  min_macro_f1, max_error_rate     bounds on the test-split evaluation
+  require                          gates, e.g. ["recall\\[smishing] >= 0.95"]
+  max_attack_success_rate,         bounds on the robustness set, which is
+  min_control_ham_accuracy         then evaluated too
+  alpha                            not significantly worse than production
+  must_pass                        must-pass sets: any miss fails
+  min_items                        fewest test items (default: all of them)
+
+[bold]Gate metrics[/bold] (METRIC OP NUMBER, OP one of >= <= > < ==)
+  accuracy, macro_f1, f1\\[LABEL], precision\\[LABEL], recall\\[LABEL],
+  error_rate, invalid_rate, n_errors, n_invalid, p50_latency_ms,
+  p95_latency_ms, mean_latency_ms, tokens_per_msg, cost_per_1k, cost_usd,
+  attack_success_rate, control_ham_accuracy, roc_auc\\[LABEL],
+  pr_auc\\[LABEL], ece, brier
+
+[bold]Examples[/bold]
+  smishctl promote v0003 --dry-run     the policy, the items, about how long
+  smishctl promote v0003               evaluate if needed, check, promote
+  smishctl promote --status            what is in production
+  smishctl promote --rollback          back to the previous release
+
+Exit codes: 0 done, 1 policy failed, 2 bad input."""
+
 
 def register(app: typer.Typer) -> None:
-    app.command("promote")(promote)
+    app.command("promote", epilog=EPILOG)(promote)
 
 
 def promote(
-    artifact: Annotated[str | None, typer.Argument(help="Artifact id (dataset/model/vNNNN), a unique suffix, or a path.", show_default=False)] = None,
-    run: Annotated[str | None, typer.Option("--run", help="The test-split evaluation run of this artifact to judge it by (default: find one, or evaluate).")] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history (required with --force).")] = None,
+    artifact: Annotated[str | None, typer.Argument(help="Artifact id, a unique suffix (v0003) or a path.", show_default=False)] = None,
+    run: Annotated[str | None, typer.Option("--run", metavar="RUN", help="The test-split run to judge it by (default: find one, or evaluate).")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT", help="Why (kept in the history; needed with --force).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Promote even though the policy failed (recorded).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen; change nothing, evaluate nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing, evaluate nothing.")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Restore the previous production version.")] = False,
     show_status: Annotated[bool, typer.Option("--status", help="Show what is in production and since when.")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="When evaluating: the first N test items.")] = None,
-    balanced: Annotated[bool, typer.Option(help="When evaluating with --limit: the same number per label.")] = False,
-    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not move the Langfuse prompt label (even if configured).")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="When evaluating: N test items (the first N of a seeded shuffle).")] = None,
+    balanced: Annotated[bool, typer.Option("--balanced", help="With --limit: N spread evenly over the labels.")] = False,
+    no_langfuse: Annotated[bool, typer.Option("--no-langfuse", help="Do not move the Langfuse prompt label.")] = False,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ):
-    """Promote a prompt artifact to production (prompts/production/current), guarded by the \\[promotion]
-    policy of smishctl.toml: min_macro_f1, max_error_rate, and not significantly worse than production
-    on the same items. Exit codes: 0 done, 1 policy failed, 2 bad input."""
+    """Promote a prompt artifact to production (prompts/production/current) if it passes the policy."""
     with handled(debug):
         from smishctl.core.errors import ConfigError
         from smishctl.ops.hooks import default_hooks
@@ -87,7 +109,7 @@ def promote(
         src = res["from"]["artifact"] if res["from"] else "(empty)"
         if dry_run:
             if res["run"] is None:
-                out.print(f"would evaluate {res['artifact']} on the test split, check the policy, then promote it")
+                _print_evaluation_plan(res["artifact"], res["would_evaluate"])
             else:
                 verdict = "policy passes" if res["policy_passed"] else (
                     "policy FAILS (would be forced)" if force else "policy FAILS")
@@ -96,6 +118,30 @@ def promote(
         else:
             forced = " [yellow](forced)[/yellow]" if res["forced"] else ""
             out.print(f"promoted {res['artifact']} as release {res['release']}{forced}: {src} -> {res['artifact']}")
+
+
+def _print_evaluation_plan(artifact: str, plan: dict) -> None:
+    """A dry run that would evaluate: what, for about how long, and the policy the result must pass."""
+    from smishctl.cli.render import duration
+    from smishctl.store.runs import list_runs, short_refs
+
+    n = plan["n_items"]
+    given = f" (--limit {plan['limit']}{', --balanced' if plan['balanced'] else ''})" if plan["limit"] else ""
+    out.print(f"would evaluate {plain(artifact)}")
+    out.print(f"  on {n} test items of {plain(plan['dataset'])}{given}")
+    if plan["estimate_seconds"] is None:
+        out.print("  time: no earlier run of this model to estimate from")
+    else:
+        source = plan["estimate_from"]
+        source = short_refs([r.id for r in list_runs(settings().runs_dir)]).get(source, source)
+        out.print(f"  time: about {duration(plan['estimate_seconds'])} ({plan['seconds_per_item']:.2f} s per item "
+                  f"in run {plain(source)})")
+    out.print("then check the \\[promotion] policy of smishctl.toml:")
+    for line in plan["policy"]:
+        out.print(f"  {plain(line)}")
+    needed = f"at least {plan['min_items']} test items" if plan["min_items"] else "the whole test split"
+    out.print(f"  evidence: {needed} (min_items)")
+    out.print("and promote it if every check passes")
 
 
 def _print_langfuse_label(st: dict | None) -> None:

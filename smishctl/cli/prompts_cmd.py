@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, plain, print_json, settings
 from smishctl.cli.completion import complete_prompt
 
-prompts_app = typer.Typer(help="List, show and diff versioned prompt artifacts.", no_args_is_help=True)
+prompts_app = typer.Typer(help="List, show, diff and add versioned prompt artifacts.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,7 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
             print_json([m.to_dict() for _, m in arts])
             return
         if not arts:
-            out.print("no prompt versions yet: smishctl optimize writes one")
+            out.print("no prompt versions yet: smishctl optimize writes one, smishctl prompts new stores yours")
             return
         from smishctl.cli.render import short_prompt_refs
         from smishctl.cli.tables import Column, fit_table, print_fitted
@@ -50,12 +50,16 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
 
 @prompts_app.command("show")
 def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref from `smishctl prompts list` (e.g. v0003), path, or production.", autocompletion=complete_prompt)],
+             for_text: Annotated[str | None, typer.Option("--for", help="Show the exact messages sent for this SMS: its demos (retrieved for it by a kNN program), the instructions and the hardened text.")] = None,
              as_json: bool = JsonOpt, debug: bool = DebugOpt):
     """The rendered chat messages of a version ({{sms}} marks where the message goes)."""
     with handled(debug):
         from smishctl.store.artifacts import PROMPT, resolve_artifact
         from smishctl.util.fs import read_json
 
+        if for_text is not None:
+            _show_for(prompt, for_text, as_json)
+            return
         art = resolve_artifact(settings().prompts_dir, prompt)
         if art.is_zero_shot:
             raise typer.BadParameter("zero-shot has no stored artifact")
@@ -67,6 +71,55 @@ def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref 
         for msg in rendered["messages"]:
             out.rule(msg["role"])
             out.print(msg["content"], markup=False, highlight=False)
+
+
+def _show_for(prompt: str, text: str, as_json: bool) -> None:
+    from smishctl.ops.prompt_preview import messages_for
+
+    p = messages_for(settings(), prompt, text)
+    if as_json:
+        print_json(p.messages)
+        return
+    demos = f"{p.demos} demos" + (" retrieved for this message" if p.retrieved else "")
+    hardening = "sanitised and fenced" if p.fenced else "sanitised"
+    out.print(f"[bold]{p.artifact}[/bold] — {demos}; the message {hardening}")
+    for msg in p.messages:
+        out.rule(msg["role"])
+        out.print(msg["content"], markup=False, highlight=False)
+    if p.guard:
+        out.print(f"guard: {', '.join(p.guard)} — this message cannot come out as ham", markup=False)
+
+
+@prompts_app.command("new")
+def new_cmd(
+    instructions: Annotated[str | None, typer.Option("--instructions", help="A text file holding the instructions (e.g. a prompt you already use).")] = None,
+    from_langfuse: Annotated[str | None, typer.Option("--from-langfuse", help="A text prompt in Langfuse prompt management: NAME or NAME@LABEL (default label: production).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="A name for this prompt, shown on its card and kept in its manifest.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="The model it is for (litellm string, alias, local/<name>). Default: the embedded local model.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset whose labels it chooses from (registry name or file).")] = None,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+):
+    """A new version from instructions you already have: a zero-shot program, evaluated, compared and
+    promoted like any optimized version."""
+    with handled(debug):
+        from smishctl.core.errors import ConfigError
+        from smishctl.ops.prompts_new import new_prompt, starting_prompt
+
+        start = starting_prompt(settings(), instructions_file=instructions, from_langfuse=from_langfuse)
+        if start is None:
+            raise ConfigError("prompts new needs instructions", hint="pass --instructions FILE or --from-langfuse NAME[@LABEL]")
+        manifest = new_prompt(settings(), start, name=name, model=model, dataset=dataset)
+        if as_json:
+            print_json(manifest)
+            return
+        from smishctl.cli.render import short_prompt_refs
+        from smishctl.ops.prompts_new import source_note
+        from smishctl.store.artifacts import list_artifacts
+
+        ref = short_prompt_refs([a.id for a in list_artifacts(settings().prompts_dir)]).get(manifest["id"], manifest["id"])
+        out.print(f"wrote [bold]{manifest['id']}[/bold] from {plain(source_note(manifest['source']))}", soft_wrap=True)
+        out.print(f"next: smishctl prompts show {ref} --for \"...\" · smishctl evaluate --prompt {ref}")
 
 
 @prompts_app.command("diff")

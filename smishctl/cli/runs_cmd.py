@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, WideOpt, fmt, handled, out, print_json, settings, warn
 from smishctl.cli.completion import complete_run
 
 if TYPE_CHECKING:
@@ -70,19 +70,82 @@ def _when(created_at: str) -> str:
 
 @runs_app.command("show")
 def show_cmd(run: Annotated[str, typer.Argument(help="Run reference: id, short ref or prefix from `smishctl runs list`, latest, latest~1, or a path.", autocompletion=complete_run)],
-             as_json: bool = JsonOpt, debug: bool = DebugOpt):
-    """One run's configuration and metrics."""
+             errors: Annotated[bool, typer.Option("--errors", help="List the items the run got wrong (a wrong label, an invalid answer or a failed call).")] = False,
+             items: Annotated[bool, typer.Option("--items", help="List every item: text, gold label, prediction, probability.")] = False,
+             limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="With --errors/--items: list the first N.")] = None,
+             wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """One run: what it evaluated (model, prompt, dataset), its metrics, or its items."""
     with handled(debug):
+        from smishctl.core.errors import ConfigError
         from smishctl.store.runs import open_run
 
-        record = open_run(settings().runs_dir, run).record()
+        if errors and items:
+            raise ConfigError("use --errors or --items, not both", hint="--errors lists the wrong items only")
+        if limit is not None and not (errors or items):
+            raise ConfigError("--limit needs --errors or --items")
+        found = open_run(settings().runs_dir, run)
+        if errors or items:
+            _show_items(found, only_wrong=errors, limit=limit, wide=wide, as_json=as_json)
+            return
+        record = found.record()
         if as_json:
             print_json(record.to_dict())
             return
         from smishctl.cli.render import confusion_table, metrics_table
 
-        out.print(metrics_table(record, title=f"run {record.id} ({record.status})"))
+        out.print(_about(record))
+        out.print(metrics_table(record, title="metrics"))
         out.print(confusion_table(record))
+
+
+def _about(record: RunRecord):
+    """What the run evaluated, at the top of `runs show` (values wrap, so nothing is cut)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    ds = f"{record.dataset_name or '?'}/{record.split or '?'}"
+    for key, value in (("run", f"{record.id} ({record.status})"), ("model", record.model_name),
+                       ("prompt", record.prompt_id), ("dataset", f"{ds} ({record.n_items} items)")):
+        t.add_row(key, escape(value))
+    return t
+
+
+def _show_items(run, *, only_wrong: bool, limit: int | None, wide: bool, as_json: bool) -> None:
+    from smishctl.ops.items import item_dict, run_items
+
+    listed = run_items(run, only_wrong=only_wrong, limit=limit)
+    if listed.damaged:
+        d = listed.damaged[0]
+        warn(f"{run.predictions_path}:{d.line}: {len(listed.damaged)} damaged prediction row(s) left out ({d.reason})")
+    if as_json:
+        print_json([item_dict(p) for p in listed.items])
+        return
+    from rich.markup import escape
+
+    from smishctl.cli.tables import Column, fit_table, print_fitted
+    from smishctl.ops.items import answer, is_right
+
+    out.print(_about(listed.record))
+    probs = any(p.probs for p in listed.items)
+    columns = [Column("#", "right", drop=2), Column("item"), Column("gold"), Column("pred"),
+               Column("p(pred)", "right", drop=1), Column("text", shorten=True)]
+    rows = []
+    for p in listed.items:
+        said = escape(answer(p))
+        p_pred = (p.probs or {}).get(p.pred) if p.pred is not None else None
+        rows.append([str(p.index), escape(p.item_id), escape(p.gold), said if is_right(p) else f"[red]{said}[/red]",
+                     fmt(p_pred, ".2f") if probs else "", p.text or ""])
+    if not probs:  # nothing recorded: no empty column
+        columns.pop(4)
+        rows = [r[:4] + r[5:] for r in rows]
+    what = "wrong, invalid or failed items" if only_wrong else "items"
+    if rows:
+        print_fitted(out, fit_table(out, columns, rows, wide=wide))
+    more = f" (first {len(rows)} listed; --limit)" if len(rows) < listed.n_matching else ""
+    out.print(f"{listed.n_matching} {what} of {listed.n_items}{more}")
 
 
 @runs_app.command("merge")

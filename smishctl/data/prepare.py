@@ -228,7 +228,8 @@ def stratified_split(examples: list[Example], fractions, seed: int) -> dict[str,
     return splits
 
 
-def template_split(examples: list[Example], fractions, seed: int, threshold: float) -> tuple[dict, dict]:
+def template_split(examples: list[Example], fractions, seed: int, threshold: float,
+                   cache_dir: Path | None = None) -> tuple[dict, dict]:
     """Like `stratified_split`, but whole template groups (smishctl.data.templates) go to one split.
 
     A group is ordered by a seeded hash of its smallest member id (stable while the group's members
@@ -238,7 +239,7 @@ def template_split(examples: list[Example], fractions, seed: int, threshold: flo
     """
 
     _check_fractions(fractions)
-    group_of = template_groups([ex.text for ex in examples], threshold)
+    group_of = template_groups([ex.text for ex in examples], threshold, cache_dir)
     groups: dict[int, list[Example]] = defaultdict(list)
     for ex, g in zip(examples, group_of, strict=True):
         groups[int(g)].append(ex)
@@ -343,7 +344,8 @@ def load_dataset_splits(
         if not 0 < threshold <= 1:
             raise DataError(f"template threshold {threshold} must be in (0, 1]")
         split_info["template_threshold"] = threshold
-        splits, group_stats = template_split(examples, options.fractions, options.seed, threshold)
+        splits, group_stats = template_split(examples, options.fractions, options.seed, threshold,
+                                             settings.cache_dir / "template-groups")
         stats.update(group_stats)
     stats["examples"] = len(examples)
     provenance = {**provenance, "split_seed": options.seed, "fractions": list(options.fractions),

@@ -16,9 +16,13 @@ message dataset groups in about a second.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+from pathlib import Path
 
 import numpy as np
+
+from smishctl.util.fs import atomic_write_bytes
 
 DEFAULT_THRESHOLD = 0.8  # see bench/RESULTS.md "Template-aware splits" for the measurement behind it
 _CHUNK_ROWS = 512
@@ -72,22 +76,54 @@ def similar_pairs(matrix, threshold: float, other=None) -> tuple[np.ndarray, np.
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
 
 
-# Splitting the default dataset builds this graph in about a second, and one command loads a dataset
-# several times (promote: the candidate, production, the whole test split). The result depends only on
-# the texts and the threshold, so it is kept per process, keyed by their hash.
+# Splitting the default dataset builds this graph in a few seconds (TF-IDF over ~6k texts, plus the
+# scikit-learn import), and one command loads a dataset several times (promote: the candidate,
+# production, the whole test split). The result depends only on the texts and the threshold, so it is
+# kept per process, and on disk when the caller gives a cache folder: every later command skips it.
 _GROUPS: dict[tuple[str, float], np.ndarray] = {}
 _GROUPS_KEPT = 8
+# Part of the cache file name: bump it whenever masking, features or linking change what a group is.
+GROUPING_VERSION = 1
 
 
-def template_groups(texts: list[str], threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+def template_groups(texts: list[str], threshold: float = DEFAULT_THRESHOLD,
+                    cache_dir: Path | None = None) -> np.ndarray:
     """A group number per text: connected components of the masked-cosine >= threshold graph."""
     key = (hashlib.sha256("\0".join(texts).encode()).hexdigest(), float(threshold))
     if key not in _GROUPS:
         if len(_GROUPS) >= _GROUPS_KEPT:
             _GROUPS.pop(next(iter(_GROUPS)))
-        _GROUPS[key] = _template_groups(texts, threshold)
-        _GROUPS[key].flags.writeable = False  # shared between callers: nobody may change it
+        path = cache_dir / f"v{GROUPING_VERSION}-{key[0]}-{key[1]!r}.npy" if cache_dir is not None else None
+        groups = _read_groups(path, len(texts)) if path is not None else None
+        if groups is None:
+            groups = _template_groups(texts, threshold)
+            if path is not None:
+                _write_groups(path, groups)
+        groups.flags.writeable = False  # shared between callers: nobody may change it
+        _GROUPS[key] = groups
     return _GROUPS[key]
+
+
+def _read_groups(path: Path, n: int) -> np.ndarray | None:
+    """The cached groups, or None when absent or not a plain integer array of one group per text
+    in [0, n) (a damaged or foreign file is recomputed, never trusted). Never unpickles."""
+    try:
+        groups = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if groups.shape != (n,) or groups.dtype.kind not in "iu" or (n and (groups.min() < 0 or groups.max() >= n)):
+        return None
+    return groups.astype(np.int64, copy=False)
+
+
+def _write_groups(path: Path, groups: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(groups, dtype=np.int64), allow_pickle=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:  # a read-only cache only costs the next command the recomputation
+        pass
 
 
 def _template_groups(texts: list[str], threshold: float) -> np.ndarray:

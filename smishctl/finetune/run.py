@@ -16,7 +16,7 @@ from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_split
 from smishctl.finetune import DEFAULT_INSTRUCTIONS, PROGRAM_KIND, require_extra
 from smishctl.finetune.encode import LOSS_TARGETS
 from smishctl.finetune.gguf_adapter import check_supported, write_adapter
-from smishctl.finetune.torch_model import add_lora, load_base, load_lora_state, pick_device
+from smishctl.finetune.torch_model import add_lora, base_cache, load_base, load_lora_state, pick_device
 from smishctl.finetune.trainer import TrainConfig, train
 from smishctl.ops.evaluate import library_versions
 from smishctl.ops.optimize import CALIBRATE_CHOICES, _git_commit, decide_on_dev
@@ -129,7 +129,7 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
 
     device = pick_device(cfg.device)
     emit("phase", name=f"loading {spec.name} ({gguf.name}) on {device}", total=None)
-    base = load_base(gguf, device)
+    base = load_base(gguf, device, base_cache(settings.cache_dir, base_sha))
     model = add_lora(base, cfg.rank, cfg.alpha, cfg.seed)
     if resumed:
         load_lora_state(model, resume_state)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from smishctl.core.errors import ConfigError
 from smishctl.finetune.encode import first_token_ids, prompt_ids
+from smishctl.util.fs import atomic_write_json, file_lock, read_json
+from smishctl.util.hashing import sha256_file
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 
@@ -31,21 +33,46 @@ def pick_device(requested: str) -> str:
     return requested
 
 
-def load_base(gguf: Path, device: str) -> LoadedBase:
-    """transformers reads the GGUF itself (de-quantized to float32): no second copy of the weights."""
+def base_cache(cache_dir: Path, sha256: str) -> Path:
+    """Where the de-quantized weights of the GGUF with this SHA-256 are kept."""
+    return Path(cache_dir) / "models" / "torch-base" / sha256[:16]
+
+
+def load_base(gguf: Path, device: str, cache: Path | None = None) -> LoadedBase:
+    """transformers reads the GGUF itself (de-quantized to float32). De-quantizing takes minutes on a
+    CPU, so with a `cache` folder (base_cache) the result is kept there as safetensors (~2 GB for
+    the 0.5B) with its checksums, and later runs load it in seconds."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    gguf = Path(gguf)
+    if cache is None:
+        model, tokenizer = _load_gguf(gguf)
+    else:  # two runs at once: the second waits for the first's cache instead of de-quantizing too
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(cache.parent / f".{cache.name}.lock"):
+            loaded = _load_cached(cache)
+            if loaded is None:
+                loaded = _load_gguf(gguf)
+                _save_cached(*loaded, cache)
+        model, tokenizer = loaded
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.use_cache = False
+    return LoadedBase(model=model.to(device), tokenizer=tokenizer, device=device)
+
+
+def _load_gguf(gguf: Path) -> tuple[object, object]:
     import functools
 
     import torch
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    # Its GGUF de-quantization bar ignores the switch above; our own progress bar covers the phase.
+    # Its GGUF de-quantization bar ignores the logging switch; our own progress bar covers the phase.
     gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    gguf = Path(gguf)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
@@ -53,10 +80,57 @@ def load_base(gguf: Path, device: str) -> LoadedBase:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{gguf.name} cannot be fine-tuned here: {first[:160]}",
                           hint="use an embedded local model (local/qwen2.5-coder-0.5b) or a Qwen2 GGUF") from None
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model.config.use_cache = False
-    return LoadedBase(model=model.to(device), tokenizer=tokenizer, device=device)
+    return model, tokenizer
+
+
+_CHECKSUMS = "checksums.json"
+
+
+def _load_cached(folder: Path) -> tuple[object, object] | None:
+    """The cached model and tokenizer, or None when absent or any file differs from its recorded
+    checksum (a damaged cache is rebuilt, never trusted). safetensors: no pickle is ever loaded."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        sums = read_json(folder / _CHECKSUMS)
+        if not isinstance(sums, dict) or not sums or any(sha256_file(folder / name) != digest
+                                                          for name, digest in sums.items()):
+            return None
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, use_safetensors=True)
+    except (OSError, ValueError, KeyError):
+        return None
+    return model, tokenizer
+
+
+def _save_cached(model, tokenizer, folder: Path) -> None:
+    """Written to a staging folder and renamed into place, so a reader sees all of it or nothing."""
+    import shutil
+    import uuid
+
+    from safetensors.torch import save_model
+
+    staging = folder.parent / f".staging-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir(parents=True)
+        # save_pretrained refuses a model read from a GGUF (its quantization_config says GGUF, though
+        # the weights are plain float32 by now): write the config without it and the weights as
+        # safetensors (save_model keeps one copy of tied embeddings).
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        atomic_write_json(staging / "config.json", config)
+        save_model(model, str(staging / "model.safetensors"))
+        tokenizer.save_pretrained(str(staging))
+        sums = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}
+        atomic_write_json(staging / _CHECKSUMS, sums)
+        if folder.exists():  # damaged (or written meanwhile by another run): replace it
+            shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+    except (OSError, ValueError, RuntimeError):  # the next run only pays the de-quantization again
+        pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def add_lora(base: LoadedBase, rank: int, alpha: float, seed: int, dropout: float = 0.0):

@@ -105,10 +105,45 @@ def _litellm_prices(model: str) -> tuple[float | None, float | None]:
     return info.get("input_cost_per_token"), info.get("output_cost_per_token")
 
 
-def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
+def check_model_name(name: str | None, settings: Settings, *, _seen: tuple[str, ...] = ()) -> str:
+    """`name` (or the default model), stripped, when `resolve_model` knows what it names; else the same
+    ModelError. Reads no weights and imports no litellm, so a mistyped name fails in a moment."""
     name = (name or settings.default_model).strip()
     if not name:
         raise ModelError("empty model name", hint="pass --model, e.g. local/qwen2.5-coder-0.5b")
+    alias = settings.model_aliases.get(name)
+    if alias is not None:
+        if "deployments" in alias:
+            return name
+        if "litellm" not in alias:
+            raise ModelError(f"model alias {name!r} has no 'litellm' key in smishctl.toml")
+        if name in _seen:
+            raise ModelError(f"model alias {name!r} in smishctl.toml refers back to itself")
+        check_model_name(alias["litellm"], settings, _seen=(*_seen, name))
+        return name
+    if name.startswith(CLASSIC_PREFIX):
+        if name[len(CLASSIC_PREFIX):] not in CLASSIC_MODELS:
+            raise ModelError(f"unknown classic model {name!r}",
+                             hint=f"use one of: {', '.join(CLASSIC_PREFIX + m for m in CLASSIC_MODELS)}")
+    elif name.endswith(".gguf"):
+        path = Path(name.removeprefix(LOCAL_PREFIX)).expanduser().resolve()
+        if not path.is_file():
+            raise ModelError(f"GGUF file not found: {path}")
+    elif name.startswith(LOCAL_PREFIX):
+        if name[len(LOCAL_PREFIX):] not in WEIGHTS:
+            raise ModelError(f"unknown local model {name!r}",
+                             hint=f"use one of: {', '.join(LOCAL_PREFIX + w for w in WEIGHTS)} or a .gguf path")
+    elif "/" not in name:
+        raise ModelError(
+            f"unknown model {name!r}",
+            hint="use a litellm model string such as openai/gpt-4o-mini, an alias from smishctl.toml, "
+            "or local/qwen2.5-coder-0.5b",
+        )
+    return name
+
+
+def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
+    name = check_model_name(name, settings)
     aliases = settings.model_aliases
     if name in aliases:
         a = aliases[name]
@@ -123,8 +158,6 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
                 extra={"fleet": {"deployments": deps, **{k: a[k] for k in ROUTER_KEYS if k in a}},
                        **{k: v for k, v in a.items() if k in ("timeout", "num_retries", "max_tokens")}},
             )
-        if "litellm" not in a:
-            raise ModelError(f"model alias {name!r} has no 'litellm' key in smishctl.toml")
         per_m = 1e-6
         spec = resolve_model(a["litellm"], settings)
         return ModelSpec(
@@ -143,31 +176,17 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
         )
     if name.startswith(CLASSIC_PREFIX):
         short = name[len(CLASSIC_PREFIX):]
-        if short not in CLASSIC_MODELS:
-            raise ModelError(f"unknown classic model {name!r}",
-                             hint=f"use one of: {', '.join(CLASSIC_PREFIX + m for m in CLASSIC_MODELS)}")
         # Runs on the same CPU as the local models: priced by compute time at the same rate.
         return ModelSpec(name=name, litellm_model=name, usd_per_hour=settings.local_usd_per_hour,
                          extra={"classic": short})
     if name.endswith(".gguf"):
         path = Path(name.removeprefix(LOCAL_PREFIX)).expanduser().resolve()
-        if not path.is_file():
-            raise ModelError(f"GGUF file not found: {path}")
         return ModelSpec(name=name, litellm_model=f"{LOCAL_PREFIX}{path.stem}", local_gguf=path,
                          usd_per_hour=settings.local_usd_per_hour, weights_fingerprint=weights_fingerprint(path))
     if name.startswith(LOCAL_PREFIX):
         short = name[len(LOCAL_PREFIX):]
-        if short not in WEIGHTS:
-            raise ModelError(f"unknown local model {name!r}",
-                             hint=f"use one of: {', '.join(LOCAL_PREFIX + w for w in WEIGHTS)} or a .gguf path")
         return ModelSpec(name=name, litellm_model=name, local_gguf=Path("<embedded>") / short,
                          usd_per_hour=settings.local_usd_per_hour)
-    if "/" not in name:
-        raise ModelError(
-            f"unknown model {name!r}",
-            hint="use a litellm model string such as openai/gpt-4o-mini, an alias from smishctl.toml, "
-            "or local/qwen2.5-coder-0.5b",
-        )
     provider = name.split("/", 1)[0]
     api_base = os.environ.get(f"SMISHCTL_API_BASE_{provider.upper()}") or None
     inp, out = _litellm_prices(name)

@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass, field
 
 from smishctl.core.errors import ConfigError
+from smishctl.core.records import Prediction
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
+from smishctl.ops.items import disagreements
 from smishctl.ops.pairing import RunData, check_comparable, common_items, metrics_on, paired_codes
 from smishctl.score.gates import Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
@@ -15,6 +17,7 @@ from smishctl.score.stats import SIGNIFICANCE, bootstrap_macro_f1_diff, discorda
 
 EXIT_PASS, EXIT_GATE, EXIT_USAGE, EXIT_ERRORS = 0, 1, 2, 3
 SCHEMA = "smishctl.compare/1"
+DIFF_LIMIT = 50  # items the runs disagree on that a comparison keeps (reports stay readable and bounded)
 
 
 @dataclass
@@ -25,6 +28,7 @@ class CompareOptions:
     n_boot: int = 2000
     seed: int = 0
     strict_items: bool = False  # refuse (exit 2) instead of warning when runs cover different items
+    diff_limit: int = DIFF_LIMIT
 
 
 def paired_stats(base: RunData, cand: RunData, labels: tuple[str, ...], *, n_boot: int = 2000,
@@ -41,6 +45,13 @@ def paired_stats(base: RunData, cand: RunData, labels: tuple[str, ...], *, n_boo
         "confidence": boot["confidence"], "n_boot": boot["n_boot"], "seed": seed,
         "significant": p < SIGNIFICANCE, "significantly_worse": significantly_worse(p, boot["diff"]),
     }
+
+
+def diff_items(runs: list[RunData], common: list[str], *, limit: int = DIFF_LIMIT) -> dict:
+    """The common items the runs answer differently: {n, items: [{item_id, gold, text, answers, correct}]
+    (answers in the order of `runs`), left_out}."""
+    paired = [[Prediction.from_dict(r.by_item[i], where=f"run {r.id} item {i}") for r in runs] for i in common]
+    return disagreements(paired, limit=limit)
 
 
 def report_new_runs(settings, runs: list[RunData], *, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> list[RunData]:
@@ -154,6 +165,7 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
         } for r in runs],
         "rows": build_rows([compared[r.id] for r in runs], labels, baseline_index),
         "stats": stats,
+        "diff": diff_items(runs, common, limit=opts.diff_limit),
         "gates": gate_results,
         "checks": checks,
         "must_pass": must_pass_results,

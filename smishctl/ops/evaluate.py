@@ -12,10 +12,12 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
 from smishctl.core.identity import config_hash
 from smishctl.core.records import RunRecord, Solver
+from smishctl.data.feedback import training_feedback
 from smishctl.data.prepare import ALL, SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.data.registry import DEFAULT_DATASET
 from smishctl.data.shards import select
 from smishctl.models.lm import build_lm
+from smishctl.models.registry import check_model_name
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.score.metrics import run_metrics
 from smishctl.solve.build import build_solver
@@ -48,6 +50,7 @@ class EvalConfig:
     adapter: str | None = None  # score | chat | json; None: the artifact's own (score for zero-shot)
     evaluation_only: bool = False  # score the whole file (every item in `test`); never train on it
     train_dataset: str | None = None  # classic/* models: train here, not on the evaluated dataset
+    with_feedback: bool = False  # classic/* models: also train on the user reports (smishctl.data.feedback)
 
 
 def library_versions() -> dict:
@@ -101,6 +104,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         if record.complete:
             raise ConfigError(f"run {run.id} is already complete", hint="nothing to resume")
         cfg = EvalConfig(**{k: v for k, v in record.config.items() if k in EvalConfig.__dataclass_fields__})
+    if cfg.model:  # a mistyped name fails before the dataset is loaded
+        check_model_name(cfg.model, settings)
     opts = cfg.data_options or {}
     split_opts = SplitOptions(**opts.get("split", {})) if opts.get("split") else SplitOptions()
     ds = load_dataset_splits(cfg.dataset, settings, options=split_opts, evaluation_only=cfg.evaluation_only,
@@ -113,13 +118,19 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     spec = model_for(art, settings, cfg.model)
     adapter = None
     train_ds = None
+    feedback, feedback_info = [], None
+    if cfg.with_feedback and not spec.extra.get("classic"):
+        raise ConfigError("--with-feedback trains classic/* models only",
+                          hint="for a prompt, optimize --with-feedback, then evaluate that version")
     if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
         train_ds = classic_training_dataset(settings, cfg, ds)
-        refuse_scoring_training_items(spec.name, train_ds, ds, cfg.split, items)
+        if cfg.with_feedback:  # reports join the train split, never its dev/test (as optimize does)
+            feedback, feedback_info = training_feedback(settings, train_ds)
+        refuse_scoring_training_items(spec.name, train_ds, ds, cfg.split, items, extra_train=feedback)
         model_labels = train_ds.labels
 
         def make_solver():
-            return build_classic_solver(spec, ds, art, train_dataset=train_ds)
+            return build_classic_solver(spec, ds, art, train_dataset=train_ds, extra_train=feedback)
     else:
         adapter = load_adapter_config(art, cfg.adapter)
         model_labels = artifact_labels(art, ds.labels)
@@ -139,6 +150,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
     if train_ds is not None and train_ds is not ds:  # (training on the evaluated dataset: as runs always had)
         identity["train"] = {"dataset": train_ds.name, "split_hash": train_ds.split_hash("train")}
+    if feedback:  # other reports, another model: never the same run (none: the plain model's run)
+        identity["feedback"] = content_hash(feedback)
     if resume:
         if record.items_hash != items_hash:
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
@@ -157,6 +170,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     if train_ds is not None:  # where a classic model learned, always named (with the hash of what it saw)
         dataset["train_dataset"] = {"dataset": train_ds.name, "split": "train",
                                     "split_hash": train_ds.split_hash("train"), "n_items": len(train_ds.split("train"))}
+        if feedback_info is not None:
+            dataset["train_dataset"]["feedback"] = {**feedback_info, "items_hash": content_hash(feedback)}
     record = RunRecord(
         id=run_id, kind="evaluation", status="running", created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         config=asdict(cfg), config_hash=config_hash(identity), identity=identity, model=spec.public(),
@@ -196,7 +211,7 @@ def _text_key(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items) -> None:
+def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items, extra_train=()) -> None:
     """A classic model never scores a message it learned: refuse when the scored items include the
     training split (`--split all` or `train` of the same dataset) or any text of it (another file
     holding the same messages)."""
@@ -205,11 +220,11 @@ def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items) -
                           "its train split",
                           hint="score the test split, evaluate the file with --evaluation-only (the classic model "
                           "then trains on the default dataset), or name --train-dataset")
-    learned = {_text_key(ex.text) for ex in train_ds.split("train")}
+    learned = {_text_key(ex.text) for ex in [*train_ds.split("train"), *extra_train]}
     seen = sum(_text_key(ex.text) in learned for ex in items)
     if seen:
         raise ConfigError(f"{model} would score {seen} of {len(items)} messages it trains on (the train split of "
-                          f"{train_ds.name} holds the same texts)",
+                          f"{train_ds.name}{' or the feedback' if extra_train else ''} holds the same texts)",
                           hint="name another --train-dataset, or remove those messages from the evaluated file")
 
 

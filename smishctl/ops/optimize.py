@@ -21,6 +21,7 @@ from smishctl.models.registry import resolve_model
 from smishctl.ops.evaluate import library_versions
 from smishctl.ops.hooks import RunHooks, default_hooks, notify, safe_call
 from smishctl.ops.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
+from smishctl.ops.prompts_new import source_note, starting_prompt
 from smishctl.ops.trial_scores import TrialRecorder
 from smishctl.score.metrics import compute_metrics
 from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
@@ -121,6 +122,8 @@ class OptimizeConfig:
     recall_target: str | None = None  # "LABEL=R": a threshold on p(LABEL) chosen on dev to reach recall R
     split_policy: str | None = None  # None: [data] split_policy (smishctl.data.prepare)
     with_feedback: bool = False  # add datasets/feedback/<dataset>.jsonl to the training pool (never dev/test)
+    instructions: str | None = None  # a text file whose instructions the search starts from
+    start_from: str | None = None  # an artifact whose instructions the search starts from
 
 
 def _git_commit(folder) -> str | None:
@@ -247,8 +250,12 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     if recall_target and recall_target[0] not in ds.labels:
         raise ConfigError(f"--recall-target names {recall_target[0]!r}, not a label of {ds.name}",
                           hint=f"use one of: {', '.join(ds.labels)}")
+    start = starting_prompt(settings, instructions_file=cfg.instructions, from_artifact=cfg.start_from)
+    start_instructions = start.instructions if start else None
     if opt_spec.program_kind == "knn":
-        knn_grid(params, ds.labels)  # bad search values are an error before any model call
+        if start and "instructions" not in cfg.params:  # kNN searches demos under the given wording
+            params["instructions"] = "start"
+        knn_grid(params, ds.labels, start_instructions)  # bad search values are an error before any model call
 
     spec = resolve_model(cfg.model, settings)
     teacher_spec = resolve_model(cfg.teacher, settings) if cfg.teacher else None
@@ -286,15 +293,17 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         import dspy
 
         meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
-        baseline = compute_metrics(dev_rows(make_program(ds.labels), adapter, "baseline"), ds.labels)
+        baseline = compute_metrics(dev_rows(make_program(ds.labels, start_instructions), adapter, "baseline"),
+                                   ds.labels)
         meter.enforcing = True
         tell("trial_scored", optimization_id, {
             "trial": 0, "score": baseline["accuracy"], "candidate": {"optimizer": "zero-shot"},
             "metrics": {"macro_f1": baseline["macro_f1"]}, "model": spec.name})
         emit("phase", name=f"optimizing ({name})", total=None, baseline=baseline)
         ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
-                              threads=cfg.threads, params=params, adapter=adapter, score=score_candidate)
-        student = make_program(ds.labels)
+                              threads=cfg.threads, params=params, adapter=adapter, score=score_candidate,
+                              start_instructions=start_instructions)
+        student = make_program(ds.labels, start_instructions)
 
         trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t),
                                on_scored=lambda n, t: tell("trial_scored", optimization_id,
@@ -360,13 +369,14 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
         "calibration": decided["calibration"],
         "decision": decided["decision"],
         "demos": demos_note,
-        "instructions_changed": instructions != (KNN_INSTRUCTIONS if opt_spec.program_kind == "knn"
-                                                 else DEFAULT_INSTRUCTIONS),
+        "instructions_changed": instructions != (start_instructions or (
+            KNN_INSTRUCTIONS if opt_spec.program_kind == "knn" else DEFAULT_INSTRUCTIONS)),
+        **({"source": start.source} if start else {}),
         "versions": library_versions(),
         "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
     }
     notify(hooks, "optimization_finished", optimization_id, into=manifest, on_warning=on_warning)
-    card = _card(manifest, instructions)
+    card = _card(manifest, instructions, start_instructions)
     art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
                         manifest=manifest, card=card)
     return {"artifact": art.id, "path": str(art.dir), **art.manifest}
@@ -424,8 +434,9 @@ def _decision_note(m: dict) -> str:
     return ("; " + "; ".join(parts)) if parts else ""
 
 
-def _card(m: dict, instructions: str) -> str:
+def _card(m: dict, instructions: str, start: str | None = None) -> str:
     b, o = m["dev_metrics"]["baseline"], m["dev_metrics"]["optimized"]
+    before = "starting prompt" if start else "zero-shot"
     return "\n".join([
         "# Prompt {{id}}",
         "",
@@ -433,7 +444,8 @@ def _card(m: dict, instructions: str) -> str:
         f"seed {m['optimizer']['seed']}",
         f"- dataset: `{m['dataset']['name']}`, {m['dataset']['train_size']} train / {m['dataset']['dev_size']} dev "
         "messages (balanced)",
-        f"- dev macro-F1: zero-shot {_f3(b['macro_f1'])} -> optimized {_f3(o['macro_f1'])} "
+        *([f"- started from: {source_note(m['source'])}"] if start else []),
+        f"- dev macro-F1: {before} {_f3(b['macro_f1'])} -> optimized {_f3(o['macro_f1'])} "
         f"(gain {m['dev_metrics']['macro_f1_gain']:+.3f})",
         f"- spent: {m['spend']['lm_calls']} LM calls, {m['spend']['wall_seconds']} s"
         + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
@@ -444,8 +456,15 @@ def _card(m: dict, instructions: str) -> str:
           if len(m["search"].get("candidates") or []) > 1 else []),
         f"- adapter: `{m['adapter']['name']}`" + _decision_note(m),
         "",
+        *(_start_section(start, instructions) if start else []),
         "## Instructions",
         "",
         instructions,
         "",
     ])
+
+
+def _start_section(start: str, result: str) -> list[str]:
+    """The instructions the search started from, shown before the result's."""
+    same = " (the result keeps them unchanged)" if start == result else ""
+    return [f"## Starting instructions{same}", "", start, ""]

@@ -25,6 +25,7 @@ class OptimizeContext:
     threads: int
     params: dict
     adapter: object = None  # AdapterConfig; an optimizer that searches the rendering may replace it
+    start_instructions: str | None = None  # given instructions (optimize --instructions/--from): kNN's "start"
     # (program, adapter config, note) -> (dev metrics, dev rows), through the solver `evaluate` uses
     score: Callable | None = None
     candidates: list = field(default_factory=list)  # what a search tried: settings and dev figures
@@ -125,8 +126,10 @@ def _gepa(student, trainset, devset, ctx):
 
 
 # Wordings the kNN search may try (`--param instructions=knn,default,short`).
-def instruction_variants(labels: tuple[str, ...]) -> dict[str, str]:
+def instruction_variants(labels: tuple[str, ...], start: str | None = None) -> dict[str, str]:
+    """The kNN instruction wordings by name; `start` is the user's own (optimize --instructions)."""
     return {
+        **({"start": start} if start else {}),
         "knn": KNN_INSTRUCTIONS,
         "default": DEFAULT_INSTRUCTIONS,
         "short": f"Classify the SMS as {', '.join(labels[:-1])} or {labels[-1]}, like the similar examples above. "
@@ -185,7 +188,7 @@ def _prior(text: str) -> float | None:
     return value
 
 
-def knn_grid(params: dict, labels: tuple[str, ...]) -> list[dict]:
+def knn_grid(params: dict, labels: tuple[str, ...], start: str | None = None) -> list[dict]:
     """Every combination of the comma-separated kNN parameters, cheapest first (smaller k)."""
     from itertools import product
 
@@ -193,7 +196,7 @@ def knn_grid(params: dict, labels: tuple[str, ...]) -> list[dict]:
         "k": _grid_values("k", params["k"], cast=_positive),
         "order": _grid_values("order", params["order"], ORDERS),
         "dedup": _grid_values("dedup", params["dedup"], cast=_bool),
-        "instructions": _grid_values("instructions", params["instructions"], tuple(instruction_variants(labels))),
+        "instructions": _grid_values("instructions", params["instructions"], tuple(instruction_variants(labels, start))),
         "words": _grid_values("words", params["words"], tuple(LABEL_WORDINGS)),
         "max_demo_chars": _grid_values("max_demo_chars", params["max_demo_chars"], cast=_chars),
         "prior": _grid_values("prior", params.get("prior", "off"), cast=_prior),
@@ -208,9 +211,9 @@ def _knn(student, trainset, devset, ctx):
     The SVM prior changes no model call: each prior value re-decides the same dev rows."""
     pool = [(ex.sms, ex.label) for ex in trainset]
     texts = {ex.item_id: ex.sms for ex in devset}
-    variants = instruction_variants(ctx.labels)
+    variants = instruction_variants(ctx.labels, ctx.start_instructions)
     best = None
-    grid = knn_grid(ctx.params, ctx.labels)
+    grid = knn_grid(ctx.params, ctx.labels, ctx.start_instructions)
     prompts = [c for c in grid if c["prior"] == grid[0]["prior"]]  # the candidates that need model calls
     for n, cand in enumerate(prompts, 1):
         program = KNNClassifier(pool, ctx.labels, k=cand["k"], instructions=variants[cand["instructions"]],

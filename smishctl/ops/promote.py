@@ -161,6 +161,43 @@ def candidate_evaluation(settings: Settings, evidence: Evidence, *, run: str | N
     return record, "existing" if reused else "evaluated"
 
 
+def policy_summary(pol: Policy) -> list[str]:
+    """The [promotion] policy as the lines a dry run shows, in the order the checks run."""
+    lines = [f"{g.text} ({g.name})" if g.name else f"{g.text} (require)" for g in pol.test]
+    lines += [f"{g.text} ({g.name}, on the robustness set)" for g in pol.robustness]
+    lines.append(f"not significantly worse than production on the same items (McNemar p < {pol.no_regression.alpha:g})")
+    lines += [f"must-pass set {name}: no miss" for name in pol.must_pass]
+    return lines
+
+
+def seconds_per_item(settings: Settings, serving: ServingIdentity) -> tuple[float, str] | None:
+    """(mean seconds per item, run id) from the newest complete run of the same model and endpoint that
+    the cache did not mostly answer; None when the project has none."""
+    for run in reversed(list_runs(settings.runs_dir)):
+        try:
+            rec = run.record()
+        except (SmishError, OSError, ValueError):
+            continue
+        m = rec.metrics or {}
+        mean = (m.get("latency_ms") or {}).get("mean")
+        same = rec.serving.model == serving.model and rec.serving.endpoint == serving.endpoint
+        if rec.complete and same and mean and m.get("cache_hits", 0) * 2 <= rec.n_items:
+            return mean / 1000, rec.id
+    return None
+
+
+def evaluation_plan(settings: Settings, evidence: Evidence, pol: Policy, *, limit: int | None,
+                    balanced: bool) -> dict:
+    """What a dry run that found no evaluation would evaluate: how many test items, about how long
+    (seconds per item of the model's last run, times the items; None without one), under which policy."""
+    n_items = evidence.n_items if limit is None else min(limit, evidence.n_items)
+    speed = seconds_per_item(settings, evidence.serving)
+    return {"n_items": n_items, "limit": limit, "balanced": balanced, "dataset": evidence.dataset,
+            "estimate_seconds": speed[0] * n_items if speed else None, "estimate_from": speed[1] if speed else None,
+            "seconds_per_item": speed[0] if speed else None,
+            "policy": policy_summary(pol), "min_items": pol.min_items}
+
+
 def verified_run(settings: Settings, record: dict) -> RunData:
     """The candidate's run with its rows, refused when its record and its predictions disagree (the
     gates then read metrics recomputed from the rows, which is what they were)."""
@@ -295,6 +332,8 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         "checks": checks, "policy_passed": not failed if cand else None, "forced": bool(force and failed),
         "reason": reason,
     }
+    if dry_run and cand is None:
+        plan["would_evaluate"] = evaluation_plan(settings, evidence, pol, limit=limit, balanced=balanced)
     if failed and not force:
         raise PolicyError("promotion policy failed for " + art.id + ": " + "; ".join(
             f"{c['name']}: {c['detail']}" for c in failed), hint="improve the prompt, or override with --force --reason '...'")

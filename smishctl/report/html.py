@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from html import escape
 
+from smishctl.report.refs import letter_refs
 from smishctl.report.verdict import NO_GATES, verdict
 from smishctl.score.gates import metric_value
 from smishctl.score.rows import fmt_cell, fmt_delta
@@ -27,6 +28,9 @@ td.best{font-weight:700;background:#dafbe1} td.cached{color:#9a6700;font-style:i
 svg text{font-size:11px;fill:#333} .legend span{display:inline-block;margin-right:14px;font-size:12px;cursor:pointer}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 .dim{opacity:.15}
+table.diff td.wrong{color:#cf222e;font-weight:600} table.diff th.sort{cursor:pointer;user-select:none}
+table.diff th.sort[data-dir=asc]::after{content:" ▲"} table.diff th.sort[data-dir=desc]::after{content:" ▼"}
+table.diff td.text{max-width:60em} #diff-filter{font-size:13px;padding:3px 6px;width:24em;margin:0 0 8px}
 """
 
 SCRIPT = """
@@ -45,6 +49,40 @@ SCRIPT = """
   var charts=document.querySelectorAll('svg.chart');
   var drawn=0; charts.forEach(function(s){ if(s.querySelectorAll('rect,circle,path,line').length>0) drawn++; });
   document.body.setAttribute('data-charts-drawn', String(drawn));
+  // The items the runs answer differently: filter by any text in a row, sort by a clicked header.
+  // Both can be set in the address too (report.html#filter=paypal&sort=4), to share a view.
+  var diff=document.querySelector('table.diff');
+  if(diff){
+    var body=diff.tBodies[0], box=document.getElementById('diff-filter'), heads=diff.querySelectorAll('th.sort');
+    var filter=function(q){
+      q=q.trim().toLowerCase(); var shown=0;
+      Array.prototype.forEach.call(body.rows,function(tr){
+        var hide=q!==''&&tr.textContent.toLowerCase().indexOf(q)<0; tr.hidden=hide; if(!hide)shown++;
+      });
+      diff.setAttribute('data-shown',String(shown));
+    };
+    var sort=function(col,dir){
+      var rows=Array.prototype.slice.call(body.rows);
+      rows.sort(function(a,b){
+        var x=a.cells[col].textContent, y=b.cells[col].textContent, num=/^-?[0-9]+([.][0-9]+)?$/;
+        if(num.test(x)&&num.test(y)){x=+x;y=+y;}  // numbers as numbers, the rest as written
+        return (dir==='desc'?-1:1)*(x<y?-1:x>y?1:0);
+      });
+      rows.forEach(function(tr){body.appendChild(tr);});
+      heads.forEach(function(h,i){ if(i===col)h.setAttribute('data-dir',dir); else h.removeAttribute('data-dir'); });
+    };
+    box.addEventListener('input',function(){filter(box.value);});
+    heads.forEach(function(h,i){h.addEventListener('click',function(){
+      sort(i,h.getAttribute('data-dir')==='asc'?'desc':'asc');
+    });});
+    var params={};
+    location.hash.replace(/^#/,'').split('&').forEach(function(kv){
+      var k=kv.split('=')[0]; if(k)params[k]=decodeURIComponent(kv.slice(k.length+1));
+    });
+    if(params.sort!==undefined&&heads[+params.sort])sort(+params.sort,params.dir==='desc'?'desc':'asc');
+    if(params.filter)box.value=params.filter;
+    filter(box.value);
+  }
   document.body.setAttribute('data-ready','1');
 })();
 """
@@ -54,15 +92,17 @@ def _color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _legend(runs: list[dict]) -> str:
+def _legend(cmp: dict) -> str:
+    letters = letter_refs(cmp)
     return '<div class="legend">' + "".join(
-        f'<span data-run="{escape(r["id"])}"><i style="background:{_color(i)}"></i>{escape(r["name"])}</span>'
-        for i, r in enumerate(runs)) + "</div>"
+        f'<span data-run="{escape(r["id"])}"><i style="background:{_color(i)}"></i><b>{letters[r["id"]]}</b> '
+        f'{escape(r["name"])}</span>' for i, r in enumerate(cmp["runs"])) + "</div>"
 
 
 def _metrics_table(cmp: dict) -> str:
-    head = "".join(f"<th>{escape(r['name'])}<br><small>{escape(r['role'])}{' · cached' if r.get('cached') else ''}"
-                   f" · {escape(r['id'])}</small></th>" for r in cmp["runs"])
+    letters = letter_refs(cmp)
+    head = "".join(f"<th>{letters[r['id']]} · {escape(r['name'])}<br><small>{escape(r['role'])}"
+                   f"{' · cached' if r.get('cached') else ''} · {escape(r['id'])}</small></th>" for r in cmp["runs"])
     body = []
     for row in cmp["rows"]:
         cells = []
@@ -248,6 +288,30 @@ def _must_pass_html(cmp: dict) -> str:
     return ("<h2>Must-pass</h2>" + "".join(parts)) if parts else ""
 
 
+def diff_html(cmp: dict) -> str:
+    """The common items the runs answer differently (at most the comparison's cap): filterable, sortable."""
+    d = cmp.get("diff")
+    if not d:
+        return ""
+    if not d["items"]:
+        return "<h2>Items answered differently</h2><p>The runs answer every common item alike.</p>"
+    letters = letter_refs(cmp)
+    more = f"; the first {len(d['items'])} are listed, {d['left_out']} left out" if d["left_out"] else ""
+    heads = ["item", "gold"] + [letters[r["id"]] for r in cmp["runs"]] + ["text"]
+    rows = []
+    for it in d["items"]:
+        answers = "".join(f'<td class="{"right" if ok else "wrong"}">{escape(a)}</td>'
+                          for a, ok in zip(it["answers"], it["correct"], strict=True))
+        rows.append(f"<tr><td><code>{escape(it['item_id'])}</code></td><td>{escape(it['gold'])}</td>{answers}"
+                    f'<td class="text">{escape(it["text"] or "")}</td></tr>')
+    return (f"<h2>Items answered differently</h2><p>{d['n']} of {cmp['n_common_items']} common items{more}; red = not the gold label. "
+            f"Click a header to sort.</p>"
+            f'<input type="search" id="diff-filter" placeholder="filter: text, label, item id" aria-label="filter items">'
+            f'<table class="diff" data-shown="{len(rows)}"><thead><tr>'
+            + "".join(f'<th class="sort">{escape(h)}</th>' for h in heads)
+            + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def _cached_note(cmp: dict) -> str:
     names = [r["name"] for r in cmp["runs"] if r.get("cached")]
     if not names:
@@ -274,7 +338,7 @@ def render_html(cmp: dict) -> str:
 <p>Dataset <b>{escape(str(ds['name']))}/{escape(str(ds['split']))}</b>, {cmp['n_common_items']} items common to all runs;
 baseline <code>{escape(str(cmp['baseline']))}</code>; generated {escape(cmp['created_at'])}.</p>
 {warnings}{f'<ul class="fail">{failures}</ul>' if failures else ''}
-{_legend(cmp['runs'])}
+{_legend(cmp)}
 <h2>Metrics</h2>{_metrics_table(cmp)}
 <h2>Paired statistics against the baseline</h2>{_stats_table(cmp)}
 <h2>Gates</h2>{_gates_table(cmp)}{_must_pass_html(cmp)}
@@ -286,6 +350,7 @@ baseline <code>{escape(str(cmp['baseline']))}</code>; generated {escape(cmp['cre
 </div>
 <h2>Per-class F1</h2><div class="charts"><figure>{f1_bars(cmp)}</figure></div>
 <h2>Confusion matrices</h2><div class="charts">{confusions}</div>
+{diff_html(cmp)}
 <script>{SCRIPT}</script>
 </body></html>
 """

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from smishctl.report.refs import letter_refs
 from smishctl.report.verdict import NO_GATES, verdict
 from smishctl.score.rows import fmt_cell, fmt_delta
 
 
 def _esc(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _esc_text(text: str) -> str:
+    """A message as literal text in a table cell: no HTML, emphasis or link that GitHub would render."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for c in "\\`*_[]~":
+        text = text.replace(c, "\\" + c)
+    return _esc(" ".join(text.split()))
 
 
 def must_pass_markdown(results: list[dict]) -> list[str]:
@@ -23,6 +32,28 @@ def must_pass_markdown(results: list[dict]) -> list[str]:
             lines += ["", "| expected | got | note | message |", "|---|---|---|---|"]
             lines += [f"| {c['expected']} | {_esc(c['predicted'])} | {_esc(c['note'])} | {_esc(c['text'])} |"
                       for c in missed]
+    return lines
+
+
+TEXT_CHARS = 200  # a message longer than this is cut in the table (the JSON report keeps it whole)
+
+
+def diff_markdown(cmp: dict) -> list[str]:
+    """The common items the runs answer differently (at most the comparison's cap), one column per run."""
+    d = cmp.get("diff")
+    if not d or not d["items"]:
+        return []
+    letters = letter_refs(cmp)
+    more = f"; the first {len(d['items'])} are listed, {d['left_out']} left out" if d["left_out"] else ""
+    lines = ["", "### Items answered differently", "",
+             f"{d['n']} of {cmp['n_common_items']} common items{more}. ✗ = not the gold label.", "",
+             "| item | gold | " + " | ".join(letters[r["id"]] for r in cmp["runs"]) + " | text |",
+             "|---|---|" + "---|" * len(cmp["runs"]) + "---|"]
+    for it in d["items"]:
+        answers = [_esc(a) if ok else f"{_esc(a)} ✗" for a, ok in zip(it["answers"], it["correct"], strict=True)]
+        text = it["text"] or ""
+        text = text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"
+        lines.append(f"| `{_esc(it['item_id'])}` | {_esc(it['gold'])} | " + " | ".join(answers) + f" | {_esc_text(text)} |")
     return lines
 
 
@@ -43,10 +74,11 @@ def render_markdown(cmp: dict) -> str:
     if cmp["warnings"]:
         lines.append("")
     heads = []
+    letters = letter_refs(cmp)
     for r in cmp["runs"]:
         role = {"baseline": " (baseline)", "reference": " (reference)"}.get(r["role"], "")
         cached = " (cached)" if r.get("cached") else ""
-        heads.append(f"{_esc(r['name'])}{role}{cached}<br>`{r['id']}`")
+        heads.append(f"**{letters[r['id']]}** · {_esc(r['name'])}{role}{cached}<br>`{r['id']}`")
     lines.append("| metric | " + " | ".join(heads) + " |")
     lines.append("|---|" + "---:|" * len(heads))
     for row in cmp["rows"]:
@@ -78,6 +110,7 @@ def render_markdown(cmp: dict) -> str:
             lines.append(f"| {'✅' if c['passed'] else '❌'} | `{c['run']}` | `{_esc(c['check'])}` | "
                          f"{c['value']:.4g} |")
     lines += must_pass_markdown(cmp.get("must_pass") or [])
+    lines += diff_markdown(cmp)
     if cmp["failures"]:
         lines += ["", "### Failures", ""] + [f"- {_esc(f)}" for f in cmp["failures"]]
     return "\n".join(lines) + "\n"

@@ -11,11 +11,25 @@ from smishctl.score.rows import fmt_cell, fmt_delta
 
 
 def _header(run: dict, ref: str) -> str:
-    """The run's reference on a line of its own (never cut: it is what the user pastes back), then
-    what the run is, which may wrap."""
+    """The run's short reference (never cut: it is what the user pastes back) and its role; what the run
+    is goes in the legend under the table, where it has the whole width."""
     role = {"baseline": " (baseline)", "reference": " (reference)"}.get(run["role"], "")
     cached = "\n[yellow]cached[/yellow]" if run.get("cached") else ""
-    return f"{escape(ref)}{role}\n[dim]{escape(run['name'])}[/dim]{cached}"
+    return f"{escape(ref)}{role}{cached}"
+
+
+def legend(cmp: dict, refs: dict[str, str] | None = None) -> Table:
+    """One line per run: its reference, then its whole id, model and prompt (wrapped at spaces, so an id
+    narrower than the terminal is never cut)."""
+    refs = refs or {}
+    t = Table.grid(padding=(0, 1), pad_edge=True)
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold")
+    for run in cmp["runs"]:
+        ref = refs.get(run["id"], run["id"])
+        about = escape(run["name"]) if ref == run["id"] else f"{escape(run['id'])} [dim]({escape(run['name'])})[/dim]"
+        t.add_row(f"[bold]{escape(ref)}[/bold]", about)
+    return t
 
 
 CACHED_NOTE = "; cached: answered from the cache, speed and cost not compared"

@@ -6,7 +6,8 @@
   messages, each voting with its similarity. Any gain of an LLM program over plain retrieval shows
   against this one.
 
-Both are trained on the train split of the dataset being evaluated. Same call contract as
+Both are trained on the train split of the dataset being evaluated (with `evaluate --with-feedback`,
+plus the user reports of smishctl.data.feedback). Same call contract as
 `smishctl.solve.dspy_solver.DSPySolver`, plus label probabilities:
 `solver(text) -> {pred, probs, status, error, raw, latency_ms, usage, cache_hit, cost_usd}`.
 `probs` maps every dataset label to a probability (summing to 1). For the SVM it is a softmax of the
@@ -163,11 +164,12 @@ class ClassicSolver:
         return self(text)["pred"]
 
 
-def build_classic_solver(spec: ModelSpec, dataset, art, train_dataset=None) -> ClassicSolver:
+def build_classic_solver(spec: ModelSpec, dataset, art, train_dataset=None, extra_train=()) -> ClassicSolver:
     """The solver `smishctl evaluate` uses for a classic/ model: trained on the train split of
-    `train_dataset` when given (evaluation-only files are never trained on), else of `dataset`."""
+    `train_dataset` when given (evaluation-only files are never trained on), else of `dataset`, plus
+    `extra_train` (user reports, `evaluate --with-feedback`: as `optimize --with-feedback` adds them)."""
     if not art.is_zero_shot:
         raise ConfigError(f"{spec.name} is a classical model and takes no prompt (got {art.id})",
                           hint="drop --prompt, or use zero-shot")
     source = train_dataset or dataset
-    return ClassicSolver.train(source.split("train"), source.labels, spec)
+    return ClassicSolver.train(list(source.split("train")) + list(extra_train), source.labels, spec)

@@ -17,7 +17,9 @@ def describe(art: Artifact) -> dict:
         instructions = state.get("instructions") or KNN_INSTRUCTIONS
         demos = f"kNN: {state['k']} nearest of a pool of {len(state['pool'])}"
     else:
-        pred = next(iter(v for v in state.values() if isinstance(v, dict) and "demos" in v), {})
+        # A Predict program's dump holds signature and demos at the top; a multi-predictor dump, per predictor.
+        pred = state if "signature" in state else next(
+            iter(v for v in state.values() if isinstance(v, dict) and "demos" in v), {})
         instructions = pred.get("signature", {}).get("instructions", DEFAULT_INSTRUCTIONS)
         demos = "\n".join(f"[{d.get('label')}] {str(d.get('sms'))[:70]}" for d in pred.get("demos", [])) or "none"
     opt = m.get("optimizer", {})
