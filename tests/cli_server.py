@@ -29,8 +29,10 @@ from pathlib import Path
 
 # Environment variables read when a library is imported: a call that changes one of these gets a
 # fresh interpreter, since the warm one imported with the server's values.
+# (torch is not preloaded, so its variables are read by the CLI process itself; importing torch in a
+# test process sets TORCHINDUCTOR_CACHE_DIR there, which must not turn the server off.)
 IMPORT_TIME_ENV = ("PYTHON", "HF_", "HUGGINGFACE", "TRANSFORMERS", "TOKENIZERS", "LITELLM", "DSPY", "OPENAI",
-                   "TORCH", "OMP_", "MKL_", "NUMEXPR", "SCIPY", "SKLEARN", "LD_", "TQDM", "NO_COLOR",
+                   "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "SCIPY", "SKLEARN", "LD_", "TQDM", "NO_COLOR",
                    "FORCE_COLOR", "TERM")
 PRELOAD = ("smishctl.cli", "smishctl.ops.evaluate", "smishctl.ops.compare", "smishctl.ops.promote",
            "smishctl.ops.optimize", "smishctl.ops.review", "smishctl.tracking.push", "dspy", "litellm",
@@ -254,8 +256,11 @@ class CliServer:
                                            _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r])))
 
     def close(self) -> None:
+        import shutil
+
         self.proc.kill()
         self.proc.wait()
+        shutil.rmtree(Path(self.path).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -65,3 +65,4 @@ def test_an_import_time_variable_gets_a_fresh_interpreter(project):
     assert not server.serves({**env, "HF_HUB_OFFLINE": "0"})
     assert not server.serves({**env, "PYTHONWARNINGS": "error"})
     assert server.serves({**env, "SMISHCTL_HOME": str(project)})
+    assert server.serves({**env, "TORCHINDUCTOR_CACHE_DIR": "/elsewhere"})  # torch is not preloaded
