@@ -17,7 +17,7 @@ from factories import accept_small_promotions, promotion_run
 from rich.text import Text
 
 from conftest import run_cli
-from smishctl.cli import app, evaluate_cmd, promote_cmd
+from smishctl.cli import app, compare_cmd, evaluate_cmd, promote_cmd
 
 SCREEN = {"COLUMNS": "80", "LINES": "24"}
 CLI = typer.main.get_command(app)
@@ -42,12 +42,13 @@ def _plain(markup: str) -> list[str]:
     return [line.rstrip() for line in Text.from_markup(markup).plain.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("command", ["evaluate", "optimize", "promote"])
+@pytest.mark.parametrize("command", ["evaluate", "optimize", "promote", "compare"])
 def test_help_fits_80_columns_with_nothing_cut(command):
     _assert_fits(_help(command))
 
 
-@pytest.mark.parametrize("epilog,command", [(evaluate_cmd.EPILOG, "evaluate"), (promote_cmd.EPILOG, "promote")])
+@pytest.mark.parametrize("epilog,command", [(evaluate_cmd.EPILOG, "evaluate"), (promote_cmd.EPILOG, "promote"),
+                                             (compare_cmd.EPILOG, "compare")])
 def test_examples_and_policy_keys_are_an_epilog_printed_unwrapped(epilog, command):
     shown = [line.strip() for line in _lines(_help(command))]
     for line in _plain(epilog):  # every line whole on a line of its own: neither cut nor wrapped

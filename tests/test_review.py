@@ -158,5 +158,12 @@ def test_screen_shows_probabilities_and_margin(settings):
     screen = Console(record=True, width=140)
     _show(screen, session, session.pending()[0], 1, 2, "")
     text = screen.export_text()
-    assert "gold smishing · predicted ham wrong · ham 0.55 smishing 0.40 spam 0.05 (margin 0.15)" in text
+    assert "gold smishing · predicted ham wrong" in text
+    assert "ham 0.55 smishing 0.40 spam 0.05 (margin 0.15)" in text
+    # at 80 columns nothing of the title or the probabilities is cut
+    narrow = Console(record=True, width=80)
+    _show(narrow, session, session.pending()[0], 1, 2, "")
+    shown = narrow.export_text()
+    assert "gold smishing · predicted ham wrong" in shown and "(margin 0.15)" in shown
+    assert [line for line in shown.splitlines() if len(line) > 80] == []
     assert "nearest training messages" in text

@@ -125,3 +125,14 @@ def fmt(value, spec: str = ".3f", none: str = "-") -> str:
 
 def show_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("SMISHCTL_NO_PROGRESS")
+
+
+# The gate metrics, for the epilogs of compare and promote (tests/test_eighty_columns.py checks that
+# every metric smishctl.score.gates knows is named here).
+GATE_METRICS_HELP = """[bold]Gate metrics[/bold] (METRIC OP NUMBER, OP one of >= <= > < ==)
+  accuracy, macro_f1, f1\\[LABEL], precision\\[LABEL], recall\\[LABEL],
+  error_rate, invalid_rate, n_errors, n_invalid, p50_latency_ms,
+  p95_latency_ms, mean_latency_ms, tokens_per_msg, cost_per_1k, cost_usd,
+  attack_success_rate, control_ham_accuracy, roc_auc\\[LABEL],
+  pr_auc\\[LABEL], ece, brier
+"""

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from smishctl.cli.common import (
+    GATE_METRICS_HELP,
     DebugOpt,
     JsonOpt,
     SplitPolicyOpt,
@@ -23,28 +24,39 @@ from smishctl.cli.common import (
 )
 from smishctl.cli.completion import complete_run
 
+# Examples and gate metric names live here, where they wrap, rather than in option help that an
+# 80-column terminal cuts.
+EPILOG = """[bold]Examples[/bold]
+  smishctl compare latest~1 latest --diff     two runs, and where they differ
+  smishctl compare --models local/qwen2.5-coder-0.5b,classic/tfidf-svm
+  smishctl compare A B --gate 'macro_f1>=0.80' --gate 'recall\\[smishing]>=0.90'
+  smishctl compare A B --no-regression --markdown summary.md --junit gates.xml
+
+""" + GATE_METRICS_HELP + """
+Exit codes: 0 passed (or no gate set), 1 a gate failed, 2 bad input."""
+
 
 def register(app: typer.Typer) -> None:
-    app.command("compare")(compare)
+    app.command("compare", epilog=EPILOG)(compare)
 
 
 def compare(
     runs: Annotated[list[str] | None, typer.Argument(help="Run references: ids, short refs or prefixes from `smishctl runs list`, latest, latest~1, or run folders.", show_default=False, autocompletion=complete_run)] = None,
-    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models to evaluate on the same items first (a run with identical configuration is reused), e.g. local/qwen2.5-coder-0.5b,classic/tfidf-svm.")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models to evaluate on the same items first (an identical run is reused); see the examples.")] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="With --models: the prompt every model uses (default zero-shot).")] = None,
     prompts: Annotated[str | None, typer.Option("--prompts", help="With --models: comma-separated prompts; every model x prompt is evaluated.")] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="With --models: the dataset.")] = None,
     split: Annotated[str, typer.Option(help="With --models: the split (train, dev, test, or all).")] = "test",
     evaluation_only: Annotated[bool, typer.Option("--evaluation-only", help="With --models: the dataset is for evaluation only (never split; every item scored).")] = False,
     train_dataset: Annotated[str | None, typer.Option("--train-dataset", help="With --models: where classic/* baselines learn (default: the evaluated dataset's train split; for an evaluation-only file the dataset the compared artifact was optimized on, else the default dataset).")] = None,
-    must_pass: Annotated[list[str] | None, typer.Option("--must-pass", help="Must-pass set NAME (datasets/golden/NAME.csv) or FILE, repeatable: every candidate runs it and any miss fails the gate (exit 1).")] = None,
+    must_pass: Annotated[list[str] | None, typer.Option("--must-pass", help="Must-pass set: a NAME under datasets/golden/ or a FILE; repeatable. Any miss fails (exit 1).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", help="With --models: evaluate the first N items.")] = None,
     balanced: Annotated[bool, typer.Option(help="With --models and --limit: the same number of items per label.")] = False,
     threads: Annotated[int, typer.Option(help="With --models: parallel calls.")] = 1,
     no_classic: Annotated[bool, typer.Option("--no-classic", help="With --models: do not add the classic/tfidf-svm and classic/tfidf-knn baselines.")] = False,
     split_policy: str | None = SplitPolicyOpt,
     baseline: Annotated[str | None, typer.Option("--baseline", help="RUN or 'production': the column deltas and statistics refer to (default: the first run).")] = None,
-    gate: Annotated[list[str] | None, typer.Option("--gate", "-g", help="Repeatable, e.g. 'macro_f1>=0.80', 'recall\\[smishing]>=0.90', 'p95_latency_ms<=800', 'cost_per_1k<=0.05'. Checked on every candidate (not the baseline).")] = None,
+    gate: Annotated[list[str] | None, typer.Option("--gate", "-g", help="METRIC>=VALUE (or <=), repeatable; checked on every candidate, not the baseline. Metrics and examples below.")] = None,
     max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this.")] = None,
     no_regression: Annotated[bool, typer.Option("--no-regression", help="Fail when a candidate is significantly worse than the baseline (McNemar p<0.05 and lower macro-F1).")] = False,
     strict_items: Annotated[bool, typer.Option("--strict-items", help="Refuse (exit 2) instead of warning when runs cover different items.")] = False,

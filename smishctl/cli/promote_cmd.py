@@ -6,7 +6,19 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, out, plain, print_json, settings, warn
+from smishctl.cli.common import (
+    GATE_METRICS_HELP,
+    DebugOpt,
+    JsonOpt,
+    console,
+    fmt,
+    handled,
+    out,
+    plain,
+    print_json,
+    settings,
+    warn,
+)
 
 EPILOG = """[bold]Policy[/bold]: \\[promotion] in smishctl.toml
   min_macro_f1, max_error_rate     bounds on the test-split evaluation
@@ -17,12 +29,7 @@ EPILOG = """[bold]Policy[/bold]: \\[promotion] in smishctl.toml
   must_pass                        must-pass sets: any miss fails
   min_items                        fewest test items (default: all of them)
 
-[bold]Gate metrics[/bold] (METRIC OP NUMBER, OP one of >= <= > < ==)
-  accuracy, macro_f1, f1\\[LABEL], precision\\[LABEL], recall\\[LABEL],
-  error_rate, invalid_rate, n_errors, n_invalid, p50_latency_ms,
-  p95_latency_ms, mean_latency_ms, tokens_per_msg, cost_per_1k, cost_usd,
-  attack_success_rate, control_ham_accuracy, roc_auc\\[LABEL],
-  pr_auc\\[LABEL], ece, brier
+""" + GATE_METRICS_HELP + """
 
 [bold]Examples[/bold]
   smishctl promote v0003 --dry-run     the policy, the items, about how long

@@ -101,17 +101,20 @@ def _show(screen, session, item, position: int, total: int, message: str) -> Non
     from rich.text import Text
 
     screen.clear()
-    screen.print(f"[bold]review[/bold] run {session.run.id} · {session.dataset} · item {position}/{total} "
-                 f"(wrong and least confident first) · {_progress(session)}", soft_wrap=True)
+    # Two short lines and a short panel title: an 80-column terminal cut the title before the
+    # probabilities, so they go on the panel's first line.
+    screen.print(f"[bold]review[/bold] {session.run.id} · item {position}/{total}", soft_wrap=True)
+    screen.print(f"{session.dataset} · wrong and least confident first · {_progress(session)}")
     verdict = "[red]wrong[/red]" if item.wrong else "[green]right[/green]"
     pred = item.pred if item.status == "ok" else f"<{item.status}>"
     head = Text.from_markup(f"gold [bold]{item.gold}[/bold] · predicted [bold]{pred}[/bold] {verdict}")
     if item.probs:
         probs = " ".join(f"{k} {v:.2f}" for k, v in sorted(item.probs.items(), key=lambda kv: -kv[1]))
-        head.append(f" · {probs} (margin {item.margin:.2f})")
+        body = Text(f"{probs} (margin {item.margin:.2f})\n", style="dim")
     else:
-        head.append(" · no label probabilities in this run")
-    screen.print(Panel(Text(item.text), title=head, title_align="left"))
+        body = Text("no label probabilities in this run\n", style="dim")
+    body.append(item.text)
+    screen.print(Panel(body, title=head, title_align="left"))
     near = session.nearest(item)
     if near:
         t = Table(title="nearest training messages", show_header=True, header_style="bold", title_justify="left")
