@@ -201,7 +201,15 @@ class CliServer:
             raise RuntimeError(f"the CLI server did not start: {line!r} ({log.read_text()[-2000:]})")
 
     def serves(self, env: dict) -> bool:
-        return self.proc.poll() is None and import_sensitive(env) == import_sensitive(self.env)
+        return self.why_not(env) is None
+
+    def why_not(self, env: dict) -> str | None:
+        """Why a call with this environment needs a fresh interpreter (None: the server takes it)."""
+        if self.proc.poll() is not None:
+            return f"the server exited with {self.proc.returncode}"
+        mine, theirs = import_sensitive(self.env), import_sensitive(env)
+        differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        return f"import-time variables differ: {', '.join(differ)}" if differ else None
 
     def run(self, args: list[str], *, cwd: str, env: dict, timeout: float | None,
             input: str | None) -> subprocess.CompletedProcess:

@@ -28,6 +28,9 @@ def _offline_env():
     os.environ["SMISHCTL_DATA_MIRROR"] = str(MIRROR)
     os.environ["SMISHCTL_NO_PROGRESS"] = "1"
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    # What smishctl itself sets before it imports litellm (models/lm.py quiet_libraries): set from the
+    # start, a library call made inside a test process does not change the environment later calls see.
+    os.environ["LITELLM_LOG"] = "ERROR"
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"
     for var in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_HOST", "LANGFUSE_BASE_URL"):
