@@ -101,10 +101,11 @@ def _show(screen, session, item, position: int, total: int, message: str) -> Non
     from rich.text import Text
 
     screen.clear()
-    # Two short lines and a short panel title: an 80-column terminal cut the title before the
+    # Short lines and a short panel title: an 80-column terminal cut the title before the
     # probabilities, so they go on the panel's first line.
     screen.print(f"[bold]review[/bold] {session.run.id} · item {position}/{total}", soft_wrap=True)
-    screen.print(f"{session.dataset} · wrong and least confident first · {_progress(session)}")
+    screen.print(f"{session.dataset} · wrong and least confident first")
+    screen.print(_progress(session))
     verdict = "[red]wrong[/red]" if item.wrong else "[green]right[/green]"
     pred = item.pred if item.status == "ok" else f"<{item.status}>"
     head = Text.from_markup(f"gold [bold]{item.gold}[/bold] · predicted [bold]{pred}[/bold] {verdict}")
