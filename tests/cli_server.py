@@ -33,7 +33,7 @@ from pathlib import Path
 # test process sets TORCHINDUCTOR_CACHE_DIR there, which must not turn the server off.)
 IMPORT_TIME_ENV = ("PYTHON", "HF_", "HUGGINGFACE", "TRANSFORMERS", "TOKENIZERS", "LITELLM", "DSPY", "OPENAI",
                    "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "SCIPY", "SKLEARN", "LD_", "TQDM", "NO_COLOR",
-                   "FORCE_COLOR", "TERM")
+                   "FORCE_COLOR", "TERM", "COLUMNS", "LINES")  # rich reads COLUMNS when a Console is made
 PRELOAD = ("smishctl.cli", "smishctl.ops.evaluate", "smishctl.ops.compare", "smishctl.ops.promote",
            "smishctl.ops.optimize", "smishctl.ops.review", "smishctl.tracking.push", "dspy", "litellm",
            "datasets", "sklearn.svm", "sklearn.linear_model", "sklearn.feature_extraction.text",

@@ -64,5 +64,6 @@ def test_an_import_time_variable_gets_a_fresh_interpreter(project):
     assert server.why_not(env) is None
     assert not server.serves({**env, "HF_HUB_OFFLINE": "0"})
     assert not server.serves({**env, "PYTHONWARNINGS": "error"})
+    assert not server.serves({**env, "COLUMNS": "200"})  # the CLI's rich console was made at import
     assert server.serves({**env, "SMISHCTL_HOME": str(project)})
     assert server.serves({**env, "TORCHINDUCTOR_CACHE_DIR": "/elsewhere"})  # torch is not preloaded
