@@ -163,7 +163,7 @@ def test_ctrl_c_leaves_no_version(project):
     seen = []
     try:
         # Interrupted in the search, once the baseline is scored: the model is serving (a Ctrl-C during
-        # llama.cpp's server start is the watchdog's case, smishctl.util.interrupt.native_section).
+        # llama.cpp's server start can still hang: a known bug, see the closing note of this change).
         for line in proc.stderr:
             seen.append(line)
             if line.startswith("zero-shot dev macro-F1"):

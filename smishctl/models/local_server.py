@@ -6,8 +6,6 @@ import os
 import threading
 from pathlib import Path
 
-from smishctl.util import interrupt
-
 _servers: dict[str, object] = {}
 _lock = threading.Lock()
 
@@ -36,8 +34,7 @@ def get_server(gguf: Path, adapter: Path | None = None):
             params.port = 0
             params.cpuparams.n_threads = int(os.environ.get("SMISHCTL_LOCAL_THREADS", os.cpu_count() or 2))
             params.cpuparams_batch.n_threads = params.cpuparams.n_threads
-            with interrupt.native_section("the embedded model was starting"):
-                server = xllamacpp.Server(params)
+            server = xllamacpp.Server(params)
             _servers[key] = server
         return server
 
