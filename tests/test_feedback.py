@@ -108,8 +108,9 @@ def test_feedback_never_reaches_dev_or_test(settings):
 def test_optimize_with_feedback_counts_it_and_trains_on_it(cli, settings):
     r = cli("feedback", "add", REPORT, "--label", "smishing")
     assert r.returncode == 0, r.stderr
-    r = cli("optimize", "--optimizer", "knn", "--train-size", "9", "--dev-size", "3", "--with-feedback",
-            "--no-langfuse", "--json")
+    # One kNN candidate with two demos: the subject is the training pool, not the search.
+    r = cli("optimize", "--optimizer", "knn", "--param", "k=2", "--train-size", "9", "--dev-size", "3",
+            "--with-feedback", "--no-langfuse", "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["dataset"]["feedback"]["used"] == 1 and summary["dataset"]["train_size"] == 10

@@ -43,6 +43,9 @@ def test_it_is_not_a_copy_of_the_must_pass_or_robustness_sets():
         others = [r["text"] for r in csv.DictReader(fh)]
     with open(BUNDLED_DIR / "robustness" / "injection.jsonl", encoding="utf-8") as fh:
         others += [json.loads(line)["text"] for line in fh if line.strip()]
-    closest = max(SequenceMatcher(None, a.casefold(), b.casefold()).ratio()
-                  for a in (r["text"] for r in _rows()) for b in others)
-    assert closest < 0.8
+    def too_close(a: str, b: str) -> bool:  # ratio() >= 0.8; the cheap upper bounds rule most pairs out first
+        m = SequenceMatcher(None, a.casefold(), b.casefold())
+        return m.real_quick_ratio() >= 0.8 and m.quick_ratio() >= 0.8 and m.ratio() >= 0.8
+
+    close = [(a, b) for a in (r["text"] for r in _rows()) for b in others if too_close(a, b)]
+    assert not close, close[:3]

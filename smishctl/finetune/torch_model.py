@@ -3,7 +3,9 @@ first-token label scoring (the same decision as the label-scoring adapter over l
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +66,7 @@ def load_base(gguf: Path, device: str, cache: Path | None = None) -> LoadedBase:
     return LoadedBase(model=model.to(device), tokenizer=tokenizer, device=device)
 
 
-def _load_gguf(gguf: Path) -> tuple[object, object]:
+def _load_gguf(gguf: Path, fast_reader: bool = True) -> tuple[object, object]:
     import functools
 
     import torch
@@ -74,13 +76,51 @@ def _load_gguf(gguf: Path) -> tuple[object, object]:
     # Its GGUF de-quantization bar ignores the logging switch; our own progress bar covers the phase.
     gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        with _one_fast_gguf_reader() if fast_reader else contextlib.nullcontext():
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                         dtype=torch.float32)
     except (ValueError, KeyError, NotImplementedError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{gguf.name} cannot be fine-tuned here: {first[:160]}",
                           hint="use an embedded local model (local/qwen2.5-coder-0.5b) or a Qwen2 GGUF") from None
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _one_fast_gguf_reader():
+    """transformers parses the GGUF three times (config, tokenizer, weights), and gguf's reader
+    slices a numpy memmap once per vocabulary string (~300k of them), which costs more than the
+    de-quantization itself. While loading, every `gguf.GGUFReader(path)` returns one parsed
+    reader per file, built over a plain ndarray view of the same mapping (no per-slice memmap
+    bookkeeping). bench/bench_base_load.py measures both ways and checks the weights are equal."""
+    import gguf
+    import numpy as np
+
+    original = gguf.GGUFReader
+
+    class _PlainViewReader(original):
+        @property
+        def data(self):
+            return self._plain
+
+        @data.setter
+        def data(self, value):
+            self._plain = value.view(np.ndarray) if isinstance(value, np.memmap) else value
+
+    readers: dict[str, object] = {}
+
+    def reader(path, mode="r"):
+        key = f"{os.path.realpath(path)}:{mode}"
+        if key not in readers:
+            readers[key] = _PlainViewReader(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
 
 
 _CHECKSUMS = "checksums.json"
