@@ -1,6 +1,6 @@
 """`smishctl finetune` with the real 0.5B: a few steps on a handful of messages, Ctrl-C keeping the
-best checkpoint, a resume from it, the adapter served by llama.cpp matching torch+peft, and the
-bad-input paths. Needs the finetune extra (bin/test installs it)."""
+best checkpoint, a resume from it, the adapter served by llama.cpp matching torch+peft, that adapter
+promoted, served and rolled back to, and the bad-input paths. Needs the finetune extra (bin/test installs it)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from conftest import make_project, run_cli
 
 pytestmark = pytest.mark.finetune  # the ones that load the 0.5B are also marked `model`
 
+REPORT = "Toll notice: your E-ZPass balance is unpaid, pay $4.15 today at ezpass-tolls.example to avoid a fine"
 TINY = ("--train-size", "6", "--dev-size", "3", "--batch-size", "3", "--max-length", "96")
 # Probability tolerance between llama.cpp (Q4_K_M weights, quantized activations) and torch (the same
 # weights de-quantized to float32), per label and message: the largest gap measured on six test
@@ -41,8 +42,11 @@ def ft_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def interrupted(ft_project):
-    """A real run stopped with Ctrl-C after its second dev score: (artifact dir, stderr)."""
-    args = ["finetune", *TINY, "--epochs", "4", "--eval-every", "1", "--lr", "2e-3", "--seed", "5"]
+    """A real run stopped with Ctrl-C after its second dev score, one user report in its training
+    messages (--with-feedback): (artifact dir, stderr)."""
+    added = run_cli("feedback", "add", REPORT, "--label", "smishing", cwd=ft_project, env=_env(ft_project))
+    assert added.returncode == 0, added.stderr
+    args = ["finetune", *TINY, "--epochs", "4", "--eval-every", "1", "--lr", "2e-3", "--seed", "5", "--with-feedback"]
     proc = subprocess.Popen([sys.executable, "-m", "smishctl", *args], cwd=ft_project, env=_env(ft_project),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     err_lines = []
@@ -84,7 +88,8 @@ def test_ctrl_c_keeps_the_best_checkpoint_as_a_complete_artifact(interrupted):
     assert not any(p.suffix in (".pkl", ".pickle", ".bin", ".pt") for p in folder.iterdir())
     assert m["program_kind"] == "lora" and m["base_model"]["sha256"] == \
         "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-    assert m["dataset"]["train_size"] == 6 and m["versions"]["torch"].startswith("2.13.0")
+    assert m["dataset"]["train_size"] == 7 and m["versions"]["torch"].startswith("2.13.0")
+    assert m["dataset"]["feedback"]["used"] == 1 and m["dataset"]["feedback"]["reports"] == 1
     program = json.loads((folder / "program.json").read_text())
     assert program["instructions"] == m["instructions"] and program["adapter"] == "adapter.gguf"
     prompt = json.loads((folder / "prompt.json").read_text())
@@ -262,6 +267,66 @@ def test_adapter_on_another_base_model_is_refused(interrupted, ft_project, tmp_p
         finetune_model_spec(Artifact(id=m["id"], dir=copy), load_settings(ft_project))
 
 
+SMISHING = "Your parcel is held at the depot. Pay the 1.99 GBP fee now: http://parcel-fee.example/pay"
+RELEASE_ITEMS = 3  # the evaluation promote runs of the adapter ([promotion] min_items in the project)
+
+
+@pytest.mark.model
+def test_a_fine_tuned_artifact_is_promoted_served_and_rolled_back_to(interrupted, ft_project, tmp_path,
+                                                                      monkeypatch):
+    """The module's adapter, copied into a project of its own: promote puts every file its manifest
+    lists into the release, classify serves it through llama.cpp, and a rollback brings it back."""
+    from factories import accept_small_promotions, make_artifact, promotion_run
+
+    from smishctl.core.config import load_settings
+    from smishctl.ops.production import load_production
+    from smishctl.store.production import read_current, verify_release
+    from smishctl.util.fs import read_json
+
+    folder, _ = interrupted
+    art_id = json.loads((folder / "manifest.json").read_text())["id"]
+    root = make_project(tmp_path / "release")
+    shutil.copytree(folder, root / "prompts" / folder.relative_to(ft_project / "prompts"))
+    accept_small_promotions(load_settings(root), RELEASE_ITEMS)
+    monkeypatch.setenv("SMISHCTL_HOME", str(root))
+
+    def cli(*args):
+        return run_cli(*args, cwd=root, env=_env(root), timeout=1800)
+
+    r = cli("promote", art_id, "--limit", str(RELEASE_ITEMS), "--balanced", "--force", "--reason", "test",
+            "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    settings = load_settings(root)
+    release = settings.production_dir / "releases" / "r0001"
+    listed = read_json(release / "manifest.json")["files"]
+    assert {"adapter.gguf", "program.json", "prompt.json"} <= set(listed)
+    assert all((release / name).is_file() for name in listed)
+    assert not list((settings.production_dir / "releases").glob(".staging-*"))
+    assert verify_release(release).id == art_id
+
+    def classify_via_cli():
+        r = cli("classify", SMISHING, "--json")
+        assert r.returncode == 0, r.stderr
+        row = json.loads(r.stdout.splitlines()[0])
+        assert row["status"] == "ok" and row["label"] in ("ham", "spam", "smishing"), row
+
+    classify_via_cli()
+    pc = load_production(root)
+    assert pc.artifact_id == art_id and pc.release == "r0001" and "@lora-" in pc.serving.model
+    assert pc.classify(SMISHING) in ("ham", "spam", "smishing")
+
+    other = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
+    promotion_run(settings, other, {1}, run_id="run-other", n=RELEASE_ITEMS)
+    r = cli("promote", other.id, "--force", "--reason", "another", "--no-langfuse")
+    assert r.returncode == 0, r.stderr
+    assert read_current(settings)["artifact"] == other.id
+    r = cli("promote", "--rollback", "--reason", "back to the adapter", "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["to"] == {"release": "r0001", "artifact": art_id}
+    assert os.readlink(settings.production_dir / "current") == "releases/r0001"
+    classify_via_cli()
+
+
 # --- bad input: one line, exit 2, nothing written (no model is loaded for these) -------------------------
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -329,6 +394,12 @@ def test_export_only_writes_chat_jsonl_and_a_hf_dataset(cli, project):
 
     hf = datasets.load_from_disk(str(project / "exp" / "hf"))
     assert hf["validation"].num_rows == 6 and hf["train"][0]["messages"] == first
+    assert cli("feedback", "add", REPORT, "--label", "smishing").returncode == 0
+    r = cli("finetune", "--export-only", "openai", "--train-size", "9", "--dev-size", "6", "--out", "fb",
+            "--with-feedback", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["counts"] == {"train": 10, "validation": 6}, r.stderr
+    trained = [json.loads(x)["messages"][1]["content"] for x in (project / "fb" / "train.jsonl").read_text().splitlines()]
+    assert REPORT in trained and len(trained) == 10
     again = cli("finetune", "--export-only", "openai", "--out", "exp")
     assert again.returncode == 2 and "already exists and is not empty" in again.stderr
     assert len((project / "exp" / "train.jsonl").read_text().splitlines()) == 9

@@ -15,12 +15,11 @@ import pytest
 
 from conftest import run_cli
 from smishctl.core.errors import ConfigError
-from smishctl.ops.evaluate import EvalConfig, evaluate
+from smishctl.ops.evaluate import EvalConfig, evaluate, prepare
 from smishctl.ops.optimize import OptimizeConfig, run_optimize
 from smishctl.solve.signature import KNN_INSTRUCTIONS
 from smishctl.store.artifacts import MANIFEST, PROGRAM, PROMPT, list_artifacts, resolve_artifact, save_artifact
 from smishctl.store.programs import load_program
-from smishctl.store.runs import open_run
 
 pytestmark = pytest.mark.model
 
@@ -191,8 +190,10 @@ def test_prompts_cli_list_show_diff(settings, project):
     assert r.returncode == 0 and "{{sms}}" in r.stdout
     r = run_cli("prompts", "diff", "v0001", "v0002", cwd=project)
     assert r.returncode == 0 and "k': 2" in r.stdout and "k': 3" in r.stdout
-    rec = evaluate(settings, EvalConfig(prompt="v0002", limit=2))
-    assert open_run(settings.runs_dir, rec["id"]).read()["prompt"]["id"].endswith("v0002")
+    # evaluate resolves the short reference into its record (prepare: the record before any model call)
+    plan = prepare(settings, EvalConfig(prompt="v0002", limit=2))
+    assert plan.record.prompt["id"] == resolve_artifact(settings.prompts_dir, "v0002").id
+    assert plan.record.prompt["id"].endswith("/v0002")
 
 
 def test_knn_search_with_the_svm_prior_is_stored_and_decides_as_searched(settings):

@@ -77,6 +77,7 @@ def test_prompts_new_stores_the_instructions_as_a_zero_shot_version(cli, project
     listed = _ok(cli("prompts", "list", "--json"))
     assert [x["id"] for x in listed] == [art.id]
     assert describe(art)["instructions"] == GPT4  # `prompts diff` shows the stored instructions
+    assert describe(art)["optimizer"] == "hand-written"  # no "None" for the params and seed it has not
 
 
 @pytest.mark.parametrize(("content", "args", "message"), [

@@ -2,21 +2,19 @@
 too), a failed staging leaves nothing behind, and a release without its promotion record (which binds
 it to the manifest that was promoted) is never served, restored or read as production.
 
-The tampering tests promote synthetic evaluations of real artifacts (no model); the LoRA test fine-tunes
-a tiny adapter for real once per module and serves it through promote, classify and rollback."""
+The tampering tests promote synthetic evaluations of real artifacts (no model); a real fine-tuned
+artifact's release (promote, classify, rollback) is tested in test_finetune.py, on the adapter that
+module trains once."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
 from factories import accept_small_promotions, make_artifact, promotion_run
 
-from conftest import make_project, run_cli
-from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError
 from smishctl.ops.production import load_production
 from smishctl.ops.promote import promote, rollback, status
@@ -176,68 +174,3 @@ def test_failed_staging_leaves_no_staging_folder(settings, tmp_path):
     with pytest.raises(ConfigError, match="notes.txt does not match its manifest checksum"):
         stage_release(settings, art, {"release": "r0001"})
     assert list((settings.production_dir / "releases").iterdir()) == []
-
-
-# -- a fine-tuned (LoRA) artifact in production ----------------------------------------------------
-
-# The smallest adapter the trainer accepts: one message per label, one step, rank 1, no calibration.
-TINY_FINETUNE = ("--train-size", "3", "--dev-size", "3", "--batch-size", "3", "--max-length", "64", "--epochs", "1",
-                 "--rank", "1", "--calibrate", "off", "--seed", "5")
-LORA_ITEMS = 3  # the evaluation promote runs of the adapter ([promotion] min_items in the project)
-
-
-@pytest.fixture(scope="module")
-def lora(tmp_path_factory) -> tuple[Path, str]:
-    """(project, artifact id) of an adapter fine-tuned for real, with a project that accepts small evaluations."""
-    root = make_project(tmp_path_factory.mktemp("lora") / "proj")
-    env = {"SMISHCTL_HOME": str(root)}
-    r = run_cli("finetune", *TINY_FINETUNE, "--json", cwd=root, env=env, timeout=1800)
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
-    assert doc["program_kind"] == "lora" and "adapter.gguf" in doc["files"]
-    accept_small_promotions(load_settings(root), LORA_ITEMS)
-    return root, doc["id"]
-
-
-@pytest.mark.finetune
-@pytest.mark.model
-def test_a_fine_tuned_artifact_is_promoted_served_and_rolled_back_to(lora, monkeypatch):
-    root, art_id = lora
-    monkeypatch.setenv("SMISHCTL_HOME", str(root))
-    env = {"SMISHCTL_HOME": str(root)}
-
-    def cli(*args):
-        return run_cli(*args, cwd=root, env=env, timeout=1800)
-
-    r = cli("promote", art_id, "--limit", str(LORA_ITEMS), "--balanced", "--force", "--reason", "test",
-            "--no-langfuse", "--json")
-    assert r.returncode == 0, r.stderr
-    settings = load_settings(root)
-    release = settings.production_dir / "releases" / "r0001"
-    listed = read_json(release / "manifest.json")["files"]
-    assert {"adapter.gguf", "program.json", "prompt.json"} <= set(listed)
-    assert all((release / name).is_file() for name in listed)
-    assert not list((settings.production_dir / "releases").glob(".staging-*"))
-    assert verify_release(release).id == art_id
-
-    def classify_via_cli():
-        r = cli("classify", SMISHING, "--json")
-        assert r.returncode == 0, r.stderr
-        row = json.loads(r.stdout.splitlines()[0])
-        assert row["status"] == "ok" and row["label"] in LABELS, row
-
-    classify_via_cli()
-    pc = load_production(root)
-    assert pc.artifact_id == art_id and pc.release == "r0001" and "@lora-" in pc.serving.model
-    assert pc.classify(SMISHING) in LABELS
-
-    other = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
-    promotion_run(settings, other, {1}, run_id="run-other", n=LORA_ITEMS)
-    r = cli("promote", other.id, "--force", "--reason", "another", "--no-langfuse")
-    assert r.returncode == 0, r.stderr
-    assert read_current(settings)["artifact"] == other.id
-    r = cli("promote", "--rollback", "--reason", "back to the adapter", "--no-langfuse", "--json")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["to"] == {"release": "r0001", "artifact": art_id}
-    assert os.readlink(settings.production_dir / "current") == "releases/r0001"
-    classify_via_cli()

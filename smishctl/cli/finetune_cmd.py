@@ -46,6 +46,7 @@ def finetune(
     patience: Annotated[int | None, typer.Option(help="Stop after this many dev scores without a gain.")] = None,
     instructions: Annotated[str | None, typer.Option(help="The system instruction trained with and stored in the artifact.")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue from a fine-tuned artifact's adapter (e.g. an interrupted run).")] = None,
+    with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Train on the user reports in datasets/feedback/ too (never dev or test).")] = False,
     export_only: Annotated[str | None, typer.Option("--export-only", help="Only write the train/validation data for hosted fine-tuning, in this format: openai (chat JSONL, plus a HF dataset).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for --export-only (must not exist or be empty).")] = None,
     as_json: bool = JsonOpt,
@@ -65,7 +66,8 @@ def finetune(
         cfg = FinetuneConfig(model=model, dataset=dataset, train_size=_train_size(train_size), dev_size=dev_size,
                              epochs=epochs, rank=rank, alpha=alpha, lr=lr, batch_size=batch_size, seed=seed,
                              max_minutes=max_minutes, device=device, max_length=max_length, loss=loss, calibrate=calibrate, eval_every=eval_every,
-                             patience=patience, instructions=instructions or DEFAULT_INSTRUCTIONS, resume=resume)
+                             patience=patience, instructions=instructions or DEFAULT_INSTRUCTIONS, resume=resume,
+                             with_feedback=with_feedback)
         check_config(cfg)
         if export_only:
             summary = _export(cfg, export_only, out_dir)
@@ -93,7 +95,7 @@ def _export(cfg, fmt_name: str, out_dir: Path | None) -> dict:
     if fmt_name not in FORMATS:  # before reading any data
         raise ConfigError(f"unknown export format {fmt_name!r}", hint=f"use one of: {', '.join(FORMATS)}")
     s = settings()
-    ds, train, dev = select_data(s, cfg)
+    ds, train, dev, _feedback = select_data(s, cfg)
     target = out_dir or s.root / "exports" / f"{slug(ds.name)}-finetune"
     meta = {"dataset": ds.name, "labels": list(ds.labels), "seed": cfg.seed,
             "split_hashes": {n: ds.split_hash(n) for n in ("train", "dev")}}

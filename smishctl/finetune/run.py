@@ -12,6 +12,7 @@ from pathlib import Path
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, DataError, Interrupted
+from smishctl.data.feedback import training_feedback
 from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.finetune import DEFAULT_INSTRUCTIONS, PROGRAM_KIND, require_extra
 from smishctl.finetune.encode import LOSS_TARGETS
@@ -52,6 +53,7 @@ class FinetuneConfig:
     instructions: str = DEFAULT_INSTRUCTIONS
     calibrate: str = "auto"  # a per-label bias fitted on the best checkpoint's dev rows: auto | on | off
     resume: str | None = None  # a lora artifact whose adapter is the starting point
+    with_feedback: bool = False  # the user reports (datasets/feedback/) join the training messages
 
 
 def check_config(cfg: FinetuneConfig) -> None:
@@ -77,7 +79,9 @@ def check_config(cfg: FinetuneConfig) -> None:
 
 
 def select_data(settings: Settings, cfg: FinetuneConfig):
-    """(dataset, train examples, dev examples); a dataset too small for the request is bad input."""
+    """(dataset, train examples, dev examples, feedback summary or None); a dataset too small for the
+    request is bad input. With cfg.with_feedback the user reports join train (never dev or test),
+    as they join optimize's training pool."""
 
     ds = load_dataset_splits(cfg.dataset, settings, options=SplitOptions(seed=cfg.seed))
     whole_train, whole_dev = ds.split("train"), ds.split("dev")
@@ -90,11 +94,15 @@ def select_data(settings: Settings, cfg: FinetuneConfig):
     train = list(whole_train) if cfg.train_size is None else sample(whole_train, cfg.train_size, balanced=True,
                                                                       seed=cfg.seed)
     dev = sample(whole_dev, cfg.dev_size, balanced=True, seed=cfg.seed)
+    feedback = None
+    if cfg.with_feedback:
+        extra, feedback = training_feedback(settings, ds)
+        train = train + extra
     n_labels = len(ds.labels)
     if len(train) < n_labels or len(dev) < n_labels:
         raise DataError(f"dataset {ds.name} is too small: fine-tuning needs at least one training and one dev "
                         f"message per label ({n_labels} labels)", hint="raise --train-size / --dev-size")
-    return ds, train, dev
+    return ds, train, dev, feedback
 
 
 def _resume_state(settings: Settings, ref: str, base_sha: str) -> tuple[dict, dict]:
@@ -121,7 +129,7 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
 
     spec, gguf, base_sha = local_base(cfg.model, settings)
     arch, blocks = check_supported(gguf)
-    ds, train_set, dev_set = select_data(settings, cfg)
+    ds, train_set, dev_set, feedback = select_data(settings, cfg)
     resumed = None
     if cfg.resume:
         resume_state, resumed = _resume_state(settings, cfg.resume, base_sha)
@@ -151,6 +159,7 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
         manifest = _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, device, resumed,
                              wall=time.monotonic() - started, started_at=started_wall)
         manifest.update(adapter=adapter.to_dict(), calibration=calibration["calibration"])
+        manifest["dataset"]["feedback"] = feedback
         art = _save(settings, ds, spec, cfg, manifest, files, adapter)
     return {"artifact": art.id, "path": str(art.dir), **art.manifest}
 
