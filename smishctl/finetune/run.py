@@ -157,9 +157,8 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
     with tempfile.TemporaryDirectory(prefix="smishctl-lora-") as tmp:
         files = _write_adapter_files(Path(tmp), model, result.best.state, cfg, arch, blocks)
         manifest = _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, device, resumed,
-                             wall=time.monotonic() - started, started_at=started_wall)
+                             wall=time.monotonic() - started, started_at=started_wall, feedback=feedback)
         manifest.update(adapter=adapter.to_dict(), calibration=calibration["calibration"])
-        manifest["dataset"]["feedback"] = feedback
         art = _save(settings, ds, spec, cfg, manifest, files, adapter)
     return {"artifact": art.id, "path": str(art.dir), **art.manifest}
 
@@ -188,7 +187,7 @@ def _versions() -> dict:
 
 
 def _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, device, resumed, *, wall,
-              started_at) -> dict:
+              started_at, feedback: dict | None) -> dict:
     best = result.best
     budget_exhausted = result.stop_reason == "budget"
     hyper = {k: v for k, v in asdict(cfg).items() if k not in ("model", "dataset", "instructions", "resume")}
@@ -210,7 +209,7 @@ def _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, d
                     "split_hashes": {s: ds.split_hash(s) for s in ("train", "dev", "test")},
                     "train_items_hash": content_hash(train_set), "dev_items_hash": content_hash(dev_set),
                     "train_size": len(train_set), "dev_size": len(dev_set),
-                    "train_balanced": cfg.train_size is not None},
+                    "train_balanced": cfg.train_size is not None, "feedback": feedback},
         "dev_metrics": {"baseline": result.baseline_dev, "optimized": best.dev,
                         "macro_f1_gain": best.dev["macro_f1"] - result.baseline_dev["macro_f1"]},
         "training_curve": result.curve,

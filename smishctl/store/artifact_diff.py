@@ -24,7 +24,10 @@ def describe(art: Artifact) -> dict:
         demos = "\n".join(f"[{d.get('label')}] {str(d.get('sms'))[:70]}" for d in pred.get("demos", [])) or "none"
     opt = m.get("optimizer", {})
     f1 = m.get("dev_metrics", {}).get("optimized", {}).get("macro_f1")
-    how = " ".join([str(opt.get("name") or "?"), *([str(opt["params"])] if opt.get("params") else []),
-                    *([f"seed {opt['seed']}"] if opt.get("seed") is not None else [])])  # hand-written: no seed
-    return {"id": art.id, "model": m.get("model", {}).get("name", "?"), "optimizer": how,
+    how = [str(opt.get("name") or "?")]
+    if opt.get("params"):  # a hand-written version has neither params nor a seed
+        how.append(str(opt["params"]))
+    if opt.get("seed") is not None:
+        how.append(f"seed {opt['seed']}")
+    return {"id": art.id, "model": m.get("model", {}).get("name", "?"), "optimizer": " ".join(how),
             "dev macro-F1": "-" if f1 is None else f"{f1:.3f}", "instructions": instructions, "demos": demos}
