@@ -20,7 +20,7 @@ from conftest import make_project, run_cli
 pytestmark = pytest.mark.finetune  # the ones that load the 0.5B are also marked `model`
 
 REPORT = "Toll notice: your E-ZPass balance is unpaid, pay $4.15 today at ezpass-tolls.example to avoid a fine"
-TINY = ("--train-size", "6", "--dev-size", "3", "--batch-size", "3", "--max-length", "96")
+TINY = ("--train-size", "4", "--dev-size", "3", "--batch-size", "2", "--max-length", "64")
 # Probability tolerance between llama.cpp (Q4_K_M weights, quantized activations) and torch (the same
 # weights de-quantized to float32), per label and message: the largest gap measured on six test
 # messages was 0.033 (and 0.005 for the base model alone).
@@ -88,7 +88,7 @@ def test_ctrl_c_keeps_the_best_checkpoint_as_a_complete_artifact(interrupted):
     assert not any(p.suffix in (".pkl", ".pickle", ".bin", ".pt") for p in folder.iterdir())
     assert m["program_kind"] == "lora" and m["base_model"]["sha256"] == \
         "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-    assert m["dataset"]["train_size"] == 7 and m["versions"]["torch"].startswith("2.13.0")
+    assert m["dataset"]["train_size"] == 5 and m["versions"]["torch"].startswith("2.13.0")
     assert m["dataset"]["feedback"]["used"] == 1 and m["dataset"]["feedback"]["reports"] == 1
     program = json.loads((folder / "program.json").read_text())
     assert program["instructions"] == m["instructions"] and program["adapter"] == "adapter.gguf"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from smishctl.core.errors import ConfigError
 from smishctl.finetune.encode import IGNORE, encode_example
-from smishctl.finetune.torch_model import decide, label_probabilities, lora_state
+from smishctl.finetune.torch_model import causal_lm_loss, decide, label_probabilities, lora_state
 from smishctl.score.metrics import compute_metrics
 from smishctl.util import interrupt
 
@@ -149,7 +149,7 @@ def train(model, tokenizer, train_set, dev_set, cfg: TrainConfig, *, device: str
                 batch = [encoded[i] for i in order[start:start + cfg.batch_size]]
                 ids, mask, labels = _batch_tensors(batch, tokenizer.pad_token_id, device)
                 try:
-                    loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                    loss = causal_lm_loss(model, ids, mask, labels)
                     loss.backward()
                 except RuntimeError as exc:
                     if _is_oom(exc):
