@@ -31,7 +31,10 @@ from pathlib import Path
 # fresh interpreter, since the warm one imported with the server's values.
 # (torch is not preloaded, so its variables are read by the CLI process itself; importing torch in a
 # test process sets TORCHINDUCTOR_CACHE_DIR there, which must not turn the server off.)
-IMPORT_TIME_ENV = ("PYTHON", "HF_", "HUGGINGFACE", "TRANSFORMERS", "TOKENIZERS", "LITELLM", "DSPY", "OPENAI",
+# The OpenAI SDK reads only these at import (openai/__init__.py); keys and base URLs (OPENAI_API_KEY,
+# OPENAI_BASE_URL) are read when a call is made, so a test that sets them still forks warm.
+IMPORT_TIME_ENV = ("PYTHON", "HF_", "HUGGINGFACE", "TRANSFORMERS", "TOKENIZERS", "LITELLM", "DSPY",
+                   "OPENAI_API_TYPE", "OPENAI_API_VERSION", "AZURE_OPENAI", "OPENAI_FILE_SEARCH",
                    "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "SCIPY", "SKLEARN", "LD_", "TQDM", "NO_COLOR",
                    "FORCE_COLOR", "TERM", "COLUMNS", "LINES")  # rich reads COLUMNS when a Console is made
 PRELOAD = ("smishctl.cli", "smishctl.ops.evaluate", "smishctl.ops.compare", "smishctl.ops.promote",

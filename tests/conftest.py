@@ -20,6 +20,18 @@ MIRROR = Path(os.environ.get("SMISHCTL_DATA_MIRROR", REPO.parent / "shared" / "d
 SESSION_CACHE = REPO / ".cache" / "test-session"
 
 
+# The slowest files (measured with --durations on two workers) are handed out first, longest first:
+# with one file per worker at a time (--dist loadfile), a slow file started last would leave one
+# worker busy while the other idles.
+SLOWEST_FIRST = ("test_optimize.py", "test_finetune.py", "test_evaluate.py", "test_wheel.py", "test_langfuse.py",
+                 "test_promote.py", "test_terminal.py", "test_feedback.py", "test_promote_real.py", "test_adapters.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 _SESSION_ENV: dict[str, str] = {}  # the environment every test starts from (the CLI server's)
 
 

@@ -67,3 +67,5 @@ def test_an_import_time_variable_gets_a_fresh_interpreter(project):
     assert not server.serves({**env, "COLUMNS": "200"})  # the CLI's rich console was made at import
     assert server.serves({**env, "SMISHCTL_HOME": str(project)})
     assert server.serves({**env, "TORCHINDUCTOR_CACHE_DIR": "/elsewhere"})  # torch is not preloaded
+    assert not server.serves({**env, "OPENAI_API_VERSION": "2024-01-01"})  # read by `import openai`
+    assert server.serves({**env, "OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:9"})  # read per call
