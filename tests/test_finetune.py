@@ -124,21 +124,6 @@ def test_resume_starts_from_the_interrupted_adapter(ft_project, interrupted):
     assert loaded.name == "score" and loaded.bias == doc["adapter"]["bias"]
 
 
-@pytest.mark.model
-def test_evaluate_runs_the_fine_tuned_artifact_with_its_adapter(ft_project, interrupted):
-    """The artifact goes through `evaluate` like any prompt: base GGUF + adapter, label scoring."""
-    folder, _ = interrupted
-    art_id = json.loads((folder / "manifest.json").read_text())["id"]
-    r = run_cli("evaluate", "--prompt", art_id, "--limit", "3", "--balanced", "--json", "--no-langfuse",
-                cwd=ft_project, env=_env(ft_project), timeout=900)
-    assert r.returncode == 0, r.stderr
-    record = json.loads(r.stdout)
-    assert record["status"] == "complete" and record["identity"]["adapter"] == {"name": "score"}
-    assert "@lora-" in record["identity"]["model"] and record["prompt"]["id"] == art_id
-    rows = [json.loads(x) for x in (ft_project / "runs" / record["id"] / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 3 and all(x["status"] == "ok" and abs(sum(x["probs"].values()) - 1) < 1e-3 for x in rows)
-
-
 @pytest.fixture(scope="module")
 def torch_base(ft_project):
     """(settings, the base model in torch, a LoRA of the default rank on it), loaded once."""
@@ -274,8 +259,9 @@ RELEASE_ITEMS = 3  # the evaluation promote runs of the adapter ([promotion] min
 @pytest.mark.model
 def test_a_fine_tuned_artifact_is_promoted_served_and_rolled_back_to(interrupted, ft_project, tmp_path,
                                                                       monkeypatch):
-    """The module's adapter, copied into a project of its own: promote puts every file its manifest
-    lists into the release, classify serves it through llama.cpp, and a rollback brings it back."""
+    """The module's adapter, copied into a project of its own: promote evaluates it like any prompt and
+    puts every file its manifest lists into the release, classify serves it through llama.cpp, and a
+    rollback brings it back."""
     from factories import accept_small_promotions, make_artifact, promotion_run
 
     from smishctl.core.config import load_settings
@@ -296,6 +282,15 @@ def test_a_fine_tuned_artifact_is_promoted_served_and_rolled_back_to(interrupted
     r = cli("promote", art_id, "--limit", str(RELEASE_ITEMS), "--balanced", "--force", "--reason", "test",
             "--no-langfuse", "--json")
     assert r.returncode == 0, r.stderr
+    # The evaluation promote ran: the artifact went through `evaluate` like any prompt (base GGUF +
+    # adapter, label scoring), and its identity says so.
+    evaluated = root / "runs" / json.loads(r.stdout)["run"]
+    record = json.loads((evaluated / "run.json").read_text())
+    assert record["status"] == "complete" and record["identity"]["adapter"] == {"name": "score"}
+    assert "@lora-" in record["identity"]["model"] and record["prompt"]["id"] == art_id
+    rows = [json.loads(x) for x in (evaluated / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == RELEASE_ITEMS
+    assert all(x["status"] == "ok" and abs(sum(x["probs"].values()) - 1) < 1e-3 for x in rows)
     settings = load_settings(root)
     release = settings.production_dir / "releases" / "r0001"
     listed = read_json(release / "manifest.json")["files"]

@@ -158,7 +158,7 @@ def test_ctrl_c_leaves_no_version(project):
     # Three demos: a SIGINT is handled once the model call in flight returns (llama.cpp runs it in
     # native code), so the candidate's prompt is kept short.
     proc = subprocess.Popen([sys.executable, "-m", "smishctl", "optimize", "--optimizer", "labeled",
-                             "--param", "k=3", "--dev-size", "6"], cwd=project, env=env, stderr=subprocess.PIPE, text=True)
+                             "--param", "k=3", "--dev-size", "3"], cwd=project, env=env, stderr=subprocess.PIPE, text=True)
     seen = []
     try:
         # Interrupted in the search, once the baseline is scored: the model is serving (a Ctrl-C during
