@@ -199,6 +199,36 @@ def test_the_loss_covers_the_deciding_first_token_or_the_whole_answer(torch_base
 
 
 @pytest.mark.model
+def test_loss_and_label_scores_equal_the_full_vocabulary_path(torch_base):
+    """The loss and the label probabilities read the logits only where they need them
+    (torch_model.logits_at); both must equal transformers' own computation over every position."""
+    import torch
+
+    from smishctl.finetune.encode import encode_example, first_token_ids, prompt_ids
+    from smishctl.finetune.torch_model import causal_lm_loss, label_probabilities
+    from smishctl.finetune.trainer import _batch_tensors
+
+    _settings, base, model = torch_base
+    tok, labels = base.tokenizer, ("ham", "spam", "smishing")
+    texts = ["Your parcel is held, pay 1.99 now", "see you at 7"]
+    for loss in ("first", "answer"):
+        encoded = [encode_example(tok, "Classify the SMS.", t, lab, 64, loss=loss)
+                   for t, lab in zip(texts, ("smishing", "ham"), strict=True)]
+        ids, mask, targets = _batch_tensors(encoded, tok.pad_token_id, "cpu")
+        with torch.no_grad():
+            full = model(input_ids=ids, attention_mask=mask, labels=targets).loss
+            mine = causal_lm_loss(model, ids, mask, targets)
+        assert float(mine) == pytest.approx(float(full), abs=1e-4), loss
+    probs = label_probabilities(model, tok, "Classify the SMS.", texts, labels)
+    first = first_token_ids(tok, labels)
+    for text, p in zip(texts, probs, strict=True):
+        row = prompt_ids(tok, "Classify the SMS.", text)
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([row])).logits[0, -1].float(), dim=-1)
+        assert p == pytest.approx({lab: float(logp[first[lab]].exp()) for lab in labels}, abs=1e-5)
+
+
+@pytest.mark.model
 def test_budget_too_small_for_one_step_is_refused(torch_base):
     from smishctl.core.errors import ConfigError
     from smishctl.data.prepare import load_dataset_splits, sample
