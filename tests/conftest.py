@@ -60,13 +60,14 @@ def _offline_env():
 
 def make_project(root: Path) -> Path:
     """A project folder (config copied from the repo) with its own runs/, prompts/ and DSPy cache;
-    the assembled weights, the HF dataset cache and the template groups are shared by the session."""
+    the assembled weights, the HF dataset cache, the template groups and the embedded model's saved
+    prompt states are shared by the session (one model server's memory, as it were)."""
     root.mkdir(parents=True)
     shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
     cache = root / ".cache"
     cache.mkdir()
     SESSION_CACHE.mkdir(parents=True, exist_ok=True)
-    for shared in ("models", "hf-datasets", "template-groups"):
+    for shared in ("models", "hf-datasets", "template-groups", "llama-state"):
         (SESSION_CACHE / shared).mkdir(exist_ok=True)
         (cache / shared).symlink_to(SESSION_CACHE / shared)
     return root

@@ -19,6 +19,7 @@ FORWARDED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "sto
 # model name (after "local/") -> GGUF path (and LoRA adapter); filled by smishctl.models.lm.build_lm
 GGUF_PATHS: dict[str, Path] = {}
 ADAPTERS: dict[str, Path] = {}
+STATE_DIRS: dict[str, Path] = {}  # model name -> the project's saved prompt states (prompt_state.py)
 
 
 @functools.cache
@@ -42,7 +43,7 @@ def provider_class():
             if "max_completion_tokens" in request:
                 request.setdefault("max_tokens", request.pop("max_completion_tokens"))
             start = time.perf_counter()
-            resp = local_server.chat(gguf, request, ADAPTERS.get(name))
+            resp = local_server.chat(gguf, request, ADAPTERS.get(name), STATE_DIRS.get(name))
             elapsed = time.perf_counter() - start
             if not isinstance(resp, dict) or "error" in resp or not resp.get("choices"):
                 err = resp.get("error", resp) if isinstance(resp, dict) else resp
@@ -78,7 +79,8 @@ def provider_class():
 _registered = False
 
 
-def register(name: str, gguf: Path, ctx: int, adapter: Path | None = None) -> None:
+def register(name: str, gguf: Path, ctx: int, adapter: Path | None = None,
+             state_dir: Path | None = None) -> None:
     """Make `local/<name>` known to litellm: the handler and the capabilities DSPy asks about."""
     import litellm
 
@@ -86,6 +88,8 @@ def register(name: str, gguf: Path, ctx: int, adapter: Path | None = None) -> No
     GGUF_PATHS[name] = Path(gguf)
     if adapter is not None:
         ADAPTERS[name] = Path(adapter)
+    if state_dir is not None:
+        STATE_DIRS[name] = Path(state_dir)
     if not _registered:
         litellm.custom_provider_map = [
             *[m for m in litellm.custom_provider_map if m.get("provider") != PROVIDER],
