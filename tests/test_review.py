@@ -10,7 +10,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -42,14 +44,19 @@ class Terminal:
     """A real terminal: the command runs in a detached tmux session; keys in, screen out."""
 
     def __init__(self, project, *args):
-        self.name = f"review-{os.getpid()}-{time.monotonic_ns()}"
+        self.name = "review"
+        # A server of its own per terminal: on the shared default server, a new session started just
+        # after the last one was killed can reach the exiting server and fail.
+        self.socket = Path(tempfile.gettempdir()) / f"smishctl-review-{time.monotonic_ns()}"  # short: AF_UNIX
+        self.tmux = ["tmux", "-S", str(self.socket), "-f", "/dev/null"]
         env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ("SMISHCTL_DATA_MIRROR", "PATH") if k in os.environ)
         cmd = f"cd {shlex.quote(str(project))} && env SMISHCTL_HOME={shlex.quote(str(project))} {env} " \
               f"{shlex.quote(sys.executable)} -m smishctl {' '.join(map(shlex.quote, args))}; sleep 60"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "150", "-y", "50", cmd], check=True)
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", "150", "-y", "50", cmd], check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
 
     def wait_for(self, text: str, timeout: float = 90) -> str:
         end = time.monotonic() + timeout
@@ -62,11 +69,12 @@ class Terminal:
 
     def keys(self, *keys: str) -> None:
         for k in keys:
-            subprocess.run(["tmux", "send-keys", "-t", self.name, k], check=True)
+            subprocess.run([*self.tmux, "send-keys", "-t", self.name, k], check=True)
             time.sleep(0.3)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        self.socket.unlink(missing_ok=True)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (bin/test installs it)")
