@@ -4,8 +4,9 @@
     .venv/bin/python bench/bench_prompt_state.py --rounds 5
 
 Programs: zero-shot (the signature's instructions only) and a fixed-demo `labeled` program with k=8
-demonstrations (built here with `smishctl optimize`). Each "on" round starts from the states the
-warm-up call saved; each "off" round has SMISHCTL_PROMPT_STATES=0.
+demonstrations (built here with `smishctl optimize`). Each "on" round starts from the states a
+two-message warm-up saved; each "off" round has SMISHCTL_PROMPT_STATES=0. The model call's time
+includes loading the weights into the in-process server (about 1.5 s).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import time
 
 from _common import project
 
-MESSAGE = "USPS: your parcel is on hold, pay the 1.99 redelivery fee at usps-track-care.com today"
+MESSAGE = "USPS: your parcel {n} is on hold, pay the 1.99 redelivery fee at usps-track-care.com today"
+_calls = iter(range(1, 10**6))  # a new message per call: a repeated one would come from DSPy's cache
 
 
 def classify(root, prompt: str, states: bool) -> tuple[float, dict]:
@@ -28,12 +30,25 @@ def classify(root, prompt: str, states: bool) -> tuple[float, dict]:
     if not states:
         env["SMISHCTL_PROMPT_STATES"] = "0"
     start = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "smishctl", "classify", MESSAGE, "--prompt", prompt, "--json"],
+    text = MESSAGE.format(n=f"US{next(_calls):04d}")
+    r = subprocess.run([sys.executable, "-m", "smishctl", "classify", text, "--prompt", prompt, "--json"],
                        cwd=root, env=env, capture_output=True, text=True, timeout=600)
     elapsed = time.perf_counter() - start
     if r.returncode != 0:
         raise SystemExit(f"classify failed: {r.stderr.strip()[-500:]}")
     return elapsed, json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def warm(root, prompt: str) -> None:
+    """Two messages in one process: the instructions' state is saved, and a fixed-demo program's
+    prefix once it repeats (as a first `evaluate` or `classify --file` does); the page cache then
+    holds the weights for both arms."""
+    env = {**os.environ, "SMISHCTL_HOME": str(root), "SMISHCTL_NO_PROGRESS": "1"}
+    lines = "\n".join(MESSAGE.format(n=f"WU{i}") for i in range(2)) + "\n"
+    r = subprocess.run([sys.executable, "-m", "smishctl", "classify", "-", "--prompt", prompt], cwd=root, env=env,
+                       input=lines, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise SystemExit(f"classify failed: {r.stderr.strip()[-500:]}")
 
 
 def main() -> None:
@@ -50,20 +65,24 @@ def main() -> None:
         labeled = json.loads(r.stdout)["artifact"]
         rows = []
         for name, prompt in (("zero-shot", "zero-shot"), ("labeled k=8", labeled)):
-            classify(root, prompt, True)  # warm-up: saves the state (and the page cache holds the weights)
+            warm(root, prompt)
             times: dict[bool, list[float]] = {True: [], False: []}
+            model_ms: dict[bool, list[float]] = {True: [], False: []}
             answers = set()
             for _ in range(args.rounds):
                 for states in (False, True):
                     t, out = classify(root, prompt, states)
                     times[states].append(t)
+                    model_ms[states].append(out["latency_ms"] / 1000)
                     answers.add(out.get("label"))
             off, on = statistics.median(times[False]), statistics.median(times[True])
-            rows.append((name, off, on, off / on, sorted(map(str, answers))))
-        print(f"one-shot classify in a fresh process, median of {args.rounds} (seconds, wall)")
-        print(f"{'program':<14}{'states off':>12}{'states on':>12}{'ratio':>8}  labels")
-        for name, off, on, ratio, answers in rows:
-            print(f"{name:<14}{off:>12.2f}{on:>12.2f}{ratio:>7.2f}x  {', '.join(answers)}")
+            m_off, m_on = statistics.median(model_ms[False]), statistics.median(model_ms[True])
+            rows.append((name, off, on, m_off, m_on, sorted(map(str, answers))))
+        print(f"one-shot classify in a fresh process, median of {args.rounds} (seconds: process wall; model call)")
+        print(f"{'program':<14}{'wall off':>9}{'wall on':>9}{'ratio':>7}{'call off':>10}{'call on':>9}{'ratio':>7}  labels")
+        for name, off, on, m_off, m_on, answers in rows:
+            print(f"{name:<14}{off:>9.2f}{on:>9.2f}{off / on:>6.2f}x{m_off:>10.2f}{m_on:>9.2f}{m_off / m_on:>6.2f}x  "
+                  f"{', '.join(answers)}")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ CHILD = """
 import json, sys
 from pathlib import Path
 from smishctl.models import local_server
-gguf, states = Path(sys.argv[1]), Path(sys.argv[2])
+gguf, states, demos = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 system = {"role": "system", "content": "Classify the SMS as ham, spam or smishing. Answer with one word. " * 3}
+shots = [{"role": "user", "content": "Hi mum, new number, can you send 200 for rent"},
+         {"role": "assistant", "content": "smishing"}] * demos
 out = []
 for text in ("Your parcel is held: pay the 1.99 fee at dpd-redeliver.top", "see you at 6 then"):
-    r = local_server.chat(gguf, {"messages": [system, {"role": "user", "content": text}], "max_tokens": 1,
+    r = local_server.chat(gguf, {"messages": [system, *shots, {"role": "user", "content": text}], "max_tokens": 1,
                                  "temperature": 0, "logprobs": True, "top_logprobs": 1}, None, states)
     top = r["choices"][0]["logprobs"]["content"][0]["top_logprobs"][0]
     out.append({"cache_n": r["timings"]["cache_n"], "prompt_n": r["timings"]["prompt_n"],
@@ -35,8 +37,8 @@ print(json.dumps(out))
 """
 
 
-def _child(gguf, states) -> list[dict]:
-    r = subprocess.run([sys.executable, "-c", CHILD, str(gguf), str(states)], capture_output=True, text=True,
+def _child(gguf, states, demos: int = 0) -> list[dict]:
+    r = subprocess.run([sys.executable, "-c", CHILD, str(gguf), str(states), str(demos)], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -90,3 +92,21 @@ def test_the_oldest_states_make_way_beyond_the_folder_limit(tmp_path):
     os.utime(files[0], (2000, 2000))  # restored lately: the most recently used
     states._prune(keep=files[1])
     assert sorted(tmp_path.glob("*.state")) == [files[0], files[1]]  # 2 and 3 went; 1 is the new one
+
+
+def test_a_fixed_demo_prefix_is_saved_once_it_repeats_and_restored_whole(tmp_path):
+    gguf = assemble(WEIGHTS["qwen2.5-coder-0.5b"], SESSION_CACHE)
+    states = tmp_path / "llama-state"
+    _child(gguf, states)  # the instructions alone: their state is saved first
+    [instructions] = _saved(states)
+
+    first = _child(gguf, states, demos=2)
+    assert 0 < first[0]["cache_n"] < first[0]["prompt_n"]  # the instructions' state, then the demos read
+    assert len(_saved(states)) == 2  # the second request shared the prefix: instructions and demos saved
+
+    second = _child(gguf, states, demos=2)
+    # The saved prefix holds the second message: the new process's first one reuses what the first
+    # process's second one reused from memory (instructions, demos and the shared opening tokens).
+    assert second[0]["cache_n"] == first[1]["cache_n"] > first[0]["cache_n"]
+    assert [t["token"] for t in second] == [t["token"] for t in first]
+    assert instructions in _saved(states) and len(_saved(states)) == 2

@@ -74,10 +74,11 @@ def chat(gguf: Path, request: dict, adapter: Path | None = None, state_dir: Path
     if state_dir is None:
         return get_server(gguf, adapter).handle_chat_completions(request)
     states = _states_for(gguf, adapter, state_dir)
-    key = states.key(request)
+    keys = states.keys(request)
     with states.lock:
-        states.before(key)
+        states.before(keys)
         response = get_server(gguf, adapter).handle_chat_completions(request)
         if isinstance(response, dict) and response.get("choices"):
-            states.after(key, int((response.get("usage") or {}).get("prompt_tokens") or 0))
+            states.after(keys, int((response.get("usage") or {}).get("prompt_tokens") or 0),
+                         len(request.get("messages") or ()))
         return response

@@ -1,14 +1,16 @@
 """Saved prompt states of the embedded model: a new process starts from the KV state an earlier one
 computed for the same instructions, instead of reading them again (about 5 s for a 133-token system
-prompt on one core; a fixed-demo program's demonstrations come with it).
+prompt on one core), and for a fixed-demo program from its demonstrations too.
 
-llama.cpp's server saves and restores a slot (`/slots/0?action=save|restore`, loopback only). A
-state is keyed by the model (file, adapter, context size) and the request's first message; the
-first request of a process that uses a key restores it, and the first process that computes it
-saves it. llama.cpp aborts the whole process on a damaged state file, so a file is restored only
-when its content hashes to the digest in its name: a cut or altered file is a miss, never a crash.
-The folder is trusted like the DSPy cache beside it (a state written with a valid digest is used).
-"""
+llama.cpp's server saves and restores a slot (`/slots/0?action=save|restore`, loopback only). States
+are keyed by the model (file, adapter, context size) and either the request's first message (the
+instructions) or every message but the item's own (instructions and demonstrations). A process
+restores the longest saved state on the first use of a prefix; it saves the instructions' state when
+no process has, and a prefix's state when two requests in a row share it (a kNN program's
+demonstrations change with every message: those are never saved). llama.cpp aborts the whole process
+on a damaged state file, so a file is restored only when its content hashes to the digest in its
+name: a cut or altered file is a miss, never a crash. The folder is trusted like the DSPy cache
+beside it (a state written with a valid digest is used)."""
 
 from __future__ import annotations
 
@@ -49,15 +51,19 @@ class PromptStates:
         self.model = model
         self.limit = limit
         self.lock = threading.Lock()  # restore, request and save must see one slot state in order
-        self._seen: set[str] = set()    # keys this process has used (restored at most once)
+        self._seen: set[str] = set()    # keys this process has tried to restore (once each)
         self._stored: set[str] = set()  # keys known to have a verified state on disk
+        self._last_prefix: str | None = None
 
-    def key(self, request: dict) -> str | None:
+    def keys(self, request: dict) -> tuple[str, str] | None:
+        """(instructions key, prefix key): the first message alone, and every message but the
+        item's own (the instructions and the program's demonstrations, when it has fixed ones)."""
         messages = request.get("messages") or []
         if not messages:
             return None
-        first = json.dumps(messages[0], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(f"{self.model}\n{first}".encode()).hexdigest()[:32]
+        text = [json.dumps(m, sort_keys=True, ensure_ascii=False) for m in messages]
+        digest = lambda parts: hashlib.sha256("\n".join([self.model, *parts]).encode()).hexdigest()[:32]  # noqa: E731
+        return digest(text[:1]), digest(["prefix", *text[:-1]])
 
     def _verified(self, key: str) -> Path | None:
         for path in sorted(self.folder.glob(f"{key}-*{SUFFIX}")):
@@ -80,15 +86,18 @@ class PromptStates:
         except OSError:  # an HTTP error or a refused connection: the request is served without the state
             return False
 
-    def before(self, key: str | None) -> None:
-        """Restore the saved state for `key` on its first use in this process."""
-        if key is None or key in self._seen:
+    def before(self, keys: tuple[str, str] | None) -> None:
+        """On the first use of a prefix in this process, restore the longest saved state for it."""
+        if keys is None or keys[1] in self._seen:
             return
-        self._seen.add(key)
-        path = self._verified(key)
+        base, prefix = keys
+        self._seen.add(prefix)
+        path = self._verified(prefix)
+        if path is None and base not in self._seen:
+            path = self._verified(base)
+        self._seen.add(base)
         if path is None:
             return
-        self._stored.add(key)
         staged = self.slot_dir / path.name
         try:
             os.utime(path)  # recently used: pruned last
@@ -98,10 +107,22 @@ class PromptStates:
             return
         self._slot_action("restore", staged.name)
 
-    def after(self, key: str | None, prompt_tokens: int) -> None:
-        """Save the slot for `key` when no process has yet: the write goes to the server's folder,
-        then moves into the shared one under the name of its digest (never a half-written file)."""
-        if key is None or key in self._stored or prompt_tokens > MAX_TOKENS:
+    def after(self, keys: tuple[str, str] | None, prompt_tokens: int, n_messages: int) -> None:
+        """Save the slot under the instructions key when no process has yet, and under the prefix key
+        when a second request in a row shares it (a fixed-demo program; a kNN program's prefix
+        changes with every message and is never saved)."""
+        if keys is None or prompt_tokens > MAX_TOKENS:
+            return
+        base, prefix = keys
+        repeated, self._last_prefix = prefix == self._last_prefix, prefix
+        self._save(base)
+        if repeated and n_messages > 2:
+            self._save(prefix)
+
+    def _save(self, key: str) -> None:
+        """The write goes to the server's folder, then moves into the shared one under the name of its
+        digest (never a half-written file)."""
+        if key in self._stored:
             return
         self._stored.add(key)  # one try per process, saved or not
         if self._verified(key) is not None:
