@@ -318,6 +318,20 @@ def svg(rows: list[dict], n_held: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def merge_rows(rows: list[dict], earlier: list[dict]) -> list[dict]:
+    """This run's rows and the earlier ones it has no (program, N) for (the first file named wins),
+    in N order. Rows of one held part only: a different split would not be the same items."""
+    merged, have = list(rows), {(r["program"], r["n"]) for r in rows}
+    for r in earlier:
+        if (r["program"], r["n"]) not in have:
+            merged.append(r)
+            have.add((r["program"], r["n"]))
+    sizes = {r[HELD]["n_items"] for r in merged}
+    if len(sizes) > 1:
+        raise SystemExit(f"rows scored on different held parts ({sorted(sizes)} items): not one curve")
+    return sorted(merged, key=lambda r: (r["n"], PROGRAMS.index(r["program"])))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--programs", default="svm,knn", help="comma list of svm, knn, lora")
@@ -334,6 +348,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "data" / "drift.json")
     ap.add_argument("--svg", type=Path, default=REPO / "docs" / "drift.svg")
     ap.add_argument("--keep", action="store_true", help="keep the temporary projects (their runs)")
+    ap.add_argument("--also", nargs="+", type=Path, default=[],
+                    help="earlier --out files whose rows join the table and the curve (this run's rows win, "
+                    "then the first file named)")
+    ap.add_argument("--plot-only", action="store_true", help="run nothing: the table and curve of --also")
     args = ap.parse_args()
     programs = [p.strip() for p in args.programs.split(",") if p.strip()]
     unknown = sorted(set(programs) - set(PROGRAMS))
@@ -352,6 +370,14 @@ def main() -> None:
     print(f"modern: {len(rows)} messages; pool {len(pool)} {count(pool)}, held {len(held)} {count(held)}; "
           f"first {max(args.n)} reports {count(order[:max(args.n)])}", flush=True)
 
+    labels = tuple(sorted({r["label"] for r in rows}))
+    earlier = [row for path in args.also for row in json.loads(path.read_text(encoding="utf-8"))["rows"]]
+    if args.plot_only:
+        merged = merge_rows([], earlier)
+        args.svg.write_text(svg(merged, merged[0][HELD]["n_items"]), encoding="utf-8")
+        print(markdown(merged, labels) + f"\ncurve in {args.svg}")
+        return
+
     started = time.perf_counter()
     shared_cache = Path(tempfile.mkdtemp(prefix="smishctl-bench-drift-cache-"))
     out_rows: list[dict] = []
@@ -361,7 +387,6 @@ def main() -> None:
             out_rows += run_n(n, order, held, programs, shared_cache, args, first)
     finally:
         shutil.rmtree(shared_cache, ignore_errors=True)
-    labels = tuple(sorted({r["label"] for r in rows}))
     doc = {"protocol": {"dataset": "modern", "pool_fraction": args.pool_fraction, "seed": args.seed,
                         "pool": len(pool), "held": len(held), "eval_limit": args.eval_limit,
                         "in_distribution": {"dataset": "sms-phishing", "split": "test", "limit": args.id_limit,
@@ -372,8 +397,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     args.svg.parent.mkdir(parents=True, exist_ok=True)
-    args.svg.write_text(svg(out_rows, out_rows[0][HELD]["n_items"]), encoding="utf-8")
-    print("\n" + markdown(out_rows, labels))
+    shown = merge_rows(out_rows, earlier)
+    args.svg.write_text(svg(shown, shown[0][HELD]["n_items"]), encoding="utf-8")
+    print("\n" + markdown(shown, labels))
     print(f"\n* the paired interval excludes 0. {doc['wall_s']} s, load average {doc['load_average']}; "
           f"rows in {args.out}, curve in {args.svg}")
 

@@ -31,8 +31,11 @@ _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # neve
 
 
 def model_key(gguf: Path, adapter: Path | None, n_ctx: int) -> str:
-    """Changes whenever the KV layout or values could: other weights, adapter or context size."""
-    parts = [str(n_ctx)]
+    """Changes whenever the KV layout or values could: other weights, adapter, context size or
+    llama.cpp build (its state format is its own)."""
+    import importlib.metadata as md
+
+    parts = [str(n_ctx), md.version("xllamacpp")]
     for path in (gguf, adapter):
         if path is not None:
             st = Path(path).stat()
