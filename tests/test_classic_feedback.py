@@ -66,3 +66,15 @@ def test_a_report_is_never_scored_and_prompts_take_no_feedback(settings, project
         prepare(settings, cfg)
     with pytest.raises(ConfigError, match="classic/\\* models only"):
         prepare(settings, EvalConfig(dataset=data, evaluation_only=True, with_feedback=True))
+
+
+def test_with_feedback_and_no_reports_says_it_added_nothing(cli, project):
+    data = _probe_file(project, [(PROBE, "ham"), ("see you at 6 at the station", "ham")])
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--dataset", data, "--evaluation-only", "--no-langfuse",
+            "--json", "--with-feedback")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["dataset"]["train_dataset"]["feedback"]["used"] == 0  # stdout stays JSON
+    [line] = [x for x in r.stderr.splitlines() if "--with-feedback" in x]
+    assert line.startswith("warning: --with-feedback added nothing:") and "holds no reports" in line, r.stderr
+    quiet = _evaluate(cli, data)
+    assert quiet["dataset"]["train_dataset"].get("feedback") is None  # without the flag: no warning to give

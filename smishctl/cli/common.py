@@ -107,6 +107,16 @@ def warn(message: str) -> None:
     console.print(f"[yellow]warning:[/yellow] {plain(message)}", soft_wrap=True)
 
 
+def warn_unused_feedback(info: dict | None) -> None:
+    """--with-feedback that added nothing is otherwise silent (an empty file, a misspelt dataset)."""
+    if info is None or info.get("used"):
+        return
+    n = info.get("reports") or 0
+    why = (f"none of the {n} report(s) in {info.get('file')} can train (dev/test items or other labels)" if n
+           else f"{info.get('file')} holds no reports (smishctl feedback add or import)")
+    warn(f"--with-feedback added nothing: {why}")
+
+
 def settings():
     from smishctl.core.config import load_settings
 

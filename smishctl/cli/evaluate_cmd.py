@@ -19,6 +19,7 @@ from smishctl.cli.common import (
     show_progress,
     split_policy_options,
     warn,
+    warn_unused_feedback,
 )
 from smishctl.cli.completion import complete_prompt, complete_run
 
@@ -107,6 +108,7 @@ def evaluate(
 
             golden_sets = [load_golden(s, ref) for ref in must_pass]  # bad names fail before any call
         record = _run_with_progress(s, cfg, resume, langfuse=not no_langfuse)
+        warn_unused_feedback(((record.get("dataset") or {}).get("train_dataset") or {}).get("feedback"))
         _print_langfuse(record)
         results = []
         if must_pass:

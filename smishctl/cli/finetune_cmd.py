@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, fmt, handled, print_json, settings, show_progress
+from smishctl.cli.common import (
+    DebugOpt,
+    JsonOpt,
+    console,
+    fmt,
+    handled,
+    print_json,
+    settings,
+    show_progress,
+    warn_unused_feedback,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -78,6 +88,7 @@ def finetune(
                               "(train.jsonl, validation.jsonl, hf/)")
             return
         summary = _run_with_progress(cfg)
+        warn_unused_feedback((summary.get("dataset") or {}).get("feedback"))
         if as_json:
             print_json(summary)
         else:

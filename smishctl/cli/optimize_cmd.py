@@ -19,6 +19,7 @@ from smishctl.cli.common import (
     show_progress,
     split_policy_options,
     warn,
+    warn_unused_feedback,
 )
 from smishctl.cli.completion import complete_prompt
 
@@ -67,6 +68,7 @@ def optimize(
                              instructions=instructions, start_from=start_from,
                              with_feedback=with_feedback or bool(settings().section("optimize").get("with_feedback")))
         summary = _run_with_progress(cfg)
+        warn_unused_feedback((summary.get("dataset") or {}).get("feedback"))
         if as_json:
             print_json(summary)
             return
