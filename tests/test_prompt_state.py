@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,12 @@ def test_a_fixed_demo_prefix_is_saved_once_it_repeats_and_restored_whole(tmp_pat
     assert second[0]["cache_n"] == first[1]["cache_n"] > first[0]["cache_n"]
     assert [t["token"] for t in second] == [t["token"] for t in first]
     assert instructions in _saved(states) and len(_saved(states)) == 2
+
+
+def test_a_lone_message_has_no_state_key():
+    states = PromptStates(Path("/nonexistent"), Path("/nonexistent"), "http://127.0.0.1:9", "model")
+    assert states.keys({"messages": [{"role": "user", "content": "the whole prompt and the SMS"}]}) is None
+    system, sms = {"role": "system", "content": "Classify."}, {"role": "user", "content": "hi"}
+    base, prefix = states.keys({"messages": [system, sms]})
+    assert (base, prefix) == states.keys({"messages": [system, {"role": "user", "content": "another"}]})
+    assert base != prefix and states.keys({"messages": [system, sms, sms]})[1] != prefix

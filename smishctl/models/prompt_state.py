@@ -60,9 +60,10 @@ class PromptStates:
 
     def keys(self, request: dict) -> tuple[str, str] | None:
         """(instructions key, prefix key): the first message alone, and every message but the
-        item's own (the instructions and the program's demonstrations, when it has fixed ones)."""
+        item's own (the instructions and the program's demonstrations, when it has fixed ones).
+        None for a lone message: it is the item's own, and a state per item would never be reused."""
         messages = request.get("messages") or []
-        if not messages:
+        if len(messages) < 2:
             return None
         text = [json.dumps(m, sort_keys=True, ensure_ascii=False) for m in messages]
         digest = lambda parts: hashlib.sha256("\n".join([self.model, *parts]).encode()).hexdigest()[:32]  # noqa: E731
