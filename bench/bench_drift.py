@@ -318,14 +318,23 @@ def svg(rows: list[dict], n_held: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def merge_rows(rows: list[dict], earlier: list[dict]) -> list[dict]:
-    """This run's rows and the earlier ones it has no (program, N) for (the first file named wins),
-    in N order. Rows of one held part only: a different split would not be the same items."""
-    merged, have = list(rows), {(r["program"], r["n"]) for r in rows}
-    for r in earlier:
-        if (r["program"], r["n"]) not in have:
-            merged.append(r)
+def merge_rows(rows: list[dict], earlier: list[list[dict]]) -> list[dict]:
+    """This run's rows and the earlier files' rows it has no (program, N) for (the first file named
+    wins), in N order. Rows of one held part only: a different split would not be the same items. A
+    gain over "the first N" is kept only where that N is the merged table's first N."""
+    groups = ([rows] if rows else []) + earlier
+    first_n = min(r["n"] for group in groups for r in group)
+    merged, have = [], set()
+    for group in groups:
+        base = min(r["n"] for r in group)
+        for r in group:
+            if (r["program"], r["n"]) in have:
+                continue
             have.add((r["program"], r["n"]))
+            if base != first_n:  # a gain over another N than the column's
+                r = {**r, **{t: {k: v for k, v in r[t].items() if k != "vs_first_n"}
+                             for t in (HELD, IN_DIST) if isinstance(r.get(t), dict)}}
+            merged.append(r)
     sizes = {r[HELD]["n_items"] for r in merged}
     if len(sizes) > 1:
         raise SystemExit(f"rows scored on different held parts ({sorted(sizes)} items): not one curve")
@@ -371,7 +380,7 @@ def main() -> None:
           f"first {max(args.n)} reports {count(order[:max(args.n)])}", flush=True)
 
     labels = tuple(sorted({r["label"] for r in rows}))
-    earlier = [row for path in args.also for row in json.loads(path.read_text(encoding="utf-8"))["rows"]]
+    earlier = [json.loads(path.read_text(encoding="utf-8"))["rows"] for path in args.also]
     if args.plot_only:
         merged = merge_rows([], earlier)
         args.svg.write_text(svg(merged, merged[0][HELD]["n_items"]), encoding="utf-8")
