@@ -108,7 +108,9 @@ def evaluate(
 
             golden_sets = [load_golden(s, ref) for ref in must_pass]  # bad names fail before any call
         record = _run_with_progress(s, cfg, resume, langfuse=not no_langfuse)
-        warn_unused_feedback(((record.get("dataset") or {}).get("train_dataset") or {}).get("feedback"))
+        from smishctl.core.records import RunRecord
+
+        warn_unused_feedback((RunRecord.of(record).train_dataset or {}).get("feedback"))
         _print_langfuse(record)
         results = []
         if must_pass:
