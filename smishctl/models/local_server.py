@@ -13,6 +13,8 @@ from smishctl.models.prompt_state import PromptStates, model_key
 
 _servers: dict[str, object] = {}
 _slot_dirs: dict[str, tuple[Path, str]] = {}  # server key -> (its slot folder, its model key)
+# server key -> lock: restore, request and save must see one slot in order, whichever project asks
+_slot_locks: dict[str, threading.Lock] = {}
 _states: dict[str, PromptStates] = {}
 _lock = threading.Lock()
 
@@ -53,6 +55,7 @@ def get_server(gguf: Path, adapter: Path | None = None):
             server = xllamacpp.Server(params)
             _servers[key] = server
             _slot_dirs[key] = (slot_dir, model_key(Path(gguf), adapter, params.n_ctx))
+            _slot_locks[key] = threading.Lock()
         return server
 
 
@@ -75,7 +78,7 @@ def chat(gguf: Path, request: dict, adapter: Path | None = None, state_dir: Path
         return get_server(gguf, adapter).handle_chat_completions(request)
     states = _states_for(gguf, adapter, state_dir)
     keys = states.keys(request)
-    with states.lock:
+    with _slot_locks[_key(gguf, adapter)]:
         states.before(keys)
         response = get_server(gguf, adapter).handle_chat_completions(request)
         if isinstance(response, dict) and response.get("choices"):

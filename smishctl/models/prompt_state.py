@@ -53,7 +53,6 @@ class PromptStates:
         self.address = address.rstrip("/")
         self.model = model
         self.limit = limit
-        self.lock = threading.Lock()  # restore, request and save must see one slot state in order
         self._seen: set[str] = set()    # keys this process has tried to restore (once each)
         self._stored: set[str] = set()  # keys known to have a verified state on disk
         self._last_prefix: str | None = None
