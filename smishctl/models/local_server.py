@@ -7,32 +7,35 @@ import os
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from smishctl.models.prompt_state import PromptStates, model_key
 
-_servers: dict[str, object] = {}
-_slot_dirs: dict[str, tuple[Path, str]] = {}  # server key -> (its slot folder, its model key)
-# server key -> lock: restore, request and save must see one slot in order, whichever project asks
-_slot_locks: dict[str, threading.Lock] = {}
-_states: dict[str, PromptStates] = {}
-_lock = threading.Lock()
-
 N_CTX = 8192  # room for a few dozen demonstrations
 
 
-def _key(gguf: Path, adapter: Path | None) -> str:
-    path = str(Path(gguf).resolve())
-    return f"{path}+{Path(adapter).resolve()}" if adapter else path
+@dataclass
+class _Served:
+    """A started server and what its saved prompt states need (prompt_state.py)."""
+
+    server: object
+    slot_dir: Path  # its slot_save_path: llama.cpp saves and restores bare file names inside it
+    model: str  # model_key: weights, adapter, context size, llama.cpp build
+    # One slot: restore, request and save must run in order, whichever project's folder asks.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    states: dict[Path, PromptStates] = field(default_factory=dict)  # project folder -> its states
 
 
-def get_server(gguf: Path, adapter: Path | None = None):
-    """Start (once) and return an xllamacpp Server for this file (and LoRA adapter). Loopback only,
-    quiet, one slot."""
-    key = _key(gguf, adapter)
+_served: dict[str, _Served] = {}
+_lock = threading.Lock()
+
+
+def _start(gguf: Path, adapter: Path | None) -> _Served:
+    key = str(Path(gguf).resolve()) + (f"+{Path(adapter).resolve()}" if adapter else "")
     with _lock:
-        server = _servers.get(key)
-        if server is None:
+        served = _served.get(key)
+        if served is None:
             import xllamacpp
 
             params = xllamacpp.CommonParams()
@@ -47,40 +50,35 @@ def get_server(gguf: Path, adapter: Path | None = None):
             params.port = 0
             params.cpuparams.n_threads = int(os.environ.get("SMISHCTL_LOCAL_THREADS", os.cpu_count() or 2))
             params.cpuparams_batch.n_threads = params.cpuparams.n_threads
-            # The slot save/restore folder of this server (prompt_state.py): llama.cpp joins it to a
-            # bare file name, so it needs its trailing separator.
             slot_dir = Path(tempfile.mkdtemp(prefix="smishctl-slots-"))
             atexit.register(shutil.rmtree, slot_dir, True)
-            params.slot_save_path = f"{slot_dir}{os.sep}"
-            server = xllamacpp.Server(params)
-            _servers[key] = server
-            _slot_dirs[key] = (slot_dir, model_key(Path(gguf), adapter, params.n_ctx))
-            _slot_locks[key] = threading.Lock()
-        return server
+            params.slot_save_path = f"{slot_dir}{os.sep}"  # joined to a bare name: needs its separator
+            served = _Served(xllamacpp.Server(params), slot_dir, model_key(Path(gguf), adapter, params.n_ctx))
+            _served[key] = served
+        return served
 
 
-def _states_for(gguf: Path, adapter: Path | None, folder: Path) -> PromptStates:
-    server = get_server(gguf, adapter)
-    key = f"{_key(gguf, adapter)}@{Path(folder).resolve()}"
-    with _lock:
-        states = _states.get(key)
-        if states is None:
-            slot_dir, model = _slot_dirs[_key(gguf, adapter)]
-            states = PromptStates(folder, slot_dir, server.listening_address, model)
-            _states[key] = states
-        return states
+def get_server(gguf: Path, adapter: Path | None = None):
+    """Start (once) and return an xllamacpp Server for this file (and LoRA adapter). Loopback only,
+    quiet, one slot."""
+    return _start(gguf, adapter).server
 
 
 def chat(gguf: Path, request: dict, adapter: Path | None = None, state_dir: Path | None = None) -> dict:
     """One OpenAI-style chat completion, in-process; with `state_dir`, the prompt's saved state is
     restored on its first use in this process and saved when no process has yet."""
-    if state_dir is None:
-        return get_server(gguf, adapter).handle_chat_completions(request)
-    states = _states_for(gguf, adapter, state_dir)
-    keys = states.keys(request)
-    with _slot_locks[_key(gguf, adapter)]:
+    served = _start(gguf, adapter)
+    with served.lock:
+        if state_dir is None:
+            return served.server.handle_chat_completions(request)
+        folder = Path(state_dir).resolve()
+        states = served.states.get(folder)
+        if states is None:
+            states = served.states[folder] = PromptStates(folder, served.slot_dir, served.server.listening_address,
+                                                          served.model)
+        keys = states.keys(request)
         states.before(keys)
-        response = get_server(gguf, adapter).handle_chat_completions(request)
+        response = served.server.handle_chat_completions(request)
         if isinstance(response, dict) and response.get("choices"):
             states.after(keys, int((response.get("usage") or {}).get("prompt_tokens") or 0),
                          len(request.get("messages") or ()))

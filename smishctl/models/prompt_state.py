@@ -95,12 +95,13 @@ class PromptStates:
             return
         base, prefix = keys
         self._seen.add(prefix)
-        path = self._verified(prefix)
+        path, key = self._verified(prefix), prefix
         if path is None and base not in self._seen:
-            path = self._verified(base)
+            path, key = self._verified(base), base
         self._seen.add(base)
         if path is None:
             return
+        self._stored.add(key)  # verified now: after() need not hash it again
         staged = self.slot_dir / path.name
         try:
             os.utime(path)  # recently used: pruned last
