@@ -120,3 +120,19 @@ def test_a_lone_message_has_no_state_key():
     base, prefix = states.keys({"messages": [system, sms]})
     assert (base, prefix) == states.keys({"messages": [system, {"role": "user", "content": "another"}]})
     assert base != prefix and states.keys({"messages": [system, sms, sms]})[1] != prefix
+
+
+@pytest.mark.parametrize("value", ["0", "off", "False"])
+def test_the_switch_turns_states_off(settings, monkeypatch, value):
+    from smishctl.models import local_provider
+    from smishctl.models.lm import build_lm
+    from smishctl.models.registry import resolve_model
+
+    spec = resolve_model("local/qwen2.5-coder-0.5b", settings)
+    name = spec.litellm_model.split("/", 1)[1]
+    monkeypatch.setattr(local_provider, "STATE_DIRS", {})
+    build_lm(spec, settings)
+    assert local_provider.STATE_DIRS[name] == settings.cache_dir / "llama-state"
+    monkeypatch.setenv("SMISHCTL_PROMPT_STATES", value)
+    build_lm(spec, settings)  # the same process, now with the switch off
+    assert name not in local_provider.STATE_DIRS

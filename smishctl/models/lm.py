@@ -133,8 +133,9 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         gguf = spec.local_gguf
         if str(gguf).startswith("<embedded>") and gguf.name in WEIGHTS:
             gguf = assemble(WEIGHTS[gguf.name], settings.cache_dir)
-        # Saved prompt states (prompt_state.py); SMISHCTL_PROMPT_STATES=0 turns them off.
-        states = None if os.environ.get("SMISHCTL_PROMPT_STATES") == "0" else settings.cache_dir / "llama-state"
+        # Saved prompt states (prompt_state.py); SMISHCTL_PROMPT_STATES=0 (or false/no/off) turns them off.
+        off = os.environ.get("SMISHCTL_PROMPT_STATES", "").strip().lower() in ("0", "false", "no", "off")
+        states = None if off else settings.cache_dir / "llama-state"
         register(short, gguf, N_CTX, adapter=spec.lora_adapter, state_dir=states)
     if spec.extra.get("fleet"):  # several endpoints behind a litellm Router
 

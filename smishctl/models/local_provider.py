@@ -90,6 +90,8 @@ def register(name: str, gguf: Path, ctx: int, adapter: Path | None = None,
         ADAPTERS[name] = Path(adapter)
     if state_dir is not None:
         STATE_DIRS[name] = Path(state_dir)
+    else:  # turned off since an earlier registration in this process
+        STATE_DIRS.pop(name, None)
     if not _registered:
         litellm.custom_provider_map = [
             *[m for m in litellm.custom_provider_map if m.get("provider") != PROVIDER],
