@@ -25,30 +25,31 @@ MESSAGE = "USPS: your parcel {n} is on hold, pay the 1.99 redelivery fee at usps
 _calls = iter(range(1, 10**6))  # a new message per call: a repeated one would come from DSPy's cache
 
 
-def classify(root, prompt: str, states: bool) -> tuple[float, dict]:
+def smishctl(root, *args: str, states: bool = True, input: str | None = None) -> str:
+    """The CLI in a fresh process in the bench project; its stdout."""
     env = {**os.environ, "SMISHCTL_HOME": str(root), "SMISHCTL_NO_PROGRESS": "1"}
     if not states:
         env["SMISHCTL_PROMPT_STATES"] = "0"
-    start = time.perf_counter()
-    text = MESSAGE.format(n=f"US{next(_calls):04d}")
-    r = subprocess.run([sys.executable, "-m", "smishctl", "classify", text, "--prompt", prompt, "--json"],
-                       cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    elapsed = time.perf_counter() - start
+    r = subprocess.run([sys.executable, "-m", "smishctl", *args], cwd=root, env=env, input=input,
+                       capture_output=True, text=True, timeout=1800)
     if r.returncode != 0:
-        raise SystemExit(f"classify failed: {r.stderr.strip()[-500:]}")
-    return elapsed, json.loads(r.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"smishctl {args[0]} failed: {r.stderr.strip()[-500:]}")
+    return r.stdout
+
+
+def classify(root, prompt: str, states: bool) -> tuple[float, dict]:
+    text = MESSAGE.format(n=f"US{next(_calls):04d}")
+    start = time.perf_counter()
+    out = smishctl(root, "classify", text, "--prompt", prompt, "--json", states=states)
+    return time.perf_counter() - start, json.loads(out.strip().splitlines()[-1])
 
 
 def warm(root, prompt: str) -> None:
     """Two messages in one process: the instructions' state is saved, and a fixed-demo program's
     prefix once it repeats (as a first `evaluate` or `classify --file` does); the page cache then
     holds the weights for both arms."""
-    env = {**os.environ, "SMISHCTL_HOME": str(root), "SMISHCTL_NO_PROGRESS": "1"}
-    lines = "\n".join(MESSAGE.format(n=f"WU{i}") for i in range(2)) + "\n"
-    r = subprocess.run([sys.executable, "-m", "smishctl", "classify", "-", "--prompt", prompt], cwd=root, env=env,
-                       input=lines, capture_output=True, text=True, timeout=600)
-    if r.returncode != 0:
-        raise SystemExit(f"classify failed: {r.stderr.strip()[-500:]}")
+    smishctl(root, "classify", "-", "--prompt", prompt,
+             input="\n".join(MESSAGE.format(n=f"WU{i}") for i in range(2)) + "\n")
 
 
 def main() -> None:
@@ -56,13 +57,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     with project("http://127.0.0.1:9/v1") as root:
-        env = {**os.environ, "SMISHCTL_HOME": str(root), "SMISHCTL_NO_PROGRESS": "1"}
-        r = subprocess.run([sys.executable, "-m", "smishctl", "optimize", "--optimizer", "labeled", "--param", "k=8",
-                            "--train-size", "40", "--dev-size", "2", "--json"],
-                           cwd=root, env=env, capture_output=True, text=True, timeout=1800)
-        if r.returncode != 0:
-            raise SystemExit(f"optimize failed: {r.stderr.strip()[-500:]}")
-        labeled = json.loads(r.stdout)["artifact"]
+        labeled = json.loads(smishctl(root, "optimize", "--optimizer", "labeled", "--param", "k=8",
+                                      "--train-size", "40", "--dev-size", "2", "--json"))["artifact"]
         rows = []
         for name, prompt in (("zero-shot", "zero-shot"), ("labeled k=8", labeled)):
             warm(root, prompt)
