@@ -161,8 +161,8 @@ def test_ctrl_c_leaves_no_version(project):
                              "--param", "k=3", "--dev-size", "3"], cwd=project, env=env, stderr=subprocess.PIPE, text=True)
     seen = []
     try:
-        # Interrupted in the search, once the baseline is scored: the model is serving (a Ctrl-C during
-        # llama.cpp's server start can still hang: a known bug, see the closing note of this change).
+        # Interrupted in the search, once the baseline is scored (a Ctrl-C during the model's start is
+        # tests/test_local_server.py's subject).
         for line in proc.stderr:
             seen.append(line)
             if line.startswith("zero-shot dev macro-F1"):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,9 +56,42 @@ def _start(gguf: Path, adapter: Path | None) -> _Served:
             slot_dir = Path(tempfile.mkdtemp(prefix="smishctl-slots-"))
             atexit.register(shutil.rmtree, slot_dir, True)
             params.slot_save_path = f"{slot_dir}{os.sep}"  # joined to a bare name: needs its separator
-            served = _Served(xllamacpp.Server(params), slot_dir, model_key(Path(gguf), adapter, params.n_ctx))
-            _served[key] = served
+            model = model_key(Path(gguf), adapter, params.n_ctx)
+            params.endpoint_metrics = True  # loopback only, like the slots: the start check below
+            with _ctrl_c_deferred():
+                server = xllamacpp.Server(params)
+                # A metrics request is answered by llama.cpp's loop: once it returns, the loop has set
+                # `running`, and dropping the server later (at exit, say) can no longer hang.
+                server.handle_metrics()
+                served = _served[key] = _Served(server, slot_dir, model)
         return served
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C back while a server starts and is registered; it is raised when the block ends.
+
+    A server dropped just after its constructor returns (what a KeyboardInterrupt at that point
+    does) hangs the process for good: its destructor's terminate() can run before llama.cpp's loop
+    thread has set `running`, and then waits on that loop forever (reproduced under load, and in
+    about one start in seven when the server is dropped at once). Masking SIGINT alone would not do: with another thread alive (rich's refresh thread,
+    say) the kernel hands the signal to that one and Python still raises in the main thread. The
+    mask is kept because the threads llama.cpp starts inside the constructor inherit it, so a
+    Ctrl-C never interrupts a system call of its HTTP or compute threads."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # KeyboardInterrupt is only ever raised in the main thread
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a held-back signal is delivered here...
+        # ...to the recorder, or after this line to `previous` (None: a handler set outside Python)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        if pending:
+            signal.raise_signal(signal.SIGINT)  # once, to whatever handled Ctrl-C before
 
 
 def get_server(gguf: Path, adapter: Path | None = None):

@@ -1,0 +1,77 @@
+"""The embedded model's server (smishctl/models/local_server.py): a Ctrl-C while it starts is
+raised once it is registered, and no server dropped soon after its start hangs the process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SESSION_CACHE
+from smishctl.models.weights import WEIGHTS, assemble
+
+pytestmark = pytest.mark.model
+
+# Starts the server `rounds` times while another thread sends the process a Ctrl-C at a random
+# moment of the start, as a terminal does while rich's refresh thread is alive; then `rounds` times
+# more, dropping each server as soon as it is started. Prints how many starts were interrupted and
+# which threads llama.cpp started without SIGINT blocked.
+CHILD = """
+import json, os, random, signal, sys, threading, time
+from pathlib import Path
+from smishctl.models import local_server
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background parent may have ignored it
+gguf, rounds = Path(sys.argv[1]), int(sys.argv[2])
+random.seed(int(sys.argv[3]))
+before = set(os.listdir("/proc/self/task"))
+interrupted = 0
+for _ in range(rounds):
+    local_server._served.clear()  # the previous server stops, maybe a few milliseconds after its start
+    go = threading.Event()
+
+    def ctrl_c():
+        go.wait()
+        time.sleep(random.uniform(0.0, 0.9))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=ctrl_c)
+    sender.start()
+    try:
+        go.set()
+        local_server.get_server(gguf)
+        sender.join()  # a Ctrl-C sent after the start lands here
+        time.sleep(0.2)
+    except KeyboardInterrupt:
+        interrupted += 1
+    sender.join()
+served = len(local_server._served)
+started, unmasked = set(os.listdir("/proc/self/task")) - before, []  # the last server's threads
+for tid in started:
+    blocked = int(Path(f"/proc/self/task/{tid}/status").read_text().split("SigBlk:")[1].split()[0], 16)
+    if not blocked & (1 << (signal.SIGINT - 1)):
+        unmasked.append(Path(f"/proc/self/task/{tid}/comm").read_text().strip())
+for _ in range(rounds):
+    local_server._served.clear()
+    local_server.get_server(gguf)
+    local_server._served.clear()  # at once: what an exit right after a start does
+print(json.dumps({"interrupted": interrupted, "served": served, "threads": len(started), "unmasked": unmasked}))
+"""
+
+
+def test_a_ctrl_c_while_the_server_starts_is_raised_and_never_hangs():
+    gguf = assemble(WEIGHTS["qwen2.5-coder-0.5b"], SESSION_CACHE)
+    rounds = 8
+    try:
+        r = subprocess.run([sys.executable, "-c", CHILD, str(gguf), str(rounds), "7"], capture_output=True, text=True,
+                           timeout=180, env={**os.environ, "SMISHCTL_LOCAL_THREADS": "1"})
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process hung: a server was dropped before llama.cpp's loop had started")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["interrupted"] == rounds  # every Ctrl-C reached the main thread, none was lost
+    assert out["served"] == 1  # the last start was kept, not dropped by its KeyboardInterrupt
+    assert out["threads"] >= 3 and out["unmasked"] == []  # llama.cpp's threads cannot take a Ctrl-C
