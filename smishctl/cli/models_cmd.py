@@ -116,7 +116,8 @@ def _key_env(table: dict) -> str | None:
 
 def _where(model: str, api_base) -> str:
     """in-process, the endpoint without credentials, or the hosted provider (litellm's default endpoint)."""
-    from smishctl.models.registry import CLASSIC_PREFIX, LOCAL_PREFIX, public_url
+    from smishctl.models.registry import CLASSIC_PREFIX, LOCAL_PREFIX
+    from smishctl.util.urls import public_url
 
     if api_base:
         return public_url(str(api_base)) or "-"

@@ -25,6 +25,7 @@ import os
 
 from smishctl.core.errors import ModelError
 from smishctl.util.redact import register_secret
+from smishctl.util.urls import endpoint_text
 
 PROVIDER = "fleet"
 ROUTER_KEYS = ("routing_strategy", "cooldown_time", "allowed_fails")
@@ -44,7 +45,9 @@ def deployments_of(alias: dict) -> list[dict]:
 
 def fleet_tag(deps: list[dict]) -> str:
     """Stands in for api_base (cache keys, run identity): which endpoints, never which keys."""
-    public = sorted(json.dumps({k: d.get(k) for k in ("litellm", "api_base")}, sort_keys=True) for d in deps)
+    public = sorted(json.dumps({"litellm": d.get("litellm"),
+                                "api_base": endpoint_text(d["api_base"]) if d.get("api_base") else None},
+                               sort_keys=True) for d in deps)
     return "fleet:" + hashlib.sha256("\n".join(public).encode()).hexdigest()[:16]
 
 

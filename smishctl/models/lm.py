@@ -12,7 +12,7 @@ from smishctl.core.errors import ModelError
 from smishctl.models.fleet import register as register_fleet
 from smishctl.models.local_provider import register
 from smishctl.models.local_server import N_CTX
-from smishctl.models.registry import ModelSpec, public_url
+from smishctl.models.registry import ModelSpec
 from smishctl.models.retry import install_retry_after_bridge
 from smishctl.models.weights import WEIGHTS, assemble
 from smishctl.util.redact import (
@@ -22,6 +22,7 @@ from smishctl.util.redact import (
     register_env_secrets,
     register_secret,
 )
+from smishctl.util.urls import public_url
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 3

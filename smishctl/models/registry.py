@@ -11,6 +11,7 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ModelError
 from smishctl.models.fleet import ROUTER_KEYS, deployments_of, fleet_tag
 from smishctl.models.weights import WEIGHTS
+from smishctl.util.urls import endpoint_text, public_url
 
 LOCAL_PREFIX = "local/"
 CLASSIC_PREFIX = "classic/"
@@ -39,7 +40,7 @@ class ModelSpec:
     @property
     def endpoint_tag(self) -> str:
         """Distinguishes endpoints serving the same model name (cache keys, run configs)."""
-        base = self.api_base or ("in-process" if self.is_local else "default")
+        base = endpoint_text(self.api_base) if self.api_base else ("in-process" if self.is_local else "default")
         if self.weights_fingerprint:  # two .gguf files with one name stem must not share cache or runs
             base += f"|weights:{self.weights_fingerprint}"
         if self.lora_adapter is not None:  # base and base+adapter answers must never share a cache entry
@@ -79,20 +80,6 @@ def weights_fingerprint(path: Path) -> str:
             fh.seek(max(FINGERPRINT_SPAN, size - FINGERPRINT_SPAN))
             h.update(fh.read(FINGERPRINT_SPAN))
     return h.hexdigest()[:16]
-
-
-def public_url(url: str | None) -> str | None:
-    """`url` without what may hold credentials: user:password@, the query string and the fragment."""
-    if not url:
-        return url
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # not a URL we can parse: record nothing rather than something unsafe
-        return "<unparsable url>"
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _litellm_prices(model: str) -> tuple[float | None, float | None]:

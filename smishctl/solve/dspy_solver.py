@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 from smishctl.core.errors import ModelError
 from smishctl.models.pricing import call_cost
-from smishctl.models.registry import ModelSpec, public_url
+from smishctl.models.registry import ModelSpec
 from smishctl.solve.adapters import AdapterConfig
 from smishctl.util.redact import redact
+from smishctl.util.urls import public_url
 
 
 @dataclass

@@ -1,0 +1,33 @@
+"""Endpoint URLs: what may be recorded of them, and what identifies them without their secrets."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
+
+
+def public_url(url: str | None) -> str | None:
+    """`url` without what may hold credentials: user:password@, the query string and the fragment."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL we can parse: record nothing rather than something unsafe
+        return "<unparsable url>"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@lru_cache(maxsize=64)
+def endpoint_text(url: str) -> str:
+    """What an endpoint tag hashes for `url`. A URL with nothing to hide is itself (so tags made before
+    stay valid). One with credentials or a query keeps them apart from its siblings (another key may
+    reach another deployment) through a memory-hard digest: the 12-hex tag lands in run files, and a
+    fast hash of the whole URL would let anyone holding one confirm a guessed password offline."""
+    public = public_url(url) or ""
+    if public == url:
+        return url
+    # scrypt with n=2**14, r=8: 16 MiB and tens of milliseconds per guess instead of nanoseconds.
+    hidden = hashlib.scrypt(url.encode(), salt=public.encode(), n=1 << 14, r=8, p=1, dklen=16).hex()
+    return f"{public}|hidden:{hidden}"
