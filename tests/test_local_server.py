@@ -1,5 +1,6 @@
 """The embedded model's server (smishctl/models/local_server.py): a Ctrl-C while it starts is
-raised once it is registered, and no server dropped soon after its start hangs the process."""
+raised once it is registered, no server dropped soon after its start hangs the process, and the
+slot folders of killed processes do not pile up."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
 from conftest import SESSION_CACHE
+from smishctl.models import local_server
 from smishctl.models.weights import WEIGHTS, assemble
-
-pytestmark = pytest.mark.model
 
 # Starts the server `rounds` times while another thread sends the process a Ctrl-C at a random
 # moment of the start, as a terminal does while rich's refresh thread is alive; then `rounds` times
@@ -62,6 +65,7 @@ print(json.dumps({"interrupted": interrupted, "served": served, "threads": len(s
 """
 
 
+@pytest.mark.model
 def test_a_ctrl_c_while_the_server_starts_is_raised_and_never_hangs():
     gguf = assemble(WEIGHTS["qwen2.5-coder-0.5b"], SESSION_CACHE)
     rounds = 8
@@ -75,3 +79,28 @@ def test_a_ctrl_c_while_the_server_starts_is_raised_and_never_hangs():
     assert out["interrupted"] == rounds  # every Ctrl-C reached the main thread, none was lost
     assert out["served"] == 1  # the last start was kept, not dropped by its KeyboardInterrupt
     assert out["threads"] >= 3 and out["unmasked"] == []  # llama.cpp's threads cannot take a Ctrl-C
+
+
+def test_slot_folders_of_killed_processes_are_swept(tmp_path, monkeypatch):
+    """A SIGKILL skips atexit: the next start removes a dead process's slot folder once it is a day old,
+    and leaves a live process's folder, a recent one and a foreign name alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid is free now
+    day_ago = time.time() - local_server.STALE_AFTER_S - 60
+
+    def folder(name: str, old: bool) -> Path:
+        f = tmp_path / name
+        f.mkdir()
+        (f / "half-saved.state").write_bytes(b"x" * 1024)
+        if old:
+            os.utime(f, (day_ago, day_ago))
+        return f
+
+    prefix = local_server.SLOT_PREFIX
+    dead_old = folder(f"{prefix}{gone.pid}-abc123", old=True)
+    kept = [folder(f"{prefix}{gone.pid}-def456", old=False), folder(f"{prefix}{os.getpid()}-ghi789", old=True),
+            folder(f"{prefix}notapid-x", old=True)]
+    local_server._sweep_slot_dirs()
+    assert not dead_old.exists()
+    assert all(f.exists() for f in kept)

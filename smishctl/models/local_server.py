@@ -9,6 +9,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 from smishctl.models.prompt_state import PromptStates, model_key
 
 N_CTX = 8192  # room for a few dozen demonstrations
+SLOT_PREFIX = "smishctl-slots-"  # + the owner's pid: a folder left by a killed process can be told apart
+STALE_AFTER_S = 24 * 3600
 
 
 @dataclass
@@ -53,7 +56,8 @@ def _start(gguf: Path, adapter: Path | None) -> _Served:
             params.port = 0
             params.cpuparams.n_threads = int(os.environ.get("SMISHCTL_LOCAL_THREADS", os.cpu_count() or 2))
             params.cpuparams_batch.n_threads = params.cpuparams.n_threads
-            slot_dir = Path(tempfile.mkdtemp(prefix="smishctl-slots-"))
+            _sweep_slot_dirs()
+            slot_dir = Path(tempfile.mkdtemp(prefix=f"{SLOT_PREFIX}{os.getpid()}-"))
             atexit.register(shutil.rmtree, slot_dir, True)
             params.slot_save_path = f"{slot_dir}{os.sep}"  # joined to a bare name: needs its separator
             model = model_key(Path(gguf), adapter, params.n_ctx)
@@ -65,6 +69,22 @@ def _start(gguf: Path, adapter: Path | None) -> _Served:
                 server.handle_metrics()
                 served = _served[key] = _Served(server, slot_dir, model)
         return served
+
+
+def _sweep_slot_dirs() -> None:
+    """Remove slot folders whose process is gone (a SIGKILL skips atexit; a state being saved can be
+    tens of MB). Only those untouched for a day: a pid of another PID namespace sharing /tmp looks dead."""
+    now = time.time()
+    for folder in Path(tempfile.gettempdir()).glob(f"{SLOT_PREFIX}*-*"):
+        pid = folder.name[len(SLOT_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or int(pid) <= 0 or now - folder.stat().st_mtime < STALE_AFTER_S:
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # alive under another user (PermissionError), or gone meanwhile
+            continue
 
 
 @contextlib.contextmanager
