@@ -68,7 +68,7 @@ print(json.dumps({"interrupted": interrupted, "served": served, "threads": len(s
 @pytest.mark.model
 def test_a_ctrl_c_while_the_server_starts_is_raised_and_never_hangs():
     gguf = assemble(WEIGHTS["qwen2.5-coder-0.5b"], SESSION_CACHE)
-    rounds = 8
+    rounds = 5
     try:
         r = subprocess.run([sys.executable, "-c", CHILD, str(gguf), str(rounds), "7"], capture_output=True, text=True,
                            timeout=180, env={**os.environ, "SMISHCTL_LOCAL_THREADS": "1"})
