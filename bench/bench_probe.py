@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,25 +71,28 @@ def hidden_states(texts: list[str], gguf: Path, cache: Path):
     return np.array([known[hashlib.sha256(t.encode()).hexdigest()] for t in texts], dtype=np.float32)
 
 
-def probe(c: float):
-    from sklearn.linear_model import LogisticRegression
+def probe():
+    """Standardised states, a balanced logistic regression; C chosen by 5-fold cross-validation on the
+    training messages alone (macro-F1), never on the held part."""
+    from sklearn.linear_model import LogisticRegressionCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced"))
+    return make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.003, 0.01, 0.03, 0.1, 0.3, 1.0], cv=5,
+                                                                scoring="f1_macro", max_iter=5000,
+                                                                class_weight="balanced"))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=int, default=600, help="messages of the train split the probe learns from")
     ap.add_argument("--n", nargs="+", type=int, default=[0, 100], help="reports added to the training set")
-    ap.add_argument("--c", type=float, default=0.05, help="inverse regularisation of the probe (fixed, not tuned "
-                    "on the held part)")
     ap.add_argument("--pool-fraction", type=float, default=0.4)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "bench-probe")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "data" / "probe.json")
     args = ap.parse_args()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")  # LogisticRegressionCV's attributes
 
     from smishctl.core.config import load_settings
     from smishctl.data.prepare import load_dataset_splits, sample
@@ -134,7 +138,7 @@ def main() -> None:
         y = [e.label for e in train] + [r["label"] for r in reports]
         held_text = [r["text"] for r in held]
         t0 = time.perf_counter()
-        lr = probe(args.c).fit(np.stack([by_text[t] for t in x_text]), y)
+        lr = probe().fit(np.stack([by_text[t] for t in x_text]), y)
         p_probe = [code[p] for p in lr.predict(np.stack([by_text[t] for t in held_text]))]
         fit_s = time.perf_counter() - t0
         p_svm_same = [code[p] for p in make_pipeline().fit(x_text, y).predict(held_text)]
@@ -145,12 +149,12 @@ def main() -> None:
                "probe": interval(p_probe), "svm_same_data": interval(p_svm_same),
                "svm_full_train": interval(p_svm_full),
                "probe_vs_svm_same": paired(p_svm_same, p_probe), "probe_vs_svm_full": paired(p_svm_full, p_probe),
-               "probe_fit_s": round(fit_s, 2)}
+               "probe_c": float(lr[-1].C_[0]), "probe_fit_s": round(fit_s, 2)}
         out.append(row)
         print(json.dumps(row), flush=True)
 
     n_states = len(dict.fromkeys(texts))
-    doc = {"protocol": {"train": args.train, "c": args.c, "seed": args.seed, "pool_fraction": args.pool_fraction,
+    doc = {"protocol": {"train": args.train, "seed": args.seed, "pool_fraction": args.pool_fraction,
                         "held": len(held), "prompt": PROMPT, "model": "qwen2.5-coder-0.5b (embedded GGUF)"},
            "rows": out, "states": n_states, "state_s": round(state_s, 1),
            "wall_s": round(time.perf_counter() - started, 1), "load_average": round(os.getloadavg()[0], 2)}
