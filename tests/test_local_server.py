@@ -38,7 +38,7 @@ for _ in range(rounds):
 
     def ctrl_c():
         go.wait()
-        time.sleep(random.uniform(0.0, 0.9))
+        time.sleep(random.uniform(0.15, 0.9))  # once the start has begun: it takes about 1 s
         os.kill(os.getpid(), signal.SIGINT)
 
     sender = threading.Thread(target=ctrl_c)
@@ -54,9 +54,13 @@ for _ in range(rounds):
 served = len(local_server._served)
 started, unmasked = set(os.listdir("/proc/self/task")) - before, []  # the last server's threads
 for tid in started:
-    blocked = int(Path(f"/proc/self/task/{tid}/status").read_text().split("SigBlk:")[1].split()[0], 16)
+    try:
+        blocked = int(Path(f"/proc/self/task/{tid}/status").read_text().split("SigBlk:")[1].split()[0], 16)
+        name = Path(f"/proc/self/task/{tid}/comm").read_text().strip()
+    except FileNotFoundError:  # a thread that ended meanwhile (the one that built the server)
+        continue
     if not blocked & (1 << (signal.SIGINT - 1)):
-        unmasked.append(Path(f"/proc/self/task/{tid}/comm").read_text().strip())
+        unmasked.append(name)
 for _ in range(rounds):
     local_server._served.clear()
     local_server.get_server(gguf)

@@ -42,33 +42,86 @@ def _start(gguf: Path, adapter: Path | None) -> _Served:
     with _lock:
         served = _served.get(key)
         if served is None:
-            import xllamacpp
+            with _ctrl_c_held():  # raised once the server is kept (see _started)
+                import xllamacpp
 
-            params = xllamacpp.CommonParams()
-            params.model.path = str(Path(gguf).resolve())
-            if adapter:
-                params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(Path(adapter).resolve()), 1.0)]
-            params.n_parallel = 1  # one slot is faster than two on 2 cores (measured)
-            params.n_ctx = int(os.environ.get("SMISHCTL_LOCAL_CTX", N_CTX))
-            params.cache_prompt = True
-            params.verbosity = -1
-            params.hostnames = ["127.0.0.1"]
-            params.port = 0
-            params.cpuparams.n_threads = int(os.environ.get("SMISHCTL_LOCAL_THREADS", os.cpu_count() or 2))
-            params.cpuparams_batch.n_threads = params.cpuparams.n_threads
-            _sweep_slot_dirs()
-            slot_dir = Path(tempfile.mkdtemp(prefix=f"{SLOT_PREFIX}{os.getpid()}-"))
-            atexit.register(shutil.rmtree, slot_dir, True)
-            params.slot_save_path = f"{slot_dir}{os.sep}"  # joined to a bare name: needs its separator
-            model = model_key(Path(gguf), adapter, params.n_ctx)
-            params.endpoint_metrics = True  # loopback only, like the slots: the start check below
-            with _ctrl_c_deferred():
-                server = xllamacpp.Server(params)
-                # A metrics request is answered by llama.cpp's loop: once it returns, the loop has set
-                # `running`, and dropping the server later (at exit, say) can no longer hang.
-                server.handle_metrics()
-                served = _served[key] = _Served(server, slot_dir, model)
+                params = xllamacpp.CommonParams()
+                params.model.path = str(Path(gguf).resolve())
+                if adapter:
+                    params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(Path(adapter).resolve()), 1.0)]
+                params.n_parallel = 1  # one slot is faster than two on 2 cores (measured)
+                params.n_ctx = int(os.environ.get("SMISHCTL_LOCAL_CTX", N_CTX))
+                params.cache_prompt = True
+                params.verbosity = -1
+                params.hostnames = ["127.0.0.1"]
+                params.port = 0
+                params.cpuparams.n_threads = int(os.environ.get("SMISHCTL_LOCAL_THREADS", os.cpu_count() or 2))
+                params.cpuparams_batch.n_threads = params.cpuparams.n_threads
+                _sweep_slot_dirs()
+                slot_dir = Path(tempfile.mkdtemp(prefix=f"{SLOT_PREFIX}{os.getpid()}-"))
+                atexit.register(shutil.rmtree, slot_dir, True)
+                params.slot_save_path = f"{slot_dir}{os.sep}"  # joined to a bare name: needs its separator
+                params.endpoint_metrics = True  # loopback only, like the slots: _started's check
+                served = _served[key] = _Served(_started(params), slot_dir, model_key(Path(gguf), adapter,
+                                                                                       params.n_ctx))
         return served
+
+
+def _started(params):
+    """A started xllamacpp.Server, built in a thread of its own while this one waits.
+
+    A server dropped just after its constructor returns (what a KeyboardInterrupt there does) hangs
+    the process for good: its destructor's terminate() can run before llama.cpp's loop thread has set
+    `running`, and then waits on that loop forever (reproduced: one start in seven dropped at once,
+    and Ctrl-C during the start under load). So the caller holds Ctrl-C back until the server is
+    kept, and the builder waits for one metrics request, which that loop answers: from then on
+    dropping the server is safe. The builder blocks SIGINT first: llama.cpp's threads, all started in
+    the constructor, inherit the mask, so a Ctrl-C never interrupts their system calls."""
+    import xllamacpp
+
+    out: dict = {}
+    done = threading.Event()
+
+    def build() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            server = xllamacpp.Server(params)
+            server.handle_metrics()
+            out["server"] = server
+        except BaseException as exc:  # handed to the waiting thread
+            out["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=build, name="smishctl-llama-start", daemon=True).start()
+    done.wait()
+    if "error" in out:
+        raise out["error"]
+    return out["server"]
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """In the main thread: a first Ctrl-C is held and raised when the block ends; a second one exits
+    at once (130), as `smishctl.util.interrupt` does, so a slow model load can still be left."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield  # KeyboardInterrupt is only ever raised in the main thread; an ignored Ctrl-C stays ignored
+        return
+    held: list[int] = []
+
+    def hold(signum, frame):
+        if held:
+            os._exit(130)
+        held.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        # None: a handler installed outside Python
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        if held:
+            signal.raise_signal(signal.SIGINT)  # once, to whatever handled Ctrl-C before
 
 
 def _sweep_slot_dirs() -> None:
@@ -85,33 +138,6 @@ def _sweep_slot_dirs() -> None:
             shutil.rmtree(folder, ignore_errors=True)
         except OSError:  # alive under another user (PermissionError), or gone meanwhile
             continue
-
-
-@contextlib.contextmanager
-def _ctrl_c_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C back while a server starts and is registered; it is raised when the block ends.
-
-    A server dropped just after its constructor returns (what a KeyboardInterrupt at that point
-    does) hangs the process for good: its destructor's terminate() can run before llama.cpp's loop
-    thread has set `running`, and then waits on that loop forever (reproduced under load, and in
-    about one start in seven when the server is dropped at once). Masking SIGINT alone would not do: with another thread alive (rich's refresh thread,
-    say) the kernel hands the signal to that one and Python still raises in the main thread. The
-    mask is kept because the threads llama.cpp starts inside the constructor inherit it, so a
-    Ctrl-C never interrupts a system call of its HTTP or compute threads."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # KeyboardInterrupt is only ever raised in the main thread
-        return
-    pending: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a held-back signal is delivered here...
-        # ...to the recorder, or after this line to `previous` (None: a handler set outside Python)
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-        if pending:
-            signal.raise_signal(signal.SIGINT)  # once, to whatever handled Ctrl-C before
 
 
 def get_server(gguf: Path, adapter: Path | None = None):
