@@ -108,3 +108,4 @@ def test_slot_folders_of_killed_processes_are_swept(tmp_path, monkeypatch):
     local_server._sweep_slot_dirs()
     assert not dead_old.exists()
     assert all(f.exists() for f in kept)
+

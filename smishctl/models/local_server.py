@@ -102,19 +102,13 @@ def _started(params):
 
 @contextlib.contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """In the main thread: a first Ctrl-C is held and raised when the block ends; a second one exits
-    at once (130), as `smishctl.util.interrupt` does, so a slow model load can still be left."""
+    """In the main thread: a Ctrl-C during the block is held and raised once when it ends. (xllamacpp's
+    constructor keeps the GIL, so no Python handler could run during most of a start anyway.)"""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield  # KeyboardInterrupt is only ever raised in the main thread; an ignored Ctrl-C stays ignored
         return
     held: list[int] = []
-
-    def hold(signum, frame):
-        if held:
-            os._exit(130)
-        held.append(signum)
-
-    previous = signal.signal(signal.SIGINT, hold)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
         yield
     finally:
