@@ -11,8 +11,8 @@ Protocol: the held part and the report order of bench_drift.py (same --pool-frac
 first --train messages of the default dataset's train split (template split, as every command uses;
 splits are interleaved, so the first n are a fair sample); for each N of --n the first N reports join the training set. Scores:
 macro-F1 on the held part with its 95% bootstrap interval, and paired differences on the same items
-(smishctl.score.stats, 2,000 resamples). Hidden states are cached in --cache (keyed by prompt text
-and model), so a second run only trains.
+(smishctl.score.stats, 2,000 resamples). Hidden states are cached in --cache (one file per model and
+PROMPT, one entry per message), so a second run only trains.
 
   SMISHCTL_DATA_MIRROR=../shared/datasets .venv/bin/python bench/bench_probe.py --train 600 --n 0 100
 """
@@ -44,7 +44,7 @@ def hidden_states(texts: list[str], gguf: Path, cache: Path):
     import numpy as np
     import xllamacpp
 
-    key = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}:{PROMPT}".encode()).hexdigest()[:12]
     cache.mkdir(parents=True, exist_ok=True)
     store = cache / f"probe-{key}.json"
     known: dict[str, list[float]] = json.loads(store.read_text()) if store.exists() else {}

@@ -23,7 +23,7 @@ from smishctl.models.weights import WEIGHTS, assemble
 # more, dropping each server as soon as it is started. Prints how many starts were interrupted and
 # which threads llama.cpp started without SIGINT blocked.
 CHILD = """
-import json, os, random, signal, sys, threading, time
+import json, os, random, signal, sys, threading, time, traceback
 from pathlib import Path
 from smishctl.models import local_server
 
@@ -31,7 +31,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)  # a background parent 
 gguf, rounds = Path(sys.argv[1]), int(sys.argv[2])
 random.seed(int(sys.argv[3]))
 before = set(os.listdir("/proc/self/task"))
-interrupted = 0
+interrupted = held = 0
 for _ in range(rounds):
     local_server._served.clear()  # the previous server stops, maybe a few milliseconds after its start
     go = threading.Event()
@@ -48,8 +48,10 @@ for _ in range(rounds):
         local_server.get_server(gguf)
         sender.join()  # a Ctrl-C sent after the start lands here
         time.sleep(0.2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         interrupted += 1
+        frames = [f.name for f in traceback.extract_tb(exc.__traceback__)]
+        held += "_ctrl_c_held" in frames  # raised by the hold, once the start was over
     sender.join()
 served = len(local_server._served)
 started, unmasked = set(os.listdir("/proc/self/task")) - before, []  # the last server's threads
@@ -65,7 +67,7 @@ for _ in range(rounds):
     local_server._served.clear()
     local_server.get_server(gguf)
     local_server._served.clear()  # at once: what an exit right after a start does
-print(json.dumps({"interrupted": interrupted, "served": served, "threads": len(started), "unmasked": unmasked}))
+print(json.dumps({"interrupted": interrupted, "held": held, "served": served, "threads": len(started), "unmasked": unmasked}))
 """
 
 
@@ -81,6 +83,7 @@ def test_a_ctrl_c_while_the_server_starts_is_raised_and_never_hangs():
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["interrupted"] == rounds  # every Ctrl-C reached the main thread, none was lost
+    assert out["held"] >= 1  # and at least one landed during a start, so the hold was exercised
     assert out["served"] == 1  # the last start was kept, not dropped by its KeyboardInterrupt
     assert out["threads"] >= 3 and out["unmasked"] == []  # llama.cpp's threads cannot take a Ctrl-C
 
@@ -104,8 +107,16 @@ def test_slot_folders_of_killed_processes_are_swept(tmp_path, monkeypatch):
     prefix = local_server.SLOT_PREFIX
     dead_old = folder(f"{prefix}{gone.pid}-abc123", old=True)
     kept = [folder(f"{prefix}{gone.pid}-def456", old=False), folder(f"{prefix}{os.getpid()}-ghi789", old=True),
-            folder(f"{prefix}notapid-x", old=True)]
+            folder(f"{prefix}notapid-x", old=True), folder(f"{prefix}\u00b3-x", old=True),
+            folder(f"{prefix}99999999999999999999-x", old=True), folder(f"{prefix}{gone.pid}-a-b", old=True)]
+    if os.getuid() == 0:  # another user's folder, stale and of a dead pid: not ours to remove
+        theirs = folder(f"{prefix}{gone.pid}-jkl012", old=True)
+        os.chown(theirs, 4242, 4242)
+        kept.append(theirs)
+    target = folder("elsewhere", old=True)  # a link with a slot name must not lead the sweep elsewhere
+    link = tmp_path / f"{prefix}{gone.pid}-lnk345"
+    link.symlink_to(target)
+    os.utime(link, (time.time() - local_server.STALE_AFTER_S - 60,) * 2, follow_symlinks=False)
     local_server._sweep_slot_dirs()
     assert not dead_old.exists()
-    assert all(f.exists() for f in kept)
-
+    assert all(f.exists() for f in kept) and link.is_symlink() and (target / "half-saved.state").exists()

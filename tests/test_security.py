@@ -135,35 +135,49 @@ def test_recorded_api_base_has_no_credentials(project):
     assert spec.api_base.startswith("https://bob:")  # the call itself still uses the full URL
 
 
-def test_endpoint_tags_do_not_let_a_run_file_confirm_a_password(project):
-    """The 12-hex endpoint tag lands in run files: for a URL with credentials it is no fast hash of the
-    URL (that would confirm a guessed password in nanoseconds), it still tells two keys apart, and it is
-    the same in another process. A URL without credentials keeps the tag earlier versions gave it."""
+def test_endpoint_tags_do_not_let_a_run_file_confirm_a_password(project, monkeypatch):
+    """The 12-hex endpoint tag lands in run files: for a URL with credentials it goes through scrypt, not
+    a fast hash (which would confirm a guessed password in nanoseconds); it still tells two keys apart
+    and is the same in another process. A URL without credentials keeps the tag earlier versions gave it,
+    exactly as written."""
     import hashlib
 
     from smishctl.models.fleet import fleet_tag
     from smishctl.models.registry import ModelSpec
+    from smishctl.util.urls import endpoint_text
 
     def tag(url):
         return ModelSpec(name="x", litellm_model="openai/fake", api_base=url).endpoint_tag
 
-    plain = "http://127.0.0.1:8000/v1"
-    assert tag(plain) == hashlib.sha256(plain.encode()).hexdigest()[:12]  # cache entries and runs stay valid
+    def old_tag(url):
+        return hashlib.sha256(url.encode()).hexdigest()[:12]
+
+    for plain in ("http://127.0.0.1:8000/v1", "HTTP://[::1]:8000/v1/", "http://h/v1?", "http://h/v1#"):
+        assert tag(plain) == old_tag(plain), plain  # cache entries and runs stay valid
     secret = "https://bob:hunter2@llm.example/v1?api-key=q-secret"
-    assert tag(secret) != hashlib.sha256(secret.encode()).hexdigest()[:12]
-    assert tag(secret) != tag("https://bob:hunter3@llm.example/v1?api-key=q-secret") != tag(plain)
+    endpoint_text.cache_clear()
+    derived = []
+    real_scrypt = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **kw: derived.append(a) or real_scrypt(*a, **kw))
+    hidden = tag(secret)
+    assert len(derived) == 1 and derived[0][0] == secret.encode()  # the memory-hard digest made it
+    assert "hunter2" not in endpoint_text(secret) and "q-secret" not in endpoint_text(secret)
+    other_key = tag("https://bob:hunter3@llm.example/v1?api-key=q-secret")
+    assert len({hidden, other_key, tag("https://llm.example/v1"), old_tag(secret)}) == 4
+    monkeypatch.undo()
     code = ("from smishctl.models.registry import ModelSpec; "
             f"print(ModelSpec(name='x', litellm_model='openai/fake', api_base={secret!r}).endpoint_tag)")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert other.stdout.strip() == tag(secret), other.stderr  # no per-process salt: runs compare across machines
+    assert other.stdout.strip() == hidden, other.stderr  # no per-process salt: runs compare across machines
     # A fleet's tag is recorded as its api_base: the same rule for each deployment's URL.
     deps = [{"litellm": "openai/fake", "api_base": secret}]
     fast = json.dumps({"api_base": secret, "litellm": "openai/fake"}, sort_keys=True)
     assert fleet_tag(deps) != "fleet:" + hashlib.sha256(fast.encode()).hexdigest()[:16]
     assert fleet_tag(deps) != fleet_tag([{"litellm": "openai/fake", "api_base": secret.replace("hunter2", "x")}])
-    open_fleet = json.dumps({"api_base": plain, "litellm": "openai/fake"}, sort_keys=True)
-    assert fleet_tag([{"litellm": "openai/fake", "api_base": plain}]) == (
-        "fleet:" + hashlib.sha256(open_fleet.encode()).hexdigest()[:16])
+    for base in ("http://127.0.0.1:8000/v1", "", None):
+        open_fleet = json.dumps({"api_base": base, "litellm": "openai/fake"}, sort_keys=True)
+        assert fleet_tag([{"litellm": "openai/fake", "api_base": base}]) == (
+            "fleet:" + hashlib.sha256(open_fleet.encode()).hexdigest()[:16]), base
 
 
 def test_redact_masks_known_and_key_shaped_secrets():

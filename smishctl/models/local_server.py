@@ -5,8 +5,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smishctl.core.errors import ModelError
 from smishctl.models.prompt_state import PromptStates, model_key
 
 N_CTX = 8192  # room for a few dozen demonstrations
@@ -41,30 +44,36 @@ def _start(gguf: Path, adapter: Path | None) -> _Served:
     key = str(Path(gguf).resolve()) + (f"+{Path(adapter).resolve()}" if adapter else "")
     with _lock:
         served = _served.get(key)
-        if served is None:
-            with _ctrl_c_held():  # raised once the server is kept (see _started)
-                import xllamacpp
-
-                params = xllamacpp.CommonParams()
-                params.model.path = str(Path(gguf).resolve())
-                if adapter:
-                    params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(Path(adapter).resolve()), 1.0)]
-                params.n_parallel = 1  # one slot is faster than two on 2 cores (measured)
-                params.n_ctx = int(os.environ.get("SMISHCTL_LOCAL_CTX", N_CTX))
-                params.cache_prompt = True
-                params.verbosity = -1
-                params.hostnames = ["127.0.0.1"]
-                params.port = 0
-                params.cpuparams.n_threads = int(os.environ.get("SMISHCTL_LOCAL_THREADS", os.cpu_count() or 2))
-                params.cpuparams_batch.n_threads = params.cpuparams.n_threads
-                _sweep_slot_dirs()
-                slot_dir = Path(tempfile.mkdtemp(prefix=f"{SLOT_PREFIX}{os.getpid()}-"))
-                atexit.register(shutil.rmtree, slot_dir, True)
-                params.slot_save_path = f"{slot_dir}{os.sep}"  # joined to a bare name: needs its separator
-                params.endpoint_metrics = True  # loopback only, like the slots: _started's check
-                served = _served[key] = _Served(_started(params), slot_dir, model_key(Path(gguf), adapter,
-                                                                                       params.n_ctx))
+    if served is not None:
         return served
+    with _ctrl_c_held(), _lock:  # a held Ctrl-C is raised after the lock is released (see _started)
+        served = _served.get(key)
+        if served is None:
+            import xllamacpp
+
+            params = xllamacpp.CommonParams()
+            params.model.path = str(Path(gguf).resolve())
+            if adapter:
+                params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(Path(adapter).resolve()), 1.0)]
+            params.n_parallel = 1  # one slot is faster than two on 2 cores (measured)
+            params.n_ctx = int(os.environ.get("SMISHCTL_LOCAL_CTX", N_CTX))
+            params.cache_prompt = True
+            params.verbosity = -1
+            params.hostnames = ["127.0.0.1"]
+            params.port = 0
+            params.cpuparams.n_threads = int(os.environ.get("SMISHCTL_LOCAL_THREADS", os.cpu_count() or 2))
+            params.cpuparams_batch.n_threads = params.cpuparams.n_threads
+            _sweep_slot_dirs()
+            slot_dir = Path(tempfile.mkdtemp(prefix=f"{SLOT_PREFIX}{os.getpid()}-"))
+            atexit.register(shutil.rmtree, slot_dir, True)
+            params.slot_save_path = f"{slot_dir}{os.sep}"  # joined to a bare name: needs its separator
+            params.endpoint_metrics = True  # loopback only, like the slots: _started's check
+            model = model_key(Path(gguf), adapter, params.n_ctx)
+            served = _served[key] = _Served(_started(params), slot_dir, model)
+    return served
+
+
+_unsafe_to_drop: list = []  # servers whose loop may not run: dropping one could hang the process
 
 
 def _started(params):
@@ -75,8 +84,8 @@ def _started(params):
     `running`, and then waits on that loop forever (reproduced: one start in seven dropped at once,
     and Ctrl-C during the start under load). So the caller holds Ctrl-C back until the server is
     kept, and the builder waits for one metrics request, which that loop answers: from then on
-    dropping the server is safe. The builder blocks SIGINT first: llama.cpp's threads, all started in
-    the constructor, inherit the mask, so a Ctrl-C never interrupts their system calls."""
+    dropping the server is safe. The builder blocks SIGINT first: the threads it starts (llama.cpp's,
+    and those they start) inherit the mask, so a Ctrl-C never interrupts their system calls."""
     import xllamacpp
 
     out: dict = {}
@@ -84,13 +93,19 @@ def _started(params):
 
     def build() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        server = None
         try:
             server = xllamacpp.Server(params)
-            server.handle_metrics()
+            if "llamacpp:" not in str(server.handle_metrics()):  # an error answer proves nothing
+                raise ModelError("the embedded model's server did not answer its start check",
+                                 hint="re-run; if it persists, re-download the weights")
             out["server"] = server
-        except BaseException as exc:  # handed to the waiting thread
-            out["error"] = exc
+        except BaseException as exc:  # handed to the waiting thread, without the server in its frames
+            if server is not None:
+                _unsafe_to_drop.append(server)
+            out["error"] = exc.with_traceback(None)
         finally:
+            server = None
             done.set()
 
     threading.Thread(target=build, name="smishctl-llama-start", daemon=True).start()
@@ -102,35 +117,48 @@ def _started(params):
 
 @contextlib.contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """In the main thread: a Ctrl-C during the block is held and raised once when it ends. (xllamacpp's
-    constructor keeps the GIL, so no Python handler could run during most of a start anyway.)"""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield  # KeyboardInterrupt is only ever raised in the main thread; an ignored Ctrl-C stays ignored
+    """In the main thread: a first Ctrl-C during the block is held and raised when it ends; a second
+    exits at once (130), so a start that never ends can still be left. Note that xllamacpp's
+    constructor keeps the GIL for the whole load: two presses during it reach Python as one."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield  # KeyboardInterrupt is only raised in the main thread, and only by a Python handler
         return
     held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+
+    def hold(signum, frame):
+        if held:
+            os._exit(130)
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:
-        # None: a handler installed outside Python
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
         if held:
             signal.raise_signal(signal.SIGINT)  # once, to whatever handled Ctrl-C before
 
 
+_SLOT_NAME = re.compile(r"(\d{1,9})-[^-]+", re.ASCII)  # after SLOT_PREFIX: pid, mkdtemp's suffix
+
+
 def _sweep_slot_dirs() -> None:
-    """Remove slot folders whose process is gone (a SIGKILL skips atexit; a state being saved can be
-    tens of MB). Only those untouched for a day: a pid of another PID namespace sharing /tmp looks dead."""
+    """Remove our own slot folders whose process is gone (a SIGKILL skips atexit; a state being saved
+    can be tens of MB). Only those untouched for a day: a pid of another PID namespace sharing /tmp
+    looks dead. Anything else (other users', links, other names) is left alone."""
     now = time.time()
     for folder in Path(tempfile.gettempdir()).glob(f"{SLOT_PREFIX}*-*"):
-        pid = folder.name[len(SLOT_PREFIX):].split("-", 1)[0]
+        m = _SLOT_NAME.fullmatch(folder.name[len(SLOT_PREFIX):])
         try:
-            if not pid.isdigit() or int(pid) <= 0 or now - folder.stat().st_mtime < STALE_AFTER_S:
+            st = folder.lstat()
+            if (not m or int(m[1]) <= 0 or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid()
+                    or now - st.st_mtime < STALE_AFTER_S):
                 continue
-            os.kill(int(pid), 0)
+            os.kill(int(m[1]), 0)
         except ProcessLookupError:
             shutil.rmtree(folder, ignore_errors=True)
-        except OSError:  # alive under another user (PermissionError), or gone meanwhile
+        except (OSError, ValueError, OverflowError):  # alive under another user, gone meanwhile, odd pid
             continue
 
 

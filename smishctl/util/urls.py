@@ -19,15 +19,27 @@ def public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def has_secret_parts(url: str) -> bool:
+    """Whether `url` has what public_url drops for safety: user:password@, a query or a fragment (an
+    unparsable URL counts: nothing can be said of it)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return True
+    return "@" in parts.netloc or bool(parts.query) or bool(parts.fragment)
+
+
 @lru_cache(maxsize=64)
 def endpoint_text(url: str) -> str:
-    """What an endpoint tag hashes for `url`. A URL with nothing to hide is itself (so tags made before
-    stay valid). One with credentials or a query keeps them apart from its siblings (another key may
-    reach another deployment) through a memory-hard digest: the 12-hex tag lands in run files, and a
-    fast hash of the whole URL would let anyone holding one confirm a guessed password offline."""
-    public = public_url(url) or ""
-    if public == url:
+    """What an endpoint tag hashes for `url`. A URL with nothing to hide is itself, exactly as written
+    (so tags made before stay valid). One with credentials or a query keeps them apart from its siblings
+    (another key may reach another deployment) through a memory-hard digest: the 12-hex tag lands in
+    run files, and a fast hash of the whole URL would let anyone holding one confirm a guessed password
+    offline. The salt is the public URL, the same on every machine, so that runs still compare across
+    machines: one dictionary attack per endpoint, not per user, but at scrypt's price per guess."""
+    if not has_secret_parts(url):
         return url
+    public = public_url(url) or ""
     # scrypt with n=2**14, r=8: 16 MiB and tens of milliseconds per guess instead of nanoseconds.
     hidden = hashlib.scrypt(url.encode(), salt=public.encode(), n=1 << 14, r=8, p=1, dklen=16).hex()
     return f"{public}|hidden:{hidden}"
