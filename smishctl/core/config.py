@@ -11,6 +11,12 @@ from smishctl.core.config_schema import validate
 from smishctl.core.errors import ConfigError
 
 CONFIG_NAME = "smishctl.toml"
+OFF_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def is_off(value) -> bool:
+    """A switch (environment variable or setting) written as 0, false, no or off, in any case."""
+    return str(value).strip().lower() in OFF_WORDS
 
 
 def find_root(start: Path | None = None) -> Path:

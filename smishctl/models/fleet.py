@@ -45,8 +45,7 @@ def deployments_of(alias: dict) -> list[dict]:
 
 def fleet_tag(deps: list[dict]) -> str:
     """Stands in for api_base (cache keys, run identity): which endpoints, never which keys."""
-    public = sorted(json.dumps({"litellm": d.get("litellm"),
-                                "api_base": endpoint_text(d["api_base"]) if d.get("api_base") else d.get("api_base")},
+    public = sorted(json.dumps({"litellm": d.get("litellm"), "api_base": endpoint_text(d.get("api_base"))},
                                sort_keys=True) for d in deps)
     return "fleet:" + hashlib.sha256("\n".join(public).encode()).hexdigest()[:16]
 

@@ -7,7 +7,7 @@ import os
 from functools import cache
 from urllib.parse import parse_qsl, urlsplit
 
-from smishctl.core.config import Settings
+from smishctl.core.config import Settings, is_off
 from smishctl.core.errors import ModelError
 from smishctl.models.fleet import register as register_fleet
 from smishctl.models.local_provider import register
@@ -135,8 +135,7 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         if str(gguf).startswith("<embedded>") and gguf.name in WEIGHTS:
             gguf = assemble(WEIGHTS[gguf.name], settings.cache_dir)
         # Saved prompt states (prompt_state.py); SMISHCTL_PROMPT_STATES=0 (or false/no/off) turns them off.
-        off = os.environ.get("SMISHCTL_PROMPT_STATES", "").strip().lower() in ("0", "false", "no", "off")
-        states = None if off else settings.cache_dir / "llama-state"
+        states = None if is_off(os.environ.get("SMISHCTL_PROMPT_STATES", "")) else settings.cache_dir / "llama-state"
         register(short, gguf, N_CTX, adapter=spec.lora_adapter, state_dir=states)
     if spec.extra.get("fleet"):  # several endpoints behind a litellm Router
 

@@ -40,7 +40,7 @@ class ModelSpec:
     @property
     def endpoint_tag(self) -> str:
         """Distinguishes endpoints serving the same model name (cache keys, run configs)."""
-        base = endpoint_text(self.api_base) if self.api_base else ("in-process" if self.is_local else "default")
+        base = endpoint_text(self.api_base) or ("in-process" if self.is_local else "default")
         if self.weights_fingerprint:  # two .gguf files with one name stem must not share cache or runs
             base += f"|weights:{self.weights_fingerprint}"
         if self.lora_adapter is not None:  # base and base+adapter answers must never share a cache entry

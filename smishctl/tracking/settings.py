@@ -12,12 +12,12 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from smishctl.core.config import is_off
 from smishctl.core.errors import ConfigError
 from smishctl.util.redact import register_env_secrets, register_secret
 
 DEFAULT_BASE_URL = "https://cloud.langfuse.com"
 DEFAULT_PROMPT_NAME = "smishctl-sms-classifier"
-OFF = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,9 @@ def langfuse_settings(settings, *, enabled: bool = True) -> LangfuseSettings | N
     if not enabled:
         return None
     cfg = settings.section("langfuse") if settings is not None else {}
-    if str(os.environ.get("SMISHCTL_LANGFUSE", "")).strip().lower() in OFF - {""}:
+    if is_off(os.environ.get("SMISHCTL_LANGFUSE", "")):
         return None
-    if str(cfg.get("enabled", True)).strip().lower() in OFF:
+    if is_off(cfg.get("enabled", True)):
         return None
     if os.environ.get("LANGFUSE_TRACING_ENABLED", "true").strip().lower() == "false":
         return None
@@ -85,9 +85,9 @@ def disabled_reason(settings, *, enabled: bool = True) -> str:
     if not enabled:
         return "--no-langfuse"
     cfg = settings.section("langfuse") if settings is not None else {}
-    if str(os.environ.get("SMISHCTL_LANGFUSE", "")).strip().lower() in OFF - {""}:
+    if is_off(os.environ.get("SMISHCTL_LANGFUSE", "")):
         return "SMISHCTL_LANGFUSE=off"
-    if str(cfg.get("enabled", True)).strip().lower() in OFF:
+    if is_off(cfg.get("enabled", True)):
         return "[langfuse] enabled = false"
     if os.environ.get("LANGFUSE_TRACING_ENABLED", "true").strip().lower() == "false":
         return "LANGFUSE_TRACING_ENABLED=false"

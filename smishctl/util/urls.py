@@ -30,14 +30,14 @@ def has_secret_parts(url: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def endpoint_text(url: str) -> str:
+def endpoint_text(url: str | None) -> str | None:
     """What an endpoint tag hashes for `url`. A URL with nothing to hide is itself, exactly as written
     (so tags made before stay valid). One with credentials or a query keeps them apart from its siblings
     (another key may reach another deployment) through a memory-hard digest: the 12-hex tag lands in
     run files, and a fast hash of the whole URL would let anyone holding one confirm a guessed password
     offline. The salt is the public URL, the same on every machine, so that runs still compare across
     machines: one dictionary attack per endpoint, not per user, but at scrypt's price per guess."""
-    if not has_secret_parts(url):
+    if not url or not has_secret_parts(url):
         return url
     public = public_url(url) or ""
     # scrypt with n=2**14, r=8: 16 MiB and tens of milliseconds per guess instead of nanoseconds.
