@@ -60,26 +60,36 @@ def _codes(settings, run_id: str, labels: tuple[str, ...] | None = None):
             [code.get(r.get("pred"), -1) if r["status"] == "ok" else -1 for r in rows], labels)
 
 
-def macro_f1_interval(settings, run_id: str) -> dict:
-    """95% percentile bootstrap interval of a run's macro-F1 (quality figures are reported with it)."""
+def interval(gold, pred, k: int) -> dict:
+    """95% percentile bootstrap interval of macro-F1 over label codes (quality figures carry one)."""
     from smishctl.score.stats import bootstrap_macro_f1
 
-    _, gold, pred, labels = _codes(settings, run_id)
-    ci = bootstrap_macro_f1(gold, pred, len(labels))
+    ci = bootstrap_macro_f1(gold, pred, k)
     return {"macro_f1": round(ci["value"], 3), "ci95": [round(ci["low"], 3), round(ci["high"], 3)]}
 
 
-def paired_gain_interval(settings, base_run: str, cand_run: str) -> dict:
+def paired(gold, base, cand, k: int) -> dict:
     """macro-F1(cand) - macro-F1(base) on the same items, with its paired 95% bootstrap interval: a gain
     whose interval includes 0 is not a gain."""
     from smishctl.score.stats import bootstrap_macro_f1_diff
 
+    d = bootstrap_macro_f1_diff(gold, base, cand, k)
+    return {"gain": round(d["diff"], 3), "ci95": [round(d["low"], 3), round(d["high"], 3)],
+            "significant": not (d["low"] <= 0 <= d["high"])}
+
+
+def macro_f1_interval(settings, run_id: str) -> dict:
+    """`interval` of a recorded run."""
+    _, gold, pred, labels = _codes(settings, run_id)
+    return interval(gold, pred, len(labels))
+
+
+def paired_gain_interval(settings, base_run: str, cand_run: str) -> dict:
+    """`paired` of two recorded runs on the same items."""
     ids_b, gold, pred_b, labels = _codes(settings, base_run)
     ids_c, _, pred_c, _ = _codes(settings, cand_run, labels)
     assert ids_b == ids_c, "the two runs are not on the same items"
-    d = bootstrap_macro_f1_diff(gold, pred_b, pred_c, len(labels))
-    return {"gain": round(d["diff"], 3), "ci95": [round(d["low"], 3), round(d["high"], 3)],
-            "significant": not (d["low"] <= 0 <= d["high"])}
+    return paired(gold, pred_b, pred_c, len(labels))
 
 
 def model_project(path: str | None, prefix: str) -> Path:

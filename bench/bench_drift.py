@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SMISHCTL_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
-from _common import REPO, _codes, macro_f1_interval, model_project, paired_gain_interval  # noqa: E402
+from _common import REPO, _codes, macro_f1_interval, model_project, paired, paired_gain_interval  # noqa: E402
 
 MODERN = REPO / "smishctl" / "bundled" / "modern" / "modern_sms.csv"
 PROGRAMS = ("svm", "knn", "lora")
@@ -180,14 +180,10 @@ def score(settings, how: dict, target: str, held_csv: Path, args) -> dict:
 def gain_over(base: tuple, settings, run_id: str) -> dict:
     """The paired macro-F1 gain of a run over `base` (the _codes of the same program's N=0 run, made in
     another project) on the same items: what the reports gave back."""
-    from smishctl.score.stats import bootstrap_macro_f1_diff
-
     ids_b, gold, pred_b, labels = base
     ids_c, _, pred_c, _ = _codes(settings, run_id, labels)
     assert ids_b == ids_c, "the two runs are not on the same items"
-    d = bootstrap_macro_f1_diff(gold, pred_b, pred_c, len(labels))
-    return {"gain": round(d["diff"], 3), "ci95": [round(d["low"], 3), round(d["high"], 3)],
-            "significant": not (d["low"] <= 0 <= d["high"])}
+    return paired(gold, pred_b, pred_c, len(labels))
 
 
 def run_n(n: int, reports: list[dict], held: list[dict], programs: list[str], shared_cache: Path, args,

@@ -43,7 +43,7 @@ def main() -> None:
     print("|---|" + "---|" * len(args.weights))
     print("| macro-F1 | " + " | ".join(f"{macro_f1(with_prior(off, svm, w), labels):.3f}" for w in args.weights) + " |")
 
-    from smishctl.score.stats import bootstrap_macro_f1, bootstrap_macro_f1_diff
+    from _common import interval, paired
 
     code = {lab: i for i, lab in enumerate(labels)}
     ids = sorted(r["item_id"] for r in off)
@@ -56,14 +56,14 @@ def main() -> None:
     svm_codes, off_codes = codes(rows(args.svm)), codes(off)
 
     def pair(base, cand) -> str:
-        d = bootstrap_macro_f1_diff(gold, base, cand, len(labels))
-        return f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+        d = paired(gold, base, cand, len(labels))
+        return f"{d['gain']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
 
     print("\n| weight | macro-F1 [95% CI] | vs svm [paired 95% CI] | vs --off [paired 95% CI] |\n|---|---|---|---|")
     for w in args.weights:
         cand = codes(with_prior(off, svm, w))
-        ci = bootstrap_macro_f1(gold, cand, len(labels))
-        print(f"| {w:g} | {ci['value']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}] | {pair(svm_codes, cand)} | "
+        ci = interval(gold, cand, len(labels))
+        print(f"| {w:g} | {ci['macro_f1']:.3f} [{ci['ci95'][0]:.3f}, {ci['ci95'][1]:.3f}] | {pair(svm_codes, cand)} | "
               f"{pair(off_codes, cand)} |")
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SMISHCTL_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
-from _common import REPO, model_project  # noqa: E402
+from _common import REPO, interval, model_project, paired  # noqa: E402
 from bench_drift import load_modern, report_order, split_pool  # noqa: E402
 
 PROMPT = ("<|im_start|>system\nClassify the SMS as ham (a normal message), spam (unwanted advertising) or "
@@ -97,7 +97,6 @@ def main() -> None:
     from smishctl.core.config import load_settings
     from smishctl.data.prepare import load_dataset_splits, sample
     from smishctl.models.weights import WEIGHTS, assemble
-    from smishctl.score.stats import bootstrap_macro_f1, bootstrap_macro_f1_diff
     from smishctl.solve.classic import make_pipeline
 
     started = time.perf_counter()
@@ -122,14 +121,7 @@ def main() -> None:
 
     import numpy as np
 
-    def interval(pred):
-        ci = bootstrap_macro_f1(gold, pred, len(labels))
-        return {"macro_f1": round(ci["value"], 3), "ci95": [round(ci["low"], 3), round(ci["high"], 3)]}
-
-    def paired(base, cand):
-        d = bootstrap_macro_f1_diff(gold, base, cand, len(labels))
-        return {"diff": round(d["diff"], 3), "ci95": [round(d["low"], 3), round(d["high"], 3)],
-                "significant": not (d["low"] <= 0 <= d["high"])}
+    k = len(labels)
 
     out = []
     for n in sorted(set(args.n)):
@@ -146,9 +138,10 @@ def main() -> None:
         full_y = [e.label for e in train_all] + [r["label"] for r in reports]
         p_svm_full = [code[p] for p in make_pipeline().fit(full_text, full_y).predict(held_text)]
         row = {"n": n, "train": len(x_text),
-               "probe": interval(p_probe), "svm_same_data": interval(p_svm_same),
-               "svm_full_train": interval(p_svm_full),
-               "probe_vs_svm_same": paired(p_svm_same, p_probe), "probe_vs_svm_full": paired(p_svm_full, p_probe),
+               "probe": interval(gold, p_probe, k), "svm_same_data": interval(gold, p_svm_same, k),
+               "svm_full_train": interval(gold, p_svm_full, k),
+               "probe_vs_svm_same": paired(gold, p_svm_same, p_probe, k),
+               "probe_vs_svm_full": paired(gold, p_svm_full, p_probe, k),
                "probe_c": float(lr[-1].C_[0]), "probe_fit_s": round(fit_s, 2)}
         out.append(row)
         print(json.dumps(row), flush=True)
