@@ -15,7 +15,7 @@ PKG = Path(__file__).resolve().parents[1] / "smishctl"
 RANK = {
     "core": 0,
     "util": 1,
-    "data": 2, "models": 2,
+    "data": 2, "models": 2, "signals": 2,
     "solve": 3, "score": 3,
     "store": 4,
     "tracking": 5, "report": 5,
@@ -90,6 +90,14 @@ def layer(name: str) -> str | None:
 def test_every_package_has_a_layer():
     unplaced = sorted(n for n in MODULES if n.count(".") >= 1 and layer(n) is None and n != "smishctl.__main__")
     assert not unplaced, f"modules outside the layered packages: {unplaced}"
+
+
+def test_signals_read_only_core_and_util():
+    """Signals are pure text analysis: no dataset, model or store may leak into what they flag."""
+    allowed = {"core", "util", "signals"}
+    wrong = sorted(f"{name} -> {t}" for name, (top, local) in GRAPH.items() if layer(name) == "signals"
+                   for t in top | local if layer(t) not in allowed | {None})
+    assert not wrong, "signals import beyond core/ and util/:\n" + "\n".join(wrong)
 
 
 def test_dependencies_point_downwards():

@@ -1,0 +1,239 @@
+"""Message signals (smishctl.signals): links however they are hidden, registrable domains from the
+shipped Public Suffix List, brands and their lookalikes, the rest of what an analyst reads first; no
+network, and a clear bounded answer for hostile input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from smishctl.signals import MAX_CHARS, MAX_SIGNALS, MAX_URLS, extract, load_lists
+from smishctl.signals.features import names, vector
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def values(signals, name):
+    return [s.value for s in signals.of(name)]
+
+
+def spans_cover(text, signals, name):
+    return [text[s.span[0]:s.span[1]] for s in signals.of(name)]
+
+
+# ---- links, however they are written ----------------------------------------------------------
+
+@pytest.mark.parametrize("text, url, how", [
+    ("Pay now: https://e-zpass.tollcenter-pay.top/us today", "https://e-zpass.tollcenter-pay.top/us", ()),
+    ("Pay now: hxxps://e-zpass.tollcenter-pay.top/us", "https://e-zpass.tollcenter-pay.top/us", ("hxxp",)),
+    ("Pay now: e-zpass[.]tollcenter-pay[.]top/us", "http://e-zpass.tollcenter-pay.top/us", ("bracket-dot",)),
+    ("Pay now: tollcenter-pay(dot)top", "http://tollcenter-pay.top", ("bracket-dot",)),
+    ("Pay now at tollcenter-pay dot top before 5pm", "http://tollcenter-pay.top", ("word-dot",)),
+    ("Pay now at tollcenter-pay . top/us", "http://tollcenter-pay.top/us", ("spaced-dot",)),
+    ("Settle it: tolldue-notice.cc/tr.", "http://tolldue-notice.cc/tr", ()),
+    ("see www.usps.com, thanks", "http://www.usps.com", ()),
+])
+def test_each_obfuscation_is_a_link_with_its_span(text, url, how):
+    s = extract(text)
+    assert values(s, "url") == [url]
+    link = s.of("url")[0]
+    assert text[link.span[0]:link.span[1]].replace(" ", "").startswith(("h", "e", "t", "w"))
+    assert tuple(v for v in values(s, "url_obfuscated") for v in v.split(", ")) == how
+    assert values(s, "domain")[0] == url.split("//")[1].split("/")[0].removeprefix("e-zpass.").removeprefix("www.")
+
+
+def test_a_bare_domain_is_a_link_without_scheme_and_prose_is_not():
+    s = extract("The Toll Roads: amount due $12.51, pay at tolldue-notice.cc/tr")
+    assert values(s, "domain") == ["tolldue-notice.cc"]
+    assert values(s, "url_no_scheme") == ["tolldue-notice.cc"]
+    for prose in ("Call me. It is fine e.g. at 3.50 or St.Louis", "a polka dot dress", "v1.2.3 is out",
+                  "mail john@example.com"):
+        assert not extract(prose).of("url"), prose
+
+
+def test_registrable_domain_uses_the_public_suffix_list():
+    s = extract("go to https://secure.login.barclays.co.uk.verify-id.co.uk/x")
+    assert values(s, "domain") == ["verify-id.co.uk"]
+    assert values(s, "brand_in_subdomain") == ["barclays in secure.login.barclays.co.uk"]
+
+
+# ---- brands, lookalikes, IDN ------------------------------------------------------------------
+
+def test_a_brand_on_its_own_domain_is_official_and_elsewhere_a_mismatch():
+    ok = extract("Amazon: your parcel arrives today, track it at amazon.com/orders")
+    assert values(ok, "brand") == ["amazon"] and values(ok, "brand_official_link") == ["amazon: amazon.com"]
+    assert not ok.of("brand_link_mismatch") and not ok.of("lookalike")
+    gov = extract("HMRC: your tax code changed, see www.tax.service.gov.uk")
+    assert values(gov, "brand_official_link") == ["hmrc: www.tax.service.gov.uk"]
+    bad = extract("USPS: confirm your address within 48 hours: https://usps.com-trackrdv.top/us")
+    assert values(bad, "brand_link_mismatch") == ["usps named, link on com-trackrdv.top"]
+    assert values(bad, "brand_in_subdomain") == ["usps in usps"]
+
+
+@pytest.mark.parametrize("host, expect", [
+    ("paypa1.com", "lookalike"),          # digit swap
+    ("paypall.com", "lookalike"),         # one edit
+    ("arnazon.com", "lookalike"),         # rn -> m
+    ("paypal-secure-login.com", "brand_in_domain"),
+    ("login.paypal.verify-now.top", "brand_in_subdomain"),
+    ("verify-now.top/paypal/login", "brand_in_path"),
+])
+def test_lookalikes(host, expect):
+    s = extract(f"Your account is locked, restore it at {host}")
+    assert s.of(expect), (host, s.to_dict())
+    assert not s.of("brand_official_link")
+
+
+def test_punycode_and_a_cyrillic_homoglyph_host():
+    cyr = "\u0430pple.com"  # Cyrillic а
+    s = extract(f"Apple ID locked: https://{cyr}/verify")
+    assert values(s, "idn") == [f"{cyr} = xn--pple-43d.com"]
+    assert "CYRILLIC SMALL LETTER A" in values(s, "homoglyph")[0]
+    assert values(s, "lookalike") == [f"{cyr} looks like apple.com (apple)"]
+    p = extract("Apple ID locked: https://xn--pple-43d.com/verify")
+    assert values(p, "idn") == [f"xn--pple-43d.com = {cyr}"]
+    assert p.of("homoglyph") and p.of("lookalike")
+
+
+def test_a_broken_idn_is_a_signal_not_a_crash():
+    for host in ("xn--zz.com", "xn--99999999999.com", "www.xn--a-ecp.ru.xn--zz.top"):
+        s = extract(f"go to https://{host}/x now")
+        assert s.of("idn_invalid"), host
+
+
+def test_shortener_ip_host_and_tld_note():
+    s = extract("Claim: bit.ly/3xYz and http://192.168.10.4/pay and https://win-now.top")
+    assert values(s, "shortener") == ["bit.ly"]
+    assert values(s, "ip_host") == ["192.168.10.4"]
+    assert values(s, "tld_risk")[0].startswith(".top: ")
+
+
+# ---- the rest of the message ------------------------------------------------------------------
+
+def test_phone_short_code_money_deadline_urgency():
+    text = ("Your account will be suspended. Pay £60 within 7 days or call 1-888-555-0176, "
+            "text STOP to 60555, dial *555*1#. Fee 1.45 GBP, Rs 1,832, N2,500.")
+    s = extract(text)
+    assert values(s, "phone") == ["18885550176"]
+    assert values(s, "short_code") == ["60555", "*555*1#"]
+    assert values(s, "money") == ["£60", "1.45 GBP", "Rs 1,832", "N2,500"]
+    assert values(s, "deadline") == ["within 7 days"]
+    assert values(s, "urgency") == ["will be suspended"]
+    assert spans_cover(text, s, "money") == ["£60", "1.45 GBP", "Rs 1,832", "N2,500"]
+
+
+def test_requests_for_codes_and_card_data_and_the_genuine_otp_wording():
+    scam = extract("Revolut: to block them, reply to this message with the 6-digit code. Also confirm your card "
+                   "number and CVV")
+    assert scam.of("code_request") and scam.of("card_request") and not scam.of("do_not_share")
+    genuine = extract("123456 is your verification code. Do not share this code with anyone. "
+                      "We will never ask you to send your PIN.")
+    assert values(genuine, "otp_code") == ["123456"]
+    assert genuine.of("do_not_share")
+    assert not genuine.of("code_request")  # "never ask you to send your PIN" denies the request
+    assert not extract("HMRC: we will not ask for your bank details by text.").of("card_request")
+
+
+def test_signals_are_deterministic_and_spans_point_into_the_text():
+    text = "USPS: pay $1.99 at https://usps-customs-hold.click within 24 hours or call 020 7946 0183"
+    a, b = extract(text), extract(text)
+    assert a == b
+    for sig in a.items:
+        assert 0 <= sig.span[0] < sig.span[1] <= len(text)
+    assert len(vector(a)) == len(names())
+
+
+# ---- no network, nothing written --------------------------------------------------------------
+
+def test_extraction_reaches_no_network_and_writes_nothing(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    script = textwrap.dedent("""
+        import socket
+        def refuse(*a, **k):
+            raise AssertionError("network call during signal extraction")
+        socket.socket.connect = refuse
+        socket.socket.connect_ex = refuse
+        socket.create_connection = refuse
+        socket.getaddrinfo = refuse
+        from smishctl.signals import extract
+        s = extract("Pay at https://e-zpass.tollcenter-pay.top/us or xn--pple-43d.com, bit.ly/x")
+        assert [x.value for x in s.of("domain")] == ["tollcenter-pay.top", "xn--pple-43d.com", "bit.ly"], s
+        print("ok")
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(HOME=str(home), TLDEXTRACT_CACHE=str(home / "tld"), PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert list(home.rglob("*")) == []
+
+
+# ---- hostile input: a clear, bounded answer ---------------------------------------------------
+
+def test_ten_megabytes_is_read_up_to_the_cap_and_says_so():
+    text = "pay at bit.ly/x now " + "a" * 10_000_000
+    start = time.perf_counter()
+    s = extract(text)
+    assert time.perf_counter() - start < 2
+    assert values(s, "shortener") == ["bit.ly"]
+    assert s.notes == (f"only the first {MAX_CHARS} of {len(text)} characters were read",)
+    assert s.text_chars == len(text)
+
+
+def test_nul_bytes_are_read_as_spaces_and_spans_still_match():
+    text = "pay\x00at\x00https://win-now.top\x00now \x00\x00\x00"
+    s = extract(text)
+    assert values(s, "domain") == ["win-now.top"]
+    span = s.of("url")[0].span
+    assert text[span[0]:span[1]] == "https://win-now.top"
+    assert any("NUL" in n for n in s.notes)
+
+
+def test_ten_thousand_links_are_capped_and_the_cap_is_said():
+    text = " ".join(f"x{i}.top" for i in range(10_000))
+    start = time.perf_counter()
+    s = extract(text)
+    assert time.perf_counter() - start < 2
+    assert s.count("url") == MAX_URLS
+    assert len(s.items) <= MAX_SIGNALS
+    found = text[:MAX_CHARS].count(".top")
+    assert f"{found} links found, the first {MAX_URLS} recorded" in s.notes
+
+
+def test_not_a_string_is_not_a_crash():
+    assert extract("").items == ()
+    assert extract(None).items == ()  # type: ignore[arg-type]
+
+
+# ---- reference lists --------------------------------------------------------------------------
+
+def test_lists_name_source_and_date_and_a_project_extends_them():
+    base = load_lists()
+    assert set(base.identity["lists"]) == {"brands", "shorteners", "tlds"}
+    assert all(len(v["sha256"]) == 64 and v["version"] for v in base.identity["lists"].values())
+    assert base.identity["psl"]["tldextract"] == "5.4.0"
+    import json
+    for name in ("brands", "shorteners", "tlds"):
+        doc = json.loads((REPO / "smishctl" / "bundled" / "signals" / f"{name}.json").read_text())
+        assert doc["source"] and doc["date"]
+    own = load_lists({"brands": {"mybank": {"names": ["MyBank"], "domains": ["mybank.example"]}},
+                      "shorteners": ["go.acme.io"]})
+    assert own.identity["sha256"] != base.identity["sha256"]
+    s = extract("MyBank: log in at mybank-secure.top or go.acme.io/abc", own)
+    assert values(s, "brand") == ["mybank"] and values(s, "shortener") == ["go.acme.io"]
+    assert values(s, "brand_in_domain") == ["mybank in mybank-secure.top"]
+    assert not extract("MyBank: log in at mybank-secure.top or go.acme.io/abc", base).of("shortener")
+
+
+def test_a_project_brand_without_a_domain_is_refused():
+    from smishctl.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="names no official domain"):
+        load_lists({"brands": {"nobank": {"names": ["NoBank"]}}})
