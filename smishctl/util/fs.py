@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from smishctl.util import jsonio
+
 # The process umask, read once at import (reading it means setting it, which is not thread-safe later).
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -43,7 +45,8 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def read_json(path: Path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Through the one bounded reader (smishctl.util.jsonio): size and nesting limits, BadJSON otherwise."""
+    return jsonio.read_json(path)
 
 
 @contextlib.contextmanager
