@@ -15,7 +15,7 @@ from faultutil import add_alias
 
 from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError
-from smishctl.core.identity import ServingIdentity
+from smishctl.core.identity import ServingIdentity, config_hash
 from smishctl.core.records import RunRecord
 from smishctl.ops.promote import production_evidence, promote
 from smishctl.ops.promotion_policy import read_policy
@@ -73,15 +73,24 @@ def test_each_serving_field_alone_breaks_the_identity(served, field):
     else:
         identity["endpoint"] = "lora-endpoint"
         identity["model"] = identity["model"] + "@lora-0123456789ab"
-    other = dataclasses.replace(run, identity=identity)
+    other = dataclasses.replace(run, identity=identity, config_hash=config_hash(identity))  # consistent record
     (problem,) = evidence.problems(other.to_dict())
     names = {"calibration": "adapter", "threshold": "adapter", "program": "program_sha256", "lora": "model"}
     assert f"({names[field]} " in problem
 
 
 def test_serving_identity_reads_every_schema_of_run_identity():
-    base = ServingIdentity(model="openai/x", endpoint="e", program_sha256="p", adapter={"name": "score"})
-    assert ServingIdentity.from_identity(base.identity_keys()) == base
+    """The switches come from the run's config (every run records them); the identity carries them only
+    when off, and must carry them exactly so."""
+    base = ServingIdentity(model="openai/x", endpoint="e", program_sha256="p", adapter={"name": "score"},
+                           harden=True, guard=True)
+
+    def read(serving, harden, guard):
+        keys = serving.identity_keys()
+        config = {"harden": harden, "guard": guard, "split": "test"}
+        return ServingIdentity.from_record(keys, config, config_hash(keys))
+
+    assert read(base, True, True) == base
     off = dataclasses.replace(base, harden=False, guard=False)
     assert off.identity_keys()["harden"] is False and "guard" not in off.identity_keys()
     assert ServingIdentity.from_identity(off.identity_keys()) == off

@@ -85,6 +85,8 @@ def promote(
                           + (f", reason: {st['reason']}" if st.get("reason") else "")
                           + (" [yellow](forced)[/yellow]" if st.get("forced") else ""))
                 out.print(f"  previous release {st['previous'] or '-'}; {st['history']} history entries; {st['dir']}")
+                if st.get("serving_problem"):
+                    out.print(f"  [red]not served:[/red] {plain(st['serving_problem'])}", soft_wrap=True)
             return
         hooks = default_hooks(s, enabled=not no_langfuse)  # Langfuse's prompt label follows production
         if rollback:

@@ -18,6 +18,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 
+from smishctl.core.errors import ConfigError
+
 
 def config_hash(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
@@ -29,8 +31,8 @@ class ServingIdentity:
     endpoint: str  # ModelSpec.endpoint_tag: which endpoint (and weights, and LoRA adapter), never a key
     program_sha256: str  # the artifact's program.json checksum; "zero-shot" for the baseline
     adapter: dict | None  # the decision: adapter name, label words, calibration bias, threshold
-    harden: bool = True
-    guard: bool = True
+    harden: bool  # no defaults: an identity names every field (a missing one is never read as 'on')
+    guard: bool
 
     # The run identity keys each field is stored under (run.json `identity`; kept as they were named
     # before this type existed, so config hashes of earlier runs do not change).
@@ -46,13 +48,30 @@ class ServingIdentity:
         return out
 
     @classmethod
-    def from_identity(cls, identity: dict) -> ServingIdentity:
-        """The serving part of a run's identity (any schema version: absent harden/guard mean on;
-        no guard runs without hardening, which carries it)."""
-        harden = identity.get("harden", True) is not False
-        return cls(model=str(identity.get("model", "")), endpoint=str(identity.get("endpoint", "")),
-                   program_sha256=str(identity.get("prompt_sha", "")), adapter=identity.get("adapter"),
-                   harden=harden, guard=harden and identity.get("guard", True) is not False)
+    def from_record(cls, identity: dict, config: dict, stored_hash: str, dataset: dict | None = None) -> ServingIdentity:
+        """The system a run measured, read from its record: refused (ConfigError) unless the identity
+        agrees with the run's config, config hash and dataset block (record_problems). The switches
+        come from the config, where every run records them; an absent key is never read as a default."""
+        problems = record_problems(identity, config, stored_hash, dataset)
+        if problems:
+            raise ConfigError(f"its record is inconsistent ({'; '.join(problems)})",
+                              hint="its run.json was edited or damaged; evaluate again")
+        harden = config["harden"]
+        return cls(model=identity["model"], endpoint=identity["endpoint"], program_sha256=identity["prompt_sha"],
+                   adapter=identity["adapter"], harden=harden, guard=harden and config["guard"])
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ServingIdentity:
+        """A stored serving identity (a promotion record's `serving`): every field present and typed."""
+        if not isinstance(data, dict):
+            raise ConfigError("the serving identity is not a JSON object")
+        missing = [f.name for f in fields(cls) if f.name not in data]
+        if missing:
+            raise ConfigError(f"the serving identity lacks {', '.join(missing)}")
+        bad = [f.name for f in fields(cls) if not isinstance(data[f.name], _TYPES[f.name])]
+        if bad:
+            raise ConfigError(f"the serving identity has a malformed {', '.join(bad)}")
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,3 +84,57 @@ class ServingIdentity:
 
         return [f"{f.name} {show(getattr(self, f.name))} vs {show(getattr(other, f.name))}"
                 for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+
+# The JSON types of each field (a stored identity is checked against them, never coerced).
+_TYPES = {"model": str, "endpoint": str, "program_sha256": str, "adapter": (dict, type(None)),
+          "harden": bool, "guard": bool}
+SWITCHES = ("harden", "guard")  # recorded in the run's config; in its identity only when off
+
+
+def record_problems(identity, config, stored_hash, dataset=None) -> list[str]:
+    """What a run record's identity says that its config, config hash or dataset block does not (empty
+    when they agree). The identity must hash to the config hash (a deleted or edited key breaks it), hold
+    every serving key, and carry harden/guard exactly as its config's switches put them there."""
+    if not isinstance(identity, dict) or not isinstance(config, dict):
+        return ["its identity or config is not a JSON object"]
+    out = []
+    if not isinstance(stored_hash, str) or config_hash(identity) != stored_hash:
+        out.append("its identity does not hash to its config_hash")
+    keys = ServingIdentity._KEYS
+    missing = [key for key in keys.values() if key not in identity]
+    if missing:
+        out.append(f"its identity lacks {', '.join(missing)}")
+    wrong = [key for name, key in keys.items() if key in identity and not isinstance(identity[key], _TYPES[name])]
+    if wrong:
+        out.append(f"its identity has a malformed {', '.join(wrong)}")
+    unset = [s for s in SWITCHES if not isinstance(config.get(s), bool)]
+    if unset:
+        out.append(f"its config does not record {' or '.join(unset)} (true or false)")
+    else:
+        want = ServingIdentity("", "", "", None, harden=config["harden"], guard=config["guard"]).identity_keys()
+        out += [f"its identity says {s} {identity.get(s, '(absent)')} but its config says "
+                f"{str(want.get(s, '(absent)')).lower()}" for s in SWITCHES if identity.get(s) != want.get(s)]
+    if dataset is not None:
+        out += _dataset_problems(identity, config, dataset)
+    return out
+
+
+def _dataset_problems(identity: dict, config: dict, dataset) -> list[str]:
+    """The run's dataset block against its identity and config (which the config hash covers)."""
+    if not isinstance(dataset, dict):
+        return ["its dataset block is not a JSON object"]
+    checks = [("name", dataset.get("name"), identity.get("dataset")),
+              ("items_hash", dataset.get("items_hash"), identity.get("items_hash")),
+              ("split", dataset.get("split"), config.get("split"))]
+    train = identity.get("train")
+    if train is not None:  # a classic model trained on another dataset: the block names the same data
+        block = dataset.get("train_dataset") if isinstance(dataset.get("train_dataset"), dict) else {}
+        train = train if isinstance(train, dict) else {}
+        checks += [(f"train_dataset.{k}", block.get(k), train.get(k)) for k in ("dataset", "split_hash")]
+    out = [f"its dataset {key} is {'(absent)' if have is None else have}, its identity says {want}"
+           for key, have, want in checks if have is None or have != want]
+    n = dataset.get("n_items")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        out.append("its dataset block does not record n_items")
+    return out

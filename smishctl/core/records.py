@@ -195,8 +195,9 @@ class RunRecord:
 
     @property
     def serving(self) -> ServingIdentity:
-        """The system this run measured (smishctl.core.identity): what promote compares with production."""
-        return ServingIdentity.from_identity(self.identity)
+        """The system this run measured (smishctl.core.identity): what promote compares with production.
+        ConfigError when the record's identity disagrees with its config, config hash or dataset block."""
+        return ServingIdentity.from_record(self.identity, self.config, self.config_hash, self.dataset)
 
     @property
     def train_dataset(self) -> dict | None:

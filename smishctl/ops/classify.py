@@ -16,8 +16,8 @@ from smishctl.models.registry import resolve_model
 from smishctl.ops.production import load_production
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
-from smishctl.store.artifacts import MANIFEST, PROGRAM, ZERO_SHOT, artifact_labels, is_lora, resolve_artifact
-from smishctl.store.production import current_dir
+from smishctl.store.artifacts import ZERO_SHOT, artifact_labels, is_lora, resolve_artifact
+from smishctl.store.production import read_current
 from smishctl.store.programs import load_adapter_config, load_program
 from smishctl.store.serving import model_for
 
@@ -41,7 +41,7 @@ class Classifier:
 
 
 def load_classifier(settings: Settings, prompt: str | None = None, model: str | None = None) -> Classifier:
-    """`prompt` None: what is in production, else zero-shot with a note (a first try in a fresh project);
+    """`prompt` None: what is in production, else (never promoted) zero-shot with a note (a first try in a fresh project);
     'production': what is in production only (exit 2 when nothing is yet). A classic model takes no
     prompt: without one it is simply trained on the default dataset."""
     if prompt is None and model and resolve_model(model, settings).extra.get("classic"):
@@ -69,9 +69,9 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
 
 
 def _in_production(settings: Settings) -> bool:
-    """What load_production requires before it reads anything (a broken release still fails there, loudly)."""
-    cur = current_dir(settings)
-    return (cur / MANIFEST).is_file() and (cur / PROGRAM).is_file()
+    """Whether production ever had a release: a missing or damaged current release is an error (raised
+    by read_current), never a reason to fall back to zero-shot."""
+    return read_current(settings) is not None
 
 
 def decode_input(data: bytes, where: str) -> list[str]:

@@ -68,7 +68,7 @@ def library_versions() -> dict:
 def check_resume_identity(run_id: str, record: RunRecord, identity: dict) -> None:
     """Refuse to resume when the prompt, model or endpoint now resolve differently (a promote moved
     `production`, an alias or the default model changed): the run would mix two setups under one name."""
-    if record.config_hash == config_hash(identity):
+    if record.config_hash == config_hash(identity) == config_hash(record.identity):  # its stored identity too
         return
     before = record.identity
     changed = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k)) or ["config_hash"]

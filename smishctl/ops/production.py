@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from smishctl.core.config import load_settings
+from smishctl.core.config import Settings, load_settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.core.identity import ServingIdentity
 from smishctl.models.lm import build_lm
 from smishctl.solve.build import build_solver
-from smishctl.store.artifacts import MANIFEST, PROGRAM
-from smishctl.store.production import current_dir, verify_release
+from smishctl.store.production import RELEASE_FILE, read_current, verify_release
 from smishctl.store.programs import load_program
 from smishctl.store.serving import production_serving
-from smishctl.util.fs import read_json
 
 
 @dataclass
@@ -43,26 +42,54 @@ class ProductionClassifier:
 
 
 
+def served_system(settings: Settings, current: dict, model: str | None = None):
+    """(release artifact, model spec, adapter config, serving identity) of what production would serve now,
+    from today's configuration and the released artifact (store.serving.production_serving); refused
+    (ConfigError) unless it is the system the release was promoted for (its promotion record's
+    `serving`). `model` overrides the manifest's model: another model then may differ in model and
+    endpoint only."""
+    art = verify_release(Path(current["dir"]))
+    spec, adapter, serving = production_serving(art, settings, model)
+    where = f"production release {current['release']} ({art.id})"
+    try:
+        promoted = ServingIdentity.from_dict(current.get("serving"))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: its {RELEASE_FILE} does not say what was promoted ({exc})",
+                          hint="promote the artifact again") from None
+    ignore = ("model", "endpoint") if model and spec.name != (current.get("model") or {}).get("name") else ()
+    changed = [f.name for f in fields(ServingIdentity)
+               if f.name not in ignore and getattr(serving, f.name) != getattr(promoted, f.name)]
+    if changed:
+        shown = "; ".join(f"{name} {_show(getattr(serving, name))} now, {_show(getattr(promoted, name))} when "
+                          "promoted" for name in changed)
+        raise ConfigError(f"{where} would not serve what was promoted: {shown}",
+                          hint=f"restore the settings of model {spec.name} in smishctl.toml, or re-evaluate and "
+                          f"promote it again (smishctl promote {art.id})")
+    return art, spec, adapter, serving
+
+
+def _show(value) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
+
+
 def load_production(root: str | os.PathLike | None = None, *, model: str | None = None) -> ProductionClassifier:
-    """A ready classifier from prompts/production/current (checksums verified).
+    """A ready classifier from prompts/production/current: checksums verified, and the system it serves
+    checked against the one promoted (served_system).
 
     `model` overrides the model recorded in the artifact's manifest (e.g. another endpoint)."""
 
     settings = load_settings(Path(root) if root else None)
-    cur = current_dir(settings)
-    if not (cur / MANIFEST).is_file() or not (cur / PROGRAM).is_file():
+    current = read_current(settings)  # a missing or damaged release is refused; None: never promoted
+    if current is None:
         raise ConfigError(f"nothing is in production under {settings.production_dir}",
                           hint="promote an artifact first: smishctl promote ARTIFACT")
-    manifest = read_json(cur / MANIFEST)
-    art = verify_release(cur)
+    art, spec, adapter, serving = served_system(settings, current, model)
     labels = art.info.labels
     if not labels:
         raise ConfigError(f"production artifact {art.id} has no labels in its manifest")
     program = load_program(art, labels)
-    # The serving identity promote required of the release's evaluation (store.serving.production_serving),
-    # and the same builder as `evaluate`: production is hardened and decided exactly as it was evaluated.
-    spec, adapter, serving = production_serving(art, settings, model)
+    # The same builder as `evaluate`: production is hardened and decided exactly as it was evaluated.
     lm = build_lm(spec, settings)
     solver = build_solver(program, lm, spec, labels, adapter, harden=serving.harden, guard=serving.guard)
-    return ProductionClassifier(artifact_id=art.id, release=cur.resolve().name, labels=labels,
-                                manifest=manifest, solver=solver, serving=serving)
+    return ProductionClassifier(artifact_id=art.id, release=current["release"], labels=labels,
+                                manifest=art.manifest, solver=solver, serving=serving)

@@ -22,9 +22,9 @@ def _recorded_run(settings: Settings, current: dict) -> RunData | None:
     try:
         data = load_run(settings.runs_dir, current["run"])
         _spec, _adapter, serving = production_serving(verify_release(Path(current["dir"])), settings)
-    except (SmishError, OSError, ValueError):
+        return data if RunRecord.from_dict(data.record).serving == serving else None
+    except (SmishError, OSError, ValueError):  # an inconsistent record too: it measured nothing known
         return None
-    return data if RunRecord.from_dict(data.record).serving == serving else None
 
 
 def production_config(current: dict, like: dict | RunRecord) -> EvalConfig:

@@ -22,6 +22,7 @@ from smishctl.core.records import RunRecord
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.pairing import RunData, load_run
+from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.ops.promotion_policy import Policy, check_policy, read_policy
 from smishctl.score.evidence import record_mismatches
@@ -83,7 +84,10 @@ class Evidence:
             out.append(f"run {rid} is {rec.status}, not complete")
         if rec.dataset_name != self.dataset:
             out.append(f"run {rid} is on dataset {rec.dataset_name}, {self.artifact.id} was built for {self.dataset}")
-        diff = rec.serving.differences(self.serving)
+        try:
+            diff = rec.serving.differences(self.serving)
+        except ConfigError as exc:  # an identity that disagrees with its own record measured nothing known
+            return [*out, f"run {rid}: {exc}"]
         if diff:
             out.append(f"run {rid} measured another system than production will serve ({'; '.join(diff)})")
         if self.min_items is None:
@@ -180,7 +184,10 @@ def seconds_per_item(settings: Settings, serving: ServingIdentity) -> tuple[floa
             continue
         m = rec.metrics or {}
         mean = (m.get("latency_ms") or {}).get("mean")
-        same = rec.serving.model == serving.model and rec.serving.endpoint == serving.endpoint
+        try:
+            same = rec.serving.model == serving.model and rec.serving.endpoint == serving.endpoint
+        except ConfigError:
+            continue
         if rec.complete and same and mean and m.get("cache_hits", 0) * 2 <= rec.n_items:
             return mean / 1000, rec.id
     return None
@@ -314,7 +321,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     cand, source = candidate_evaluation(settings, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
                                         on_start=on_start)
     current = _trusted_current(settings, force=force)
-    if current and current.get("artifact") == art.id and not force:
+    if current and current.get("artifact") == art.id and not force and current.get("serving") == evidence.serving.to_dict():
         raise ConfigError(f"{art.id} is already in production (release {current['release']})")
     prod_run = robust = None
     if cand is not None and current is not None:
@@ -430,10 +437,18 @@ def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = F
 
 
 def status(settings: Settings) -> dict:
+    """What is in production and since when; `serving_problem` says when today's configuration would serve
+    another system than the one promoted (load_production refuses it then). A missing or damaged
+    current release is an error (read_current), not an empty production."""
     current = read_current(settings)
     history = read_history(settings)
     if current is None:
         return {"in_production": False, "history": len(history)}
+    try:
+        served_system(settings, current)
+        problem = None
+    except ConfigError as exc:
+        problem = exc.one_line()
     since = next((h for h in reversed(history) if (h.get("to") or {}).get("release") == current["release"]), None)
     return {
         "in_production": True, "artifact": current.get("artifact"), "release": current["release"],
@@ -442,4 +457,5 @@ def status(settings: Settings) -> dict:
         "promoted_at": current.get("promoted_at"), "run": current.get("run"), "metrics": current.get("metrics"),
         "model": (current.get("model") or {}).get("name"), "forced": current.get("forced"),
         "previous": current.get("previous"), "dir": current.get("dir"), "history": len(history),
+        "serving_problem": problem,
     }

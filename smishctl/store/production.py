@@ -46,6 +46,8 @@ RELEASE_FILE = "promotion.json"
 LOCK = ".lock"
 RELEASE_RE = re.compile(r"^r(\d{4,})$")
 STAGING_PREFIX = ".staging-"
+RESTORE_HINT = ("restore the previous release with smishctl promote --rollback, or promote an artifact with "
+                "--force --reason '...'")
 
 
 def current_dir(settings: Settings) -> Path:
@@ -53,11 +55,20 @@ def current_dir(settings: Settings) -> Path:
 
 
 def read_current(settings: Settings) -> dict | None:
-    """The current release's promotion record (plus `release` and `dir`), or None when empty; refused
-    (ConfigError) when the release has no promotion record or its manifest is not the one promoted."""
+    """The current release's promotion record (plus `release` and `dir`); None only when production never
+    had a release (no history). Refused (ConfigError) when `current`, its release folder or its manifest
+    is missing, when the release has no promotion record, or when its manifest is not the one promoted."""
     cur = current_dir(settings)
+    if not cur.is_symlink() and not cur.exists():
+        history = read_history(settings)
+        if not history:
+            return None
+        raise ConfigError(f"production has no current release: the {CURRENT} link is missing, although "
+                          f"{HISTORY} records {len(history)} changes (last: release {last_release(history)})",
+                          hint=RESTORE_HINT)
     if not (cur / MANIFEST).is_file():
-        return None
+        what = "its release folder is missing" if not cur.exists() else "its manifest.json is missing"
+        raise ConfigError(f"production's current release {_release_name(cur)}: {what}", hint=RESTORE_HINT)
     info = promotion_record(cur)
     manifest = read_json(cur / MANIFEST)
     info.setdefault("artifact", manifest.get("id"))
@@ -67,15 +78,28 @@ def read_current(settings: Settings) -> dict | None:
     return info
 
 
+def last_release(history: list[dict]) -> str | None:
+    """The release the last history line put in production."""
+    for entry in reversed(history):
+        release = (entry.get("to") or {}).get("release") if isinstance(entry, dict) else None
+        if isinstance(release, str) and RELEASE_RE.match(release):  # a name, never a path
+            return release
+    return None
+
+
 def damaged_current(settings: Settings, why: str) -> dict | None:
-    """What `current` points at when read_current refuses it (a tampered release): the release name from
-    the link alone, so that a rollback can still leave it. None when there is no link."""
+    """What production is when read_current refuses it (a tampered or missing release): the release name
+    from the `current` link, or without a link from the history, so that a rollback can still leave it.
+    None when neither names one."""
     link = current_dir(settings)
-    if not link.is_symlink():
-        return None
-    release = Path(os.readlink(link)).name
+    if link.is_symlink():
+        release = Path(os.readlink(link)).name
+    else:
+        release = last_release(read_history(settings))
+        if release is None:
+            return None
     try:
-        artifact = read_json(link / MANIFEST).get("id")
+        artifact = read_json(release_dir(settings, release) / MANIFEST).get("id")
     except (OSError, ValueError, AttributeError):
         artifact = None
     return {"release": release, "artifact": artifact, "damaged": why}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from smishctl.core.errors import ConfigError, DataError
+from smishctl.core.identity import config_hash as hash_identity
 from smishctl.core.records import SCHEMA_VERSION, Prediction, RunRecord
 from smishctl.util.fs import atomic_write_json, atomic_write_text, read_json
 from smishctl.util.paths import safe_child
@@ -290,6 +291,13 @@ def _skip_warning(d: Path, why: str) -> None:
     sys.stderr.write(f"warning: skipping run {d.name}: {why}; fix or remove {d}\n")
 
 
+def _hashes_to(rec: dict, wanted: str) -> bool:
+    """Whether the record's stored identity is the one sought: its hash recomputed, not its stored hash
+    trusted (an identity key deleted or edited is another identity)."""
+    identity = rec.get("identity")
+    return isinstance(identity, dict) and hash_identity(identity) == wanted
+
+
 def find_run(runs_dir: Path, config_hash: str) -> Run | None:
     """The newest complete run with this configuration hash."""
     for run in reversed(list_runs(runs_dir)):
@@ -297,6 +305,6 @@ def find_run(runs_dir: Path, config_hash: str) -> Run | None:
             rec = run.read()
         except (OSError, ValueError, DataError):  # changed since it was listed
             continue
-        if rec.get("config_hash") == config_hash and rec.get("status") == "complete":
+        if rec.get("config_hash") == config_hash and rec.get("status") == "complete" and _hashes_to(rec, config_hash):
             return run
     return None
