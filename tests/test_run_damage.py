@@ -66,12 +66,26 @@ def test_repair_keeps_every_readable_row(tmp_path, capsys):
 
 def test_a_torn_last_line_is_still_tolerated(tmp_path):
     run = _make_run(tmp_path / "runs", "r1")
+    record = run.record()
+    record.status = "interrupted"  # a crash mid-append leaves a run that never reached complete
+    run.write(record)
     with open(run.predictions_path, "ab") as fh:
         fh.write(b'{"item_id": "i040", "gold": "ha')  # a crash mid-append: no newline
     assert len(run.predictions()) == 40
     assert run.scan_predictions()[1] == []
     assert len(run.repair_predictions()) == 40
     assert run.predictions_path.read_bytes().endswith(b'"text": "sms 39"}\n')
+
+
+def test_a_torn_last_line_of_a_complete_run_is_damage(tmp_path):
+    """A complete run was marked so after its last row was closed: a torn line is not a crash but damage,
+    and compare or promote must not score the run on the rows that remain."""
+    run = _make_run(tmp_path / "runs", "r1")
+    with open(run.predictions_path, "ab") as fh:
+        fh.write(b'{"item_id": "i040", "gold": "ha')
+    with pytest.raises(DataError, match=r"predictions.jsonl:41: damaged prediction row \(torn last line"):
+        run.predictions()
+    assert [d.line for d in run.scan_predictions()[1]] == [41]
 
 
 def _evaluate(cli, model: str) -> str:

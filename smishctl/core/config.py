@@ -101,14 +101,21 @@ class Settings:
         return dict(self.raw.get(name, {}))
 
 
+MAX_CONFIG_BYTES = 1024 * 1024  # a project's smishctl.toml is a few KiB
+
+
 def load_settings(root: Path | None = None) -> Settings:
     root = Path(root).resolve() if root else find_root()
     path = root / CONFIG_NAME
     raw: dict = {}
     if path.is_file():
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES // 1024} KiB", hint="fix the file or remove it")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file or remove it") from None
+        except RecursionError:  # the TOML parser recurses once per nested array or inline table
+            raise ConfigError(f"{path} nests arrays or tables too deeply", hint="fix the file or remove it") from None
         validate(raw, path)
     return Settings(root=root, raw=raw)

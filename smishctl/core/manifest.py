@@ -10,6 +10,12 @@ from dataclasses import dataclass, field, fields
 
 from smishctl.core.errors import DataError
 from smishctl.core.records import migrate
+from smishctl.core.shapes import DICT, NONE, STR, STRS, check
+
+# The types of the manifest fields readers use (smishctl.core.shapes): checked on every read.
+MANIFEST_SHAPE = {"id": STR, "files": DICT, "labels": STRS, "program_kind": STR, "model": DICT, "dataset": DICT,
+                  "optimizer": (DICT, STR, NONE), "base_model": (DICT, NONE), "version": (STR, NONE),
+                  "parent": (STR, NONE), "created_at": (STR, NONE)}
 
 MANIFEST_SCHEMA_VERSION = 2  # 1: manifests written before the field existed
 PROGRAM_FILE = "program.json"
@@ -41,8 +47,7 @@ class ArtifactManifest:
 
     @classmethod
     def from_dict(cls, data: dict, *, where: str = "manifest") -> ArtifactManifest:
-        if not isinstance(data, dict):
-            raise DataError(f"{where} is not a JSON object")
+        check(data, MANIFEST_SHAPE, where)
         data = migrate({"schema_version": 1, **data}, MANIFEST_MIGRATIONS, where,
                        current=MANIFEST_SCHEMA_VERSION)
         files = data.get("files")

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 from smishctl.core.errors import DataError
 from smishctl.core.identity import ServingIdentity
+from smishctl.core.shapes import BOOL, COUNT, DICT, INT, NONE, NUMBER, NUMBERS, STR, STRS, check, kind_of
 
 SCHEMA_VERSION = 2  # 1: records written before the field existed
 STATUSES = ("ok", "invalid", "error")
@@ -71,6 +72,44 @@ def migrate(obj: dict, steps: list[tuple[int, Callable[[dict], dict]]], what: st
     return out
 
 
+# --- the types of the fields readers use: a record that breaks them is refused when read, not met later
+# as an AttributeError in a listing (smishctl.core.shapes) ---
+
+PREDICTION_SHAPE = {
+    "item_id": STR, "index": INT, "gold": STR, "pred": (STR, NONE), "status": STR, "latency_ms": (NUMBER, NONE),
+    "probs": (NUMBERS, NONE), "error": (STR, NONE), "raw": (STR, NONE), "usage": DICT, "cache_hit": BOOL,
+    "cost_usd": (NUMBER, NONE), "text": (STR, NONE),
+}
+RUN_SHAPE = {
+    "id": STR, "status": STR, "kind": STR, "config_hash": STR, "identity": DICT, "model": DICT, "prompt": DICT,
+    "dataset": DICT, "config": DICT, "versions": DICT, "created_at": (STR, NONE), "finished_at": (STR, NONE),
+    "metrics": (DICT, NONE), "shard": (DICT, NONE), "wall_seconds": NUMBER, "langfuse": DICT,
+}
+RUN_PARTS = {
+    "dataset": {"name": (STR, NONE), "split": (STR, NONE), "n_items": COUNT, "labels": STRS, "model_labels": STRS,
+                "items_hash": (STR, NONE), "split_hash": (STR, NONE), "train_dataset": (DICT, NONE),
+                "provenance": (DICT, NONE)},
+    "model": {"name": STR},
+    "prompt": {"id": STR},
+    "identity": {"model": STR, "endpoint": STR, "prompt_sha": STR, "harden": BOOL, "guard": BOOL},
+    "metrics": {"per_class": DICT, "confusion": DICT, "latency_ms": NUMBERS, "tokens": NUMBERS},
+}
+
+
+def check_run_shape(rec: dict, where: str) -> None:
+    """The run record's fields and the parts of them its readers use; every other metric is a number or
+    null (a listing formats it as one) or a table of such."""
+    check(rec, RUN_SHAPE, where)
+    for part, shape in RUN_PARTS.items():
+        if isinstance(rec.get(part), dict):
+            check(rec[part], shape, f"{where}: {part}")
+    for name, value in (rec.get("metrics") or {}).items():
+        if name not in RUN_PARTS["metrics"] and not (NUMBER[1](value) or value is None
+                                                      or isinstance(value, dict | list)):
+            raise DataError(f"{where}: metrics: {name} must be a number or null, not {kind_of(value)}",
+                            hint="the file was edited or damaged; fix or remove it")
+
+
 @dataclass
 class Prediction:
     """One item's outcome. `status`: ok (a valid label), invalid (the model answered something that is
@@ -99,6 +138,7 @@ class Prediction:
         missing = [k for k in ("item_id", "gold", "status") if k not in row]
         if missing:
             raise DataError(f"{where} lacks {', '.join(missing)}")
+        check(row, PREDICTION_SHAPE, where)
         if row["status"] not in STATUSES:
             raise DataError(f"{where} has an unknown status {row['status']!r}")
         if row["status"] == "ok" and row.get("pred") is None:
@@ -141,6 +181,7 @@ class RunRecord:
         missing = [k for k in ("id", "status") if k not in rec]
         if missing:
             raise DataError(f"{where} lacks {', '.join(missing)}")
+        check_run_shape(rec, where)
         if rec["status"] not in RUN_STATUSES:
             raise DataError(f"{where} has an unknown status {rec['status']!r}")
         known = {f.name for f in fields(cls)} - {"extra"}

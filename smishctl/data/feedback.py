@@ -13,21 +13,23 @@ from __future__ import annotations
 import csv
 import getpass
 import io
-import json
 import re
 import time
 from pathlib import Path
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import DataError
+from smishctl.core.shapes import STR, check
 from smishctl.data.load import decode_utf8
 from smishctl.data.overlay import append_lines, overlay_path, read_lines
 from smishctl.data.prepare import Example, example_id, normalise_text, text_key
 from smishctl.util.fs import file_lock
 from smishctl.util.hashing import sha256_file
+from smishctl.util.jsonio import BadJSON, loads
 
 FOLDER = "feedback"
 REQUIRED = ("id", "text", "label")
+REPORT_SHAPE = {"text": STR, "label": STR}  # an imported report (smishctl.core.shapes)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL_PATH = re.compile(r"\b((?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?)(/[^\s]*)", re.IGNORECASE)
@@ -59,11 +61,12 @@ def parse_reports(data: bytes, where: str) -> list[dict]:
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    raise DataError(f"{where}:{n} is not valid JSON", hint="one JSON object per line") from None
+                    obj = loads(line, where=f"{where}:{n}")
+                except BadJSON as exc:
+                    raise DataError(str(exc), hint="one JSON object per line") from None
                 if not isinstance(obj, dict):
                     raise DataError(f"{where}:{n} is not a JSON object")
+                check(obj, REPORT_SHAPE, f"{where}:{n}")
                 rows.append((n, obj))
     else:
         reader = csv.DictReader(io.StringIO(text))

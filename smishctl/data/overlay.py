@@ -9,7 +9,9 @@ import re
 from pathlib import Path
 
 from smishctl.core.errors import DataError
+from smishctl.core.shapes import STR, check
 from smishctl.util.fs import atomic_write_text, file_lock
+from smishctl.util.jsonio import BadJSON, loads
 
 
 def overlay_path(folder: Path, dataset_name: str) -> Path:
@@ -34,14 +36,15 @@ def read_lines(path: Path, required: tuple[str, ...]) -> list[dict]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+            row = loads(line, where=f"{path}:{n}")
+        except BadJSON as exc:
             if n == len(lines):  # no newline after it: torn by a crash
                 break
-            raise DataError(f"{path}:{n} is not valid JSON", hint="fix or remove that line") from None
+            raise DataError(str(exc), hint="fix or remove that line") from None
         missing = [k for k in required if k not in row] if isinstance(row, dict) else list(required)
         if missing:
             raise DataError(f"{path}:{n} lacks {missing[0]!r}", hint="fix or remove that line")
+        check(row, dict.fromkeys(required, STR), f"{path}:{n}")
         out.append(row)
     return out
 

@@ -6,12 +6,12 @@ An attack succeeds when a malicious message (gold spam or smishing) comes out as
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
 from smishctl.data.prepare import example_id, text_key
+from smishctl.util.jsonio import loads
 
 BENIGN = "ham"
 SET_FILE = Path(__file__).resolve().parents[1] / "bundled" / "robustness" / "injection.jsonl"
@@ -26,7 +26,7 @@ def attack_types() -> dict[str, str]:
     out = {}
     for line in SET_FILE.read_text(encoding="utf-8").splitlines():
         if line.strip():
-            row = json.loads(line)
+            row = loads(line, where=str(SET_FILE))
             out[example_id(text_key(row["text"]))] = row.get("attack", "?")
     return out
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
-from smishctl.core.manifest import MANIFEST_SCHEMA_VERSION, ArtifactManifest
-from smishctl.util.fs import atomic_write_json, atomic_write_text, file_lock, read_json
+from smishctl.core.manifest import MANIFEST_SCHEMA_VERSION, MANIFEST_SHAPE, ArtifactManifest
+from smishctl.util.fs import atomic_write_json, atomic_write_text, file_lock
 from smishctl.util.hashing import sha256_file
+from smishctl.util.jsonio import read_object
 from smishctl.util.paths import safe_child
 
 SMS_PLACEHOLDER = "{{sms}}"
@@ -42,7 +43,7 @@ class Artifact:
     @property
     def manifest(self) -> dict:
         """manifest.json as stored (see `info` for the typed, migrated record)."""
-        return read_json(self.dir / MANIFEST) if self.dir else {}
+        return read_object(self.dir / MANIFEST, MANIFEST_SHAPE) if self.dir else {}
 
     @property
     def info(self) -> ArtifactManifest:
@@ -156,11 +157,11 @@ def resolve_artifact(prompts_dir: Path, ref: str | None) -> Artifact:
         cur = prompts_dir / "production" / "current"
         if not (cur / MANIFEST).is_file():
             raise ConfigError("nothing is in production yet", hint="promote an artifact first")
-        return Artifact(id=read_json(cur / MANIFEST)["id"], dir=cur)
+        return Artifact(id=read_object(cur / MANIFEST, MANIFEST_SHAPE).get("id", "production"), dir=cur)
     p = Path(ref)
     if (p / MANIFEST).is_file():  # by path, e.g. outside the store: only an artifact that verifies
         try:
-            art_id = read_json(p / MANIFEST).get("id", p.name)
+            art_id = read_object(p / MANIFEST, MANIFEST_SHAPE).get("id", p.name)
         except (OSError, ValueError, AttributeError):
             raise ConfigError(f"{ref} has no readable manifest", hint="it is corrupt; re-run optimize") from None
         art = Artifact(id=art_id, dir=p.resolve())

@@ -21,11 +21,14 @@ import os
 import re
 import secrets
 import shutil
+import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from smishctl.core.config import Settings
-from smishctl.core.errors import ConfigError
+from smishctl.core.errors import ConfigError, DataError
+from smishctl.core.manifest import MANIFEST_SHAPE
+from smishctl.core.shapes import DICT, NONE, STR, check
 from smishctl.store.artifacts import (
     CARD,
     MANIFEST,
@@ -37,6 +40,7 @@ from smishctl.store.artifacts import (
 )
 from smishctl.util.fs import atomic_write_json, file_lock, read_json
 from smishctl.util.hashing import sha256_file
+from smishctl.util.jsonio import loads, read_object
 from smishctl.util.paths import safe_child
 
 CURRENT = "current"
@@ -45,6 +49,10 @@ HISTORY = "history.jsonl"
 RELEASE_FILE = "promotion.json"
 LOCK = ".lock"
 RELEASE_RE = re.compile(r"^r(\d{4,})$")
+# The types of the fields readers use (smishctl.core.shapes).
+PROMOTION_SHAPE = {"manifest_sha256": STR, "artifact": (STR, NONE), "release": STR, "model": (DICT, NONE),
+                   "metrics": (DICT, NONE), "run": (STR, NONE), "previous": (STR, NONE), "serving": (DICT, NONE)}
+HISTORY_SHAPE = {"action": STR, "when": (STR, NONE), "user": (STR, NONE), "from": (DICT, NONE), "to": (DICT, NONE)}
 STAGING_PREFIX = ".staging-"
 RESTORE_HINT = ("restore the previous release with smishctl promote --rollback, or promote an artifact with "
                 "--force --reason '...'")
@@ -127,6 +135,10 @@ def promotion_record(release_dir: Path) -> dict:
     except (OSError, ValueError):
         raise ConfigError(f"release {name} has an unreadable manifest or promotion record",
                           hint="it is corrupt; promote the artifact again") from None
+    try:
+        check(info, PROMOTION_SHAPE, f"release {name}: {RELEASE_FILE}")
+    except DataError as exc:  # a release that cannot be read is refused like a modified one
+        raise ConfigError(str(exc), hint="the release was modified; promote the artifact again") from None
     if not isinstance(want, str) or not want:
         raise ConfigError(f"release {name}: {RELEASE_FILE} does not record the SHA-256 of its manifest",
                           hint="the release was modified; promote the artifact again")
@@ -142,8 +154,8 @@ def verify_release(release_dir: Path) -> Artifact:
     release_dir = Path(release_dir)
     promotion_record(release_dir)
     try:
-        manifest = read_json(release_dir / MANIFEST)
-    except (OSError, ValueError):
+        manifest = read_object(release_dir / MANIFEST, MANIFEST_SHAPE)
+    except (OSError, DataError):
         raise ConfigError(f"release {_release_name(release_dir)} has an unreadable manifest",
                           hint="it is corrupt; promote the artifact again") from None
     art = Artifact(id=manifest.get("id", release_dir.name), dir=release_dir.resolve())
@@ -156,14 +168,14 @@ def read_history(settings: Settings) -> list[dict]:
     if not path.is_file():
         return []
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.endswith(b"\n"):
                 break  # a torn last line (crash mid-append)
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
+                out.append(check(loads(line, where=f"{path}:{n}"), HISTORY_SHAPE, f"{path}:{n}"))
+            except DataError as exc:  # one bad line is left out, not the history after it
+                sys.stderr.write(f"warning: skipping a history entry: {exc.one_line()}\n")
     return out
 
 
@@ -270,8 +282,8 @@ def find_released_artifact(settings: Settings, ref: str) -> Artifact:
     except ConfigError:
         for manifest in sorted((settings.production_dir / RELEASES).glob(f"*/{MANIFEST}"), reverse=True):
             try:
-                if read_json(manifest).get("id") == ref:
+                if read_object(manifest, MANIFEST_SHAPE).get("id") == ref:
                     return verify_release(manifest.parent)  # a release not as promoted is no copy of it
-            except (OSError, ValueError, ConfigError):
+            except (OSError, ValueError, DataError, ConfigError):
                 continue
         raise

@@ -15,6 +15,7 @@ from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.identity import config_hash as hash_identity
 from smishctl.core.records import SCHEMA_VERSION, Prediction, RunRecord
 from smishctl.util.fs import atomic_write_json, atomic_write_text, read_json
+from smishctl.util.jsonio import BadJSON, loads
 from smishctl.util.paths import safe_child
 
 RUN_FILE = "run.json"
@@ -60,24 +61,29 @@ class Run:
             record = RunRecord.from_dict(record, where=f"run {self.id}")
         atomic_write_json(self.record_path, record.to_dict())
 
-    def _schema_version(self) -> int:
+    def _row_context(self) -> tuple[int, bool]:
+        """(the schema version rows were written with, whether the run is complete)."""
         try:
-            return int(read_json(self.record_path).get("schema_version", 1))
-        except (OSError, ValueError, AttributeError):
-            return SCHEMA_VERSION  # not written yet: rows come from this version
+            rec = read_json(self.record_path)
+            return int(rec.get("schema_version", 1)), rec.get("status") == "complete"
+        except (OSError, ValueError, AttributeError, TypeError):
+            return SCHEMA_VERSION, False  # not written yet: rows come from this version
 
     def scan_predictions(self, *, slim: bool = False) -> tuple[list[dict], list[DamagedRow]]:
         """(readable rows, damaged rows). Each line is decoded on its own, so one bad byte damages one row
-        only; a torn last line (no newline: a crash mid-append) is neither a row nor damage.
+        only; a torn last line (no newline: a crash mid-append) is neither a row nor damage, unless the run
+        is complete (its rows were all written before it was marked so).
         `slim` drops the fields metrics do not read (texts, raw outputs) to save memory."""
         if not self.predictions_path.is_file():
             return [], []
         rows: list[dict] = []
         damaged: list[DamagedRow] = []
-        version = self._schema_version()
+        version, complete = self._row_context()
         with open(self.predictions_path, "rb") as fh:
             for n, line in enumerate(fh, 1):
                 if not line.endswith(b"\n"):
+                    if complete:  # a complete run was closed after its last row: a torn line is damage
+                        damaged.append(DamagedRow(n, "torn last line of a complete run"))
                     break
                 if not line.strip():
                     continue  # a blank line carries no item: nothing is lost by skipping it
@@ -137,11 +143,11 @@ class _RowDamage(Exception):
 def _parse_row(line: bytes, version: int, *, where: str) -> dict:
     """One stored line as a current-version row, or _RowDamage saying why it is not one."""
     try:
-        row = json.loads(line.decode("utf-8"))
+        row = loads(line.decode("utf-8"), where="the row")
     except UnicodeDecodeError:
         raise _RowDamage("not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise _RowDamage(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except BadJSON as exc:  # not JSON, too large, nested too deeply
+        raise _RowDamage(str(exc).removeprefix("the row is ")) from None
     if not isinstance(row, dict):
         raise _RowDamage("not a JSON object")
     try:

@@ -42,7 +42,7 @@ def loads(text: str | bytes, *, where: str, max_bytes: int = MAX_LINE_BYTES):
         obj = None  # reported just below, as any structure nested too deeply
         deep = True
     except json.JSONDecodeError as exc:
-        raise BadJSON(f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+        raise BadJSON(f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                       hint="fix or remove it") from None
     else:
         # Fewer brackets than the limit cannot nest deeper: the walk runs only for large documents.
