@@ -311,3 +311,58 @@ def test_split_policy_reaches_run_records_and_bad_names_exit_2(cli, settings):
         (settings.root / "smishctl.toml").read_text().replace('split_policy = "exact"', 'split_policy = "x"'))
     r = cli("data")
     assert r.returncode == 2 and "smishctl.toml: data.split_policy = 'x'" in r.stderr
+
+
+# -- leaks are near-copies (smishctl.data.leaks) ----------------------------------------------------
+
+LEARNED = ["EVRI: your parcel is held, pay the 1.45 GBP fee at https://evri-redeliver.top/pay/88231 now",
+           "see you at the station at 5, love",
+           "Your account has been suspended, please verify your details at our secure page today to restore "
+           "access to online banking",
+           "K"]
+
+
+def test_near_copies_are_the_same_template_not_only_the_same_text():
+    from smishctl.data.leaks import near_copies, template_key
+    from smishctl.data.templates import masked_vectorizer
+
+    scored = ["evri: Your parcel is held!! pay the 2.99 GBP fee at http://evri-parcel.top/x/1 now !!",  # number+URL
+              "see you at the station at 5, love x",                                                   # " x" appended
+              "Your account has been suspended, please verify your details at our secure page tomorrow to restore "
+              "access to online banking",                                                             # a word changed
+              "k.",                                                                                   # no word to weigh
+              "lunch at noon? the usual place by the river",                                          # unrelated
+              "see you at the cinema at 9, the film starts soon"]                                     # shares words only
+    found = near_copies(LEARNED, scored)
+    assert found.scored.tolist() == [True, True, True, True, False, False]
+    assert found.learned.tolist() == [True, True, True, True]
+    # The word change is caught by the cosine alone (its key differs, its cosine is under 1 and over the
+    # threshold); "k." by the key alone (no word of two letters: a zero vector); the last one is below it.
+    vec = masked_vectorizer().fit([*LEARNED, *scored])
+    cos = (vec.transform([scored[2], scored[5]]) @ vec.transform([LEARNED[2], LEARNED[1]]).T).toarray()
+    assert 0.8 <= cos[0, 0] < 0.99 and 0.2 < cos[1, 1] < 0.8, cos
+    assert template_key(scored[2]) != template_key(LEARNED[2]) and template_key("k.") == template_key("K")
+    assert template_key(scored[0]) == template_key(LEARNED[0]) and template_key(":) !!") == template_key(":)")
+    # The exact policy compares identical text only (case and spacing aside).
+    exact = near_copies(LEARNED, ["SEE you at  the station at 5, love", scored[1], "k."], threshold=None)
+    assert exact.scored.tolist() == [True, False, False]
+    assert not near_copies([], scored).scored.any() and near_copies(LEARNED, []).learned.tolist() == [False] * 4
+
+
+def test_a_datasets_own_splits_hold_no_leak_under_their_policy_and_the_check_is_fast(phishing, tmp_path):
+    """Compared as the split was drawn, an honest split holds no near-copy (the check never refuses it);
+    the legacy exact split holds many at the template threshold. ~3.5k x 1.2k in well under two seconds."""
+    import time
+
+    from smishctl.core.config import load_settings
+    from smishctl.data.leaks import dataset_texts, near_copies, split_threshold
+
+    train = [e.text for e in phishing.split("train")]
+    for name in ("dev", "test"):
+        started = time.perf_counter()
+        found = near_copies(train, [e.text for e in phishing.split(name)], split_threshold(phishing),
+                            corpus=dataset_texts(phishing))
+        assert found.n_scored == 0 and time.perf_counter() - started < 5
+    exact = load_dataset_splits("sms-phishing", load_settings(tmp_path), options=SplitOptions(policy="exact"))
+    assert split_threshold(exact) is None
+    assert near_copies([e.text for e in exact.split("train")], [e.text for e in exact.split("test")]).n_scored > 50

@@ -196,6 +196,43 @@ def test_classic_refuses_a_file_holding_its_training_messages(cli, project):
     assert not any((project / "runs").glob("*/run.json"))  # refused before anything was written
 
 
+def _near_copy(text: str, i: int) -> str:
+    """A training message as a leaker sends it back: punctuation or a letter added, a number or URL swapped."""
+    import re
+
+    if i % 4 == 2 and re.search(r"\d", text):
+        return re.sub(r"\d+", lambda m: str(int(m.group()) + 7), text)
+    if i % 4 == 3 and re.search(r"(?:https?://|www\.)\S+", text):
+        return re.sub(r"(?:https?://|www\.)\S+", "http://other.example.top/x", text)
+    return text + (" !!" if i % 2 else " x")
+
+
+def _file(path, rows) -> str:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["text", "label"])
+        out.writerows(rows)
+    return str(path)
+
+
+def test_classic_refuses_a_file_of_near_copies_of_its_training_messages(cli, settings, project):
+    """Issue 30 B1: 200 training messages sent back a little edited scored macro-F1 1.000; an honest
+    sample of the test split in the same form is scored."""
+    from smishctl.data.prepare import load_dataset_splits, sample
+
+    ds = load_dataset_splits(None, settings)
+    train = sample(ds.split("train"), 200, seed=1)
+    leaked = _file(project / "leaked.csv", [(_near_copy(ex.text, i), ex.label) for i, ex in enumerate(train)])
+    r = cli("evaluate", "--dataset", leaked, "--evaluation-only", "-m", "classic/tfidf-svm", "--no-langfuse")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "would score 200 of 200 messages it trains on" in r.stderr and "near-copies" in r.stderr
+    assert not any((project / "runs").glob("*/run.json"))
+    honest = _file(project / "honest.csv", [(ex.text, ex.label) for ex in sample(ds.split("test"), 200, seed=1)])
+    r = cli("evaluate", "--dataset", honest, "--evaluation-only", "-m", "classic/tfidf-svm", "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["metrics"]["macro_f1"] < 0.97
+
+
 def test_a_classic_run_names_where_it_learned(settings):
     from smishctl.ops.evaluate import EvalConfig, evaluate
 

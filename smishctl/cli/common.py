@@ -108,8 +108,14 @@ def warn(message: str) -> None:
 
 
 def warn_unused_feedback(info: dict | None) -> None:
-    """--with-feedback that added nothing is otherwise silent (an empty file, a misspelt dataset)."""
-    if info is None or info.get("used"):
+    """--with-feedback that added nothing is otherwise silent (an empty file, a misspelt dataset); reports
+    dropped as near-copies of dev/test messages are named too (smishctl.data.feedback.training_feedback)."""
+    if info is None:
+        return
+    if info.get("held_out_copies"):
+        warn(f"--with-feedback left out {info['held_out_copies']} report(s) in {info.get('file')}: near-copies of "
+             "dev/test messages, which training must never see")
+    if info.get("used"):
         return
     n = info.get("reports") or 0
     why = (f"none of the {n} report(s) in {info.get('file')} can train (dev/test items or other labels)" if n

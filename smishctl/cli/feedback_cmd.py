@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, print_json, settings
+from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, print_json, settings, warn
 
 app = typer.Typer(help="Feedback from production: reported messages and their right labels, for review, "
                        "evaluation and the next optimization (optimize --with-feedback).", no_args_is_help=True)
@@ -27,6 +27,9 @@ def _store(dataset: str | None, reports: list[dict], *, source: str, mask: bool,
     s = settings()
     ds = load_dataset_splits(dataset, s)
     res = {**add_reports(s, ds, reports, source=source, mask=mask), **(extra or {})}
+    if res["held_out_copies"]:  # stderr: --json keeps stdout for the result
+        warn(f"{res['held_out_copies']} new report(s) near-copy dev/test messages of {ds.name}: kept for "
+             "evaluation, never trained on (optimize/evaluate --with-feedback leave them out)")
     if as_json:
         print_json(res)
     else:

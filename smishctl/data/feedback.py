@@ -5,7 +5,8 @@ masked, author, time), de-duplicated against the dataset and earlier reports by 
 `--mask` replaces phone numbers, e-mail addresses, URL paths and long digit runs before anything is
 written, and the report says so. The file is an evaluation-only dataset (`evaluate --dataset
 datasets/feedback/<dataset>.jsonl`, then `review`), and `optimize --with-feedback` adds the reports to
-the training pool only: never to dev or test.
+the training pool only: never to dev or test, nor a report that near-copies one of their messages
+(smishctl.data.leaks), which `add`/`import` keep and count.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from smishctl.core.config import Settings
 from smishctl.core.errors import DataError
 from smishctl.core.shapes import STR, check
+from smishctl.data.leaks import near_copies
 from smishctl.data.load import decode_utf8
 from smishctl.data.overlay import append_lines, overlay_path, read_lines
 from smishctl.data.prepare import Example, example_id, normalise_text, text_key
@@ -115,18 +117,32 @@ def add_reports(settings: Settings, ds, reports: list[dict], *, source: str, mas
                         "source": r.get("source") or source, "masked": mask, "author": author,
                         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         append_lines(path, new)
-    return {"added": len(new), "duplicates": dup, "file": str(path), "total": len(read_feedback(settings, ds.name))}
+    # Kept (they are real traffic, and evaluating the feedback file scores them), but never trained on:
+    # training_feedback drops them. Counted so that the user hears it now, not at the next optimize.
+    held_out = held_out_copies(ds, [r["text"] for r in new]).n_learned
+    return {"added": len(new), "duplicates": dup, "held_out_copies": held_out, "file": str(path),
+            "total": len(read_feedback(settings, ds.name))}
+
+
+def held_out_copies(ds, texts: list[str]):
+    """Which `texts` are near-copies of the dataset's dev or test messages (smishctl.data.leaks)."""
+    return near_copies(texts, [ex.text for name in ("dev", "test") for ex in ds.split(name)])
 
 
 def training_feedback(settings: Settings, ds) -> tuple[list[Example], dict]:
-    """Reports for the training pool: never an item of the dataset's dev or test split."""
+    """Reports for the training pool: never an item of the dataset's dev or test split, nor a near-copy
+    of one (the same template with another number, URL, case or punctuation). Such reports are dropped,
+    not refused: the file keeps growing from production, and one report that resembles a held-out
+    message must not stop every later run; the count is recorded (`held_out_copies`)."""
     rows = read_feedback(settings, ds.name)
-    held_out = {ex.id for name in ("dev", "test") for ex in ds.split(name)}
+    held_out_ids = {ex.id for name in ("dev", "test") for ex in ds.split(name)}
+    usable = [r for r in rows if r["label"] in ds.labels]
+    leaked = held_out_copies(ds, [r["text"] for r in usable]).learned
     examples = [Example(id=r["id"], text=r["text"], label=r["label"], raw_text=r["text"])
-                for r in rows if r["id"] not in held_out and r["label"] in ds.labels]
+                for r, leak in zip(usable, leaked, strict=True) if not leak and r["id"] not in held_out_ids]
     path = feedback_path(settings, ds.name)
     return examples, {"file": str(path), "sha256": sha256_file(path) if path.is_file() else None,
-                      "reports": len(rows), "used": len(examples)}
+                      "reports": len(rows), "used": len(examples), "held_out_copies": int(leaked.sum())}
 
 
 def _author() -> str:

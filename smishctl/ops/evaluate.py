@@ -13,12 +13,13 @@ from smishctl.core.errors import ConfigError, Interrupted, SmishError
 from smishctl.core.identity import config_hash
 from smishctl.core.records import RunRecord, Solver
 from smishctl.data.feedback import training_feedback
-from smishctl.data.prepare import ALL, SplitOptions, content_hash, load_dataset_splits, sample
+from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.data.registry import DEFAULT_DATASET
 from smishctl.data.shards import select
 from smishctl.models.lm import build_lm
 from smishctl.models.registry import check_model_name
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
+from smishctl.ops.leak_checks import refuse_scoring_program_examples, refuse_scoring_training_items
 from smishctl.score.metrics import run_metrics
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
@@ -134,6 +135,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     else:
         adapter = load_adapter_config(art, cfg.adapter)
         model_labels = artifact_labels(art, ds.labels)
+        refuse_scoring_program_examples(art, ds, items)
 
         def make_solver():
             program = load_program(art, model_labels)
@@ -205,27 +207,6 @@ def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds):
     if train_ds.provenance.get("evaluation_only"):
         raise ConfigError(f"training dataset {name!r} is evaluation-only", hint="name a dataset with a train split")
     return train_ds
-
-
-def _text_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items, extra_train=()) -> None:
-    """A classic model never scores a message it learned: refuse when the scored items include the
-    training split (`--split all` or `train` of the same dataset) or any text of it (another file
-    holding the same messages)."""
-    if train_ds is ds and split in (ALL, "train"):
-        raise ConfigError(f"{model} would score the items it trains on: split {split!r} of {ds.name} includes "
-                          "its train split",
-                          hint="score the test split, evaluate the file with --evaluation-only (the classic model "
-                          "then trains on the default dataset), or name --train-dataset")
-    learned = {_text_key(ex.text) for ex in [*train_ds.split("train"), *extra_train]}
-    seen = sum(_text_key(ex.text) in learned for ex in items)
-    if seen:
-        raise ConfigError(f"{model} would score {seen} of {len(items)} messages it trains on (the train split of "
-                          f"{train_ds.name}{' or the feedback' if extra_train else ''} holds the same texts)",
-                          hint="name another --train-dataset, or remove those messages from the evaluated file")
 
 
 def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
