@@ -12,7 +12,8 @@ seeded, label-balanced order, so the first 20 reports are a subset of the first 
 a fresh project, the first N reports imported with `smishctl feedback import` (into the feedback of
 the default dataset, which every program trains on), then each program of --programs:
 - svm: `classic/tfidf-svm` trained on the default dataset's train split plus the reports
-  (`evaluate --with-feedback`);
+  (`evaluate --with-feedback`); svm-signals: `classic/tfidf-svm-signals`, the same with the message
+  signals as features; svm-balanced, svm-signals-balanced: the same two with `:balanced` class weights;
 - knn: `smishctl optimize --with-feedback` with its defaults (kNN, label scoring), that version evaluated;
 - lora: `smishctl finetune --with-feedback` when finetune has that option (else a printed note).
 Every program is scored on the held part, written as an evaluation-only CSV in the project (stable
@@ -44,7 +45,10 @@ os.environ.setdefault("SMISHCTL_DATA_MIRROR", str(Path(__file__).resolve().paren
 from _common import REPO, _codes, macro_f1_interval, model_project, paired, paired_gain_interval  # noqa: E402
 
 MODERN = REPO / "smishctl" / "bundled" / "modern" / "modern_sms.csv"
-PROGRAMS = ("svm", "knn", "lora")
+# The classic programs: evaluate trains them (with the reports) on the default dataset's train split.
+CLASSIC = {"svm": "classic/tfidf-svm", "svm-signals": "classic/tfidf-svm-signals",
+           "svm-balanced": "classic/tfidf-svm:balanced", "svm-signals-balanced": "classic/tfidf-svm-signals:balanced"}
+PROGRAMS = ("svm", "svm-signals", "svm-balanced", "svm-signals-balanced", "knn", "lora")
 HELD, IN_DIST = "modern-held", "sms-phishing-test"
 
 
@@ -143,8 +147,8 @@ def build_program(program: str, settings, root: Path, args) -> tuple[dict, float
     """(what evaluate needs: model and prompt, seconds it took to make, reports it trained on); svm is
     trained inside evaluate, which records its reports."""
     start = time.perf_counter()
-    if program == "svm":
-        return {"model": "classic/tfidf-svm", "prompt": "zero-shot", "with_feedback": True}, 0.0, None
+    if program in CLASSIC:
+        return {"model": CLASSIC[program], "prompt": "zero-shot", "with_feedback": True}, 0.0, None
     if program == "knn":
         from smishctl.ops.optimize import OptimizeConfig, run_optimize
 
@@ -253,7 +257,8 @@ def markdown(rows: list[dict], labels: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-COLOURS = {"svm": "#1f77b4", "knn": "#d62728", "lora": "#2ca02c"}
+COLOURS = {"svm": "#1f77b4", "svm-signals": "#17becf", "svm-balanced": "#9467bd", "svm-signals-balanced": "#8c564b",
+           "knn": "#d62728", "lora": "#2ca02c"}
 
 
 def svg(rows: list[dict], n_held: int) -> str:
@@ -339,7 +344,7 @@ def merge_rows(rows: list[dict], earlier: list[list[dict]]) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--programs", default="svm,knn", help="comma list of svm, knn, lora")
+    ap.add_argument("--programs", default="svm,knn", help=f"comma list of {', '.join(PROGRAMS)}")
     ap.add_argument("--n", nargs="+", type=int, default=[0, 20, 50, 100], help="reports added, one project each")
     ap.add_argument("--pool-fraction", type=float, default=0.4, help="share of `modern` in the feedback pool")
     ap.add_argument("--seed", type=int, default=13, help="seed of the pool/held split and of the report order")

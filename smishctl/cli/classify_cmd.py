@@ -22,6 +22,7 @@ def classify(
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="production, zero-shot, an artifact id or a path. Default: production, or zero-shot while nothing is in production. Classic models take no prompt.", show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Override the model the prompt was built for.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message (JSON Lines).")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Also show why: the message's signals (links, brands, lookalikes, money, deadlines, requests for codes) with their spans, the label probabilities and, for a kNN program, the nearest training messages.")] = False,
     debug: bool = DebugOpt,
 ):
     """Classify SMS messages: the label and, where the model gives them, the label probabilities.
@@ -53,11 +54,15 @@ def classify(
         failed = 0
         for msg in messages:
             res = clf(msg)
+            if explain:
+                res["neighbours"] = clf.neighbours(msg)
             failed += res["status"] == "error"
             if as_json:
                 sys.stdout.write(json.dumps({**res, "prompt": clf.prompt, "model": clf.model},
                                             ensure_ascii=False) + "\n")
                 sys.stdout.flush()
+            elif explain:
+                _explain(res)
             else:
                 sys.stdout.write(_line(res, len(messages) > 1) + "\n")  # plain: for pipelines (cut -f1)
                 sys.stdout.flush()
@@ -65,6 +70,26 @@ def classify(
             console.print(f"[red]error:[/red] {failed} of {len(messages)} messages could not be classified "
                           "(model call failed)")
             raise typer.Exit(3)
+
+
+def _explain(res: dict) -> None:
+    """The label, the message with its signals highlighted, one line per signal, the nearest messages."""
+    from smishctl.cli import signals_view
+    from smishctl.cli.common import out
+
+    out.print(_line(res, False), highlight=False, markup=False)
+    out.print(signals_view.highlighted(res["text"], res["signals"]))
+    for note in signals_view.notes(res["signals"]):
+        out.print(note)
+    if res["signals"]["items"]:
+        out.print(signals_view.table(res["text"], res["signals"]))
+    else:
+        out.print("no signals")
+    if res.get("neighbours"):
+        out.print("nearest training messages (what the kNN program showed the model):")
+        for i, n in enumerate(res["neighbours"], 1):
+            out.print(f"  {i}. {n['label']:<9} {plain(n['text'][:120])}", highlight=False)
+    out.print()
 
 
 def _line(res: dict, with_text: bool) -> str:

@@ -11,11 +11,15 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ModelError
 from smishctl.models.fleet import ROUTER_KEYS, deployments_of, fleet_tag
 from smishctl.models.weights import WEIGHTS
+from smishctl.signals import load_lists
 from smishctl.util.urls import endpoint_text, public_url
 
 LOCAL_PREFIX = "local/"
 CLASSIC_PREFIX = "classic/"
-CLASSIC_MODELS = ("tfidf-svm", "tfidf-knn")  # scikit-learn baselines (smishctl.solve.classic)
+# scikit-learn baselines (smishctl.solve.classic); tfidf-svm-signals adds the message signals as features.
+CLASSIC_MODELS = ("tfidf-svm", "tfidf-knn", "tfidf-svm-signals")
+# `classic/tfidf-svm:balanced`: the SVM with classes weighted by their inverse frequency.
+CLASSIC_OPTIONS = {"balanced": ("tfidf-svm", "tfidf-svm-signals")}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class ModelSpec:
     weights_fingerprint: str | None = None  # a user's .gguf: what is in the file, not what it is called
     lora_adapter: Path | None = None  # a GGUF LoRA served on top of local_gguf (smishctl finetune)
     lora_sha256: str | None = None
+    signals_sha256: str | None = None  # a model that reads message signals: the reference lists it read them with
 
     @property
     def is_local(self) -> bool:
@@ -45,6 +50,8 @@ class ModelSpec:
             base += f"|weights:{self.weights_fingerprint}"
         if self.lora_adapter is not None:  # base and base+adapter answers must never share a cache entry
             base += f"+lora:{self.lora_sha256}"
+        if self.signals_sha256:  # other brand or shortener lists flag other messages: another model
+            base += f"|signals:{self.signals_sha256}"
         return hashlib.sha256(base.encode()).hexdigest()[:12]
 
     def public(self) -> dict:
@@ -57,6 +64,7 @@ class ModelSpec:
             "api_key_env": self.api_key_env,
             **({"weights_fingerprint": self.weights_fingerprint} if self.weights_fingerprint else {}),
             **({"lora_adapter_sha256": self.lora_sha256} if self.lora_adapter is not None else {}),
+            **({"signals_sha256": self.signals_sha256} if self.signals_sha256 else {}),
             "price": {
                 "input_usd_per_token": self.input_usd_per_token,
                 "output_usd_per_token": self.output_usd_per_token,
@@ -109,9 +117,7 @@ def check_model_name(name: str | None, settings: Settings, *, _seen: tuple[str, 
         check_model_name(alias["litellm"], settings, _seen=(*_seen, name))
         return name
     if name.startswith(CLASSIC_PREFIX):
-        if name[len(CLASSIC_PREFIX):] not in CLASSIC_MODELS:
-            raise ModelError(f"unknown classic model {name!r}",
-                             hint=f"use one of: {', '.join(CLASSIC_PREFIX + m for m in CLASSIC_MODELS)}")
+        classic_kind(name)
     elif name.endswith(".gguf"):
         path = Path(name.removeprefix(LOCAL_PREFIX)).expanduser().resolve()
         if not path.is_file():
@@ -127,6 +133,20 @@ def check_model_name(name: str | None, settings: Settings, *, _seen: tuple[str, 
             "or local/qwen2.5-coder-0.5b",
         )
     return name
+
+
+def classic_kind(name: str) -> tuple[str, tuple[str, ...]]:
+    """(kind, options) of `classic/KIND[:OPTION...]`; a ModelError naming the choices for anything else."""
+    kind, *options = name[len(CLASSIC_PREFIX):].split(":")
+    if kind not in CLASSIC_MODELS:
+        raise ModelError(f"unknown classic model {name!r}",
+                         hint=f"use one of: {', '.join(CLASSIC_PREFIX + m for m in CLASSIC_MODELS)}")
+    for opt in options:
+        if kind not in CLASSIC_OPTIONS.get(opt, ()):
+            raise ModelError(f"{CLASSIC_PREFIX}{kind} has no option {opt!r}",
+                             hint="options: " + ", ".join(f"{CLASSIC_PREFIX}{k}:{o}" for o, ks in CLASSIC_OPTIONS.items()
+                                                          for k in ks))
+    return kind, tuple(options)
 
 
 def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
@@ -162,10 +182,15 @@ def resolve_model(name: str | None, settings: Settings) -> ModelSpec:
             extra={k: v for k, v in a.items() if k in ("timeout", "num_retries", "max_tokens")},
         )
     if name.startswith(CLASSIC_PREFIX):
-        short = name[len(CLASSIC_PREFIX):]
+        kind, options = classic_kind(name)
+        extra: dict = {"classic": kind, **dict.fromkeys(options, True)}
+        sha = None
+        if kind.endswith("-signals"):
+            extra["signals"] = settings.section("signals")
+            sha = load_lists(extra["signals"]).identity["sha256"][:16]
         # Runs on the same CPU as the local models: priced by compute time at the same rate.
         return ModelSpec(name=name, litellm_model=name, usd_per_hour=settings.local_usd_per_hour,
-                         extra={"classic": short})
+                         extra=extra, signals_sha256=sha)
     if name.endswith(".gguf"):
         path = Path(name.removeprefix(LOCAL_PREFIX)).expanduser().resolve()
         return ModelSpec(name=name, litellm_model=f"{LOCAL_PREFIX}{path.stem}", local_gguf=path,

@@ -4,7 +4,7 @@ so a message is classified exactly as it was evaluated."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
@@ -14,6 +14,7 @@ from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.models.lm import build_lm
 from smishctl.models.registry import resolve_model
 from smishctl.ops.production import load_production
+from smishctl.signals import extract, load_lists
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
 from smishctl.store.artifacts import ZERO_SHOT, artifact_labels, is_lora, resolve_artifact
@@ -31,13 +32,25 @@ class Classifier:
     model: str
     labels: tuple[str, ...]
     note: str | None = None  # one line for the user (e.g. why zero-shot was used), never part of a result
+    signal_lists: object = field(default=None, repr=False)  # the project's reference lists (smishctl.signals)
 
     def __call__(self, text: str) -> dict:
         if not text or not text.strip():
             raise ConfigError("empty message", hint="pass the SMS text to classify")
         row = self.solver(text)
         return {"text": text, "label": row["pred"], "status": row["status"], "probs": row.get("probs"),
-                "error": row.get("error"), "latency_ms": row.get("latency_ms")}
+                "error": row.get("error"), "latency_ms": row.get("latency_ms"),
+                "signals": extract(text, self.signal_lists).to_dict()}
+
+    def neighbours(self, text: str) -> list[dict] | None:
+        """The training messages a kNN program shows the model for `text`, most similar first; None for
+        any other program."""
+        program = getattr(self.solver, "program", None)
+        if not hasattr(program, "neighbours"):
+            return None
+        shown = program.neighbours(text)
+        ranked = shown if getattr(program, "order", "") == "nearest-first" else list(reversed(shown))
+        return [{"text": t, "label": lab} for t, lab in ranked]
 
 
 def load_classifier(settings: Settings, prompt: str | None = None, model: str | None = None) -> Classifier:
@@ -54,18 +67,23 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
             prompt, note = ZERO_SHOT, NO_PRODUCTION_NOTE
     if prompt in ("", "production"):
         pc = load_production(settings.root, model=model)  # built, hardened, as evaluate builds it
-        return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels)
+        return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels, signal_lists=_lists(settings))
 
     art = resolve_artifact(settings.prompts_dir, prompt)
     spec = model_for(art, settings, model or (None if art.is_zero_shot or is_lora(art) else art.info.model_name))
     if spec.extra.get("classic"):
         ds = load_dataset_splits(DEFAULT_DATASET, settings)
         solver = build_classic_solver(spec, ds, art)
-        return Classifier(solver, art.id, spec.name, ds.labels)
+        return Classifier(solver, art.id, spec.name, ds.labels, signal_lists=_lists(settings))
 
     labels = artifact_labels(art, REGISTRY[DEFAULT_DATASET].labels)
     solver = build_solver(load_program(art, labels), build_lm(spec, settings), spec, labels, load_adapter_config(art))
-    return Classifier(solver, art.id, spec.name, labels, note)
+    return Classifier(solver, art.id, spec.name, labels, note, signal_lists=_lists(settings))
+
+
+def _lists(settings: Settings):
+    """The reference lists signals are read against: the bundled ones and the project's `[signals]`."""
+    return load_lists(settings.section("signals"))
 
 
 def _in_production(settings: Settings) -> bool:

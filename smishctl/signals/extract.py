@@ -48,7 +48,7 @@ class Signals:
         return [s for s in self.items if s.name == name]
 
     def to_dict(self) -> dict:
-        return {"signals": [s.to_dict() for s in self.items], "notes": list(self.notes),
+        return {"items": [s.to_dict() for s in self.items], "notes": list(self.notes),
                 "lists_sha256": self.lists_sha256}
 
 

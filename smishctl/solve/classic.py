@@ -1,6 +1,11 @@
 """Classical baselines named like models: is an LLM worth it at all?
 
 - `classic/tfidf-svm`: TF-IDF word 1-2-grams + character 2-5-grams and a linear SVM.
+- `classic/tfidf-svm-signals`: the same TF-IDF features beside the message signals (smishctl.signals:
+  one column per signal kind, scaled to [0, 1] and weighted by SIGNAL_WEIGHT), hstacked into the same
+  linear SVM: links on a brand's lookalike domain, shorteners, requests for codes weigh in whatever the
+  wording. Its identity carries the reference lists' hash (ModelSpec.signals_sha256).
+- `:balanced` (either SVM): classes weighted by their inverse frequency (class_weight="balanced").
 - `classic/tfidf-knn`: the neighbour vote. The same features and similarity as the kNN prompt
   program (smishctl.solve.knn: word 1-2-grams + char_wb 3-5-grams, cosine), k=8 nearest training
   messages, each voting with its similarity. Any gain of an LLM program over plain retrieval shows
@@ -25,27 +30,65 @@ from dataclasses import dataclass
 from smishctl.core.errors import ConfigError
 from smishctl.models.pricing import call_cost
 from smishctl.models.registry import CLASSIC_PREFIX, ModelSpec
+from smishctl.signals import extract, load_lists
+from smishctl.signals.features import vector
 
 KNN_K = 8
 KNN_VOTE = "weighted"  # or "majority"; chosen on dev (bench/bench_classic.py, bench/RESULTS.md)
+# Each TF-IDF part has unit norm. 0.3 was best of 0.15-2 on sms-phishing dev (bench/RESULTS.md, "Signals").
+SIGNAL_WEIGHT = 0.3
 
 
-def make_pipeline(kind: str = "tfidf-svm"):
+class SignalFeatures:
+    """scikit-learn transformer: texts -> their signal vectors (smishctl.signals.features), times `weight`.
+    Stateless: the reference lists are read once, from the project's `[signals]` table."""
+
+    def __init__(self, section: dict | None = None, weight: float = SIGNAL_WEIGHT):
+        self.section, self.weight = section, weight
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"section": self.section, "weight": self.weight}
+
+    def set_params(self, **params) -> SignalFeatures:
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def fit(self, texts, labels=None) -> SignalFeatures:
+        return self
+
+    def transform(self, texts):
+        import numpy as np
+        from scipy.sparse import csr_matrix
+
+        lists = load_lists(self.section)
+        return csr_matrix(np.array([vector(extract(t, lists)) for t in texts], dtype=float) * self.weight)
+
+    def fit_transform(self, texts, labels=None):
+        return self.transform(texts)
+
+
+def make_pipeline(kind: str = "tfidf-svm", *, balanced: bool = False, signals: dict | None = None):
+    """`signals`: the project's `[signals]` table (tfidf-svm-signals reads the lists it extends)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.svm import LinearSVC
 
     if kind == "tfidf-knn":
         return NeighbourVote()
-    if kind != "tfidf-svm":
+    if kind not in ("tfidf-svm", "tfidf-svm-signals"):
         raise ConfigError(f"unknown classic model {CLASSIC_PREFIX}{kind}",
-                          hint=f"use {CLASSIC_PREFIX}tfidf-svm or {CLASSIC_PREFIX}tfidf-knn")
-    features = FeatureUnion([
+                          hint=f"use {CLASSIC_PREFIX}tfidf-svm, {CLASSIC_PREFIX}tfidf-svm-signals or "
+                          f"{CLASSIC_PREFIX}tfidf-knn")
+    parts = [
         ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, lowercase=True)),
         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True,
                                  min_df=2)),
-    ])
-    return Pipeline([("features", features), ("svm", LinearSVC(C=1.0, random_state=0))])
+    ]
+    if kind == "tfidf-svm-signals":
+        parts.append(("signals", SignalFeatures(signals)))
+    svm = LinearSVC(C=1.0, random_state=0, class_weight="balanced" if balanced else None)
+    return Pipeline([("features", FeatureUnion(parts)), ("svm", svm)])
 
 
 def softmax_scores(pipeline, text: str) -> dict[str, float]:
@@ -136,7 +179,7 @@ class ClassicSolver:
             raise ConfigError(f"{spec.name} needs at least two labels in the train split")
         kind = spec.extra.get("classic", "tfidf-svm")
         start = time.perf_counter()
-        pipeline = make_pipeline(kind)
+        pipeline = make_pipeline(kind, balanced=bool(spec.extra.get("balanced")), signals=spec.extra.get("signals"))
         pipeline.fit(texts, gold)
         return cls(pipeline=pipeline, spec=spec, labels=tuple(labels),
                    train_seconds=time.perf_counter() - start, n_train=len(texts))
