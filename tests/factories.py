@@ -34,10 +34,12 @@ def cycled_order(items, picks: Iterable[int], labels=LABELS) -> list[int]:
 
 def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str | None] | None = None,
                wrong: Iterable[int] = (), errors: Iterable[int] = (), run_id: str | None = None, status: str = "complete",
-               latency_ms: float = 100.0, cache_hit: bool = False, cost_usd: float | None = 0.0001) -> RunRecord:
+               latency_ms: float = 100.0, cache_hit: bool = False, cost_usd: float | None = 0.0001,
+               probs: bool = False) -> RunRecord:
     """The run `evaluate` would record for `cfg` if the model answered `answer(index, example)` (None: an
     error row), by default the gold label except for the items picked by `wrong` (see `cycled_order`),
-    which get the next label, and those picked by `errors`, which fail."""
+    which get the next label, and those picked by `errors`, which fail. `probs`: each answer comes with
+    label probabilities (0.8 on the answer, the rest shared)."""
     plan = prepare(settings, cfg)
     record = plan.record
     if run_id:
@@ -58,7 +60,8 @@ def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str
     for k, ex in enumerate(plan.items):
         pred = answer(k, ex)
         row = Prediction(item_id=ex.id, index=k, gold=ex.label, pred=pred, status="ok" if pred else "error",
-                         error=None if pred else "boom", latency_ms=latency_ms + k, probs=None,
+                         error=None if pred else "boom", latency_ms=latency_ms + k,
+                         probs=_probs(pred, record.labels) if probs and pred else None,
                          usage={"prompt_tokens": 300, "completion_tokens": 1, "cached_tokens": 0},
                          cache_hit=cache_hit, cost_usd=cost_usd, text=ex.text)
         writer.write(row)
@@ -67,6 +70,11 @@ def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str
     record.status, record.metrics, record.finished_at = status, run_metrics(rows, record), record.created_at
     plan.run.write(record)
     return plan.run.record()
+
+
+def _probs(pred: str, labels) -> dict[str, float]:
+    rest = 0.2 / (len(labels) - 1)
+    return {lab: 0.8 if lab == pred else rest for lab in labels}
 
 
 def promotion_config(art, *, n: int | None = PROMOTION_ITEMS, **overrides) -> EvalConfig:
@@ -78,10 +86,12 @@ def promotion_config(art, *, n: int | None = PROMOTION_ITEMS, **overrides) -> Ev
 
 
 def promotion_run(settings, art, wrong: Iterable[int] = (), *, errors: Iterable[int] = (),
-                  run_id: str | None = None, n: int | None = PROMOTION_ITEMS, **overrides) -> RunRecord:
+                  run_id: str | None = None, n: int | None = PROMOTION_ITEMS, probs: bool = False,
+                  **overrides) -> RunRecord:
     """A complete test-split run of `art` as production would serve it (on `n` items; see
     `accept_small_promotions`), right except at the indices in `wrong`."""
-    return record_run(settings, promotion_config(art, n=n, **overrides), wrong=wrong, errors=errors, run_id=run_id)
+    return record_run(settings, promotion_config(art, n=n, **overrides), wrong=wrong, errors=errors, run_id=run_id,
+                      probs=probs)
 
 
 def accept_small_promotions(settings, n: int = PROMOTION_ITEMS) -> None:

@@ -53,7 +53,8 @@ def candidates(settings):
         "ok": art_with_run("ok", "Decide: ham, spam or smishing?", {1, 2}),
         "poor": art_with_run("poor", "Guess the label.", set(range(20))),
         "halved": art_with_run("halved", "Another prompt.", set(range(0, 30, 2))),
-        "errs": art_with_run("errs", "A prompt whose calls fail.", errors=range(3)),  # error_rate 0.1
+        # error_rate 0.1 on ham and spam messages (an error is a wrong answer: none on smishing keeps its recall)
+        "errs": art_with_run("errs", "A prompt whose calls fail.", errors=(0, 1, 3)),
     }
     for name, art in arts.items():
         record = json.loads((settings.runs_dir / f"run-{name}" / "run.json").read_text())

@@ -57,7 +57,7 @@ def compare(
     split_policy: str | None = SplitPolicyOpt,
     baseline: Annotated[str | None, typer.Option("--baseline", help="RUN or 'production': the column deltas and statistics refer to (default: the first run).")] = None,
     gate: Annotated[list[str] | None, typer.Option("--gate", "-g", help="METRIC>=VALUE (or <=), repeatable; checked on every candidate, not the baseline. Metrics and examples below.")] = None,
-    max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this.")] = None,
+    max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this (default: [compare] max_error_rate, 0.05).")] = None,
     no_regression: Annotated[bool, typer.Option("--no-regression", help="Fail when a candidate is significantly worse than the baseline (McNemar p<0.05 and lower macro-F1).")] = False,
     strict_items: Annotated[bool, typer.Option("--strict-items", help="Refuse (exit 2) instead of warning when runs cover different items.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the macro-F1 interval.")] = 2000,
@@ -78,7 +78,7 @@ def compare(
     Exit codes: 0 pass, 1 a quality gate failed, 2 usage or configuration error, 3 too many errors."""
     with handled(debug):
         from smishctl.core.errors import ConfigError
-        from smishctl.ops.compare import CompareOptions, compare_runs, parse_gates
+        from smishctl.ops.compare import CompareOptions, compare_runs, error_budget, parse_gates
         from smishctl.ops.compare_sources import production_run, runs_from_models, split_list
         from smishctl.ops.pairing import load_run
 
@@ -128,7 +128,8 @@ def compare(
                 baseline_index = 0
         if not data:
             raise ConfigError("nothing to compare", hint="pass run ids (see smishctl runs list) or --models a,b")
-        options = CompareOptions(gates=gates, max_error_rate=max_error_rate, no_regression=no_regression,
+        budget = error_budget(s) if max_error_rate is None else max_error_rate
+        options = CompareOptions(gates=gates, max_error_rate=budget, no_regression=no_regression,
                                  n_boot=bootstrap, seed=seed, strict_items=strict_items)
         _report_new_runs(s, data, enabled=not no_langfuse)
         check = None

@@ -93,9 +93,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "cooldown_time": Key("with deployments: seconds a failing deployment is left out", "number"),
         "allowed_fails": Key("with deployments: failures per minute before a cooldown", "integer"),
     },
+    "compare": {
+        "max_error_rate": Key("a compared run with a larger share of errored items fails (exit 3) and is never "
+                              "marked best; default 0.05 (--max-error-rate overrides it)", "number"),
+    },
     "promotion": {
         "min_macro_f1": Key("the candidate's test macro-F1 must reach this", "number"),
-        "max_error_rate": Key("the candidate's share of failed calls must stay below this", "number"),
+        "max_error_rate": Key("the candidate's share of errored items must stay at or below this; default 0.05",
+                              "number"),
         "min_items": Key("the fewest test items a promotion's evaluation may have; default: the whole test split",
                          "integer"),
         "max_attack_success_rate": Key("the candidate's share of robustness-set attacks let through must stay "

@@ -12,7 +12,7 @@ from pathlib import Path
 from smishctl.core.config import Settings
 from smishctl.core.errors import DataError
 from smishctl.data.corrections import apply_corrections
-from smishctl.data.evaluation_only import is_evaluation_only
+from smishctl.data.evaluation_only import is_evaluation_only, task_labels
 from smishctl.data.fetch import fetch
 from smishctl.data.load import TableSource, check_size, read_rows
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
@@ -333,7 +333,7 @@ def load_dataset_splits(
     examples, dstats = deduplicate(examples, options.conflicts)
     stats.update(dstats)
     found = tuple(sorted({e.label for e in examples}))
-    final_labels = allowed or found
+    final_labels = allowed or (task_labels(found) if evaluation_only else found)
     if len(found) < 2 and not evaluation_only:  # a must-pass set of smishing only is fine
         raise DataError(f"dataset {dataset!r} has fewer than two labels after cleaning: {found}")
     split_info: dict = {"split_policy": policy}

@@ -10,7 +10,8 @@ from smishctl.core.records import Prediction
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.items import disagreements
 from smishctl.ops.pairing import RunData, check_comparable, common_items, metrics_on, paired_codes
-from smishctl.score.gates import Gate, NoRegressionGate, bound, check_gate, parse_gate
+from smishctl.score.evidence import verified_metrics
+from smishctl.score.gates import DEFAULT_MAX_ERROR_RATE, Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
 from smishctl.score.rows import build_rows, is_cached
 from smishctl.score.stats import SIGNIFICANCE, bootstrap_macro_f1_diff, discordant, mcnemar_exact, significantly_worse
@@ -20,10 +21,20 @@ SCHEMA = "smishctl.compare/1"
 DIFF_LIMIT = 50  # items the runs disagree on that a comparison keeps (reports stay readable and bounded)
 
 
+def error_budget(settings) -> float:
+    """[compare] max_error_rate of smishctl.toml (default DEFAULT_MAX_ERROR_RATE): the largest share of
+    errored items a compared run may have."""
+    value = settings.section("compare").get("max_error_rate", DEFAULT_MAX_ERROR_RATE)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"[compare] max_error_rate in smishctl.toml must be a number from 0 to 1, got {value!r}",
+                          hint=f"omit it for the default, {DEFAULT_MAX_ERROR_RATE:g}")
+    return float(value)
+
+
 @dataclass
 class CompareOptions:
     gates: list[str] = field(default_factory=list)
-    max_error_rate: float | None = None
+    max_error_rate: float | None = None  # None: DEFAULT_MAX_ERROR_RATE (the CLI passes [compare] max_error_rate)
     no_regression: bool = False
     n_boot: int = 2000
     seed: int = 0
@@ -80,8 +91,9 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
 
     `must_pass(run) -> [result]` (smishctl.ops.must_pass) checks every candidate; any miss fails (exit 1)."""
     opts = options or CompareOptions()
-    if opts.max_error_rate is not None and not 0 <= opts.max_error_rate <= 1:
-        raise ConfigError(f"--max-error-rate must be between 0 and 1, got {opts.max_error_rate}")
+    max_error_rate = DEFAULT_MAX_ERROR_RATE if opts.max_error_rate is None else opts.max_error_rate
+    if not 0 <= max_error_rate <= 1:  # (also refuses NaN)
+        raise ConfigError(f"--max-error-rate must be between 0 and 1, got {max_error_rate}")
     if opts.no_regression and (baseline_index is None or len(runs) < 2):
         raise ConfigError("--no-regression needs a baseline and at least one other run",
                           hint="pass --baseline RUN|production, or two runs (the first is the baseline)")
@@ -90,6 +102,8 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
         raise ConfigError(next(w for w in warnings if "different items" in w),
                           hint="evaluate every run on the same items, or drop --strict-items")
     labels = runs[0].labels  # the one label order of the comparison (other runs may list them otherwise)
+    for r in runs:  # a run.json that its rows contradict is refused, whatever the items compared
+        verified_metrics(r.record, r.rows)
     common = common_items(runs)
     # Every figure of the comparison (table, gates, reports) is measured on the items all runs share, as
     # the paired statistics are: a run's own metrics may cover items the others never saw.
@@ -122,16 +136,18 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
             must_pass_results.append(res)
             if not res["passed"]:
                 failures.append({"kind": "must_pass", "run": r.id, "message": f"{r.id}: {summary_line(res)}"})
-    if opts.max_error_rate is not None:
-        error_gate = bound("max_error_rate", "error_rate", "<=", opts.max_error_rate, if_missing=0.0)
-        for r in runs:
-            res = check_gate(error_gate, compared[r.id])
-            rate, ok = res["value"], res["passed"]
-            checks.append({"check": error_gate.text, "run": r.id, "value": rate, "passed": ok})
-            if not ok:
-                failures.append({"kind": "errors", "run": r.id,
-                                 "message": f"{r.id}: error_rate={rate:.4g} exceeds --max-error-rate "
-                                            f"{opts.max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"})
+    # Errors are evidence: a run above the error budget fails the comparison (exit 3) and is never ranked.
+    error_gate = bound("max_error_rate", "error_rate", "<=", max_error_rate)
+    over_budget: set[int] = set()
+    for i, r in enumerate(runs):
+        res = check_gate(error_gate, compared[r.id])
+        rate, ok = res["value"], res["passed"]
+        checks.append({"check": error_gate.text, "run": r.id, "value": rate, "passed": ok})
+        if not ok:
+            over_budget.add(i)
+            failures.append({"kind": "errors", "run": r.id,
+                             "message": f"{r.id}: error_rate={rate:.4g} exceeds max_error_rate "
+                                        f"{max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"})
     if opts.no_regression:
         no_regression = NoRegressionGate()
         for s in stats:
@@ -162,8 +178,9 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
             "model": r.rec.model_name, "prompt": r.rec.prompt_id,
             "config_hash": r.rec.config_hash, "items_hash": r.rec.items_hash,
             "n_items": len(r.rows), "metrics": compared[r.id], "cached": is_cached(compared[r.id]),
-        } for r in runs],
-        "rows": build_rows([compared[r.id] for r in runs], labels, baseline_index),
+            "over_error_budget": i in over_budget,
+        } for i, r in enumerate(runs)],
+        "rows": build_rows([compared[r.id] for r in runs], labels, baseline_index, frozenset(over_budget)),
         "stats": stats,
         "diff": diff_items(runs, common, limit=opts.diff_limit),
         "gates": gate_results,

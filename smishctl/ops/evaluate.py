@@ -14,7 +14,7 @@ from smishctl.core.identity import config_hash
 from smishctl.core.records import RunRecord, Solver
 from smishctl.data.feedback import training_feedback
 from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
-from smishctl.data.registry import DEFAULT_DATASET
+from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.data.shards import select
 from smishctl.models.lm import build_lm
 from smishctl.models.registry import check_model_name
@@ -146,6 +146,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
     prompt_sha = serving.program_sha256
     identity = {**serving.identity_keys(), "prompt": art.id, "dataset": ds.name, "items_hash": items_hash,
                 "temperature": 0.0}
+    if art.is_zero_shot and tuple(model_labels) != REGISTRY[DEFAULT_DATASET].labels:
+        identity["labels"] = list(model_labels)  # zero-shot offers the dataset's labels: another set, another run
     if shard_info:
         identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
     if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
@@ -167,8 +169,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
         "provenance": ds.provenance, "stats": ds.stats,
     }
-    if tuple(model_labels) != tuple(dataset["labels"]):
-        dataset["model_labels"] = list(model_labels)
+    dataset["model_labels"] = list(model_labels)  # what the model could answer, named in every record
     if train_ds is not None:  # where a classic model learned, always named (with the hash of what it saw)
         dataset["train_dataset"] = {"dataset": train_ds.name, "split": "train",
                                     "split_hash": train_ds.split_hash("train"), "n_items": len(train_ds.split("train"))}
@@ -216,7 +217,8 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
     Ctrl-C marks the run interrupted (resume later). Hopeless runs stop early and are left aborted
     (resumable), never complete: a failure every call shares (refused key, no such model, an endpoint
     never reached) at once; otherwise an error budget (`max_errors` making up half the items, or the
-    first `first_calls` calls all failing); and a run that scored no item at all.
+    first `first_calls` calls all failing; at the end, half the items failed however few they are); and a
+    run that scored no item at all.
     """
     run, record = plan.run, plan.record
     run.dir.mkdir(parents=True, exist_ok=True)
@@ -286,14 +288,16 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         add_wall_time()
         last = next((r["error"] for r in reversed(rows) if r["error"]), "?")
         resume_hint = f"check the model endpoint, then: smishctl evaluate --resume {run.id}"
-        if over_budget():
-            abort(rows)
-            why = f"error budget: the first {tried} calls all failed" if all_failing() else "error budget"
-            raise SmishError(f"stopped after {errors} errors in {seen} items ({why}); last: {last}",
-                             hint=resume_hint, exit_code=3)
         if rows and record.metrics["n_scored"] == 0:  # every item an error: nothing was evaluated
             abort(rows)
             raise SmishError(f"no item was scored: {errors} errors in {seen} items; last: {last}",
+                             hint=resume_hint, exit_code=3)
+        failed_most = bool(rows) and 2 * record.metrics["n_errors"] >= len(rows)  # at the end, however few
+        if over_budget() or failed_most:
+            abort(rows)
+            why = (f"error budget: the first {tried} calls all failed" if all_failing()
+                   else "error budget: at least half the items failed" if failed_most else "error budget")
+            raise SmishError(f"stopped after {errors} errors in {seen} items ({why}); last: {last}",
                              hint=resume_hint, exit_code=3)
         record.status = "complete"
         record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -110,12 +110,11 @@ def common_items(runs: list[RunData]) -> list[str]:
 
 
 def paired_codes(base: RunData, cand: RunData, labels: tuple[str, ...]) -> dict:
-    """Gold and predictions as codes on the items both runs scored (errors on either side are left out:
-    they are infrastructure failures, counted apart, not quality)."""
+    """Gold and predictions as codes on the items both runs have. An error or an invalid answer is a
+    wrong answer (code k), never left out: a run cannot gain by failing on its hard items."""
     index = {lab: i for i, lab in enumerate(labels)}
     k = len(labels)
-    ids = [i for i in common_items([base, cand])
-           if base.by_item[i]["status"] != "error" and cand.by_item[i]["status"] != "error"]
+    ids = common_items([base, cand])
 
     def code(row):
         return index.get(row["pred"], k) if row["status"] == "ok" else k

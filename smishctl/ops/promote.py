@@ -25,7 +25,7 @@ from smishctl.ops.pairing import RunData, load_run
 from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.ops.promotion_policy import Policy, check_policy, read_policy
-from smishctl.score.evidence import record_mismatches
+from smishctl.score.evidence import REFUSED_HINT, record_mismatches, verified_metrics
 from smishctl.store import production as release_store
 from smishctl.store.artifacts import Artifact, resolve_artifact, verify_artifact
 from smishctl.store.production import read_current, read_history, verify_release
@@ -206,14 +206,15 @@ def evaluation_plan(settings: Settings, evidence: Evidence, pol: Policy, *, limi
 
 
 def verified_run(settings: Settings, record: dict) -> RunData:
-    """The candidate's run with its rows, refused when its record and its predictions disagree (the
-    gates then read metrics recomputed from the rows, which is what they were)."""
+    """The candidate's run with its rows, refused when its record and its predictions disagree; its
+    metrics are those recomputed from the rows (smishctl.score.evidence), which the gates then read."""
     data = load_run(settings.runs_dir, record["id"])
     problems = record_mismatches(data.record, data.rows)
     if problems:
         raise ConfigError(f"run {data.id} does not match its predictions: {'; '.join(problems[:3])}",
-                          hint="its run.json or predictions.jsonl was edited; evaluate the artifact again")
-    return data
+                          hint=REFUSED_HINT)
+    fresh = verified_metrics(data.record, data.rows)
+    return RunData(id=data.id, record={**data.record, "metrics": fresh}, rows=data.rows, role=data.role)
 
 
 def robustness_evaluation(settings: Settings, art: Artifact, cand: dict, *, dry_run: bool,

@@ -2,7 +2,8 @@
 (smishctl.score.gates), so that a policy key and the equivalent `compare` gate cannot disagree.
 
 Keys:
-    min_macro_f1, max_error_rate: bounds on the test-split evaluation.
+    min_macro_f1, max_error_rate: bounds on the test-split evaluation (max_error_rate: 0.05 unless set;
+      an errored item is also a wrong answer in every quality figure).
     min_items: the fewest test items that evaluation may have (default: the whole test split).
     require: gates in compare's syntax on the test-split metrics, e.g. ["recall[smishing] >= 0.95"].
     max_attack_success_rate, min_control_ham_accuracy: bounds on the robustness set, which promote then
@@ -22,21 +23,21 @@ from smishctl.core.errors import ConfigError
 from smishctl.ops.compare import paired_stats
 from smishctl.ops.must_pass import policy_checks
 from smishctl.ops.pairing import RunData
-from smishctl.score.gates import Gate, NoRegressionGate, bound, check_gate, parse_gate
+from smishctl.score.gates import DEFAULT_MAX_ERROR_RATE, Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.stats import SIGNIFICANCE
 
 DEFAULT_MIN_CONTROL_HAM_ACCURACY = 0.80
 NOT_WORSE = "not_worse_than_production"
 
-# policy key -> (metric, operator, value when the run does not record the metric), per evaluation,
-# in the order the checks are reported.
+# policy key -> (metric, operator), per evaluation, in the order the checks are reported. A metric the
+# run lacks fails its bound (missing means refused).
 TEST_BOUNDS = {
-    "min_macro_f1": ("macro_f1", ">=", None),
-    "max_error_rate": ("error_rate", "<=", 0.0),  # no error_rate recorded: no failed items
+    "min_macro_f1": ("macro_f1", ">="),
+    "max_error_rate": ("error_rate", "<="),
 }
 ROBUSTNESS_BOUNDS = {
-    "max_attack_success_rate": ("attack_success_rate", "<=", None),
-    "min_control_ham_accuracy": ("control_ham_accuracy", ">=", None),
+    "max_attack_success_rate": ("attack_success_rate", "<="),
+    "min_control_ham_accuracy": ("control_ham_accuracy", ">="),
 }
 
 
@@ -65,14 +66,14 @@ def _number(raw: dict, key: str) -> float:
 
 
 def _bounds(spec: dict, values: dict) -> tuple[Gate, ...]:
-    return tuple(bound(key, metric, op, values[key], if_missing=missing)
-                 for key, (metric, op, missing) in spec.items() if key in values)
+    return tuple(bound(key, metric, op, values[key]) for key, (metric, op) in spec.items() if key in values)
 
 
 def read_policy(settings: Settings) -> Policy:
     """The [promotion] policy of smishctl.toml, validated (a malformed one is a usage error)."""
     raw = settings.section("promotion")
     values = {key: _number(raw, key) for key in (*TEST_BOUNDS, *ROBUSTNESS_BOUNDS) if key in raw}
+    values.setdefault("max_error_rate", DEFAULT_MAX_ERROR_RATE)  # errors are evidence: always bounded
     if "max_attack_success_rate" in values:
         values.setdefault("min_control_ham_accuracy", DEFAULT_MIN_CONTROL_HAM_ACCURACY)
     require = raw.get("require", [])

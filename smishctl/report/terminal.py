@@ -14,8 +14,10 @@ def _header(run: dict, ref: str) -> str:
     """The run's short reference (never cut: it is what the user pastes back) and its role; what the run
     is goes in the legend under the table, where it has the whole width."""
     role = {"baseline": " (baseline)", "reference": " (reference)"}.get(run["role"], "")
-    cached = "\n[yellow]cached[/yellow]" if run.get("cached") else ""
-    return f"{escape(ref)}{role}{cached}"
+    m = run.get("metrics") or {}
+    cached = f"\n[yellow]cached {m.get('cache_hits', 0)}/{m.get('n_items', 0)}[/yellow]" if run.get("cached") else ""
+    errors = "\n[red]over error budget[/red]" if run.get("over_error_budget") else ""
+    return f"{escape(ref)}{role}{cached}{errors}"
 
 
 def legend(cmp: dict, refs: dict[str, str] | None = None) -> Table:
@@ -32,7 +34,7 @@ def legend(cmp: dict, refs: dict[str, str] | None = None) -> Table:
     return t
 
 
-CACHED_NOTE = "; cached: answered from the cache, speed and cost not compared"
+CACHED_NOTE = "; cached: some items answered from the cache, speed and cost not compared"
 
 
 def _any_cached(cmp: dict) -> bool:

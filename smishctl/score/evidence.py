@@ -1,23 +1,55 @@
-"""Does a run's record agree with its predictions? Promote gates on metrics recomputed from the rows,
-and refuses a run whose run.json says something its predictions.jsonl does not (an edited macro-F1,
-a cut or duplicated row, rows of other items)."""
+"""Recompute, never trust: every figure a gate, a star or a promotion reads comes from the prediction rows
+(`verified_metrics`, used by compare and promote), and a run whose run.json says something its
+predictions.jsonl does not (an edited macro-F1, ROC-AUC, ECE or latency, a cut or duplicated row, rows of
+other items) is refused."""
 
 from __future__ import annotations
 
 import math
 
+from smishctl.core.errors import ConfigError
 from smishctl.core.records import RunRecord
 from smishctl.data.prepare import Example, content_hash
 from smishctl.score.metrics import run_metrics
 
-# The metrics gates read, compared between the record and the rows.
-CHECKED = ("n_items", "n_scored", "n_errors", "n_invalid", "accuracy", "macro_f1", "error_rate", "invalid_rate")
+REFUSED_HINT = "its run.json or predictions.jsonl was edited (or written by an older smishctl); evaluate again"
 
 
-def _differs(a, b) -> bool:
-    if a is None or b is None:
-        return a is not b
-    return not math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-9)
+def _same(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return a == b
+    if math.isnan(a) or math.isnan(b):
+        return False
+    return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-9)
+
+
+def _leaves(value, path: str = ""):
+    """(path, value) of every leaf of a metrics document (dicts by key, lists by position)."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            yield from _leaves(sub, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _leaves(sub, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def metric_mismatches(recorded: dict, fresh: dict) -> list[str]:
+    """Every stored figure that the rows' figure contradicts, by path (`auc.smishing.roc_auc`,
+    `latency_ms.p95`). A stored figure the rows cannot give is a contradiction too; a figure the
+    record lacks is none (gates read the rows' own)."""
+    got = dict(_leaves(fresh))
+    problems = []
+    for path, value in _leaves(recorded):
+        top = path.split(".", 1)[0].split("[", 1)[0]
+        if top not in fresh:  # not a figure of the rows (nothing reads it)
+            continue
+        if path not in got:
+            problems.append(f"{path} is {value!r} in run.json; its predictions give none")
+        elif not _same(value, got[path]):
+            problems.append(f"{path} is {value!r} in run.json but {got[path]!r} from its predictions")
+    return problems
 
 
 def rows_items_hash(rows: list[dict]) -> str | None:
@@ -30,7 +62,8 @@ def rows_items_hash(rows: list[dict]) -> str | None:
 
 
 def record_mismatches(record: dict, rows: list[dict]) -> list[str]:
-    """What the record claims that its rows contradict (empty when they agree)."""
+    """What the record claims that its rows contradict (empty when they agree): its items, and every
+    figure of its metrics."""
     rec = RunRecord.of(record)
     ds = rec.dataset
     problems = []
@@ -42,13 +75,19 @@ def record_mismatches(record: dict, rows: list[dict]) -> list[str]:
     got = rows_items_hash(rows)
     if got is not None and ds.get("items_hash") and got != ds["items_hash"]:
         problems.append("its rows are not the items its record names (items hash differs)")
-    recorded = rec.metrics or {}
+    return problems + metric_mismatches(rec.metrics or {}, run_metrics(rows, rec))
+
+
+def verified_metrics(record: dict, rows: list[dict]) -> dict:
+    """The run's metrics recomputed from its rows: what gates, stars and promotion read. Refused
+    (ConfigError) when the record's stored metrics disagree with them, or when it has none."""
+    rec = RunRecord.of(record)
+    if not rec.metrics:
+        raise ConfigError(f"run {rec.id} records no metrics (status {rec.status})",
+                          hint=f"finish it with: smishctl evaluate --resume {rec.id}")
     fresh = run_metrics(rows, rec)
-    for key in CHECKED:
-        if key in recorded and _differs(recorded[key], fresh.get(key)):
-            problems.append(f"{key} is {recorded[key]} in run.json but {fresh.get(key)} from its predictions")
-    for lab, per in (recorded.get("per_class") or {}).items():
-        for key in ("precision", "recall", "f1"):
-            if key in per and _differs(per[key], ((fresh.get("per_class") or {}).get(lab) or {}).get(key)):
-                problems.append(f"{key}[{lab}] differs between run.json and its predictions")
-    return problems
+    problems = metric_mismatches(rec.metrics, fresh)
+    if problems:
+        raise ConfigError(f"run {rec.id} does not match its predictions: {'; '.join(problems[:3])}"
+                          + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""), hint=REFUSED_HINT)
+    return fresh

@@ -40,6 +40,16 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "brier": ("multiclass Brier score of the label probabilities", False, False),
 }
 
+# Figures of the model call itself: an item answered from the cache made no call (about 1 ms, no tokens,
+# no cost), so a run with any cache hit has none of them to judge or rank: they read as unknown.
+CALL_METRICS = frozenset({"p50_latency_ms", "p95_latency_ms", "mean_latency_ms", "tokens_per_msg", "cost_per_1k",
+                          "cost_usd"})
+
+# The largest share of errored items a run may have and still be compared or promoted ([compare] and
+# [promotion] max_error_rate; --max-error-rate): an error is a wrong answer, and many of them mean the
+# run measured the endpoint's failures rather than the model.
+DEFAULT_MAX_ERROR_RATE = 0.05
+
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 GATE_RE = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?:\[\s*(?P<label>[^\]]+?)\s*\])?\s*"
@@ -58,8 +68,6 @@ class Gate:
     # The policy key this bound stands for (min_macro_f1): its message then states the relation that
     # holds (macro_f1=0.7 < 0.8) rather than echoing a gate expression the user never wrote.
     name: str | None = None
-    # The value when the run does not record the metric (None: unknown, which never passes).
-    if_missing: float | None = None
 
     @property
     def key(self) -> str:
@@ -82,12 +90,13 @@ class NoRegressionGate:
         return self.name
 
 
-def bound(name: str, metric: str, op: str, threshold: float, *, if_missing: float | None = None) -> Gate:
-    """A gate for a named limit (a policy key or a command-line option) on a label-free metric."""
+def bound(name: str, metric: str, op: str, threshold: float) -> Gate:
+    """A gate for a named limit (a policy key or a command-line option) on a label-free metric. A metric
+    the run does not have is unknown, and unknown never passes: there is no default value."""
     if metric not in METRICS or METRICS[metric][2]:
         raise ValueError(f"{metric!r} is not a label-free metric")
     return Gate(metric=metric, label=None, op=op, threshold=float(threshold), text=f"{metric}{op}{threshold:g}",
-                name=name, if_missing=if_missing)
+                name=name)
 
 
 def parse_gate(text: str, labels: tuple[str, ...] | None = None) -> Gate:
@@ -115,6 +124,8 @@ def metric_value(metrics: dict, metric: str, label: str | None = None) -> float 
     """One named metric from a run's metrics (None when unknown, e.g. no price for the model)."""
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}", hint=f"use one of: {', '.join(METRICS)}")
+    if metric in CALL_METRICS and cached_items(metrics):
+        return None
     lat = metrics.get("latency_ms") or {}
     if metric in ("roc_auc", "pr_auc"):
         return ((metrics.get("auc") or {}).get(label) or {}).get(metric)
@@ -134,6 +145,11 @@ def metric_value(metrics: dict, metric: str, label: str | None = None) -> float 
     return metrics.get(metric)
 
 
+def cached_items(metrics: dict) -> int:
+    """How many of the run's items were answered from the cache."""
+    return int(metrics.get("cache_hits") or 0)
+
+
 def higher_is_better(metric: str) -> bool:
     return METRICS[metric][1]
 
@@ -151,12 +167,13 @@ def check_gate(gate: Gate | NoRegressionGate, metrics: dict, *, paired: dict | N
     if isinstance(gate, NoRegressionGate):
         return _check_no_regression(gate, paired, baseline)
     value = metric_value(metrics, gate.metric, gate.label)
-    if value is None:
-        value = gate.if_missing
     passed = value is not None and bool(OPS[gate.op](value, gate.threshold))
     if gate.name is not None:
         shown = "unknown" if value is None else f"{value:.4g}"
         message = f"{gate.key}={shown} {gate.op if passed else NEGATED[gate.op]} {gate.threshold:g}"
+    elif value is None and gate.metric in CALL_METRICS and cached_items(metrics):
+        message = (f"{gate.key} is withheld: {cached_items(metrics)} items were answered from the cache "
+                   f"(gate {gate.text}; evaluate again with --no-cache)")
     elif value is None:
         message = f"{gate.key} is unknown for this run (gate {gate.text})"
     else:

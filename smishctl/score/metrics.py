@@ -8,6 +8,14 @@ from smishctl.core.records import RunRecord
 from smishctl.score.robustness import attack_metrics
 
 INVALID = "<invalid>"
+ERROR = "<error>"
+
+
+def answer(row: dict) -> str:
+    """What an item counts as: its label when the model answered one, else a wrong answer of its own."""
+    if row["status"] == "ok":
+        return row["pred"]
+    return INVALID if row["status"] == "invalid" else ERROR
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -20,15 +28,16 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
-    """Errors (exceptions, timeouts) are kept out of quality metrics and counted apart; invalid
-    outputs count as wrong answers (the model did answer, unusably)."""
+    """Quality is measured over every item: an error (exception, timeout) or an invalid output is a wrong
+    answer, never dropped, so a run that failed on most items cannot score well on the few it answered.
+    Errors are also counted apart (`n_errors`, `error_rate`), as are invalid outputs."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     scored = [r for r in records if r["status"] in ("ok", "invalid")]
     errors = [r for r in records if r["status"] == "error"]
     invalid = [r for r in scored if r["status"] == "invalid"]
-    gold = [r["gold"] for r in scored]
-    pred = [r["pred"] if r["status"] == "ok" else INVALID for r in scored]
+    gold = [r["gold"] for r in records]
+    pred = [answer(r) for r in records]
     out: dict = {
         "n_items": len(records),
         "n_scored": len(scored),
@@ -40,20 +49,20 @@ def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
     }
     if scored:
         p, r, f, s = precision_recall_fscore_support(gold, pred, labels=list(labels), zero_division=0)
-        out["accuracy"] = out["n_correct"] / len(scored)
+        out["accuracy"] = out["n_correct"] / len(records)
         out["macro_f1"] = float(sum(f) / len(labels))
         out["per_class"] = {
             lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
             for i, lab in enumerate(labels)
         }
         # Predictions outside `labels` (a file scored on a subset of the model's labels) get columns too.
-        extra = sorted({p for p in pred if p not in labels and p != INVALID})
-        cm_labels = list(labels) + extra + ([INVALID] if invalid else [])
+        extra = sorted({p for p in pred if p not in labels and p not in (INVALID, ERROR)})
+        cm_labels = list(labels) + extra + ([INVALID] if invalid else []) + ([ERROR] if errors else [])
         cm = confusion_matrix(gold, pred, labels=cm_labels)
         out["confusion"] = {"labels": cm_labels, "matrix": cm.tolist()[: len(labels)]}
     else:
         out.update(accuracy=None, macro_f1=None, per_class={}, confusion={"labels": list(labels), "matrix": []})
-    out.update(probability_metrics(scored, labels))
+    out.update(probability_metrics(records, labels))
     timed = [r["latency_ms"] for r in scored if r.get("latency_ms") is not None]
     out["latency_ms"] = {
         "p50": percentile(timed, 0.5),
@@ -83,36 +92,48 @@ def _label_order(labels: tuple[str, ...]) -> list[str]:
 
 
 def probability_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
-    """From the label probabilities of the answered items (`probs`): one-vs-rest ROC-AUC and PR-AUC
-    (average precision) per label, the multiclass Brier score and the expected calibration error of
-    the top label (10 equal-width bins). Empty when no item has probabilities."""
+    """From the label probabilities (`probs`): one-vs-rest ROC-AUC and PR-AUC (average precision) per
+    label, the multiclass Brier score and the expected calibration error of the top label (10
+    equal-width bins). An errored or invalid item counts as a confidently wrong answer: it ranks last for
+    its gold label and first for every other, its Brier score is the worst (2) and it sits in the top
+    bin, wrong. Empty when no answered item has probabilities."""
     rows = [r for r in records if r.get("status") == "ok" and r.get("probs")]
     if not rows:
         return {}
     import numpy as np
     from sklearn.metrics import average_precision_score, roc_auc_score
 
+    failed = [r for r in records if r.get("status") in ("error", "invalid")]
+
+    def onehot_of(items):
+        gold = np.array([labels.index(r["gold"]) if r["gold"] in labels else -1 for r in items], dtype=np.int64)
+        onehot = np.zeros((len(items), len(labels)))
+        known = np.arange(len(items))[gold >= 0]
+        onehot[known, gold[gold >= 0]] = 1.0
+        return gold, onehot
+
     p = np.array([[float(r["probs"].get(lab, 0.0)) for lab in labels] for r in rows])
-    gold = np.array([labels.index(r["gold"]) if r["gold"] in labels else -1 for r in rows])
-    onehot = np.zeros_like(p)
-    onehot[np.arange(len(rows))[gold >= 0], gold[gold >= 0]] = 1.0
+    gold, onehot = onehot_of(rows)
+    _, failed_onehot = onehot_of(failed)
+    scores = np.vstack([p, 1.0 - failed_onehot])  # the worst ranking a failed item can have
+    truth = np.vstack([onehot, failed_onehot])
     per_label = {}
     for lab in _label_order(labels):
         i = labels.index(lab)
-        y = onehot[:, i]
+        y = truth[:, i]
         both = 0 < y.sum() < len(y)  # AUC needs positives and negatives
-        per_label[lab] = {"roc_auc": float(roc_auc_score(y, p[:, i])) if both else None,
-                          "pr_auc": float(average_precision_score(y, p[:, i])) if both else None}
-    conf = p.max(axis=1)
-    hit = (p.argmax(axis=1) == gold).astype(float)
+        per_label[lab] = {"roc_auc": float(roc_auc_score(y, scores[:, i])) if both else None,
+                          "pr_auc": float(average_precision_score(y, scores[:, i])) if both else None}
+    conf = np.concatenate([p.max(axis=1), np.ones(len(failed))])
+    hit = np.concatenate([(p.argmax(axis=1) == gold).astype(float), np.zeros(len(failed))])
+    brier = np.concatenate([((p - onehot) ** 2).sum(axis=1), np.full(len(failed), 2.0)])
     edges = np.linspace(0, 1, ECE_BINS + 1)
     ece = 0.0
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         in_bin = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
         if in_bin.any():
             ece += in_bin.mean() * abs(hit[in_bin].mean() - conf[in_bin].mean())
-    return {"auc": per_label, "brier": float(((p - onehot) ** 2).sum(axis=1).mean()), "ece": float(ece),
-            "n_with_probs": len(rows)}
+    return {"auc": per_label, "brier": float(brier.mean()), "ece": float(ece), "n_with_probs": len(rows)}
 
 
 def run_metrics(records: list[dict], record: dict | RunRecord) -> dict:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from smishctl.score.gates import metric_value
+from smishctl.score.gates import CALL_METRICS, cached_items, metric_value
 
 POSITIVE_LABEL = "smishing"
-# Rows that measure the model call itself: a run answered from the cache did not make it, so its
-# figures (about 1 ms, no tokens, no cost) are neither compared nor marked best.
-CALL_METRICS = frozenset({"p50_latency_ms", "p95_latency_ms", "tokens_per_msg", "cost_per_1k"})
 CACHED = "cached"
 
 
 def is_cached(metrics: dict) -> bool:
-    """Most of the run's items were answered from the cache rather than by calling the model."""
-    n = metrics.get("n_items") or 0
-    return n > 0 and 2 * (metrics.get("cache_hits") or 0) > n
+    """Any of the run's items was answered from the cache: its speed, token and cost figures
+    (smishctl.score.gates.CALL_METRICS) are withheld, never compared or marked best."""
+    return cached_items(metrics) > 0
 
 
 def row_specs(labels: tuple[str, ...]) -> list[tuple[str, str | None, str, str, bool | None]]:
@@ -55,9 +52,11 @@ def _value(metrics: dict, metric: str, label: str | None):
     return metric_value(metrics, metric, label)
 
 
-def build_rows(metrics_list: list[dict], labels: tuple[str, ...], baseline_index: int | None) -> list[dict]:
+def build_rows(metrics_list: list[dict], labels: tuple[str, ...], baseline_index: int | None,
+               unranked: frozenset[int] = frozenset()) -> list[dict]:
     """One row per metric, a value per run. A row's `cached` lists the runs whose value of a call metric
-    is a cache's (see `is_cached`): left out of `best` and `deltas`, and shown as CACHED."""
+    is withheld (see `is_cached`): left out of `best` and `deltas`, and shown as CACHED. Runs in
+    `unranked` (over the error budget) are shown but never marked best."""
     rows = []
     specs = row_specs(labels)
     if any(m.get("attack_success_rate") is not None for m in metrics_list):
@@ -67,11 +66,12 @@ def build_rows(metrics_list: list[dict], labels: tuple[str, ...], baseline_index
         values = [_value(m, metric, label) for m in metrics_list]
         cached = cached_runs if metric in CALL_METRICS else []
         known = [(i, v) for i, v in enumerate(values) if v is not None and i not in cached]
+        ranked = [(i, v) for i, v in known if i not in unranked]
         best: list[int] = []
-        if hib is not None and len(known) > 1:
-            target = max(v for _, v in known) if hib else min(v for _, v in known)
-            best = [i for i, v in known if abs(v - target) <= 1e-12]
-            if len(best) == len(known):  # everyone ties: nothing to mark
+        if hib is not None and len(ranked) > 1:
+            target = max(v for _, v in ranked) if hib else min(v for _, v in ranked)
+            best = [i for i, v in ranked if abs(v - target) <= 1e-12]
+            if len(best) == len(ranked):  # everyone ties: nothing to mark
                 best = []
         deltas = None
         if baseline_index is not None and len(values) > 1:
