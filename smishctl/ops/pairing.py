@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smishctl.core.errors import ConfigError
+from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.records import RunRecord
 from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import Run, open_run
@@ -47,6 +47,8 @@ def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
     run: Run = open_run(runs_dir, ref)
     try:
         record = run.record()
+    except DataError:  # the reader says what is wrong (too deep, a field of the wrong type)
+        raise
     except (OSError, ValueError):
         raise ConfigError(f"run {ref!r} has no readable run.json", hint="it is corrupt; re-run the evaluation") from None
     if record.metrics is None:

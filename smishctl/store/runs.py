@@ -276,11 +276,11 @@ def list_runs(runs_dir: Path) -> list[Run]:
             continue
         try:
             record = _listed_record(d)
+        except DataError as exc:  # the bounded reader's and the record's own errors say what is wrong
+            _skip_warning(d, str(exc))
+            continue
         except (OSError, ValueError) as exc:
             _skip_warning(d, f"its {RUN_FILE} is unreadable ({type(exc).__name__})")
-            continue
-        except DataError as exc:
-            _skip_warning(d, str(exc))
             continue
         keyed.append(((str(record.created_at or ""), d.name), Run(d)))
     return [run for _, run in sorted(keyed, key=lambda kv: kv[0])]
