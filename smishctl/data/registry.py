@@ -91,6 +91,21 @@ REGISTRY: dict[str, DatasetSpec] = {
             "'hi mum', task scams, OTP theft; hard ham and personal-looking spam) across seven locales.",
             all_test=True,
         ),
+        DatasetSpec(
+            name="modern-train",
+            filename="modern/modern_train.csv",
+            url="bundled:datasets/modern/modern_train.csv",
+            sha256="3dff2ed4eafbdde86447f085fd52e1b20fdf490671d0bf6a28408afadd6bb70e",
+            format="csv",
+            text_column="text",
+            label_column="label",
+            labels=("ham", "spam", "smishing"),
+            licence="Apache-2.0 (written for smishctl)",
+            citation="smishctl modern training pool (datasets/modern/README.md, labelling guide docs/labelling.md)",
+            notes="Opt-in training data: 614 messages of 2024-2026 traffic whose templates and smishing campaigns "
+            "are not in `modern` (eSIM swaps, marketplace buyers, fake landlords, voicemail and shared-document "
+            "lures...); much of its ham links to official domains. Use as --train-dataset or via feedback import.",
+        ),
     )
 }
 
