@@ -100,6 +100,9 @@ def _show(screen, session, item, position: int, total: int, message: str) -> Non
     from rich.table import Table
     from rich.text import Text
 
+    from smishctl.cli import signals_view
+    from smishctl.signals import extract, load_lists
+
     screen.clear()
     # Short lines and a short panel title: an 80-column terminal cut the title before the
     # probabilities, so they go on the panel's first line.
@@ -114,8 +117,11 @@ def _show(screen, session, item, position: int, total: int, message: str) -> Non
         body = Text(f"{probs} (margin {item.margin:.2f})\n", style="dim")
     else:
         body = Text("no label probabilities in this run\n", style="dim")
-    body.append(item.text)
+    signals = extract(item.text or "", load_lists(session.settings.section("signals"))).to_dict()
+    body.append(signals_view.highlighted(item.text or "", signals))
     screen.print(Panel(body, title=head, title_align="left"))
+    if signals["items"]:
+        screen.print(signals_view.table(item.text or "", signals))
     near = session.nearest(item)
     if near:
         t = Table(title="nearest training messages", show_header=True, header_style="bold", title_justify="left")

@@ -120,8 +120,13 @@ def _show_items(run, *, only_wrong: bool, limit: int | None, wide: bool, as_json
     if listed.damaged:
         d = listed.damaged[0]
         warn(f"{run.predictions_path}:{d.line}: {len(listed.damaged)} damaged prediction row(s) left out ({d.reason})")
+    from smishctl.cli import signals_view
+    from smishctl.signals import extract, load_lists
+
+    lists = load_lists(settings().section("signals"))  # read from each item's text now, as the model saw it
+    found = [extract(p.text or "", lists).to_dict() for p in listed.items]
     if as_json:
-        print_json([item_dict(p) for p in listed.items])
+        print_json([{**item_dict(p), "signals": s} for p, s in zip(listed.items, found, strict=True)])
         return
     from rich.markup import escape
 
@@ -131,13 +136,13 @@ def _show_items(run, *, only_wrong: bool, limit: int | None, wide: bool, as_json
     out.print(_about(listed.record))
     probs = any(p.probs for p in listed.items)
     columns = [Column("#", "right", drop=2), Column("item"), Column("gold"), Column("pred"),
-               Column("p(pred)", "right", drop=1), Column("text", shorten=True)]
+               Column("p(pred)", "right", drop=1), Column("signals", drop=0, wrap=True), Column("text", shorten=True)]
     rows = []
-    for p in listed.items:
+    for p, sig in zip(listed.items, found, strict=True):
         said = escape(answer(p))
         p_pred = (p.probs or {}).get(p.pred) if p.pred is not None else None
         rows.append([str(p.index), escape(p.item_id), escape(p.gold), said if is_right(p) else f"[red]{said}[/red]",
-                     fmt(p_pred, ".2f") if probs else "", p.text or ""])
+                     fmt(p_pred, ".2f") if probs else "", escape(signals_view.summary(sig)), p.text or ""])
     if not probs:  # nothing recorded: no empty column
         columns.pop(4)
         rows = [r[:4] + r[5:] for r in rows]

@@ -112,6 +112,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "must_pass": Key("must-pass sets (datasets/golden/NAME.csv) in which the candidate may miss nothing",
                          "strings"),
     },
+    "signals": {
+        "shorteners": Key("URL shorteners besides the bundled list (registrable domains or hosts), for message signals",
+                          "strings"),
+        "risky_tlds": Key("top-level domains to flag besides the bundled list, for message signals", "strings"),
+    },
+    "signals.brands.*": {
+        "names": Key("the words that name the brand in a message", "strings"),
+        "domains": Key("the registrable domains its genuine links are on (a link elsewhere next to its name is a "
+                       "mismatch)", "strings"),
+    },
     "langfuse": {
         "enabled": Key("false turns Langfuse off for this project", "bool"),
         "base_url": Key("the Langfuse server (also LANGFUSE_BASE_URL)", "string"),
