@@ -21,6 +21,10 @@ ids), and with --in-distribution on the old traffic too (sms-phishing test, 150 
 on today's messages that costs the old ones shows. Each row: macro-F1 with its 95% bootstrap
 interval, per-class F1, and the paired macro-F1 difference to the svm row of the same N on the same
 items with its interval (smishctl.score.stats, as bench/_common.py), wall times and per-message p50.
+With --extra-train NAME (a registered dataset, e.g. modern-train) every program of each N runs twice
+in the same project: first as above, then after the whole of NAME is imported as reports too, so the
+SVMs and any LLM program learn from the same extra data. The second row names the dataset and carries
+its paired macro-F1 gain over the first (same items): what the extra data gave.
 Writes --out (JSON rows), a Markdown table on stdout and --svg (macro-F1 against N, hand-written SVG).
 """
 
@@ -137,6 +141,34 @@ def import_reports(root: Path, reports: list[dict]) -> dict:
     return smishctl(root, "feedback", "import", str(path))
 
 
+def import_extra(root: Path, settings, name: str) -> dict:
+    """The whole of registered dataset `name` (checksum verified) imported as reports, each noting its
+    template: the extra training data of --extra-train."""
+    from smishctl.data.fetch import fetch
+    from smishctl.data.registry import REGISTRY
+
+    spec = REGISTRY[name]
+    path, _ = fetch(spec, settings)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [{"text": r[spec.text_column], "label": r[spec.label_column],
+                 "note": f"extra train {name}; template {r.get('template', '?')}"} for r in csv.DictReader(fh)]
+    return smishctl(root, "feedback", "import", str(write_csv(root / "extra_train.csv", rows, ("text", "label", "note"))))
+
+
+def extra_train_info(name: str | None) -> dict | None:
+    """What --extra-train added, for the protocol: the dataset and its pinned checksum."""
+    if not name:
+        return None
+    from smishctl.data.registry import REGISTRY
+
+    return {"dataset": name, "sha256": REGISTRY[name].sha256}
+
+
+def name_of(row: dict) -> str:
+    """A row's program, with the extra training data it had (--extra-train)."""
+    return row["program"] + (f" + {row['extra_train']}" if row.get("extra_train") else "")
+
+
 def finetune_takes_feedback() -> bool:
     r = subprocess.run([sys.executable, "-m", "smishctl", "finetune", "--help"], capture_output=True, text=True,
                        env={**os.environ, "COLUMNS": "200"})
@@ -192,7 +224,7 @@ def gain_over(base: tuple, settings, run_id: str) -> dict:
 
 def run_n(n: int, reports: list[dict], held: list[dict], programs: list[str], shared_cache: Path, args,
           first: dict) -> list[dict]:
-    """The rows of one N; `first` keeps the codes of each (program, target) run at the smallest N."""
+    """The rows of one N; `first` keeps the codes of each (program name, target) run at the smallest N."""
     from smishctl.core.config import load_settings
 
     root = fresh_project(shared_cache)
@@ -201,27 +233,37 @@ def run_n(n: int, reports: list[dict], held: list[dict], programs: list[str], sh
         held_csv = write_csv(root / "eval" / "modern_held.csv", held, ("text", "label", "template", "locale"))
         imported = import_reports(root, reports[:n])
         print(f"N={n}: {imported['added']} report(s) imported, {imported['duplicates']} already known", flush=True)
-        rows, svm_runs = [], {}
-        for program in programs:
-            how, build_s, used = build_program(program, settings, root, args)
-            row = {"n": n, "program": program, "prompt": how["prompt"], "build_s": round(build_s, 1),
-                   "reports_added": imported["added"]}
-            for target in [HELD] + ([IN_DIST] if args.in_distribution else []):
-                start = time.perf_counter()
-                r = score(settings, how, target, held_csv, args)
-                r["feedback_used"] = r["feedback_used"] if used is None else used
-                r["total_s"] = round(time.perf_counter() - start, 1)  # svm: includes training it
-                if program == "svm":
-                    svm_runs[target] = r["run"]
-                elif target in svm_runs:
-                    r["vs_svm"] = paired_gain_interval(settings, svm_runs[target], r["run"])
-                if (program, target) in first:
-                    r["vs_first_n"] = gain_over(first[program, target], settings, r["run"])
-                else:
-                    first[program, target] = _codes(settings, r["run"])
-                row[target] = r
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+        rows, without = [], {}
+        for extra in [None] + ([args.extra_train] if args.extra_train else []):
+            if extra:
+                added = import_extra(root, settings, extra)
+                print(f"N={n}: {added['added']} message(s) of {extra} imported, {added['duplicates']} already known",
+                      flush=True)
+            svm_runs = {}
+            for program in programs:
+                how, build_s, used = build_program(program, settings, root, args)
+                row = {"n": n, "program": program, "extra_train": extra, "prompt": how["prompt"],
+                       "build_s": round(build_s, 1), "reports_added": imported["added"]}
+                for target in [HELD] + ([IN_DIST] if args.in_distribution else []):
+                    start = time.perf_counter()
+                    r = score(settings, how, target, held_csv, args)
+                    r["feedback_used"] = r["feedback_used"] if used is None else used
+                    r["total_s"] = round(time.perf_counter() - start, 1)  # svm: includes training it
+                    if program == "svm":
+                        svm_runs[target] = r["run"]
+                    elif target in svm_runs:
+                        r["vs_svm"] = paired_gain_interval(settings, svm_runs[target], r["run"])
+                    if extra:  # the same program and reports without the extra data, on the same items
+                        r["vs_no_extra"] = paired_gain_interval(settings, without[program, target], r["run"])
+                    else:
+                        without[program, target] = r["run"]
+                    if (name_of(row), target) in first:
+                        r["vs_first_n"] = gain_over(first[name_of(row), target], settings, r["run"])
+                    else:
+                        first[name_of(row), target] = _codes(settings, r["run"])
+                    row[target] = r
+                rows.append(row)
+                print(json.dumps(row), flush=True)
         return rows
     finally:
         if not args.keep:
@@ -243,17 +285,20 @@ def _gain(r: dict | None, key: str = "vs_svm") -> str:
 
 def markdown(rows: list[dict], labels: tuple[str, ...]) -> str:
     n0 = rows[0]["n"] if rows else 0
+    extra = any(r.get("extra_train") for r in rows)  # then a column for the gain the extra data gave
     lines = [f"| N reports | program | modern held macro-F1 [95% CI] | F1 {' / '.join(labels)} | vs N={n0} [paired 95% CI] "
-             f"| vs svm [paired 95% CI] | sms-phishing test macro-F1 [95% CI] | vs N={n0} | vs svm | build s "
+             f"| vs svm [paired 95% CI] | {'vs no extra [paired 95% CI] | ' if extra else ''}"
+             f"sms-phishing test macro-F1 [95% CI] | vs N={n0} | vs svm | {'vs no extra | ' if extra else ''}build s "
              "| eval wall s | p50 ms/msg |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---" * (12 + 2 * extra) + "|"]
     for row in rows:
         h, i = row[HELD], row.get(IN_DIST)
         f1 = " / ".join(f"{h['f1'].get(lab, 0):.2f}" for lab in labels)
         p50 = f"{h['p50_ms']:.1f}" if h["p50_ms"] is not None else "–"
-        lines.append(f"| {row['n']} | {row['program']} | {_cell(h)} | {f1} | {_gain(h, 'vs_first_n')} | {_gain(h)} "
-                     f"| {_cell(i)} | {_gain(i, 'vs_first_n')} | {_gain(i)} "
-                     f"| {row['build_s']} | {h['eval_wall_s']} | {p50} |")
+        no_extra = (lambda r: f" {_gain(r, 'vs_no_extra')} |") if extra else (lambda r: "")  # noqa: E731
+        lines.append(f"| {row['n']} | {name_of(row)} | {_cell(h)} | {f1} | {_gain(h, 'vs_first_n')} | {_gain(h)} |"
+                     f"{no_extra(h)} {_cell(i)} | {_gain(i, 'vs_first_n')} | {_gain(i)} |{no_extra(i)} "
+                     f"{row['build_s']} | {h['eval_wall_s']} | {p50} |")
     return "\n".join(lines)
 
 
@@ -270,7 +315,7 @@ def svg(rows: list[dict], n_held: int) -> str:
     lo = min(r[t]["ci95"][0] for r, t in points)
     hi = max(r[t]["ci95"][1] for r, t in points)
     y0, y1 = max(0.0, int(lo * 10) / 10), min(1.0, (int(hi * 10) + 1) / 10)
-    programs = list(dict.fromkeys(r["program"] for r in rows))
+    programs = list(dict.fromkeys(name_of(r) for r in rows))
     span = max(ns[-1] - ns[0], 1)
 
     def x(n: int, k: int = 0) -> float:  # programs a few pixels apart, so the bars do not overlap
@@ -298,9 +343,11 @@ def svg(rows: list[dict], n_held: int) -> str:
             'macro-F1 (95% bootstrap interval)</text>']
     legend = 0
     for k, program in enumerate(programs):
-        colour = COLOURS.get(program, "black")
+        colour = COLOURS.get(program.split(" + ")[0], "black")
+        if " + " in program:  # the same program with extra training data: its colour, lighter
+            colour += "88" if colour.startswith("#") else ""
         for target, dash, name in ((HELD, "", "modern held"), (IN_DIST, ' stroke-dasharray="5 4"', "sms-phishing test")):
-            pts = [(x(r["n"], k), r[target]) for r in rows if r["program"] == program and r.get(target)]
+            pts = [(x(r["n"], k), r[target]) for r in rows if name_of(r) == program and r.get(target)]
             if not pts:
                 continue
             path = " ".join(f"{px:.1f},{y(p['macro_f1']):.1f}" for px, p in pts)
@@ -320,7 +367,7 @@ def svg(rows: list[dict], n_held: int) -> str:
 
 
 def merge_rows(rows: list[dict], earlier: list[list[dict]]) -> list[dict]:
-    """This run's rows and the earlier files' rows it has no (program, N) for (the first file named
+    """This run's rows and the earlier files' rows it has no (program name, N) for (the first file named
     wins), in N order. Rows of one held part only: a different split would not be the same items. A
     gain over "the first N" is kept only where that N is the merged table's first N."""
     groups = ([rows] if rows else []) + earlier
@@ -329,9 +376,9 @@ def merge_rows(rows: list[dict], earlier: list[list[dict]]) -> list[dict]:
     for group in groups:
         base = min(r["n"] for r in group)
         for r in group:
-            if (r["program"], r["n"]) in have:
+            if (name_of(r), r["n"]) in have:
                 continue
-            have.add((r["program"], r["n"]))
+            have.add((name_of(r), r["n"]))
             if base != first_n:  # a gain over another N than the column's
                 r = {**r, **{t: {k: v for k, v in r[t].items() if k != "vs_first_n"}
                              for t in (HELD, IN_DIST) if isinstance(r.get(t), dict)}}
@@ -339,7 +386,7 @@ def merge_rows(rows: list[dict], earlier: list[list[dict]]) -> list[dict]:
     sizes = {r[HELD]["n_items"] for r in merged}
     if len(sizes) > 1:
         raise SystemExit(f"rows scored on different held parts ({sorted(sizes)} items): not one curve")
-    return sorted(merged, key=lambda r: (r["n"], PROGRAMS.index(r["program"])))
+    return sorted(merged, key=lambda r: (r["n"], r.get("extra_train") or "", PROGRAMS.index(r["program"])))
 
 
 def main() -> None:
@@ -357,6 +404,9 @@ def main() -> None:
     ap.add_argument("--knn-dev-size", type=int, default=45, help="knn: dev messages (optimize's default)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "data" / "drift.json")
     ap.add_argument("--svg", type=Path, default=REPO / "docs" / "drift.svg")
+    ap.add_argument("--extra-train", metavar="DATASET",
+                    help="a registered dataset (e.g. modern-train) every program also trains on: each program "
+                    "runs without it and then with it, on the same reports and items")
     ap.add_argument("--keep", action="store_true", help="keep the temporary projects (their runs)")
     ap.add_argument("--also", nargs="+", type=Path, default=[],
                     help="earlier --out files whose rows join the table and the curve (this run's rows win, "
@@ -367,6 +417,12 @@ def main() -> None:
     unknown = sorted(set(programs) - set(PROGRAMS))
     if unknown:
         ap.error(f"unknown program(s) {', '.join(unknown)}: use {', '.join(PROGRAMS)}")
+    if args.extra_train:
+        from smishctl.data.registry import REGISTRY
+
+        if args.extra_train not in REGISTRY or REGISTRY[args.extra_train].all_test:
+            ap.error(f"--extra-train {args.extra_train}: not a registered training dataset "
+                     f"(use one of {', '.join(n for n, s in REGISTRY.items() if not s.all_test)})")
     if "lora" in programs and not finetune_takes_feedback():
         print("note: `smishctl finetune` has no --with-feedback: the lora rows are skipped", flush=True)
         programs.remove("lora")
@@ -401,7 +457,8 @@ def main() -> None:
                         "pool": len(pool), "held": len(held), "eval_limit": args.eval_limit,
                         "in_distribution": {"dataset": "sms-phishing", "split": "test", "limit": args.id_limit,
                                             "balanced": True} if args.in_distribution else None,
-                        "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model}},
+                        "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model},
+                        "extra_train": extra_train_info(args.extra_train)},
            "rows": out_rows, "wall_s": round(time.perf_counter() - started, 1),
            "load_average": round(os.getloadavg()[0], 2)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
