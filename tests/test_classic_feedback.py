@@ -78,3 +78,43 @@ def test_with_feedback_and_no_reports_says_it_added_nothing(cli, project):
     assert line.startswith("warning: --with-feedback added nothing:") and "holds no reports" in line, r.stderr
     quiet = _evaluate(cli, data)
     assert quiet["dataset"]["train_dataset"].get("feedback") is None  # without the flag: no warning to give
+
+
+def test_reports_that_near_copy_the_test_split_never_train_the_model(cli, settings, project):
+    """Issue 30 B2: every test message imported as a report with its punctuation changed (all accepted),
+    then `evaluate --with-feedback` scored the test split at 1.000. They are kept (and counted) at import,
+    and left out of training: the run is the plain model's, on the same predictions."""
+    ds = load_dataset_splits(None, settings)
+    test = ds.split("test")
+    reports = project / "reports.csv"
+    with open(reports, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows((ex.text.replace(".", "!").replace(",", ";") + " ..", ex.label) for ex in test)
+    r = cli("feedback", "import", str(reports), "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    added = res["added"]
+    assert added + res["duplicates"] == len(test) and added > 1100 and res["held_out_copies"] == added
+    [line] = [x for x in r.stderr.splitlines() if "near-copy" in x]
+    assert line.startswith(f"warning: {added} new report(s) near-copy dev/test messages of sms-phishing")
+
+    plain = _evaluate_test(cli, settings)
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--limit", "60", "--balanced", "--with-feedback",
+            "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout)
+    info = record["dataset"]["train_dataset"]["feedback"]
+    assert info["used"] == 0 and info["held_out_copies"] == added, info
+    assert any(x.startswith(f"warning: --with-feedback left out {added} report(s)") for x in r.stderr.splitlines())
+    assert _preds(settings, record) == _preds(settings, plain) and record["metrics"]["macro_f1"] < 0.99
+
+
+def _evaluate_test(cli, settings) -> dict:
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--limit", "60", "--balanced", "--no-langfuse", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _preds(settings, record) -> dict:
+    return {r["item_id"]: r["pred"] for r in map(json.loads, open(settings.runs_dir / record["id"] / "predictions.jsonl"))}

@@ -343,9 +343,8 @@ def test_near_copies_are_the_same_template_not_only_the_same_text():
     assert 0.8 <= cos[0, 0] < 0.99 and 0.2 < cos[1, 1] < 0.8, cos
     assert template_key(scored[2]) != template_key(LEARNED[2]) and template_key("k.") == template_key("K")
     assert template_key(scored[0]) == template_key(LEARNED[0]) and template_key(":) !!") == template_key(":)")
-    # The exact policy compares identical text only (case and spacing aside).
-    exact = near_copies(LEARNED, ["SEE you at  the station at 5, love", scored[1], "k."], threshold=None)
-    assert exact.scored.tolist() == [True, False, False]
+    # A link or address with its dots swapped is still masked as one.
+    assert template_key("visit www!prize-club!co!uk now") == template_key("visit www.prize-club.co.uk now")
     assert not near_copies([], scored).scored.any() and near_copies(LEARNED, []).learned.tolist() == [False] * 4
 
 
@@ -355,14 +354,15 @@ def test_a_datasets_own_splits_hold_no_leak_under_their_policy_and_the_check_is_
     import time
 
     from smishctl.core.config import load_settings
-    from smishctl.data.leaks import dataset_texts, near_copies, split_threshold
+    from smishctl.data.leaks import near_copies, split_near_copies
 
     train = [e.text for e in phishing.split("train")]
     for name in ("dev", "test"):
         started = time.perf_counter()
-        found = near_copies(train, [e.text for e in phishing.split(name)], split_threshold(phishing),
-                            corpus=dataset_texts(phishing))
-        assert found.n_scored == 0 and time.perf_counter() - started < 5
+        assert split_near_copies(phishing, train, [e.text for e in phishing.split(name)]).n_scored == 0
+        assert time.perf_counter() - started < 5
     exact = load_dataset_splits("sms-phishing", load_settings(tmp_path), options=SplitOptions(policy="exact"))
-    assert split_threshold(exact) is None
-    assert near_copies([e.text for e in exact.split("train")], [e.text for e in exact.split("test")]).n_scored > 50
+    exact_train, exact_test = [e.text for e in exact.split("train")], [e.text for e in exact.split("test")]
+    assert split_near_copies(exact, exact_train, exact_test).n_scored == 0           # identical text only
+    assert split_near_copies(exact, exact_train, [exact_train[0].upper()]).n_scored == 1
+    assert near_copies(exact_train, exact_test).n_scored > 50                          # its known near-copies

@@ -233,6 +233,53 @@ def test_classic_refuses_a_file_of_near_copies_of_its_training_messages(cli, set
     assert json.loads(r.stdout)["metrics"]["macro_f1"] < 0.97
 
 
+def _prompt(settings, kind: str, examples):
+    """A prompt saved as optimize saves one, what it learned chosen by the test: a kNN pool (which also
+    trains its SVM prior) or the fixed demos of a labeled program."""
+    import dspy
+
+    from smishctl.solve.adapters import AdapterConfig
+    from smishctl.solve.knn import KNNClassifier
+    from smishctl.solve.signature import make_program
+    from smishctl.store.artifacts import save_artifact
+    from smishctl.store.programs import render_messages
+
+    labels, adapter = ("ham", "spam", "smishing"), AdapterConfig(name="score")
+    if kind == "knn":
+        program = KNNClassifier([(ex.text, ex.label) for ex in examples], labels, k=2, prior_weight=0.5)
+        state, messages = program.state(), render_messages(program.predict, labels, adapter)
+    else:
+        program = make_program(labels)
+        program.predictors()[0].demos = [dspy.Example(sms=ex.text, label=ex.label) for ex in examples]
+        state, messages = program.dump_state(), render_messages(program, labels, adapter)
+    return save_artifact(settings.prompts_dir, "sms-phishing", "a1", program_state={**state, "adapter": adapter.to_dict()},
+                         messages=messages, manifest={"labels": list(labels), "model": {"name": "a1"}, "program_kind": kind,
+                                                      "dataset": {"name": "sms-phishing"}, "optimizer": {"name": kind}},
+                         card="# {{id}}\n")
+
+
+@pytest.mark.parametrize("kind", ["knn", "predict"])
+def test_a_prompt_never_scores_a_near_copy_of_its_pool_or_demos(served, project, kind):
+    """What a prompt learned (its kNN pool and SVM prior, or its fixed demos) never meets a near-copy
+    of a scored message. Train-split messages are clean on the test split by construction."""
+    from smishctl.data.prepare import load_dataset_splits, sample
+    from smishctl.ops.evaluate import EvalConfig, prepare
+
+    settings, _ = served
+    train = sample(load_dataset_splits(None, settings).split("train"), 12, balanced=True)
+    clean = _prompt(settings, kind, train)
+    scored = prepare(settings, EvalConfig(model="a1", prompt=clean.id, limit=30)).items
+    assert len(scored) == 30
+    # Test messages in what it learned (say, reports taken from the test split), then scored on that split:
+    leaky = _prompt(settings, kind, [*train, *scored[:3]])
+    with pytest.raises(ConfigError, match=r"would score 3 of 30 messages its demos or retrieval pool hold"):
+        prepare(settings, EvalConfig(model="a1", prompt=leaky.id, limit=30))
+    # A file of near-copies of what it learned:
+    copies = _file(project / "copies.csv", [(_near_copy(ex.text, i), ex.label) for i, ex in enumerate(train[:5])])
+    with pytest.raises(ConfigError, match=r"would score 5 of 5 messages its demos or retrieval pool hold .*near-copies"):
+        prepare(settings, EvalConfig(model="a1", prompt=clean.id, dataset=copies, evaluation_only=True))
+
+
 def test_a_classic_run_names_where_it_learned(settings):
     from smishctl.ops.evaluate import EvalConfig, evaluate
 

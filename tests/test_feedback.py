@@ -4,6 +4,7 @@ de-duplication, masking, malformed files, and the training pool only (never dev 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from langfuse_server import PUBLIC_KEY, SECRET_KEY, LangfuseServer
@@ -96,10 +97,15 @@ def test_feedback_never_reaches_dev_or_test(settings):
     path.parent.mkdir(parents=True)
     rows = [{"id": ex.id, "text": ex.text, "label": ex.label} for ex in (dev_item, test_item)]
     rows.append({"id": "feedback00000001", "text": REPORT, "label": "smishing"})
+    # Near-copies of held-out messages (punctuation and case changed, a number swapped) never train either.
+    rows += [{"id": f"feedback0000000{i}", "text": ex.text.upper().replace(".", "!") + " !!", "label": ex.label}
+             for i, ex in enumerate((dev_item, test_item), 2)]
+    rows.append({"id": "feedback00000004", "text": re.sub(r"\d", "7", ds.split("test")[1].text) + " x",
+                 "label": ds.split("test")[1].label})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     examples, info = training_feedback(settings, ds)
     assert [e.id for e in examples] == ["feedback00000001"]
-    assert info == info | {"reports": 3, "used": 1}
+    assert info == info | {"reports": 6, "used": 1, "held_out_copies": 5}
     held_out = {e.id for name in ("dev", "test") for e in ds.split(name)}
     assert not {e.id for e in examples} & held_out
 

@@ -8,7 +8,7 @@ is smishctl.data.leaks (near-copies, not only identical text).
 from __future__ import annotations
 
 from smishctl.core.errors import ConfigError
-from smishctl.data.leaks import dataset_texts, near_copies, split_threshold
+from smishctl.data.leaks import near_copies, split_near_copies
 from smishctl.data.prepare import ALL, text_key
 from smishctl.store.artifacts import PROGRAM, Artifact, is_lora
 from smishctl.util.fs import read_json
@@ -30,7 +30,7 @@ def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items, e
     if train_ds is ds:
         # Its own held-out split, compared as the split was drawn (policy, threshold, features fitted on
         # the whole dataset); the reports were already kept off dev and test (data.feedback.training_feedback).
-        seen = near_copies(train, scored, split_threshold(ds), corpus=dataset_texts(ds)).n_scored
+        seen = split_near_copies(ds, train, scored).n_scored
     else:
         seen = near_copies([*train, *(ex.text for ex in extra_train)], scored).n_scored
     if seen:
