@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smishctl.core.config_schema import validate
+from smishctl.core.config_schema import checked_number, validate
 from smishctl.core.errors import ConfigError
 
 CONFIG_NAME = "smishctl.toml"
@@ -70,7 +70,9 @@ class Settings:
 
     @property
     def max_file_bytes(self) -> int:
-        mib = float(os.environ.get("SMISHCTL_MAX_FILE_MIB") or self.raw.get("data", {}).get("max_file_mib", 200))
+        env = os.environ.get("SMISHCTL_MAX_FILE_MIB")
+        mib = (checked_number("data", "max_file_mib", env, "SMISHCTL_MAX_FILE_MIB") if env
+               else self.raw.get("data", {}).get("max_file_mib", 200))
         return int(mib * 1024 * 1024)
 
     @property

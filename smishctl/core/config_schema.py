@@ -9,8 +9,9 @@ when code starts reading it.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
@@ -38,11 +39,38 @@ TYPES: dict[str, tuple[str, Callable[[object], bool]]] = {
 
 
 @dataclass(frozen=True)
+class Range:
+    """Where a number may lie: finite, and between `low` and `high` (None: unbounded on that side);
+    `open_low` leaves `low` itself out (a timeout of 0 is no timeout, an alpha of 0 accepts anything)."""
+
+    low: float
+    high: float | None = None
+    open_low: bool = False
+
+    def holds(self, value: float) -> bool:
+        above = value > self.low or (value == self.low and not self.open_low)
+        return math.isfinite(value) and above and (self.high is None or value <= self.high)
+
+    def text(self) -> str:
+        if self.high is not None:
+            return f"a number in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}]"
+        return f"a finite number {'>' if self.open_low else '>='} {self.low:g}"
+
+
+FRACTION = Range(0, 1)  # shares, rates, accuracies, F1
+POSITIVE = Range(0, open_low=True)  # seconds, sizes, weights
+NON_NEGATIVE = Range(0)  # prices, retries, counts that may be 0
+AT_LEAST_ONE = Range(1)  # token limits, item counts, rates per minute
+ALPHA = Range(0, 0.5, open_low=True)  # a significance level: 0 or NaN would pass every regression
+
+
+@dataclass(frozen=True)
 class Key:
     help: str
     type: str  # a name in TYPES
     fields: dict[str, Key] | None = None  # "tables": the keys each table of the list may hold
     secret: bool = False  # never echo the value in an error
+    range: Range | None = None  # every number has one (RANGES): finite and in range, or refused
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -135,6 +163,51 @@ SCHEMA: dict[str, dict[str, Key]] = {
 }
 
 
+# Where every numeric value may lie, by "section.key" ("models.alias.*.deployments.weight" for a field of
+# a list of tables). A numeric key without a range here stops the import: none goes unchecked.
+RANGES: dict[str, Range] = {
+    "data.max_file_mib": POSITIVE,
+    "models.local_usd_per_hour": NON_NEGATIVE,
+    "models.alias.*.input_usd_per_mtok": NON_NEGATIVE,
+    "models.alias.*.output_usd_per_mtok": NON_NEGATIVE,
+    "models.alias.*.usd_per_hour": NON_NEGATIVE,
+    "models.alias.*.timeout": POSITIVE,
+    "models.alias.*.num_retries": NON_NEGATIVE,
+    "models.alias.*.max_tokens": AT_LEAST_ONE,
+    "models.alias.*.cooldown_time": NON_NEGATIVE,
+    "models.alias.*.allowed_fails": NON_NEGATIVE,
+    "models.alias.*.deployments.weight": POSITIVE,
+    "models.alias.*.deployments.rpm": AT_LEAST_ONE,
+    "models.alias.*.deployments.tpm": AT_LEAST_ONE,
+    "compare.max_error_rate": FRACTION,
+    "promotion.min_macro_f1": FRACTION,
+    "promotion.max_error_rate": FRACTION,
+    "promotion.min_items": AT_LEAST_ONE,
+    "promotion.max_attack_success_rate": FRACTION,
+    "promotion.min_control_ham_accuracy": FRACTION,
+    "promotion.alpha": ALPHA,
+    "langfuse.timeout": POSITIVE,
+    "langfuse.push_timeout": POSITIVE,
+}
+
+
+def _attach_ranges() -> None:
+    for where, rng in RANGES.items():
+        section, _, name = where.rpartition(".")
+        if section.endswith(".deployments"):
+            DEPLOYMENT[name] = replace(DEPLOYMENT[name], range=rng)  # the table the alias key's fields name
+        else:
+            SCHEMA[section][name] = replace(SCHEMA[section][name], range=rng)
+    keys = [(f"{s}.{n}", k) for s, ks in SCHEMA.items() for n, k in ks.items()]
+    keys += [(f"models.alias.*.deployments.{n}", k) for n, k in DEPLOYMENT.items()]
+    unbounded = [where for where, k in keys if k.type in ("number", "integer") and k.range is None]
+    if unbounded:
+        raise ValueError(f"numeric config keys without a range in RANGES: {', '.join(unbounded)}")
+
+
+_attach_ranges()
+
+
 def section_of(name: str) -> dict[str, Key] | None:
     """The keys of a section; `models.alias.anything` matches `models.alias.*`."""
     if name in SCHEMA:
@@ -195,6 +268,9 @@ def _check_value(key: Key, value: object, section: str, name: str, path: str) ->
         given = _given(value, show=not key.secret)
         raise ConfigError(f"{path}: [{section}] {name} must be {expected}, got {given}",
                           hint=f"{name}: {key.help}")
+    if key.range is not None and not key.range.holds(value):
+        raise ConfigError(f"{path}: [{section}] {name} must be {key.range.text()}, got {_given(value)}",
+                          hint=f"{name}: {key.help}")
     for i, item in enumerate(value if key.fields is not None else []):
         for field, v in item.items():
             where = f"{name}[{i}].{field}"
@@ -203,6 +279,18 @@ def _check_value(key: Key, value: object, section: str, name: str, path: str) ->
                 raise ConfigError(f"{path}: [{section}] {where} is not a key of a deployment",
                                   hint=f"did you mean {close}?" if close else f"its keys are: {', '.join(key.fields)}")
             _check_value(key.fields[field], v, section, where, path)
+
+
+def checked_number(section: str, name: str, text: str, source: str) -> float:
+    """A number given outside smishctl.toml (the environment variable `source`), held to the type and
+    range of the key [section] name."""
+    key = SCHEMA[section][name]
+    try:
+        value: object = float(text) if key.type == "number" else int(text)
+    except ValueError:
+        value = text
+    _check_value(key, value, section, name, source)
+    return value
 
 
 def _unknown(name: str, section: str, options: list[str], path: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from smishctl.core.config import is_off
+from smishctl.core.config_schema import checked_number
 from smishctl.core.errors import ConfigError
 from smishctl.util.redact import register_env_secrets, register_secret
 
@@ -42,14 +43,11 @@ def public_url(url: str) -> str:
     return urlunsplit(parts).rstrip("/")
 
 
-def _number(value, name: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"langfuse {name} must be a number of seconds, got {value!r}") from None
-    if out <= 0:
-        raise ConfigError(f"langfuse {name} must be positive, got {value!r}")
-    return out
+def _number(env: str, name: str, cfg: dict, default: float) -> float:
+    """The environment variable `env`, else [langfuse] `name`: both held to the key's range (smishctl.toml's
+    value was checked when it was loaded)."""
+    value = os.environ.get(env)
+    return checked_number("langfuse", name, value, env) if value else cfg.get(name, default)
 
 
 def langfuse_settings(settings, *, enabled: bool = True) -> LangfuseSettings | None:
@@ -72,9 +70,8 @@ def langfuse_settings(settings, *, enabled: bool = True) -> LangfuseSettings | N
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"langfuse base URL {public_url(base_url)!r} must start with http:// or https://",
                           hint="set LANGFUSE_BASE_URL, e.g. http://localhost:3000")
-    timeout = _number(os.environ.get("LANGFUSE_TIMEOUT") or cfg.get("timeout", 5), "timeout")
-    push_timeout = _number(os.environ.get("SMISHCTL_LANGFUSE_PUSH_TIMEOUT") or cfg.get("push_timeout", 30),
-                           "push_timeout")
+    timeout = _number("LANGFUSE_TIMEOUT", "timeout", cfg, 5)
+    push_timeout = _number("SMISHCTL_LANGFUSE_PUSH_TIMEOUT", "push_timeout", cfg, 30)
     return LangfuseSettings(public_key=public_key, secret_key=secret_key, base_url=base_url, timeout=timeout,
                             push_timeout=max(push_timeout, timeout),
                             prompt_name=cfg.get("prompt_name") or DEFAULT_PROMPT_NAME)
