@@ -272,4 +272,5 @@ def test_a_narrowed_label_set_is_another_run(fake_model, settings, tmp_path):
     narrow = prepare(settings, EvalConfig(model=fake_model, dataset=str(f), evaluation_only=True,
                                           data_options={"labels": ("smishing",)})).record
     assert wide.config_hash != narrow.config_hash and narrow.identity["labels"] == ["smishing"]
+    assert narrow.dataset["model_labels"] == narrow.dataset["labels"] == ["smishing"]  # named even when equal
     assert "labels" not in wide.identity  # the task's own labels: the identity runs always had
