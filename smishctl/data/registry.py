@@ -95,14 +95,14 @@ REGISTRY: dict[str, DatasetSpec] = {
             name="modern-train",
             filename="modern/modern_train.csv",
             url="bundled:datasets/modern/modern_train.csv",
-            sha256="3dff2ed4eafbdde86447f085fd52e1b20fdf490671d0bf6a28408afadd6bb70e",
+            sha256="57e4ee1985177d6bacaefd300286dc1dcb4a4c2d0f327b5a8509331fea9742c2",
             format="csv",
             text_column="text",
             label_column="label",
             labels=("ham", "spam", "smishing"),
             licence="Apache-2.0 (written for smishctl)",
             citation="smishctl modern training pool (datasets/modern/README.md, labelling guide docs/labelling.md)",
-            notes="Opt-in training data: 614 messages of 2024-2026 traffic whose templates and smishing campaigns "
+            notes="Opt-in training data: 613 messages of 2024-2026 traffic whose templates and smishing campaigns "
             "are not in `modern` (eSIM swaps, marketplace buyers, fake landlords, voicemail and shared-document "
             "lures...); much of its ham links to official domains. Use as --train-dataset or via feedback import.",
         ),
