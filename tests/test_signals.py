@@ -4,6 +4,7 @@ network, and a clear bounded answer for hostile input."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def test_a_bare_domain_is_a_link_without_scheme_and_prose_is_not():
     s = extract("The Toll Roads: amount due $12.51, pay at tolldue-notice.cc/tr")
     assert values(s, "domain") == ["tolldue-notice.cc"]
     assert values(s, "url_no_scheme") == ["tolldue-notice.cc"]
-    for prose in ("Call me. It is fine e.g. at 3.50 or St.Louis", "a polka dot dress", "v1.2.3 is out",
+    for prose in ("Call me. It is fine e.g. at 3.50 or St.Louis", "what a big dot deal", "v1.2.3 is out",
                   "mail john@example.com"):
         assert not extract(prose).of("url"), prose
 
@@ -187,13 +188,13 @@ def test_ten_megabytes_is_read_up_to_the_cap_and_says_so():
     assert s.text_chars == len(text)
 
 
-def test_nul_bytes_are_read_as_spaces_and_spans_still_match():
+def test_nul_bytes_separate_and_are_said():
     text = "pay\x00at\x00https://win-now.top\x00now \x00\x00\x00"
     s = extract(text)
     assert values(s, "domain") == ["win-now.top"]
     span = s.of("url")[0].span
     assert text[span[0]:span[1]] == "https://win-now.top"
-    assert any("NUL" in n for n in s.notes)
+    assert s.notes == ("6 NUL characters in the message were read as separators",)
 
 
 def test_ten_thousand_links_are_capped_and_the_cap_is_said():
@@ -219,7 +220,6 @@ def test_lists_name_source_and_date_and_a_project_extends_them():
     assert set(base.identity["lists"]) == {"brands", "shorteners", "tlds"}
     assert all(len(v["sha256"]) == 64 and v["version"] for v in base.identity["lists"].values())
     assert base.identity["psl"]["tldextract"] == "5.4.0"
-    import json
     for name in ("brands", "shorteners", "tlds"):
         doc = json.loads((REPO / "smishctl" / "bundled" / "signals" / f"{name}.json").read_text())
         assert doc["source"] and doc["date"]
@@ -237,3 +237,133 @@ def test_a_project_brand_without_a_domain_is_refused():
 
     with pytest.raises(ConfigError, match="names no official domain"):
         load_lists({"brands": {"nobank": {"names": ["NoBank"]}}})
+
+
+# ---- the signal-aware SVM ---------------------------------------------------------------------
+
+def test_the_signal_aware_svm_carries_the_lists_in_its_identity(settings):
+    import dataclasses
+
+    from smishctl.models.registry import resolve_model
+    from smishctl.ops.evaluate import EvalConfig, prepare
+
+    spec = resolve_model("classic/tfidf-svm-signals", settings)
+    assert spec.extra["classic"] == "tfidf-svm-signals"
+    assert spec.signals_sha256 == load_lists(settings.section("signals")).identity["sha256"][:16]
+    assert spec.public()["signals_sha256"] == spec.signals_sha256
+    own = dataclasses.replace(settings, raw={**settings.raw, "signals": {"shorteners": ["go.acme.io"]}})
+    other = resolve_model("classic/tfidf-svm-signals", own)
+    assert other.signals_sha256 != spec.signals_sha256 and other.endpoint_tag != spec.endpoint_tag
+    plain = resolve_model("classic/tfidf-svm", settings)  # no signals: its identity is as it always was
+    assert plain.signals_sha256 is None and plain.endpoint_tag == resolve_model("classic/tfidf-svm", own).endpoint_tag
+    cfg = EvalConfig(model="classic/tfidf-svm-signals", split="test", limit=4)
+    assert prepare(settings, cfg).record.config_hash != prepare(own, cfg).record.config_hash
+
+
+def test_balanced_is_an_option_of_the_two_svms(settings):
+    from smishctl.core.errors import ModelError
+    from smishctl.models.registry import check_model_name, resolve_model
+    from smishctl.solve.classic import make_pipeline
+
+    spec = resolve_model("classic/tfidf-svm-signals:balanced", settings)
+    assert spec.extra == {**spec.extra, "classic": "tfidf-svm-signals", "balanced": True}
+    assert make_pipeline("tfidf-svm", balanced=True).named_steps["svm"].class_weight == "balanced"
+    assert make_pipeline("tfidf-svm").named_steps["svm"].class_weight is None
+    for bad in ("classic/tfidf-knn:balanced", "classic/tfidf-svm:fast"):
+        with pytest.raises(ModelError, match="has no option"):
+            check_model_name(bad, settings)
+
+
+def _examples(n=12):
+    from types import SimpleNamespace
+
+    words = ["blue", "green", "red", "gold", "silver", "black", "white", "pink", "grey", "brown", "navy", "teal"]
+    ham = [SimpleNamespace(text=f"Amazon: your {w} order {i} ships today, track it at amazon.com/orders", label="ham")
+           for i, w in enumerate(words[:n])]
+    scam = [SimpleNamespace(text=f"Amazon: your {w} order {i} is on hold, pay the fee at parcel-{w}-{i}.top/pay",
+                            label="smishing") for i, w in enumerate(words[:n])]
+    return ham + scam
+
+
+def test_the_signal_columns_are_learnt(settings):
+    from smishctl.models.registry import resolve_model
+    from smishctl.solve.classic import ClassicSolver
+
+    for name in ("classic/tfidf-svm-signals", "classic/tfidf-svm-signals:balanced"):
+        spec = resolve_model(name, settings)
+        solver = ClassicSolver.train(_examples(), ("ham", "smishing"), spec)
+        svm = solver.pipeline.named_steps["svm"]
+        assert svm.class_weight == ("balanced" if name.endswith(":balanced") else None)
+        cols = dict(zip(names(), svm.coef_[0][-len(names()):], strict=True))  # positive: smishing
+        assert cols["brand_link_mismatch"] > 0 and cols["tld_risk"] > 0 and cols["brand_official_link"] < 0, cols
+        row = solver("Amazon: pay the customs fee at amazon-customs.top/x")
+        assert row["status"] == "ok" and row["pred"] == "smishing"
+
+
+# ---- people: classify --explain and --json, runs show --items, review --------------------------
+
+def test_classify_explain_shows_spans_and_json_carries_the_signals(cli):
+    msg = "USPS: your parcel is held. Pay $1.99 within 24 hours at https://usps.com-trackrdv.top/us"
+    model = ("--model", "classic/tfidf-svm-signals")
+    r = cli("classify", *model, "--json", msg)
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    sig = {s["name"]: s for s in row["signals"]["items"]}
+    assert sig["brand_link_mismatch"]["value"] == "usps named, link on com-trackrdv.top"
+    a, b = sig["money"]["span"]
+    assert msg[a:b] == "$1.99"
+    assert row["signals"]["lists_sha256"] == load_lists().identity["sha256"]
+    r = cli("classify", *model, "--explain", msg, env={"COLUMNS": "120"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[0] in ("smishing", "spam", "ham") and "smishing=" in lines[0]  # label and probabilities
+    assert msg[:40] in r.stdout
+    assert any(line.startswith("brand_link_mismatch") and "56-88" in line for line in lines)
+    assert any(line.startswith("money") and "31-36 '$1.99'" in line for line in lines)
+
+
+def test_explain_lists_the_nearest_training_messages_of_a_knn_program(settings, tmp_path):
+    import shutil
+
+    from smishctl.ops.classify import load_classifier
+
+    shutil.copytree(REPO / "tests" / "fixtures" / "prompts", tmp_path / "prompts")
+    art = tmp_path / "prompts" / "sms-phishing" / "qwen2.5-coder-0.5b"
+    text = "Your parcel fee is due, pay now at usps-fee.top"
+    near = load_classifier(settings, prompt=str(art / "v0002")).neighbours(text)
+    program = load_classifier(settings, prompt=str(art / "v0002")).solver.program
+    sims = (program._matrix @ program._vec.transform([text]).T).toarray().ravel()
+    pool = [t for t, _ in program.pool]
+    got = [sims[pool.index(n["text"])] for n in near]
+    assert len(near) == program.k and got == sorted(got, reverse=True)  # most similar first
+    assert load_classifier(settings, prompt=str(art / "v0001")).neighbours(text) is None  # not a kNN program
+
+
+def test_runs_show_items_and_review_show_signals(settings, cli):
+    from factories import record_run
+    from rich.console import Console
+
+    from smishctl.cli.review_cmd import _show
+    from smishctl.ops.evaluate import EvalConfig
+    from smishctl.ops.review import ReviewSession
+
+    run_id = record_run(settings, EvalConfig(model="classic/tfidf-svm", split="test", limit=30)).id
+    r = cli("runs", "show", run_id, "--items", "--json")
+    assert r.returncode == 0, r.stderr
+    items = json.loads(r.stdout)
+    assert all(it["signals"]["items"] == extract(it["text"]).to_dict()["items"] for it in items)
+    assert any(it["signals"]["items"] for it in items)
+    r = cli("runs", "show", run_id, "--items", env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    assert any(line.split()[:6] == ["#", "item", "gold", "pred", "signals", "text"] for line in r.stdout.splitlines())
+    with_signal = next(it for it in items if any(s["name"] != "url" for s in it["signals"]["items"]))
+    shown = extract(with_signal["text"]).to_dict()
+    first = next(s["name"] for s in shown["items"] if s["name"] not in ("url", "domain", "url_no_scheme"))
+    assert any(first in line for line in r.stdout.splitlines() if with_signal["item_id"] in line)
+    session = ReviewSession(settings, run_id)
+    item = next(i for i in session.pending() if extract(i.text).items)
+    screen = Console(record=True, width=80)
+    _show(screen, session, item, 1, 2, "")
+    text = screen.export_text()
+    assert extract(item.text).items[0].name in text
+    assert [line for line in text.splitlines() if len(line) > 80] == []

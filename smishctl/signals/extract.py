@@ -74,9 +74,8 @@ def extract(text: str, lists: ReferenceLists | None = None) -> Signals:
     if len(text) > MAX_CHARS:
         read = text[:MAX_CHARS]
         notes.append(f"only the first {MAX_CHARS} of {len(text)} characters were read")
-    if "\x00" in read:
-        notes.append("NUL characters in the message were read as spaces")
-        read = read.replace("\x00", " ")  # same length: spans still point into the message
+    if "\x00" in read:  # not text: no link, word or number runs across one
+        notes.append(f"{read.count(chr(0))} NUL characters in the message were read as separators")
     out = _Collector(MAX_SIGNALS)
     urls, total = find_urls(read, MAX_URLS)
     if total > len(urls):
