@@ -1,7 +1,7 @@
 """Unseen campaigns: does a program recognise a smishing campaign that no training message shows?
 
-Classic programs (a few minutes on 2 cores):
-  SMISHCTL_DATA_MIRROR=../shared/datasets .venv/bin/python bench/bench_campaigns.py --programs svm,svm-signals
+The classic programs (the default; about 5 minutes on 2 cores):
+  SMISHCTL_DATA_MIRROR=../shared/datasets .venv/bin/python bench/bench_campaigns.py
 
 With the default LLM program (optimize + evaluate for every campaign, about 10 minutes each on 2 cores;
 rows of an earlier run join the table with --also):
@@ -13,8 +13,8 @@ template (--control-fraction of the ham, bench_drift's split). For each smishing
 project imports every other modern message (other campaigns' smishing, all spam, the ham that is not a
 control) with `smishctl feedback import`, into the feedback of the default dataset, and each program of
 --programs learns from the default dataset's train split plus those reports:
-- svm / svm-signals: `classic/tfidf-svm` / `classic/tfidf-svm-signals` (`evaluate --with-feedback`;
-  svm-signals only where `smishctl models` lists it);
+- svm, svm-signals, svm-balanced, svm-signals-balanced: `classic/tfidf-svm`, the same with the message
+  signals as features, and both with `:balanced` class weights (`evaluate --with-feedback`);
 - knn: `smishctl optimize --with-feedback` with its defaults (kNN demos and the SVM prior both come from
   that training pool), that version evaluated;
 - lora: `smishctl finetune --with-feedback` when finetune has that option.
@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +46,8 @@ os.environ.setdefault("SMISHCTL_DATA_MIRROR", str(Path(__file__).resolve().paren
 from _common import REPO, _codes, add_llm_program_options, bootstrap_ratio, parse_programs, svg_bars  # noqa: E402
 from bench_drift import (  # noqa: E402
     COLOURS,
+    MODERN,
+    PROGRAMS,
     _gain,
     build_program,
     finetune_takes_feedback,
@@ -57,8 +58,6 @@ from bench_drift import (  # noqa: E402
     write_csv,
 )
 
-CLASSIC = {"svm": "classic/tfidf-svm", "svm-signals": "classic/tfidf-svm-signals"}
-PROGRAMS = ("svm", "svm-signals", "knn", "lora")
 POOLED = "pooled"
 FIELDS = ("text", "label", "template", "campaign", "locale")
 
@@ -83,28 +82,15 @@ def plan(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict], dict
 
 # ---- programs and scores --------------------------------------------------------------------------
 
-def listed_models() -> set[str]:
-    r = subprocess.run([sys.executable, "-m", "smishctl", "models", "--json"], capture_output=True, text=True,
-                       cwd=REPO, env={**os.environ, "SMISHCTL_HOME": str(REPO)})
-    return {m["name"] for m in json.loads(r.stdout)["models"]} if r.returncode == 0 else set()
-
-
-def how_to_score(program: str, settings, root: Path, args) -> tuple[dict, float]:
-    """(what evaluate needs, seconds it took to build); classic programs are trained inside evaluate."""
-    if program in CLASSIC:
-        return {"model": CLASSIC[program], "prompt": "zero-shot", "with_feedback": True}, 0.0
-    how, build_s, _ = build_program(program, settings, root, args)
-    return how, build_s
-
-
 def score(settings, how: dict, held_csv: Path) -> dict:
-    """Evaluate on C + controls; every item's (id, gold, answer) and the figures of this campaign."""
+    """Evaluate on C + controls: every item's (id, gold, answer); an answer outside the scored labels (spam)
+    is kept as it is, an error or invalid output is None."""
     from smishctl.ops.evaluate import EvalConfig, evaluate
     from smishctl.ops.hooks import default_hooks
 
     rec = evaluate(settings, EvalConfig(**how, dataset=str(held_csv), evaluation_only=True),
                    hooks=default_hooks(settings, enabled=False))
-    ids, gold, pred, labels = _codes(settings, rec["id"])
+    ids, gold, pred, labels = _codes(settings, rec["id"], tuple(rec["dataset"]["model_labels"]))
     items = [[i, labels[g], labels[p] if p >= 0 else None] for i, g, p in zip(ids, gold, pred, strict=True)]
     fb = ((rec["dataset"].get("train_dataset") or {}).get("feedback") or {}).get("used")
     return {"run": rec["id"], "items": items, "feedback_used": fb, "p50_ms": rec["metrics"]["latency_ms"]["p50"]}
@@ -112,8 +98,11 @@ def score(settings, how: dict, held_csv: Path) -> dict:
 
 def figures(items: list[list], campaign_of: list[str] | None = None, base: list[list] | None = None) -> dict:
     """Recall, ham precision and ham FPR of (id, gold, answer) items; with `base` (svm's answers on the
-    same items, same order) the paired recall difference; with `campaign_of` also the campaign-level
+    same items, same order) the paired recall difference and its exact McNemar test (a few discordant
+    messages can make a percentile interval exclude 0 alone); with `campaign_of` also the campaign-level
     intervals of recall and of that difference."""
+    from smishctl.score.stats import discordant, mcnemar_exact
+
     smish = [(i, a) for i, g, a in items if g == "smishing"]
     ham = [(i, a) for i, g, a in items if g == "ham"]
     hit = [a == "smishing" for _, a in smish]
@@ -128,6 +117,8 @@ def figures(items: list[list], campaign_of: list[str] | None = None, base: list[
         assert [b[:2] for b in base] == [x[:2] for x in items], "the two programs were not scored on the same items"
         base_hit = [a == "smishing" for _, g, a in base if g == "smishing"]
         out["vs_svm"] = bootstrap_ratio(hit, [1] * len(hit), [i for i, _ in smish], base_hit)
+        lost, won = discordant(base_hit, hit)
+        out["mcnemar"] = {"svm_only": lost, "program_only": won, "p": round(mcnemar_exact(lost, won), 4)}
     if campaign_of is not None:
         groups = [c for c, (_, g, _) in zip(campaign_of, items, strict=True) if g == "smishing"]
         out["recall_by_campaign"] = bootstrap_ratio(hit, [1] * len(hit), groups)
@@ -136,8 +127,8 @@ def figures(items: list[list], campaign_of: list[str] | None = None, base: list[
     return out
 
 
-def run_campaign(campaign: str, held: list[dict], reports: list[dict], programs: list[str], shared_cache: Path,
-                 args) -> list[dict]:
+def run_campaign(campaign: str, held: list[dict], n_controls: int, reports: list[dict], programs: list[str],
+                 shared_cache: Path, args) -> list[dict]:
     from smishctl.core.config import load_settings
 
     root = fresh_project(shared_cache)
@@ -145,23 +136,27 @@ def run_campaign(campaign: str, held: list[dict], reports: list[dict], programs:
         settings = load_settings(root)
         held_csv = write_csv(root / "eval" / "campaign_held.csv", held, FIELDS)
         imported = import_reports(root, reports)
-        rows, svm_items = [], None
+        rows = []
         for program in programs:
             start = time.perf_counter()
-            how, build_s = how_to_score(program, settings, root, args)
-            r = score(settings, how, held_csv)
-            if program == "svm":
-                svm_items = r["items"]
-            row = {"campaign": campaign, "program": program, "prompt": how["prompt"], "reports": len(reports),
-                   "reports_added": imported["added"], "build_s": round(build_s, 1),
-                   "total_s": round(time.perf_counter() - start, 1), **r,
-                   **figures(r["items"], base=svm_items if program != "svm" else None)}
-            rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if k != "items"}), flush=True)
+            how, build_s, _ = build_program(program, settings, root, args)
+            rows.append({"campaign": campaign, "program": program, "prompt": how["prompt"], "reports": len(reports),
+                         "reports_added": imported["added"], "build_s": round(build_s, 1),
+                         **score(settings, how, held_csv), "total_s": round(time.perf_counter() - start, 1)})
+            hits = sum(a == "smishing" for _, g, a in rows[-1]["items"] if g == "smishing")
+            print(f"{campaign} {program}: {hits}/{len(held) - n_controls} caught, {rows[-1]['total_s']} s", flush=True)
         return rows
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def with_figures(rows: list[dict]) -> list[dict]:
+    """Each row with its campaign's figures, paired with svm's row of the same campaign (recomputed from
+    the items, so rows of earlier files are read the same way)."""
+    svm = {r["campaign"]: r["items"] for r in rows if r["program"] == "svm"}
+    return [{**{k: v for k, v in r.items() if k not in ("vs_svm", "mcnemar")},
+             **figures(r["items"], base=svm.get(r["campaign"]) if r["program"] != "svm" else None)} for r in rows]
 
 
 def pooled(rows: list[dict]) -> list[dict]:
@@ -189,20 +184,27 @@ def _ci(p: dict | None) -> str:
 
 
 def markdown(rows: list[dict], pools: list[dict]) -> str:
-    lines = ["| campaign | n | program | smishing recall [95% CI] | vs svm [paired 95% CI] "
-             "| ham precision [95% CI] | ham FPR [95% CI] |", "|---|---|---|---|---|---|---|"]
-    for r in rows + pools:
-        recall = _ci(r["recall"])
-        if r["campaign"] == POOLED:
-            c = r["recall_by_campaign"]["ci95"]
-            recall += f"; campaigns [{c[0]:.3f}, {c[1]:.3f}]"
+    """Two tables: smishing recall per campaign, one column per program (the ham figures of one campaign
+    are in --out), then the pooled figures with the paired difference to svm."""
+    programs = list(dict.fromkeys(r["program"] for r in rows))
+    at = {(r["campaign"], r["program"]): r for r in rows}
+    lines = [f"| campaign | n | {' | '.join(programs)} |", "|---|---|" + "---|" * len(programs)]
+    for c in sorted({r["campaign"] for r in rows}):
+        n = next(r["n_smishing"] for r in rows if r["campaign"] == c)
+        lines.append(f"| {c} | {n} | " + " | ".join(_ci((at.get((c, p)) or {}).get("recall")) for p in programs) + " |")
+    lines += ["", "| pooled | campaigns | n | smishing recall [95% CI]; campaign-level | vs svm [paired 95% CI] "
+              "(McNemar); campaign-level | ham precision [95% CI] | ham FPR [95% CI] |", "|---|---|---|---|---|---|---|"]
+    for r in pools:
+        c = r["recall_by_campaign"]["ci95"]
         gain = _gain(r)
+        if r.get("mcnemar"):
+            m = r["mcnemar"]
+            gain += f" (+{m['program_only']} / −{m['svm_only']}, p {m['p']:.3f})"
         if r.get("vs_svm_by_campaign"):
-            c = r["vs_svm_by_campaign"]["ci95"]
-            gain += f"; campaigns [{c[0]:+.3f}, {c[1]:+.3f}]"
-        name = f"**{POOLED}** ({r['campaigns']} campaigns)" if r["campaign"] == POOLED else r["campaign"]
-        lines.append(f"| {name} | {r['n_smishing']} | {r['program']} | {recall} | {gain} "
-                     f"| {_ci(r['ham_precision'])} | {_ci(r['ham_fpr'])} |")
+            g = r["vs_svm_by_campaign"]["ci95"]
+            gain += f"; [{g[0]:+.3f}, {g[1]:+.3f}]"
+        lines.append(f"| {r['program']} | {r['campaigns']} | {r['n_smishing']} | {_ci(r['recall'])}; "
+                     f"[{c[0]:.3f}, {c[1]:.3f}] | {gain} | {_ci(r['ham_precision'])} | {_ci(r['ham_fpr'])} |")
     return "\n".join(lines)
 
 
@@ -212,7 +214,7 @@ def plot(rows: list[dict], pools: list[dict], n_controls: int) -> str:
     at = {(r["campaign"], r["program"]): r["recall"] for r in rows + pools}
     return svg_bars(f"Smishing recall on a campaign no training message shows ({n_controls} ham controls)",
                     groups, {p: [at.get((g, p)) for g in groups] for p in programs},
-                    {**COLOURS, "svm-signals": "#9467bd"}, "smishing recall (95% bootstrap interval)")
+                    COLOURS, "smishing recall (95% bootstrap interval)")
 
 
 def merge(rows: list[dict], earlier: list[dict], protocol: dict) -> list[dict]:
@@ -232,7 +234,8 @@ def merge(rows: list[dict], earlier: list[dict], protocol: dict) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--programs", default="svm,svm-signals", help=f"comma list of {', '.join(PROGRAMS)}")
+    ap.add_argument("--programs", default="svm,svm-signals,svm-balanced,svm-signals-balanced",
+                    help=f"comma list of {', '.join(PROGRAMS)}")
     ap.add_argument("--campaigns", help="comma list of smishing campaigns (default: every one)")
     ap.add_argument("--control-fraction", type=float, default=0.5, help="share of the modern ham held as controls")
     ap.add_argument("--seed", type=int, default=13, help="seed of the controls")
@@ -246,9 +249,6 @@ def main() -> None:
     args = ap.parse_args()
     programs = parse_programs(ap, args.programs, PROGRAMS)
     notes = []
-    if "svm-signals" in programs and CLASSIC["svm-signals"] not in listed_models():
-        notes.append(f"`smishctl models` does not list {CLASSIC['svm-signals']}: the svm-signals rows are skipped")
-        programs.remove("svm-signals")
     if "lora" in programs and not finetune_takes_feedback():
         notes.append("`smishctl finetune` has no --with-feedback: the lora rows are skipped")
         programs.remove("lora")
@@ -262,8 +262,7 @@ def main() -> None:
     chosen = [c.strip() for c in args.campaigns.split(",")] if args.campaigns else list(campaigns)
     if set(chosen) - set(campaigns):
         ap.error(f"unknown campaign(s) {', '.join(sorted(set(chosen) - set(campaigns)))}: use {', '.join(campaigns)}")
-    protocol = {"dataset": "modern", "data_sha256": hashlib.sha256(REPO.joinpath(
-                    "smishctl", "bundled", "modern", "modern_sms.csv").read_bytes()).hexdigest(),
+    protocol = {"dataset": "modern", "data_sha256": hashlib.sha256(MODERN.read_bytes()).hexdigest(),
                 "control_fraction": args.control_fraction, "seed": args.seed, "controls": len(controls),
                 "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model}}
     print(f"modern: {len(rows)} messages, {len(campaigns)} smishing campaigns, {len(controls)} ham controls; "
@@ -276,19 +275,22 @@ def main() -> None:
         shared_cache = Path(tempfile.mkdtemp(prefix="smishctl-bench-campaigns-cache-"))
         try:
             for c in chosen:
-                out_rows += run_campaign(c, campaigns[c][0] + controls, campaigns[c][1], programs, shared_cache, args)
+                out_rows += run_campaign(c, campaigns[c][0] + controls, len(controls), campaigns[c][1], programs,
+                                         shared_cache, args)
         finally:
             shutil.rmtree(shared_cache, ignore_errors=True)
+        out_rows = with_figures(out_rows)
         doc = {"protocol": protocol, "notes": notes, "rows": out_rows, "wall_s": round(time.perf_counter() - started, 1),
                "load_average": round(os.getloadavg()[0], 2)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    shown = merge(out_rows, earlier, protocol)
+    shown = with_figures(merge(out_rows, earlier, protocol))
     pools = pooled(shown)
     args.svg.parent.mkdir(parents=True, exist_ok=True)
     args.svg.write_text(plot(shown, pools, len(controls)), encoding="utf-8")
     print("\n" + markdown(shown, pools))
-    print(f"\n* the paired interval excludes 0. {round(time.perf_counter() - started, 1)} s, load average "
+    print(f"\n* the message-level paired interval excludes 0; read it with McNemar's p and the campaign-level interval. "
+          f"{round(time.perf_counter() - started, 1)} s, load average "
           f"{round(os.getloadavg()[0], 2)}; " + ("" if args.plot_only else f"rows in {args.out}, ") + f"plot in {args.svg}")
 
 
