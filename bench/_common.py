@@ -165,7 +165,9 @@ def svg_bars(title: str, groups: list[str], series: dict[str, list[dict | None]]
                 continue
             colour, bx = colours.get(name, "black"), x0 + si * bar
             out.append(f'<rect x="{bx:.1f}" y="{y(p["value"]):.1f}" width="{bar - 2}" '
-                       f'height="{y(0) - y(p["value"]):.1f}" fill="{colour}" fill-opacity="0.75"/>')
+                       f'height="{y(0) - y(p["value"]):.1f}" fill="{colour}" fill-opacity="0.75"/>'
+                       f'<line x1="{bx:.1f}" x2="{bx + bar - 2:.1f}" y1="{y(p["value"]):.1f}" '
+                       f'y2="{y(p["value"]):.1f}" stroke="{colour}" stroke-width="2"/>')  # a 0 still shows
             if p["ci95"][0] is not None:
                 cx = bx + (bar - 2) / 2
                 out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(p["ci95"][0]):.1f}" '
