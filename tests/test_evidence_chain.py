@@ -233,7 +233,24 @@ def test_classic_refuses_a_file_of_near_copies_of_its_training_messages(cli, set
     assert json.loads(r.stdout)["metrics"]["macro_f1"] < 0.97
 
 
-def _prompt(settings, kind: str, examples):
+@pytest.mark.parametrize("policy", ["template", "exact"])
+def test_a_split_whose_train_part_holds_a_test_message_is_refused(settings, policy):
+    """A dataset's own splits are compared as they were drawn: never refused when honest (the template
+    split keeps near-copies together, the exact one identical texts), refused when they are not."""
+    from smishctl.data.prepare import Example, SplitOptions, load_dataset_splits
+    from smishctl.ops.leak_checks import refuse_scoring_training_items
+
+    ds = load_dataset_splits(None, settings, options=SplitOptions(policy=policy))
+    test = ds.split("test")
+    refuse_scoring_training_items("classic/tfidf-svm", ds, ds, "test", test)        # honest: nothing to refuse
+    copy = test[5].text.upper() if policy == "exact" else _near_copy(test[5].text, 1)
+    leaked = Example(id="x" * 16, text=copy, label=test[5].label, raw_text=copy)
+    ds = dataclasses.replace(ds, splits={**ds.splits, "train": [*ds.split("train"), leaked]})
+    with pytest.raises(ConfigError, match=f"would score 1 of {len(test)} messages it trains on"):
+        refuse_scoring_training_items("classic/tfidf-svm", ds, ds, "test", test)
+
+
+def _prompt(settings, kind: str, examples, prior: float | None = 0.5):
     """A prompt saved as optimize saves one, what it learned chosen by the test: a kNN pool (which also
     trains its SVM prior) or the fixed demos of a labeled program."""
     import dspy
@@ -246,7 +263,7 @@ def _prompt(settings, kind: str, examples):
 
     labels, adapter = ("ham", "spam", "smishing"), AdapterConfig(name="score")
     if kind == "knn":
-        program = KNNClassifier([(ex.text, ex.label) for ex in examples], labels, k=2, prior_weight=0.5)
+        program = KNNClassifier([(ex.text, ex.label) for ex in examples], labels, k=2, prior_weight=prior)
         state, messages = program.state(), render_messages(program.predict, labels, adapter)
     else:
         program = make_program(labels)
@@ -278,6 +295,9 @@ def test_a_prompt_never_scores_a_near_copy_of_its_pool_or_demos(served, project,
     copies = _file(project / "copies.csv", [(_near_copy(ex.text, i), ex.label) for i, ex in enumerate(train[:5])])
     with pytest.raises(ConfigError, match=r"would score 5 of 5 messages its demos or retrieval pool hold .*near-copies"):
         prepare(settings, EvalConfig(model="a1", prompt=clean.id, dataset=copies, evaluation_only=True))
+    if kind == "knn":  # the default program's pool, the whole train split, on the whole test split: honest
+        whole = _prompt(settings, kind, load_dataset_splits(None, settings).split("train"), prior=None)
+        assert prepare(settings, EvalConfig(model="a1", prompt=whole.id)).record.dataset["n_items"] > 1000
 
 
 def test_a_classic_run_names_where_it_learned(settings):
