@@ -104,7 +104,7 @@ REGISTRY: dict[str, DatasetSpec] = {
             citation="smishctl modern training pool (datasets/modern/README.md, labelling guide docs/labelling.md)",
             notes="Opt-in training data: 613 messages of 2024-2026 traffic whose templates and smishing campaigns "
             "are not in `modern` (eSIM swaps, marketplace buyers, fake landlords, voicemail and shared-document "
-            "lures...); much of its ham links to official domains. Use as --train-dataset or via feedback import.",
+            "lures...); a third of its ham links to official domains. Use as --train-dataset or via feedback import.",
         ),
     )
 }
