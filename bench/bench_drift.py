@@ -166,13 +166,25 @@ def extra_train_info(name: str | None) -> dict | None:
 
 def name_of(row: dict) -> str:
     """A row's program, with the extra training data it had (--extra-train)."""
-    return row["program"] + (f" + {row['extra_train']}" if row.get("extra_train") else "")
+    params = ", ".join(f"{k}={v.removeprefix('classic/')}" for k, v in (row.get("params") or {}).items())
+    return row["program"] + (f" ({params})" if params else "") + (f" + {row['extra_train']}" if row.get("extra_train") else "")
 
 
 def finetune_takes_feedback() -> bool:
     r = subprocess.run([sys.executable, "-m", "smishctl", "finetune", "--help"], capture_output=True, text=True,
                        env={**os.environ, "COLUMNS": "200"})
     return r.returncode == 0 and "--with-feedback" in r.stdout
+
+
+def knn_params(pairs: list[str]) -> dict:
+    """--knn-param KEY=VALUE options as optimize's --param dict (e.g. prior_model=..., signals=true)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--knn-param {pair!r}: use KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def build_program(program: str, settings, root: Path, args) -> tuple[dict, float, int | None]:
@@ -185,7 +197,8 @@ def build_program(program: str, settings, root: Path, args) -> tuple[dict, float
         from smishctl.ops.optimize import OptimizeConfig, run_optimize
 
         s = run_optimize(settings, OptimizeConfig(model=args.model, with_feedback=True, langfuse=False,
-                                                  train_size=args.knn_train_size, dev_size=args.knn_dev_size))
+                                                  train_size=args.knn_train_size, dev_size=args.knn_dev_size,
+                                                  params=knn_params(args.knn_param)))
         used = ((s.get("dataset") or {}).get("feedback") or {}).get("used")
         return {"model": args.model, "prompt": s["artifact"]}, time.perf_counter() - start, used
     extra = ["--model", args.model] if args.model else []
@@ -234,7 +247,8 @@ def run_n(n: int, reports: list[dict], held: list[dict], programs: list[str], sh
         imported = import_reports(root, reports[:n])
         print(f"N={n}: {imported['added']} report(s) imported, {imported['duplicates']} already known", flush=True)
         rows, without = [], {}
-        for extra in [None] + ([args.extra_train] if args.extra_train else []):
+        extras = [None] + ([args.extra_train] if args.extra_train else [])
+        for extra in extras[1:] if args.extra_only else extras:
             if extra:
                 added = import_extra(root, settings, extra)
                 print(f"N={n}: {added['added']} message(s) of {extra} imported, {added['duplicates']} already known",
@@ -244,16 +258,19 @@ def run_n(n: int, reports: list[dict], held: list[dict], programs: list[str], sh
                 how, build_s, used = build_program(program, settings, root, args)
                 row = {"n": n, "program": program, "extra_train": extra, "prompt": how["prompt"],
                        "build_s": round(build_s, 1), "reports_added": imported["added"]}
+                if program == "knn" and args.knn_param:
+                    row["params"] = knn_params(args.knn_param)
                 for target in [HELD] + ([IN_DIST] if args.in_distribution else []):
                     start = time.perf_counter()
                     r = score(settings, how, target, held_csv, args)
                     r["feedback_used"] = r["feedback_used"] if used is None else used
                     r["total_s"] = round(time.perf_counter() - start, 1)  # svm: includes training it
-                    if program == "svm":
+                    if program == args.vs:
                         svm_runs[target] = r["run"]
                     elif target in svm_runs:
                         r["vs_svm"] = paired_gain_interval(settings, svm_runs[target], r["run"])
-                    if extra:  # the same program and reports without the extra data, on the same items
+                        r["vs_program"] = args.vs
+                    if extra and not args.extra_only:  # the same program and reports without the extra data
                         r["vs_no_extra"] = paired_gain_interval(settings, without[program, target], r["run"])
                     else:
                         without[program, target] = r["run"]
@@ -283,12 +300,12 @@ def _gain(r: dict | None, key: str = "vs_svm") -> str:
     return f"{g['gain']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]" + (" *" if g["significant"] else "")
 
 
-def markdown(rows: list[dict], labels: tuple[str, ...]) -> str:
+def markdown(rows: list[dict], labels: tuple[str, ...], vs: str = "svm") -> str:
     n0 = rows[0]["n"] if rows else 0
     extra = any(r.get("extra_train") for r in rows)  # then a column for the gain the extra data gave
     lines = [f"| N reports | program | modern held macro-F1 [95% CI] | F1 {' / '.join(labels)} | vs N={n0} [paired 95% CI] "
-             f"| vs svm [paired 95% CI] | {'vs no extra [paired 95% CI] | ' if extra else ''}"
-             f"sms-phishing test macro-F1 [95% CI] | vs N={n0} | vs svm | {'vs no extra | ' if extra else ''}build s "
+             f"| vs {vs} [paired 95% CI] | {'vs no extra [paired 95% CI] | ' if extra else ''}"
+             f"sms-phishing test macro-F1 [95% CI] | vs N={n0} | vs {vs} | {'vs no extra | ' if extra else ''}build s "
              "| eval wall s | p50 ms/msg |",
              "|---" * (12 + 2 * extra) + "|"]
     for row in rows:
@@ -407,6 +424,11 @@ def main() -> None:
     ap.add_argument("--extra-train", metavar="DATASET",
                     help="a registered dataset (e.g. modern-train) every program also trains on: each program "
                     "runs without it and then with it, on the same reports and items")
+    ap.add_argument("--extra-only", action="store_true",
+                    help="with --extra-train: only the rows with the extra data (no 'vs no extra' column)")
+    ap.add_argument("--knn-param", action="append", default=[], metavar="KEY=VALUE",
+                    help="knn: an optimize --param (repeatable), e.g. prior_model=classic/tfidf-svm-signals")
+    ap.add_argument("--vs", default="svm", help="the program every other row is paired with (default svm)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary projects (their runs)")
     ap.add_argument("--also", nargs="+", type=Path, default=[],
                     help="earlier --out files whose rows join the table and the curve (this run's rows win, "
@@ -423,6 +445,11 @@ def main() -> None:
         if args.extra_train not in REGISTRY or REGISTRY[args.extra_train].all_test:
             ap.error(f"--extra-train {args.extra_train}: not a registered training dataset "
                      f"(use one of {', '.join(n for n, s in REGISTRY.items() if not s.all_test)})")
+    if args.vs not in PROGRAMS:
+        ap.error(f"--vs {args.vs}: use one of {', '.join(PROGRAMS)}")
+    if args.extra_only and not args.extra_train:
+        ap.error("--extra-only needs --extra-train")
+    knn_params(args.knn_param)
     if "lora" in programs and not finetune_takes_feedback():
         print("note: `smishctl finetune` has no --with-feedback: the lora rows are skipped", flush=True)
         programs.remove("lora")
@@ -441,7 +468,7 @@ def main() -> None:
     if args.plot_only:
         merged = merge_rows([], earlier)
         args.svg.write_text(svg(merged, merged[0][HELD]["n_items"]), encoding="utf-8")
-        print(markdown(merged, labels) + f"\ncurve in {args.svg}")
+        print(markdown(merged, labels, args.vs) + f"\ncurve in {args.svg}")
         return
 
     started = time.perf_counter()
@@ -457,7 +484,9 @@ def main() -> None:
                         "pool": len(pool), "held": len(held), "eval_limit": args.eval_limit,
                         "in_distribution": {"dataset": "sms-phishing", "split": "test", "limit": args.id_limit,
                                             "balanced": True} if args.in_distribution else None,
-                        "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model},
+                        "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model,
+                                "params": knn_params(args.knn_param)},
+                        "vs": args.vs, "extra_only": args.extra_only,
                         "extra_train": extra_train_info(args.extra_train)},
            "rows": out_rows, "wall_s": round(time.perf_counter() - started, 1),
            "load_average": round(os.getloadavg()[0], 2)}
@@ -466,7 +495,7 @@ def main() -> None:
     args.svg.parent.mkdir(parents=True, exist_ok=True)
     shown = merge_rows(out_rows, earlier)
     args.svg.write_text(svg(shown, shown[0][HELD]["n_items"]), encoding="utf-8")
-    print("\n" + markdown(shown, labels))
+    print("\n" + markdown(shown, labels, args.vs))
     print(f"\n* the paired interval excludes 0. {doc['wall_s']} s, load average {doc['load_average']}; "
           f"rows in {args.out}, curve in {args.svg}")
 
