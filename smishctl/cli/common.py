@@ -10,9 +10,22 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
 
-console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+from smishctl.util.inert import inert_text
+
+
+class InertConsole(Console):
+    """A rich Console whose printed text holds no control character: a message, a model's answer or a
+    field of a record cannot move the cursor, retitle or clear the terminal (smishctl.util.inert). Only
+    the text is changed, at the last step, so rich's own styles and control segments still work."""
+
+    def _render_buffer(self, buffer) -> str:
+        return super()._render_buffer(s if s.control else Segment(inert_text(s.text), s.style) for s in buffer)
+
+
+console = InertConsole(stderr=True, highlight=False)
+out = InertConsole(highlight=False)
 
 
 def _no_type_after_flags() -> None:

@@ -181,8 +181,7 @@ def _with_refs(text: str, refs: dict[str, str]) -> str:
 
 def _print_tables(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
     """Columns headed by short run references (whole run ids with --wide)."""
-    from rich.console import Console
-
+    from smishctl.cli.common import InertConsole
     from smishctl.report.terminal import comparison_table, legend, stats_table
 
     tables = [t for t in (comparison_table(cmp, refs), legend(cmp, refs), stats_table(cmp, refs)) if t is not None]
@@ -190,7 +189,7 @@ def _print_tables(cmp: dict, refs: dict[str, str], *, wide: bool) -> None:
     if wide:
         need = max(t.__rich_measure__(out, out.options.update_width(100_000)).maximum for t in tables)
         if need > out.width:
-            console_ = Console(width=need, file=out.file, highlight=False, force_terminal=out.is_terminal)
+            console_ = InertConsole(width=need, file=out.file, highlight=False, force_terminal=out.is_terminal)
     for t in tables:
         console_.print(t)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, print_json, settings
+from smishctl.cli.common import DebugOpt, InertConsole, JsonOpt, console, handled, print_json, settings
 
 # The keys of the interactive screen, spelled out: the legend must read the same without colour.
 KEYS = (("a", "accept gold"), ("r", "relabel"), ("m", "must-pass"), ("s", "skip"), ("u", "undo"), ("q", "quit"))
@@ -137,9 +137,7 @@ def _show(screen, session, item, position: int, total: int, message: str) -> Non
 
 
 def _interactive(session) -> None:
-    from rich.console import Console
-
-    screen = Console(highlight=False)
+    screen = InertConsole(highlight=False)
     queue = session.pending()
     pos, message = 0, ""
     total = len(queue)

@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from smishctl.cli.common import InertConsole
+
 SHORTEST = 12  # cells of a `shorten` column keep at least this many characters
 
 
@@ -93,7 +95,7 @@ def _cut(cell: str, width: int) -> str:
 
 def print_fitted(console: Console, fitted: Fitted, *, what: str = "columns") -> None:
     if fitted.width > console.width:  # Console.print never prints wider than the console
-        console = Console(width=fitted.width, file=console.file, highlight=False, no_color=console.no_color,
+        console = InertConsole(width=fitted.width, file=console.file, highlight=False, no_color=console.no_color,
                           force_terminal=console.is_terminal)
     console.print(fitted.table)
     if fitted.hidden:

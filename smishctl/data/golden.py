@@ -14,6 +14,7 @@ from smishctl.core.errors import ConfigError, DataError
 from smishctl.data.load import decode_utf8
 from smishctl.data.prepare import example_id, text_key
 from smishctl.util.fs import atomic_write_text, file_lock
+from smishctl.util.inert import csv_cell, csv_value
 from smishctl.util.paths import safe_child
 
 FOLDER = "golden"
@@ -73,6 +74,7 @@ def parse_golden(data: bytes, where: str) -> list[dict]:
                         hint="write a header line: text,label,note")
     items, seen = [], {}
     for n, row in enumerate(reader, 2):
+        row = {k: csv_value(v) for k, v in row.items() if isinstance(v, str)}  # undo _write's formula guard
         msg = (row.get("text") or "").strip()
         label = (row.get(label_col) or "").strip().lower()
         if not msg:
@@ -99,7 +101,7 @@ def _write(path: Path, items: list[dict]) -> None:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for it in items:
-        w.writerow([it["text"], it["label"], it.get("note", "")])
+        w.writerow([csv_cell(it["text"]), csv_cell(it["label"]), csv_cell(it.get("note", ""))])
     atomic_write_text(path, buf.getvalue())
 
 

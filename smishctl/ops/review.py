@@ -19,12 +19,15 @@ from pathlib import Path
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.records import RunRecord
+from smishctl.core.shapes import LIST, NONE, STR, check
 from smishctl.data.corrections import add_correction, remove_correction
 from smishctl.data.golden import add_golden, remove_golden
 from smishctl.data.prepare import SplitOptions, load_dataset_splits
 from smishctl.data.registry import DEFAULT_DATASET
 from smishctl.store.runs import open_run
-from smishctl.util.fs import atomic_write_json, atomic_write_text, read_json
+from smishctl.util.fs import atomic_write_json, atomic_write_text
+from smishctl.util.inert import csv_cell, csv_value
+from smishctl.util.jsonio import read_object
 
 STATE_FILE = "review.json"
 ACTIONS = ("accept", "relabel", "must-pass", "skip")
@@ -83,7 +86,7 @@ class ReviewSession:
         self.dataset = self.record.dataset_name or "dataset"
         self.labels = self.record.model_labels
         self.state_path = self.run.dir / STATE_FILE
-        self.state = read_json(self.state_path) if self.state_path.is_file() else {"run": self.run.id, "decisions": []}
+        self.state = _read_state(self.state_path) if self.state_path.is_file() else {"run": self.run.id, "decisions": []}
         self.must_pass_set = must_pass_set
         self._neighbours = None
 
@@ -158,6 +161,7 @@ class ReviewSession:
 
     # -- spreadsheet round trip -------------------------------------------------------------------
     def export_csv(self, path: Path) -> int:
+        """Every item as one row; a cell a spreadsheet would run as a formula is guarded (util.inert)."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(EXPORT_COLUMNS)
@@ -165,10 +169,10 @@ class ReviewSession:
         for it in self.items:
             near = " | ".join(f"{lab}: {text[:80]}" for text, lab, _ in self.nearest(it))
             d = done.get(it.item_id, {})
-            w.writerow([it.item_id, it.text, it.gold, it.pred or "", it.status,
-                        "" if it.margin is None else f"{it.margin:.3f}",
-                        json.dumps(it.probs) if it.probs else "", near, d.get("action", ""),
-                        d.get("label", "") if d.get("action") == "relabel" else "", ""])
+            w.writerow([csv_cell(v) for v in (
+                it.item_id, it.text, it.gold, it.pred or "", it.status, "" if it.margin is None else f"{it.margin:.3f}",
+                json.dumps(it.probs) if it.probs else "", near, d.get("action", ""),
+                d.get("label", "") if d.get("action") == "relabel" else "", "")])
         atomic_write_text(Path(path), buf.getvalue())
         return len(self.items)
 
@@ -190,6 +194,7 @@ class ReviewSession:
             raise DataError(f"{path} has no column {missing[0]!r}", hint="import a file written by --export")
         planned = []
         for n, row in enumerate(reader, 2):
+            row = {k: csv_value(v) for k, v in row.items() if isinstance(v, str)}  # undo export's formula guard
             action = (row.get("decision") or "").strip().lower()
             if not action:
                 continue
@@ -212,6 +217,21 @@ class ReviewSession:
             self.decide(item, action, label if action == "relabel" else None, note)
             applied += 1
         return {"applied": applied, "unchanged": unchanged, **self.counts()}
+
+
+DECISION_SHAPE = {"item_id": STR, "action": STR, "label": (STR, NONE), "note": (STR, NONE)}
+
+
+def _read_state(path: Path) -> dict:
+    """review.json through the bounded reader, with the types `decided` and `counts` rely on."""
+    state = read_object(path, {"decisions": LIST})
+    for n, d in enumerate(state.get("decisions", [])):
+        check(d, DECISION_SHAPE, f"{path}: decisions[{n}]")
+        if "item_id" not in d or d.get("action") not in ACTIONS:
+            raise DataError(f"{path}: decisions[{n}] has no item or an unknown action",
+                            hint="fix or remove the file (the review then starts again)")
+    state.setdefault("decisions", [])
+    return state
 
 
 class _Neighbours:

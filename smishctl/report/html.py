@@ -14,6 +14,7 @@ from smishctl.report.refs import letter_refs
 from smishctl.report.verdict import NO_GATES, verdict
 from smishctl.score.gates import metric_value
 from smishctl.score.rows import fmt_cell, fmt_delta
+from smishctl.util.inert import inert_text
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
@@ -329,7 +330,7 @@ def render_html(cmp: dict) -> str:
     confusions = "".join(
         f"<figure>{confusion_svg(r, _color(i))}<figcaption>{escape(r['name'])} (rows gold, columns predicted)"
         f"</figcaption></figure>" for i, r in enumerate(cmp["runs"]))
-    return f"""<!DOCTYPE html>
+    return inert_text(f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>smishctl compare — {escape(ds['name'])}/{escape(ds['split'])}</title><style>{CSS}</style></head>
@@ -353,4 +354,4 @@ baseline <code>{escape(str(cmp['baseline']))}</code>; generated {escape(cmp['cre
 {diff_html(cmp)}
 <script>{SCRIPT}</script>
 </body></html>
-"""
+""")  # no raw control character from a message or a record

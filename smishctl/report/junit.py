@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from smishctl.util.inert import inert_text
+
 
 def _case_name(case: dict) -> str:
     text = case["text"] if len(case["text"]) <= 70 else case["text"][:67] + "..."
@@ -39,4 +41,5 @@ def render_junit(cmp: dict) -> str:
             else:
                 ET.SubElement(case, "system-out").text = message
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    # Control characters are not allowed in XML 1.0: a message holding one would make the file unreadable.
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + inert_text(ET.tostring(suites, encoding="unicode")) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from smishctl.report.refs import letter_refs
 from smishctl.report.verdict import NO_GATES, verdict
 from smishctl.score.rows import fmt_cell, fmt_delta
+from smishctl.util.inert import inert_text
 
 
 def _esc(text) -> str:
@@ -113,4 +114,4 @@ def render_markdown(cmp: dict) -> str:
     lines += diff_markdown(cmp)
     if cmp["failures"]:
         lines += ["", "### Failures", ""] + [f"- {_esc(f)}" for f in cmp["failures"]]
-    return "\n".join(lines) + "\n"
+    return inert_text("\n".join(lines) + "\n")  # no raw ESC or BEL from a message or a record
