@@ -302,3 +302,22 @@ def test_a_deployment_field_of_the_wrong_type_is_refused(project):
         fh.write('\n[models.alias.fleet]\ndeployments = [{ litellm = "openai/x", api_base = 5 }]\n')
     with pytest.raises(ConfigError, match=r"\[models.alias.fleet\] deployments\[0\].api_base must be a string"):
         load_settings(project)
+
+
+def test_the_last_release_is_read_from_the_history_by_name_only():
+    from smishctl.store.production import last_release
+
+    history = [{"to": {"release": "r0001"}}, {"to": {"release": "../../elsewhere"}}, {"action": "rollback"}]
+    assert last_release(history) == "r0001" and last_release([]) is None
+
+
+def test_an_edited_recorded_run_of_production_is_not_its_baseline(project, fault, promoted):
+    """Production's recorded run, edited after the promotion, measured nothing known: the next promotion
+    evaluates production on the candidate's items instead of reading it."""
+    settings, _art = promoted
+    _edit_run(settings, "run-a1", lambda rec: rec["identity"].pop("adapter"))
+    fault.reset()
+    cand = make_artifact(settings, model="a1", adapter="score", instructions="Decide: ham, spam or smishing?")
+    promotion_run(settings, cand, run_id="run-cand")
+    res = promote(settings, cand.id, run="run-cand", reason="second")
+    assert res["release"] == "r0002" and len(fault.chat_requests()) == 30  # production evaluated, not read
