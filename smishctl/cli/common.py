@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -88,6 +89,11 @@ def handled(debug: bool = False) -> Iterator[None]:
     except Exception as exc:  # an unexpected failure: still one line unless --debug
         if debug:
             _print_traceback(exc)
+            raise typer.Exit(1) from None
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # expected, not a bug
+            where = f", writing {exc.filename}" if exc.filename else ""
+            console.print(f"[red]error:[/red] the disk is full ({plain(exc.strerror)}{plain(where)}) — free some "
+                          f"space, then run the command again", soft_wrap=True)
             raise typer.Exit(1) from None
         first = str(exc).splitlines()[0] if str(exc) else ""
         console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {plain(_redact(first))} (re-run with --debug)",

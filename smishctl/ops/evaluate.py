@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import platform
 import time
 from collections.abc import Callable
@@ -282,6 +284,10 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
             run.write(record)
             raise Interrupted(f"interrupted: {seen} of {len(plan.items)} items recorded in run {run.id}",
                               hint=f"finish it with: smishctl evaluate --resume {run.id}") from None
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            raise _stopped_by_full_disk(run, record, writer, exc, seen, len(plan.items)) from None
         writer.close()
         rows = run.predictions(slim=True)  # without texts: memory stays small on large datasets
         record.metrics = run_metrics(rows, record)
@@ -303,6 +309,25 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         run.write(record)
         return record.to_dict()
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _stopped_by_full_disk(run: Run, record: RunRecord, writer: PredictionWriter, exc: OSError, seen: int,
+                          total: int) -> SmishError:
+    """The run left interrupted, where the disk still takes run.json (else it stays `running`, which
+    --resume takes too): the rows so far are kept, a torn last one is dropped on resume."""
+    with contextlib.suppress(OSError):
+        writer.close()
+    record.status = "interrupted"
+    record.extra["interrupted_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    with contextlib.suppress(OSError):
+        record.metrics = run_metrics(run.predictions(allow_damaged=True), record)
+        run.write(record)
+    return SmishError(f"the disk is full ({exc.strerror}, writing {exc.filename or run.dir}): {seen} of {total} "
+                      f"items recorded in run {run.id}",
+                      hint=f"free some space, then finish it with: smishctl evaluate --resume {run.id}", exit_code=3)
 
 
 def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
