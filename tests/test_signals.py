@@ -367,3 +367,43 @@ def test_runs_show_items_and_review_show_signals(settings, cli):
     text = screen.export_text()
     assert extract(item.text).items[0].name in text
     assert [line for line in text.splitlines() if len(line) > 80] == []
+
+
+# ---- the kNN program's prior can be the signal-aware SVM --------------------------------------
+
+@pytest.mark.model
+def test_a_knn_prior_can_read_signals_and_its_artifact_names_the_lists(settings):
+    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.solve.classic import make_pipeline, softmax_scores
+    from smishctl.solve.knn import KNNClassifier
+    from smishctl.store.artifacts import PROGRAM, resolve_artifact
+    from smishctl.store.programs import load_program
+
+    labels = ("ham", "spam", "smishing")
+    s = run_optimize(settings, OptimizeConfig(optimizer="knn", train_size=12, dev_size=3, langfuse=False,
+                                              params={"k": "2", "prior": "0.5",
+                                                      "prior_model": "classic/tfidf-svm-signals"}))
+    art = resolve_artifact(settings.prompts_dir, s["artifact"])
+    state = json.loads((art.dir / PROGRAM).read_text())
+    assert state["prior"] == {"model": "classic/tfidf-svm-signals", "weight": 0.5,
+                              "signals_sha256": load_lists().identity["sha256"]}
+    program = load_program(art, labels)
+    text = "USPS: pay the $1.99 fee within 24 hours at usps.com-trackrdv.top/us"
+    svm = make_pipeline("tfidf-svm-signals").fit([t for t, _ in program.pool], [lab for _, lab in program.pool])
+    assert program.prior_probs(text) == {lab: softmax_scores(svm, text).get(lab, 0.0) for lab in labels}
+    # Lists other than those it was optimized with: the prior would not be the one evaluated.
+    with pytest.raises(ValueError, match="reference lists changed"):
+        KNNClassifier.from_state({**state, "prior": {**state["prior"], "signals_sha256": "0" * 64}}, labels)
+
+
+def test_an_unknown_prior_model_is_refused_before_any_model_call(settings):
+    from smishctl.core.errors import ConfigError
+    from smishctl.ops.optimizers import knn_grid
+    from smishctl.solve.knn import KNNClassifier
+
+    params = {"k": "2", "order": "nearest-last", "dedup": "false", "instructions": "knn", "words": "labels",
+              "max_demo_chars": "320", "prior": "0.5", "prior_model": "classic/bert"}
+    with pytest.raises(ConfigError, match="prior_model"):
+        knn_grid(params, ("ham", "spam", "smishing"))
+    with pytest.raises(ValueError, match="unknown prior model"):
+        KNNClassifier([("hi", "ham"), ("win", "spam")], ("ham", "spam"), prior_model="classic/tfidf-knn")

@@ -15,6 +15,7 @@ import threading
 
 import dspy
 
+from smishctl.signals import load_lists
 from smishctl.solve.adapters import decide
 from smishctl.solve.calibration import combine_with_prior
 from smishctl.solve.classic import make_pipeline, softmax_scores
@@ -24,6 +25,9 @@ ORDERS = ("nearest-last", "nearest-first")
 DEDUP_COSINE = 0.9  # demos this similar to a nearer demo add prompt tokens, not information
 MAX_DEMO_CHARS = 320  # two SMS segments: long demos cost prompt time and rarely decide the label
 PRIOR_MODEL = "classic/tfidf-svm"
+# The classic models a prior can be (optimize --param prior_model=...). The signal-aware SVM reads the
+# bundled reference lists; their hash is stored with the program, so the artifact names what it read.
+PRIOR_MODELS = ("classic/tfidf-svm", "classic/tfidf-svm-signals")
 # The default search uses weight 0.5, an equal-weight geometric mean: on 300 balanced dev messages it
 # gains +0.053 macro-F1 [+0.021, +0.087] over the same program without it (bench/RESULTS.md).
 
@@ -41,7 +45,8 @@ def tfidf_features():
 class KNNClassifier(dspy.Module):
     def __init__(self, pool: list[tuple[str, str]], labels: tuple[str, ...], k: int = 8,
                  instructions: str | None = None, order: str = "nearest-last", dedup: bool = False,
-                 max_demo_chars: int | None = None, prior_weight: float | None = None):
+                 max_demo_chars: int | None = None, prior_weight: float | None = None,
+                 prior_model: str = PRIOR_MODEL):
         super().__init__()
         if not pool:
             raise ValueError("the kNN pool is empty")
@@ -53,6 +58,9 @@ class KNNClassifier(dspy.Module):
         self.order = order
         self.dedup = dedup
         self.max_demo_chars = max_demo_chars
+        if prior_model not in PRIOR_MODELS:
+            raise ValueError(f"unknown prior model {prior_model!r}: use one of {', '.join(PRIOR_MODELS)}")
+        self.prior_model = prior_model
         # Stored resolved, so a saved program keeps its wording when the defaults change.
         self.instructions = instructions or KNN_INSTRUCTIONS
         self.predict = dspy.Predict(make_signature(self.labels, self.instructions))
@@ -73,7 +81,8 @@ class KNNClassifier(dspy.Module):
     def _svm(self):
         with self._prior_lock:
             if self._prior is None:
-                self._prior = make_pipeline("tfidf-svm").fit([t for t, _ in self.pool], [lab for _, lab in self.pool])
+                self._prior = make_pipeline(self.prior_model.split("/", 1)[1]).fit(
+                    [t for t, _ in self.pool], [lab for _, lab in self.pool])
             return self._prior
 
     def prior_probs(self, sms: str) -> dict[str, float]:
@@ -118,7 +127,9 @@ class KNNClassifier(dspy.Module):
     def settings(self) -> dict:
         out = {"k": self.k, "order": self.order, "dedup": self.dedup, "max_demo_chars": self.max_demo_chars}
         if self.prior_weight:
-            out["prior"] = {"model": PRIOR_MODEL, "weight": self.prior_weight}
+            out["prior"] = {"model": self.prior_model, "weight": self.prior_weight}
+            if self.prior_model.endswith("-signals"):
+                out["prior"]["signals_sha256"] = load_lists().identity["sha256"]
         return out
 
     def state(self) -> dict:
@@ -130,7 +141,11 @@ class KNNClassifier(dspy.Module):
         if state.get("kind") != "knn":
             raise ValueError("not a kNN program state")
         # Programs saved before order/dedup/truncation existed used nearest-last, no dedup, whole demos.
+        prior = state.get("prior") or {}
+        if prior.get("signals_sha256") and prior["signals_sha256"] != load_lists().identity["sha256"]:
+            raise ValueError("the signal reference lists changed since this program was optimized: its prior would "
+                             "not be the one evaluated; optimize it again")
         return cls([(p["sms"], p["label"]) for p in state["pool"]], labels, k=state["k"],
                    instructions=state.get("instructions"), order=state.get("order", "nearest-last"),
                    dedup=bool(state.get("dedup", False)), max_demo_chars=state.get("max_demo_chars"),
-                   prior_weight=(state.get("prior") or {}).get("weight"))
+                   prior_weight=prior.get("weight"), prior_model=prior.get("model", PRIOR_MODEL))
