@@ -200,6 +200,7 @@ def knn_grid(params: dict, labels: tuple[str, ...], start: str | None = None) ->
         "words": _grid_values("words", params["words"], tuple(LABEL_WORDINGS)),
         "max_demo_chars": _grid_values("max_demo_chars", params["max_demo_chars"], cast=_chars),
         "prior": _grid_values("prior", params.get("prior", "off"), cast=_prior),
+        "signals": _grid_values("signals", params.get("signals", "false"), cast=_bool),
     }
     # One prior model per search (not an axis): checked here, before any model call.
     _grid_values("prior_model", params.get("prior_model", PRIOR_MODEL), PRIOR_MODELS)
@@ -220,7 +221,7 @@ def _knn(student, trainset, devset, ctx):
     for n, cand in enumerate(prompts, 1):
         program = KNNClassifier(pool, ctx.labels, k=cand["k"], instructions=variants[cand["instructions"]],
                                 order=cand["order"], dedup=cand["dedup"], max_demo_chars=cand["max_demo_chars"],
-                                prior_model=ctx.params.get("prior_model", PRIOR_MODEL))
+                                prior_model=ctx.params.get("prior_model", PRIOR_MODEL), signals=cand["signals"])
         words = {k: v for k, v in LABEL_WORDINGS[cand["words"]].items() if k in ctx.labels}
         adapter = replace(ctx.adapter, label_words=words)
         note = ", ".join(f"{k}={v}" for k, v in cand.items() if k != "prior")
@@ -272,11 +273,12 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "GEPA: reflective instruction evolution (use --teacher as the reflection model)"),
     "knn": OptimizerSpec(
         _knn, {"k": "4,8", "order": "nearest-last", "dedup": "false", "instructions": "knn", "words": "labels",
-               "max_demo_chars": "320", "prior": "0.5", "prior_model": PRIOR_MODEL}, 3,
+               "max_demo_chars": "320", "prior": "0.5", "prior_model": PRIOR_MODEL, "signals": "false"}, 3,
         "per-message demos: the k most similar training messages (TF-IDF); comma-separated values are searched "
         "on dev (e.g. --param k=4,8,16); prior=0.5 combines the model's label probabilities with a TF-IDF SVM's "
         "(prior=off: the model alone); prior_model=classic/tfidf-svm-signals makes that SVM read the message "
-        "signals too", program_kind="knn", default_train_size=100_000),
+        "signals too; signals=true follows the SMS and each demo with one line of its signals (false,true: searched)",
+        program_kind="knn", default_train_size=100_000),
 }
 
 DEFAULT_OPTIMIZER = "knn"

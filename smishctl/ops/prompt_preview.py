@@ -46,7 +46,8 @@ def messages_for(settings: Settings, ref: str, text: str) -> Preview:
     retrieves = hasattr(program, "neighbours")
     if retrieves:
         predictor = program.predict
-        demos = [{"sms": t, "label": lab} for t, lab in program.neighbours(sent)]
+        pairs, sent = program.chat_inputs(sent)  # the demos and SMS as forward() sends them (signals line)
+        demos = [{"sms": t, "label": lab} for t, lab in pairs]
     else:
         predictor = program.predictors()[0]
         demos = [d.toDict() if hasattr(d, "toDict") else dict(d) for d in predictor.demos]

@@ -19,6 +19,7 @@ from smishctl.signals import load_lists
 from smishctl.solve.adapters import decide
 from smishctl.solve.calibration import combine_with_prior
 from smishctl.solve.classic import make_pipeline, softmax_scores
+from smishctl.solve.label_chat import SIGNALS_FORMAT, signals_line, with_signals
 from smishctl.solve.signature import KNN_INSTRUCTIONS, make_signature
 
 ORDERS = ("nearest-last", "nearest-first")
@@ -46,7 +47,7 @@ class KNNClassifier(dspy.Module):
     def __init__(self, pool: list[tuple[str, str]], labels: tuple[str, ...], k: int = 8,
                  instructions: str | None = None, order: str = "nearest-last", dedup: bool = False,
                  max_demo_chars: int | None = None, prior_weight: float | None = None,
-                 prior_model: str = PRIOR_MODEL):
+                 prior_model: str = PRIOR_MODEL, signals: bool = False):
         super().__init__()
         if not pool:
             raise ValueError("the kNN pool is empty")
@@ -61,6 +62,8 @@ class KNNClassifier(dspy.Module):
         if prior_model not in PRIOR_MODELS:
             raise ValueError(f"unknown prior model {prior_model!r}: use one of {', '.join(PRIOR_MODELS)}")
         self.prior_model = prior_model
+        # The SMS and each demo followed by one line of their analyst signals (label_chat.signals_line).
+        self.signals = bool(signals)
         # Stored resolved, so a saved program keeps its wording when the defaults change.
         self.instructions = instructions or KNN_INSTRUCTIONS
         self.predict = dspy.Predict(make_signature(self.labels, self.instructions))
@@ -91,6 +94,10 @@ class KNNClassifier(dspy.Module):
         return {lab: probs.get(lab, 0.0) for lab in self.labels}
 
     def neighbours(self, sms: str) -> list[tuple[str, str]]:
+        """The demos for `sms` as (text, label), in prompt order."""
+        return [self._demo(i) for i in self._nearest(sms)]
+
+    def _nearest(self, sms: str) -> list[int]:
         sims = (self._matrix @ self._vec.transform([sms]).T).toarray().ravel()
         ranked = sims.argsort()[::-1]
         if not self.dedup:
@@ -103,18 +110,27 @@ class KNNClassifier(dspy.Module):
                     top.append(i)
                 if len(top) == self.k:
                     break
-        demos = [self._demo(i) for i in top]  # most similar first
-        return demos if self.order == "nearest-first" else list(reversed(demos))
+        top = [int(i) for i in top]  # most similar first
+        return top if self.order == "nearest-first" else list(reversed(top))
 
-    def _demo(self, i: int) -> tuple[str, str]:
-        text, label = self.pool[i]
+    def _demo(self, i: int, signals: bool = False) -> tuple[str, str]:
+        full, label = self.pool[i]
+        text = full
         if self.max_demo_chars and len(text) > self.max_demo_chars:
             text = text[: self.max_demo_chars].rstrip() + " …"
+        if signals:  # the signals of the whole message, as the SMS to classify gets them
+            text = f"{text}\n{signals_line(full)}"
         return text, label
 
+    def chat_inputs(self, sms: str) -> tuple[list[tuple[str, str]], str]:
+        """(demos, SMS) as the model is sent them: retrieval and the prior read the bare SMS, the model
+        reads it (and each demo) with its signals line when signals are on. prompts show --for uses it."""
+        demos = [self._demo(i, self.signals) for i in self._nearest(sms)]
+        return demos, with_signals(sms) if self.signals else sms
+
     def forward(self, sms: str):
-        demos = [dspy.Example(sms=t, label=lab) for t, lab in self.neighbours(sms)]
-        pred = self.predict(sms=sms, demos=demos)
+        demos, shown = self.chat_inputs(sms)
+        pred = self.predict(sms=shown, demos=[dspy.Example(sms=t, label=lab) for t, lab in demos])
         probs = pred.get("probs")
         if self.prior_weight and probs:
             probs = combine_with_prior(probs, self.prior_probs(sms), self.prior_weight)
@@ -130,6 +146,8 @@ class KNNClassifier(dspy.Module):
             out["prior"] = {"model": self.prior_model, "weight": self.prior_weight}
             if self.prior_model.endswith("-signals"):
                 out["prior"]["signals_sha256"] = load_lists().identity["sha256"]
+        if self.signals:  # absent when off: programs saved before signals keep their bytes and identity
+            out["signals"] = {"format": SIGNALS_FORMAT, "lists_sha256": load_lists().identity["sha256"]}
         return out
 
     def state(self) -> dict:
@@ -145,7 +163,15 @@ class KNNClassifier(dspy.Module):
         if prior.get("signals_sha256") and prior["signals_sha256"] != load_lists().identity["sha256"]:
             raise ValueError("the signal reference lists changed since this program was optimized: its prior would "
                              "not be the one evaluated; optimize it again")
+        signals = state.get("signals")
+        if signals:
+            if not isinstance(signals, dict) or signals.get("format") != SIGNALS_FORMAT:
+                raise ValueError(f"the program's signals line {signals!r} is not {SIGNALS_FORMAT!r}: optimize it again")
+            if signals.get("lists_sha256") != load_lists().identity["sha256"]:
+                raise ValueError("the signal reference lists changed since this program was optimized: its signals "
+                                 "line would not be the one evaluated; optimize it again")
         return cls([(p["sms"], p["label"]) for p in state["pool"]], labels, k=state["k"],
                    instructions=state.get("instructions"), order=state.get("order", "nearest-last"),
                    dedup=bool(state.get("dedup", False)), max_demo_chars=state.get("max_demo_chars"),
-                   prior_weight=prior.get("weight"), prior_model=prior.get("model", PRIOR_MODEL))
+                   prior_weight=prior.get("weight"), prior_model=prior.get("model", PRIOR_MODEL),
+                   signals=bool(signals))
