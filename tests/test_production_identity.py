@@ -81,6 +81,7 @@ def test_an_alias_moved_to_another_endpoint_refuses_to_serve(cli, project, fault
         r = cli("promote", "--status")
         assert r.returncode == 0 and "not served:" in r.stdout and "endpoint" in r.stdout, r.stdout
         assert "endpoint" in status(load_settings(project))["serving_problem"]
+        _one_line_exit_2(cli("compare", "run-a1", "--baseline", "production"), "would not serve what was promoted")
         assert other.chat_requests() == []
         # Re-evaluated for the new endpoint, the same artifact can be promoted again (not "already in production").
         moved = load_settings(project)

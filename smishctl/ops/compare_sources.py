@@ -9,6 +9,7 @@ from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.models.registry import CLASSIC_PREFIX
 from smishctl.ops.evaluate import EvalConfig, find_or_evaluate
 from smishctl.ops.pairing import RunData, load_run
+from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.store.artifacts import resolve_artifact
 from smishctl.store.production import read_current
@@ -75,6 +76,7 @@ def production_run(settings: Settings, like: RunData | None, *, on_start=None, o
     current = read_current(settings)
     if current is None:
         raise ConfigError("--baseline production: nothing is in production yet", hint="promote an artifact first")
+    served_system(settings, current)  # production is what was promoted: a moved alias is not its baseline
     rd = production_baseline(settings, current, like.record if like is not None else None,
                              on_start=on_start, on_item=on_item, on_reuse=on_reuse)
     if rd is None:
