@@ -5,12 +5,15 @@ RecursionError, AttributeError or ValueError."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from factories import make_artifact, promotion_run, record_run
 
+import smishctl
 from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError, DataError
 from smishctl.data.feedback import parse_reports, read_feedback
@@ -163,3 +166,19 @@ def test_the_reader_limits(tmp_path):
         jsonio.loads("{", where="x")
     with pytest.raises(ValueError):  # readers that skip an unreadable file on ValueError keep doing so
         jsonio.loads(b"\xff", where="x")
+
+
+def test_json_is_decoded_in_one_place():
+    """Every JSON read goes through smishctl.util.jsonio (a reader of its own would skip the limits)."""
+    allowed = {
+        "util/jsonio.py",  # the reader
+        "tracking/push.py",  # re-encodes messages already read through the reader, to swap a placeholder
+    }
+    found = []
+    root = Path(smishctl.__file__).parent
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in ("load", "loads")
+                    and isinstance(node.value, ast.Name) and node.value.id in ("json", "tomllib")):
+                found.append(str(path.relative_to(root)))
+    assert sorted(set(found) - allowed) == ["core/config.py"]  # smishctl.toml: TOML, bounded where it is read

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smishctl.core.errors import ConfigError
+from smishctl.util.jsonio import MAX_FILE_BYTES, loads
 
 BUNDLED = Path(__file__).resolve().parents[1] / "bundled" / "signals"
 FILES = ("brands", "shorteners", "tlds")
@@ -40,7 +41,7 @@ class ReferenceLists:
 
 def _read(name: str) -> tuple[dict, str]:
     data = (BUNDLED / f"{name}.json").read_bytes()
-    return json.loads(data), hashlib.sha256(data).hexdigest()
+    return loads(data, where=f"{BUNDLED / name}.json", max_bytes=MAX_FILE_BYTES), hashlib.sha256(data).hexdigest()
 
 
 def _strings(value, where: str) -> list[str]:
