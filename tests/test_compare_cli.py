@@ -131,8 +131,8 @@ def test_cli_reports(cli, runs, project):
     assert "| macro-F1 |" in md and "❌" in md and "McNemar" in md and "`macro_f1>=0.8`" in md
     suite = ET.parse(project / "r.xml").getroot()
     cases = suite.findall(".//testcase")
-    # two gated candidates x one gate + two no_regression checks + every run's error budget
-    assert len(cases) == 4 + 3
+    # two gated candidates x one gate + two no_regression checks
+    assert len(cases) == 4
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     assert sorted(failed) == ["macro_f1>=0.8 [bad]", "no_regression [bad]"]
     assert suite.get("failures") == "2"

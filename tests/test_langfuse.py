@@ -258,12 +258,12 @@ def test_errored_and_invalid_items_are_recorded_and_scored(tmp_path, server, lf_
     assert "AuthenticationError" in gen["attributes"]["langfuse.observation.status_message"]
     scores = {(s["traceId"], s["name"]): s for s in server.scores.values() if s.get("traceId")}
     assert scores[(err, "error")]["value"] == 1.0 and scores[(err, "predicted")]["value"] == "<error>"
-    assert (err, "correct") not in scores  # errors stay out of accuracy, as in the local metrics
+    assert scores[(err, "correct")]["value"] == 0.0  # an error is a wrong answer, as in the local metrics
     inv = item_trace_id(run.id, "a000000000000003")
     assert scores[(inv, "predicted")]["value"] == "<invalid>" and scores[(inv, "correct")]["value"] == 0.0
     run_level = {s["name"]: s["value"] for s in server.scores.values() if s.get("datasetRunId")}
     assert run_level["error_rate"] == pytest.approx(0.25)
-    assert run_level["accuracy"] == pytest.approx(1 / 3)
+    assert run_level["accuracy"] == pytest.approx(1 / 4)  # the errored item counts as wrong
     # the provider key echoed in the error never reaches Langfuse
     _no_secrets(server)
     assert b"[redacted]" in _bodies(server) or b"***" in _bodies(server)
@@ -520,7 +520,7 @@ def test_compare_prints_experiment_links_of_pushed_runs(tmp_path, server, lf_env
     _, run_b, _ = synthetic_run(root, "20261126-100001-synthetic-zero-shot-0002")
     status = push_run(settings, run_a)
     assert status["status"] == "pushed"
-    res = run_cli("compare", run_a.id, run_b.id, "--no-langfuse", cwd=root,
+    res = run_cli("compare", run_a.id, run_b.id, "--no-langfuse", "--max-error-rate", "0.5", cwd=root,
                   env={"SMISHCTL_HOME": str(root), "LANGFUSE_BASE_URL": server.url})
     assert res.returncode == 0, res.stderr
     assert "Langfuse: " in res.stderr and status["url"] in res.stderr

@@ -128,8 +128,8 @@ def compare(
                 baseline_index = 0
         if not data:
             raise ConfigError("nothing to compare", hint="pass run ids (see smishctl runs list) or --models a,b")
-        budget = error_budget(s) if max_error_rate is None else max_error_rate
-        options = CompareOptions(gates=gates, max_error_rate=budget, no_regression=no_regression,
+        options = CompareOptions(gates=gates, max_error_rate=max_error_rate, error_budget=error_budget(s),
+                                 no_regression=no_regression,
                                  n_boot=bootstrap, seed=seed, strict_items=strict_items)
         _report_new_runs(s, data, enabled=not no_langfuse)
         check = None

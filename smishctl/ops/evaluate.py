@@ -219,7 +219,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
     Ctrl-C marks the run interrupted (resume later). Hopeless runs stop early and are left aborted
     (resumable), never complete: a failure every call shares (refused key, no such model, an endpoint
     never reached) at once; otherwise an error budget (`max_errors` making up half the items, or the
-    first `first_calls` calls all failing; at the end, half the items failed however few they are); and a
+    first `first_calls` calls all failing; at the end, most items failed however few they are); and a
     run that scored no item at all.
     """
     run, record = plan.run, plan.record
@@ -294,17 +294,19 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         add_wall_time()
         last = next((r["error"] for r in reversed(rows) if r["error"]), "?")
         resume_hint = f"check the model endpoint, then: smishctl evaluate --resume {run.id}"
+        if over_budget():
+            abort(rows)
+            why = f"error budget: the first {tried} calls all failed" if all_failing() else "error budget"
+            raise SmishError(f"stopped after {errors} errors in {seen} items ({why}); last: {last}",
+                             hint=resume_hint, exit_code=3)
         if rows and record.metrics["n_scored"] == 0:  # every item an error: nothing was evaluated
             abort(rows)
             raise SmishError(f"no item was scored: {errors} errors in {seen} items; last: {last}",
                              hint=resume_hint, exit_code=3)
-        failed_most = bool(rows) and 2 * record.metrics["n_errors"] >= len(rows)  # at the end, however few
-        if over_budget() or failed_most:
+        if 2 * record.metrics["n_errors"] > len(rows):  # most items failed, however few: not an evaluation
             abort(rows)
-            why = (f"error budget: the first {tried} calls all failed" if all_failing()
-                   else "error budget: at least half the items failed" if failed_most else "error budget")
-            raise SmishError(f"stopped after {errors} errors in {seen} items ({why}); last: {last}",
-                             hint=resume_hint, exit_code=3)
+            raise SmishError(f"stopped after {errors} errors in {seen} items (error budget: most items failed); "
+                             f"last: {last}", hint=resume_hint, exit_code=3)
         record.status = "complete"
         record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         run.write(record)

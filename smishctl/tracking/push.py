@@ -359,7 +359,8 @@ def _score(trace_id: str | None, name: str, value, data_type: str, *, run_id: st
 
 
 def item_scores(record: dict | RunRecord, row: dict, t_end: int | None = None) -> list[dict]:
-    """correct (BOOLEAN; not for errors, as locally), predicted (CATEGORICAL), error (BOOLEAN)."""
+    """correct (BOOLEAN; an error or invalid answer is wrong, as locally), predicted (CATEGORICAL), error
+    (BOOLEAN)."""
     run_id = RunRecord.of(record).id
     trace_id = item_trace_id(run_id, row["item_id"])
     obs = observation_id_for(f"{trace_id}/item")
@@ -367,9 +368,8 @@ def item_scores(record: dict | RunRecord, row: dict, t_end: int | None = None) -
     status = row["status"]
     predicted = row["pred"] if status == "ok" else INVALID_LABEL if status == "invalid" else ERROR_LABEL
     out = []
-    if status != "error":
-        out.append(_score(trace_id, "correct", 1.0 if predicted == row["gold"] else 0.0, "BOOLEAN", **kw,
-                          comment=f"gold {row['gold']}, predicted {predicted}"))
+    out.append(_score(trace_id, "correct", 1.0 if predicted == row["gold"] else 0.0, "BOOLEAN", **kw,
+                      comment=f"gold {row['gold']}, predicted {predicted}"))
     out.append(_score(trace_id, "predicted", predicted, "CATEGORICAL", **kw))
     out.append(_score(trace_id, "error", 1.0 if status == "error" else 0.0, "BOOLEAN", **kw,
                       comment=redact_obj(row.get("error")) if status == "error" else None))
