@@ -342,7 +342,7 @@ def test_near_copies_are_the_same_template_not_only_the_same_text():
     cos = (vec.transform([scored[2], scored[5]]) @ vec.transform([LEARNED[2], LEARNED[1]]).T).toarray()
     assert 0.8 <= cos[0, 0] < 0.99 and 0.2 < cos[1, 1] < 0.8, cos
     assert template_key(scored[2]) != template_key(LEARNED[2]) and template_key("k.") == template_key("K")
-    assert template_key(scored[0]) == template_key(LEARNED[0]) and template_key(":) !!") == template_key(":)")
+    assert template_key(scored[0]) == template_key(LEARNED[0]) and template_key(":-) :-) x") == template_key(":-)")
     # A link or address with its dots swapped is still masked as one.
     assert template_key("visit www!prize-club!co!uk now") == template_key("visit www.prize-club.co.uk now")
     assert not near_copies([], scored).scored.any() and near_copies(LEARNED, []).learned.tolist() == [False] * 4

@@ -137,7 +137,8 @@ def warn_unused_feedback(info: dict | None) -> None:
     if info.get("used"):
         return
     n = info.get("reports") or 0
-    why = (f"none of the {n} report(s) in {info.get('file')} can train (dev/test items or other labels)" if n
+    why = (f"none of the {n} report(s) in {info.get('file')} can train (dev/test items, near-copies of them, or "
+           "other labels)" if n
            else f"{info.get('file')} holds no reports (smishctl feedback add or import)")
     warn(f"--with-feedback added nothing: {why}")
 

@@ -25,7 +25,7 @@ import numpy as np
 from smishctl.data.prepare import text_key
 from smishctl.data.templates import DEFAULT_THRESHOLD, mask, masked_vectorizer, similar_pairs
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"(?u)\b\w\w+\b|_\w+_")  # the tokens masked_vectorizer sees
 # Punctuation that never belongs in a link or address, between two word characters (www!shop!com).
 _JOINED = re.compile(r"(?<=\w)[!,;*|'\"`^~]+(?=\w)")
 
@@ -37,9 +37,14 @@ def unobfuscate(text: str) -> str:
 
 
 def template_key(text: str) -> str:
-    """Equal for copies that differ only in case, spacing, punctuation or a masked variable part (so
-    every message without a word, such as ":)", is one empty template: there is nothing else to tell)."""
-    return " ".join(_WORD.findall(mask(unobfuscate(text))))
+    """The words the template grouping sees, in order: equal for copies that differ only in case,
+    spacing, punctuation, a one-letter word or a masked variable part (so every message without a word
+    of two letters, such as ":)" or "k.", is one empty template: there is nothing else to tell)."""
+    return _key(mask(unobfuscate(text)))
+
+
+def _key(masked: str) -> str:
+    return " ".join(_WORD.findall(masked))
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,12 @@ class NearCopies:
 
 def near_copies(learned: Sequence[str], scored: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> NearCopies:
     """The near-copy pairs between `learned` and `scored`: an equal template key, or a masked cosine of
-    at least `threshold` (features fitted on both sides, links unobfuscated). Sparse and chunked:
-    ~5k x 1.2k messages in about a second."""
-    plain_l, plain_s = [unobfuscate(t) for t in learned], [unobfuscate(t) for t in scored]
-    return _pairs(learned, scored, template_key, plain_l, plain_s, threshold, None)
+    at least `threshold` (features fitted on both sides, links unobfuscated). Each text is masked once;
+    sparse and chunked: ~5k x 1.2k messages in under a second."""
+    masked = [mask(unobfuscate(t)) for t in [*learned, *scored]]
+    keys = [_key(m) for m in masked]
+    n = len(learned)
+    return _pairs(keys[:n], keys[n:], masked[:n], masked[n:], threshold, None)
 
 
 def split_near_copies(ds, learned: Sequence[str], scored: Sequence[str]) -> NearCopies:
@@ -72,32 +79,40 @@ def split_near_copies(ds, learned: Sequence[str], scored: Sequence[str]) -> Near
     at its threshold, with the features fitted on the whole dataset (smishctl.data.templates), so an
     honest split never counts as leaking."""
     prov = ds.provenance
+    keys_l, keys_s = [text_key(t) for t in learned], [text_key(t) for t in scored]
     if prov.get("split_policy", "exact") == "exact":
-        return _pairs(learned, scored, text_key, learned, scored, None, None)
-    corpus = [ex.text for items in ds.splits.values() for ex in items]
+        return _pairs(keys_l, keys_s, None, None, None, None)
+    corpus = [mask(ex.text) for items in ds.splits.values() for ex in items]
     threshold = float(prov.get("template_threshold", DEFAULT_THRESHOLD))
-    return _pairs(learned, scored, text_key, learned, scored, threshold, corpus)
+    return _pairs(keys_l, keys_s, [mask(t) for t in learned], [mask(t) for t in scored], threshold, corpus)
 
 
-def _pairs(learned, scored, key, vec_l, vec_s, threshold: float | None, corpus) -> NearCopies:
-    hit_l, hit_s = np.zeros(len(learned), bool), np.zeros(len(scored), bool)
-    if not len(learned) or not len(scored):
+def _pairs(keys_l, keys_s, masked_l, masked_s, threshold: float | None, corpus) -> NearCopies:
+    """Pairs of equal keys, then (with a threshold) of masked texts whose cosine reaches it, the
+    features fitted on `corpus` (masked texts) or, without one, on both sides."""
+    hit_l, hit_s = np.zeros(len(keys_l), bool), np.zeros(len(keys_s), bool)
+    if not keys_l or not keys_s:
         return NearCopies(hit_l, hit_s)
     where: dict[str, list[int]] = {}
-    for i, t in enumerate(learned):
-        where.setdefault(key(t), []).append(i)
-    for j, t in enumerate(scored):
-        if (found := where.get(key(t))) is not None:
+    for i, k in enumerate(keys_l):
+        where.setdefault(k, []).append(i)
+    for j, k in enumerate(keys_s):
+        if (found := where.get(k)) is not None:
             hit_s[j] = True
             hit_l[found] = True
     if threshold is None:
         return NearCopies(hit_l, hit_s)
-    vec = masked_vectorizer()
+    vec = masked_vectorizer().set_params(preprocessor=None)  # the texts come masked
     try:
-        vec.fit(corpus if corpus is not None else [*vec_l, *vec_s])
+        if corpus is None:
+            both = vec.fit_transform([*masked_l, *masked_s])
+            learned, scored = both[:len(keys_l)], both[len(keys_l):]
+        else:
+            vec.fit(corpus)
+            learned, scored = vec.transform(masked_l), vec.transform(masked_s)
     except ValueError:  # no word at all in any text: the keys said everything
         return NearCopies(hit_l, hit_s)
-    rows, cols, _ = similar_pairs(vec.transform(vec_s), threshold, other=vec.transform(vec_l))
+    rows, cols, _ = similar_pairs(scored.tocsr(), threshold, other=learned.tocsr())
     hit_s[rows] = True
     hit_l[cols] = True
     return NearCopies(hit_l, hit_s)
