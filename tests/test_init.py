@@ -19,12 +19,13 @@ def _uncommented(text: str) -> dict:
 
 
 def _keys(doc: dict) -> set[tuple[str, str]]:
-    """(section, key) pairs; every alias counts as `models.alias.*`."""
+    """(section, key) pairs; a table under a `*` section counts as it (every alias is `models.alias.*`,
+    every brand `signals.brands.*`)."""
     out = set()
     for section, table in doc.items():
         for key, value in table.items():
-            if (section, key) == ("models", "alias"):
-                out |= {("models.alias.*", k) for alias in value.values() for k in alias}
+            if f"{section}.{key}.*" in SCHEMA:
+                out |= {(f"{section}.{key}.*", k) for named in value.values() for k in named}
             else:
                 out.add((section, key))
     return out

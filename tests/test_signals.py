@@ -407,3 +407,20 @@ def test_an_unknown_prior_model_is_refused_before_any_model_call(settings):
         knn_grid(params, ("ham", "spam", "smishing"))
     with pytest.raises(ValueError, match="unknown prior model"):
         KNNClassifier([("hi", "ham"), ("win", "spam")], ("ham", "spam"), prior_model="classic/tfidf-knn")
+
+
+def test_a_project_extends_the_lists_in_its_config(cli, project):
+    toml = project / "smishctl.toml"
+    base = toml.read_text(encoding="utf-8")
+    toml.write_text(base + '\n[signals]\nshorteners = ["go.acme.io"]\n\n[signals.brands.mybank]\nnames = ["MyBank"]\n'
+                    'domains = ["mybank.com"]\n', encoding="utf-8")
+    r = cli("classify", "--model", "classic/tfidf-svm-signals", "--json",
+            "MyBank: your card is locked, verify at mybank-secure.top or go.acme.io/x")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    got = {(s["name"], s["value"]) for s in row["signals"]["items"]}
+    assert {("brand", "mybank"), ("brand_in_domain", "mybank in mybank-secure.top"), ("shortener", "go.acme.io")} <= got
+    assert row["signals"]["lists_sha256"] != load_lists().identity["sha256"]
+    toml.write_text(base + "\n[signals]\nshorteners = 3\n", encoding="utf-8")
+    r = cli("classify", "--model", "classic/tfidf-svm-signals", "hello")
+    assert r.returncode == 2 and "[signals] shorteners must be a list of strings" in r.stderr
