@@ -106,8 +106,16 @@ def test_reports_that_near_copy_the_test_split_never_train_the_model(cli, settin
     record = json.loads(r.stdout)
     info = record["dataset"]["train_dataset"]["feedback"]
     assert info["used"] == 0 and info["held_out_copies"] == added, info
-    assert any(x.startswith(f"warning: --with-feedback left out {added} report(s)") for x in r.stderr.splitlines())
+    [line] = [x for x in r.stderr.splitlines() if "--with-feedback" in x]
+    assert line.startswith(f"warning: --with-feedback added nothing: none of the {added} report(s)")
+    assert line.endswith(f"can train ({added} near-copies of dev/test messages, which training must never see)")
     assert _preds(settings, record) == _preds(settings, plain) and record["metrics"]["macro_f1"] < 0.99
+    # With one report that may train, the others are still left out, and said so on one line.
+    add_reports(settings, ds, [{"text": REPORTS[0], "label": "spam"}], source="test")
+    r = cli("evaluate", "--model", "classic/tfidf-svm", "--limit", "6", "--with-feedback", "--no-langfuse", "--json")
+    assert json.loads(r.stdout)["dataset"]["train_dataset"]["feedback"]["used"] == 1
+    [line] = [x for x in r.stderr.splitlines() if "--with-feedback" in x]
+    assert line.startswith(f"warning: --with-feedback left out {added} report(s) in ") and "near-copies" in line
 
 
 def _evaluate_test(cli, settings) -> dict:

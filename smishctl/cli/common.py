@@ -127,19 +127,18 @@ def warn(message: str) -> None:
 
 
 def warn_unused_feedback(info: dict | None) -> None:
-    """--with-feedback that added nothing is otherwise silent (an empty file, a misspelt dataset); reports
-    dropped as near-copies of dev/test messages are named too (smishctl.data.feedback.training_feedback)."""
+    """One line when --with-feedback added nothing (otherwise silent: an empty file, a misspelt dataset)
+    or left reports out as near-copies of dev/test messages (smishctl.data.feedback.training_feedback)."""
     if info is None:
         return
-    if info.get("held_out_copies"):
-        warn(f"--with-feedback left out {info['held_out_copies']} report(s) in {info.get('file')}: near-copies of "
-             "dev/test messages, which training must never see")
+    n, copies, file = info.get("reports") or 0, info.get("held_out_copies") or 0, info.get("file")
+    near = f"{copies} near-copies of dev/test messages, which training must never see" if copies else ""
     if info.get("used"):
+        if copies:
+            warn(f"--with-feedback left out {copies} report(s) in {file}: {near}")
         return
-    n = info.get("reports") or 0
-    why = (f"none of the {n} report(s) in {info.get('file')} can train (dev/test items, near-copies of them, or "
-           "other labels)" if n
-           else f"{info.get('file')} holds no reports (smishctl feedback add or import)")
+    why = (f"none of the {n} report(s) in {file} can train ({near or 'dev/test items or other labels'})" if n
+           else f"{file} holds no reports (smishctl feedback add or import)")
     warn(f"--with-feedback added nothing: {why}")
 
 
