@@ -182,3 +182,16 @@ def test_json_is_decoded_in_one_place():
                     and isinstance(node.value, ast.Name) and node.value.id in ("json", "tomllib")):
                 found.append(str(path.relative_to(root)))
     assert sorted(set(found) - allowed) == ["core/config.py"]  # smishctl.toml: TOML, bounded where it is read
+
+
+def test_a_damaged_manifest_is_skipped_by_prompts_list(settings, cli):
+    good = make_artifact(settings)
+    deep, odd = make_artifact(settings), make_artifact(settings)
+    (deep.dir / MANIFEST).write_text(DEEP, encoding="utf-8")
+    manifest = json.loads((odd.dir / MANIFEST).read_text(encoding="utf-8"))
+    (odd.dir / MANIFEST).write_text(json.dumps({**manifest, "dev_metrics": "great"}), encoding="utf-8")
+    r = cli("prompts", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [m["id"] for m in json.loads(r.stdout)] == [good.id]
+    assert f"warning: skipping prompt {deep.id}:" in r.stderr
+    assert f"warning: skipping prompt {odd.id}:" in r.stderr and "dev_metrics must be an object" in r.stderr

@@ -21,9 +21,9 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
     """Every version with its optimizer and dev scores. REF is the short reference (`v0003` while no other
     dataset/model has a v0003) that --prompt and the prompts commands accept in place of the id."""
     with handled(debug):
-        from smishctl.store.artifacts import list_artifacts
+        from smishctl.store.artifacts import readable_artifacts
 
-        arts = [(a, a.info) for a in list_artifacts(settings().prompts_dir)]
+        arts = readable_artifacts(settings().prompts_dir)
         if as_json:
             print_json([m.to_dict() for _, m in arts])
             return

@@ -15,7 +15,7 @@ from smishctl.core.shapes import DICT, NONE, STR, STRS, check
 # The types of the manifest fields readers use (smishctl.core.shapes): checked on every read.
 MANIFEST_SHAPE = {"id": STR, "files": DICT, "labels": STRS, "program_kind": STR, "model": DICT, "dataset": DICT,
                   "optimizer": (DICT, STR, NONE), "base_model": (DICT, NONE), "version": (STR, NONE),
-                  "parent": (STR, NONE), "created_at": (STR, NONE)}
+                  "parent": (STR, NONE), "created_at": (STR, NONE), "dev_metrics": DICT, "spend": DICT}
 
 MANIFEST_SCHEMA_VERSION = 2  # 1: manifests written before the field existed
 PROGRAM_FILE = "program.json"

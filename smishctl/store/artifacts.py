@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from smishctl.core.errors import ConfigError
+from smishctl.core.errors import ConfigError, SmishError
 from smishctl.core.manifest import MANIFEST_SCHEMA_VERSION, MANIFEST_SHAPE, ArtifactManifest
 from smishctl.util.fs import atomic_write_json, atomic_write_text, file_lock
 from smishctl.util.hashing import sha256_file
@@ -145,6 +146,18 @@ def list_artifacts(prompts_dir: Path) -> list[Artifact]:
             for v in _versions(model):
                 if (model / v / MANIFEST).is_file():
                     out.append(Artifact(id=f"{ds.name}/{model.name}/{v}", dir=model / v))
+    return out
+
+
+def readable_artifacts(prompts_dir: Path) -> list[tuple[Artifact, ArtifactManifest]]:
+    """Every artifact with its typed manifest; one whose manifest is unreadable or malformed is skipped
+    with a warning on stderr (as runs are), so that one damaged version does not break a listing."""
+    out = []
+    for art in list_artifacts(prompts_dir):
+        try:
+            out.append((art, art.info))
+        except SmishError as exc:
+            sys.stderr.write(f"warning: skipping prompt {art.id}: {exc.one_line()}\n")
     return out
 
 
