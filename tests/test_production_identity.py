@@ -21,7 +21,7 @@ from faultutil import add_alias, fault_fixture  # noqa: F401
 
 from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError
-from smishctl.core.identity import config_hash
+from smishctl.core.identity import config_hash, record_problems
 from smishctl.ops.evaluate import prepare
 from smishctl.ops.production import load_production
 from smishctl.ops.promote import promote, rollback, status
@@ -204,7 +204,7 @@ def _drop_and_rehash(key: str):
     (_drop("dataset", "items_hash"), "its dataset items_hash is (absent)"),
     (_drop("dataset", "split"), "its dataset split is (absent)"),
     (_drop("dataset", "n_items"), "does not record n_items"),
-    (lambda rec: rec["dataset"].update(name="uci-sms-spam"), "its dataset name is uci-sms-spam, its identity says"),
+    (lambda rec: rec["dataset"].update(name="uci-sms-spam"), "its dataset name is uci-sms-spam, not sms-phishing"),
 ], ids=["model", "endpoint", "prompt_sha", "adapter", "guard", "guard-flip", "adapter-type", "dataset-name",
         "items-hash", "split", "n-items", "dataset-renamed"])
 def test_every_identity_and_dataset_field_is_required_and_recomputed(served, edit, needle):
@@ -216,6 +216,21 @@ def test_every_identity_and_dataset_field_is_required_and_recomputed(served, edi
         promote(settings, art.id, run="run-x", dry_run=True)
     assert needle in str(err.value) and len(err.value.one_line().splitlines()) == 1
     assert promote(settings, art.id, dry_run=True)["evaluation"] == "would evaluate"  # not found either
+
+
+def test_a_classic_runs_training_data_is_named_alike_in_its_identity_and_dataset_block():
+    identity = {"model": "classic/tfidf-svm", "endpoint": "e", "prompt_sha": "zero-shot", "adapter": None,
+                "dataset": "file", "items_hash": "h", "train": {"dataset": "sms-phishing", "split_hash": "s"}}
+    config = {"harden": True, "guard": True, "split": "test"}
+    train = {"dataset": "sms-phishing", "split": "train", "split_hash": "s", "n_items": 9}
+    dataset = {"name": "file", "items_hash": "h", "split": "test", "n_items": 3, "train_dataset": train}
+    assert record_problems(identity, config, config_hash(identity), dataset) == []
+    train["split_hash"] = "other"
+    assert record_problems(identity, config, config_hash(identity), dataset) == [
+        "its dataset train_dataset.split_hash is other, not s"]
+    del dataset["train_dataset"]
+    assert "its dataset train_dataset.dataset is (absent), not sms-phishing" in record_problems(
+        identity, config, config_hash(identity), dataset)
 
 
 def test_a_run_whose_stored_identity_was_edited_is_not_reused_or_resumed(served):

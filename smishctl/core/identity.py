@@ -132,7 +132,7 @@ def _dataset_problems(identity: dict, config: dict, dataset) -> list[str]:
         block = dataset.get("train_dataset") if isinstance(dataset.get("train_dataset"), dict) else {}
         train = train if isinstance(train, dict) else {}
         checks += [(f"train_dataset.{k}", block.get(k), train.get(k)) for k in ("dataset", "split_hash")]
-    out = [f"its dataset {key} is {'(absent)' if have is None else have}, its identity says {want}"
+    out = [f"its dataset {key} is {'(absent)' if have is None else have}, not {want}"
            for key, have, want in checks if have is None or have != want]
     n = dataset.get("n_items")
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
