@@ -104,7 +104,7 @@ def check_run_shape(rec: dict, where: str) -> None:
         if isinstance(rec.get(part), dict):
             check(rec[part], shape, f"{where}: {part}")
     for name, value in (rec.get("metrics") or {}).items():
-        if name not in RUN_PARTS["metrics"] and not (NUMBER[1](value) or value is None
+        if name not in RUN_PARTS["metrics"] and not (NUMBER.fits(value) or value is None
                                                       or isinstance(value, dict | list)):
             raise DataError(f"{where}: metrics: {name} must be a number or null, not {kind_of(value)}",
                             hint="the file was edited or damaged; fix or remove it")

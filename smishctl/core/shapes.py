@@ -12,24 +12,38 @@ from collections.abc import Callable
 from smishctl.core.errors import DataError
 
 
+class Kind:
+    """One kind a value may take: a type check (bool is never a number), then an optional finer check."""
+
+    __slots__ = ("name", "types", "no_bool", "extra")
+
+    def __init__(self, name: str, types: type | tuple[type, ...], *, no_bool: bool = False,
+                 extra: Callable[[object], bool] | None = None):
+        self.name, self.types, self.no_bool, self.extra = name, types, no_bool, extra
+
+    def fits(self, v: object) -> bool:
+        return (isinstance(v, self.types) and not (self.no_bool and v.__class__ is bool)
+                and (self.extra is None or self.extra(v)))
+
+
 def _number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-# kind -> (how an error names it, the check)
-Kind = tuple[str, Callable[[object], bool]]
-NUMBER: Kind = ("a number", _number)
-FINITE: Kind = ("a finite number", lambda v: _number(v) and math.isfinite(v))
-INT: Kind = ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
-COUNT: Kind = ("a whole number >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-STR: Kind = ("a string", lambda v: isinstance(v, str))
-BOOL: Kind = ("true or false", lambda v: isinstance(v, bool))
-DICT: Kind = ("an object", lambda v: isinstance(v, dict))
-LIST: Kind = ("a list", lambda v: isinstance(v, list))
-STRS: Kind = ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
-NONE: Kind = ("null", lambda v: v is None)
-NUMBERS: Kind = ("an object of numbers",
-                 lambda v: isinstance(v, dict) and all(_number(x) or x is None for x in v.values()))
+NUMBER = Kind("a number", (int, float), no_bool=True)
+FINITE = Kind("a finite number", (int, float), no_bool=True, extra=math.isfinite)
+INT = Kind("a whole number", int, no_bool=True)
+COUNT = Kind("a whole number >= 0", int, no_bool=True, extra=lambda v: v >= 0)
+STR = Kind("a string", str)
+BOOL = Kind("true or false", bool)
+DICT = Kind("an object", dict)
+LIST = Kind("a list", list)
+STRS = Kind("a list of strings", list, extra=lambda v: all(isinstance(x, str) for x in v))
+NONE = Kind("null", type(None))
+NUMBERS = Kind("an object of numbers", dict, extra=lambda v: all(_number(x) or x is None for x in v.values()))
+
+
+_ABSENT = object()
 
 
 def kind_of(v: object) -> str:
@@ -43,11 +57,10 @@ def check(obj: object, shape: dict[str, Kind | tuple[Kind, ...]], where: str) ->
     if not isinstance(obj, dict):
         raise DataError(f"{where} is not a JSON object (it is {kind_of(obj)})", hint="fix or remove the file")
     for key, kinds in shape.items():
-        if key not in obj:
+        v = obj.get(key, _ABSENT)
+        if v is _ABSENT or (kinds.fits(v) if kinds.__class__ is Kind else any(k.fits(v) for k in kinds)):
             continue
-        options = kinds if isinstance(kinds[0], tuple) else (kinds,)
-        if not any(ok(obj[key]) for _, ok in options):
-            want = " or ".join(name for name, _ in options)
-            raise DataError(f"{where}: {key} must be {want}, not {kind_of(obj[key])}",
-                            hint="the file was edited or damaged; fix or remove it")
+        want = kinds.name if isinstance(kinds, Kind) else " or ".join(k.name for k in kinds)
+        raise DataError(f"{where}: {key} must be {want}, not {kind_of(v)}",
+                        hint="the file was edited or damaged; fix or remove it")
     return obj
