@@ -48,7 +48,11 @@ def families(dataset: str) -> dict[str, str]:
     if not path.is_file():
         path = REPO / "smishctl" / "bundled" / "robustness" / "injection.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {r["text"]: r.get("attack", "?") for r in rows}
+    return {_key(r["text"]): r.get("attack", "?") for r in rows}
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split())  # the loader folds runs of whitespace
 
 
 def attack_figures(rows: list[dict], family: dict[str, str] | None = None) -> dict:
@@ -68,8 +72,8 @@ def attack_figures(rows: list[dict], family: dict[str, str] | None = None) -> di
     if family:
         by = collections.defaultdict(lambda: [0, 0])
         for r, h in zip(malicious, hit, strict=True):
-            by[family.get(r["text"], "?")][0] += h
-            by[family.get(r["text"], "?")][1] += 1
+            by[family.get(_key(r["text"]), "?")][0] += h
+            by[family.get(_key(r["text"]), "?")][1] += 1
         out["by_family"] = {f: f"{h}/{n}" for f, (h, n) in sorted(by.items())}
     return out
 
