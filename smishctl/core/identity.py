@@ -10,6 +10,12 @@ and its endpoint (a LoRA adapter's checksum is part of both), the program's chec
 (adapter, calibration, threshold), and the input hardening and injection guard. It is computed by one
 function (`smishctl.store.serving.serving_identity`) for evaluate, promote, compare against production
 and `load_production()`, so a run is accepted as evidence only for the system it measured.
+
+A run's stored identity is read only through `ServingIdentity.from_record`, which recomputes what it
+can (`record_problems`: the identity hashes to the config hash, every serving key is there, harden and
+guard are as the run's config records them, the dataset block agrees) and refuses the record otherwise:
+a missing key is never read as a default. A promotion record's identity is read by `from_dict`, which
+requires every field.
 """
 
 from __future__ import annotations

@@ -99,8 +99,7 @@ def model_for(art: Artifact, settings, name: str | None):
     return resolve_model(name, settings)
 
 
-def serving_identity(art: Artifact, spec: ModelSpec, adapter_config, *, harden: bool = True,
-                     guard: bool = True) -> ServingIdentity:
+def serving_identity(art: Artifact, spec: ModelSpec, adapter_config, *, harden: bool, guard: bool) -> ServingIdentity:
     """THE serving identity of an artifact run on `spec` with `adapter_config` (an AdapterConfig):
     evaluate records it, promote and compare against production require it, load_production serves it."""
     program_sha = ZERO_SHOT if art.is_zero_shot else art.info.program_sha256
@@ -116,4 +115,4 @@ def production_serving(art: Artifact, settings: Settings, model: str | None = No
     name = model or (None if is_lora(art) else art.info.model_name)
     spec = model_for(art, settings, name)
     adapter = load_adapter_config(art)
-    return spec, adapter, serving_identity(art, spec, adapter)
+    return spec, adapter, serving_identity(art, spec, adapter, harden=True, guard=True)  # production: both on
