@@ -212,7 +212,8 @@ def score(settings, how: dict, target: str, held_csv: Path, args) -> dict:
     from smishctl.ops.hooks import default_hooks
 
     if target == HELD:
-        data = {"dataset": str(held_csv), "evaluation_only": True, "limit": args.eval_limit}
+        data = {"dataset": str(held_csv), "evaluation_only": True, "limit": args.eval_limit,
+                "balanced": args.eval_balanced}
     else:
         data = {"dataset": "sms-phishing", "split": "test", "limit": args.id_limit, "balanced": True}
     from smishctl.store.runs import open_run
@@ -416,6 +417,8 @@ def main() -> None:
                     help="also score every program on sms-phishing test (--id-limit balanced)")
     ap.add_argument("--id-limit", type=int, default=150)
     ap.add_argument("--eval-limit", type=int, help="score only this many held messages (a quick check)")
+    ap.add_argument("--eval-balanced", action="store_true",
+                    help="with --eval-limit: that many held messages balanced across labels (the file is in label order)")
     ap.add_argument("--model", help="the LLM of knn/lora (default: the embedded local model)")
     ap.add_argument("--knn-train-size", type=int, help="knn: training messages besides the reports (default: all)")
     ap.add_argument("--knn-dev-size", type=int, default=45, help="knn: dev messages (optimize's default)")
@@ -482,6 +485,7 @@ def main() -> None:
         shutil.rmtree(shared_cache, ignore_errors=True)
     doc = {"protocol": {"dataset": "modern", "pool_fraction": args.pool_fraction, "seed": args.seed,
                         "pool": len(pool), "held": len(held), "eval_limit": args.eval_limit,
+                        "eval_balanced": args.eval_balanced,
                         "in_distribution": {"dataset": "sms-phishing", "split": "test", "limit": args.id_limit,
                                             "balanced": True} if args.in_distribution else None,
                         "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model,
