@@ -37,6 +37,7 @@ import_module("smishctl.cli.review_cmd").register(app)
 import_module("smishctl.cli.feedback_cmd").register(app)
 import_module("smishctl.cli.finetune_cmd").register(app)
 import_module("smishctl.cli.models_cmd").register(app)
+import_module("smishctl.cli.view_cmd").register(app)
 
 
 def main() -> None:

@@ -1,0 +1,170 @@
+"""What the viewer shows, read from the project folder: every run (a damaged one as a damaged entry),
+its items, the prompt versions and production. Plain dicts and lists, ready to embed as JSON; nothing
+here writes to the project."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smishctl.core.config import Settings
+from smishctl.core.errors import SmishError
+from smishctl.core.records import RunRecord
+from smishctl.score.metrics import answer
+from smishctl.signals import extract
+from smishctl.store.artifacts import CARD, PROMPT, Artifact, list_artifacts
+from smishctl.store.production import read_current, read_history
+from smishctl.store.runs import RUN_FILE, Run, short_refs
+from smishctl.util.fs import read_json
+
+CARD_MAX_CHARS = 200_000  # a card is a page of Markdown; a huge one is cut, not embedded whole
+
+
+def page_name(key: str, taken: set[str]) -> str:
+    """A file name for `key` (a run or artifact id): safe characters only, unique among `taken`."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "x"
+    name, n = base, 1
+    while name.lower() in taken:
+        n += 1
+        name = f"{base}-{n}"
+    taken.add(name.lower())
+    return name
+
+
+@dataclass
+class RunEntry:
+    id: str
+    dir: Path
+    record: RunRecord | None  # None: run.json is damaged
+    damaged: str | None = None
+    page: str = ""
+    ref: str = ""
+
+
+def _why(exc: Exception) -> str:
+    return exc.one_line() if isinstance(exc, SmishError) else f"unreadable {RUN_FILE} ({type(exc).__name__})"
+
+
+def scan_runs(runs_dir: Path) -> list[RunEntry]:
+    """Every run folder, oldest first. Unlike `list_runs`, which skips a run whose run.json is not a valid
+    record, the viewer keeps it as a damaged entry (listed, with why), so the user sees it exists."""
+    if not Path(runs_dir).is_dir():
+        return []
+    entries = []
+    for d in Path(runs_dir).iterdir():
+        if not (d / RUN_FILE).is_file():
+            continue
+        try:
+            entries.append(RunEntry(d.name, d, Run(d).record()))
+        except (SmishError, OSError, ValueError, TypeError, AttributeError) as exc:
+            entries.append(RunEntry(d.name, d, None, damaged=_why(exc)))
+    entries.sort(key=lambda e: (str(e.record.created_at or "") if e.record else "", e.id))
+    refs = short_refs([e.id for e in entries])
+    taken: set[str] = set()
+    for e in entries:
+        e.ref, e.page = refs[e.id], f"runs/{page_name(e.id, taken)}.html"
+    return entries
+
+
+def run_row(e: RunEntry) -> dict:
+    """One line of the runs page (and the head of a run in the compare page)."""
+    row = {"id": e.id, "ref": e.ref, "page": e.page}
+    if e.record is None:
+        return {**row, "status": "damaged", "damaged": e.damaged}
+    r, m = e.record, e.record.metrics or {}
+    lat = m.get("latency_ms") or {}
+    return {**row, "status": r.status, "created": r.created_at or "", "model": r.model_name, "prompt": r.prompt_id,
+            "dataset": r.dataset_name or "?", "split": r.split or "?", "n": m.get("n_items", r.n_items),
+            "accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "errors": m.get("n_errors", 0),
+            "cache_hits": m.get("cache_hits", 0), "p50_ms": lat.get("p50"), "cost_per_1k": m.get("cost_per_1k")}
+
+
+@dataclass
+class RunItems:
+    rows: list[dict] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # "predictions.jsonl:LINE: why"
+    unreadable: str | None = None
+
+
+def read_items(e: RunEntry) -> RunItems:
+    """The readable prediction rows of a run; damaged rows are named (file:line), not fatal."""
+    try:
+        rows, damaged = Run(e.dir).scan_predictions()
+    except OSError as exc:
+        return RunItems(unreadable=f"predictions.jsonl is unreadable ({type(exc).__name__})")
+    return RunItems(rows, [f"predictions.jsonl:{d.line}: {d.reason}" for d in damaged])
+
+
+def item_view(row: dict) -> dict:
+    """One item for the run page: short keys, since a run may have 10,000 of them."""
+    ans = answer(row)
+    probs = row.get("probs") or {}
+    p = probs.get(ans) if isinstance(probs, dict) else None
+    text = row.get("text") or ""
+    return {"i": row.get("index", 0), "id": str(row.get("item_id", "")), "g": row.get("gold"), "a": ans,
+            "ok": ans == row.get("gold"), "p": round(float(p), 4) if isinstance(p, (int, float)) else None,
+            "ms": row.get("latency_ms"), "t": text, "e": row.get("error") or "",
+            "s": [f"{s['name']}: {s['value']}" for s in extract(text).to_dict()["items"]] if text else []}
+
+
+@dataclass
+class PromptEntry:
+    art: Artifact
+    manifest: dict | None
+    damaged: str | None = None
+    page: str = ""
+
+
+def scan_prompts(prompts_dir: Path) -> list[PromptEntry]:
+    """Every stored version; one whose manifest is unreadable is a damaged entry."""
+    out, taken = [], set()
+    for art in list_artifacts(prompts_dir):
+        try:
+            art.info  # noqa: B018  (the typed read: refuses a malformed manifest)
+            entry = PromptEntry(art, art.manifest)
+        except (SmishError, OSError, ValueError) as exc:
+            entry = PromptEntry(art, None, damaged=_why(exc))
+        entry.page = f"prompts/{page_name(art.id, taken)}.html"
+        out.append(entry)
+    return out
+
+
+def prompt_view(entry: PromptEntry, pages: dict[str, str]) -> dict:
+    """A version's manifest, card, lineage (parents, as far as they are stored) and rendered turns."""
+    m = entry.manifest or {}
+    lineage, seen, parent = [], {entry.art.id}, m.get("parent")
+    by_id = {e: p for e, p in pages.items()}
+    while isinstance(parent, str) and parent not in seen:
+        seen.add(parent)
+        lineage.append({"id": parent, "page": by_id.get(parent)})
+        parent = _parent_of(entry.art.dir.parents[2], parent)
+    messages, card = [], ""
+    try:
+        messages = read_json(entry.art.dir / PROMPT).get("messages") or []
+    except (SmishError, OSError, ValueError, AttributeError):
+        pass
+    card_path = entry.art.dir / CARD
+    if card_path.is_file():
+        card = card_path.read_text(encoding="utf-8", errors="replace")[:CARD_MAX_CHARS]
+    return {"manifest": m, "card": card, "lineage": lineage, "source": m.get("source"),
+            "messages": [{"role": str(x.get("role", "?")), "content": str(x.get("content", ""))}
+                         for x in messages if isinstance(x, dict)]}
+
+
+def _parent_of(prompts_dir: Path, artifact_id: str) -> str | None:
+    try:
+        return read_json(prompts_dir / artifact_id / "manifest.json").get("parent")
+    except (SmishError, OSError, ValueError, AttributeError):
+        return None
+
+
+def production_view(settings: Settings) -> dict:
+    """The current release (or why it cannot be read), its evidence run and the history."""
+    try:
+        current, problem = read_current(settings), None
+    except SmishError as exc:
+        current, problem = None, exc.one_line()
+    history = read_history(settings)
+    return {"current": current, "problem": problem, "history": history,
+            "can_roll_back": sum(1 for h in history if h.get("action") == "promote") > 1}

@@ -1,0 +1,185 @@
+"""`smishctl view`: the project as a static site (runs, one run's items, compare, prompts, production),
+loaded in a real headless Chromium; and the read-only server on loopback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from html import unescape
+from pathlib import Path
+
+import pytest
+from factories import accept_small_promotions, make_artifact, promotion_run, record_run
+from test_compare_html import _chromium, _run_chromium
+
+from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.promote import promote
+from smishctl.report.site import build_site
+
+# Each payload would retitle the page if it ran; the control characters would act in a terminal.
+PAYLOADS = [
+    ("<script>document.title='pwned-script'</script> your parcel is held", "smishing"),
+    ("<img src=x onerror=\"document.title='pwned-img'\"> verify your account", "smishing"),
+    ("Hi \x1b]0;pwned-esc\x07 mum, \u202eevil\u202c call me \x00 back", "ham"),
+    ("</script><script>document.title='pwned-close'</script> lunch at 1?", "ham"),
+]
+
+
+def _payload_file(project: Path) -> str:
+    path = project / "payloads.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(PAYLOADS + [("see you at the station at 6", "ham"), ("WIN a prize now, text STOP", "spam")])
+    return str(path)
+
+
+@pytest.fixture()
+def project_site(settings, project, tmp_path):
+    """Two runs of two prompt versions on the same 30 test items (one with probabilities), the first
+    promoted; a run of a file of hostile messages; a run whose run.json is damaged. Exported."""
+    accept_small_promotions(settings)
+    good = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
+    other = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
+    promotion_run(settings, good, {1, 2}, run_id="run-good", probs=True)
+    promotion_run(settings, other, {1, 2, 3, 4, 5, 6}, run_id="run-other")
+    promote(settings, good.id, reason="first prompt")
+    record_run(settings, EvalConfig(model="classic/tfidf-svm", dataset=_payload_file(project), evaluation_only=True),
+               run_id="run-hostile", wrong={0})
+    damaged = settings.runs_dir / "run-damaged"
+    damaged.mkdir()
+    (damaged / "run.json").write_text('{"id": "run-damaged", "status": "compl', encoding="utf-8")
+    out = tmp_path / "site"
+    summary = build_site(settings, out)
+    return {"out": out, "summary": summary, "good": good, "other": other}
+
+
+def _dom(tmp_path: Path, page: Path, fragment: str = "") -> str:
+    r = _run_chromium(_chromium(), tmp_path, "--virtual-time-budget=3000", "--dump-dom", page.as_uri() + fragment)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert 'data-ready="1"' in r.stdout, "the page's script did not run to the end"
+    return r.stdout
+
+
+def _rows(dom: str, table: str) -> list[str]:
+    body = dom.split(f'id="{table}"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    return [unescape(re.sub(r"<[^>]+>", " ", tr)) for tr in body.split("<tr")[1:]]
+
+
+def _page_of(out: Path, run_id: str) -> Path:
+    data = json.loads(unescape(re.search(r'id="data">(.*?)</script>', (out / "index.html").read_text(), re.S).group(1)))
+    return out / next(r["page"] for r in data["runs"] if r["id"] == run_id)
+
+
+def test_export_writes_every_page_offline(project_site):
+    out, s = project_site["out"], project_site["summary"]
+    assert (s.runs, s.damaged_runs, s.prompts) == (4, 1, 2)
+    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
+    assert {"index.html", "compare.html", "prompts.html", "production.html"} <= set(pages)
+    assert len([p for p in pages if p.startswith("runs/")]) == 3 and len([p for p in pages if p.startswith("prompts/")]) == 2
+    for page in out.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        # nothing is fetched from elsewhere: every src/href is a relative path inside the site
+        for ref in re.findall(r'\b(?:src|href)="([^"]*)"', html):
+            assert not re.match(r"^[a-z]+:|^//", ref), (page, ref)
+            assert (page.parent / ref).resolve().is_file(), (page, ref)
+        assert "default-src 'none'" in html and "script-src 'self'" in html
+
+
+def test_runs_page_lists_runs_marks_damage_and_filters(project_site, tmp_path):
+    out = project_site["out"]
+    dom = _dom(tmp_path, out / "index.html")
+    rows = _rows(dom, "runs")
+    assert len(rows) == 4 and 'data-shown="4"' in dom
+    (damaged,) = [r for r in rows if "run-damaged" in r or "damaged run.json" in r]
+    assert "damaged run.json" in damaged
+    assert sum("classic/tfidf-svm" in r for r in rows) == 1
+    dom = _dom(tmp_path, out / "index.html", "#model=classic%2Ftfidf-svm")
+    assert 'data-shown="1"' in dom and len(_rows(dom, "runs")) == 1
+
+
+def test_run_page_shows_items_and_filters_them_from_the_address(project_site, tmp_path):
+    page = _page_of(project_site["out"], "run-good")
+    dom = _dom(tmp_path, page)
+    assert 'data-shown="30"' in dom and len(_rows(dom, "items")) == 30
+    assert 'class="chart calibration"' in dom and 'class="chart latency"' in dom
+    assert re.search(r'id="headline">0\.\d{3}</strong>\s*<span class="muted">95% bootstrap interval \[0\.\d{3}, ', dom)
+    wrong = _dom(tmp_path, page, "#wrong=1")
+    rows = _rows(wrong, "items")
+    assert 'data-shown="2"' in wrong and len(rows) == 2
+    gold = _dom(tmp_path, page, "#gold=spam&sort=prob-asc")
+    assert 'data-shown="10"' in gold and all(" spam " in r for r in _rows(gold, "items"))
+
+
+def test_hostile_text_is_inert(project_site, tmp_path):
+    page = _page_of(project_site["out"], "run-hostile")
+    raw = page.read_text(encoding="utf-8")
+    assert "<script>document" not in raw and "<img" not in raw and "\x1b" not in raw and "\u202e" not in raw
+    dom = _dom(tmp_path, page)
+    title = re.search(r"<title>(.*?)</title>", dom).group(1)
+    assert "pwned" not in title and title.startswith("run ")
+    assert "<img" not in dom.split('id="items"')[1]          # shown as text, never as an element
+    rows = _rows(dom, "items")
+    assert len(rows) == len(PAYLOADS) + 2
+    shown = "\n".join(rows)
+    assert "<script>document.title='pwned-script'</script>" in shown
+    assert "<img src=x onerror=\"document.title='pwned-img'\">" in shown
+    assert "\u241b]0;pwned-esc\u2407" in shown and "\ufffdevil" in shown and "\u2400" in shown
+
+
+def test_compare_of_two_selected_runs(project_site, tmp_path):
+    out = project_site["out"]
+    dom = _dom(tmp_path, out / "compare.html", "#runs=run-good,run-other")
+    summary = _rows(dom, "c-summary")
+    assert len(summary) == 2 and "(baseline)" in summary[0]
+    (paired,) = _rows(dom, "c-paired")
+    # 30 paired items: run-good has 2 wrong, run-other 6 (the same first two among them): -4/30
+    # the four it got wrong that run-good got right: b=4, c=0, exact McNemar p = 2/16
+    assert re.search(r"-0\.133\s+\[-0\.255, -0\.012\]\s+4\s+0\s+0\.125\s", paired)
+    assert 'data-count="4"' in dom and len(_rows(dom, "c-dis")) == 4
+    one = _dom(tmp_path, out / "compare.html", "#runs=run-good")
+    assert "Choose 2 to 4 runs (1 chosen)" in one
+
+
+def test_prompts_and_production_pages(project_site, tmp_path):
+    out, good = project_site["out"], project_site["good"]
+    prompts = _dom(tmp_path, out / "prompts.html")
+    assert good.id in prompts and project_site["other"].id in prompts
+    prod = _dom(tmp_path, out / "production.html")
+    assert "r0001" in prod and good.id in prod and "run-good" in prod and "first prompt" in prod
+    assert "There is no earlier release to roll back to" in prod
+    version = (out / "prompts" / (good.id.replace("/", "_") + ".html")).read_text(encoding="utf-8")
+    assert "Label the SMS: ham, spam or smishing." in version and "{{sms}}" in version
+
+
+def test_view_serves_on_loopback_and_unknown_paths_are_404(settings, project, tmp_path):
+    promotion_run(settings, make_artifact(settings), {1}, run_id="run-served", n=6)
+    snapshots = tmp_path / "tmp"
+    snapshots.mkdir()
+    env = {**os.environ, "TMPDIR": str(snapshots)}
+    proc = subprocess.Popen([sys.executable, "-m", "smishctl", "view", "--port", "0"], cwd=project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert url, (line, proc.stderr.read() if proc.poll() is not None else "")
+        with urllib.request.urlopen(url.group(0) + "index.html", timeout=10) as resp:
+            assert resp.status == 200 and "run-served" in resp.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url.group(0) + "no/such/page.html", timeout=10)
+        assert err.value.code == 404
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert list(snapshots.iterdir()) == []                     # the snapshot folder went with it
+
+
+def test_non_loopback_host_needs_allow_remote(cli):
+    r = cli("view", "--host", "0.0.0.0", "--port", "0")
+    assert r.returncode == 2 and "--allow-remote" in r.stderr and len(r.stderr.strip().splitlines()) == 1
