@@ -71,6 +71,7 @@ _SIGNALS = {
         r"(?:consignes|instructions|r[èe]gles)\b"
         r"|\b(?:ignora\w*|olvida\w*|omite|no\s+sigas)\s+(?:\w+\s+){0,3}?(?:reglas|instrucciones|indicaciones|normas)\b"
         r"|\b(?:ignorier\w*|vergiss|vergessen\s+sie|missacht\w*)\s+(?:\w+\s+){0,3}?(?:anweisungen|regeln|vorgaben)\b"
+        r"(?![^.!?\n]*\bnicht\b)"
         r"|\b(?:anweisungen|regeln)\s+(?:\w+\s+)?nicht\s+(?:beachten|befolgen)\b"
         r"|\b(?:rules|instructions|nirdesh|niyam)\s+(?:\w+\s+){0,2}?(?:bhool|bhul|ignore\s+karo)\b"
         r"|\b(?:huwag\s+pansinin|kalimutan|balewalain)\s+(?:\w+\s+){0,4}?(?:patakaran|tagubilin|utos|rules|instructions)\b",
@@ -153,8 +154,18 @@ def fold_obfuscation(text: str) -> str:
 
 def _unmask(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    text = "".join(CONFUSABLES.get(ch, ch) for ch in text)
+    text = "".join(_latin(ch) for ch in text)
     return _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+
+
+def _latin(ch: str) -> str:
+    """The Latin letter a Cyrillic or Greek lookalike passes for, in its case ("І" -> "I")."""
+    if ch.isascii():
+        return ch
+    if ch in CONFUSABLES:
+        return CONFUSABLES[ch]
+    low = CONFUSABLES.get(ch.lower())
+    return low.upper() if low else ch
 
 
 def _spaced_instruction(text: str) -> bool:
