@@ -66,33 +66,42 @@ class NearCopies:
 def near_copies(learned: Sequence[str], scored: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> NearCopies:
     """The near-copy pairs between `learned` and `scored`: an equal template key, or a masked cosine of
     at least `threshold` (features fitted on both sides, links unobfuscated). Each text is masked once;
-    sparse and chunked: ~5k x 1.2k messages in under a second."""
+    sparse and chunked: ~5k x 1.2k messages in about a second."""
     masked = [mask(unobfuscate(t)) for t in [*learned, *scored]]
     keys = [_key(m) for m in masked]
     n = len(learned)
-    return _pairs(keys[:n], keys[n:], masked[:n], masked[n:], threshold, None)
+    found = _equal_keys(keys[:n], keys[n:])
+    if not n or not scored:
+        return found
+    try:
+        matrix = _vectorizer().fit_transform(masked)
+    except ValueError:  # no word at all in any text: the keys said everything
+        return found
+    return _with_cosines(found, matrix[:n], matrix[n:], threshold)
 
 
 def split_near_copies(ds, learned: Sequence[str], scored: Sequence[str]) -> NearCopies:
-    """The same comparison between messages of a dataset's own splits, made as the split was drawn: the
+    """The same comparison between texts of a dataset's own splits, made as the split was drawn: the
     `exact` policy compares identical text; `template` compares identical text and the masked cosine
     at its threshold, with the features fitted on the whole dataset (smishctl.data.templates), so an
     honest split never counts as leaking."""
     prov = ds.provenance
-    keys_l, keys_s = [text_key(t) for t in learned], [text_key(t) for t in scored]
-    if prov.get("split_policy", "exact") == "exact":
-        return _pairs(keys_l, keys_s, None, None, None, None)
-    corpus = [mask(ex.text) for items in ds.splits.values() for ex in items]
+    found = _equal_keys([text_key(t) for t in learned], [text_key(t) for t in scored])
+    if prov.get("split_policy", "exact") == "exact" or not learned or not scored:
+        return found
+    corpus = [ex.text for items in ds.splits.values() for ex in items]
+    matrix = _vectorizer().fit_transform([mask(t) for t in corpus]).tocsr()
+    row = {t: i for i, t in enumerate(corpus)}  # learned and scored are texts of its splits: rows already
     threshold = float(prov.get("template_threshold", DEFAULT_THRESHOLD))
-    return _pairs(keys_l, keys_s, [mask(t) for t in learned], [mask(t) for t in scored], threshold, corpus)
+    return _with_cosines(found, matrix[[row[t] for t in learned]], matrix[[row[t] for t in scored]], threshold)
 
 
-def _pairs(keys_l, keys_s, masked_l, masked_s, threshold: float | None, corpus) -> NearCopies:
-    """Pairs of equal keys, then (with a threshold) of masked texts whose cosine reaches it, the
-    features fitted on `corpus` (masked texts) or, without one, on both sides."""
+def _vectorizer():
+    return masked_vectorizer().set_params(preprocessor=None)  # the texts come masked
+
+
+def _equal_keys(keys_l: list[str], keys_s: list[str]) -> NearCopies:
     hit_l, hit_s = np.zeros(len(keys_l), bool), np.zeros(len(keys_s), bool)
-    if not keys_l or not keys_s:
-        return NearCopies(hit_l, hit_s)
     where: dict[str, list[int]] = {}
     for i, k in enumerate(keys_l):
         where.setdefault(k, []).append(i)
@@ -100,19 +109,13 @@ def _pairs(keys_l, keys_s, masked_l, masked_s, threshold: float | None, corpus) 
         if (found := where.get(k)) is not None:
             hit_s[j] = True
             hit_l[found] = True
-    if threshold is None:
-        return NearCopies(hit_l, hit_s)
-    vec = masked_vectorizer().set_params(preprocessor=None)  # the texts come masked
-    try:
-        if corpus is None:
-            both = vec.fit_transform([*masked_l, *masked_s])
-            learned, scored = both[:len(keys_l)], both[len(keys_l):]
-        else:
-            vec.fit(corpus)
-            learned, scored = vec.transform(masked_l), vec.transform(masked_s)
-    except ValueError:  # no word at all in any text: the keys said everything
-        return NearCopies(hit_l, hit_s)
+    return NearCopies(hit_l, hit_s)
+
+
+def _with_cosines(found: NearCopies, learned, scored, threshold: float) -> NearCopies:
+    """`found` plus the pairs whose cosine (rows L2-normalised) reaches the threshold."""
     rows, cols, _ = similar_pairs(scored.tocsr(), threshold, other=learned.tocsr())
+    hit_l, hit_s = found.learned.copy(), found.scored.copy()
     hit_s[rows] = True
     hit_l[cols] = True
     return NearCopies(hit_l, hit_s)
