@@ -166,6 +166,7 @@ def test_compare_never_ranks_or_passes_a_mostly_failed_run(settings, cli, failed
     assert rows["accuracy"]["values"] == pytest.approx([28 / 30, 3 / 30])
     assert 1 not in rows["accuracy"]["best"] and 1 not in rows["p50_latency_ms"]["best"]
     assert [r["over_error_budget"] for r in cmp["runs"]] == [False, True]
+    assert [(c["run"], c["passed"]) for c in cmp["checks"]] == [("failed", False)]  # listed once exceeded
     failed_gate = next(g for g in cmp["gates"] if g["run"] == "failed")
     assert not failed_gate["passed"]
     assert cmp["exit_code"] == 3 and any("failed: error_rate=0.9 exceeds max_error_rate 0.05" in f
