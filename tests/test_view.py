@@ -21,6 +21,7 @@ from test_compare_html import _chromium, _run_chromium
 from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.promote import promote
 from smishctl.report.site import build_site
+from smishctl.report.site_server import is_loopback
 
 # Each payload would retitle the page if it ran; the control characters would act in a terminal.
 PAYLOADS = [
@@ -163,10 +164,8 @@ def test_view_serves_on_loopback_and_unknown_paths_are_404(settings, project, tm
     snapshots = tmp_path / "tmp"
     snapshots.mkdir()
     env = {**os.environ, "TMPDIR": str(snapshots)}
-    proc = subprocess.Popen([sys.executable, "-m", "smishctl", "view", "--port", "0"], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, line = _serve(project, env, "--port", "0")
     try:
-        line = proc.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert url, (line, proc.stderr.read() if proc.poll() is not None else "")
         with urllib.request.urlopen(url.group(0) + "index.html", timeout=10) as resp:
@@ -180,6 +179,27 @@ def test_view_serves_on_loopback_and_unknown_paths_are_404(settings, project, tm
     assert list(snapshots.iterdir()) == []                     # the snapshot folder went with it
 
 
-def test_non_loopback_host_needs_allow_remote(cli):
-    r = cli("view", "--host", "0.0.0.0", "--port", "0")
+def _serve(project: Path, env: dict, *args: str) -> tuple[subprocess.Popen, str]:
+    """`smishctl view ARGS` started in its own process; (the process, its first stdout line)."""
+    proc = subprocess.Popen([sys.executable, "-m", "smishctl", "view", *args], cwd=project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline()
+
+
+def test_non_loopback_host_needs_allow_remote_and_warns(cli, project):
+    r = cli("view", "--host", "0.0.0.0", "--port", "0", timeout=60)  # a server that started would time out
     assert r.returncode == 2 and "--allow-remote" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    proc, line = _serve(project, dict(os.environ), "--host", "0.0.0.0", "--allow-remote", "--port", "0")
+    try:
+        assert re.search(r"http://0\.0\.0\.0:\d+/", line), line
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "warning: serving on 0.0.0.0: anyone who can reach this machine" in err
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.3.2.1", True), ("localhost", True),
+                                                ("::1", True), ("[::1]", True), ("0.0.0.0", False),
+                                                ("192.168.1.20", False), ("::", False), ("example.org", False)])
+def test_loopback_hosts(host, loopback):
+    assert is_loopback(host) is loopback

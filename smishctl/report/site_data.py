@@ -4,6 +4,7 @@ here writes to the project."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,13 @@ def item_view(row: dict) -> dict:
     return {"i": row.get("index", 0), "id": str(row.get("item_id", "")), "g": row.get("gold"), "a": ans,
             "ok": ans == row.get("gold"), "p": round(float(p), 4) if isinstance(p, (int, float)) else None,
             "ms": row.get("latency_ms"), "t": text, "e": row.get("error") or "",
-            "s": [f"{s['name']}: {s['value']}" for s in extract(text).to_dict()["items"]] if text else []}
+            "s": list(signal_lines(text)) if text else []}
+
+
+@functools.lru_cache(maxsize=65_536)
+def signal_lines(text: str) -> tuple[str, ...]:
+    """The message's signals, one 'name: value' each; cached, since runs of one dataset share their texts."""
+    return tuple(f"{s['name']}: {s['value']}" for s in extract(text).to_dict()["items"])
 
 
 @dataclass
@@ -134,10 +141,9 @@ def prompt_view(entry: PromptEntry, pages: dict[str, str]) -> dict:
     """A version's manifest, card, lineage (parents, as far as they are stored) and rendered turns."""
     m = entry.manifest or {}
     lineage, seen, parent = [], {entry.art.id}, m.get("parent")
-    by_id = {e: p for e, p in pages.items()}
     while isinstance(parent, str) and parent not in seen:
         seen.add(parent)
-        lineage.append({"id": parent, "page": by_id.get(parent)})
+        lineage.append({"id": parent, "page": pages.get(parent)})
         parent = _parent_of(entry.art.dir.parents[2], parent)
     messages, card = [], ""
     try:

@@ -143,6 +143,8 @@
     byId('i-prev').addEventListener('click', function () { pageNo--; render(false); });
     byId('i-next').addEventListener('click', function () { pageNo++; render(false); });
     render(false);
+    // when the first rows were on screen, from the start of navigation (bench/bench_view.py reads it)
+    document.body.setAttribute('data-first-rows-ms', String(Math.round(performance.now())));
   }
 
   // ---- Compare: paired accuracy, the disagreements, quality against latency and cost.
