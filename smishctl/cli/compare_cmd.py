@@ -57,7 +57,7 @@ def compare(
     split_policy: str | None = SplitPolicyOpt,
     baseline: Annotated[str | None, typer.Option("--baseline", help="RUN or 'production': the column deltas and statistics refer to (default: the first run).")] = None,
     gate: Annotated[list[str] | None, typer.Option("--gate", "-g", help="METRIC>=VALUE (or <=), repeatable; checked on every candidate, not the baseline. Metrics and examples below.")] = None,
-    max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this (default: [compare] max_error_rate, 0.05).")] = None,
+    max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this (default: \\[compare] max_error_rate, 0.05).")] = None,
     no_regression: Annotated[bool, typer.Option("--no-regression", help="Fail when a candidate is significantly worse than the baseline (McNemar p<0.05 and lower macro-F1).")] = False,
     strict_items: Annotated[bool, typer.Option("--strict-items", help="Refuse (exit 2) instead of warning when runs cover different items.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the macro-F1 interval.")] = 2000,
