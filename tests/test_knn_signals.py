@@ -111,6 +111,7 @@ def test_a_program_with_signals_reloads_byte_identically_and_is_another_program(
     assert s_on["files"]["program.json"] != s_off["files"]["program.json"]  # another program, another identity
     state = json.loads((on.dir / PROGRAM).read_text())
     again = KNNClassifier.from_state(state, LABELS).state()
+    assert again["signals"] == state["signals"]
     assert json.dumps(again, sort_keys=True) == json.dumps({k: v for k, v in state.items() if k in again},
                                                            sort_keys=True)
     off_state = json.loads((off.dir / PROGRAM).read_text())
