@@ -306,15 +306,23 @@ def test_probability_metrics_auc_brier_ece():
         {"gold": "spam", "pred": "smishing", "status": "ok", "probs": {"ham": 0.1, "spam": 0.4, "smishing": 0.5}},
         {"gold": "ham", "pred": None, "status": "invalid", "probs": None},
     ]
-    m = compute_metrics(rows, LABELS)
-    assert list(m["auc"]) == ["smishing", "ham", "spam"]  # smishing first
-    assert m["auc"]["smishing"]["roc_auc"] == pytest.approx(1.0)  # its positive is ranked above both negatives
-    assert m["auc"]["ham"]["roc_auc"] == pytest.approx(1.0)
-    assert m["n_with_probs"] == 3
+    answered = compute_metrics(rows[:3], LABELS)
+    assert list(answered["auc"]) == ["smishing", "ham", "spam"]  # smishing first
+    assert answered["auc"]["smishing"]["roc_auc"] == pytest.approx(1.0)  # its positive is ranked above both negatives
+    assert answered["auc"]["ham"]["roc_auc"] == pytest.approx(1.0)
     brier = ((0.1**2 + 0.1**2 + 0.2**2) + (0.3**2 + 0.1**2 + 0.2**2) + (0.1**2 + 0.6**2 + 0.5**2)) / 3
-    assert m["brier"] == pytest.approx(brier)
+    assert answered["brier"] == pytest.approx(brier)
     # top-label confidences 0.8 (right), 0.7 (right), 0.5 (wrong): three bins, each |accuracy - confidence|
-    assert m["ece"] == pytest.approx((0.2 + 0.3 + 0.5) / 3)
+    assert answered["ece"] == pytest.approx((0.2 + 0.3 + 0.5) / 3)
+    # The invalid ham item is a confidently wrong answer (errors are evidence, never dropped): it ranks
+    # first for smishing (above the smishing item: AUC 2/3) and last for ham, scores the worst Brier (2)
+    # and sits in the top bin, wrong.
+    m = compute_metrics(rows, LABELS)
+    assert m["n_with_probs"] == 3
+    assert m["auc"]["smishing"]["roc_auc"] == pytest.approx(2 / 3)
+    assert m["auc"]["ham"]["roc_auc"] == pytest.approx(0.5)
+    assert m["brier"] == pytest.approx((brier * 3 + 2.0) / 4)
+    assert m["ece"] == pytest.approx((0.2 + 0.3 + 0.5 + 1.0) / 4)
     assert "auc" not in compute_metrics([{**r, "probs": None} for r in rows], LABELS)
 
 
