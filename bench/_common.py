@@ -189,6 +189,8 @@ def add_llm_program_options(ap) -> None:
     ap.add_argument("--model", help="the LLM of knn/lora (default: the embedded local model)")
     ap.add_argument("--knn-train-size", type=int, help="knn: training messages besides the reports (default: all)")
     ap.add_argument("--knn-dev-size", type=int, default=45, help="knn: dev messages (optimize's default)")
+    ap.add_argument("--knn-param", action="append", default=[], metavar="KEY=VALUE",
+                    help="knn: an optimize --param (repeatable), e.g. prior_model=classic/tfidf-svm-signals, signals=true")
 
 
 def parse_programs(ap, text: str, known: tuple[str, ...]) -> list[str]:

@@ -53,6 +53,7 @@ from bench_drift import (  # noqa: E402
     finetune_takes_feedback,
     fresh_project,
     import_reports,
+    knn_params,
     load_modern,
     split_pool,
     write_csv,
@@ -264,7 +265,8 @@ def main() -> None:
         ap.error(f"unknown campaign(s) {', '.join(sorted(set(chosen) - set(campaigns)))}: use {', '.join(campaigns)}")
     protocol = {"dataset": "modern", "data_sha256": hashlib.sha256(MODERN.read_bytes()).hexdigest(),
                 "control_fraction": args.control_fraction, "seed": args.seed, "controls": len(controls),
-                "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model}}
+                "knn": {"train_size": args.knn_train_size, "dev_size": args.knn_dev_size, "model": args.model,
+                        "params": knn_params(args.knn_param)}}
     print(f"modern: {len(rows)} messages, {len(campaigns)} smishing campaigns, {len(controls)} ham controls; "
           + ", ".join(f"{c} {len(campaigns[c][0])}" for c in chosen), flush=True)
     earlier = [json.loads(path.read_text(encoding="utf-8")) for path in args.also]

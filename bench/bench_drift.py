@@ -46,7 +46,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SMISHCTL_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
-from _common import REPO, _codes, macro_f1_interval, model_project, paired, paired_gain_interval  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    _codes,
+    add_llm_program_options,
+    macro_f1_interval,
+    model_project,
+    paired,
+    paired_gain_interval,
+)
 
 MODERN = REPO / "smishctl" / "bundled" / "modern" / "modern_sms.csv"
 # The classic programs: evaluate trains them (with the reports) on the default dataset's train split.
@@ -419,9 +427,7 @@ def main() -> None:
     ap.add_argument("--eval-limit", type=int, help="score only this many held messages (a quick check)")
     ap.add_argument("--eval-balanced", action="store_true",
                     help="with --eval-limit: that many held messages balanced across labels (the file is in label order)")
-    ap.add_argument("--model", help="the LLM of knn/lora (default: the embedded local model)")
-    ap.add_argument("--knn-train-size", type=int, help="knn: training messages besides the reports (default: all)")
-    ap.add_argument("--knn-dev-size", type=int, default=45, help="knn: dev messages (optimize's default)")
+    add_llm_program_options(ap)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "data" / "drift.json")
     ap.add_argument("--svg", type=Path, default=REPO / "docs" / "drift.svg")
     ap.add_argument("--extra-train", metavar="DATASET",
@@ -429,8 +435,6 @@ def main() -> None:
                     "runs without it and then with it, on the same reports and items")
     ap.add_argument("--extra-only", action="store_true",
                     help="with --extra-train: only the rows with the extra data (no 'vs no extra' column)")
-    ap.add_argument("--knn-param", action="append", default=[], metavar="KEY=VALUE",
-                    help="knn: an optimize --param (repeatable), e.g. prior_model=classic/tfidf-svm-signals")
     ap.add_argument("--vs", default="svm", help="the program every other row is paired with (default svm)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary projects (their runs)")
     ap.add_argument("--also", nargs="+", type=Path, default=[],
