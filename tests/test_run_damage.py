@@ -9,6 +9,7 @@ import pytest
 from compare_helpers import items, make_artifact, predictions, write_run
 
 from smishctl.core.errors import DataError
+from smishctl.core.identity import config_hash
 from smishctl.core.records import Prediction, RunRecord
 from smishctl.store.runs import PRED_FILE, RUN_FILE, PredictionWriter, Run, find_run, list_runs, open_run
 
@@ -18,7 +19,8 @@ LABELS = ("ham", "spam", "smishing")
 def _make_run(runs_dir, run_id: str, n: int = 40) -> Run:
     run = Run(runs_dir / run_id)
     run.dir.mkdir(parents=True)
-    run.write(RunRecord(id=run_id, status="complete", config_hash=f"hash-{run_id}",
+    identity = {"model": "classic/tfidf-svm", "run": run_id}  # find_run recomputes the hash of the identity
+    run.write(RunRecord(id=run_id, status="complete", config_hash=config_hash(identity), identity=identity,
                         created_at="2026-01-01T00:00:00+0000"))
     writer = PredictionWriter(run.predictions_path)
     for i in range(n):
@@ -143,7 +145,7 @@ def test_an_odd_run_json_is_skipped_by_listing_and_refused_when_opened(settings,
     for name, why in odd.items():
         (line,) = [x for x in err if f"skipping run {name}:" in x]
         assert why in line
-    assert find_run(settings.runs_dir, "hash-good-run") == good
+    assert find_run(settings.runs_dir, good.record().config_hash) == good
     for name in odd:
         with pytest.raises(DataError):
             open_run(settings.runs_dir, name).read()
