@@ -346,6 +346,7 @@ def test_near_copies_are_the_same_template_not_only_the_same_text():
     # A link or address with its dots swapped is still masked as one.
     assert template_key("visit www!prize-club!co!uk now") == template_key("visit www.prize-club.co.uk now")
     assert not near_copies([], scored).scored.any() and near_copies(LEARNED, []).learned.tolist() == [False] * 4
+    assert near_copies([":)"], ["k !!"]).n_scored == 1                     # no word anywhere: the keys decide
 
 
 def test_a_datasets_own_splits_hold_no_leak_under_their_policy_and_the_check_is_fast(phishing, tmp_path):
