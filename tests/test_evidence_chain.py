@@ -93,9 +93,9 @@ def test_serving_identity_reads_every_schema_of_run_identity():
     assert read(base, True, True) == base
     off = dataclasses.replace(base, harden=False, guard=False)
     assert off.identity_keys()["harden"] is False and "guard" not in off.identity_keys()
-    assert ServingIdentity.from_identity(off.identity_keys()) == off
+    assert read(off, False, True) == off == read(off, False, False)
     unguarded = dataclasses.replace(base, guard=False)
-    assert ServingIdentity.from_identity(unguarded.identity_keys()) == unguarded
+    assert read(unguarded, True, False) == unguarded
     assert [d.split()[0] for d in base.differences(off)] == ["harden", "guard"]
 
 

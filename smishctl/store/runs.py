@@ -305,7 +305,7 @@ def _hashes_to(rec: dict, wanted: str) -> bool:
 
 
 def find_run(runs_dir: Path, config_hash: str) -> Run | None:
-    """The newest complete run with this configuration hash."""
+    """The newest complete run with this configuration hash, whose identity hashes to it."""
     for run in reversed(list_runs(runs_dir)):
         try:
             rec = run.read()
