@@ -20,6 +20,7 @@ from test_compare_html import _chromium, _run_chromium
 
 from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.promote import promote
+from smishctl.report import site
 from smishctl.report.site import build_site
 from smishctl.report.site_server import is_loopback
 
@@ -47,7 +48,7 @@ def project_site(settings, project, tmp_path):
     promoted; a run of a file of hostile messages; a run whose run.json is damaged. Exported."""
     accept_small_promotions(settings)
     good = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
-    other = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
+    other = make_artifact(settings, instructions="Decide: ham, spam or smishing? \x1b]0;pwned\x07\u202e")
     promotion_run(settings, good, {1, 2}, run_id="run-good", probs=True)
     promotion_run(settings, other, {1, 2, 3, 4, 5, 6}, run_id="run-other")
     promote(settings, good.id, reason="first prompt")
@@ -70,7 +71,7 @@ def _dom(tmp_path: Path, page: Path, fragment: str = "") -> str:
 
 def _rows(dom: str, table: str) -> list[str]:
     body = dom.split(f'id="{table}"')[1].split("<tbody>")[1].split("</tbody>")[0]
-    return [unescape(re.sub(r"<[^>]+>", " ", tr)) for tr in body.split("<tr")[1:]]
+    return [unescape(re.sub(r"<[^>]+>", " ", "<tr" + tr)) for tr in body.split("<tr")[1:]]
 
 
 def _page_of(out: Path, run_id: str) -> Path:
@@ -118,6 +119,21 @@ def test_run_page_shows_items_and_filters_them_from_the_address(project_site, tm
     assert 'data-shown="10"' in gold and all(" spam " in r for r in _rows(gold, "items"))
 
 
+def test_run_page_pages_items_and_names_damaged_rows(project_site, settings, tmp_path, monkeypatch):
+    with open(settings.runs_dir / "run-good" / "predictions.jsonl", "ab") as fh:
+        fh.write(b"\xff not a row\n")
+    monkeypatch.setattr(site, "PAGE_SIZE", 8)
+    out = tmp_path / "paged"
+    build_site(settings, out)
+    page = _page_of(out, "run-good")
+    assert "1 damaged prediction row(s) left out, first: predictions.jsonl:31:" in page.read_text(encoding="utf-8")
+    second = _dom(tmp_path, page, "#page=2")
+    assert 'data-shown="30"' in second and 'data-page="2"' in second
+    assert [r.split()[0] for r in _rows(second, "items")] == [str(k) for k in range(8, 16)]
+    last = _dom(tmp_path, page, "#page=9")                       # past the end: the last page
+    assert 'data-page="4"' in last and len(_rows(last, "items")) == 6
+
+
 def test_hostile_text_is_inert(project_site, tmp_path):
     page = _page_of(project_site["out"], "run-hostile")
     raw = page.read_text(encoding="utf-8")
@@ -157,6 +173,9 @@ def test_prompts_and_production_pages(project_site, tmp_path):
     assert "There is no earlier release to roll back to" in prod
     version = (out / "prompts" / (good.id.replace("/", "_") + ".html")).read_text(encoding="utf-8")
     assert "Label the SMS: ham, spam or smishing." in version and "{{sms}}" in version
+    # what a template prints is inert too: the instructions' control characters are shown, not sent
+    hostile = (out / "prompts" / (project_site["other"].id.replace("/", "_") + ".html")).read_text(encoding="utf-8")
+    assert "\x1b" not in hostile and "\u202e" not in hostile and "Decide: ham, spam or smishing? \u241b]0;pwned\u2407" in hostile
 
 
 def test_view_serves_on_loopback_and_unknown_paths_are_404(settings, project, tmp_path):
