@@ -189,4 +189,3 @@ def test_b13_override_lines_in_other_forms_do_not_turn_smishing_into_ham(setting
     out = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(out) == 6 and all(r["status"] == "ok" for r in out)
     assert [r["text"][:40] for r in out if r["pred"] == "ham"] == []
-    assert rec["metrics"]["attack_success_rate"] == 0
