@@ -205,6 +205,14 @@ def _serve(project: Path, env: dict, *args: str) -> tuple[subprocess.Popen, str]
     return proc, proc.stdout.readline()
 
 
+def test_export_from_the_cli(cli, project, tmp_path):
+    r = cli("view", "--export", str(tmp_path / "pages"))
+    assert r.returncode == 0 and (tmp_path / "pages" / "index.html").is_file() and "wrote 4 pages" in r.stdout
+    (tmp_path / "file").write_text("x")
+    r = cli("view", "--export", str(tmp_path / "file"))
+    assert r.returncode == 2 and "is a file, not a folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 def test_non_loopback_host_needs_allow_remote_and_warns(cli, project):
     r = cli("view", "--host", "0.0.0.0", "--port", "0", timeout=60)  # a server that started would time out
     assert r.returncode == 2 and "--allow-remote" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -18,6 +18,7 @@ import jinja2
 import markupsafe
 
 from smishctl.core.config import Settings
+from smishctl.core.errors import ConfigError
 from smishctl.report.site_charts import calibration, headline, latency_histogram
 from smishctl.report.site_data import (
     RunEntry,
@@ -94,6 +95,8 @@ def build_site(settings: Settings, out_dir: str | Path) -> SiteSummary:
     """Render every page of the project's viewer into `out_dir` (created if missing; files of an
     earlier export are replaced)."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file, not a folder", hint="pass --export a folder (it is created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     w = _Writer(out)
