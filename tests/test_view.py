@@ -53,7 +53,7 @@ def project_site(settings, project, tmp_path):
     promotion_run(settings, other, {1, 2, 3, 4, 5, 6}, run_id="run-other")
     promote(settings, good.id, reason="first prompt")
     record_run(settings, EvalConfig(model="classic/tfidf-svm", dataset=_payload_file(project), evaluation_only=True),
-               run_id="run-hostile", wrong={0})
+               run_id="run-hostile", wrong={0}, status="interrupted", cache_hit=True)
     damaged = settings.runs_dir / "run-damaged"
     damaged.mkdir()
     (damaged / "run.json").write_text('{"id": "run-damaged", "status": "compl', encoding="utf-8")
@@ -101,7 +101,12 @@ def test_runs_page_lists_runs_marks_damage_and_filters(project_site, tmp_path):
     assert len(rows) == 4 and 'data-shown="4"' in dom
     (damaged,) = [r for r in rows if "run-damaged" in r or "damaged run.json" in r]
     assert "damaged run.json" in damaged
-    assert sum("classic/tfidf-svm" in r for r in rows) == 1
+    (hostile,) = [r for r in rows if "classic/tfidf-svm" in r]
+    assert " interrupted " in hostile and "cached 6/6" in hostile and "interrupted" in hostile.split("cached")[1]
+    assert not any("cached" in r for r in rows if r is not hostile)
+    today = re.search(r"\d{4}-\d{2}-\d{2}", hostile).group(0)
+    assert 'data-shown="3"' in _dom(tmp_path, out / "index.html", f"#from={today}&to={today}")  # the damaged one has no date
+    assert 'data-shown="0"' in _dom(tmp_path, out / "index.html", "#from=2999-01-01")
     dom = _dom(tmp_path, out / "index.html", "#model=classic%2Ftfidf-svm")
     assert 'data-shown="1"' in dom and len(_rows(dom, "runs")) == 1
 
