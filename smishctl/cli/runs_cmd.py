@@ -170,3 +170,47 @@ def merge_cmd(runs: Annotated[list[str], typer.Argument(help="The shard runs (re
 
         out.print(metrics_table(record, title=f"run {record.id} (merged from {len(runs)} shards)"))
         out.print(confusion_table(record))
+
+
+DryRunOpt = typer.Option(False, "--dry-run", help="List what would be removed; remove nothing.")
+
+
+@runs_app.command("rm")
+def rm_cmd(runs: Annotated[list[str], typer.Argument(help="Runs to remove: short refs, ids, latest, latest~1.", show_default=False, autocompletion=complete_run)],
+           dry_run: bool = DryRunOpt, as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """Remove runs from the store. A run a promotion cites as its evidence is refused."""
+    with handled(debug):
+        from smishctl.ops.runs_remove import plan_removal
+
+        _remove(plan_removal(settings(), runs), dry_run=dry_run, as_json=as_json)
+
+
+@runs_app.command("prune")
+def prune_cmd(aborted: Annotated[bool, typer.Option("--aborted", help="Remove every aborted run (a missing key, a dead endpoint).")] = False,
+              dry_run: bool = DryRunOpt, as_json: bool = JsonOpt, debug: bool = DebugOpt):
+    """Remove runs that scored nothing; a run a promotion cites is kept."""
+    with handled(debug):
+        from smishctl.core.errors import ConfigError
+        from smishctl.ops.runs_remove import plan_prune_aborted
+
+        if not aborted:
+            raise ConfigError("say what to prune", hint="smishctl runs prune --aborted")
+        _remove(plan_prune_aborted(settings()), dry_run=dry_run, as_json=as_json)
+
+
+def _remove(removals, *, dry_run: bool, as_json: bool) -> None:
+    from rich.markup import escape
+
+    from smishctl.ops.runs_remove import remove
+
+    if not dry_run:
+        remove(removals)
+    if as_json:
+        print_json({"dry_run": dry_run, "removed": [] if dry_run else [r.run.id for r in removals],
+                    "would_remove": [r.run.id for r in removals] if dry_run else []})
+        return
+    verb = "would remove" if dry_run else "removed"
+    for r in removals:
+        out.print(f"{verb} {escape(r.ref)} ({escape(r.model)}, {r.status}, {r.n_rows} items)")
+    if not removals:
+        out.print("nothing to remove")

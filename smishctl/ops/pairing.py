@@ -9,8 +9,9 @@ import numpy as np
 
 from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.records import RunRecord
+from smishctl.report.refs import resolved
 from smishctl.score.metrics import run_metrics
-from smishctl.store.runs import Run, open_run
+from smishctl.store.runs import Run, open_run, short_ref
 
 
 @dataclass
@@ -20,6 +21,8 @@ class RunData:
     rows: list[dict]
     role: str = "candidate"  # baseline | candidate | reference (shown, not gated)
     name: str = ""
+    ref: str = ""  # what the user typed (latest~1), for errors that name the runs
+    short: str = ""  # the run's short reference in the store; its id when read from elsewhere
     by_item: dict[str, dict] = field(default_factory=dict)
     rec: RunRecord = field(init=False, repr=False)  # `record`, typed: what readers use
 
@@ -33,6 +36,11 @@ class RunData:
     @property
     def metrics(self) -> dict:
         return self.rec.metrics or {}
+
+    @property
+    def resolved(self) -> str:
+        """'latest~1 = a3f2 (model, n items)': which run a reference named."""
+        return resolved(self.ref, self.short or self.id, self.rec.model_name, self.rec.status, len(self.rows))
 
     @property
     def dataset(self) -> dict:
@@ -54,7 +62,14 @@ def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
     if record.metrics is None:
         raise ConfigError(f"run {run.id} has no metrics (status {record.status})",
                           hint=f"finish it with: smishctl evaluate --resume {run.id}")
-    return RunData(id=run.id, record=record.to_dict(), rows=run.predictions(), role=role)
+    in_store = run.dir.parent.resolve() == Path(runs_dir).resolve()
+    return RunData(id=run.id, record=record.to_dict(), rows=run.predictions(), role=role, ref=ref,
+                   short=short_ref(Path(runs_dir), run.id) if in_store else str(run.dir))
+
+
+def named(*runs: RunData) -> str:
+    """The runs an error is about, as the references resolved: 'latest~1 = a3f2 (…), latest = 9c0e (…)'."""
+    return ", ".join(r.resolved for r in runs)
 
 
 def check_comparable(runs: list[RunData]) -> list[str]:
@@ -67,33 +82,34 @@ def check_comparable(runs: list[RunData]) -> list[str]:
     seen = set()
     for r in runs:
         if r.id in seen:
-            raise ConfigError(f"run {r.id} is listed twice")
+            twice = [x for x in runs if x.id == r.id]
+            raise ConfigError(f"the same run is listed twice: {named(*twice)}")
         seen.add(r.id)
     first = runs[0]
     warnings: list[str] = []
     for r in runs[1:]:
         if r.dataset.get("name") != first.dataset.get("name"):
             raise ConfigError(
-                f"runs {first.id} and {r.id} are on different datasets "
-                f"({first.dataset.get('name')} vs {r.dataset.get('name')})",
+                f"the runs are on different datasets ({first.dataset.get('name')} vs {r.dataset.get('name')}): "
+                f"{named(first, r)}",
                 hint="compare runs evaluated on the same dataset and split")
         # A label set is a set: a classic run and a zero-shot run on one file may list it in another order.
         if set(r.labels) != set(first.labels):
-            raise ConfigError(f"runs {first.id} and {r.id} have different label sets ({first.labels} vs {r.labels})")
+            raise ConfigError(f"the runs have different label sets ({first.labels} vs {r.labels}): {named(first, r)}")
         if r.dataset.get("split") != first.dataset.get("split"):
-            raise ConfigError(f"runs {first.id} and {r.id} are on different splits "
-                              f"({first.dataset.get('split')} vs {r.dataset.get('split')})")
+            raise ConfigError(f"the runs are on different splits ({first.dataset.get('split')} vs "
+                              f"{r.dataset.get('split')}): {named(first, r)}")
         prov_a = (first.dataset.get("provenance") or {}).get("sha256")
         prov_b = (r.dataset.get("provenance") or {}).get("sha256")
         if prov_a and prov_b and prov_a != prov_b:
-            raise ConfigError(f"runs {first.id} and {r.id} used different versions of dataset "
-                              f"{first.dataset.get('name')} (source SHA-256 differs)")
+            raise ConfigError(f"the runs used different versions of dataset {first.dataset.get('name')} "
+                              f"(source SHA-256 differs): {named(first, r)}")
         if r.dataset.get("items_hash") != first.dataset.get("items_hash"):
             warnings.append(f"runs {first.id} and {r.id} cover different items "
                             f"({len(first.rows)} vs {len(r.rows)}): statistics use the common items only")
     common = common_items(runs)
     if not common:
-        raise ConfigError("the runs share no items: nothing to compare pairwise",
+        raise ConfigError(f"the runs share no items: {named(*runs)}",
                           hint="evaluate them on the same split and sample (same --limit/--balanced)")
     for r in runs:
         if not r.rec.complete:
@@ -126,7 +142,7 @@ def paired_codes(base: RunData, cand: RunData, labels: tuple[str, ...]) -> dict:
     pc = np.array([code(cand.by_item[i]) for i in ids], dtype=np.int64)
     gold_mismatch = sum(1 for i in ids if base.by_item[i]["gold"] != cand.by_item[i]["gold"])
     if gold_mismatch:
-        raise ConfigError(f"runs {base.id} and {cand.id} disagree on the gold label of {gold_mismatch} items",
+        raise ConfigError(f"the runs disagree on the gold label of {gold_mismatch} items: {named(base, cand)}",
                           hint="they were made from different versions of the dataset")
     return {"item_ids": ids, "gold": gold, "base": pb, "cand": pc, "k": k}
 

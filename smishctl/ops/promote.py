@@ -214,7 +214,8 @@ def verified_run(settings: Settings, record: dict) -> RunData:
         raise ConfigError(f"run {data.id} does not match its predictions: {'; '.join(problems[:3])}",
                           hint=REFUSED_HINT)
     fresh = verified_metrics(data.record, data.rows)
-    return RunData(id=data.id, record={**data.record, "metrics": fresh}, rows=data.rows, role=data.role)
+    return RunData(id=data.id, record={**data.record, "metrics": fresh}, rows=data.rows, role=data.role,
+                   ref=data.ref, short=data.short)
 
 
 def robustness_evaluation(settings: Settings, art: Artifact, cand: dict, *, dry_run: bool,

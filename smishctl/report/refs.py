@@ -33,3 +33,11 @@ def run_refs(cmp: dict, known: dict[str, str]) -> dict[str, str]:
         out[r["id"]] = ref
         taken.add(ref)
     return out
+
+
+def resolved(typed: str, short: str, model: str, status: str, n_rows: int) -> str:
+    """What a reference the user typed resolved to, for errors about several runs:
+    'latest~1 = a3f2 (gpt-4o-mini, aborted, 0 items)'; the typed name is left out when it is the short ref."""
+    state = "" if status == "complete" else f"{status}, "
+    head = f"{typed} = {short}" if typed and typed != short else short
+    return f"{head} ({model}, {state}{n_rows} items)"

@@ -218,12 +218,7 @@ def resolve_run(runs_dir: Path, ref: str) -> Run:
     runs = list_runs(runs_dir)
     back = _latest_offset(ref)
     if back is not None:
-        if not runs:
-            raise ConfigError("no runs yet", hint="run smishctl evaluate first")
-        if back >= len(runs):
-            raise ConfigError(f"{ref!r} goes back {back} runs, but there are only {len(runs)}",
-                              hint="see smishctl runs list")
-        return runs[-1 - back]
+        return _latest(runs, ref, back)
     matches = _matching(ref, [r.id for r in runs])
     if len(matches) == 1:
         return next(r for r in runs if r.id == matches[0])
@@ -233,6 +228,44 @@ def resolve_run(runs_dir: Path, ref: str) -> Run:
         raise ConfigError(f"run {ref!r} is ambiguous ({len(matches)} runs match: {shown})",
                           hint="use a longer reference from smishctl runs list")
     raise ConfigError(f"unknown run {ref!r}", hint="see smishctl runs list")
+
+
+def _latest(runs: list[Run], ref: str, back: int) -> Run:
+    """The run `back` runs before the newest, counting only runs with items: an aborted run (a missing key,
+    a dead endpoint) or one that recorded no item is no step of `latest~N`, so `compare latest~1 latest`
+    means the last two evaluations that scored something. Such runs keep their short references."""
+    if not runs:
+        raise ConfigError("no runs yet", hint="run smishctl evaluate first")
+    counted = 0
+    for run in reversed(runs):
+        if not has_items(run):
+            continue
+        if counted == back:
+            return run
+        counted += 1
+    skipped = len(runs) - counted
+    also = f" ({skipped} aborted or empty run(s) not counted)" if skipped else ""
+    raise ConfigError(f"{ref!r} goes back {back} runs, but there are only {counted} with items{also}",
+                      hint="see smishctl runs list; smishctl runs prune --aborted removes aborted runs")
+
+
+def has_items(run: Run) -> bool:
+    """Whether a run counts for `latest~N`: not aborted, and not empty (a predictions file with no row, or
+    metrics over 0 items). A run without a predictions file at all was made elsewhere and counts."""
+    try:
+        if run.predictions_path.is_file() and run.predictions_path.stat().st_size == 0:
+            return False
+        rec = read_json(run.record_path)
+        return rec.get("status") != "aborted" and (rec.get("metrics") or {}).get("n_items", 1) != 0
+    except (OSError, ValueError, AttributeError, DataError):
+        return False
+
+
+def short_ref(runs_dir: Path, run_id: str) -> str:
+    """The short reference of one stored run, as `runs list` shows it (or a longer one that is still
+    unique: every folder counts, so it resolves to this run alone)."""
+    ids = [d.name for d in runs_dir.iterdir() if (d / RUN_FILE).is_file()] if runs_dir.is_dir() else []
+    return short_refs(ids if run_id in ids else [*ids, run_id])[run_id]
 
 
 def _latest_offset(ref: str) -> int | None:
