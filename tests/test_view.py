@@ -100,7 +100,7 @@ def test_runs_page_lists_runs_marks_damage_and_filters(project_site, tmp_path):
     rows = _rows(dom, "runs")
     assert len(rows) == 4 and 'data-shown="4"' in dom
     (damaged,) = [r for r in rows if "run-damaged" in r or "damaged run.json" in r]
-    assert "damaged run.json" in damaged
+    assert "damaged run.json: runs/run-damaged/run.json is not valid JSON" in damaged
     (hostile,) = [r for r in rows if "classic/tfidf-svm" in r]
     assert " interrupted " in hostile and "cached 6/6" in hostile and "interrupted" in hostile.split("cached")[1]
     assert not any("cached" in r for r in rows if r is not hostile)

@@ -49,6 +49,7 @@ def _serve(build_site, host: str, port: int, *, allow_remote: bool, open_browser
 
     signal.signal(signal.SIGTERM, stop)
     with tempfile.TemporaryDirectory(prefix="smishctl-view-") as tmp:
+        typer.echo("smishctl view: rendering the project's pages…", err=True)
         build_site(settings(), tmp)
         server = make_server(Path(tmp), host, port)
         url = server_url(server, host)

@@ -59,7 +59,9 @@ def scan_runs(runs_dir: Path) -> list[RunEntry]:
         try:
             entries.append(RunEntry(d.name, d, Run(d).record()))
         except (SmishError, OSError, ValueError, TypeError, AttributeError) as exc:
-            entries.append(RunEntry(d.name, d, None, damaged=_why(exc)))
+            # relative to the project: an exported site does not carry the machine's folders
+            why = _why(exc).replace(f"{Path(runs_dir).resolve().parent}/", "").replace(f"{Path(runs_dir).parent}/", "")
+            entries.append(RunEntry(d.name, d, None, damaged=why))
     entries.sort(key=lambda e: (str(e.record.created_at or "") if e.record else "", e.id))
     refs = short_refs([e.id for e in entries])
     taken: set[str] = set()
