@@ -71,7 +71,7 @@ def test_odd_run_json_values_never_break_listing_compare_promote_or_evaluate(set
         (line,) = [x for x in r.stderr.splitlines() if f"skipping run {name}:" in x]
         assert why in line
     for name, why in odd.items():
-        for args in (("runs", "show", name), ("compare", "good-run", name), ("promote", art.id, "--run", name)):
+        for args in (("runs", "show", name), ("compare", "good-run", name), ("promote", art.id, "--run", name, "--reason", "test")):
             r = cli(*args)
             assert r.returncode == 2 and why in _one_line(r), (args, r.stderr)
     # A new evaluation looks for a reusable run among them all.

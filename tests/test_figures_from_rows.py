@@ -68,7 +68,7 @@ def test_edited_auc_ece_and_p95_are_refused(settings, art, cli):
 
     toml = settings.root / "smishctl.toml"
     toml.write_text(toml.read_text().replace("[promotion]\n", f"[promotion]\nrequire = {json.dumps(REQUIRE)}\n", 1))
-    r = cli("promote", art.id, "--run", run.id)
+    r = cli("promote", art.id, "--run", run.id, "--reason", "test")
     assert r.returncode == 2 and "does not match its predictions" in r.stderr
     assert not (settings.production_dir / "current").exists()
 

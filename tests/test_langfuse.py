@@ -481,7 +481,7 @@ def test_cli_promote_and_rollback_move_the_langfuse_production_label(settings, p
         assert res.returncode == 0, res.stderr
         return res
 
-    assert "labelled production" in cli("promote", good.id).stderr
+    assert "labelled production" in cli("promote", good.id, "--reason", "test").stderr
     versions = server.prompts["smishctl-sms-classifier"]
     assert len(versions) == 1 and "production" in versions[0]["labels"]
     assert versions[0]["config"]["artifact_id"] == good.id and versions[0]["type"] == "chat"

@@ -168,7 +168,7 @@ def test_a_deleted_harden_flag_is_refused_not_read_as_on(cli, project, served):
     settings, art = served
     promotion_run(settings, art, run_id="run-soft", harden=False)
     _edit_run(settings, "run-soft", lambda rec: rec["identity"].pop("harden"))
-    _one_line_exit_2(cli("promote", art.id, "--run", "run-soft"), "run run-soft",
+    _one_line_exit_2(cli("promote", art.id, "--run", "run-soft", "--reason", "test"), "run run-soft",
                      "its identity does not hash to its config_hash", "harden (absent) but its config says false")
     # The hash recomputed too: the run's config still says what it measured.
     _edit_run(settings, "run-soft", lambda rec: rec.update(config_hash=config_hash(rec["identity"])))

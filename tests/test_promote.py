@@ -127,7 +127,7 @@ def test_bad_input(settings, arts, cli):
         promote(settings, arts["ok"].id, run="run-dev")
     # a corrupted artifact is refused by its manifest checksum
     (arts["good"].dir / "program.json").write_text('{"tampered": true}\n')
-    r = cli("promote", arts["good"].id)
+    r = cli("promote", arts["good"].id, "--reason", "test")
     assert r.returncode == 2 and "does not match its manifest checksum" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     r = cli("promote", "--rollback")
@@ -137,7 +137,7 @@ def test_bad_input(settings, arts, cli):
 
 
 def test_cli_promote_policy_exit_codes(settings, arts, cli):
-    r = cli("promote", arts["poor"].id)
+    r = cli("promote", arts["poor"].id, "--reason", "test")
     assert r.returncode == 1 and "min_macro_f1: macro_f1=0.3" in r.stderr
     r = cli("promote", arts["poor"].id, "--force")
     assert r.returncode == 2

@@ -131,7 +131,7 @@ def test_a_tampered_only_release_is_replaced_only_with_force(settings, cli):
     (settings.production_dir / "releases" / "r0001" / "promotion.json").unlink()
     other = make_artifact(settings, instructions="Decide: ham, spam or smishing?")
     promotion_run(settings, other, {1}, run_id="run-other")
-    r = cli("promote", other.id)
+    r = cli("promote", other.id, "--reason", "test")
     assert r.returncode == 2 and "promotion.json" in r.stderr and "--force" in r.stderr
     assert promote(settings, other.id, force=True, reason="replace the tampered release")["release"] == "r0002"
     assert read_current(settings)["artifact"] == other.id

@@ -33,7 +33,7 @@ EPILOG = """[bold]Policy[/bold]: \\[promotion] in smishctl.toml
 
 [bold]Examples[/bold]
   smishctl promote v0003 --dry-run     the policy, the items, about how long
-  smishctl promote v0003               evaluate if needed, check, promote
+  smishctl promote v0003 --reason '...'  evaluate if needed, check, promote
   smishctl promote --status            what is in production
   smishctl promote --rollback          back to the previous release
 
@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
 def promote(
     artifact: Annotated[str | None, typer.Argument(help="Artifact id, a unique suffix (v0003) or a path.", show_default=False)] = None,
     run: Annotated[str | None, typer.Option("--run", metavar="RUN", help="The test-split run to judge it by (default: find one, or evaluate).")] = None,
-    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT", help="Why (kept in the history; needed with --force).")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT", help="Why (kept in the history); required unless \\[promotion] require_reason = false.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Start an evaluation estimated over 10 minutes without asking.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Promote even though the policy failed (recorded).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing, evaluate nothing.")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Restore the previous production version.")] = False,
@@ -77,16 +78,7 @@ def promote(
             elif not st["in_production"]:
                 out.print("nothing is in production yet")
             else:
-                m = st.get("metrics") or {}
-                out.print(f"[bold]{st['artifact']}[/bold] (release {st['release']}) in production since "
-                          f"{st['since']} ({st['last_action']} by {st['by']})")
-                out.print(f"  model {st['model']}, run {st['run']}, macro-F1 {fmt(m.get('macro_f1'))}, "
-                          f"error rate {fmt(m.get('error_rate'))}"
-                          + (f", reason: {st['reason']}" if st.get("reason") else "")
-                          + (" [yellow](forced)[/yellow]" if st.get("forced") else ""))
-                out.print(f"  previous release {st['previous'] or '-'}; {st['history']} history entries; {st['dir']}")
-                if st.get("serving_problem"):
-                    out.print(f"  [red]not served:[/red] {plain(st['serving_problem'])}", soft_wrap=True)
+                _print_status(s, st)
             return
         hooks = default_hooks(s, enabled=not no_langfuse)  # Langfuse's prompt label follows production
         if rollback:
@@ -102,9 +94,11 @@ def promote(
                     console.print(f"[yellow]skipped[/yellow] release {skip['release']}: {skip['why']}", soft_wrap=True)
             return
 
+        if not dry_run:
+            _require_reason(s, reason)
+
         def on_start(plan):
-            console.print(f"evaluating {plan.record.prompt_id} with {plan.record.model_name} on "
-                          f"{len(plan.items)} test items (run {plan.run.id})")
+            _confirm_evaluation(s, plan, yes=yes)
 
         res = do_promote(s, artifact, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
                          balanced=balanced, on_start=on_start, hooks=hooks, on_warning=warn)
@@ -122,11 +116,93 @@ def promote(
             else:
                 verdict = "policy passes" if res["policy_passed"] else (
                     "policy FAILS (would be forced)" if force else "policy FAILS")
-                out.print(f"would promote {res['artifact']} (run {res['run']}, {res['evaluation']}): "
+                out.print(f"would promote {res['artifact']} (evidence: run {_short(res['run'])}, {res['evaluation']}): "
                           f"{src} -> {res['artifact']}; {verdict}")
         else:
             forced = " [yellow](forced)[/yellow]" if res["forced"] else ""
             out.print(f"promoted {res['artifact']} as release {res['release']}{forced}: {src} -> {res['artifact']}")
+            out.print(f"  evidence: run {_short(res['run'])} ({res['evaluation']})")
+
+
+LONG_EVALUATION_S = 600  # an evaluation estimated longer than this is confirmed first (on a terminal)
+
+
+def _require_reason(s, reason: str | None) -> None:
+    """A promotion records why: --reason, unless [promotion] require_reason = false. Checked before
+    anything is evaluated, so a long evaluation never ends in this refusal."""
+    from smishctl.core.errors import ConfigError
+
+    if reason and reason.strip():
+        return
+    if s.section("promotion").get("require_reason", True) is not False:
+        raise ConfigError("promote needs --reason '...' (it is recorded in the history)",
+                          hint="or set require_reason = false under [promotion] in smishctl.toml")
+
+
+def _confirm_evaluation(s, plan, *, yes: bool) -> None:
+    """Say what is evaluated and for about how long; on a terminal, ask before one estimated over
+    LONG_EVALUATION_S, unless --yes or CI (where nobody could answer)."""
+    import os
+    import sys
+
+    from smishctl.cli.render import duration
+    from smishctl.core.errors import SmishError
+    from smishctl.ops.promote import seconds_per_item
+
+    speed = seconds_per_item(s, plan.record.serving)
+    n = len(plan.items)
+    about = f", about {duration(speed[0] * n)} ({speed[0]:.2f} s per item in run {_short(speed[1])})" if speed else ""
+    console.print(f"evaluating {plain(plan.record.prompt_id)} with {plain(plan.record.model_name)} on {n} test "
+                  f"items{about}")
+    if not speed or speed[0] * n <= LONG_EVALUATION_S or yes:
+        return
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    if ci or not sys.stdin.isatty():
+        return
+    if not typer.confirm("start this evaluation?", default=False, err=True):
+        raise SmishError("not promoted: nothing was evaluated", hint="promote with --yes to skip this question",
+                         exit_code=1)
+
+
+def _short(run_id: str | None) -> str:
+    """A run's short reference (what `runs list` shows), so a long id never wraps mid-word."""
+    from smishctl.store.runs import short_ref
+
+    return short_ref(settings().runs_dir, run_id) if run_id else "-"
+
+
+def _print_status(s, st: dict) -> None:
+    """What is in production, one fact a line, fitted to the terminal: short run references and the
+    release folder relative to the project, so nothing long is cut or wrapped mid-word."""
+    from pathlib import Path
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    m = st.get("metrics") or {}
+    folder = Path(st["dir"] or "")
+    try:
+        folder = folder.relative_to(s.root.resolve())
+    except ValueError:
+        pass  # a production folder outside the project is shown whole
+    since = str(st.get("since") or "?")
+    facts = [("production", f"[bold]{escape(st['artifact'] or '?')}[/bold] (release {escape(st['release'])})"
+                            + (" [yellow](forced)[/yellow]" if st.get("forced") else "")),
+             ("since", f"{escape(since[:10])} {escape(since[11:16])} ({escape(st['last_action'])} by {escape(str(st['by']))})"),
+             ("model", escape(str(st["model"]))),
+             ("evidence", f"run {escape(_short(st['run']))}: macro-F1 {fmt(m.get('macro_f1'))}, "
+                          f"error rate {fmt(m.get('error_rate'))}"),
+             ("reason", escape(st["reason"] or "-")),
+             ("previous", f"release {escape(st['previous'] or '-')}; {st['history']} history entries"),
+             ("folder", escape(str(folder)))]
+    if st.get("serving_problem"):
+        facts.append(("[red]not served[/red]", plain(st["serving_problem"])))
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    for key, value in facts:
+        t.add_row(key, value)
+    out.print(t)
 
 
 def _print_evaluation_plan(artifact: str, plan: dict) -> None:

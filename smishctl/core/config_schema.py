@@ -139,6 +139,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "require": Key("gates (compare --gate syntax) the candidate's test run must pass", "strings"),
         "must_pass": Key("must-pass sets (datasets/golden/NAME.csv) in which the candidate may miss nothing",
                          "strings"),
+        "require_reason": Key("false lets `smishctl promote` run without --reason (default true: the history "
+                              "says why)", "bool"),
     },
     "signals": {
         "shorteners": Key("URL shorteners besides the bundled list (registrable domains or hosts), for message signals",
