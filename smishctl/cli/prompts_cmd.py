@@ -30,21 +30,29 @@ def list_cmd(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugO
         if not arts:
             out.print("no prompt versions yet: smishctl optimize writes one, smishctl prompts new stores yours")
             return
+        from rich.markup import escape
+
         from smishctl.cli.render import short_prompt_refs
         from smishctl.cli.tables import Column, fit_table, print_fitted
+        from smishctl.report.prompt_facts import lineage
 
         refs = short_prompt_refs([a.id for a, _ in arts])
-        columns = [Column("ref"), Column("id", drop=4), Column("created", drop=3), Column("optimizer", wrap=True),
-                   Column("dev F1\nzero-shot", "right"), Column("dev F1\noptimized", "right"),
-                   Column("calls", "right", drop=1), Column("parent", drop=2)]
+        columns = [Column("ref"), Column("name", wrap=True), Column("id", drop=4), Column("created", drop=2),
+                   Column("optimizer", wrap=True), Column("dev F1\nzero-shot", "right"),
+                   Column("dev F1\noptimized", "right"), Column("calls", "right", drop=1),
+                   Column("from", drop=3, wrap=True)]
         rows = []
         for a, m in arts:
             d = m.extra.get("dev_metrics", {})
-            parent = m.parent
-            rows.append([refs[a.id], a.id, (m.created_at or "")[:16].replace("T", " "),
+            name = m.extra.get("name")
+            rows.append([refs[a.id], escape(name) if isinstance(name, str) else "-", a.id,
+                         (m.created_at or "")[:16].replace("T", " "),
                          m.optimizer_name or "?", fmt(d.get("baseline", {}).get("macro_f1")),
                          fmt(d.get("optimized", {}).get("macro_f1")), str(m.extra.get("spend", {}).get("lm_calls", "")),
-                         (parent if wide else refs.get(parent, parent)) if parent else "-"])
+                         escape(lineage(m.to_dict(), (lambda i: i) if wide else (lambda i: refs.get(i, i))))])
+        if not any(isinstance(m.extra.get("name"), str) for _, m in arts):
+            columns.pop(1)  # nothing named: no empty column
+            rows = [r[:1] + r[2:] for r in rows]
         print_fitted(out, fit_table(out, columns, rows, wide=wide))
 
 
@@ -67,7 +75,18 @@ def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref 
         if as_json:
             print_json({"id": art.id, "manifest": art.manifest, **rendered})
             return
-        out.print(f"[bold]{art.id}[/bold] — {art.info.extra.get('demos', '')}")
+        from rich.markup import escape
+
+        from smishctl.report.prompt_facts import artifact_additions, lineage
+
+        info = art.info
+        name = info.extra.get("name")
+        named = f" ({escape(name)})" if isinstance(name, str) else ""
+        out.print(f"[bold]{art.id}[/bold]{named} — {info.extra.get('demos', '')}")
+        out.print(f"from {escape(lineage(info.to_dict()))}")
+        added = artifact_additions(art)
+        if added:
+            out.print(f"smishctl adds to the instructions: {escape(repr(added))}")
         for msg in rendered["messages"]:
             out.rule(msg["role"])
             out.print(msg["content"], markup=False, highlight=False)
@@ -94,7 +113,7 @@ def _show_for(prompt: str, text: str, as_json: bool) -> None:
 def new_cmd(
     instructions: Annotated[str | None, typer.Option("--instructions", help="A text file holding the instructions (e.g. a prompt you already use).")] = None,
     from_langfuse: Annotated[str | None, typer.Option("--from-langfuse", help="A text prompt in Langfuse prompt management: NAME or NAME@LABEL (default label: production).")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="A name for this prompt, shown on its card and kept in its manifest.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="A name for this prompt (unique per dataset and model): shown in prompts list and on its card, and a reference like v0003.")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="The model it is for (litellm string, alias, local/<name>). Default: the embedded local model.")] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset whose labels it chooses from (registry name or file).")] = None,
     as_json: bool = JsonOpt,
@@ -117,8 +136,10 @@ def new_cmd(
         from smishctl.ops.prompts_new import source_note
         from smishctl.store.artifacts import list_artifacts
 
-        ref = short_prompt_refs([a.id for a in list_artifacts(settings().prompts_dir)]).get(manifest["id"], manifest["id"])
+        ref = name or short_prompt_refs([a.id for a in list_artifacts(settings().prompts_dir)]).get(manifest["id"], manifest["id"])
         out.print(f"wrote [bold]{manifest['id']}[/bold] from {plain(source_note(manifest['source']))}", soft_wrap=True)
+        if manifest.get("added_by_smishctl"):
+            out.print(f"smishctl adds to the instructions: {plain(repr(manifest['added_by_smishctl']))}")
         out.print(f"next: smishctl prompts show {ref} --for \"...\" · smishctl evaluate --prompt {ref}")
 
 

@@ -7,6 +7,7 @@ The manifest's `source` says where the instructions came from."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,23 +16,29 @@ from smishctl.core.errors import ConfigError
 from smishctl.data.prepare import load_dataset_splits
 from smishctl.models.registry import resolve_model
 from smishctl.ops.evaluate import library_versions
+from smishctl.report.prompt_facts import added_text, artifact_instructions, source_note
 from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, make_program
 from smishctl.store.artifacts import (
-    PROGRAM,
-    SMS_PLACEHOLDER,
-    Artifact,
+    VERSION_RE,
+    ZERO_SHOT,
+    list_artifacts,
     resolve_artifact,
     save_artifact,
-    verify_artifact,
+    slug,
 )
 from smishctl.store.programs import render_messages
 from smishctl.tracking.prompt_source import fetch_text_prompt, parse_prompt_ref
-from smishctl.util.fs import read_json
 
 # Instructions are a system prompt: anything larger is a wrong file (a dataset, a binary), not a prompt.
 MAX_INSTRUCTIONS_BYTES = 64 * 1024
 HAND_WRITTEN = "hand-written"  # the optimizer name of a version no optimizer made
+# Template variables other tools fill in ({{sms}} is ours, in the rendered prompt.json). Nothing fills them
+# here: the message is its own user turn, so the model would read the placeholder literally.
+PLACEHOLDER_RE = re.compile(r"\{\{[^{}]*\}\}|\{\s*(?:message|text|input|sms|msg|content|query)\s*\}", re.IGNORECASE)
+# A name is a prompt reference: it must not look like a version (v0003), an id suffix or a keyword.
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+RESERVED_NAMES = {ZERO_SHOT, "production", "latest"}
 
 
 @dataclass(frozen=True)
@@ -54,11 +61,34 @@ def check_instructions(text: str, where: str) -> str:
     if len(text.encode("utf-8")) > MAX_INSTRUCTIONS_BYTES:
         raise ConfigError(f"{where} holds more than {MAX_INSTRUCTIONS_BYTES // 1024} KiB of instructions",
                           hint="instructions are a system prompt, not a dataset")
-    # The rendered prompt marks the SMS with this variable (and Langfuse fills it in): it may appear once.
-    if SMS_PLACEHOLDER in text:
-        raise ConfigError(f"{where} contains {SMS_PLACEHOLDER}",
+    found = PLACEHOLDER_RE.search(text)
+    if found:
+        raise ConfigError(f"{where} contains {found.group(0)}, a template placeholder nothing fills in",
                           hint="remove it: the message is sent as its own turn after the instructions")
     return text
+
+
+def check_name(name: str) -> str:
+    """A version's name, usable wherever a prompt reference is (see store.artifacts.resolve_artifact)."""
+    if not NAME_RE.match(name) or VERSION_RE.match(name) or name.lower() in RESERVED_NAMES:
+        raise ConfigError(f"--name {name!r} cannot be a prompt reference",
+                          hint="use a letter, then letters, digits, '.', '_' or '-' (not vNNNN, production or "
+                               "zero-shot)")
+    return name
+
+
+def named_versions(prompts_dir: Path, name: str, dataset: str, model: str) -> list[str]:
+    """The ids of the versions of this dataset and model that already carry `name`."""
+    group = f"{slug(dataset)}/{slug(model)}/"
+    out = []
+    for art in list_artifacts(prompts_dir):
+        if art.id.startswith(group):
+            try:
+                if art.manifest.get("name") == name:
+                    out.append(art.id)
+            except (OSError, ValueError):
+                continue  # an unreadable manifest names nothing
+    return out
 
 
 def read_instructions_file(path: str | Path) -> StartingPrompt:
@@ -84,20 +114,6 @@ def langfuse_prompt(settings: Settings, ref: str) -> StartingPrompt:
     text = check_instructions(got["text"], f"Langfuse prompt {got['name']}@{got['label']}")
     return StartingPrompt(text, {"kind": "langfuse", "name": got["name"], "label": got["label"],
                                  "version": got["version"], "host": got["host"], "sha256": _sha256(text)})
-
-
-def artifact_instructions(art: Artifact) -> str:
-    """The instructions an artifact's program sends (predict, knn and lora states alike), read from its
-    verified program.json without loading DSPy."""
-    verify_artifact(art)
-    state = read_json(art.dir / PROGRAM)
-    # kNN and lora store them at the top; a DSPy Predict dump under "signature" (older dumps: one level down)
-    signature = state.get("signature") or next(
-        (v.get("signature") for v in state.values() if isinstance(v, dict) and "signature" in v), None) or {}
-    text = state.get("instructions") or signature.get("instructions")
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"artifact {art.id} stores no instructions", hint="start from another version")
-    return text
 
 
 def artifact_prompt(settings: Settings, ref: str) -> StartingPrompt:
@@ -130,10 +146,17 @@ def new_prompt(settings: Settings, start: StartingPrompt, *, name: str | None = 
     """Write a new version holding `start`'s instructions as a zero-shot program; returns its manifest."""
     from dspy.utils.saving import get_dependency_versions
 
+    if name is not None:
+        check_name(name)
     spec = resolve_model(model, settings)
     if spec.extra.get("classic"):
         raise ConfigError(f"{spec.name} is a classic baseline: it reads no prompt", hint="pick a language model")
     ds = load_dataset_splits(dataset, settings)
+    if name is not None:
+        taken = named_versions(settings.prompts_dir, name, ds.name, spec.name)
+        if taken:
+            raise ConfigError(f"--name {name} is taken by {taken[0]} (same dataset and model)",
+                              hint="pick another name, or use that version")
     adapter = AdapterConfig(name=DEFAULT_ADAPTER)  # as optimize writes it: rendered and decided by label scoring
     program = make_program(ds.labels, start.instructions)
     state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()},
@@ -151,23 +174,13 @@ def new_prompt(settings: Settings, start: StartingPrompt, *, name: str | None = 
         "instructions_changed": start.instructions != DEFAULT_INSTRUCTIONS,
         "versions": library_versions(),
     }
-    art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state,
-                        messages=render_messages(program, ds.labels, adapter), manifest=manifest,
-                        card=_card(manifest, start.instructions))
+    messages = render_messages(program, ds.labels, adapter)
+    added = added_text(messages, start.instructions)
+    if added:
+        manifest["added_by_smishctl"] = added
+    art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
+                        manifest=manifest, card=_card(manifest, start.instructions))
     return art.manifest
-
-
-def source_note(source: dict) -> str:
-    """Where instructions came from, in a few words (cards and summaries)."""
-    kind = source.get("kind")
-    if kind == "instructions-file":
-        return f"instructions file `{source['path']}` (sha256 {source['sha256'][:12]})"
-    if kind == "langfuse":
-        return (f"Langfuse prompt `{source['name']}` version {source['version']} (label {source['label']}) "
-                f"at {source['host']}")
-    if kind == "artifact":
-        return f"the instructions of `{source['id']}`"
-    return str(kind)
 
 
 def _card(m: dict, instructions: str) -> str:
@@ -177,6 +190,8 @@ def _card(m: dict, instructions: str) -> str:
         f"- source: {source_note(m['source'])}",
         f"- model: `{m['model']['name']}`; dataset: `{m['dataset']['name']}`; labels: {', '.join(m['labels'])}",
         f"- no optimizer, no demos; adapter: `{m['adapter']['name']}`",
+        *([f"- smishctl adds to these instructions: \"{m['added_by_smishctl']}\" (after them, in the system turn)"]
+          if m.get("added_by_smishctl") else []),
         "- next: `smishctl evaluate --prompt {{id}}`",
         "",
         "## Instructions",

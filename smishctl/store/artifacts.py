@@ -187,12 +187,23 @@ def resolve_artifact(prompts_dir: Path, ref: str | None) -> Artifact:
         if (d / MANIFEST).is_file():
             return Artifact(id=ref, dir=d)
     matches = [a for a in list_artifacts(prompts_dir) if a.id.endswith("/" + ref) or a.id.endswith(ref)]
+    if not matches:  # a version's --name (never shaped like an id suffix: smishctl.ops.prompts_new.check_name)
+        matches = [a for a in list_artifacts(prompts_dir) if _name(a) == ref]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
         raise ConfigError(f"prompt {ref!r} is ambiguous: {', '.join(a.id for a in matches[:4])}",
                           hint="use the full id dataset/model/vNNNN")
     raise ConfigError(f"unknown prompt {ref!r}", hint="use zero-shot, a path, or an id from smishctl prompts list")
+
+
+def _name(art: Artifact) -> str | None:
+    """The version's --name; None when it has none or its manifest cannot be read (it names nothing)."""
+    try:
+        name = art.manifest.get("name")
+    except (OSError, ValueError, SmishError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill")
