@@ -41,6 +41,9 @@ def models(wide: bool = WideOpt, as_json: bool = JsonOpt, debug: bool = DebugOpt
         cells = [["*" if r["default"] else "", plain(r["name"]), r["kind"], plain(r["litellm"] or "-"),
                   plain(r["where"]), _key_cell(r)] for r in rows]
         print_fitted(out, fit_table(out, columns, cells, wide=wide))
+        for r in rows:
+            if r.get("weights_installed") is False:
+                out.print(f"{plain(r['name'])}: weights not installed; install: {plain(r['install'])}", soft_wrap=True)
         out.print(f"* default ({plain('[models] default')} or SMISHCTL_MODEL). Add a model: "
                   f"{plain('[models.alias.NAME]')} in smishctl.toml, litellm = \"provider/model\", "
                   "api_key_env = \"VARIABLE\".", soft_wrap=True)
@@ -60,7 +63,7 @@ def model_rows(s) -> list[dict]:
     from smishctl.models.weights import WEIGHTS
 
     aliases = s.model_aliases
-    rows = [_row(LOCAL_PREFIX + name, "local", LOCAL_PREFIX + name, IN_PROCESS) for name in WEIGHTS]
+    rows = [_local_row(LOCAL_PREFIX + name, spec, s.cache_dir) for name, spec in WEIGHTS.items()]
     rows += [_row(CLASSIC_PREFIX + name, "classic", CLASSIC_PREFIX + name, IN_PROCESS) for name in CLASSIC_MODELS]
     rows += [_alias_row(name, aliases) for name in aliases]
     default = s.default_model
@@ -74,6 +77,21 @@ def model_rows(s) -> list[dict]:
 def _row(name: str, kind: str, litellm: str | None, where: str, key_env: str | None = None) -> dict:
     return {"name": name, "kind": kind, "litellm": litellm, "where": where, "api_key_env": key_env,
             "key_set": bool(os.environ.get(key_env)) if key_env else None}
+
+
+def _local_row(name: str, spec, cache_dir) -> dict:
+    """An embedded model, and whether its weights are there: assembled in the cache, or every data package
+    they are assembled from installed (read from package metadata: nothing is opened or hashed)."""
+    import importlib.metadata as md
+
+    assembled = (cache_dir / "models" / spec.filename).is_file()
+    try:
+        installed = assembled or all(md.distribution(dist) for dist, _ in spec.parts)
+    except md.PackageNotFoundError:
+        installed = False
+    row = _row(name, "local", name, IN_PROCESS if installed else f"{IN_PROCESS}, weights not installed")
+    row.update(weights_installed=installed, install=None if installed else spec.install_hint)
+    return row
 
 
 def _alias_row(name: str, aliases: dict) -> dict:
