@@ -58,6 +58,7 @@ def evaluate(
     text_column: Annotated[str | None, typer.Option(help="Text column of a data file.")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a data file.")] = None,
     labels: Annotated[str | None, typer.Option(help="A data file's allowed labels, comma-separated.")] = None,
+    label_map: Annotated[str | None, typer.Option("--label-map", metavar="FROM=TO,...", help="Read a data file's labels as the task's, e.g. phishing=smishing,legit=ham (kept in the run record).")] = None,
     encoding: Annotated[str, typer.Option(help="Encoding of a data file.")] = "utf-8",
     split_policy: str | None = SplitPolicyOpt,
     shard: Annotated[str | None, typer.Option(metavar="K/N", help="Score only shard K of N; join the runs with `smishctl runs merge`.")] = None,
@@ -88,6 +89,10 @@ def evaluate(
             data_options["labels"] = tuple(x.strip().lower() for x in labels.split(",") if x.strip())
         if encoding != "utf-8":
             data_options["encoding"] = encoding
+        if label_map:
+            from smishctl.data.label_map import parse_label_map
+
+            data_options["label_map"] = parse_label_map(label_map)
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
                          balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
                          max_errors=max_errors, cache=not no_cache, data_options=data_options,

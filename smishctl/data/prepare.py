@@ -14,6 +14,7 @@ from smishctl.core.errors import DataError
 from smishctl.data.corrections import apply_corrections
 from smishctl.data.evaluation_only import is_evaluation_only, task_labels
 from smishctl.data.fetch import fetch
+from smishctl.data.label_map import apply_label_map
 from smishctl.data.load import TableSource, check_size, read_rows
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.data.templates import DEFAULT_THRESHOLD, template_groups
@@ -310,6 +311,7 @@ def load_dataset_splits(
     fmt: str | None = None,
     encoding: str = "utf-8",
     evaluation_only: bool = False,
+    label_map: dict[str, str] | None = None,
 ) -> PreparedDataset:
     """`evaluation_only` (or a file the project declares so: smishctl.data.evaluation_only) puts
     every item in the test split: such a file is scored whole and never trained on."""
@@ -329,6 +331,9 @@ def load_dataset_splits(
     rows = read_rows(source, cache_dir=settings.cache_dir / "hf-datasets", max_bytes=settings.max_file_bytes)
     if not rows:
         raise DataError(f"dataset {dataset!r} has no rows")
+    if label_map:  # the file's label names read as the task's (smishctl.data.label_map), kept in provenance
+        rows = apply_label_map(rows, label_map, dataset)
+        provenance = {**provenance, "label_map": dict(label_map)}
     examples, stats = clean_rows(rows, allowed, options.max_chars)
     examples, dstats = deduplicate(examples, options.conflicts)
     stats.update(dstats)
