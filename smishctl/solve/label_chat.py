@@ -8,6 +8,8 @@ as the last user turn. No field markers, no JSON: the label's first tokens are w
 
 from __future__ import annotations
 
+from smishctl.signals import extract
+
 ANSWER_SUFFIX = "Answer with the label only."
 
 
@@ -57,8 +59,6 @@ def _link_part(host: str, found: list) -> str:
 def signals_line(text: str) -> str:
     """`[signals: link tollcenter-pay.top (not e-zpass's domain; risky TLD); money; deadline]`: the
     analyst signals of `text` (smishctl.signals) in one line; `[signals: none]` when none fired."""
-    from smishctl.signals import extract
-
     sig = extract(text)
     links: dict[tuple[int, int], list] = {}
     for s in sig.items:
