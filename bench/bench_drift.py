@@ -335,8 +335,10 @@ COLOURS = {"svm": "#1f77b4", "svm-signals": "#17becf", "svm-balanced": "#9467bd"
 def svg(rows: list[dict], n_held: int) -> str:
     """Macro-F1 against N, one line per program (held part solid, sms-phishing test dashed), 95%
     bootstrap intervals as error bars; written by hand (no plotting library)."""
-    w, h, left, right, top, bottom = 720, 400, 64, 200, 40, 56
     ns = sorted({r["n"] for r in rows})
+    labels = [f"{name_of(r)}, {name}" for r in rows for name in ("modern held", "sms-phishing test")]
+    right = max(200, 50 + 7 * max(map(len, labels)))  # the legend's longest label fits inside the picture
+    w, h, left, top, bottom = 520 + right, 400, 64, 40, 56
     points = [(r, t) for r in rows for t in (HELD, IN_DIST) if r.get(t)]
     lo = min(r[t]["ci95"][0] for r, t in points)
     hi = max(r[t]["ci95"][1] for r, t in points)
