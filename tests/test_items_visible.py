@@ -113,15 +113,22 @@ def test_compare_diff_at_80_columns_has_short_headers_and_a_whole_legend(setting
     for rec in recs:
         assert rec.id in text and rec.prompt_id in text  # whole, in the legend under the table
         assert refs[rec.id] != rec.id
-    heading = text[:text.index("macro-F1")]
+    heading = text[:text.index("accuracy")]  # the verdict lines and the table's header
     assert f"{refs[recs[0].id]} (baseline)" in heading and refs[recs[2].id] in heading
     assert not any(rec.id in heading or rec.prompt_id in heading for rec in recs)  # short refs only
     assert f"5 of {N} common items answered differently" in text
-    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.split()[:1] in ([i] for i in differ)}
+    # at 80 columns the item ids give their room to the messages; each row: gold, one answer per run, text
+    expected = sorted([preds[0][i].gold, *(answer(p[i]) for p in preds)] for i in differ)
+    start = text.index("answered differently")
+    found = sorted(line.split()[:4] for line in text[start:].splitlines()[3:] if line.split()[:1] in
+                   ([g] for g in ("ham", "spam", "smishing")))
+    assert found == expected  # one column per run, in order
+    r = cli("compare", *[rec.id for rec in recs], "--diff", "--wide", env=COLS)
+    rows = {line.split()[0]: line.split() for line in r.stdout.splitlines() if line.split()[:1] in ([i] for i in differ)}
     assert sorted(rows) == sorted(differ)
     for item_id, cells in rows.items():
         assert cells[1] == preds[0][item_id].gold
-        assert cells[2:5] == [answer(p[item_id]) for p in preds]  # one column per run, in order
+        assert cells[2:5] == [answer(p[item_id]) for p in preds]
 
     r = cli("compare", *[rec.id for rec in recs], env=COLS)
     assert r.returncode == 0 and "answered differently" not in r.stdout
@@ -136,7 +143,7 @@ def test_a_run_outside_the_store_gets_a_letter_in_the_headers(settings, cli, tmp
     assert r.returncode == 0, r.stderr
     _assert_fits(r.stdout)
     assert any(line.split()[:2] == ["B", moved.id] for line in r.stdout.splitlines()), r.stdout
-    assert any(line.split()[:3] == ["item", "gold", short_refs([inside.id])[inside.id]] and line.split()[3] == "B"
+    assert any(line.split()[:3] == ["gold", short_refs([inside.id])[inside.id], "B"] and line.split()[3] == "text"
                for line in r.stdout.splitlines()), r.stdout
 
 
