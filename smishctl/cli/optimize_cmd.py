@@ -14,6 +14,7 @@ from smishctl.cli.common import (
     fmt,
     handled,
     out,
+    plain,
     print_json,
     settings,
     show_progress,
@@ -76,13 +77,9 @@ def optimize(
 
 
 def _run_with_progress(cfg):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from smishctl.ops.optimize import run_optimize
 
-    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                        console=console, transient=True, disable=not show_progress())
+    progress = _progress()
     state: dict = {"task": None, "baseline": None}
 
     def on_event(kind, **kw):
@@ -92,7 +89,10 @@ def _run_with_progress(cfg):
             if kw.get("baseline"):
                 state["baseline"] = kw["baseline"]["macro_f1"]
                 console.print(f"zero-shot dev macro-F1: {fmt(state['baseline'])}")
-            state["task"] = progress.add_task(kw["name"], total=kw.get("total"), info="")
+            head, _, settings_note = kw["name"].partition(": ")
+            if settings_note and not progress.disable:
+                progress.console.print(f"{head}: {plain(settings_note)}")  # whole, above the bar, kept
+            state["task"] = progress.add_task(head, total=kw.get("total"), info="")
         elif kind == "item":
             progress.update(state["task"], advance=1)
         elif kind == "warning":
@@ -106,6 +106,28 @@ def _run_with_progress(cfg):
     interrupt.install()
     with progress:
         return run_optimize(settings(), cfg, on_event=on_event)
+
+
+def _progress():
+    """One line per phase that fits 80 columns: what (candidate i/n), a bar, items done/total, elapsed
+    time and the ETA once an item is done; the spend note gives way first (cut with '…'). A candidate's
+    settings are printed whole above it. Quiet with SMISHCTL_NO_PROGRESS or when stderr is no terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Column
+
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]", table_column=Column(no_wrap=True)),
+                    BarColumn(bar_width=12), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA", style="progress.remaining"), TimeRemainingColumn(),
+                    TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+                    console=console, transient=True, disable=not show_progress(), expand=False)
 
 
 def _spend_info(meter, trials) -> str:
