@@ -53,9 +53,13 @@ def test_latest_skips_aborted_runs_and_errors_name_what_refs_resolved_to(cli, th
     assert "latest~1 = a (classic/tfidf-svm, 12 items), latest = b (classic/tfidf-svm, 12 items)" in line
     r = cli("runs", "show", "latest~2")
     assert r.returncode == 2 and "only 2 with items (1 aborted or empty run(s) not counted)" in r.stderr
-    # the aborted run keeps its own short reference
-    r = cli("runs", "show", three_runs.rsplit("-", 1)[-1], "--json")
+    # the aborted run keeps its own short reference; named, it is refused saying what it is
+    tail = three_runs.rsplit("-", 1)[-1]
+    r = cli("runs", "show", tail, "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["status"] == "aborted"
+    r = cli("compare", tail, "latest~1")  # what `latest~1` was before: the case
+    assert r.returncode == 2
+    assert f"the runs share no items: {tail} (fake, aborted, 0 items), latest~1 = a (classic/tfidf-svm, 12 items)" in r.stderr
 
 
 def test_share_no_items_names_both_runs(settings, cli):
