@@ -55,7 +55,7 @@ def compare(
     threads: Annotated[int, typer.Option(help="With --models: parallel calls.")] = 1,
     no_classic: Annotated[bool, typer.Option("--no-classic", help="With --models: do not add the classic/tfidf-svm and classic/tfidf-knn baselines.")] = False,
     split_policy: str | None = SplitPolicyOpt,
-    label_map: Annotated[str | None, typer.Option("--label-map", metavar="FROM=TO,...", help="With --models: read a data file's labels as the task's, e.g. phishing=smishing,legit=ham.")] = None,
+    label_map: Annotated[str | None, typer.Option("--label-map", metavar="FROM=TO,...", help="With --models: read a data file's labels as the task's: FROM=TO pairs, comma-separated, e.g. legit=ham.")] = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="RUN or 'production': the column deltas and statistics refer to (default: the first run).")] = None,
     gate: Annotated[list[str] | None, typer.Option("--gate", "-g", help="METRIC>=VALUE (or <=), repeatable; checked on every candidate, not the baseline. Metrics and examples below.")] = None,
     max_error_rate: Annotated[float | None, typer.Option("--max-error-rate", help="Fail with exit code 3 when a run's share of failed calls exceeds this (default: \\[compare] max_error_rate, 0.05).")] = None,

@@ -58,7 +58,7 @@ def evaluate(
     text_column: Annotated[str | None, typer.Option(help="Text column of a data file.")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a data file.")] = None,
     labels: Annotated[str | None, typer.Option(help="A data file's allowed labels, comma-separated.")] = None,
-    label_map: Annotated[str | None, typer.Option("--label-map", metavar="FROM=TO,...", help="Read a data file's labels as the task's, e.g. phishing=smishing,legit=ham (kept in the run record).")] = None,
+    label_map: Annotated[str | None, typer.Option("--label-map", metavar="FROM=TO,...", help="Read a data file's labels as the task's: FROM=TO pairs, comma-separated, e.g. legit=ham (kept in the run record).")] = None,
     encoding: Annotated[str, typer.Option(help="Encoding of a data file.")] = "utf-8",
     split_policy: str | None = SplitPolicyOpt,
     shard: Annotated[str | None, typer.Option(metavar="K/N", help="Score only shard K of N; join the runs with `smishctl runs merge`.")] = None,

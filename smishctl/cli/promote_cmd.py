@@ -28,6 +28,7 @@ EPILOG = """[bold]Policy[/bold]: \\[promotion] in smishctl.toml
   alpha                            not significantly worse than production
   must_pass                        must-pass sets: any miss fails
   min_items                        fewest test items (default: all of them)
+  require_reason                   false: --reason becomes optional
 
 """ + GATE_METRICS_HELP + """
 
