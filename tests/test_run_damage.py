@@ -55,6 +55,19 @@ def test_a_damaged_row_is_refused_with_file_and_line(tmp_path, bad):
     assert len(run.predictions(allow_damaged=True)) == 39
 
 
+def test_an_invalid_byte_inside_an_otherwise_whole_row_is_damage(tmp_path):
+    """A row that is valid JSON of a valid prediction but for one byte that is no UTF-8 inside its text is
+    refused, not decoded with a stand-in character: the recorded text would no longer be the scored one."""
+    run = _make_run(tmp_path / "runs", "r1")
+    line = run.predictions_path.read_bytes().splitlines()[2]
+    assert b'"sms 2"' in line
+    _damage_line(run.predictions_path, 3, line.replace(b'"sms 2"', b'"sms \xff2"'))
+    rows, damaged = run.scan_predictions()
+    assert [d.line for d in damaged] == [3] and len(rows) == 39
+    with pytest.raises(DataError, match="damaged prediction row"):
+        run.predictions()
+
+
 def test_repair_keeps_every_readable_row(tmp_path, capsys):
     run = _make_run(tmp_path / "runs", "r1")
     original = _damage_line(run.predictions_path, 3, b"\xff garbage")
