@@ -137,7 +137,7 @@ def _require_reason(s, reason: str | None) -> None:
         return
     if s.section("promotion").get("require_reason", True) is not False:
         raise ConfigError("promote needs --reason '...' (it is recorded in the history)",
-                          hint="or set require_reason = false under [promotion] in smishctl.toml")
+                          hint="or set [promotion] require_reason = false in smishctl.toml")
 
 
 def _confirm_evaluation(s, plan, *, yes: bool) -> None:

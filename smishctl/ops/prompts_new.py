@@ -26,6 +26,7 @@ from smishctl.store.artifacts import (
     resolve_artifact,
     save_artifact,
     slug,
+    version_name,
 )
 from smishctl.store.programs import render_messages
 from smishctl.tracking.prompt_source import fetch_text_prompt, parse_prompt_ref
@@ -83,11 +84,8 @@ def named_versions(prompts_dir: Path, name: str, dataset: str, model: str) -> li
     out = []
     for art in list_artifacts(prompts_dir):
         if art.id.startswith(group):
-            try:
-                if art.manifest.get("name") == name:
-                    out.append(art.id)
-            except (OSError, ValueError):
-                continue  # an unreadable manifest names nothing
+            if version_name(art) == name:  # an unreadable manifest names nothing
+                out.append(art.id)
     return out
 
 

@@ -188,7 +188,7 @@ def resolve_artifact(prompts_dir: Path, ref: str | None) -> Artifact:
             return Artifact(id=ref, dir=d)
     matches = [a for a in list_artifacts(prompts_dir) if a.id.endswith("/" + ref) or a.id.endswith(ref)]
     if not matches:  # a version's --name (never shaped like an id suffix: smishctl.ops.prompts_new.check_name)
-        matches = [a for a in list_artifacts(prompts_dir) if _name(a) == ref]
+        matches = [a for a in list_artifacts(prompts_dir) if version_name(a) == ref]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -197,7 +197,7 @@ def resolve_artifact(prompts_dir: Path, ref: str | None) -> Artifact:
     raise ConfigError(f"unknown prompt {ref!r}", hint="use zero-shot, a path, or an id from smishctl prompts list")
 
 
-def _name(art: Artifact) -> str | None:
+def version_name(art: Artifact) -> str | None:
     """The version's --name; None when it has none or its manifest cannot be read (it names nothing)."""
     try:
         name = art.manifest.get("name")
