@@ -82,6 +82,8 @@ def test_no_regression(settings, runs):
 
 
 def test_different_items_warn_or_refuse(settings, runs):
+    same = compare_runs(_load(settings, "base", "good"))  # the same items: no warning, nothing left out
+    assert not any("different items" in w for w in same["warnings"]) and not same["warnings"]
     write_run(settings.runs_dir, "part", predictions(GOLD[:20], set()))
     cmp = compare_runs(_load(settings, "base", "part"))
     assert cmp["n_common_items"] == 20 and cmp["stats"][0]["n_paired"] == 20
