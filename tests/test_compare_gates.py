@@ -57,6 +57,14 @@ def test_metric_values_from_a_run():
     assert metric_value(METRICS, "cost_per_1k") is None
 
 
+def test_a_per_class_figure_of_a_label_the_run_lacks_is_unknown_not_an_error():
+    """A gate on `recall:spam` against a run without that class has no value (the gate reports it
+    missing); reading into the absent class must not raise."""
+    assert metric_value(METRICS, "recall", "spam") is None
+    assert metric_value(METRICS, "f1", "spam") is None
+    assert metric_value({**METRICS, "per_class": None}, "precision", "smishing") is None
+
+
 def test_check_gate_names_the_value():
     failed = check_gate(parse_gate("macro_f1>=0.80"), METRICS)
     assert not failed["passed"] and failed["value"] == 0.75

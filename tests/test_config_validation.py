@@ -114,6 +114,9 @@ def test_a_misspelt_gate_names_the_key_meant(cli, project):
     ("[models.alias.fleet]\ndeployments = [{ litellm = \"openai/x\", apibase = \"http://a\" }]\n",
      ["[models.alias.fleet] deployments[0].apibase is not a key", "did you mean api_base?"]),
     ("[langfuse]\nwhatever = 1\n", ["[langfuse] has no key 'whatever'", "its keys are: enabled, base_url"]),
+    # No close key: the hint lists a deployment's own keys (built from the schema, never empty).
+    ("[models.alias.fleet]\ndeployments = [{ litellm = \"openai/x\", zzz = 1 }]\n",
+     ["[models.alias.fleet] deployments[0].zzz is not a key", "its keys are: litellm, api_base"]),
 ])
 def test_an_unknown_key_is_refused_with_a_suggestion(project, text, words):
     line = _load_error(project, text, replace=_section(text) if _section(text) in ("data", "promotion") else None)
