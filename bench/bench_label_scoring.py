@@ -110,7 +110,7 @@ def main() -> None:
     from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
     from smishctl.ops.evaluate import EvalConfig, evaluate
     from smishctl.ops.optimize import OptimizeConfig, run_optimize
-    from smishctl.ops.optimizers import parse_params
+    from smishctl.solve.optimizers import parse_params
 
     settings = load_settings(root)
     split = {"split": {"policy": args.split_policy}}

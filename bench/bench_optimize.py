@@ -44,7 +44,7 @@ def main() -> None:
     from smishctl.core.config import load_settings
     from smishctl.ops.evaluate import EvalConfig, evaluate
     from smishctl.ops.optimize import OptimizeConfig, run_optimize
-    from smishctl.ops.optimizers import parse_params
+    from smishctl.solve.optimizers import parse_params
 
     settings = load_settings(root)
     runs: dict[str, str] = {}

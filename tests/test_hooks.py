@@ -14,9 +14,9 @@ from smishctl.core.hooks import RunHooks
 from smishctl.ops.evaluate import EvalConfig, evaluate
 from smishctl.ops.hooks import default_hooks, notify, safe_call
 from smishctl.ops.optimize import search_trial
-from smishctl.ops.optimizers import exact_match
 from smishctl.ops.promote import promote, rollback
-from smishctl.ops.trial_scores import TrialRecorder
+from smishctl.solve.optimizers import exact_match
+from smishctl.solve.trial_scores import TrialRecorder
 from smishctl.tracking.hooks import LangfuseHooks, LangfuseOff
 from smishctl.tracking.optimization import trial_trace_id
 

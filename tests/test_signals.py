@@ -398,8 +398,8 @@ def test_a_knn_prior_can_read_signals_and_its_artifact_names_the_lists(settings)
 
 def test_an_unknown_prior_model_is_refused_before_any_model_call(settings):
     from smishctl.core.errors import ConfigError
-    from smishctl.ops.optimizers import knn_grid
     from smishctl.solve.knn import KNNClassifier
+    from smishctl.solve.optimizers import knn_grid
 
     params = {"k": "2", "order": "nearest-last", "dedup": "false", "instructions": "knn", "words": "labels",
               "max_demo_chars": "320", "prior": "0.5", "prior_model": "classic/bert"}

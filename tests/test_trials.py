@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dspy
 
-from smishctl.ops.optimizers import exact_match
-from smishctl.ops.trial_scores import TrialRecorder
+from smishctl.solve.optimizers import exact_match
+from smishctl.solve.trial_scores import TrialRecorder
 
 
 class AlwaysHam(dspy.Module):

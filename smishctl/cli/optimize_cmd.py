@@ -57,7 +57,7 @@ def optimize(
     """
     with handled(debug):
         from smishctl.ops.optimize import OptimizeConfig
-        from smishctl.ops.optimizers import parse_params
+        from smishctl.solve.optimizers import parse_params
 
         split_policy_options(split_policy)
         cfg = OptimizeConfig(model=model, optimizer=optimizer, teacher=teacher, dataset=dataset,

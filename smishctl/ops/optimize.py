@@ -20,9 +20,7 @@ from smishctl.models.pricing import call_cost
 from smishctl.models.registry import resolve_model
 from smishctl.ops.evaluate import library_versions
 from smishctl.ops.hooks import RunHooks, default_hooks, notify, safe_call
-from smishctl.ops.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
 from smishctl.ops.prompts_new import source_note, starting_prompt
-from smishctl.ops.trial_scores import TrialRecorder
 from smishctl.score.metrics import compute_metrics
 from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
 from smishctl.solve.build import build_solver
@@ -35,7 +33,9 @@ from smishctl.solve.calibration import (
     threshold_for_recall,
 )
 from smishctl.solve.loop import solve_items
+from smishctl.solve.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
+from smishctl.solve.trial_scores import TrialRecorder
 from smishctl.store.artifacts import save_artifact
 from smishctl.store.programs import render_messages
 from smishctl.util import interrupt
