@@ -247,7 +247,7 @@ def _report_new_runs(s, data, *, enabled: bool) -> None:
     from smishctl.ops.hooks import default_hooks
 
     for d in report_new_runs(s, data, hooks=default_hooks(s, enabled=enabled), on_warning=warn):
-        if (d.record.get("langfuse") or {}).get("status") == "pending":
+        if d.record.langfuse.get("status") == "pending":
             console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {d.id}; "
                           f"send it later with: smishctl push {d.id}", soft_wrap=True)
 

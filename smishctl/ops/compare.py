@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from smishctl.core.errors import ConfigError
-from smishctl.core.records import Prediction
+from smishctl.core.records import Prediction, RunRecord
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.items import disagreements
 from smishctl.ops.pairing import RunData, check_comparable, common_items, metrics_on, paired_codes
@@ -70,9 +70,11 @@ def report_new_runs(settings, runs: list[RunData], *, hooks: RunHooks | None = N
     name = getattr(hooks, "name", None)
     reported = []
     for run in runs:
-        if name and run.record.get(name):
+        record = run.record.to_dict()  # the hooks take and extend the stored form
+        if name and record.get(name):
             continue
-        notify(hooks, "run_finished", run.record, into=run.record, on_warning=on_warning)
+        notify(hooks, "run_finished", record, into=record, on_warning=on_warning)
+        run.record = RunRecord.from_dict(record, where=f"run {run.id}")
         reported.append(run)
     return reported
 
@@ -174,9 +176,9 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
         "baseline": base.id if base else None,
         "n_common_items": len(common),
         "runs": [{
-            "id": r.id, "name": r.name, "role": r.role, "status": r.rec.status,
-            "model": r.rec.model_name, "prompt": r.rec.prompt_id,
-            "config_hash": r.rec.config_hash, "items_hash": r.rec.items_hash,
+            "id": r.id, "name": r.name, "role": r.role, "status": r.record.status,
+            "model": r.record.model_name, "prompt": r.record.prompt_id,
+            "config_hash": r.record.config_hash, "items_hash": r.record.items_hash,
             "n_items": len(r.rows), "metrics": compared[r.id], "cached": is_cached(compared[r.id]),
             "over_error_budget": i in over_budget,
         } for i, r in enumerate(runs)],

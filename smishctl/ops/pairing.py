@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,38 +17,36 @@ from smishctl.store.runs import Run, open_run, short_ref
 @dataclass
 class RunData:
     id: str
-    record: dict
+    record: RunRecord
     rows: list[dict]
     role: str = "candidate"  # baseline | candidate | reference (shown, not gated)
     name: str = ""
     ref: str = ""  # what the user typed (latest~1), for errors that name the runs
     short: str = ""  # the run's short reference in the store; its id when read from elsewhere
     by_item: dict[str, dict] = field(default_factory=dict)
-    rec: RunRecord = field(init=False, repr=False)  # `record`, typed: what readers use
 
     def __post_init__(self):
-        self.rec = RunRecord.of(self.record)
         self.by_item = {r["item_id"]: r for r in self.rows}
         if not self.name:
-            model, prompt = self.rec.model_name, self.rec.prompt_id
+            model, prompt = self.record.model_name, self.record.prompt_id
             self.name = model if prompt == "zero-shot" and model.startswith("classic/") else f"{model} · {prompt}"
 
     @property
     def metrics(self) -> dict:
-        return self.rec.metrics or {}
+        return self.record.metrics or {}
 
     @property
     def resolved(self) -> str:
         """'latest~1 = a3f2 (model, n items)': which run a reference named."""
-        return resolved(self.ref, self.short or self.id, self.rec.model_name, self.rec.status, len(self.rows))
+        return resolved(self.ref, self.short or self.id, self.record.model_name, self.record.status, len(self.rows))
 
     @property
     def dataset(self) -> dict:
-        return self.rec.dataset
+        return self.record.dataset
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.rec.labels
+        return self.record.labels
 
 
 def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
@@ -59,12 +57,12 @@ def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
         raise
     except (OSError, ValueError):
         raise ConfigError(f"run {ref!r} has no readable run.json", hint="it is corrupt; re-run the evaluation") from None
-    if record.metrics is None:
-        raise ConfigError(f"run {run.id} has no metrics (status {record.status})",
-                          hint=f"finish it with: smishctl evaluate --resume {run.id}")
     in_store = run.dir.parent.resolve() == Path(runs_dir).resolve()
-    return RunData(id=run.id, record=record.to_dict(), rows=run.predictions(), role=role, ref=ref,
-                   short=short_ref(Path(runs_dir), run.id) if in_store else str(run.dir))
+    short = short_ref(Path(runs_dir), run.id) if in_store else str(run.dir)
+    if record.metrics is None:  # the hint names the run as `runs list` does: a long id would wrap mid-word
+        raise ConfigError(f"run {short} has no metrics (status {record.status})",
+                          hint=f"finish it with: smishctl evaluate --resume {short}")
+    return RunData(id=run.id, record=record, rows=run.predictions(), role=role, ref=ref, short=short)
 
 
 def named(*runs: RunData) -> str:
@@ -112,8 +110,8 @@ def check_comparable(runs: list[RunData]) -> list[str]:
         raise ConfigError(f"the runs share no items: {named(*runs)}",
                           hint="evaluate them on the same split and sample (same --limit/--balanced)")
     for r in runs:
-        if not r.rec.complete:
-            warnings.append(f"run {r.id} is {r.rec.status}: it covers {len(r.rows)} of {r.rec.n_items} items")
+        if not r.record.complete:
+            warnings.append(f"run {r.id} is {r.record.status}: it covers {len(r.rows)} of {r.record.n_items} items")
     return warnings
 
 
@@ -151,5 +149,5 @@ def metrics_on(run: RunData, item_ids: list[str], labels: tuple[str, ...]) -> di
     """The run's metrics recomputed from its rows of `item_ids` only, with per-class metrics and the
     confusion matrix in the order of `labels` (the comparison's one order), so that every run in a table
     is measured on the same items as its paired statistics."""
-    record = {**run.record, "dataset": {**run.dataset, "labels": list(labels)}}
+    record = replace(run.record, dataset={**run.dataset, "labels": list(labels)})
     return run_metrics([run.by_item[i] for i in item_ids], record)

@@ -22,7 +22,7 @@ def _recorded_run(settings: Settings, current: dict) -> RunData | None:
     try:
         data = load_run(settings.runs_dir, current["run"])
         _spec, _adapter, serving = production_serving(verify_release(Path(current["dir"])), settings)
-        return data if RunRecord.from_dict(data.record).serving == serving else None
+        return data if data.record.serving == serving else None
     except (SmishError, OSError, ValueError):  # an inconsistent record too: it measured nothing known
         return None
 
@@ -45,7 +45,7 @@ def production_baseline(settings: Settings, current: dict, like: dict | None, *,
     recorded, or in a dry run that would have to evaluate."""
     recorded = _recorded_run(settings, current)
     if recorded is not None and (like is None or
-                                 recorded.rec.items_hash == RunRecord.of(like).items_hash):
+                                 recorded.record.items_hash == RunRecord.of(like).items_hash):
         return recorded
     if like is None:
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, SmishError
@@ -214,7 +214,7 @@ def verified_run(settings: Settings, record: dict) -> RunData:
         raise ConfigError(f"run {data.id} does not match its predictions: {'; '.join(problems[:3])}",
                           hint=REFUSED_HINT)
     fresh = verified_metrics(data.record, data.rows)
-    return RunData(id=data.id, record={**data.record, "metrics": fresh}, rows=data.rows, role=data.role,
+    return RunData(id=data.id, record=replace(data.record, metrics=fresh), rows=data.rows, role=data.role,
                    ref=data.ref, short=data.short)
 
 
