@@ -16,7 +16,7 @@ from smishctl.score.metrics import answer
 from smishctl.signals import extract
 from smishctl.store.artifacts import CARD, PROMPT, Artifact, list_artifacts
 from smishctl.store.production import read_current, read_history
-from smishctl.store.runs import RUN_FILE, Run, short_refs
+from smishctl.store.runs import RUN_FILE, Run, list_runs, short_refs
 from smishctl.util.fs import read_json
 
 CARD_MAX_CHARS = 200_000  # a card is a page of Markdown; a huge one is cut, not embedded whole
@@ -48,20 +48,20 @@ def _why(exc: Exception) -> str:
 
 
 def scan_runs(runs_dir: Path) -> list[RunEntry]:
-    """Every run folder, oldest first. Unlike `list_runs`, which skips a run whose run.json is not a valid
-    record, the viewer keeps it as a damaged entry (listed, with why), so the user sees it exists."""
-    if not Path(runs_dir).is_dir():
-        return []
-    entries = []
-    for d in Path(runs_dir).iterdir():
-        if not (d / RUN_FILE).is_file():
-            continue
+    """Every run folder, oldest first, through the store's listing (`list_runs`); a run it cannot read is
+    kept as a damaged entry (listed, with why) instead of skipped, so the user sees it exists."""
+    entries: list[RunEntry] = []
+
+    def damaged(d: Path, exc: Exception) -> None:
+        # relative to the project: an exported site does not carry the machine's folders
+        why = _why(exc).replace(f"{Path(runs_dir).resolve().parent}/", "").replace(f"{Path(runs_dir).parent}/", "")
+        entries.append(RunEntry(d.name, d, None, damaged=why))
+
+    for run in list_runs(Path(runs_dir), on_unreadable=damaged):
         try:
-            entries.append(RunEntry(d.name, d, Run(d).record()))
-        except (SmishError, OSError, ValueError, TypeError, AttributeError) as exc:
-            # relative to the project: an exported site does not carry the machine's folders
-            why = _why(exc).replace(f"{Path(runs_dir).resolve().parent}/", "").replace(f"{Path(runs_dir).parent}/", "")
-            entries.append(RunEntry(d.name, d, None, damaged=why))
+            entries.append(RunEntry(run.id, run.dir, run.record()))
+        except (SmishError, OSError, ValueError) as exc:  # changed since it was listed
+            damaged(run.dir, exc)
     entries.sort(key=lambda e: (str(e.record.created_at or "") if e.record else "", e.id))
     refs = short_refs([e.id for e in entries])
     taken: set[str] = set()

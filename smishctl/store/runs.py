@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -297,10 +298,11 @@ def short_refs(ids: list[str]) -> dict[str, str]:
     return out
 
 
-def list_runs(runs_dir: Path) -> list[Run]:
+def list_runs(runs_dir: Path, *, on_unreadable: Callable[[Path, Exception], None] | None = None) -> list[Run]:
     """Every readable run, oldest first. A run whose run.json is unreadable (a disk error, a hand edit) or
     is not a valid run record (no id, a newer schema) is skipped with one warning on stderr, so that one
-    odd run does not break listing, reuse or push; opening it by id still gives its error."""
+    odd run does not break listing, reuse or push; opening it by id still gives its error.
+    `on_unreadable(folder, error)` replaces the warning (the viewer lists such a run as damaged)."""
     if not runs_dir.is_dir():
         return []
     keyed = []
@@ -309,11 +311,13 @@ def list_runs(runs_dir: Path) -> list[Run]:
             continue
         try:
             record = _listed_record(d)
-        except DataError as exc:  # the bounded reader's and the record's own errors say what is wrong
-            _skip_warning(d, str(exc))
-            continue
-        except (OSError, ValueError) as exc:
-            _skip_warning(d, f"its {RUN_FILE} is unreadable ({type(exc).__name__})")
+        except (DataError, OSError, ValueError) as exc:
+            if on_unreadable is not None:
+                on_unreadable(d, exc)
+            elif isinstance(exc, DataError):  # the bounded reader's and the record's own errors say what is wrong
+                _skip_warning(d, str(exc))
+            else:
+                _skip_warning(d, f"its {RUN_FILE} is unreadable ({type(exc).__name__})")
             continue
         keyed.append(((str(record.created_at or ""), d.name), Run(d)))
     return [run for _, run in sorted(keyed, key=lambda kv: kv[0])]
