@@ -21,6 +21,7 @@ from test_compare_html import _chromium, _run_chromium
 from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.promote import promote
 from smishctl.report import site
+from smishctl.ops.view import build_view
 from smishctl.report.site import build_site
 from smishctl.report.site_server import is_loopback
 
@@ -58,7 +59,7 @@ def project_site(settings, project, tmp_path):
     damaged.mkdir()
     (damaged / "run.json").write_text('{"id": "run-damaged", "status": "compl', encoding="utf-8")
     out = tmp_path / "site"
-    summary = build_site(settings, out)
+    summary = build_view(settings, out)
     return {"out": out, "summary": summary, "good": good, "other": other}
 
 
@@ -235,3 +236,29 @@ def test_non_loopback_host_needs_allow_remote_and_warns(cli, project):
                                                 ("192.168.1.20", False), ("::", False), ("example.org", False)])
 def test_loopback_hosts(host, loopback):
     assert is_loopback(host) is loopback
+
+
+def test_compare_shows_the_project_gates_per_selected_run(project_site, settings, tmp_path):
+    """The gates are smishctl.toml's, read by compare's and promote's readers and judged by the one gate
+    evaluator: compare's error budget, then [promotion] min_macro_f1 / max_error_rate / require."""
+    settings.raw.setdefault("promotion", {})["require"] = ["accuracy>=0.85"]
+    promotion_run(settings, project_site["good"], errors={1, 2}, run_id="run-errors", n=20)  # 2/20 failed
+    with open(settings.runs_dir / "run-other" / "predictions.jsonl", "ab") as fh:
+        fh.write(b"\xff not a row\n")
+    out = tmp_path / "gated"
+    build_view(settings, out)
+    dom = _dom(tmp_path, out / "compare.html", "#runs=run-good,run-errors")
+    rows = [" ".join(r.split()) for r in _rows(dom, "c-gates")]
+    assert rows == [
+        "[compare] max_error_rate error_rate<=0.05 pass error_rate=0 <= 0.05 fail error_rate=0.1 > 0.05",
+        "[promotion] min_macro_f1 macro_f1>=0.5 pass macro_f1=0.9332 >= 0.5 pass macro_f1=0.9441 >= 0.5",
+        "[promotion] max_error_rate error_rate<=0.02 pass error_rate=0 <= 0.02 fail error_rate=0.1 > 0.02",
+        "[promotion] require accuracy>=0.85 pass accuracy=0.9333 meets >= 0.85 pass accuracy=0.9 meets >= 0.85",
+        "all gates pass fail"]
+    # judged on each run's own items, which the page says when the chosen runs share fewer
+    assert re.search(r"Judged on each run's own items \(\S+: 30\); smishctl compare judges them on the 20 items", dom)
+    assert re.search(r'id="c-command">smishctl compare \S+ \S+</code>', dom)
+    # a run with a damaged row is not judged (compare refuses it too), and says why
+    damaged = [" ".join(r.split()) for r in _rows(_dom(tmp_path, out / "compare.html", "#runs=run-good,run-other"), "c-gates")]
+    assert all(r.endswith("not judged 1 damaged prediction row(s): compare refuses this run") for r in damaged[:4])
+    assert damaged[4] == "all gates pass fail"

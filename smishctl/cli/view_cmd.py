@@ -25,17 +25,17 @@ def view_cmd(
     """Runs, items, comparisons, prompt versions and production in your browser: offline and read-only.
     Serves a snapshot taken at start on http://127.0.0.1:8765/ (restart to refresh)."""
     with handled(debug):
-        from smishctl.report.site import build_site
+        from smishctl.ops.view import build_view
 
         if export is not None:
-            site = build_site(settings(), export)
+            site = build_view(settings(), export)
             typer.echo(f"wrote {site.pages} pages ({site.runs} runs, {site.prompts} prompt versions) to {export}: "
                        f"open {Path(export) / 'index.html'}")
             return
-        _serve(build_site, host, port, allow_remote=allow_remote, open_browser=open_browser)
+        _serve(build_view, host, port, allow_remote=allow_remote, open_browser=open_browser)
 
 
-def _serve(build_site, host: str, port: int, *, allow_remote: bool, open_browser: bool) -> None:
+def _serve(build_view, host: str, port: int, *, allow_remote: bool, open_browser: bool) -> None:
     import signal
     import tempfile
 
@@ -50,7 +50,7 @@ def _serve(build_site, host: str, port: int, *, allow_remote: bool, open_browser
     signal.signal(signal.SIGTERM, stop)
     with tempfile.TemporaryDirectory(prefix="smishctl-view-") as tmp:
         typer.echo("smishctl view: rendering the project's pages…", err=True)
-        build_site(settings(), tmp)
+        build_view(settings(), tmp, served=True)
         server = make_server(Path(tmp), host, port)
         url = server_url(server, host)
         typer.echo(f"smishctl view: {url} (read-only snapshot; Ctrl-C stops)")

@@ -30,6 +30,7 @@ from smishctl.report.site_data import (
     scan_prompts,
     scan_runs,
 )
+from smishctl.report.site_gates import ProjectGates, run_gates
 from smishctl.score.metrics import answer
 from smishctl.util.inert import inert_text
 
@@ -91,9 +92,12 @@ class _Writer:
         self.pages += 1
 
 
-def build_site(settings: Settings, out_dir: str | Path) -> SiteSummary:
+def build_site(settings: Settings, out_dir: str | Path, *, gates: ProjectGates | None = None,
+               served: bool = False) -> SiteSummary:
     """Render every page of the project's viewer into `out_dir` (created if missing; files of an
-    earlier export are replaced)."""
+    earlier export are replaced). `gates`: the project's gates (smishctl.ops.view.project_gates), judged
+    on each run for the compare page; `served`: the pages are served by `smishctl view`, whose
+    endpoints they may call (the exact turns of a typed message)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} is a file, not a folder", hint="pass --export a folder (it is created if missing)")
@@ -104,10 +108,12 @@ def build_site(settings: Settings, out_dir: str | Path) -> SiteSummary:
     compare_runs, texts = [], {}
     for e in runs:
         if e.record is not None:
-            compare_runs.append(_run_page(w, e, texts))
+            compare_runs.append(_run_page(w, e, texts, gates))
     rows = [run_row(e) for e in runs]
     w.page("index.html", "runs.html", title="Runs", data={"runs": rows}, n_damaged=sum(e.record is None for e in runs))
-    w.page("compare.html", "compare.html", title="Compare", data={"runs": compare_runs, "texts": texts})
+    w.page("compare.html", "compare.html", title="Compare", gates=gates,
+           data={"runs": compare_runs, "texts": texts, "gates": gates.heads() if gates else None,
+                 "gate_problem": gates.problem if gates else None})
     prompts = scan_prompts(settings.prompts_dir)
     pages = {p.art.id: p.page for p in prompts}
     w.page("prompts.html", "prompts.html", title="Prompts", prompts=prompts)
@@ -120,7 +126,7 @@ def build_site(settings: Settings, out_dir: str | Path) -> SiteSummary:
     return SiteSummary(out, w.pages, len(runs), sum(e.record is None for e in runs), len(prompts))
 
 
-def _run_page(w: _Writer, e: RunEntry, texts: dict[str, str]) -> dict:
+def _run_page(w: _Writer, e: RunEntry, texts: dict[str, str], gates: ProjectGates | None) -> dict:
     """Write the run's page; return its compact form for the compare page (answers by item id)."""
     rec = e.record
     got = read_items(e)
@@ -132,4 +138,5 @@ def _run_page(w: _Writer, e: RunEntry, texts: dict[str, str]) -> dict:
                  "page_size": PAGE_SIZE})
     for r in got.rows:
         texts.setdefault(str(r.get("item_id")), r.get("text") or "")
-    return {**run_row(e), "items": [[str(r.get("item_id")), r.get("gold"), answer(r)] for r in got.rows]}
+    return {**run_row(e), "items": [[str(r.get("item_id")), r.get("gold"), answer(r)] for r in got.rows],
+            "gates": run_gates(gates, rec, got.rows, len(got.damaged) + bool(got.unreadable)) if gates else None}

@@ -185,6 +185,37 @@
     } else add('text', { x: P + 10, y: H / 2 }, 'not recorded');
     fig.appendChild(svg);
   }
+  // The gates' verdicts come computed from the export (smishctl's gate evaluator); this only lays them out.
+  function renderGates(sel, nPaired) {
+    var table = byId('c-gates');
+    if (!table || !data.gates) return;
+    var head = table.tHead.rows[0];
+    while (head.cells.length > 2) head.deleteCell(2);
+    sel.forEach(function (r) { head.appendChild(el('th', r.ref)); });
+    var body = table.tBodies[0]; body.textContent = '';
+    data.gates.forEach(function (g, k) {
+      var tr = el('tr'); cell(tr, g.setting); cell(tr, g.text, 'gate');
+      sel.forEach(function (r) {
+        var got = r.gates || {}, res = (got.results || [])[k];
+        if (!res) { var td = cell(tr, 'not judged', 'verdict fail'); td.appendChild(el('div', got.problem || '', 'why')); return; }
+        var c = cell(tr, res.passed ? 'pass' : 'fail', 'verdict ' + (res.passed ? 'pass' : 'fail'));
+        c.appendChild(el('div', res.message, 'why'));
+      });
+      body.appendChild(tr);
+    });
+    var all = el('tr', null, 'total'); cell(all, 'all gates'); cell(all, '');
+    sel.forEach(function (r) {
+      var got = r.gates || {}, ok = !got.problem && (got.results || []).every(function (x) { return x.passed; });
+      cell(all, ok ? 'pass' : 'fail', 'verdict ' + (ok ? 'pass' : 'fail'));
+    });
+    body.appendChild(all);
+    var partial = sel.filter(function (r) { return r.items.length !== nPaired; });
+    var note = byId('c-gates-note');
+    note.hidden = !partial.length;
+    note.textContent = partial.length ? 'Judged on each run\'s own items (' + partial.map(function (r) { return r.ref + ': ' + r.items.length; }).join(', ') +
+      '); smishctl compare judges them on the ' + nPaired + ' items the chosen runs share.' : '';
+    byId('c-command').textContent = 'smishctl compare ' + sel.map(function (r) { return r.ref; }).join(' ');
+  }
   function comparePage() {
     var runs = data.runs.filter(function (r) { return r.status !== 'damaged'; });
     var byRun = {}; runs.forEach(function (r) { byRun[r.id] = r; });
@@ -238,6 +269,7 @@
         cell(tr, b, 'num'); cell(tr, c, 'num'); cell(tr, mcnemar(b, c).toPrecision(3), 'num');
         paired.appendChild(tr);
       }
+      renderGates(sel, ids.length);
       var table = byId('c-dis'), head = table.tHead.rows[0];
       while (head.cells.length > 2) head.deleteCell(2);
       sel.forEach(function (r) { head.appendChild(el('th', r.ref)); });
