@@ -20,8 +20,8 @@ from test_compare_html import _chromium, _run_chromium
 
 from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.promote import promote
-from smishctl.report import site
 from smishctl.ops.view import build_view
+from smishctl.report import site
 from smishctl.report.site import build_site
 from smishctl.report.site_server import is_loopback
 
