@@ -20,12 +20,13 @@ from smishctl.finetune.gguf_adapter import check_supported, write_adapter
 from smishctl.finetune.torch_model import add_lora, base_cache, load_base, load_lora_state, pick_device
 from smishctl.finetune.trainer import TrainConfig, train
 from smishctl.ops.evaluate import library_versions
-from smishctl.ops.optimize import CALIBRATE_CHOICES, _git_commit, decide_on_dev
 from smishctl.solve.adapters import AdapterConfig
 from smishctl.solve.calibration import calibration_note
+from smishctl.solve.decide import CALIBRATE_CHOICES, decide_on_dev
 from smishctl.solve.label_chat import render_label_chat
 from smishctl.store.artifacts import SMS_PLACEHOLDER, resolve_artifact, save_artifact, verify_artifact
 from smishctl.store.serving import ADAPTER_GGUF, local_base
+from smishctl.util.git import git_commit
 
 PEFT_WEIGHTS = "adapter_model.safetensors"
 PEFT_CONFIG = "adapter_config.json"
@@ -151,14 +152,15 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
     # The base model all but never answers the first token of some labels (smishing's "sm"); a short run
     # moves it only part of the way. A per-label bias, kept only when it wins under cross-validation on
     # the dev rows (as `optimize --calibrate auto` does), corrects what is left; the adapter applies it.
-    adapter, calibration = decide_on_dev(result.best.dev_rows, ds.labels, AdapterConfig(name="score"),
-                                         cfg.calibrate, None, cfg.seed)
+    decided = decide_on_dev(result.best.dev_rows, ds.labels, AdapterConfig(name="score"), cfg.calibrate, None,
+                            cfg.seed)
+    adapter = decided.adapter
     emit("phase", name="writing the adapter", total=None)
     with tempfile.TemporaryDirectory(prefix="smishctl-lora-") as tmp:
         files = _write_adapter_files(Path(tmp), model, result.best.state, cfg, arch, blocks)
         manifest = _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, device, resumed,
                              wall=time.monotonic() - started, started_at=started_wall, feedback=feedback)
-        manifest.update(adapter=adapter.to_dict(), calibration=calibration["calibration"])
+        manifest.update(adapter=adapter.to_dict(), calibration=decided.calibration)
         art = _save(settings, ds, spec, cfg, manifest, files, adapter)
     return {"artifact": art.id, "path": str(art.dir), **art.manifest}
 
@@ -218,7 +220,7 @@ def _manifest(cfg, spec, gguf, base_sha, arch, ds, train_set, dev_set, result, d
                   "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_at))},
         "instructions": cfg.instructions,
         "versions": _versions(),
-        "git_commit": _git_commit(Path.cwd()),
+        "git_commit": git_commit(Path.cwd()),
     }
 
 
