@@ -59,17 +59,23 @@ def _offline_env():
 
 
 def make_project(root: Path) -> Path:
-    """A project folder (config copied from the repo) with its own runs/, prompts/ and DSPy cache;
-    the assembled weights, the HF dataset cache, the template groups and the embedded model's saved
-    prompt states are shared by the session (one model server's memory, as it were)."""
+    """The one project builder: a project folder (config copied from the repo) with its own runs/,
+    prompts/ and DSPy cache, and the session's caches linked in (`link_session_cache`). The fixture
+    `project` makes one per test; module-scoped fixtures call this with a folder of their own."""
     root.mkdir(parents=True)
     shutil.copy(REPO / "smishctl.toml", root / "smishctl.toml")
+    return link_session_cache(root)
+
+
+def link_session_cache(root: Path) -> Path:
+    """Link the session's assembled weights, HF dataset cache, template groups and the embedded model's
+    saved prompt states into `root`/.cache (one model server's memory, as it were); kept links stay."""
     cache = root / ".cache"
-    cache.mkdir()
-    SESSION_CACHE.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(exist_ok=True)
     for shared in ("models", "hf-datasets", "template-groups", "llama-state"):
-        (SESSION_CACHE / shared).mkdir(exist_ok=True)
-        (cache / shared).symlink_to(SESSION_CACHE / shared)
+        (SESSION_CACHE / shared).mkdir(parents=True, exist_ok=True)
+        if not (cache / shared).exists():
+            (cache / shared).symlink_to(SESSION_CACHE / shared)
     return root
 
 

@@ -1,21 +1,30 @@
 """One place where tests make projects' evidence: prompt artifacts through the artifact store's own
-builder, and runs through `smishctl.ops.evaluate.prepare` (the real record: identity, serving
-identity, dataset reference, items) with answers chosen by the test instead of a model, written with
-the run store's own writers. A run made here is exactly what `evaluate` would have written had the
-model answered that way, so promote, compare and must-pass treat it as they treat a real one."""
+builder, and runs through the run store's own writers (`Run.write`, `PredictionWriter`) with metrics
+computed by `smishctl.score.metrics`, so every record is one the product could have written.
+
+Two ways to choose a run's items, one way to write it:
+- `record_run`: the items `smishctl.ops.evaluate.prepare` samples for an `EvalConfig` (the real record:
+  identity, serving identity, dataset reference), with answers chosen by the test instead of a model. A
+  run made so is exactly what `evaluate` would have written, so promote, compare and must-pass treat it
+  as they treat a real one.
+- `write_run`: items named by the test (`items`, `predictions`), for compare and its reports, where no
+  dataset needs loading.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 
-from compare_helpers import LABELS, make_artifact  # noqa: F401  (re-exported: the one artifact builder)
-
+from smishctl.core.identity import ServingIdentity, config_hash
 from smishctl.core.records import Prediction, RunRecord
-from smishctl.ops.evaluate import EvalConfig, prepare
+from smishctl.ops.evaluate import EvalConfig, library_versions, prepare
 from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import PredictionWriter, Run, run_dir
 
+LABELS = ("ham", "spam", "smishing")
 PROMOTION_ITEMS = 30  # the test-split sample promotion tests evaluate (with [promotion] min_items)
 
 
@@ -54,27 +63,105 @@ def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str
         return next_label(ex.label) if ex.id in wrong_ids else ex.label
 
     answer = answer or default
-    plan.run.dir.mkdir(parents=True)
-    writer = PredictionWriter(plan.run.predictions_path)
     rows = []
     for k, ex in enumerate(plan.items):
         pred = answer(k, ex)
-        row = Prediction(item_id=ex.id, index=k, gold=ex.label, pred=pred, status="ok" if pred else "error",
-                         error=None if pred else "boom", latency_ms=latency_ms + k,
-                         probs=_probs(pred, record.labels) if probs and pred else None,
-                         usage={"prompt_tokens": 300, "completion_tokens": 1, "cached_tokens": 0},
-                         cache_hit=cache_hit, cost_usd=cost_usd, text=ex.text)
+        rows.append(_row(k, ex.id, ex.label, pred, "ok" if pred else "error", text=ex.text, latency_ms=latency_ms,
+                         cost_usd=cost_usd, cache_hit=cache_hit,
+                         probs=_probs(pred, record.labels) if probs and pred else None))
+    return _store(plan.run, record, rows, status)
+
+
+def write_run(runs_dir, run_id: str, rows: list[tuple], *, model: str = "test/model", prompt_id: str = "zero-shot",
+              prompt_sha: str = "zero-shot", dataset: str = "sms-phishing", split: str = "test",
+              latency_ms: float = 100.0, cost_usd: float | None = 0.0001, labels=LABELS, status: str = "complete",
+              created_at: str = "2026-01-01T00:00:00+0000", probs: dict[str, dict] | None = None) -> RunRecord:
+    """A run of the test's own items, from (item_id, gold, pred[, status]) rows (status ok, invalid or
+    error), recorded as `evaluate` records one: a serving identity hashed into its config hash, a config
+    that agrees with it, rows through the prediction writer, metrics computed from them. `probs`: label
+    probabilities by item id."""
+    ids = [row[0] for row in rows]
+    items_hash = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+    serving = ServingIdentity(model=model, endpoint="synthetic", program_sha256=prompt_sha, adapter=None,
+                              harden=True, guard=True)
+    identity = {**serving.identity_keys(), "prompt": prompt_id, "dataset": dataset, "items_hash": items_hash,
+                "temperature": 0.0}
+    config = EvalConfig(model=model, prompt=prompt_id, dataset=dataset, split=split, limit=len(rows))
+    record = RunRecord(
+        id=run_id, status="running", created_at=created_at, config=asdict(config), config_hash=config_hash(identity),
+        identity=identity, model={"name": model}, prompt={"id": prompt_id, "sha256": prompt_sha, "optimizer": None},
+        dataset={"name": dataset, "split": split, "labels": list(labels), "items_hash": items_hash,
+                 "n_items": len(rows), "model_labels": list(labels)},
+        versions=library_versions())
+    preds = []
+    for k, (item_id, gold, pred, *rest) in enumerate(rows):
+        st = rest[0] if rest else "ok"
+        preds.append(_row(k, item_id, gold, pred, st, text=f"text {item_id}", latency_ms=latency_ms,
+                          cost_usd=cost_usd, probs=(probs or {}).get(item_id)))
+    return _store(Run(run_dir(runs_dir, run_id)), record, preds, status)
+
+
+def _row(k: int, item_id: str, gold: str, pred: str | None, status: str, *, text: str, latency_ms: float,
+         cost_usd: float | None, cache_hit: bool = False, probs: dict | None = None) -> Prediction:
+    """The k-th row as the solver records it: an error carries its message, an invalid answer its raw text."""
+    return Prediction(item_id=item_id, index=k, gold=gold, pred=pred if status == "ok" else None, status=status,
+                      error="boom" if status == "error" else None, raw=pred if status == "invalid" else None,
+                      latency_ms=latency_ms + k, probs=probs, cache_hit=cache_hit, cost_usd=cost_usd, text=text,
+                      usage={"prompt_tokens": 300, "completion_tokens": 1, "cached_tokens": 0})
+
+
+def _store(run: Run, record: RunRecord, rows: list[Prediction], status: str) -> RunRecord:
+    """The one way a test run is written: the rows through the prediction writer, then the record with the
+    metrics `evaluate` computes from those rows, through the run store (which validates it)."""
+    run.dir.mkdir(parents=True)
+    writer = PredictionWriter(run.predictions_path)
+    for row in rows:
         writer.write(row)
-        rows.append(row.to_dict())
     writer.close()
-    record.status, record.metrics, record.finished_at = status, run_metrics(rows, record), record.created_at
-    plan.run.write(record)
-    return plan.run.record()
+    record.status, record.finished_at = status, record.created_at
+    record.metrics = run_metrics([row.to_dict() for row in rows], record)
+    run.write(record)
+    return run.record()
 
 
 def _probs(pred: str, labels) -> dict[str, float]:
     rest = 0.2 / (len(labels) - 1)
     return {lab: 0.8 if lab == pred else rest for lab in labels}
+
+
+def items(n: int, labels=LABELS) -> list[tuple[str, str]]:
+    """n (item_id, gold) pairs cycling through the labels (as `cycled_order` counts a balanced sample)."""
+    return [(f"i{k:03d}", labels[k % len(labels)]) for k in range(n)]
+
+
+def predictions(golds: list[tuple[str, str]], wrong: set[int], labels=LABELS) -> list[tuple]:
+    """Rows for `write_run`: gold except at the indices in `wrong` (the next label instead)."""
+    return [(iid, g, next_label(g, labels) if k in wrong else g, "ok") for k, (iid, g) in enumerate(golds)]
+
+
+def make_artifact(settings, *, instructions: str | None = None, model: str = "local/qwen2.5-coder-0.5b",
+                  dataset: str = "sms-phishing", labels=LABELS, adapter: str | None = None):
+    """A real prompt artifact (zero-shot program state, rendered messages, checksummed manifest).
+    Without `adapter` it is written as before adapters were recorded (DSPy's JSON adapter)."""
+    from dspy.utils.saving import get_dependency_versions
+
+    from smishctl.solve.adapters import AdapterConfig
+    from smishctl.solve.signature import make_program
+    from smishctl.store.artifacts import save_artifact
+    from smishctl.store.programs import render_messages
+
+    program = make_program(tuple(labels), instructions)
+    state = program.dump_state()
+    state["metadata"] = {"dependency_versions": get_dependency_versions()}  # as dspy's Module.save writes it
+    config = AdapterConfig(name=adapter) if adapter else None
+    if config:
+        state["adapter"] = config.to_dict()
+    return save_artifact(
+        settings.prompts_dir, dataset, model, program_state=state,
+        messages=render_messages(program, tuple(labels), config),
+        manifest={"labels": list(labels), "model": {"name": model}, "dataset": {"name": dataset},
+                  "optimizer": {"name": "test"}},
+        card="# {{id}}\n")
 
 
 def promotion_config(art, *, n: int | None = PROMOTION_ITEMS, **overrides) -> EvalConfig:

@@ -328,7 +328,7 @@ def test_probability_metrics_auc_brier_ece():
 
 def test_old_json_artifacts_evaluate_as_before(fake_model, fault, project):
     """An artifact written before adapters were recorded: DSPy's JSON prompt, fenced SMS, same labels."""
-    from compare_helpers import make_artifact
+    from factories import make_artifact
     from faultutil import expected_label
 
     from smishctl.core.config import load_settings

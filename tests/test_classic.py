@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from compare_helpers import make_artifact, new_project
+from factories import make_artifact
 
+from conftest import make_project
 from smishctl.core.errors import ConfigError, ModelError
 from smishctl.models.registry import resolve_model
 from smishctl.solve.classic import ClassicSolver, build_classic_solver
@@ -21,7 +22,7 @@ def dataset(tmp_path_factory):
     from smishctl.core.config import load_settings
     from smishctl.data.prepare import load_dataset_splits
 
-    return load_dataset_splits(None, load_settings(new_project(tmp_path_factory.mktemp("classic") / "proj")))
+    return load_dataset_splits(None, load_settings(make_project(tmp_path_factory.mktemp("classic") / "proj")))
 
 
 def test_registry_recognises_classic_names(settings):

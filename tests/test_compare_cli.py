@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from compare_helpers import items, predictions, write_run
+from factories import items, predictions, write_run
 
 from smishctl.core.errors import ConfigError
 from smishctl.ops.compare import CompareOptions, compare_runs
@@ -48,7 +48,7 @@ def test_rows_best_and_deltas(settings, runs):
 def test_stats_are_paired_by_item_id(settings, runs):
     # shuffle the candidate's lines: pairing must follow item ids, not positions
     rows = predictions(GOLD, {4, 5})[::-1]
-    write_run(settings.runs_dir, "good-rev", rows, items_hash=None)
+    write_run(settings.runs_dir, "good-rev", rows)
     cmp = compare_runs(_load(settings, "base", "good-rev"))
     s = cmp["stats"][0]
     # base wrong on 0,3,...,27 (10 items); good wrong on 4,5 -> b = 2, c = 10
@@ -145,9 +145,8 @@ def test_ci_example_uses_real_options():
     import re
 
     import yaml
-    from compare_helpers import REPO
 
-    from conftest import run_cli
+    from conftest import REPO, run_cli
 
     wf = yaml.safe_load((REPO / "docs" / "ci-example.yml").read_text())
     script = next(s["run"] for s in wf["jobs"]["compare"]["steps"] if s.get("id") == "compare")
@@ -158,24 +157,12 @@ def test_ci_example_uses_real_options():
     assert not missing, missing
 
 
-def _robustness_run(runs_dir, run_id, rows):
-    """A synthetic run on the robustness set, its metrics recomputed the way evaluate does."""
-    from smishctl.score.metrics import run_metrics
-    from smishctl.store.runs import Run
-
-    d = write_run(runs_dir, run_id, rows, dataset="robustness")
-    run = Run(d)
-    record = run.read()
-    record["metrics"] = run_metrics(run.predictions(), record)
-    run.write(record)
-
-
 def test_robustness_runs_show_the_attack_rate_next_to_the_ham_controls(settings, cli):
     golds = items(30)  # 10 ham controls, 20 attacks
     always_spam = [(i, g, "spam", "ok") for i, g in golds]  # never says ham: no attack gets through …
     honest = [(i, g, g if k % 10 else "ham", "ok") for k, (i, g) in enumerate(golds)]
-    _robustness_run(settings.runs_dir, "never-ham", always_spam)
-    _robustness_run(settings.runs_dir, "honest", honest)
+    write_run(settings.runs_dir, "never-ham", always_spam, dataset="robustness")
+    write_run(settings.runs_dir, "honest", honest, dataset="robustness")
     r = cli("compare", "never-ham", "honest", "--json")
     assert r.returncode == 0, r.stderr
     rows = {row["key"]: row for row in json.loads(r.stdout)["rows"]}

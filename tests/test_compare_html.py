@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from compare_helpers import items, predictions, write_run
+from factories import items, predictions, write_run
 
 from smishctl.ops.compare import CompareOptions, compare_runs
 from smishctl.ops.pairing import load_run

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from compare_helpers import new_project
 
-from conftest import run_cli
+from conftest import make_project, run_cli
 
 pytestmark = pytest.mark.model
 
@@ -18,7 +17,7 @@ def real(tmp_path_factory):
     from smishctl.core.config import load_settings
     from smishctl.ops.evaluate import EvalConfig, evaluate
 
-    root = new_project(tmp_path_factory.mktemp("compare-real") / "proj")
+    root = make_project(tmp_path_factory.mktemp("compare-real") / "proj")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SMISHCTL_HOME", str(root))
         mp.chdir(root)

@@ -12,8 +12,7 @@ import sys
 
 import pytest
 import typer
-from compare_helpers import make_artifact
-from factories import accept_small_promotions, promotion_run
+from factories import accept_small_promotions, make_artifact, promotion_run
 from rich.text import Text
 
 from conftest import run_cli

@@ -75,7 +75,7 @@ LEGEND = "keys: a accept gold · r relabel · m must-pass · s skip · u undo ·
 
 
 def test_review_keys_are_spelled_out_on_the_screen_and_in_help(settings):
-    from compare_helpers import write_run
+    from factories import write_run
     from rich.console import Console
 
     from smishctl.cli.review_cmd import _show
@@ -93,7 +93,7 @@ def test_review_keys_are_spelled_out_on_the_screen_and_in_help(settings):
 
 
 def test_review_import_of_a_missing_or_unreadable_file_is_one_line_exit_2(cli, settings, project):
-    from compare_helpers import write_run
+    from factories import write_run
 
     write_run(settings.runs_dir, "run-imp", [("x1", "smishing", "ham", "ok")])
     for path in ("missing.csv", str(project / "runs")):  # absent, then a folder

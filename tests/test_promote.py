@@ -12,10 +12,10 @@ import subprocess
 import sys
 
 import pytest
-from compare_helpers import REPO, make_artifact
-from factories import PROMOTION_ITEMS, accept_small_promotions, promotion_run
+from factories import PROMOTION_ITEMS, accept_small_promotions, make_artifact, promotion_run
 from faultutil import fault_fixture  # noqa: F401
 
+from conftest import REPO
 from smishctl.core.config import load_settings
 from smishctl.core.errors import ConfigError
 from smishctl.ops.promote import PolicyError, promote, rollback, status
@@ -308,7 +308,7 @@ def _set_policy(project, **keys) -> None:
 def fake_art(settings, project, fault):
     """An artifact for alias `fake` (the loopback fault server) with a synthetic test-split evaluation:
     the robustness set is then evaluated for real, against the server."""
-    from compare_helpers import make_artifact
+    from factories import make_artifact
     from faultutil import add_alias
 
     add_alias(project, "fake", fault.base_url)

@@ -4,8 +4,9 @@ candidate's, and production's on the candidate's items), then load_production() 
 from __future__ import annotations
 
 import pytest
-from compare_helpers import make_artifact, new_project
-from factories import accept_small_promotions
+from factories import accept_small_promotions, make_artifact
+
+from conftest import make_project
 
 pytestmark = pytest.mark.model
 
@@ -15,7 +16,7 @@ def promoted(tmp_path_factory):
     from smishctl.core.config import load_settings
     from smishctl.ops.promote import promote
 
-    root = new_project(tmp_path_factory.mktemp("promote-real") / "proj")
+    root = make_project(tmp_path_factory.mktemp("promote-real") / "proj")
     # zero-shot quality of the 0.5B model is low: relax the quality bar, keep the error budget
     toml = (root / "smishctl.toml").read_text().replace("min_macro_f1 = 0.50", "min_macro_f1 = 0.0")
     (root / "smishctl.toml").write_text(toml)

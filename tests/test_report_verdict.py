@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 
-from compare_helpers import items, predictions, write_run
+from factories import items, predictions, write_run
 
 from smishctl.ops.compare import CompareOptions, compare_runs
 from smishctl.ops.pairing import load_run
@@ -15,9 +15,11 @@ from smishctl.report.markdown import render_markdown
 
 
 def _runs(settings):
-    gold = items(30)
-    write_run(settings.runs_dir, "run-a", predictions(gold, {1}))
-    write_run(settings.runs_dir, "run-b", predictions(gold, {1, 2}))
+    """run-a and run-b, written on first use (a run is recorded once, as evaluate records it)."""
+    if not (settings.runs_dir / "run-a").is_dir():
+        gold = items(30)
+        write_run(settings.runs_dir, "run-a", predictions(gold, {1}))
+        write_run(settings.runs_dir, "run-b", predictions(gold, {1, 2}))
     return [load_run(settings.runs_dir, r) for r in ("run-a", "run-b")]
 
 

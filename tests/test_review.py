@@ -151,17 +151,14 @@ def _write(path, rows):
 
 
 def test_screen_shows_probabilities_and_margin(settings):
-    from compare_helpers import write_run
+    from factories import write_run
     from rich.console import Console
 
     from smishctl.cli.review_cmd import _show
     from smishctl.ops.review import ReviewSession
 
-    d = write_run(settings.runs_dir, "run-probs", [("x1", "smishing", "ham", "ok"), ("x2", "ham", "ham", "ok")])
-    lines = (d / "predictions.jsonl").read_text().splitlines()
-    rows = [json.loads(line) for line in lines]
-    rows[0]["probs"] = {"ham": 0.55, "spam": 0.05, "smishing": 0.40}
-    (d / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_run(settings.runs_dir, "run-probs", [("x1", "smishing", "ham", "ok"), ("x2", "ham", "ham", "ok")],
+              probs={"x1": {"ham": 0.55, "spam": 0.05, "smishing": 0.40}})
     session = ReviewSession(settings, "run-probs")
     screen = Console(record=True, width=140)
     _show(screen, session, session.pending()[0], 1, 2, "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from compare_helpers import items, make_artifact, predictions, write_run
+from factories import items, make_artifact, predictions, write_run
 
 from smishctl.core.errors import DataError
 from smishctl.core.identity import config_hash

@@ -7,7 +7,7 @@ import csv
 import json
 
 import pytest
-from compare_helpers import make_artifact
+from factories import make_artifact
 
 from smishctl.core.errors import ConfigError
 from smishctl.data.prepare import load_dataset_splits
