@@ -1,4 +1,5 @@
-"""`optimize --json` prints the same document as before the result became a typed `OptimizeResult`.
+"""`optimize --json` prints the same document, and writes the same CARD.md, as before the result became a
+typed `OptimizeResult`.
 
 The golden file was written by the code of the commit before that change (958d7aa), on the same tiny kNN
 optimize against the loopback fault server (deterministic answers): regenerate it with
@@ -9,14 +10,15 @@ where DIR holds that commit's `smishctl` package (it goes first on the CLI's PYT
 
 What varies between two runs of the same code is replaced in `normalise`, the one place that knows it:
 the project folder, the creation time, the fault server's port, the optimization id (a timestamp and a
-pid), the library versions, and timings (latencies, wall seconds). Everything else, key order included,
-is compared as text.
+pid), the library versions, and timings (latencies, wall seconds; in the card: its seconds spent). Everything
+else, key order included, is compared as text.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from pathlib import Path
 from faultutil import fake_model_fixture, fault_fixture  # noqa: F401
 
 GOLDEN = Path(__file__).parent / "fixtures" / "optimize" / "knn-json.golden.json"
+GOLDEN_CARD = GOLDEN.with_name("knn-card.golden.md")
 ARGS = ("optimize", "-m", "fake", "--optimizer", "knn", "--train-size", "12", "--dev-size", "6", "--no-langfuse",
         "--json")
 TIMINGS = {"latency_ms", "latency_p50_ms", "wall_seconds"}
@@ -52,6 +55,10 @@ def normalise(doc: object, project: Path) -> object:
     return out
 
 
+def normalise_card(text: str) -> str:
+    return re.sub(r"(LM calls), [0-9.]+ s", r"\1, <timing> s", text)
+
+
 def as_text(doc: object) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -59,7 +66,10 @@ def as_text(doc: object) -> str:
 def test_optimize_json_is_unchanged(cli, fake_model, fault, project):
     r = cli(*ARGS)
     assert r.returncode == 0, r.stderr
-    assert as_text(normalise(json.loads(r.stdout), project)) == GOLDEN.read_text(encoding="utf-8")
+    doc = json.loads(r.stdout)
+    assert as_text(normalise(doc, project)) == GOLDEN.read_text(encoding="utf-8")
+    card = (Path(doc["path"]) / "CARD.md").read_text(encoding="utf-8")
+    assert normalise_card(card) == GOLDEN_CARD.read_text(encoding="utf-8")
 
 
 def _write_golden(code: Path) -> None:
@@ -81,7 +91,10 @@ def _write_golden(code: Path) -> None:
         if r.returncode:
             raise SystemExit(r.stderr)
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(as_text(normalise(json.loads(r.stdout), project)), encoding="utf-8")
+        doc = json.loads(r.stdout)
+        GOLDEN.write_text(as_text(normalise(doc, project)), encoding="utf-8")
+        card = (Path(doc["path"]) / "CARD.md").read_text(encoding="utf-8")
+        GOLDEN_CARD.write_text(normalise_card(card), encoding="utf-8")
 
 
 if __name__ == "__main__":
