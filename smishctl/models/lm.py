@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from smishctl.core.config import Settings, is_off
 from smishctl.core.errors import ModelError
+from smishctl.models.engine import CLIENT_OPTIONS, EndpointEngine
 from smishctl.models.fleet import register as register_fleet
 from smishctl.models.local_provider import register
 from smishctl.models.local_server import N_CTX
+from smishctl.models.pricing import call_cost
 from smishctl.models.registry import ModelSpec
 from smishctl.models.retry import install_retry_after_bridge
 from smishctl.models.weights import WEIGHTS, assemble
@@ -23,6 +26,9 @@ from smishctl.util.redact import (
     register_secret,
 )
 from smishctl.util.urls import public_url
+
+if TYPE_CHECKING:
+    from smishctl.models.meter import Meter
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 3
@@ -118,7 +124,9 @@ def check_provider(spec: ModelSpec) -> None:
 
 def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, max_tokens: int = 64,
              timeout: float | None = None, num_retries: int | None = None, cache: bool = True,
-             lm_class=None):
+             meter: Meter | None = None):
+    """A `dspy.LM` on `EndpointEngine` (models/engine.py); with `meter`, its calls are metered
+    (models/meter.py: the engine is wrapped and the LM carries the meter's call counter)."""
     quiet_libraries()
     import dspy
     import litellm
@@ -160,4 +168,10 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         # A custom endpoint without api_key_env gets a placeholder: the openai client refuses to call
         # without a key, and the provider's default variable (e.g. OPENAI_API_KEY) must not leak to it.
         kwargs["api_key"] = "no-key"
-    return (lm_class or dspy.LM)(spec.litellm_model, engine="litellm", cache=cache, **kwargs)
+    if meter is None:
+        return dspy.LM(spec.litellm_model, engine="litellm", cache=cache, **kwargs)
+    from smishctl.models.meter import MeteredEngine
+
+    client = {key: kwargs.pop(key) for key in CLIENT_OPTIONS if key in kwargs}
+    engine = MeteredEngine(EndpointEngine(**client), meter, price=lambda p, c, seconds: call_cost(spec, p, c, seconds))
+    return dspy.LM(spec.litellm_model, engine=engine, cache=cache, callbacks=[meter.callback()], **kwargs)

@@ -6,7 +6,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,7 @@ from smishctl.core.errors import ConfigError, Interrupted
 from smishctl.data.feedback import training_feedback
 from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.models.lm import build_lm
-from smishctl.models.pricing import call_cost
+from smishctl.models.meter import BudgetExhausted, Meter
 from smishctl.models.registry import resolve_model
 from smishctl.ops.evaluate import library_versions
 from smishctl.ops.hooks import RunHooks, default_hooks, notify, safe_call
@@ -38,70 +37,6 @@ from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, mak
 from smishctl.solve.trial_scores import TrialRecorder
 from smishctl.store.artifacts import save_artifact
 from smishctl.store.programs import render_messages
-from smishctl.util import interrupt
-
-_BUDGETS: dict[str, Meter] = {}
-
-
-class BudgetExhausted(RuntimeError):
-    pass
-
-
-@dataclass
-class Meter:
-    """Counts LM calls, tokens and cost across the student and teacher; enforces --max-calls."""
-
-    max_calls: int | None = None
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    exhausted: bool = False
-    enforcing: bool = True
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    on_call: Callable[[Meter], None] | None = None
-
-    def before(self) -> None:
-        with self.lock:
-            if self.enforcing and self.max_calls is not None and self.calls >= self.max_calls:
-                self.exhausted = True
-                raise BudgetExhausted(f"LM call budget of {self.max_calls} exhausted")
-            self.calls += 1
-
-    def after(self, response, seconds: float, price: Callable[[int, int, float], float | None]) -> None:
-        usage = getattr(response, "usage", None) or {}
-        get = usage.get if isinstance(usage, dict) else lambda k, d=0: getattr(usage, k, d)
-        p, c = get("prompt_tokens", 0) or 0, get("completion_tokens", 0) or 0
-        with self.lock:
-            self.prompt_tokens += p
-            self.completion_tokens += c
-            if not getattr(response, "cache_hit", False):
-                self.cost_usd += price(p, c, seconds) or 0.0
-        if self.on_call:
-            self.on_call(self)
-
-
-def _metered_lm_class():
-    import dspy
-
-    class MeteredLM(dspy.LM):
-        """A dspy.LM that reports to a Meter (looked up by key: copies share the meter)."""
-
-        meter_key: str = ""
-        price_fn = None
-
-        def forward(self, prompt=None, messages=None, **kwargs):
-            interrupt.check()  # also stops an optimizer's own loops between calls
-            meter = _BUDGETS.get(self.meter_key)
-            if meter is None:
-                return super().forward(prompt=prompt, messages=messages, **kwargs)
-            meter.before()
-            start = time.perf_counter()
-            resp = super().forward(prompt=prompt, messages=messages, **kwargs)
-            meter.after(resp, time.perf_counter() - start, self.price_fn)
-            return resp
-
-    return MeteredLM
 
 
 @dataclass
@@ -259,19 +194,9 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
 
     spec = resolve_model(cfg.model, settings)
     teacher_spec = resolve_model(cfg.teacher, settings) if cfg.teacher else None
-    meter_key = f"optimize-{os.getpid()}-{time.monotonic_ns()}"
     meter = Meter(max_calls=cfg.max_calls, on_call=lambda m: emit("call", meter=m))
-    _BUDGETS[meter_key] = meter
-    MeteredLM = _metered_lm_class()
-
-    def lm_for(s, temperature=0.0):
-        lm = build_lm(s, settings, temperature=temperature, lm_class=MeteredLM)
-        lm.meter_key = meter_key
-        lm.price_fn = lambda p, c, sec, s=s: call_cost(s, p, c, sec)
-        return lm
-
-    lm = lm_for(spec)
-    teacher_lm = lm_for(teacher_spec) if teacher_spec else None
+    lm = build_lm(spec, settings, meter=meter)
+    teacher_lm = build_lm(teacher_spec, settings, meter=meter) if teacher_spec else None
     if teacher_lm is not None:
         _check_reachable(teacher_lm, teacher_spec.name)
 
@@ -327,8 +252,6 @@ def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[...
     except KeyboardInterrupt:
         raise Interrupted("optimization interrupted: no artifact was written",
                           hint="re-run it; answers already computed come from the cache") from None
-    finally:
-        _BUDGETS.pop(meter_key, None)
     wall = time.perf_counter() - started
     tell("trial_scored", optimization_id, {
         "trial": len(trials.trials) + 1, "score": result["accuracy"], "candidate": {"optimizer": name, "params": params},

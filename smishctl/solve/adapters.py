@@ -286,7 +286,7 @@ class LabelAdapter(dspy.Adapter):
         from dspy.clients._deprecation import adapter_message_call
 
         messages = self.format(signature, demos, inputs)
-        endpoint = (getattr(lm, "model", ""), str((getattr(lm, "kwargs", None) or {}).get("api_base")))
+        endpoint = (getattr(lm, "model", ""), str(_get(_get(lm, "kwargs") or {}, "metadata") or {}))
         if self.config.name == "score" and endpoint not in _NO_LOGPROBS:
             kwargs = {**lm_kwargs, "max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
             try:
