@@ -1,16 +1,12 @@
-"""smishctl: optimize, evaluate, compare and promote prompts for SMS phishing detection."""
+"""smishctl: optimize, evaluate, compare and promote prompts for SMS phishing detection.
 
-import os as _os
+The package root imports only `core`, so importing any smishctl module loads nothing above it. The
+production classifier is `smishctl.ops.production.load_production`."""
 
-__version__ = "0.1.0"
+from smishctl.core.offline import keep_litellm_offline
+from smishctl.core.version import __version__
 
-# litellm fetches its model price map from the internet when it is imported, unless told not to; every
-# smishctl module runs this first, so no import path reaches the network.
-_os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+__all__ = ["__version__"]
 
-
-def load_production(root=None, *, model=None):
-    """A ready classifier built from the production prompt (see smishctl.ops.production)."""
-    from smishctl.ops.production import load_production as _load
-
-    return _load(root, model=model)
+# Every smishctl module runs the package root first, so this precedes any litellm import.
+keep_litellm_offline()

@@ -115,8 +115,74 @@ def test_dependencies_point_downwards():
 
 def test_library_modules_import_each_other_at_the_top():
     hidden = sorted(f"{name} -> {t}" for name, (_top, local) in GRAPH.items()
-                    if layer(name) not in LAZY_ALLOWED and name != "smishctl" for t in local)
+                    if layer(name) not in LAZY_ALLOWED for t in local)
     assert not hidden, "function-local imports of smishctl modules:\n" + "\n".join(hidden)
+
+
+def _beyond_core(imports: set[str]) -> list[str]:
+    return sorted(t for t in imports if layer(t) != "core")
+
+
+def test_the_package_root_imports_only_core():
+    """Every `import smishctl.x` runs the package root first: were it to import a workflow, every module,
+    core included, would load the layers above it (and the import graph would hide a cycle)."""
+    top, local = GRAPH["smishctl"]
+    assert _beyond_core(top | local) == [], "the package root imports beyond core/"
+
+
+def test_the_root_check_sees_a_lazy_workflow_import():
+    """The root as it once was: a function-local import of ops, which the check must catch."""
+    old_root = ("__version__ = '0.1.0'\n\ndef load_production(root=None):\n"
+                "    from smishctl.ops.production import load_production as _load\n    return _load(root)\n")
+    targets = {t for node in ast.walk(ast.parse(old_root)) for t in _targets(node)}
+    assert _beyond_core(targets) == ["smishctl.ops.production"]
+
+
+BENCH = PKG.parent / "bench"
+BENCH_MODULES = {path.stem for path in BENCH.glob("*.py")}
+
+
+def _bench_imports(source: str) -> set[str]:
+    """Every module a bench script names in an import, smishctl's or not."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in MODULES)
+    return out
+
+
+def _bench_names(source: str) -> list[str]:
+    """The bench/ modules a package module imports (`bench.x`, or a bench script by its own name)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+        found += [n for n in names if n.split(".")[0] in BENCH_MODULES | {"bench"}]
+    return found
+
+
+def test_nothing_in_the_package_imports_bench():
+    """bench/ measures the package; the package never depends on its measurements' code."""
+    wrong = sorted(f"{path.relative_to(PKG.parent)} -> {n}" for path in PKG.rglob("*.py")
+                   for n in _bench_names(path.read_text(encoding="utf-8")))
+    assert not wrong, "package modules importing bench/:\n" + "\n".join(wrong)
+    assert _bench_names("import bench._common\nfrom _common import run\nfrom bench_help import x\n") == \
+        ["bench._common", "_common", "bench_help"]
+
+
+def test_bench_scripts_import_modules_that_exist():
+    """bench/ may import any smishctl module, but only ones that exist: a module moved without its bench
+    script following would leave a measurement that no longer runs."""
+    assert BENCH_MODULES, "no bench scripts found"
+    missing = sorted(f"bench/{path.name} -> {name}" for path in BENCH.glob("*.py")
+                     for name in _bench_imports(path.read_text(encoding="utf-8"))
+                     if name.startswith("smishctl") and name not in MODULES)
+    assert not missing, "bench scripts import smishctl modules that do not exist:\n" + "\n".join(missing)
+    moved = "def main():\n    from smishctl.ops.no_such_module import x\n    from smishctl.store import runs\n"
+    assert sorted(n for n in _bench_imports(moved) if n not in MODULES) == ["smishctl.ops.no_such_module"]
 
 
 def _cycles() -> list[list[str]]:

@@ -65,10 +65,10 @@ def test_production_is_evaluated_on_the_candidates_items(promoted):
 
 
 def test_load_production_classifies(promoted):
-    import smishctl
+    from smishctl.ops.production import load_production
 
     root, _settings, art, _res = promoted
-    clf = smishctl.load_production(root)
+    clf = load_production(root)
     assert clf.artifact_id == art.id and clf.release == "r0001"
     text = "URGENT: your bank account is locked. Verify your card at http://secure-bank.example now"
     label = clf.classify(text)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-from smishctl import __version__
 from smishctl.core.errors import ConfigError
+from smishctl.core.version import __version__
 from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, Artifact
 from smishctl.store.production import find_released_artifact
 from smishctl.tracking.client import LangfuseSession, PushError, one_line

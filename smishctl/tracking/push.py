@@ -12,9 +12,9 @@ import json
 import time
 from datetime import UTC, datetime
 
-from smishctl import __version__
 from smishctl.core.errors import ConfigError
 from smishctl.core.records import RunRecord
+from smishctl.core.version import __version__
 from smishctl.solve.signature import make_program
 from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
 from smishctl.store.programs import render_messages
