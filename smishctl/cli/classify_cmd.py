@@ -1,5 +1,5 @@
-"""`smishctl classify`: label one message, stdin lines or a file's lines with the production prompt
-(zero-shot, with a note, while nothing is in production)."""
+"""`smishctl classify`: label messages given as arguments, stdin lines or a file's lines with the
+production prompt (zero-shot, with a note, while nothing is in production)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from smishctl.cli.common import DebugOpt, console, handled, plain, settings
+from smishctl.cli.common import DebugOpt, console, handled, plain, settings, spinner
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 
 def classify(
-    text: Annotated[str | None, typer.Argument(help="The SMS to classify; '-' or nothing reads one message per line from stdin.", show_default=False)] = None,
+    texts: Annotated[list[str] | None, typer.Argument(help="The SMS messages to classify, one result each; '-' or nothing reads one message per line from stdin.", show_default=False)] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Classify every line of this UTF-8 file.")] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="production, zero-shot, an artifact id or a path. Default: production, or zero-shot while nothing is in production. Classic models take no prompt.", show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Override the model the prompt was built for.")] = None,
@@ -29,47 +29,91 @@ def classify(
 
     Exit codes: 0 done, 2 bad input or --prompt production with nothing in production, 3 a model call failed."""
     with handled(debug):
-        import json
+        from smishctl.ops.classify import load_classifier
 
-        from smishctl.core.errors import ConfigError
-        from smishctl.ops.classify import decode_input, load_classifier
-
-        if text is not None and file is not None:
-            raise ConfigError("give a message or --file, not both")
-        if file is not None:
-            if not file.is_file():
-                raise ConfigError(f"no such file: {file}")
-            messages = decode_input(file.read_bytes(), str(file))
-        elif text is None or text == "-":
-            if sys.stdin.isatty():
-                raise ConfigError("no message given", hint="smishctl classify 'TEXT', or pipe one message per line")
-            messages = decode_input(sys.stdin.buffer.read(), "stdin")
-        else:
-            if not text.strip():
-                raise ConfigError("empty message", hint="pass the SMS text to classify")
-            messages = [text]
-        clf = load_classifier(settings(), prompt, model)
+        messages = _messages(texts, file)
+        with spinner("loading the classifier"):
+            clf = load_classifier(settings(), prompt, model)
         if clf.note:
             console.print(f"note: {plain(clf.note)}", soft_wrap=True)  # stderr: stdout stays the labels alone
-        failed = 0
-        for msg in messages:
-            res = clf(msg)
-            if explain:
-                res["neighbours"] = clf.neighbours(msg)
-            failed += res["status"] == "error"
-            if as_json:
-                sys.stdout.write(json.dumps({**res, "prompt": clf.prompt, "model": clf.model},
-                                            ensure_ascii=False) + "\n")
-                sys.stdout.flush()
-            elif explain:
-                _explain(res)
-            else:
-                sys.stdout.write(_line(res, len(messages) > 1) + "\n")  # plain: for pipelines (cut -f1)
-                sys.stdout.flush()
+        source = _source(clf)
+        if console.is_terminal:  # once, on the terminal; scripts read it from --json
+            console.print(f"answered by {plain(_answered_by(source))}")
+        failed = _classify_all(clf, messages, source, as_json=as_json, explain=explain)
         if failed:
             console.print(f"[red]error:[/red] {failed} of {len(messages)} messages could not be classified "
                           "(model call failed)")
             raise typer.Exit(3)
+
+
+def _messages(texts: list[str] | None, file: Path | None) -> list[str]:
+    """The messages to classify: the arguments, a file's lines or stdin's lines ('-' or nothing)."""
+    from smishctl.core.errors import ConfigError
+    from smishctl.ops.classify import decode_input
+
+    if texts and file is not None:
+        raise ConfigError("give messages or --file, not both")
+    if file is not None:
+        if not file.is_file():
+            raise ConfigError(f"no such file: {file}")
+        return decode_input(file.read_bytes(), str(file))
+    if not texts or texts == ["-"]:
+        if sys.stdin.isatty():
+            raise ConfigError("no message given", hint="smishctl classify 'TEXT', or pipe one message per line")
+        return decode_input(sys.stdin.buffer.read(), "stdin")
+    if "-" in texts:
+        raise ConfigError("'-' (stdin) cannot be mixed with messages", hint="pass messages or pipe them, not both")
+    if any(not t.strip() for t in texts):
+        raise ConfigError("empty message", hint="pass the SMS text to classify")
+    return list(texts)
+
+
+def _source(clf) -> dict:
+    """What answered, for people and scripts: the prompt's short reference, the release, the model."""
+    from smishctl.cli.render import short_prompt_refs
+    from smishctl.store.artifacts import list_artifacts
+
+    ids = [a.id for a in list_artifacts(settings().prompts_dir)]
+    return {"prompt": clf.prompt, "prompt_ref": short_prompt_refs([clf.prompt, *ids])[clf.prompt],
+            "release": clf.release, "model": clf.model}
+
+
+def _answered_by(source: dict) -> str:
+    what = f"production release {source['release']} ({source['prompt_ref']})" if source["release"] \
+        else f"prompt {source['prompt_ref']}"
+    return f"{what} on {source['model']}"
+
+
+def _classify_all(clf, messages: list[str], source: dict, *, as_json: bool, explain: bool) -> int:
+    """Classify and print each message as it is answered; returns how many failed. Several messages show
+    one progress line (count, elapsed, ETA), one a spinner."""
+    import contextlib
+    import json
+
+    from smishctl.cli.common import item_progress, out
+
+    width = out.width if sys.stdout.isatty() else None  # a terminal: each line cut to it, never wrapped
+    several = len(messages) > 1
+    progress = item_progress()
+    failed = 0
+    with progress if several else contextlib.nullcontext():  # one live display at a time: bar or spinner
+        task = progress.add_task("classifying", total=len(messages), info="") if several else None
+        for msg in messages:
+            with contextlib.nullcontext() if several else spinner("classifying"):
+                res = clf(msg)
+            if explain:
+                res["neighbours"] = clf.neighbours(msg)
+            failed += res["status"] == "error"
+            if as_json:
+                sys.stdout.write(json.dumps({**res, **source}, ensure_ascii=False) + "\n")
+            elif explain:
+                _explain(res)
+            else:
+                sys.stdout.write(_line(res, several, width) + "\n")  # plain: for pipelines (cut -f1)
+            sys.stdout.flush()
+            if several:
+                progress.update(task, advance=1)
+    return failed
 
 
 def _explain(res: dict) -> None:
@@ -92,9 +136,20 @@ def _explain(res: dict) -> None:
     out.print()
 
 
-def _line(res: dict, with_text: bool) -> str:
+def _line(res: dict, with_text: bool, width: int | None = None) -> str:
+    """label, probabilities, then the text after a tab (for `cut -f1`); on a terminal (`width`) the text
+    on one line, its control characters inert, cut with '…' so that the line never wraps."""
     label = res["label"] if res["status"] == "ok" else f"<{res['status']}>"
     probs = res.get("probs") or {}
     shown = "  " + " ".join(f"{k}={v:.2f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])) if probs else ""
-    tail = f"\t{res['text']}" if with_text else ""
-    return f"{label}{shown}{tail}"
+    if not with_text:
+        return f"{label}{shown}"
+    if width is None:
+        return f"{label}{shown}\t{res['text']}"
+    from rich.text import Text
+
+    from smishctl.util.inert import inert_text
+
+    line = Text(inert_text(f"{label}{shown}  {' '.join(res['text'].split())}"))
+    line.truncate(width, overflow="ellipsis")
+    return line.plain

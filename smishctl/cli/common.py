@@ -171,3 +171,34 @@ GATE_METRICS_HELP = """[bold]Gate metrics[/bold] (METRIC OP NUMBER, OP one of >=
   attack_success_rate, control_ham_accuracy, roc_auc\\[LABEL],
   pr_auc\\[LABEL], ece, brier
 """
+
+
+def item_progress():
+    """The progress line every long command shows, one per task, fitting 80 columns: a spinner, what is
+    running, a bar, items done/total, elapsed time and the ETA once an item is done; the note
+    (`info` field) gives way first, cut with '…'. Quiet with SMISHCTL_NO_PROGRESS or when stderr is no
+    terminal. Add tasks with `add_task(what, total=N, info="")`."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Column
+
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]", table_column=Column(no_wrap=True)),
+                    BarColumn(bar_width=12), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA", style="progress.remaining"), TimeRemainingColumn(),
+                    TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+                    console=console, transient=True, disable=not show_progress(), expand=False)
+
+
+def spinner(what: str):
+    """A spinner on stderr while one step of unknown length runs (loading a model, one answer); nothing
+    without a terminal or with SMISHCTL_NO_PROGRESS."""
+    if not show_progress():
+        return contextlib.nullcontext()
+    return console.status(what, spinner="dots")

@@ -33,6 +33,7 @@ class Classifier:
     labels: tuple[str, ...]
     note: str | None = None  # one line for the user (e.g. why zero-shot was used), never part of a result
     signal_lists: object = field(default=None, repr=False)  # the project's reference lists (smishctl.signals)
+    release: str | None = None  # the production release that answers (e.g. r0003); None for any other prompt
 
     def __call__(self, text: str) -> dict:
         if not text or not text.strip():
@@ -67,7 +68,8 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
             prompt, note = ZERO_SHOT, NO_PRODUCTION_NOTE
     if prompt in ("", "production"):
         pc = load_production(settings.root, model=model)  # built, hardened, as evaluate builds it
-        return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels, signal_lists=_lists(settings))
+        return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels, signal_lists=_lists(settings),
+                          release=pc.release)
 
     art = resolve_artifact(settings.prompts_dir, prompt)
     spec = model_for(art, settings, model or (None if art.is_zero_shot or is_lora(art) else art.info.model_name))
