@@ -4,12 +4,14 @@ loaded in a real headless Chromium; and the read-only server on loopback."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from html import unescape
 from pathlib import Path
@@ -262,3 +264,81 @@ def test_compare_shows_the_project_gates_per_selected_run(project_site, settings
     damaged = [" ".join(r.split()) for r in _rows(_dom(tmp_path, out / "compare.html", "#runs=run-good,run-other"), "c-gates")]
     assert all(r.endswith("not judged 1 damaged prediction row(s): compare refuses this run") for r in damaged[:4])
     assert damaged[4] == "all gates pass fail"
+
+
+def _diff_rows(dom: str) -> dict[str, str]:
+    return {r.split()[0] if not r.startswith("  added") else "added": " ".join(r.split()) for r in _rows(dom, "d-diff")}
+
+
+def test_prompts_page_diffs_two_versions_and_tells_lineage(project_site, settings, project, tmp_path):
+    from smishctl.ops.prompts_new import artifact_prompt, new_prompt, read_instructions_file
+
+    good, other = project_site["good"], project_site["other"]
+    (project / "gpt4.txt").write_text("You label SMS messages.\nReply with ham, spam or smishing.\n", encoding="utf-8")
+    hand = new_prompt(settings, read_instructions_file(project / "gpt4.txt"), name="gpt4")["id"]
+    copy = new_prompt(settings, artifact_prompt(settings, hand))["id"]
+    out = tmp_path / "prompts"
+    build_view(settings, out)
+    listed = {r.split()[0]: " ".join(r.split()) for r in _rows(_dom(tmp_path, out / "prompts.html"), "prompts")}
+    # a hand-written version says where it came from, not the version stored before it
+    assert listed[hand].endswith("file gpt4.txt (" + hashlib.sha256((project / "gpt4.txt").read_bytes()).hexdigest()[:8] + ")")
+    assert " gpt4 " in listed[hand] and listed[copy].endswith(f"from {hand}") and listed[other.id].endswith(good.id)
+    # the newest two by default; any two from the address
+    dom = _dom(tmp_path, out / "prompts.html")
+    assert 'data-changed="1"' in dom and _diff_rows(dom)["lineage"].startswith("lineage changed")
+    dom = _dom(tmp_path, out / "prompts.html", f"#a={good.id}&b={hand}")
+    rows = _diff_rows(dom)
+    assert rows["instructions"] == ("instructions changed - Label the SMS: ham, spam or smishing. "
+                                    "+ You label SMS messages. + Reply with ham, spam or smishing.")
+    assert rows["optimizer"].startswith("optimizer changed - test + ") and rows["demos"] == "demos same none"
+    assert rows["model"] == "model same local/qwen2.5-coder-0.5b"
+    # a version's own instructions with control characters stay inert in the diff
+    dom = _dom(tmp_path, out / "prompts.html", f"#a={good.id}&b={other.id}")
+    assert "+ Decide: ham, spam or smishing? \u241b]0;pwned\u2407" in _diff_rows(dom)["instructions"] and "\x1b" not in dom
+    page = (out / _prompt_page(out, copy)).read_text(encoding="utf-8")
+    steps = re.search(r'<ol class="lineage" id="lineage">(.*?)</ol>', page, re.S).group(1)
+    assert re.search(rf'<a href="\.\./prompts/[^"]+">from {re.escape(hand)}</a>.*<li>file gpt4\.txt \(\w{{8}}\)</li>', steps, re.S)
+    assert good.id not in steps
+    # the exact turns of a typed message need the server: the static page says so in one line
+    assert 'id="p-static"' in page and 'id="p-form"' not in page and "connect-src" not in page
+
+
+def _prompt_page(out: Path, version: str) -> str:
+    data = json.loads(unescape(re.search(r'id="data">(.*?)</script>', (out / "prompts.html").read_text(), re.S).group(1)))
+    return next(v["page"] for v in data["versions"] if v["id"] == version)
+
+
+def test_served_prompt_page_shows_the_exact_turns_of_a_typed_message(settings, project, tmp_path):
+    from smishctl.ops.prompt_preview import messages_for
+
+    art = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
+    hostile = PAYLOADS[1][0]
+    proc, line = _serve(project, dict(os.environ), "--port", "0")
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, (line, proc.stderr.read() if proc.poll() is not None else "")
+        base = url.group(0)
+        query = urllib.parse.urlencode({"version": art.id, "text": hostile})
+        with urllib.request.urlopen(f"{base}api/preview?{query}", timeout=120) as resp:
+            got = json.loads(resp.read())
+        assert got["messages"] == messages_for(settings, art.id, hostile).messages   # what prompts show --for gives
+        assert hostile in got["messages"][-1]["content"] and got["artifact"] == art.id
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{base}api/preview?version=no/such/v9&text=hi", timeout=30)
+        assert err.value.code == 400 and "no/such/v9" in json.loads(err.value.read())["error"]
+        rebound = urllib.request.Request(base + "index.html", headers={"Host": "attacker.example"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(rebound, timeout=30)
+        assert err.value.code == 403
+        page = base + "prompts/" + art.id.replace("/", "_") + ".html"
+        r = _run_chromium(_chromium(), tmp_path, "--virtual-time-budget=10000", "--dump-dom",
+                          page + "#for=" + urllib.parse.quote(hostile))
+        assert r.returncode == 0, r.stderr[-500:]
+        dom = r.stdout
+        assert 'data-turns="2"' in dom and "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+        turns = dom.split('id="p-turns"')[1]
+        assert "<img" not in turns and unescape(re.sub(r"<[^>]+>", "", turns)).count(hostile) == 1
+        assert "connect-src 'self'" in dom
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -51,7 +51,7 @@ def _serve(build_view, host: str, port: int, *, allow_remote: bool, open_browser
     with tempfile.TemporaryDirectory(prefix="smishctl-view-") as tmp:
         typer.echo("smishctl view: rendering the project's pages…", err=True)
         build_view(settings(), tmp, served=True)
-        server = make_server(Path(tmp), host, port)
+        server = make_server(Path(tmp), host, port, routes={"/api/preview": _preview(settings())})
         url = server_url(server, host)
         typer.echo(f"smishctl view: {url} (read-only snapshot; Ctrl-C stops)")
         if open_browser:
@@ -64,3 +64,17 @@ def _serve(build_view, host: str, port: int, *, allow_remote: bool, open_browser
             typer.echo("stopped", err=True)
         finally:
             server.server_close()
+
+
+def _preview(s):
+    """GET /api/preview?version=ID&text=SMS: `smishctl prompts show ID --for SMS` as JSON (the prompt
+    preview, ops/prompt_preview.py). DSPy loads on the first request, not when the viewer starts."""
+
+    def route(query: dict[str, str]) -> dict:
+        from dataclasses import asdict
+
+        from smishctl.ops.prompt_preview import messages_for
+
+        return asdict(messages_for(s, query.get("version", ""), query.get("text", "")))
+
+    return route

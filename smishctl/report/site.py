@@ -21,6 +21,7 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
 from smishctl.report.site_charts import calibration, headline, latency_histogram
 from smishctl.report.site_data import (
+    PromptEntry,
     RunEntry,
     item_view,
     production_view,
@@ -29,6 +30,7 @@ from smishctl.report.site_data import (
     run_row,
     scan_prompts,
     scan_runs,
+    version_facts,
 )
 from smishctl.report.site_gates import ProjectGates, run_gates
 from smishctl.score.metrics import answer
@@ -115,15 +117,23 @@ def build_site(settings: Settings, out_dir: str | Path, *, gates: ProjectGates |
            data={"runs": compare_runs, "texts": texts, "gates": gates.heads() if gates else None,
                  "gate_problem": gates.problem if gates else None})
     prompts = scan_prompts(settings.prompts_dir)
+    _prompt_pages(w, prompts, served)
     pages = {p.art.id: p.page for p in prompts}
-    w.page("prompts.html", "prompts.html", title="Prompts", prompts=prompts)
-    for p in prompts:
-        if p.manifest is not None:
-            w.page(p.page, "prompt.html", title=p.art.id, entry=p, view=prompt_view(p, pages))
     run_pages = {e.id: e.page for e in runs}
     w.page("production.html", "production.html", title="Production", prod=production_view(settings),
            run_pages=run_pages, prompt_pages=pages)
     return SiteSummary(out, w.pages, len(runs), sum(e.record is None for e in runs), len(prompts))
+
+
+def _prompt_pages(w: _Writer, prompts: list[PromptEntry], served: bool) -> None:
+    """The list of versions (with the diff of two chosen ones) and a page per readable version."""
+    by_id = {p.art.id: p for p in prompts}
+    facts = [version_facts(p) for p in prompts]
+    w.page("prompts.html", "prompts.html", title="Prompts", prompts=list(zip(prompts, facts, strict=True)),
+           n_prompts=len(prompts), data={"versions": facts})
+    for p in prompts:
+        if p.manifest is not None:
+            w.page(p.page, "prompt.html", title=p.art.id, entry=p, view=prompt_view(p, by_id), served=served)
 
 
 def _run_page(w: _Writer, e: RunEntry, texts: dict[str, str], gates: ProjectGates | None) -> dict:

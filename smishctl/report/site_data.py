@@ -12,8 +12,10 @@ from pathlib import Path
 from smishctl.core.config import Settings
 from smishctl.core.errors import SmishError
 from smishctl.core.records import RunRecord
+from smishctl.report.prompt_facts import artifact_additions, lineage
 from smishctl.score.metrics import answer
 from smishctl.signals import extract
+from smishctl.store.artifact_diff import describe
 from smishctl.store.artifacts import CARD, PROMPT, Artifact, list_artifacts
 from smishctl.store.production import read_current, read_history
 from smishctl.store.runs import RUN_FILE, Run, list_runs, short_refs
@@ -139,14 +141,9 @@ def scan_prompts(prompts_dir: Path) -> list[PromptEntry]:
     return out
 
 
-def prompt_view(entry: PromptEntry, pages: dict[str, str]) -> dict:
-    """A version's manifest, card, lineage (parents, as far as they are stored) and rendered turns."""
+def prompt_view(entry: PromptEntry, by_id: dict[str, PromptEntry]) -> dict:
+    """A version's manifest, card, lineage and rendered turns."""
     m = entry.manifest or {}
-    lineage, seen, parent = [], {entry.art.id}, m.get("parent")
-    while isinstance(parent, str) and parent not in seen:
-        seen.add(parent)
-        lineage.append({"id": parent, "page": pages.get(parent)})
-        parent = _parent_of(entry.art.dir.parents[2], parent)
     messages, card = [], ""
     try:
         messages = read_json(entry.art.dir / PROMPT).get("messages") or []
@@ -155,16 +152,55 @@ def prompt_view(entry: PromptEntry, pages: dict[str, str]) -> dict:
     card_path = entry.art.dir / CARD
     if card_path.is_file():
         card = card_path.read_text(encoding="utf-8", errors="replace")[:CARD_MAX_CHARS]
-    return {"manifest": m, "card": card, "lineage": lineage, "source": m.get("source"),
+    return {"manifest": m, "card": card, "lineage": lineage_steps(entry, by_id),
             "messages": [{"role": str(x.get("role", "?")), "content": str(x.get("content", ""))}
                          for x in messages if isinstance(x, dict)]}
 
 
-def _parent_of(prompts_dir: Path, artifact_id: str) -> str | None:
-    try:
-        return read_json(prompts_dir / artifact_id / "manifest.json").get("parent")
-    except (SmishError, OSError, ValueError, AttributeError):
+def _origin(m: dict) -> str | None:
+    """The stored version `lineage` names as where `m` came from: the one it started from, else its parent;
+    none for instructions from a file or Langfuse (the chain ends outside the store)."""
+    source = m.get("source") if isinstance(m.get("source"), dict) else {}
+    if source.get("kind") in ("instructions-file", "langfuse"):
         return None
+    if source.get("kind") == "artifact" and isinstance(source.get("id"), str):
+        return source["id"]
+    return m.get("parent") if isinstance(m.get("parent"), str) else None
+
+
+def lineage_steps(entry: PromptEntry, by_id: dict[str, PromptEntry]) -> list[dict]:
+    """Where the version came from, step by step, each told by prompt_facts.lineage (a hand-written version
+    names its file and sha256 or its Langfuse prompt, not the version stored before it)."""
+    steps, seen, m = [], {entry.art.id}, entry.manifest or {}
+    while m is not None:
+        origin = _origin(m)
+        stored = by_id.get(origin) if origin else None
+        steps.append({"text": lineage(m), "page": stored.page if stored and stored.manifest is not None else None,
+                      "missing": bool(origin) and stored is None})
+        if origin is None or origin in seen or stored is None:
+            break
+        seen.add(origin)
+        m = stored.manifest
+    return steps
+
+
+DIFF_FIELDS = ("model", "optimizer", "dev macro-F1", "instructions", "demos")  # as `prompts diff` shows them
+
+
+def version_facts(entry: PromptEntry) -> dict:
+    """One version for the prompts page's diff: what `smishctl prompts diff` compares
+    (store/artifact_diff.describe), what smishctl adds to its instructions, and its lineage in a line."""
+    row = {"id": entry.art.id, "page": entry.page, "name": (entry.manifest or {}).get("name") or ""}
+    if entry.manifest is None:
+        return {**row, "problem": entry.damaged}
+    try:
+        d = describe(entry.art)
+    except (SmishError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return {**row, "problem": _why(exc) if isinstance(exc, SmishError) else f"unreadable ({type(exc).__name__})"}
+    fields = {k: str(d[k]) for k in DIFF_FIELDS}
+    fields["added by smishctl"] = artifact_additions(entry.art) or "nothing"
+    fields["lineage"] = lineage(entry.manifest)
+    return {**row, "fields": fields}
 
 
 def production_view(settings: Settings) -> dict:

@@ -289,8 +289,96 @@
     render();
   }
 
+  // ---- Prompts: two chosen versions, field by field, as a line diff (the longest common subsequence).
+  function lineDiff(a, b) {
+    var x = a.split('\n'), y = b.split('\n'), n = x.length, m = y.length, out = [], i, j;
+    if (n * m > 250000) {  // too long to align here: all of one, then all of the other
+      return x.map(function (t) { return ['-', t]; }).concat(y.map(function (t) { return ['+', t]; }));
+    }
+    var L = [];
+    for (i = 0; i <= n; i++) { L.push(new Array(m + 1).fill(0)); }
+    for (i = n - 1; i >= 0; i--) for (j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+    for (i = 0, j = 0; i < n || j < m;) {
+      if (i < n && j < m && x[i] === y[j]) { out.push([' ', x[i]]); i++; j++; }
+      else if (i < n && (j >= m || L[i + 1][j] >= L[i][j + 1])) { out.push(['-', x[i]]); i++; }
+      else { out.push(['+', y[j]]); j++; }
+    }
+    return out;
+  }
+  function promptsPage() {
+    var versions = data.versions, a = byId('d-a'), b = byId('d-b');
+    if (!a) return;
+    var byVid = {};
+    [a, b].forEach(function (sel) {
+      versions.forEach(function (v) {
+        var o = el('option', v.id + (v.name ? ' (' + v.name + ')' : '') + (v.problem ? ' (damaged)' : ''));
+        o.value = v.id; o.disabled = !!v.problem; sel.appendChild(o);
+      });
+    });
+    versions.forEach(function (v) { byVid[v.id] = v; });
+    var usable = versions.filter(function (v) { return !v.problem; }), h = readHash();
+    a.value = byVid[h.a] ? h.a : (usable.length > 1 ? usable[usable.length - 2].id : '');
+    b.value = byVid[h.b] ? h.b : (usable.length ? usable[usable.length - 1].id : '');
+    function render() {
+      writeHash({ a: a.value, b: b.value });
+      var va = byVid[a.value], vb = byVid[b.value], msg = byId('d-message'), body = byId('d-diff').tBodies[0];
+      body.textContent = '';
+      var bad = [va, vb].filter(function (v) { return !v || v.problem; });
+      msg.hidden = !bad.length;
+      if (bad.length) { msg.textContent = bad.map(function (v) { return v ? v.id + ' is damaged: ' + v.problem : 'choose two versions'; }).join('; '); return; }
+      var changed = 0;
+      Object.keys(va.fields).forEach(function (k) {
+        var same = va.fields[k] === vb.fields[k], tr = el('tr', null, same ? 'same' : 'changed');
+        tr.setAttribute('data-field', k);
+        cell(tr, k); cell(tr, same ? 'same' : 'changed', same ? 'muted' : 'wrong');
+        var pre = el('pre', null, 'diff');
+        (same ? va.fields[k].split('\n').map(function (t) { return [' ', t]; }) : lineDiff(va.fields[k], vb.fields[k])).forEach(function (d) {
+          pre.appendChild(el('span', d[0] + ' ' + d[1], d[0] === '+' ? 'ins' : d[0] === '-' ? 'del' : 'eq'));
+        });
+        cell(tr).appendChild(pre);
+        if (!same) changed++;
+        body.appendChild(tr);
+      });
+      byId('d-diff').setAttribute('data-changed', String(changed));
+    }
+    a.addEventListener('change', render); b.addEventListener('change', render);
+    render();
+  }
+
+  // ---- One prompt version, served: the exact turns for a typed message, from the server's preview endpoint.
+  function promptPage() {
+    var form = byId('p-form');
+    if (!form) return;  // a static export: the page says it needs `smishctl view`
+    var text = byId('p-text'), status = byId('p-status'), turns = byId('p-turns');
+    function show(got) {
+      turns.textContent = '';
+      if (got.error) { status.textContent = got.error; status.className = 'warn'; return; }
+      status.className = 'muted';
+      status.textContent = got.messages.length + ' turns · ' + got.demos + ' demos' + (got.retrieved ? ' retrieved for this message' : '') +
+        (got.fenced ? ' · the SMS is fenced' : '') + (got.guard.length ? ' · guard: ' + got.guard.join(', ') : '');
+      got.messages.forEach(function (m) {
+        var d = el('div', null, 'turn'); d.appendChild(el('div', m.role, 'role')); d.appendChild(el('pre', m.content));
+        turns.appendChild(d);
+      });
+      turns.setAttribute('data-turns', String(got.messages.length));
+    }
+    function ask() {
+      writeHash({ 'for': text.value });
+      status.hidden = false; status.className = 'muted'; status.textContent = 'asking smishctl view…';
+      var url = '/api/preview?version=' + encodeURIComponent(form.getAttribute('data-version')) + '&text=' + encodeURIComponent(text.value);
+      fetch(url).then(function (r) { return r.json(); }).then(show, function () {
+        show({ error: 'smishctl view did not answer: is it still running?' });
+      });
+    }
+    form.addEventListener('submit', function (ev) { ev.preventDefault(); ask(); });
+    var h = readHash();
+    if (h['for']) { text.value = h['for']; ask(); }
+  }
+
   if (page === 'runs') runsPage();
   else if (page === 'run') runPage();
   else if (page === 'compare') comparePage();
+  else if (page === 'prompts') promptsPage();
+  else if (page === 'prompt') promptPage();
   document.body.setAttribute('data-ready', '1');
 }());
