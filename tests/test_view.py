@@ -215,7 +215,7 @@ def _serve(project: Path, env: dict, *args: str) -> tuple[subprocess.Popen, str]
 
 def test_export_from_the_cli(cli, project, tmp_path):
     r = cli("view", "--export", str(tmp_path / "pages"))
-    assert r.returncode == 0 and (tmp_path / "pages" / "index.html").is_file() and "wrote 4 pages" in r.stdout
+    assert r.returncode == 0 and (tmp_path / "pages" / "index.html").is_file() and "wrote 5 pages" in r.stdout
     (tmp_path / "file").write_text("x")
     r = cli("view", "--export", str(tmp_path / "file"))
     assert r.returncode == 2 and "is a file, not a folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -342,3 +342,47 @@ def test_served_prompt_page_shows_the_exact_turns_of_a_typed_message(settings, p
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _drift_row(n: int, program: str, held: float, old: float | None) -> dict:
+    row = {"n": n, "program": program, "modern-held": {"run": f"r{n}", "n_items": 171, "macro_f1": held,
+                                                        "ci95": [held - 0.05, held + 0.05]}}
+    if old is not None:
+        row["sms-phishing-test"] = {"run": f"o{n}", "n_items": 150, "macro_f1": old, "ci95": [old - 0.04, old + 0.04]}
+    return row
+
+
+def test_drift_page_draws_the_benchmark_or_says_there_is_none(project_site, settings, project, tmp_path):
+    dom = _dom(tmp_path, project_site["out"] / "drift.html")
+    assert 'id="drift-empty"' in dom and "bench/bench_drift.py" in dom and "<svg" not in dom
+    data = project / "bench" / "data"
+    data.mkdir(parents=True)
+    rows = [_drift_row(0, "svm", 0.635, 0.824), _drift_row(100, "svm", 0.788, 0.831),
+            _drift_row(0, "knn", 0.60, None), _drift_row(100, "knn", 0.81, None)]
+    (data / "drift.json").write_text(json.dumps({"protocol": {}, "rows": rows}), encoding="utf-8")
+    (data / "drift-knn.json").write_text(json.dumps({"rows": rows[2:]}), encoding="utf-8")
+    (data / "drift-torn.json").write_text('{"rows": [{"n": 0', encoding="utf-8")
+    (project / "docs").mkdir()
+    (project / "docs" / "drift.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>document.title="pwned-svg"</script></svg>', encoding="utf-8")
+    out = tmp_path / "drift"
+    build_view(settings, out)
+    dom = _dom(tmp_path, out / "drift.html")
+    curve = dom.split('id="drift-curve"')[1].split("</svg>")[0]
+    # svm on both targets, knn on today's traffic only: three lines, a dot with its interval per row
+    assert curve.count("<polyline") == 3 and curve.count("<circle") == 6
+    assert "N=100: 0.788 [0.738, 0.838]" in curve
+    table = [" ".join(r.split()) for r in _rows(dom, "drift-rows")]
+    assert table[0] == "0 svm 0.635 [0.585, 0.685] 171 0.824 [0.784, 0.864] 150" and table[3].endswith("171 – –")
+    # the published curve is an image (its script never runs), copied into the site
+    assert '<img id="drift-svg" src="drift/drift.svg"' in dom and (out / "drift" / "drift.svg").is_file()
+    assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+    others = [" ".join(r.split()) for r in _rows(dom, "drift-others")]
+    assert others == ["bench/data/drift-knn.json 2 rows · N 0, 100 · knn",
+                      "bench/data/drift-torn.json cannot be read: not valid JSON (line 1, column 18)"]
+    # a damaged main file is named; the rest of the page still renders
+    (data / "drift.json").write_text(json.dumps({"rows": [{"n": "many"}]}), encoding="utf-8")
+    build_view(settings, out)
+    dom = _dom(tmp_path, out / "drift.html")
+    assert "bench/data/drift.json cannot be read: row 1 is not a benchmark row (ValueError)" in dom
+    assert 'id="drift-curve"' not in dom and 'id="drift-others"' in dom

@@ -32,6 +32,7 @@ from smishctl.report.site_data import (
     scan_runs,
     version_facts,
 )
+from smishctl.report.site_drift import read_drift
 from smishctl.report.site_gates import ProjectGates, run_gates
 from smishctl.score.metrics import answer
 from smishctl.util.inert import inert_text
@@ -122,6 +123,7 @@ def build_site(settings: Settings, out_dir: str | Path, *, gates: ProjectGates |
     run_pages = {e.id: e.page for e in runs}
     w.page("production.html", "production.html", title="Production", prod=production_view(settings),
            run_pages=run_pages, prompt_pages=pages)
+    w.page("drift.html", "drift.html", title="Drift", drift=read_drift(settings.root, out))
     return SiteSummary(out, w.pages, len(runs), sum(e.record is None for e in runs), len(prompts))
 
 

@@ -1,0 +1,119 @@
+"""The drift page: the project's drift-recovery benchmark, when it has one. bench/bench_drift.py writes its
+rows to bench/data/drift.json (--out) and its published curve to docs/drift.svg (--svg); other
+bench/data/drift*.json files are earlier or partial runs it can merge (--also). The curve of drift.json is
+drawn here from its rows (macro-F1 against the N reviewed reports, with 95% intervals); the published SVG
+is shown as an image, which runs nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA = Path("bench") / "data"
+MAIN = DATA / "drift.json"
+SVG = Path("docs") / "drift.svg"
+TARGETS = (("modern-held", "modern held", ""), ("sms-phishing-test", "sms-phishing test", "5 4"))
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+MAX_BYTES = 5_000_000
+W, H, LEFT, RIGHT, TOP, BOTTOM = 820, 320, 48, 260, 12, 40
+
+
+@dataclass
+class Drift:
+    rows: list[dict] = field(default_factory=list)  # of bench/data/drift.json, checked
+    problem: str | None = None  # why drift.json cannot be shown
+    others: list[dict] = field(default_factory=list)  # the other drift*.json files, in a line each
+    svg: str | None = None  # the published curve, copied into the site
+    chart: dict | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows and not self.problem and not self.others and not self.svg
+
+
+def _rows(path: Path) -> list[dict]:
+    """The benchmark's rows, each with n, a program name and a macro-F1 with its interval per target;
+    ValueError naming what is wrong otherwise."""
+    if path.stat().st_size > MAX_BYTES:
+        raise ValueError(f"larger than {MAX_BYTES // 1_000_000} MB")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8")).get("rows")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(rows, list):
+        raise ValueError("no list of rows")
+    out = []
+    for k, r in enumerate(rows):
+        try:
+            got = {"n": int(r["n"]), "program": str(r["program"]) + (f" + {r['extra_train']}" if r.get("extra_train") else "")}
+            for key, _, _ in TARGETS:
+                t = r.get(key)
+                got[key] = None if t is None else {"f1": float(t["macro_f1"]), "lo": float(t["ci95"][0]),
+                                                   "hi": float(t["ci95"][1]), "n_items": int(t["n_items"]),
+                                                   "run": str(t.get("run") or "")}
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ValueError(f"row {k + 1} is not a benchmark row ({type(exc).__name__})") from None
+        out.append(got)
+    return out
+
+
+def read_drift(root: Path, out_dir: Path) -> Drift:
+    """What the project holds of the benchmark; the published SVG is copied to out_dir/drift/."""
+    d = Drift()
+    if (root / MAIN).is_file():
+        try:
+            d.rows = _rows(root / MAIN)
+            d.chart = chart(d.rows)
+        except (OSError, ValueError, AttributeError) as exc:
+            d.problem = f"{MAIN.as_posix()} cannot be read: {exc if isinstance(exc, ValueError) else type(exc).__name__}"
+    for path in sorted((root / DATA).glob("drift*.json")) if (root / DATA).is_dir() else []:
+        if path.name == MAIN.name:
+            continue
+        try:
+            rows = _rows(path)
+            what = (f"{len(rows)} rows · N {', '.join(map(str, sorted({r['n'] for r in rows})))} · "
+                    f"{', '.join(dict.fromkeys(r['program'] for r in rows))}")
+        except (OSError, ValueError, AttributeError) as exc:
+            what = f"cannot be read: {exc if isinstance(exc, ValueError) else type(exc).__name__}"
+        d.others.append({"file": (DATA / path.name).as_posix(), "what": what})
+    if (root / SVG).is_file() and (root / SVG).stat().st_size <= MAX_BYTES:
+        (out_dir / "drift").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / SVG, out_dir / "drift" / "drift.svg")
+        d.svg = "drift/drift.svg"
+    return d
+
+
+def chart(rows: list[dict]) -> dict | None:
+    """Polylines of macro-F1 against N, one per program and target (the old traffic dashed), with their
+    95% intervals as bars, and a legend."""
+    pts = [(r, key) for r in rows for key, _, _ in TARGETS if r[key]]
+    if not pts:
+        return None
+    ns = sorted({r["n"] for r in rows})
+    y0 = max(0.0, int(min(r[k]["lo"] for r, k in pts) * 10) / 10)
+    y1 = min(1.0, (int(max(r[k]["hi"] for r, k in pts) * 10) + 1) / 10)
+    span = max(ns[-1] - ns[0], 1)
+
+    def x(n: int) -> float:
+        return round(LEFT + 10 + (n - ns[0]) / span * (W - LEFT - RIGHT - 20), 1)
+
+    def y(v: float) -> float:
+        return round(TOP + (y1 - v) / (y1 - y0) * (H - TOP - BOTTOM), 1)
+
+    series, programs = [], list(dict.fromkeys(r["program"] for r in rows))
+    for k, program in enumerate(programs):
+        for key, name, dash in TARGETS:
+            got = [r for r in rows if r["program"] == program and r[key]]
+            if not got:
+                continue
+            dots = [{"x": x(r["n"]), "y": y(r[key]["f1"]), "lo": y(r[key]["lo"]), "hi": y(r[key]["hi"]),
+                     "title": f"{program}, {name}, N={r['n']}: {r[key]['f1']:.3f} [{r[key]['lo']:.3f}, {r[key]['hi']:.3f}]"}
+                    for r in got]
+            series.append({"name": f"{program}, {name}", "colour": COLOURS[k % len(COLOURS)], "dash": dash,
+                           "points": " ".join(f"{p['x']},{p['y']}" for p in dots), "dots": dots,
+                           "ly": TOP + 8 + 16 * len(series)})
+    ticks = [round(y0 + i / 10, 1) for i in range(int(round((y1 - y0) * 10)) + 1)]
+    return {"w": W, "h": H, "x0": LEFT, "x1": W - RIGHT, "y0": H - BOTTOM, "y1": TOP, "series": series,
+            "xticks": [{"x": x(n), "label": n} for n in ns], "yticks": [{"y": y(v), "label": f"{v:.1f}"} for v in ticks]}
