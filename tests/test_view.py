@@ -386,3 +386,30 @@ def test_drift_page_draws_the_benchmark_or_says_there_is_none(project_site, sett
     dom = _dom(tmp_path, out / "drift.html")
     assert "bench/data/drift.json cannot be read: row 1 is not a benchmark row (ValueError)" in dom
     assert 'id="drift-curve"' not in dom and 'id="drift-others"' in dom
+
+
+def test_ci_example_exports_the_pages_and_keeps_them(cli, project):
+    """docs/ci-example.yml builds the site with `smishctl view --export site/`, uploads that folder as an
+    artifact and hands the same folder to GitHub Pages; its command, run as written, writes the site."""
+    import shlex
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    wf = yaml.safe_load((repo / "docs" / "ci-example.yml").read_text(encoding="utf-8"))
+    steps = wf["jobs"]["compare"]["steps"]
+    (build,) = [s for s in steps if "view --export" in s.get("run", "")]
+    command = shlex.split(build["run"])
+    assert command[0].endswith("smishctl") and command[1:3] == ["view", "--export"]
+    folder = command[3]
+    uploads = {s["uses"].split("@")[0]: s for s in steps if s.get("uses", "").startswith("actions/upload-")}
+    assert uploads["actions/upload-artifact"]["with"]["path"] == folder
+    assert uploads["actions/upload-pages-artifact"]["with"]["path"] == folder
+    assert "PUBLISH_VIEW" in uploads["actions/upload-pages-artifact"]["if"]           # Pages is optional
+    deploy = wf["jobs"]["pages"]
+    assert deploy["needs"] == "compare" and deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["steps"][-1]["uses"].startswith("actions/deploy-pages@")
+    r = cli(*command[1:])
+    assert r.returncode == 0, r.stderr
+    assert {"index.html", "compare.html", "prompts.html", "production.html", "drift.html"} <= {
+        p.name for p in (project / folder).iterdir()}
