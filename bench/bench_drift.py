@@ -202,13 +202,13 @@ def build_program(program: str, settings, root: Path, args) -> tuple[dict, float
     if program in CLASSIC:
         return {"model": CLASSIC[program], "prompt": "zero-shot", "with_feedback": True}, 0.0, None
     if program == "knn":
-        from smishctl.ops.optimize import OptimizeConfig, run_optimize
+        from smishctl.ops.optimize import OptimizeConfig, optimize
 
-        s = run_optimize(settings, OptimizeConfig(model=args.model, with_feedback=True, langfuse=False,
-                                                  train_size=args.knn_train_size, dev_size=args.knn_dev_size,
-                                                  params=knn_params(args.knn_param)))
-        used = ((s.get("dataset") or {}).get("feedback") or {}).get("used")
-        return {"model": args.model, "prompt": s["artifact"]}, time.perf_counter() - start, used
+        result = optimize(settings, OptimizeConfig(model=args.model, with_feedback=True, langfuse=False,
+                                                   train_size=args.knn_train_size, dev_size=args.knn_dev_size,
+                                                   params=knn_params(args.knn_param)))
+        used = (result.summary.feedback or {}).get("used")
+        return {"model": args.model, "prompt": result.artifact}, time.perf_counter() - start, used
     extra = ["--model", args.model] if args.model else []
     s = smishctl(root, "finetune", "--with-feedback", *extra)
     used = ((s.get("dataset") or {}).get("feedback") or {}).get("used")

@@ -109,7 +109,7 @@ def main() -> None:
     from smishctl.core.config import load_settings
     from smishctl.data.prepare import SplitOptions, load_dataset_splits, sample
     from smishctl.ops.evaluate import EvalConfig, evaluate
-    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimize import OptimizeConfig, optimize
     from smishctl.solve.optimizers import parse_params
 
     settings = load_settings(root)
@@ -123,14 +123,15 @@ def main() -> None:
           flush=True)
 
     t = time.perf_counter()
-    summary = run_optimize(settings, OptimizeConfig(params=parse_params(args.optimize_param), langfuse=False,
-                                                    split_policy=args.split_policy))
+    opt = optimize(settings, OptimizeConfig(params=parse_params(args.optimize_param), langfuse=False,
+                                            split_policy=args.split_policy))
+    summary = opt.summary
     opt_wall = time.perf_counter() - t
-    print(f"optimize: {summary['artifact']} in {opt_wall:.0f} s (load {os.getloadavg()[0]:.1f}); chosen "
-          f"{summary['search'].get('chosen')}; candidates "
-          f"{[(c['settings']['k'], round(c['dev_macro_f1'], 3)) for c in summary['search']['candidates']]}; "
-          f"calibration {summary.get('calibration')}; dev macro-F1 "
-          f"{summary['dev_metrics']['baseline']['macro_f1']:.3f} -> {summary['dev_metrics']['optimized']['macro_f1']:.3f}",
+    print(f"optimize: {opt.artifact} in {opt_wall:.0f} s (load {os.getloadavg()[0]:.1f}); chosen "
+          f"{summary.search.chosen}; candidates "
+          f"{[(c.settings['k'], round(c.dev_macro_f1, 3)) for c in summary.search.candidates]}; "
+          f"calibration {summary.calibration}; dev macro-F1 "
+          f"{summary.baseline.macro_f1:.3f} -> {summary.optimized.macro_f1:.3f}",
           flush=True)
 
     def run(model=None, prompt="zero-shot", limit=args.n, adapter=None):
@@ -143,20 +144,20 @@ def main() -> None:
 
     programs = {
         "zero-shot (score)": run(),
-        f"optimized default ({summary['artifact'].rsplit('/', 1)[-1]})": run(prompt=summary["artifact"]),
+        f"optimized default ({opt.artifact.rsplit('/', 1)[-1]})": run(prompt=opt.artifact),
     }
-    if (summary["search"].get("chosen") or {}).get("prior"):
+    if (summary.search.chosen or {}).get("prior"):
         params = {**parse_params(args.optimize_param), "prior": "off"}
-        plain = run_optimize(settings, OptimizeConfig(params=params, langfuse=False, split_policy=args.split_policy))
-        programs[f"optimized, prior off ({plain['artifact'].rsplit('/', 1)[-1]})"] = run(prompt=plain["artifact"])
+        plain = optimize(settings, OptimizeConfig(params=params, langfuse=False, split_policy=args.split_policy))
+        programs[f"optimized, prior off ({plain.artifact.rsplit('/', 1)[-1]})"] = run(prompt=plain.artifact)
     programs["classic/tfidf-svm"] = run(model="classic/tfidf-svm")
     programs["classic/tfidf-knn"] = run(model="classic/tfidf-knn")
     big = {name: figures(list(r.values()), labels) for name, r in programs.items()}
     small = {name: figures([x for i, x in r.items() if i in small_ids], labels) for name, r in programs.items()}
     if args.json_knn:
-        old = run_optimize(settings, OptimizeConfig(params={"k": "8", "max_demo_chars": "none"}, adapter="json",
-                                                    calibrate="off", langfuse=False, split_policy=args.split_policy))
-        rows = run(prompt=old["artifact"], limit=args.small)
+        old = optimize(settings, OptimizeConfig(params={"k": "8", "max_demo_chars": "none"}, adapter="json",
+                                                calibrate="off", langfuse=False, split_policy=args.split_policy))
+        rows = run(prompt=old.artifact, limit=args.small)
         small["previous default (kNN k=8, json)"] = figures(list(rows.values()), labels)
     where = f"{args.split} messages ({args.split_policy} split"
     print(table(f"{args.n} balanced {where})", big, labels))
@@ -167,7 +168,7 @@ def main() -> None:
                     f"{next(iter(unseen.values()))['n']} unseen items", unseen, labels))
     if args.full:
         full = {name: figures(list(run(model=m, prompt=p, limit=None).values()), labels)
-                for name, m, p in [("optimized default", None, summary["artifact"]),
+                for name, m, p in [("optimized default", None, opt.artifact),
                                    ("classic/tfidf-svm", "classic/tfidf-svm", "zero-shot"),
                                    ("classic/tfidf-knn", "classic/tfidf-knn", "zero-shot")]}
         print(table(f"full test split ({args.split_policy} split)", full, labels))

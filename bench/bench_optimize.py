@@ -43,7 +43,7 @@ def main() -> None:
 
     from smishctl.core.config import load_settings
     from smishctl.ops.evaluate import EvalConfig, evaluate
-    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimize import OptimizeConfig, optimize
     from smishctl.solve.optimizers import parse_params
 
     settings = load_settings(root)
@@ -68,21 +68,22 @@ def main() -> None:
     for entry in [o for o in args.optimizers if o and o != "zero-shot"]:
         name, *pairs = entry.split(":")
         t = time.perf_counter()
-        s = run_optimize(settings, OptimizeConfig(model=args.model, optimizer=name, dev_size=args.dev_size,
-                                                  params=parse_params(pairs), langfuse=False,
-                                                  **({"adapter": args.adapter} if args.adapter else {})))
+        result = optimize(settings, OptimizeConfig(model=args.model, optimizer=name, dev_size=args.dev_size,
+                                                   params=parse_params(pairs), langfuse=False,
+                                                   **({"adapter": args.adapter} if args.adapter else {})))
+        s, art = result.summary, result.artifact
         wall = time.perf_counter() - t
         t = time.perf_counter()
-        m = test(s["artifact"])
-        rows.append({"optimizer": entry, "artifact": s["artifact"], "test_macro_f1": m["macro_f1"],
-                     "test_macro_f1_ci95": macro_f1_interval(settings, runs[s["artifact"]])["ci95"],
-                     "gain_vs_zero_shot": paired_gain_interval(settings, runs["zero-shot"], runs[s["artifact"]]),
-                     "test_accuracy": m["accuracy"], "dev_macro_f1": s["dev_metrics"]["optimized"]["macro_f1"],
-                     "optimize_wall_s": round(wall, 1), "lm_calls": s["spend"]["lm_calls"],
+        m = test(art)
+        rows.append({"optimizer": entry, "artifact": art, "test_macro_f1": m["macro_f1"],
+                     "test_macro_f1_ci95": macro_f1_interval(settings, runs[art])["ci95"],
+                     "gain_vs_zero_shot": paired_gain_interval(settings, runs["zero-shot"], runs[art]),
+                     "test_accuracy": m["accuracy"], "dev_macro_f1": s.optimized.macro_f1,
+                     "optimize_wall_s": round(wall, 1), "lm_calls": s.spend.lm_calls,
                      "test_p50_ms": m["latency_ms"]["p50"], "test_eval_s": round(time.perf_counter() - t, 1),
                      "per_class_f1": {k: round(v["f1"], 3) for k, v in m["per_class"].items()}})
         print(json.dumps(rows[-1]), flush=True)
-        names[s["artifact"]] = entry
+        names[art] = entry
     print(f"\n| optimizer | test macro-F1 [95% CI] (n={args.test_n}, balanced) | gain vs zero-shot [paired 95% CI] "
           "| optimize wall (s) | LM calls | test p50 latency (ms) |\n|---|---|---|---|---|---|")
     for r in rows:

@@ -133,7 +133,7 @@ class AlwaysHam(dspy.Module):
 
 
 def test_optimization_traces_are_the_trial_recorders_trials(settings, server):
-    """What run_optimize wires up: every trial TrialRecorder sees becomes one trace, numbered as recorded."""
+    """What ops.optimize.optimize wires up: every trial TrialRecorder sees becomes one trace, numbered as recorded."""
     hooks = default_hooks(settings)
     oid = "optimize-20261126-hooks"
     hooks.optimization_started(oid, {"optimizer": "random-search", "model": "local/qwen2.5-coder-0.5b"})

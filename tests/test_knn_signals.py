@@ -45,11 +45,11 @@ def test_the_signals_line_stays_short_on_a_message_full_of_signals():
 
 
 def _optimize(settings, model, signals: str):
-    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimize import OptimizeConfig, optimize
 
-    return run_optimize(settings, OptimizeConfig(model=model, optimizer="knn", train_size=8, dev_size=3,
-                                                 langfuse=False, params={"k": "2", "prior": "0.5",
-                                                                         "signals": signals}))
+    return optimize(settings, OptimizeConfig(model=model, optimizer="knn", train_size=8, dev_size=3,
+                                             langfuse=False, params={"k": "2", "prior": "0.5",
+                                                                     "signals": signals})).to_dict()
 
 
 def test_the_signals_line_reaches_the_model_for_the_sms_and_each_demo_and_production_sends_the_same(

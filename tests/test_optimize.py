@@ -16,7 +16,7 @@ import pytest
 from conftest import run_cli
 from smishctl.core.errors import ConfigError
 from smishctl.ops.evaluate import EvalConfig, evaluate, prepare
-from smishctl.ops.optimize import OptimizeConfig, run_optimize
+from smishctl.ops.optimize import OptimizeConfig, optimize
 from smishctl.solve.signature import KNN_INSTRUCTIONS
 from smishctl.store.artifacts import MANIFEST, PROGRAM, PROMPT, list_artifacts, resolve_artifact, save_artifact
 from smishctl.store.programs import load_program
@@ -29,8 +29,8 @@ def _tiny(**kw) -> OptimizeConfig:
 
 
 def test_labeled_artifact_round_trip_and_reproducible(settings):
-    s1 = run_optimize(settings, _tiny(optimizer="labeled", params={"k": "3"}))
-    art = resolve_artifact(settings.prompts_dir, s1["artifact"])
+    s1 = optimize(settings, _tiny(optimizer="labeled", params={"k": "3"}))
+    art = resolve_artifact(settings.prompts_dir, s1.artifact)
     assert art.id == "sms-phishing/qwen2.5-coder-0.5b/v0001"
     for name in (PROGRAM, PROMPT, MANIFEST, "CARD.md"):
         assert (art.dir / name).is_file()
@@ -48,13 +48,13 @@ def test_labeled_artifact_round_trip_and_reproducible(settings):
     rec = evaluate(settings, EvalConfig(prompt=art.id, split="dev", limit=3, balanced=True))
     assert rec["metrics"]["accuracy"] == m["dev_metrics"]["optimized"]["accuracy"]
     # Same seed and inputs: the same program; the version number moves on.
-    s2 = run_optimize(settings, _tiny(optimizer="labeled", params={"k": "3"}))
-    assert s2["artifact"].endswith("/v0002") and s2["parent"] == s1["artifact"]
-    v1, v2 = (resolve_artifact(settings.prompts_dir, s["artifact"]).dir / PROGRAM for s in (s1, s2))
+    s2 = optimize(settings, _tiny(optimizer="labeled", params={"k": "3"}))
+    assert s2.artifact.endswith("/v0002") and s2.manifest.parent == s1.artifact
+    v1, v2 = (resolve_artifact(settings.prompts_dir, s.artifact).dir / PROGRAM for s in (s1, s2))
     assert v1.read_text() == v2.read_text()
     # The prompts CLI on these versions and a third with other parameters (the same project: the
     # baseline's dev calls come from its cache).
-    run_optimize(settings, _tiny(optimizer="labeled", params={"k": "2"}))
+    optimize(settings, _tiny(optimizer="labeled", params={"k": "2"}))
     project = settings.root
     r = run_cli("prompts", "list", "--json", cwd=project)
     assert r.returncode == 0 and [m["optimizer"]["params"]["k"] for m in json.loads(r.stdout)] == [3, 3, 2]
@@ -85,7 +85,7 @@ def test_every_optimizer_is_wired(settings, name, params):
         assert "Bootstrapped" in r.stderr
         s = json.loads(r.stdout)
     else:
-        s = run_optimize(settings, _tiny(optimizer=name, params=params, max_calls=12))
+        s = optimize(settings, _tiny(optimizer=name, params=params, max_calls=12)).to_dict()
     art = resolve_artifact(settings.prompts_dir, s["artifact"])
     m = art.manifest
     assert m["optimizer"]["name"] == name and m["dev_metrics"]["optimized"]["n_items"] == 3
@@ -185,9 +185,9 @@ def test_knn_round_trip_and_the_svm_prior_search(settings):
     from smishctl.solve.calibration import combine_with_prior
     from smishctl.solve.knn import KNNClassifier
 
-    s = run_optimize(settings, OptimizeConfig(optimizer="knn", train_size=12, dev_size=3,
-                                              params={"k": "2", "prior": "off,0.5"}))
-    art = resolve_artifact(settings.prompts_dir, s["artifact"])
+    s = optimize(settings, OptimizeConfig(optimizer="knn", train_size=12, dev_size=3,
+                                          params={"k": "2", "prior": "off,0.5"}))
+    art = resolve_artifact(settings.prompts_dir, s.artifact)
     # The round trip: the stored pool, k and wording come back, and evaluate reproduces the dev score.
     assert art.manifest["program_kind"] == "knn"
     program = load_program(art, ("ham", "spam", "smishing"))

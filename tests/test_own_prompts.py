@@ -137,7 +137,7 @@ def test_langfuse_prompt_problems_are_config_errors(settings, server, monkeypatc
 def test_optimize_starts_from_the_given_instructions(cli, project, fake_model, fault):
     from smishctl.core.config import load_settings
     from smishctl.core.errors import ConfigError
-    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimize import OptimizeConfig, optimize
     from smishctl.store.artifacts import resolve_artifact
     from smishctl.store.programs import load_program
 
@@ -157,25 +157,25 @@ def test_optimize_starts_from_the_given_instructions(cli, project, fake_model, f
     assert card.index("## Starting instructions (the result keeps them unchanged)\n\n" + GPT4) < card.index(
         "## Instructions\n\n" + GPT4)
     # --from: the instructions of an existing version
-    s2 = run_optimize(settings, OptimizeConfig(model=fake_model, optimizer="zero-shot", train_size=3, dev_size=3,
-                                               start_from=s["artifact"], langfuse=False))
+    s2 = optimize(settings, OptimizeConfig(model=fake_model, optimizer="zero-shot", train_size=3, dev_size=3,
+                                           start_from=s["artifact"], langfuse=False)).to_dict()
     assert s2["source"] == {"kind": "artifact", "id": s["artifact"], "program_sha256": s["files"]["program.json"],
                             "sha256": hashlib.sha256(GPT4.encode()).hexdigest()}
     assert load_program(resolve_artifact(settings.prompts_dir, s2["artifact"]), LABELS) \
         .predictors()[0].signature.instructions == GPT4
     # knn (the default optimizer) searches its demos under the given wording ("start"), and says so
-    s3 = run_optimize(settings, OptimizeConfig(model=fake_model, optimizer="knn", train_size=6, dev_size=3,
-                                               params={"k": "2", "prior": "off"}, instructions=str(f),
-                                               langfuse=False))
+    s3 = optimize(settings, OptimizeConfig(model=fake_model, optimizer="knn", train_size=6, dev_size=3,
+                                           params={"k": "2", "prior": "off"}, instructions=str(f),
+                                           langfuse=False)).to_dict()
     assert s3["source"]["kind"] == "instructions-file" and not s3["instructions_changed"]
     assert {c["settings"]["instructions"] for c in s3["search"]["candidates"]} == {"start"}
     knn_systems = {r.messages[0]["content"] for r in fault.chat_requests()[-3:]}
     assert knn_systems and all(c.startswith(GPT4) for c in knn_systems)
     with pytest.raises(ConfigError, match="instructions=.*not one of"):  # "start" needs given instructions
-        run_optimize(settings, OptimizeConfig(model=fake_model, optimizer="knn", params={"instructions": "start"},
-                                              langfuse=False))
+        optimize(settings, OptimizeConfig(model=fake_model, optimizer="knn", params={"instructions": "start"},
+                                          langfuse=False))
     with pytest.raises(ConfigError, match="--instructions and --from both name the instructions"):
-        run_optimize(settings, OptimizeConfig(model=fake_model, instructions=str(f), start_from=s["artifact"]))
+        optimize(settings, OptimizeConfig(model=fake_model, instructions=str(f), start_from=s["artifact"]))
 
 
 # -- prompts show --for ---------------------------------------------------------------------------

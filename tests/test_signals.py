@@ -373,16 +373,16 @@ def test_runs_show_items_and_review_show_signals(settings, cli):
 
 @pytest.mark.model
 def test_a_knn_prior_can_read_signals_and_its_artifact_names_the_lists(settings):
-    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimize import OptimizeConfig, optimize
     from smishctl.solve.classic import make_pipeline, softmax_scores
     from smishctl.solve.knn import KNNClassifier
     from smishctl.store.artifacts import PROGRAM, resolve_artifact
     from smishctl.store.programs import load_program
 
     labels = ("ham", "spam", "smishing")
-    s = run_optimize(settings, OptimizeConfig(optimizer="knn", train_size=12, dev_size=3, langfuse=False,
-                                              params={"k": "2", "prior": "0.5",
-                                                      "prior_model": "classic/tfidf-svm-signals"}))
+    s = optimize(settings, OptimizeConfig(optimizer="knn", train_size=12, dev_size=3, langfuse=False,
+                                          params={"k": "2", "prior": "0.5",
+                                                  "prior_model": "classic/tfidf-svm-signals"})).to_dict()
     art = resolve_artifact(settings.prompts_dir, s["artifact"])
     state = json.loads((art.dir / PROGRAM).read_text())
     assert state["prior"] == {"model": "classic/tfidf-svm-signals", "weight": 0.5,

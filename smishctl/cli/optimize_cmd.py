@@ -68,44 +68,56 @@ def optimize(
                              recall_target=recall_target,
                              instructions=instructions, start_from=start_from,
                              with_feedback=with_feedback or bool(settings().section("optimize").get("with_feedback")))
-        summary = _run_with_progress(cfg)
-        warn_unused_feedback((summary.get("dataset") or {}).get("feedback"))
+        result = _run_with_progress(cfg)
+        warn_unused_feedback(result.summary.feedback)
         if as_json:
-            print_json(summary)
+            print_json(result.to_dict())
             return
-        _print_summary(summary)
+        _print_summary(result)
+
+
+class _ProgressView:
+    """Turns the workflow's events into progress lines: one task per phase, the spend on its right."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.task = None
+        self.meter = None  # the last call's Meter
+        self.trials = None  # the TrialRecorder, once a trial was scored
+
+    def __call__(self, kind: str, **kw) -> None:
+        if kind == "phase":
+            self.phase(kw["name"], kw.get("total"), kw.get("baseline"))
+        elif kind == "item":
+            self.progress.update(self.task, advance=1)
+        elif kind == "warning":
+            warn(kw["message"])
+        elif kind in ("call", "trial") and self.task is not None:
+            if kind == "call":
+                self.meter = kw["meter"]
+            else:
+                self.trials = kw["trials"]
+            self.progress.update(self.task, info=_spend_info(self.meter, self.trials))
+
+    def phase(self, name: str, total: int | None, baseline: dict | None) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        if baseline:
+            console.print(f"zero-shot dev macro-F1: {fmt(baseline['macro_f1'])}")
+        head, _, settings_note = name.partition(": ")
+        if settings_note and not self.progress.disable:
+            self.progress.console.print(f"{head}: {plain(settings_note)}")  # whole, above the bar, kept
+        self.task = self.progress.add_task(head, total=total, info="")
 
 
 def _run_with_progress(cfg):
-    from smishctl.ops.optimize import run_optimize
-
-    progress = _progress()
-    state: dict = {"task": None, "baseline": None}
-
-    def on_event(kind, **kw):
-        if kind == "phase":
-            if state["task"] is not None:
-                progress.remove_task(state["task"])
-            if kw.get("baseline"):
-                state["baseline"] = kw["baseline"]["macro_f1"]
-                console.print(f"zero-shot dev macro-F1: {fmt(state['baseline'])}")
-            head, _, settings_note = kw["name"].partition(": ")
-            if settings_note and not progress.disable:
-                progress.console.print(f"{head}: {plain(settings_note)}")  # whole, above the bar, kept
-            state["task"] = progress.add_task(head, total=kw.get("total"), info="")
-        elif kind == "item":
-            progress.update(state["task"], advance=1)
-        elif kind == "warning":
-            warn(kw["message"])
-        elif kind in ("call", "trial") and state["task"] is not None:
-            state[kind] = kw["meter" if kind == "call" else "trials"]
-            progress.update(state["task"], info=_spend_info(state.get("call"), state.get("trial")))
-
+    from smishctl.ops.optimize import optimize as run_optimization
     from smishctl.util import interrupt
 
+    progress = _progress()
     interrupt.install()
     with progress:
-        return run_optimize(settings(), cfg, on_event=on_event)
+        return run_optimization(settings(), cfg, on_event=_ProgressView(progress))
 
 
 def _progress():
@@ -131,47 +143,48 @@ def _progress():
 
 
 def _spend_info(meter, trials) -> str:
-    from smishctl.ops.optimize import search_note
-
     info = f"{meter.calls} calls, ${meter.cost_usd:.4f}" if meter else ""
     if trials and trials.trials:
-        info += f" · {search_note(trials.summary())}"
+        info += f" · {trials.note()}"
     return info
 
 
-def _print_summary(s: dict) -> None:
+def _dev_table(s):
+    """Baseline against result on dev: accuracy, macro-F1, F1 per label, latency and cost."""
     from rich import box
     from rich.table import Table
 
-    b, o = s["dev_metrics"]["baseline"], s["dev_metrics"]["optimized"]
-    t = Table(title=f"dev split ({s['dataset']['dev_size']} messages, balanced)", header_style="bold",
+    b, o = s.baseline, s.optimized
+    t = Table(title=f"dev split ({s.dev_size} messages, balanced)", header_style="bold",
               box=box.SIMPLE_HEAD, show_edge=False)
     t.add_column("metric")
-    t.add_column("start" if s.get("source") else "zero-shot", justify="right")
-    t.add_column(s["optimizer"]["name"], justify="right")
+    t.add_column("start" if s.source else "zero-shot", justify="right")
+    t.add_column(s.optimizer, justify="right")
     t.add_column("gain", justify="right")
-    rows = [("accuracy", b["accuracy"], o["accuracy"]), ("macro-F1", b["macro_f1"], o["macro_f1"])]
-    rows += [(f"F1 {lab}", b["per_class"][lab]["f1"], o["per_class"][lab]["f1"]) for lab in o["per_class"]]
+    rows = [("accuracy", b.accuracy, o.accuracy), ("macro-F1", b.macro_f1, o.macro_f1)]
+    rows += [(f"F1 {lab}", b.f1(lab), o.f1(lab)) for lab in o.per_class or {}]
     for name, x, y in rows:
         gain = None if x is None or y is None else y - x
         t.add_row(name, fmt(x), fmt(y), fmt(gain, "+.3f"))
-    t.add_row("latency p50 (ms)", fmt(b["latency_ms"]["p50"], ".0f"), fmt(o["latency_ms"]["p50"], ".0f"), "")
-    t.add_row("cost per 1k msgs (USD)", fmt(b["cost_per_1k"], ".4f"), fmt(o["cost_per_1k"], ".4f"), "")
-    out.print(t)
-    sp = s["spend"]
-    note = " [yellow](budget exhausted: best program so far)[/yellow]" if s["optimizer"]["budget_exhausted"] else ""
-    console.print(f"spent {sp['lm_calls']} LM calls, {sp['prompt_tokens'] + sp['completion_tokens']} tokens, "
-                  f"${sp['cost_usd']:.4f}, {sp['wall_seconds']} s{note}")
-    from smishctl.ops.optimize import _decision_note, _settings_note, search_note
+    t.add_row("latency p50 (ms)", fmt(b.latency_p50_ms, ".0f"), fmt(o.latency_p50_ms, ".0f"), "")
+    t.add_row("cost per 1k msgs (USD)", fmt(b.cost_per_1k, ".4f"), fmt(o.cost_per_1k, ".4f"), "")
+    return t
 
-    if s["search"]["evaluations"]:
-        console.print(f"search: {search_note(s['search'])}")
-    for c in s["search"].get("candidates") or []:
-        console.print(f"candidate {_settings_note(c['settings'])}: dev macro-F1 {fmt(c['dev_macro_f1'])}")
-    console.print(f"adapter: {s['adapter']['name']}{_decision_note(s)}")
-    console.print(f"wrote [bold]{s['artifact']}[/bold]")
-    console.print(f"  in {_shown_path(s['path'])}", soft_wrap=True)  # on its own line: wrapped by the terminal only
-    console.print(f"next: smishctl evaluate --prompt {_prompt_ref(s['artifact'])}")
+
+def _print_summary(result) -> None:
+    s = result.summary
+    out.print(_dev_table(s))
+    sp = s.spend
+    note = " [yellow](budget exhausted: best program so far)[/yellow]" if s.budget_exhausted else ""
+    console.print(f"spent {sp.lm_calls} LM calls, {sp.tokens} tokens, ${sp.cost_usd:.4f}, {sp.wall_seconds} s{note}")
+    if s.search.evaluations:
+        console.print(f"search: {s.search.note}")
+    for c in s.search.candidates:
+        console.print(f"candidate {c.note}: dev macro-F1 {fmt(c.dev_macro_f1)}")
+    console.print(f"adapter: {s.adapter.name}{s.decision_note}")
+    console.print(f"wrote [bold]{result.artifact}[/bold]")
+    console.print(f"  in {_shown_path(str(result.path))}", soft_wrap=True)  # on its own line: wrapped by the terminal only
+    console.print(f"next: smishctl evaluate --prompt {_prompt_ref(result.artifact)}")
 
 
 def _shown_path(path: str) -> str:

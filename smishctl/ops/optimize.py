@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -13,30 +12,40 @@ from dataclasses import dataclass, field, replace
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted
 from smishctl.data.feedback import training_feedback
-from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
+from smishctl.data.prepare import Example, PreparedDataset, SplitOptions, content_hash, load_dataset_splits, sample
 from smishctl.models.lm import build_lm
 from smishctl.models.meter import BudgetExhausted, Meter
-from smishctl.models.registry import resolve_model
+from smishctl.models.registry import ModelSpec, resolve_model
 from smishctl.ops.evaluate import library_versions
 from smishctl.ops.hooks import RunHooks, default_hooks, notify, safe_call
-from smishctl.ops.prompts_new import source_note, starting_prompt
+from smishctl.ops.optimize_card import optimize_card
+from smishctl.ops.optimize_result import DevFigures, OptimizeResult, OptimizeSummary, SearchSummary, Spend
+from smishctl.ops.prompts_new import StartingPrompt, starting_prompt
 from smishctl.score.metrics import compute_metrics
 from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
 from smishctl.solve.build import build_solver
-from smishctl.solve.calibration import (
-    calibration_note,
-    cross_validated_bias,
-    fit_bias,
-    redecide,
-    scored_rows,
-    threshold_for_recall,
+from smishctl.solve.calibration import redecide
+from smishctl.solve.decide import (
+    CALIBRATE_CHOICES,
+    DevDecision,
+    bias_before_prior,
+    decide_on_dev,
+    parse_recall_target,
 )
 from smishctl.solve.loop import solve_items
-from smishctl.solve.optimizers import DEFAULT_OPTIMIZER, OptimizeContext, knn_grid, resolve_params
+from smishctl.solve.optimizers import (
+    DEFAULT_OPTIMIZER,
+    Candidate,
+    OptimizeContext,
+    OptimizerSpec,
+    knn_grid,
+    resolve_params,
+)
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
 from smishctl.solve.trial_scores import TrialRecorder
 from smishctl.store.artifacts import save_artifact
 from smishctl.store.programs import render_messages
+from smishctl.util.git import git_commit
 
 
 @dataclass
@@ -61,15 +70,6 @@ class OptimizeConfig:
     start_from: str | None = None  # an artifact whose instructions the search starts from
 
 
-def _git_commit(folder) -> str | None:
-    try:
-        r = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                           timeout=5)
-        return r.stdout.strip() or None if r.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _to_dspy(examples):
     import dspy
 
@@ -90,219 +90,313 @@ def score_rows(solver, examples, on_item=None) -> list[dict]:
     return rows
 
 
-def parse_recall_target(text: str | None) -> tuple[str, float] | None:
-    """'smishing=0.95' -> ('smishing', 0.95)."""
-    if not text:
-        return None
-    label, sep, value = text.partition("=")
-    try:
-        target = float(value)
-    except ValueError:
-        target = None
-    if not sep or not label.strip() or target is None or not 0 < target <= 1:
-        raise ConfigError(f"bad --recall-target {text!r}", hint="use LABEL=RECALL, e.g. --recall-target smishing=0.95")
-    return label.strip().lower(), target
+@dataclass(frozen=True)
+class OptimizePlan:
+    """What one optimization works on, checked before any model call (step 1: `plan_optimize`)."""
+
+    optimizer: str
+    strategy: OptimizerSpec
+    params: dict  # the strategy's parameters, defaults filled in
+    adapter: AdapterConfig
+    recall_target: tuple[str, float] | None
+    dataset: PreparedDataset
+    train: list[Example]
+    dev: list[Example]
+    feedback: dict | None  # what --with-feedback added to train
+    start: StartingPrompt | None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.dataset.labels
+
+    @property
+    def start_instructions(self) -> str | None:
+        return self.start.instructions if self.start else None
 
 
-CALIBRATE_CHOICES = ("auto", "on", "off")
-
-
-def decide_on_dev(rows: list[dict], labels: tuple[str, ...], adapter, calibrate: str,
-                  recall_target: tuple[str, float] | None, seed: int) -> tuple[object, dict]:
-    """Calibration (kept only when it wins under cross-validation, unless forced) and an optional
-    recall threshold, both fitted on the dev rows' label probabilities. Returns the final adapter
-    config and a record of what was tried."""
-    record: dict = {"calibration": None, "decision": None}
-    has_probs = adapter.name == "score" and scored_rows(rows)
-    if (calibrate != "off" or recall_target) and not has_probs:
-        if recall_target:
-            raise ConfigError("--recall-target needs label probabilities", hint="use --adapter score")
-        return adapter, {**record, "calibration": {"kept": False, "reason": "no label probabilities"}}
-    bias: dict = {}
-    if calibrate != "off":
-        cv = cross_validated_bias(rows, labels, seed=seed)
-        if calibrate == "on":
-            bias = fit_bias(rows, labels)
-            cv = {**cv, "kept": True, "forced": True, "bias": bias}
-        bias = cv.get("bias") or {}
-        record["calibration"] = cv
-    decision = threshold_for_recall(rows, labels, *recall_target, bias=bias) if recall_target else {}
-    record["decision"] = decision or None
-    return replace(adapter, bias=bias, decision=decision), record
-
-
-def bias_before_prior(adapter, prior_weight: float | None):
-    """The bias was fitted on the rows' final (prior-combined) probabilities, but the adapter adds it to
-    the model's log-probabilities, which the prior then scales by 1 - weight: store it scaled back up."""
-    if not prior_weight or not adapter.bias:
-        return adapter
-    return replace(adapter, bias={lab: b / (1 - prior_weight) for lab, b in adapter.bias.items()})
-
-
-def run_optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None,
-                 hooks: RunHooks | None = None) -> dict:
-    """Optimize, score baseline and result on dev, write a new artifact version. Returns a summary.
-
-    The hooks (default: default_hooks, off with cfg.langfuse=False) hear of the optimization, of every
-    scored trial (the zero-shot baseline, each evaluation TrialRecorder sees, the result) and of its
-    end; a failing hook is one on_event("warning", message=...) (logged without on_event), nothing more."""
-
-    emit = on_event or (lambda *a, **k: None)
-    hooks = default_hooks(settings, enabled=cfg.langfuse) if hooks is None else hooks
-    warned: set[str] = set()
-
-    def warn(message: str) -> None:  # once: a hook failing on every trial is one line
-        if message not in warned:
-            warned.add(message)
-            emit("warning", message=message)
-
-    on_warning = warn if on_event else None
-
-    def tell(event: str, *args):
-        return safe_call(hooks, event, *args, on_warning=on_warning)
-
+def plan_optimize(settings: Settings, cfg: OptimizeConfig) -> OptimizePlan:
+    """Check the options, load and sample the data, read the starting instructions."""
     name = cfg.optimizer or DEFAULT_OPTIMIZER
-    opt_spec, params = resolve_params(name, cfg.params)
+    strategy, params = resolve_params(name, cfg.params)
     adapter = AdapterConfig(name=cfg.adapter or DEFAULT_ADAPTER)
     recall_target = parse_recall_target(cfg.recall_target)
     if cfg.calibrate not in CALIBRATE_CHOICES:
         raise ConfigError(f"--calibrate {cfg.calibrate!r} is not auto, on or off")
-    train_size = cfg.train_size or opt_spec.default_train_size
+    train_size = cfg.train_size or strategy.default_train_size
     if train_size <= 0 or cfg.dev_size <= 0:
         raise ConfigError("--train-size and --dev-size must be positive")
-    split_opts = SplitOptions(seed=cfg.seed, policy=cfg.split_policy)
-    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts)
+    ds = load_dataset_splits(cfg.dataset, settings, options=SplitOptions(seed=cfg.seed, policy=cfg.split_policy))
     train = sample(ds.split("train"), train_size, balanced=True, seed=cfg.seed)
     dev = sample(ds.split("dev"), cfg.dev_size, balanced=True, seed=cfg.seed)
     feedback = None
     if cfg.with_feedback:  # user reports join the training pool only (smishctl.data.feedback)
-
         extra, feedback = training_feedback(settings, ds)
         train = train + extra
-    if len(train) < max(opt_spec.min_train, len(ds.labels)):
-        raise ConfigError(f"optimizer {name} needs at least {max(opt_spec.min_train, len(ds.labels))} "
-                          f"training messages, got {len(train)}", hint="raise --train-size")
+    needed = max(strategy.min_train, len(ds.labels))
+    if len(train) < needed:
+        raise ConfigError(f"optimizer {name} needs at least {needed} training messages, got {len(train)}",
+                          hint="raise --train-size")
     if recall_target and recall_target[0] not in ds.labels:
         raise ConfigError(f"--recall-target names {recall_target[0]!r}, not a label of {ds.name}",
                           hint=f"use one of: {', '.join(ds.labels)}")
     start = starting_prompt(settings, instructions_file=cfg.instructions, from_artifact=cfg.start_from)
-    start_instructions = start.instructions if start else None
-    if opt_spec.program_kind == "knn":
+    if strategy.program_kind == "knn":
         if start and "instructions" not in cfg.params:  # kNN searches demos under the given wording
             params["instructions"] = "start"
-        knn_grid(params, ds.labels, start_instructions)  # bad search values are an error before any model call
+        knn_grid(params, ds.labels, start.instructions if start else None)  # bad values fail before any call
+    return OptimizePlan(name, strategy, params, adapter, recall_target, ds, train, dev, feedback, start)
 
+
+@dataclass(frozen=True)
+class Models:
+    """The student (and teacher) LMs, both metered by one Meter (step 2: `build_models`)."""
+
+    spec: ModelSpec
+    lm: object  # dspy.LM
+    meter: Meter
+    teacher_spec: ModelSpec | None = None
+    teacher_lm: object | None = None
+
+
+def build_models(settings: Settings, cfg: OptimizeConfig, on_call: Callable[[Meter], None]) -> Models:
     spec = resolve_model(cfg.model, settings)
     teacher_spec = resolve_model(cfg.teacher, settings) if cfg.teacher else None
-    meter = Meter(max_calls=cfg.max_calls, on_call=lambda m: emit("call", meter=m))
+    meter = Meter(max_calls=cfg.max_calls, on_call=on_call)
     lm = build_lm(spec, settings, meter=meter)
     teacher_lm = build_lm(teacher_spec, settings, meter=meter) if teacher_spec else None
     if teacher_lm is not None:
         _check_reachable(teacher_lm, teacher_spec.name)
+    return Models(spec, lm, meter, teacher_spec, teacher_lm)
 
-    def dev_rows(program, adapter_config, phase: str) -> list[dict]:
-        # Scored exactly as `evaluate` will run it (same builder, hardened input), so dev figures carry over.
-        emit("phase", name=phase, total=len(dev))
-        solver = build_solver(program, lm, spec, ds.labels, adapter_config)
-        return score_rows(solver, dev, on_item=lambda r: emit("item"))
 
-    def score_candidate(program, adapter_config, note):
-        rows = dev_rows(program, adapter_config, note)
-        return compute_metrics(rows, ds.labels), rows
+@dataclass
+class OptimizeEvents:
+    """Where an optimization reports: on_event (progress, warnings) and the hooks (the trials).
 
-    optimization_id = f"optimize-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    tell("optimization_started", optimization_id, {
-        "optimizer": name, "params": params, "model": spec.name, "dataset": ds.name, "seed": cfg.seed})
+    A failing hook is one on_event("warning", message=...) (logged without on_event), once per message:
+    a hook failing on every trial is one line."""
+
+    hooks: RunHooks
+    on_event: Callable[..., None] | None = None
+    optimization_id: str = field(default_factory=lambda: f"optimize-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    warned: set[str] = field(default_factory=set)
+
+    def emit(self, kind: str, **kw) -> None:
+        if self.on_event:
+            self.on_event(kind, **kw)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warned:
+            self.warned.add(message)
+            self.emit("warning", message=message)
+
+    @property
+    def on_warning(self):
+        return self.warn if self.on_event else None
+
+    def tell(self, event: str, *args) -> None:
+        safe_call(self.hooks, event, *args, on_warning=self.on_warning)
+
+    def trial(self, trial: dict) -> None:
+        self.tell("trial_scored", self.optimization_id, trial)
+
+    def finished(self, manifest: dict) -> None:
+        notify(self.hooks, "optimization_finished", self.optimization_id, into=manifest, on_warning=self.on_warning)
+
+
+@dataclass
+class DevScorer:
+    """Scores a program on the dev messages exactly as `evaluate` will run it (same solver builder,
+    hardened input), so that dev figures carry over. Called as the strategies' `score`."""
+
+    plan: OptimizePlan
+    models: Models
+    events: OptimizeEvents
+
+    def rows(self, program, adapter: AdapterConfig, phase: str) -> list[dict]:
+        self.events.emit("phase", name=phase, total=len(self.plan.dev))
+        solver = build_solver(program, self.models.lm, self.models.spec, self.plan.labels, adapter)
+        return score_rows(solver, self.plan.dev, on_item=lambda row: self.events.emit("item"))
+
+    def __call__(self, program, adapter: AdapterConfig, note: str) -> tuple[dict, list[dict]]:
+        rows = self.rows(program, adapter, note)
+        return compute_metrics(rows, self.plan.labels), rows
+
+
+def score_baseline(plan: OptimizePlan, scorer: DevScorer) -> dict:
+    """The starting program on dev (the zero-shot instructions, or the given ones), outside the budget."""
+    meter = scorer.models.meter
+    meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
+    baseline = compute_metrics(scorer.rows(make_program(plan.labels, plan.start_instructions), plan.adapter,
+                                           "baseline"), plan.labels)
+    meter.enforcing = True
+    scorer.events.trial({"trial": 0, "score": baseline["accuracy"], "candidate": {"optimizer": "zero-shot"},
+                         "metrics": {"macro_f1": baseline["macro_f1"]}, "model": scorer.models.spec.name})
+    return baseline
+
+
+@dataclass
+class SearchOutcome:
+    """What the strategy returned (step 3: `search`), with its dev rows and what the search spent."""
+
+    program: object
+    adapter: AdapterConfig
+    rows: list[dict]
+    trials: TrialRecorder
+    candidates: list[Candidate]
+    seconds: float
+    calls: int  # LM calls of the search alone, without the dev scoring
+
+
+def search(plan: OptimizePlan, cfg: OptimizeConfig, scorer: DevScorer) -> SearchOutcome:
+    """Run the strategy on train (candidates scored on dev), under the call budget."""
+    import dspy
+
+    models, events = scorer.models, scorer.events
+    ctx = OptimizeContext(lm=models.lm, teacher_lm=models.teacher_lm, labels=plan.labels, seed=cfg.seed,
+                          threads=cfg.threads, params=plan.params, adapter=plan.adapter, score=scorer,
+                          start_instructions=plan.start_instructions)
+    student = make_program(plan.labels, plan.start_instructions)
+    trials = TrialRecorder(len(plan.dev), on_trial=lambda t: events.emit("trial", trials=t),
+                           on_scored=lambda n, t: events.trial(search_trial(n, t, plan.optimizer, models.spec.name)))
+    started, calls_before = time.perf_counter(), models.meter.calls
+    # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
+    with dspy.context(lm=models.lm, adapter=plan.adapter.build(), callbacks=[trials]), \
+            contextlib.redirect_stdout(sys.stderr):
+        try:
+            program = plan.strategy.fn(student, _to_dspy(plan.train), _to_dspy(plan.dev), ctx)
+        except BudgetExhausted:
+            program = student  # nothing better was found before the budget ran out
+    models.meter.enforcing = False
+    seconds, calls = time.perf_counter() - started, models.meter.calls - calls_before
+    rows = ctx.result[1] if ctx.result else scorer.rows(program, ctx.adapter, "scoring result")
+    return SearchOutcome(program, ctx.adapter, rows, trials, ctx.candidates, seconds, calls)
+
+
+def decide(plan: OptimizePlan, cfg: OptimizeConfig, found: SearchOutcome) -> tuple[DevDecision, dict]:
+    """Step 4: the decision rule fitted on the result's dev rows, and the result's dev metrics under it.
+    The decision's adapter is the one to store (its bias scaled to apply before a kNN prior)."""
+    decided = decide_on_dev(found.rows, plan.labels, found.adapter, cfg.calibrate, plan.recall_target, cfg.seed)
+    adapter = decided.adapter
+    metrics = compute_metrics(redecide(found.rows, plan.labels, adapter.bias, adapter.decision), plan.labels)
+    stored = bias_before_prior(adapter, getattr(found.program, "prior_weight", None))
+    return replace(decided, adapter=stored), metrics
+
+
+@dataclass(frozen=True)
+class ProgramFiles:
+    """What the artifact stores of the program: its state, its rendered messages and a few words on it."""
+
+    state: dict
+    messages: list[dict]
+    demos: str
+    instructions: str
+
+
+def program_files(plan: OptimizePlan, program, adapter: AdapterConfig) -> ProgramFiles:
+    if plan.strategy.program_kind == "knn":
+        state = {**program.state(), "adapter": adapter.to_dict()}
+        demos = f"per message: the {program.k} most similar of {len(program.pool)} training messages"
+        return ProgramFiles(state, render_messages(program.predict, plan.labels, adapter), demos,
+                            program.predict.signature.instructions)
+    from dspy.utils.saving import get_dependency_versions
+
+    predictor = program.predictors()[0]
+    state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()},
+             "adapter": adapter.to_dict()}
+    return ProgramFiles(state, render_messages(program, plan.labels, adapter), f"{len(predictor.demos)} fixed demos",
+                        predictor.signature.instructions)
+
+
+def optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., None] | None = None,
+             hooks: RunHooks | None = None) -> OptimizeResult:
+    """Optimize, score baseline and result on dev, write a new artifact version.
+
+    The hooks (default: default_hooks, off with cfg.langfuse=False) hear of the optimization, of every
+    scored trial (the zero-shot baseline, each evaluation TrialRecorder sees, the result) and of its
+    end; a failing hook is one on_event("warning", message=...) (logged without on_event), nothing more."""
+    events = OptimizeEvents(default_hooks(settings, enabled=cfg.langfuse) if hooks is None else hooks, on_event)
+    plan = plan_optimize(settings, cfg)
+    models = build_models(settings, cfg, on_call=lambda m: events.emit("call", meter=m))
+    events.tell("optimization_started", events.optimization_id, {
+        "optimizer": plan.optimizer, "params": plan.params, "model": models.spec.name, "dataset": plan.dataset.name,
+        "seed": cfg.seed})
     started = time.perf_counter()
     try:
-        import dspy
-
-        meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
-        baseline = compute_metrics(dev_rows(make_program(ds.labels, start_instructions), adapter, "baseline"),
-                                   ds.labels)
-        meter.enforcing = True
-        tell("trial_scored", optimization_id, {
-            "trial": 0, "score": baseline["accuracy"], "candidate": {"optimizer": "zero-shot"},
-            "metrics": {"macro_f1": baseline["macro_f1"]}, "model": spec.name})
-        emit("phase", name=f"optimizing ({name})", total=None, baseline=baseline)
-        ctx = OptimizeContext(lm=lm, teacher_lm=teacher_lm, labels=ds.labels, seed=cfg.seed,
-                              threads=cfg.threads, params=params, adapter=adapter, score=score_candidate,
-                              start_instructions=start_instructions)
-        student = make_program(ds.labels, start_instructions)
-
-        trials = TrialRecorder(len(dev), on_trial=lambda t: emit("trial", trials=t),
-                               on_scored=lambda n, t: tell("trial_scored", optimization_id,
-                                                           search_trial(n, t, name, spec.name)))
-        search_started, calls_before_search = time.perf_counter(), meter.calls
-        # DSPy's optimizers print their chatter to stdout; keep stdout for results (`--json`).
-        with dspy.context(lm=lm, adapter=adapter.build(), callbacks=[trials]), \
-                contextlib.redirect_stdout(sys.stderr):
-            try:
-                program = opt_spec.fn(student, _to_dspy(train), _to_dspy(dev), ctx)
-            except BudgetExhausted:
-                program = student  # nothing better was found before the budget ran out
-        meter.enforcing = False
-        search_seconds = time.perf_counter() - search_started
-        search_calls = meter.calls - calls_before_search  # the search alone, without the dev scoring
-        adapter = ctx.adapter
-        rows = ctx.result[1] if ctx.result else dev_rows(program, adapter, "scoring result")
-        adapter, decided = decide_on_dev(rows, ds.labels, adapter, cfg.calibrate, recall_target, cfg.seed)
-        result = compute_metrics(redecide(rows, ds.labels, adapter.bias, adapter.decision), ds.labels)
-        adapter = bias_before_prior(adapter, getattr(program, "prior_weight", None))
+        scorer = DevScorer(plan, models, events)
+        baseline = score_baseline(plan, scorer)
+        events.emit("phase", name=f"optimizing ({plan.optimizer})", total=None, baseline=baseline)
+        found = search(plan, cfg, scorer)
+        decided, result = decide(plan, cfg, found)
     except KeyboardInterrupt:
         raise Interrupted("optimization interrupted: no artifact was written",
                           hint="re-run it; answers already computed come from the cache") from None
     wall = time.perf_counter() - started
-    tell("trial_scored", optimization_id, {
-        "trial": len(trials.trials) + 1, "score": result["accuracy"], "candidate": {"optimizer": name, "params": params},
-        "metrics": {"macro_f1": result["macro_f1"]}, "duration_s": search_seconds, "model": spec.name})
+    events.trial({"trial": len(found.trials.trials) + 1, "score": result["accuracy"],
+                  "candidate": {"optimizer": plan.optimizer, "params": plan.params},
+                  "metrics": {"macro_f1": result["macro_f1"]}, "duration_s": found.seconds, "model": models.spec.name})
+    files = program_files(plan, found.program, decided.adapter)
+    summary = summarise(plan, cfg, models, found, decided, DevFigures.from_metrics(baseline),
+                        DevFigures.from_metrics(result), files.demos, wall)
+    return save_optimized(settings, cfg, plan, models, summary, files, events)
 
-    if opt_spec.program_kind == "knn":
-        state = {**program.state(), "adapter": adapter.to_dict()}
-        messages = render_messages(program.predict, ds.labels, adapter)
-        demos_note = f"per message: the {state['k']} most similar of {len(state['pool'])} training messages"
-    else:
-        from dspy.utils.saving import get_dependency_versions
 
-        state = {**program.dump_state(), "metadata": {"dependency_versions": get_dependency_versions()},
-                 "adapter": adapter.to_dict()}
-        messages = render_messages(program, ds.labels, adapter)
-        demos_note = f"{len(program.predictors()[0].demos)} fixed demos"
-    instructions = (program.predict if opt_spec.program_kind == "knn" else program.predictors()[0]).signature.instructions
-    gain = (result["macro_f1"] or 0) - (baseline["macro_f1"] or 0)
-    manifest = {
+def summarise(plan: OptimizePlan, cfg: OptimizeConfig, models: Models, found: SearchOutcome, decided: DevDecision,
+              baseline: DevFigures, optimized: DevFigures, demos: str, wall: float) -> OptimizeSummary:
+    meter = models.meter
+    spend = Spend(lm_calls=meter.calls, search_lm_calls=found.calls, prompt_tokens=meter.prompt_tokens,
+                  completion_tokens=meter.completion_tokens, cost_usd=meter.cost_usd, wall_seconds=round(wall, 1))
+    chosen = found.program.settings() if plan.strategy.program_kind == "knn" else None
+    searched = SearchSummary(**found.trials.summary(), candidates=tuple(found.candidates), chosen=chosen)
+    return OptimizeSummary(
+        optimizer=plan.optimizer, params=plan.params, seed=cfg.seed, model=models.spec.name, dataset=plan.dataset.name,
+        train_size=len(plan.train), dev_size=len(plan.dev), baseline=baseline, optimized=optimized, spend=spend,
+        budget_exhausted=meter.exhausted, search=searched, adapter=decided.adapter, calibration=decided.calibration,
+        decision=decided.decision, demos=demos, source=plan.start.source if plan.start else None,
+        feedback=plan.feedback)
+
+
+def manifest_for(settings: Settings, cfg: OptimizeConfig, plan: OptimizePlan, models: Models, s: OptimizeSummary,
+                 instructions: str) -> dict:
+    """The new version's manifest (the store adds its id, version, parent, time and file checksums)."""
+    ds, kind = plan.dataset, plan.strategy.program_kind
+    default = KNN_INSTRUCTIONS if kind == "knn" else DEFAULT_INSTRUCTIONS
+    return {
         "labels": list(ds.labels),
-        "program_kind": opt_spec.program_kind,
-        "model": spec.public(),
-        "teacher": teacher_spec.public() if teacher_spec else None,
-        "optimizer": {"name": name, "params": params, "seed": cfg.seed, "threads": cfg.threads,
-                      "max_calls": cfg.max_calls, "budget_exhausted": meter.exhausted,
+        "program_kind": kind,
+        "model": models.spec.public(),
+        "teacher": models.teacher_spec.public() if models.teacher_spec else None,
+        "optimizer": {"name": s.optimizer, "params": s.params, "seed": cfg.seed, "threads": cfg.threads,
+                      "max_calls": cfg.max_calls, "budget_exhausted": s.budget_exhausted,
                       "calibrate": cfg.calibrate, "recall_target": cfg.recall_target},
         "dataset": {"name": ds.name, "provenance": ds.provenance,
-                    "split_hashes": {s: ds.split_hash(s) for s in ("train", "dev", "test")},
-                    "train_items_hash": _hash(train), "dev_items_hash": _hash(dev),
-                    "train_size": len(train), "dev_size": len(dev), "feedback": feedback},
-        "dev_metrics": {"baseline": _brief(baseline), "optimized": _brief(result), "macro_f1_gain": gain},
-        "spend": {"lm_calls": meter.calls, "search_lm_calls": search_calls, "prompt_tokens": meter.prompt_tokens,
-                  "completion_tokens": meter.completion_tokens, "cost_usd": meter.cost_usd,
-                  "wall_seconds": round(wall, 1)},
-        "adapter": adapter.to_dict(),
-        "search": {**trials.summary(), "candidates": ctx.candidates,
-                   "chosen": program.settings() if opt_spec.program_kind == "knn" else None},
-        "calibration": decided["calibration"],
-        "decision": decided["decision"],
-        "demos": demos_note,
-        "instructions_changed": instructions != (start_instructions or (
-            KNN_INSTRUCTIONS if opt_spec.program_kind == "knn" else DEFAULT_INSTRUCTIONS)),
-        **({"source": start.source} if start else {}),
+                    "split_hashes": {split: ds.split_hash(split) for split in ("train", "dev", "test")},
+                    "train_items_hash": content_hash(plan.train), "dev_items_hash": content_hash(plan.dev),
+                    "train_size": s.train_size, "dev_size": s.dev_size, "feedback": s.feedback},
+        "dev_metrics": {"baseline": s.baseline.to_dict(), "optimized": s.optimized.to_dict(),
+                        "macro_f1_gain": s.macro_f1_gain},
+        "spend": s.spend.to_dict(),
+        "adapter": s.adapter.to_dict(),
+        "search": s.search.to_dict(),
+        "calibration": s.calibration,
+        "decision": s.decision,
+        "demos": s.demos,
+        "instructions_changed": instructions != (plan.start_instructions or default),
+        **({"source": s.source} if s.source is not None else {}),
         "versions": library_versions(),
-        "git_commit": _git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
+        "git_commit": git_commit(settings.prompts_dir if settings.prompts_dir.exists() else settings.root),
     }
-    notify(hooks, "optimization_finished", optimization_id, into=manifest, on_warning=on_warning)
-    card = _card(manifest, instructions, start_instructions)
-    art = save_artifact(settings.prompts_dir, ds.name, spec.name, program_state=state, messages=messages,
-                        manifest=manifest, card=card)
-    return {"artifact": art.id, "path": str(art.dir), **art.manifest}
+
+
+def save_optimized(settings: Settings, cfg: OptimizeConfig, plan: OptimizePlan, models: Models, s: OptimizeSummary,
+                   files: ProgramFiles, events: OptimizeEvents) -> OptimizeResult:
+    """Step 5: the manifest (with what the hooks recorded) and card, stored as the next version."""
+    manifest = manifest_for(settings, cfg, plan, models, s, files.instructions)
+    events.finished(manifest)
+    card = optimize_card(s, files.instructions, plan.start_instructions)
+    art = save_artifact(settings.prompts_dir, plan.dataset.name, models.spec.name, program_state=files.state,
+                        messages=files.messages, manifest=manifest, card=card)
+    return OptimizeResult(artifact=art.id, path=art.dir, summary=s, manifest=art.info)
 
 
 def search_trial(number: int, trial: dict, optimizer: str, model: str) -> dict:
@@ -317,77 +411,3 @@ def _check_reachable(lm, name: str) -> None:
     except Exception as exc:
         raise ConfigError(f"teacher {name} cannot be reached: {type(exc).__name__}: {str(exc)[:160]}",
                           hint="check its api_base/key, or drop --teacher") from None
-
-
-def _hash(examples) -> str:
-    return content_hash(examples)
-
-
-def _brief(m: dict) -> dict:
-    return {k: m.get(k) for k in ("accuracy", "macro_f1", "n_items", "n_invalid", "n_errors", "per_class",
-                                  "latency_ms", "cost_per_1k")}
-
-
-def search_note(search: dict) -> str:
-    """One line for a TrialRecorder summary (card, summary and live progress)."""
-    best = search["best_full_dev_accuracy"]
-    return (f"{search['evaluations']} candidate evaluations, best whole-dev accuracy "
-            f"{'-' if best is None else f'{best:.3f}'}")
-
-
-def _f3(value) -> str:
-    """A score, or '-' when nothing could be scored (every call failed)."""
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _settings_note(settings: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in settings.items())
-
-
-def _decision_note(m: dict) -> str:
-    """Calibration and decision rule, for the card and the summary."""
-    parts = []
-    cal = m.get("calibration") or {}
-    if "cv_macro_f1_plain" in cal:
-        parts.append(calibration_note(cal))
-    d = m.get("decision")
-    if d:
-        parts.append(f"decision: {d['label']} when p >= {d['threshold']:.4f} (dev recall {d['dev_recall']:.3f}, "
-                     f"target {d['target_recall']})")
-    return ("; " + "; ".join(parts)) if parts else ""
-
-
-def _card(m: dict, instructions: str, start: str | None = None) -> str:
-    b, o = m["dev_metrics"]["baseline"], m["dev_metrics"]["optimized"]
-    before = "starting prompt" if start else "zero-shot"
-    return "\n".join([
-        "# Prompt {{id}}",
-        "",
-        f"- model: `{m['model']['name']}`; optimizer: `{m['optimizer']['name']}` {m['optimizer']['params']}, "
-        f"seed {m['optimizer']['seed']}",
-        f"- dataset: `{m['dataset']['name']}`, {m['dataset']['train_size']} train / {m['dataset']['dev_size']} dev "
-        "messages (balanced)",
-        *([f"- started from: {source_note(m['source'])}"] if start else []),
-        f"- dev macro-F1: {before} {_f3(b['macro_f1'])} -> optimized {_f3(o['macro_f1'])} "
-        f"(gain {m['dev_metrics']['macro_f1_gain']:+.3f})",
-        f"- spent: {m['spend']['lm_calls']} LM calls, {m['spend']['wall_seconds']} s"
-        + (" — budget exhausted, best program so far" if m["optimizer"]["budget_exhausted"] else ""),
-        f"- demos: {m['demos']}",
-        *([f"- search: {search_note(m['search'])}"] if m["search"]["evaluations"] else []),
-        *(["- candidates (dev macro-F1): " + "; ".join(
-            f"{_settings_note(c['settings'])} {_f3(c['dev_macro_f1'])}" for c in m["search"]["candidates"])]
-          if len(m["search"].get("candidates") or []) > 1 else []),
-        f"- adapter: `{m['adapter']['name']}`" + _decision_note(m),
-        "",
-        *(_start_section(start, instructions) if start else []),
-        "## Instructions",
-        "",
-        instructions,
-        "",
-    ])
-
-
-def _start_section(start: str, result: str) -> list[str]:
-    """The instructions the search started from, shown before the result's."""
-    same = " (the result keeps them unchanged)" if start == result else ""
-    return [f"## Starting instructions{same}", "", start, ""]

@@ -7,13 +7,35 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from smishctl.core.errors import ConfigError
 from smishctl.score.metrics import compute_metrics
 from smishctl.solve.calibration import with_prior
 from smishctl.solve.knn import ORDERS, PRIOR_MODEL, PRIOR_MODELS, KNNClassifier
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting a search tried, with its dev figures (the manifest's search.candidates)."""
+
+    settings: dict
+    dev_macro_f1: float | None
+    dev_accuracy: float | None
+    latency_p50_ms: float | None
+
+    @property
+    def note(self) -> str:
+        return settings_note(self.settings)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def settings_note(settings: dict) -> str:
+    """'k=4, order=nearest-last, ...': a candidate's settings on one line."""
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
 
 
 @dataclass
@@ -28,7 +50,7 @@ class OptimizeContext:
     start_instructions: str | None = None  # given instructions (optimize --instructions/--from): kNN's "start"
     # (program, adapter config, note) -> (dev metrics, dev rows), through the solver `evaluate` uses
     score: Callable | None = None
-    candidates: list = field(default_factory=list)  # what a search tried: settings and dev figures
+    candidates: list[Candidate] = field(default_factory=list)  # what a search tried
     result: tuple | None = None  # (metrics, rows) of the returned program on dev, when already scored
 
 
@@ -224,7 +246,7 @@ def _knn(student, trainset, devset, ctx):
                                 prior_model=ctx.params.get("prior_model", PRIOR_MODEL), signals=cand["signals"])
         words = {k: v for k, v in LABEL_WORDINGS[cand["words"]].items() if k in ctx.labels}
         adapter = replace(ctx.adapter, label_words=words)
-        note = ", ".join(f"{k}={v}" for k, v in cand.items() if k != "prior")
+        note = settings_note({k: v for k, v in cand.items() if k != "prior"})
         metrics, rows = ctx.score(program, adapter, f"candidate {n}/{len(prompts)}: {note}")
         priors = None
         for rank, weight in enumerate(dict.fromkeys(c["prior"] for c in grid)):
@@ -235,8 +257,7 @@ def _knn(student, trainset, devset, ctx):
                 r = with_prior(rows, priors, weight)
                 m = compute_metrics(r, ctx.labels)
             settings = {**cand, "prior": weight}
-            ctx.candidates.append({"settings": settings, "dev_macro_f1": m["macro_f1"],
-                                   "dev_accuracy": m["accuracy"], "latency_p50_ms": metrics["latency_ms"]["p50"]})
+            ctx.candidates.append(Candidate(settings, m["macro_f1"], m["accuracy"], metrics["latency_ms"]["p50"]))
             key = (m["macro_f1"] or 0.0, -cand["k"], -rank)
             if best is None or key > best[0]:
                 best = (key, program, adapter, m, r, weight)

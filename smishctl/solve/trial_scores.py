@@ -54,6 +54,14 @@ class TrialRecorder(BaseCallback):
         full = [t["accuracy"] for t in self.trials if t["full_dev"]]
         return max(full) if full else None
 
+    def note(self) -> str:
+        return search_note(len(self.trials), self.best)
+
     def summary(self) -> dict:
         return {"evaluations": len(self.trials), "full_dev_evaluations": sum(t["full_dev"] for t in self.trials),
                 "best_full_dev_accuracy": self.best}
+
+
+def search_note(evaluations: int, best: float | None) -> str:
+    """One line for a search's trials (card, summary and live progress)."""
+    return f"{evaluations} candidate evaluations, best whole-dev accuracy {'-' if best is None else f'{best:.3f}'}"

@@ -1,6 +1,6 @@
 """Tracing the trials of an optimization (one Langfuse trace per candidate evaluation).
 
-Usage (smishctl.tracking.hooks does this for `run_optimize`)::
+Usage (smishctl.tracking.hooks does this for `ops.optimize.optimize`)::
 
     tracker = start_optimization(settings, optimization_id, metadata={"optimizer": "mipro", "model": name})
     for each candidate evaluation:
