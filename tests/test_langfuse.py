@@ -498,11 +498,11 @@ def test_cli_promote_and_rollback_move_the_langfuse_production_label(settings, p
 
 @pytest.mark.model
 def test_real_optimize_traces_trials_and_records_ids_in_manifest(settings, server, lf_env):
-    from smishctl.ops.optimize import OptimizeConfig, run_optimize
+    from smishctl.ops.optimize import OptimizeConfig, optimize
     from smishctl.store.artifacts import resolve_artifact
 
     lf_env(server.url)
-    s = run_optimize(settings, OptimizeConfig(optimizer="labeled", train_size=6, dev_size=3, params={"k": "2"}))
+    s = optimize(settings, OptimizeConfig(optimizer="labeled", train_size=6, dev_size=3, params={"k": "2"})).to_dict()
     lf = resolve_artifact(settings.prompts_dir, s["artifact"]).manifest["langfuse"]
     assert lf["status"] == "pushed" and len(lf["trace_ids"]) == 2  # zero-shot baseline and the result
     assert set(server.traces()) == set(lf["trace_ids"])
