@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.config_schema import checked_number, validate
 from smishctl.core.errors import ConfigError
@@ -34,7 +35,7 @@ def find_root(start: Path | None = None) -> Path:
 @dataclass
 class Settings:
     root: Path
-    raw: dict = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
 
     # -- folders -------------------------------------------------------------------------------
     @property
@@ -96,10 +97,10 @@ class Settings:
         return float(self.raw.get("models", {}).get("local_usd_per_hour", 0.10))
 
     @property
-    def model_aliases(self) -> dict[str, dict]:
+    def model_aliases(self) -> dict[str, dict[str, Any]]:
         return dict(self.raw.get("models", {}).get("alias", {}))
 
-    def section(self, name: str) -> dict:
+    def section(self, name: str) -> dict[str, Any]:
         return dict(self.raw.get(name, {}))
 
 
@@ -109,7 +110,7 @@ MAX_CONFIG_BYTES = 1024 * 1024  # a project's smishctl.toml is a few KiB
 def load_settings(root: Path | None = None) -> Settings:
     root = Path(root).resolve() if root else find_root()
     path = root / CONFIG_NAME
-    raw: dict = {}
+    raw: dict[str, Any] = {}
     if path.is_file():
         if path.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES // 1024} KiB", hint="fix the file or remove it")

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 
@@ -226,7 +227,7 @@ def has_key(section: str, key: str) -> bool:
 
 
 # -- validation ---------------------------------------------------------------------------------------
-def validate(raw: dict, path: Path | str) -> None:
+def validate(raw: dict[str, Any], path: Path | str) -> None:
     """Check a parsed smishctl.toml against SCHEMA: an unknown section or key (a misspelt gate would
     silently drop the gate) or a value of the wrong type is a ConfigError naming the file and the key."""
     _check_table(raw, "", "", str(path))
@@ -240,7 +241,7 @@ def _subtables(pattern: str) -> dict[str, str]:
             for p in SCHEMA if p.startswith(prefix)}
 
 
-def _check_table(table: dict, pattern: str, shown: str, path: str) -> None:
+def _check_table(table: dict[str, Any], pattern: str, shown: str, path: str) -> None:
     keys, subs = SCHEMA.get(pattern, {}), _subtables(pattern)
     for name, value in table.items():
         where = f"{shown}.{name}" if shown else name

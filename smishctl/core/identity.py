@@ -23,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 
 
-def config_hash(parts: dict) -> str:
+def config_hash(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -36,7 +37,7 @@ class ServingIdentity:
     model: str  # the litellm model string (a fine-tuned artifact's names its adapter's checksum)
     endpoint: str  # ModelSpec.endpoint_tag: which endpoint (and weights, and LoRA adapter), never a key
     program_sha256: str  # the artifact's program.json checksum; "zero-shot" for the baseline
-    adapter: dict | None  # the decision: adapter name, label words, calibration bias, threshold
+    adapter: dict[str, Any] | None  # the decision: adapter name, label words, calibration bias, threshold
     harden: bool  # no defaults: an identity names every field (a missing one is never read as 'on')
     guard: bool
 
@@ -44,7 +45,7 @@ class ServingIdentity:
     # before this type existed, so config hashes of earlier runs do not change).
     _KEYS = {"model": "model", "endpoint": "endpoint", "program_sha256": "prompt_sha", "adapter": "adapter"}
 
-    def identity_keys(self) -> dict:
+    def identity_keys(self) -> dict[str, Any]:
         """The fields as run identity keys; harden and guard appear only when off (as runs always had)."""
         out = {key: getattr(self, name) for name, key in self._KEYS.items()}
         if not self.harden:
@@ -54,7 +55,7 @@ class ServingIdentity:
         return out
 
     @classmethod
-    def from_record(cls, identity: dict, config: dict, stored_hash: str, dataset: dict | None = None) -> ServingIdentity:
+    def from_record(cls, identity: dict[str, Any], config: dict, stored_hash: str, dataset: dict | None = None) -> ServingIdentity:
         """The system a run measured, read from its record: refused (ConfigError) unless the identity
         agrees with the run's config, config hash and dataset block (record_problems). The switches
         come from the config, where every run records them; an absent key is never read as a default."""
@@ -67,7 +68,7 @@ class ServingIdentity:
                    adapter=identity["adapter"], harden=harden, guard=harden and config["guard"])
 
     @classmethod
-    def from_dict(cls, data: dict) -> ServingIdentity:
+    def from_dict(cls, data: dict[str, Any]) -> ServingIdentity:
         """A stored serving identity (a promotion record's `serving`): every field present and typed."""
         if not isinstance(data, dict):
             raise ConfigError("the serving identity is not a JSON object")
@@ -79,7 +80,7 @@ class ServingIdentity:
             raise ConfigError(f"the serving identity has a malformed {', '.join(bad)}")
         return cls(**{f.name: data[f.name] for f in fields(cls)})
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def differences(self, other: ServingIdentity) -> list[str]:
@@ -126,7 +127,7 @@ def record_problems(identity, config, stored_hash, dataset=None) -> list[str]:
     return out
 
 
-def _dataset_problems(identity: dict, config: dict, dataset) -> list[str]:
+def _dataset_problems(identity: dict[str, Any], config: dict, dataset) -> list[str]:
     """The run's dataset block against its identity and config (which the config hash covers)."""
     if not isinstance(dataset, dict):
         return ["its dataset block is not a JSON object"]

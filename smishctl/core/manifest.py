@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from smishctl.core.errors import DataError
 from smishctl.core.records import migrate
@@ -21,12 +22,12 @@ MANIFEST_SCHEMA_VERSION = 2  # 1: manifests written before the field existed
 PROGRAM_FILE = "program.json"
 
 
-def _manifest_v1_to_v2(m: dict) -> dict:
+def _manifest_v1_to_v2(m: dict[str, Any]) -> dict:
     m.setdefault("program_kind", "predict")  # the first artifacts were all plain DSPy Predict programs
     return m
 
 
-MANIFEST_MIGRATIONS: list[tuple[int, Callable[[dict], dict]]] = [(1, _manifest_v1_to_v2)]
+MANIFEST_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict]]] = [(1, _manifest_v1_to_v2)]
 
 
 @dataclass
@@ -35,18 +36,18 @@ class ArtifactManifest:
     files: dict[str, str]  # file name -> SHA-256: every file of the artifact but the manifest and card
     labels: tuple[str, ...] = ()
     program_kind: str = "predict"  # predict | knn | lora
-    model: dict = field(default_factory=dict)  # ModelSpec.public() of the model it was made for
-    dataset: dict = field(default_factory=dict)  # name, provenance, split hashes, train/dev items
-    optimizer: dict = field(default_factory=dict)
-    base_model: dict | None = None  # lora: {name, gguf_file, sha256, architecture}
+    model: dict[str, Any] = field(default_factory=dict)  # ModelSpec.public() of the model it was made for
+    dataset: dict[str, Any] = field(default_factory=dict)  # name, provenance, split hashes, train/dev items
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    base_model: dict[str, Any] | None = None  # lora: {name, gguf_file, sha256, architecture}
     version: str | None = None
     parent: str | None = None
     created_at: str | None = None
     schema_version: int = MANIFEST_SCHEMA_VERSION
-    extra: dict = field(default_factory=dict)  # everything else (scores, spend, search, card data)
+    extra: dict[str, Any] = field(default_factory=dict)  # everything else (scores, spend, search, card data)
 
     @classmethod
-    def from_dict(cls, data: dict, *, where: str = "manifest") -> ArtifactManifest:
+    def from_dict(cls, data: dict[str, Any], *, where: str = "manifest") -> ArtifactManifest:
         check(data, MANIFEST_SHAPE, where)
         data = migrate({"schema_version": 1, **data}, MANIFEST_MIGRATIONS, where,
                        current=MANIFEST_SCHEMA_VERSION)
@@ -62,7 +63,7 @@ class ArtifactManifest:
         data.pop("labels", None)
         return cls(labels=tuple(labels), **{k: data.pop(k) for k in list(data) if k in known}, extra=data)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         head = {"id": self.id, "version": self.version, "parent": self.parent, "created_at": self.created_at,
                 "schema_version": self.schema_version, "labels": list(self.labels),
                 "program_kind": self.program_kind, "model": self.model, "dataset": self.dataset,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from smishctl.core.errors import DataError
 from smishctl.core.identity import ServingIdentity
@@ -29,17 +29,17 @@ class Solver(Protocol):
 
     labels: tuple[str, ...]
 
-    def __call__(self, text: str) -> dict: ...
+    def __call__(self, text: str) -> dict[str, Any]: ...
 
 
 # --- migrations: (from_version, step); each step takes the record of that version, returns the next ---
 
-def _run_v1_to_v2(rec: dict) -> dict:
+def _run_v1_to_v2(rec: dict[str, Any]) -> dict:
     rec.setdefault("kind", "evaluation")  # the first records had no kind: they were all evaluations
     return rec
 
 
-def _prediction_v1_to_v2(row: dict) -> dict:
+def _prediction_v1_to_v2(row: dict[str, Any]) -> dict:
     # Label probabilities, token usage and cache flags arrived after the first runs were written.
     row.setdefault("probs", None)
     row.setdefault("usage", {})
@@ -49,12 +49,12 @@ def _prediction_v1_to_v2(row: dict) -> dict:
     return row
 
 
-RUN_MIGRATIONS: list[tuple[int, Callable[[dict], dict]]] = [(1, _run_v1_to_v2)]
-PREDICTION_MIGRATIONS: list[tuple[int, Callable[[dict], dict]]] = [(1, _prediction_v1_to_v2)]
+RUN_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict]]] = [(1, _run_v1_to_v2)]
+PREDICTION_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict]]] = [(1, _prediction_v1_to_v2)]
 
 
-def migrate(obj: dict, steps: list[tuple[int, Callable[[dict], dict]]], what: str, *,
-            current: int = SCHEMA_VERSION) -> dict:
+def migrate(obj: dict[str, Any], steps: list[tuple[int, Callable[[dict], dict]]], what: str, *,
+            current: int = SCHEMA_VERSION) -> dict[str, Any]:
     """`obj` brought to version `current` (a copy); refuses records from a newer smishctl. Prediction rows
     take the version of their run record (passed in as `schema_version`)."""
     out = dict(obj)
@@ -96,7 +96,7 @@ RUN_PARTS = {
 }
 
 
-def check_run_shape(rec: dict, where: str) -> None:
+def check_run_shape(rec: dict[str, Any], where: str) -> None:
     """The run record's fields and the parts of them its readers use; every other metric is a number or
     null (a listing formats it as one) or a table of such."""
     check(rec, RUN_SHAPE, where)
@@ -124,14 +124,14 @@ class Prediction:
     probs: dict[str, float] | None = None
     error: str | None = None
     raw: str | None = None
-    usage: dict = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
     cache_hit: bool = False
     cost_usd: float | None = None
     text: str | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, row: dict, *, where: str = "prediction") -> Prediction:
+    def from_dict(cls, row: dict[str, Any], *, where: str = "prediction") -> Prediction:
         """A stored or freshly made row (current version unless the row says otherwise)."""
         row = migrate({"schema_version": SCHEMA_VERSION, **row}, PREDICTION_MIGRATIONS, where)
         row.pop("schema_version")
@@ -147,7 +147,7 @@ class Prediction:
         return cls(index=row.pop("index", 0), pred=row.pop("pred", None),
                    **{k: row.pop(k) for k in list(row) if k in known}, extra=row)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         if out["text"] is None:
             del out["text"]
@@ -162,21 +162,21 @@ class RunRecord:
     id: str
     status: str
     config_hash: str = ""
-    identity: dict = field(default_factory=dict)
-    model: dict = field(default_factory=dict)
-    prompt: dict = field(default_factory=dict)
-    dataset: dict = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    prompt: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     kind: str = "evaluation"
     created_at: str | None = None
     finished_at: str | None = None
-    metrics: dict | None = None
-    versions: dict = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    versions: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, rec: dict, *, where: str = "run record") -> RunRecord:
+    def from_dict(cls, rec: dict[str, Any], *, where: str = "run record") -> RunRecord:
         rec = migrate(rec, RUN_MIGRATIONS, where)
         missing = [k for k in ("id", "status") if k not in rec]
         if missing:
@@ -187,7 +187,7 @@ class RunRecord:
         known = {f.name for f in fields(cls)} - {"extra"}
         return cls(**{k: rec.pop(k) for k in list(rec) if k in known}, extra=rec)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The stored form: the same key order as the records before typing, unknown keys last."""
         out = {"id": self.id, "kind": self.kind, "status": self.status, "schema_version": self.schema_version,
                "created_at": self.created_at, "config": self.config, "config_hash": self.config_hash,
@@ -241,12 +241,12 @@ class RunRecord:
         return ServingIdentity.from_record(self.identity, self.config, self.config_hash, self.dataset)
 
     @property
-    def train_dataset(self) -> dict | None:
+    def train_dataset(self) -> dict[str, Any] | None:
         """Where a classic model learned: {dataset, split, split_hash, n_items}; None for LLM programs."""
         return self.dataset.get("train_dataset")
 
     @classmethod
-    def of(cls, rec: dict | RunRecord, *, where: str = "run record") -> RunRecord:
+    def of(cls, rec: dict[str, Any] | RunRecord, *, where: str = "run record") -> RunRecord:
         """`rec` as a RunRecord: a RunRecord as it is, a stored or freshly built dict read through from_dict."""
         return rec if isinstance(rec, RunRecord) else cls.from_dict(rec, where=where)
 
@@ -256,12 +256,12 @@ class RunRecord:
         return tuple(self.dataset.get("model_labels") or ()) or self.labels
 
     @property
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         """Where the scored dataset came from (source, licence, evaluation_only, split policy)."""
         return self.dataset.get("provenance") or {}
 
     @property
-    def shard(self) -> dict | None:
+    def shard(self) -> dict[str, Any] | None:
         """{index, count, full_items_hash, full_n_items} for a run of `evaluate --shard K/N`, else None."""
         return self.extra.get("shard")
 
@@ -271,6 +271,6 @@ class RunRecord:
         return float(self.extra.get("wall_seconds") or 0)
 
     @property
-    def langfuse(self) -> dict:
+    def langfuse(self) -> dict[str, Any]:
         """What the Langfuse hooks recorded (status pushed, pending or disabled; url, error); {} when none."""
         return self.extra.get("langfuse") or {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from smishctl.core.errors import DataError
 
@@ -51,7 +52,7 @@ def kind_of(v: object) -> str:
             dict: "an object", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def check(obj: object, shape: dict[str, Kind | tuple[Kind, ...]], where: str) -> dict:
+def check(obj: object, shape: dict[str, Kind | tuple[Kind, ...]], where: str) -> dict[str, Any]:
     """`obj` when it is an object whose keys named in `shape` hold one of their kinds; else a DataError
     naming the first field that does not."""
     if not isinstance(obj, dict):

@@ -6,6 +6,7 @@ other items) is refused."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.core.records import RunRecord
@@ -35,7 +36,7 @@ def _leaves(value, path: str = ""):
         yield path, value
 
 
-def metric_mismatches(recorded: dict, fresh: dict) -> list[str]:
+def metric_mismatches(recorded: dict[str, Any], fresh: dict) -> list[str]:
     """Every stored figure that the rows' figure contradicts, by path (`auc.smishing.roc_auc`,
     `latency_ms.p95`). A stored figure the rows cannot give is a contradiction too; a figure the
     record lacks is none (gates read the rows' own)."""
@@ -52,7 +53,7 @@ def metric_mismatches(recorded: dict, fresh: dict) -> list[str]:
     return problems
 
 
-def rows_items_hash(rows: list[dict]) -> str | None:
+def rows_items_hash(rows: list[dict[str, Any]]) -> str | None:
     """The items hash of the examples the rows were made from (their order restored by `index`);
     None when a row lacks its text (rows written before texts were recorded)."""
     if any("text" not in r for r in rows):
@@ -61,7 +62,7 @@ def rows_items_hash(rows: list[dict]) -> str | None:
     return content_hash([Example(id=r["item_id"], text=r["text"], label=r["gold"], raw_text="") for r in ordered])
 
 
-def record_mismatches(record: dict, rows: list[dict]) -> list[str]:
+def record_mismatches(record: dict[str, Any], rows: list[dict]) -> list[str]:
     """What the record claims about its items that its rows contradict (empty when they agree). Its
     figures are compared once, by `verified_metrics`, which every reader of them calls."""
     rec = RunRecord.of(record)
@@ -78,7 +79,7 @@ def record_mismatches(record: dict, rows: list[dict]) -> list[str]:
     return problems
 
 
-def verified_metrics(record: dict, rows: list[dict]) -> dict:
+def verified_metrics(record: dict[str, Any], rows: list[dict]) -> dict:
     """The run's metrics recomputed from its rows: what gates, stars and promotion read. Refused
     (ConfigError) when the record's stored metrics disagree with them, or when it has none."""
     rec = RunRecord.of(record)

@@ -11,6 +11,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.score.stats import SIGNIFICANCE, significantly_worse
@@ -120,7 +121,7 @@ def parse_gate(text: str, labels: tuple[str, ...] | None = None) -> Gate:
     return Gate(metric=metric, label=label, op=m.group("op"), threshold=value, text=text.strip())
 
 
-def metric_value(metrics: dict, metric: str, label: str | None = None) -> float | None:
+def metric_value(metrics: dict[str, Any], metric: str, label: str | None = None) -> float | None:
     """One named metric from a run's metrics (None when unknown, e.g. no price for the model)."""
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}", hint=f"use one of: {', '.join(METRICS)}")
@@ -145,7 +146,7 @@ def metric_value(metrics: dict, metric: str, label: str | None = None) -> float 
     return metrics.get(metric)
 
 
-def cached_items(metrics: dict) -> int:
+def cached_items(metrics: dict[str, Any]) -> int:
     """How many of the run's items were answered from the cache."""
     return int(metrics.get("cache_hits") or 0)
 
@@ -158,8 +159,8 @@ def higher_is_better(metric: str) -> bool:
 NEGATED = {">=": "<", "<=": ">", ">": "<=", "<": ">=", "==": "!="}
 
 
-def check_gate(gate: Gate | NoRegressionGate, metrics: dict, *, paired: dict | None = None,
-               baseline: str | None = None) -> dict:
+def check_gate(gate: Gate | NoRegressionGate, metrics: dict[str, Any], *, paired: dict | None = None,
+               baseline: str | None = None) -> dict[str, Any]:
     """Pass or fail, the value judged and a message naming it.
 
     A metric gate reads `metrics`; a no-regression gate reads `paired` (smishctl.ops.compare.paired_stats
@@ -182,7 +183,7 @@ def check_gate(gate: Gate | NoRegressionGate, metrics: dict, *, paired: dict | N
             "passed": passed, "message": message}
 
 
-def _check_no_regression(gate: NoRegressionGate, paired: dict | None, baseline: str | None) -> dict:
+def _check_no_regression(gate: NoRegressionGate, paired: dict[str, Any] | None, baseline: str | None) -> dict:
     if paired is None:
         raise ValueError("a no-regression gate is checked on paired statistics against a baseline")
     p, diff = paired["mcnemar_p"], paired["macro_f1_diff"]

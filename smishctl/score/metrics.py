@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from smishctl.core.records import RunRecord
 from smishctl.score.robustness import attack_metrics
@@ -11,7 +12,7 @@ INVALID = "<invalid>"
 ERROR = "<error>"
 
 
-def answer(row: dict) -> str:
+def answer(row: dict[str, Any]) -> str:
     """What an item counts as: its label when the model answered one, else a wrong answer of its own."""
     if row["status"] == "ok":
         return row["pred"]
@@ -27,7 +28,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
+def compute_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> dict:
     """Quality is measured over every item: an error (exception, timeout) or an invalid output is a wrong
     answer, never dropped, so a run that failed on most items cannot score well on the few it answered.
     Errors are also counted apart (`n_errors`, `error_rate`), as are invalid outputs."""
@@ -38,7 +39,7 @@ def compute_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
     invalid = [r for r in scored if r["status"] == "invalid"]
     gold = [r["gold"] for r in records]
     pred = [answer(r) for r in records]
-    out: dict = {
+    out: dict[str, Any] = {
         "n_items": len(records),
         "n_scored": len(scored),
         "n_correct": sum(g == p for g, p in zip(gold, pred, strict=True)),
@@ -91,7 +92,7 @@ def _label_order(labels: tuple[str, ...]) -> list[str]:
     return sorted(labels, key=lambda lab: (lab != "smishing", labels.index(lab)))
 
 
-def probability_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
+def probability_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> dict:
     """From the label probabilities (`probs`): one-vs-rest ROC-AUC and PR-AUC (average precision) per
     label, the multiclass Brier score and the expected calibration error of the top label (10
     equal-width bins). An errored or invalid item counts as a confidently wrong answer: it ranks last for
@@ -136,7 +137,7 @@ def probability_metrics(records: list[dict], labels: tuple[str, ...]) -> dict:
     return {"auc": per_label, "brier": float(brier.mean()), "ece": float(ece), "n_with_probs": len(rows)}
 
 
-def run_metrics(records: list[dict], record: dict | RunRecord) -> dict:
+def run_metrics(records: list[dict[str, Any]], record: dict | RunRecord) -> dict:
     """`compute_metrics` for a run record, plus the metrics of special datasets: on the robustness
     set, the attack success rate (malicious messages classified as ham)."""
     rec = RunRecord.of(record)

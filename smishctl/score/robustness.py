@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from smishctl.data.prepare import example_id, text_key
 from smishctl.util.jsonio import loads
@@ -31,7 +32,7 @@ def attack_types() -> dict[str, str]:
     return out
 
 
-def attack_metrics(records: list[dict]) -> dict:
+def attack_metrics(records: list[dict[str, Any]]) -> dict:
     scored = [r for r in records if r["status"] in ("ok", "invalid")]
     malicious = [r for r in scored if r["gold"] != BENIGN]
     controls = [r for r in scored if r["gold"] == BENIGN]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from smishctl.score.gates import CALL_METRICS, cached_items, metric_value
 
 POSITIVE_LABEL = "smishing"
 CACHED = "cached"
 
 
-def is_cached(metrics: dict) -> bool:
+def is_cached(metrics: dict[str, Any]) -> bool:
     """Any of the run's items was answered from the cache: its speed, token and cost figures
     (smishctl.score.gates.CALL_METRICS) are withheld, never compared or marked best."""
     return cached_items(metrics) > 0
@@ -16,7 +18,7 @@ def is_cached(metrics: dict) -> bool:
 
 def row_specs(labels: tuple[str, ...]) -> list[tuple[str, str | None, str, str, bool | None]]:
     """(metric, label, title, format, higher_is_better or None for 'no best')."""
-    specs: list = [
+    specs: list[Any] = [
         ("n_items", None, "items", "d", None),
         ("accuracy", None, "accuracy", ".3f", True),
         ("macro_f1", None, "macro-F1", ".3f", True),
@@ -46,14 +48,14 @@ ROBUSTNESS_SPECS = [
 ]
 
 
-def _value(metrics: dict, metric: str, label: str | None):
+def _value(metrics: dict[str, Any], metric: str, label: str | None):
     if metric == "n_items":
         return metrics.get("n_items")
     return metric_value(metrics, metric, label)
 
 
-def build_rows(metrics_list: list[dict], labels: tuple[str, ...], baseline_index: int | None,
-               unranked: frozenset[int] = frozenset()) -> list[dict]:
+def build_rows(metrics_list: list[dict[str, Any]], labels: tuple[str, ...], baseline_index: int | None,
+               unranked: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
     """One row per metric, a value per run. A row's `cached` lists the runs whose value of a call metric
     is withheld (see `is_cached`): left out of `best` and `deltas`, and shown as CACHED. Runs in
     `unranked` (over the error budget) are shown but never marked best."""
@@ -93,7 +95,7 @@ def fmt_value(value, fmt: str) -> str:
     return format(value, fmt)
 
 
-def fmt_cell(row: dict, i: int) -> str:
+def fmt_cell(row: dict[str, Any], i: int) -> str:
     """Run i's value in `row` as text: CACHED where the value is a cache's, not the model's."""
     return CACHED if i in row.get("cached", ()) else fmt_value(row["values"][i], row["format"])
 

@@ -7,6 +7,8 @@ wrong), so that macro-F1 matches `smishctl.score.metrics.compute_metrics` (F1 av
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 SIGNIFICANCE = 0.05
@@ -47,7 +49,7 @@ def macro_f1_codes(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
 
 
 def bootstrap_macro_f1(gold, pred, k: int, *, n_boot: int = 2000, seed: int = 0,
-                       confidence: float = 0.95) -> dict:
+                       confidence: float = 0.95) -> dict[str, Any]:
     """Percentile bootstrap interval of one run's macro-F1 over its items (60 items: about +-0.12)."""
     gold = np.asarray(gold, dtype=np.int64)
     pred = np.asarray(pred, dtype=np.int64)
@@ -68,7 +70,7 @@ def bootstrap_macro_f1(gold, pred, k: int, *, n_boot: int = 2000, seed: int = 0,
 
 
 def bootstrap_macro_f1_diff(gold, pred_base, pred_cand, k: int, *, n_boot: int = 2000, seed: int = 0,
-                            confidence: float = 0.95) -> dict:
+                            confidence: float = 0.95) -> dict[str, Any]:
     """Paired percentile bootstrap of macro-F1(candidate) - macro-F1(baseline) over the same items."""
     gold = np.asarray(gold, dtype=np.int64)
     pred_base = np.asarray(pred_base, dtype=np.int64)

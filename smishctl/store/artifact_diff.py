@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS
 from smishctl.store.artifacts import PROGRAM, Artifact
 from smishctl.util.fs import read_json
 
 
-def describe(art: Artifact) -> dict:
+def describe(art: Artifact) -> dict[str, Any]:
     if art.is_zero_shot:
         return {"id": art.id, "model": "-", "optimizer": "zero-shot", "dev macro-F1": "-",
                 "instructions": DEFAULT_INSTRUCTIONS, "demos": "none"}

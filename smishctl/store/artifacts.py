@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.core.manifest import MANIFEST_SCHEMA_VERSION, MANIFEST_SHAPE, ArtifactManifest
@@ -42,7 +43,7 @@ class Artifact:
     dir: Path | None
 
     @property
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, Any]:
         """manifest.json as stored (see `info` for the typed, migrated record)."""
         return read_object(self.dir / MANIFEST, MANIFEST_SHAPE) if self.dir else {}
 
@@ -70,8 +71,8 @@ def _file_hashes(folder: Path, extra: tuple[str, ...] = ()) -> dict[str, str]:
     return {name: sha256_file(folder / name) for name in (PROGRAM, PROMPT, *extra) if (folder / name).is_file()}
 
 
-def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state: dict, messages: list[dict],
-                  manifest: dict, card: str, files: dict[str, Path] | None = None) -> Artifact:
+def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state: dict[str, Any], messages: list[dict],
+                  manifest: dict[str, Any], card: str, files: dict[str, Path] | None = None) -> Artifact:
     """Stage every file, then take the next version number under a lock and rename into place.
 
     Numbers are unique and increasing across processes; an interruption leaves only a hidden
@@ -108,7 +109,7 @@ def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def numbered_dirs(folder: Path, pattern: re.Pattern) -> list[str]:
+def numbered_dirs(folder: Path, pattern: re.Pattern[str]) -> list[str]:
     """Sub-folder names matching `pattern` (one numeric group), in numeric order."""
     if not folder.is_dir():
         return []
@@ -116,7 +117,7 @@ def numbered_dirs(folder: Path, pattern: re.Pattern) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-def next_numbered(folder: Path, pattern: re.Pattern, prefix: str) -> str:
+def next_numbered(folder: Path, pattern: re.Pattern[str], prefix: str) -> str:
     names = numbered_dirs(folder, pattern)
     return f"{prefix}{int(names[-1][len(prefix):]) + 1 if names else 1:04d}"
 

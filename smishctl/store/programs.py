@@ -5,6 +5,7 @@ and completion import without loading DSPy."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from smishctl.solve.adapters import DEFAULT_ADAPTER, AdapterConfig
 from smishctl.solve.knn import KNNClassifier
@@ -13,7 +14,7 @@ from smishctl.store.artifacts import PROGRAM, SMS_PLACEHOLDER, Artifact, artifac
 from smishctl.util.fs import read_json
 
 
-def render_messages(program, labels: tuple[str, ...], adapter_config=None) -> list[dict]:
+def render_messages(program, labels: tuple[str, ...], adapter_config=None) -> list[dict[str, Any]]:
     """The exact chat messages DSPy sends, with the SMS replaced by a placeholder."""
 
     predictor = program.predictors()[0] if hasattr(program, "predictors") else program
