@@ -240,6 +240,25 @@ def test_loopback_hosts(host, loopback):
     assert is_loopback(host) is loopback
 
 
+def test_compare_page_keeps_hostile_text_inert_and_skips_a_damaged_run(project_site, settings, project, tmp_path):
+    cfg = EvalConfig(model="classic/tfidf-svm", dataset=_payload_file(project), evaluation_only=True)
+    record_run(settings, cfg, run_id="run-hostile-b", answer=lambda k, ex: None)  # every item failed
+    out = tmp_path / "hostile"
+    build_view(settings, out)
+    dom = _dom(tmp_path, out / "compare.html", "#runs=run-hostile,run-hostile-b")
+    assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+    table = dom.split('id="c-dis"')[1].split("</table>")[0]
+    assert "<img" not in table and "<script>" not in table and "\x1b" not in dom and "\u202e" not in dom
+    shown = "\n".join(_rows(dom, "c-dis"))
+    assert "<script>document.title='pwned-script'</script>" in shown and "<img src=x onerror=" in shown
+    assert "\u241b]0;pwned-esc\u2407" in shown and "</script><script>document.title='pwned-close'" in shown
+    # the damaged run is no choice, and naming it in the address chooses nothing
+    choices = re.findall(r'value="([^"]+)"', dom.split('id="c-runs"')[1].split("</ul>")[0])
+    assert sorted(choices) == ["run-good", "run-hostile", "run-hostile-b", "run-other"]
+    one = _dom(tmp_path, out / "compare.html", "#runs=run-damaged,run-good")
+    assert "Choose 2 to 4 runs (1 chosen)" in one
+
+
 def test_compare_shows_the_project_gates_per_selected_run(project_site, settings, tmp_path):
     """The gates are smishctl.toml's, read by compare's and promote's readers and judged by the one gate
     evaluator: compare's error budget, then [promotion] min_macro_f1 / max_error_rate / require."""
@@ -301,6 +320,15 @@ def test_prompts_page_diffs_two_versions_and_tells_lineage(project_site, setting
     assert good.id not in steps
     # the exact turns of a typed message need the server: the static page says so in one line
     assert 'id="p-static"' in page and 'id="p-form"' not in page and "connect-src" not in page
+    # a damaged version is listed as damaged, cannot be chosen, and the rest of the page still works
+    (settings.prompts_dir / copy / "manifest.json").write_text('{"id": "torn', encoding="utf-8")
+    build_view(settings, out)
+    dom = _dom(tmp_path, out / "prompts.html", f"#a={copy}&b={hand}")
+    (damaged,) = [r for r in _rows(dom, "prompts") if "damaged:" in r]
+    assert damaged.split()[0] == copy and 'id="d-message" class="warn">' + copy + " is damaged: " in dom
+    assert re.search(rf'<option value="{re.escape(copy)}" disabled="">', dom)
+    assert _diff_rows(_dom(tmp_path, out / "prompts.html", f"#a={hand}&b={good.id}"))["instructions"].startswith(
+        "instructions changed - You label SMS messages.")
 
 
 def _prompt_page(out: Path, version: str) -> str:
@@ -312,7 +340,7 @@ def test_served_prompt_page_shows_the_exact_turns_of_a_typed_message(settings, p
     from smishctl.ops.prompt_preview import messages_for
 
     art = make_artifact(settings, instructions="Label the SMS: ham, spam or smishing.")
-    hostile = PAYLOADS[1][0]
+    hostile = " ".join(text for text, _ in PAYLOADS[:3])  # <script>, <img onerror>, control characters
     proc, line = _serve(project, dict(os.environ), "--port", "0")
     try:
         url = re.search(r"http://127\.0\.0\.1:\d+/", line)
@@ -321,8 +349,11 @@ def test_served_prompt_page_shows_the_exact_turns_of_a_typed_message(settings, p
         query = urllib.parse.urlencode({"version": art.id, "text": hostile})
         with urllib.request.urlopen(f"{base}api/preview?{query}", timeout=120) as resp:
             got = json.loads(resp.read())
-        assert got["messages"] == messages_for(settings, art.id, hostile).messages   # what prompts show --for gives
-        assert hostile in got["messages"][-1]["content"] and got["artifact"] == art.id
+        # what prompts show --for gives, its control characters shown rather than sent to the browser
+        assert got["messages"] == site.inert(messages_for(settings, art.id, hostile).messages)
+        assert got["artifact"] == art.id and "\x1b" not in json.dumps(got) and "\\u001b" not in json.dumps(got)
+        shown = got["messages"][-1]["content"]
+        assert "<script>document.title='pwned-script'</script>" in shown and "\u241b]0;pwned-esc\u2407" in shown
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{base}api/preview?version=no/such/v9&text=hi", timeout=30)
         assert err.value.code == 400 and "no/such/v9" in json.loads(err.value.read())["error"]
@@ -337,7 +368,8 @@ def test_served_prompt_page_shows_the_exact_turns_of_a_typed_message(settings, p
         dom = r.stdout
         assert 'data-turns="2"' in dom and "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
         turns = dom.split('id="p-turns"')[1]
-        assert "<img" not in turns and unescape(re.sub(r"<[^>]+>", "", turns)).count(hostile) == 1
+        assert "<img" not in turns and "<script>" not in turns and "\x1b" not in dom
+        assert unescape(re.sub(r"<[^>]+>", "", turns)).count(shown) == 1   # the last turn, as text
         assert "connect-src 'self'" in dom
     finally:
         proc.terminate()
@@ -362,6 +394,8 @@ def test_drift_page_draws_the_benchmark_or_says_there_is_none(project_site, sett
     (data / "drift.json").write_text(json.dumps({"protocol": {}, "rows": rows}), encoding="utf-8")
     (data / "drift-knn.json").write_text(json.dumps({"rows": rows[2:]}), encoding="utf-8")
     (data / "drift-torn.json").write_text('{"rows": [{"n": 0', encoding="utf-8")
+    hostile = [{**_drift_row(0, "svm", 0.6, None), "program": PAYLOADS[1][0] + " \x1b]0;pwned\x07"}]
+    (data / "drift-hostile.json").write_text(json.dumps({"rows": hostile}), encoding="utf-8")
     (project / "docs").mkdir()
     (project / "docs" / "drift.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg"><script>document.title="pwned-svg"</script></svg>', encoding="utf-8")
@@ -378,7 +412,10 @@ def test_drift_page_draws_the_benchmark_or_says_there_is_none(project_site, sett
     assert '<img id="drift-svg" src="drift/drift.svg"' in dom and (out / "drift" / "drift.svg").is_file()
     assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
     others = [" ".join(r.split()) for r in _rows(dom, "drift-others")]
-    assert others == ["bench/data/drift-knn.json 2 rows · N 0, 100 · knn",
+    assert "<img src=x" not in dom and "\x1b" not in dom
+    assert others == ["bench/data/drift-hostile.json 1 rows · N 0 · <img src=x onerror=\"document.title='pwned-img'\"> "
+                      "verify your account \u241b]0;pwned\u2407",
+                      "bench/data/drift-knn.json 2 rows · N 0, 100 · knn",
                       "bench/data/drift-torn.json cannot be read: not valid JSON (line 1, column 18)"]
     # a damaged main file is named; the rest of the page still renders
     (data / "drift.json").write_text(json.dumps({"rows": [{"n": "many"}]}), encoding="utf-8")
