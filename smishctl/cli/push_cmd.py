@@ -29,7 +29,7 @@ def push(
     with handled(debug):
         from smishctl.core.errors import ConfigError
         from smishctl.store.runs import open_run
-        from smishctl.tracking import langfuse_settings, pending_runs, push_run
+        from smishctl.tracking import langfuse_settings, pending_runs
 
         s = settings()
         lf = langfuse_settings(s)
@@ -51,7 +51,7 @@ def push(
                 console.print(f"[yellow]warning:[/yellow] production prompt not published ({plain(st.get('error'))})",
                               soft_wrap=True)
         for run in targets:
-            status = push_run(s, run, lf=lf, timeout=timeout)
+            status = _push_with_progress(s, run, lf, timeout)
             results.append({"run": run.id, **status})
             if as_json:
                 continue
@@ -66,3 +66,20 @@ def push(
             out.print("nothing to push (no pending runs)")
         if any(r["status"] != "pushed" for r in results):
             raise typer.Exit(1)
+
+
+def _push_with_progress(s, run, lf, timeout: float | None) -> dict:
+    """One run pushed, with the progress line of every long command (items traced, elapsed, ETA) on a
+    terminal; the run is named by its short reference there, so the line fits 80 columns."""
+    from smishctl.cli.common import item_progress
+    from smishctl.store.runs import short_ref
+    from smishctl.tracking import push_run
+
+    progress = item_progress()
+    with progress:
+        task = progress.add_task(f"pushing {short_ref(s.runs_dir, run.id)}", total=None, info="")
+
+        def on_item(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return push_run(s, run, lf=lf, timeout=timeout, on_item=on_item)

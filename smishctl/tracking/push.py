@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from smishctl.core.errors import ConfigError
-from smishctl.core.records import RunRecord
+from smishctl.core.records import Prediction, RunRecord
 from smishctl.core.version import __version__
 from smishctl.solve.signature import make_program
 from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
@@ -29,6 +31,19 @@ ITEM_WORKERS = 8
 FLUSH_EVERY = 200  # items: keeps the SDK's span queue (2048) from overflowing on big runs
 ERROR_LABEL = "<error>"
 INVALID_LABEL = "<invalid>"
+# Run-level scores: (score name, metric name), sent when the run has the metric.
+RUN_SCORES = (("accuracy", "accuracy"), ("macro_f1", "macro_f1"), ("error_rate", "error_rate"),
+              ("invalid_rate", "invalid_rate"))
+OnItem = Callable[[int, int], None]  # (items sent, items in the run): push's progress
+
+
+@dataclass(frozen=True)
+class _Dataset:
+    """The Langfuse dataset of a run's split: its name, its id there, and how many items this push created."""
+
+    name: str
+    id: str
+    created: int
 
 
 # -- ids ------------------------------------------------------------------------------------------
@@ -80,8 +95,10 @@ def track_run(settings, run: Run | str, *, enabled: bool = True) -> dict:
     return push_run(settings, run, lf=lf)
 
 
-def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout: float | None = None) -> dict:
-    """Push one run to Langfuse; return (and store in run.json) its status entry.
+def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout: float | None = None,
+             on_item: OnItem | None = None) -> dict:
+    """Push one run to Langfuse; return (and store in run.json) its status entry. `on_item(done, total)`
+    follows the traces as they are built.
 
     Raises ConfigError only when Langfuse is not configured or the run cannot be pushed (not
     finished); a server that refuses, rejects or does not answer gives status "pending" within
@@ -99,10 +116,10 @@ def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout:
     if record.status not in PUSHABLE:
         raise ConfigError(f"run {run.id} is {record.status}, not finished",
                           hint=f"finish it first: smishctl evaluate --resume {run.id}")
-    rows = run.predictions()
+    rows = [Prediction.from_dict(row, where=f"run {run.id}") for row in run.predictions()]
     attempted = _now_iso()
     try:
-        info = _push(settings, lf, record, rows)
+        info = _push(settings, lf, record, rows, on_item or (lambda done, total: None))
     except PushError as exc:
         status = {"status": "pending", "host": lf.host, "error": redact_obj(str(exc))[:300], "attempted_at": attempted}
     except Exception as exc:  # noqa: BLE001 - an SDK surprise must not fail the command
@@ -126,41 +143,42 @@ def pending_runs(settings, *, include_unpushed: bool = False) -> list[Run]:
 
 
 # -- the push itself -----------------------------------------------------------------------------
-def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[dict]) -> dict:
+def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[Prediction], on_item: OnItem) -> dict:
     deadline = time.monotonic() + lf.push_timeout
     with LangfuseSession(lf) as s:
         project_id = s.project_id(deadline)
         ds = _upsert_dataset(s, record, rows, deadline)
-        experiment_id = s.client._create_experiment_id(project_id=project_id, dataset_id=ds["id"],
+        experiment_id = s.client._create_experiment_id(project_id=project_id, dataset_id=ds.id,
                                                         run_name=record.id)
         template = message_template(settings, record)
         scores: list[dict] = []
         n_spans = 0
         timeline = _timeline(record, rows)
         for start in range(0, len(rows), FLUSH_EVERY):
-            for row, (t_start, t_end) in zip(rows[start:start + FLUSH_EVERY], timeline[start:start + FLUSH_EVERY], strict=False):
-                n_spans += _trace_item(s, record, row, template, experiment_id, ds["id"], t_start, t_end)
+            for i, (row, (t_start, t_end)) in enumerate(zip(rows[start:start + FLUSH_EVERY],
+                                                            timeline[start:start + FLUSH_EVERY], strict=False)):
+                n_spans += _trace_item(s, record, row, template, experiment_id, ds.id, t_start, t_end)
                 scores.extend(item_scores(record, row, t_end))
+                on_item(start + i + 1, len(rows))
             s.flush_spans(n_spans, deadline)
         scores.extend(run_scores(record, experiment_id))
         n_scores = s.send_scores(scores, deadline)
     base = lf.host
     url = (f"{base}/project/{project_id}/experiments/results?baseline={experiment_id}" if project_id else None)
     return {
-        "project_id": project_id, "dataset": ds["name"], "dataset_id": ds["id"],
+        "project_id": project_id, "dataset": ds.name, "dataset_id": ds.id,
         "experiment_id": experiment_id, "experiment_name": record.id, "url": url,
-        "dataset_run_url": (f"{base}/project/{project_id}/datasets/{ds['id']}/runs/{experiment_id}"
+        "dataset_run_url": (f"{base}/project/{project_id}/datasets/{ds.id}/runs/{experiment_id}"
                             if project_id else None),
-        "n_items": len(rows), "n_items_created": ds["created"], "n_traces": len(rows), "n_scores": n_scores,
+        "n_items": len(rows), "n_items_created": ds.created, "n_traces": len(rows), "n_scores": n_scores,
     }
 
 
-def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[dict], deadline: float) -> dict:
+def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[Prediction], deadline: float) -> _Dataset:
     name = dataset_name(record)
     ds_name, split = record.dataset_name, record.split
     meta = {"smishctl_dataset": ds_name, "split": split, "labels": list(record.labels) or None,
-            "split_hash": record.dataset.get("split_hash"), "source": record.provenance.get("source"),
-            "licence": record.provenance.get("licence")}
+            "split_hash": record.split_hash, **{k: record.provenance.get(k) for k in ("source", "licence")}}
     dataset = s.call("POST datasets", s.api.datasets.create, name=name, deadline=deadline,
                      description=f"smishctl: {ds_name} {split} split (items are added as runs use them)",
                      metadata=redact_obj(meta))
@@ -177,14 +195,14 @@ def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[dict], dea
         page += 1
     todo = {}
     for row in rows:
-        item_id = dataset_item_id(record, row["item_id"])
-        if existing.get(item_id) != {"label": row["gold"]}:
+        item_id = dataset_item_id(record, row.item_id)
+        if existing.get(item_id) != {"label": row.gold}:
             todo[item_id] = row
 
-    def create(item_id: str, row: dict) -> None:
+    def create(item_id: str, row: Prediction) -> None:
         s.call("POST dataset-items", s.api.dataset_items.create, dataset_name=name, id=item_id,
-               input={"sms": row["text"]}, expected_output={"label": row["gold"]}, deadline=deadline,
-               metadata={"item_id": row["item_id"], "dataset": ds_name, "split": split})
+               input={"sms": row.text}, expected_output={"label": row.gold}, deadline=deadline,
+               metadata={"item_id": row.item_id, "dataset": ds_name, "split": split})
 
     if todo:  # one call per item (the API has no batch upsert): a few in parallel
         from concurrent.futures import ThreadPoolExecutor
@@ -192,7 +210,7 @@ def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[dict], dea
         with ThreadPoolExecutor(max_workers=min(ITEM_WORKERS, len(todo))) as pool:
             for future in [pool.submit(create, item_id, row) for item_id, row in todo.items()]:
                 future.result()
-    return {"name": name, "id": dataset.id, "created": len(todo)}
+    return _Dataset(name=name, id=dataset.id, created=len(todo))
 
 
 def run_metadata(record: dict | RunRecord) -> dict:
@@ -209,14 +227,14 @@ def run_metadata(record: dict | RunRecord) -> dict:
         "dataset": rec.dataset_name,
         "split": rec.split,
         "dataset_hash": rec.items_hash,
-        "split_hash": rec.dataset.get("split_hash"),
+        "split_hash": rec.split_hash,
         "config_hash": rec.config_hash or None,
         "smishctl_version": rec.versions.get("smishctl") or __version__,
         "run_status": rec.status,
     }
 
 
-def _trace_item(s: LangfuseSession, record: RunRecord, row: dict, template, experiment_id: str, dataset_id: str,
+def _trace_item(s: LangfuseSession, record: RunRecord, row: Prediction, template, experiment_id: str, dataset_id: str,
                 t_start: int, t_end: int) -> int:
     """One trace per item: the experiment item span (input/output) and its generation. Returns 2."""
     from langfuse._client.attributes import LangfuseOtelSpanAttributes as A
@@ -225,13 +243,15 @@ def _trace_item(s: LangfuseSession, record: RunRecord, row: dict, template, expe
     from langfuse._client.span import LangfuseGeneration, LangfuseSpan
     from opentelemetry import trace as otel_trace
 
-    run_id, item_id = record.id, row["item_id"]
+    run_id, item_id = record.id, row.item_id
     trace_id = item_trace_id(run_id, item_id)
     root_id = observation_id_for(f"{trace_id}/item")
     gen_id = observation_id_for(f"{trace_id}/generation")
-    meta = {k: v for k, v in run_metadata(record).items() if v is not None}
-    item_meta = {"item_id": item_id, "status": row["status"], "gold": row["gold"]}
-    expected = {"label": row["gold"]}
+    whole = run_metadata(record)
+    meta = {k: v for k, v in whole.items() if v is not None}
+    tags = [t for t in ("smishctl", whole["model"], whole["artifact_id"]) if t]
+    item_meta = {"item_id": item_id, "status": row.status, "gold": row.gold}
+    expected = {"label": row.gold}
     output, level, status_message = _output(row)
     experiment = PropagatedExperimentAttributes(
         experiment_id=experiment_id, experiment_name=run_id, experiment_metadata=_serialize(meta),
@@ -239,13 +259,13 @@ def _trace_item(s: LangfuseSession, record: RunRecord, row: dict, template, expe
         experiment_item_metadata=_serialize(item_meta), experiment_item_root_observation_id=root_id)
     with s.ids.seed(trace_id, [root_id, gen_id]), _propagate_attributes(
             experiment=experiment, trace_name=f"smishctl evaluate {record.dataset_name}",
-            tags=[t for t in ("smishctl", meta.get("model"), meta.get("artifact_id")) if t]):
+            tags=tags):
         otel_root = s.tracer.start_span("experiment-item-run", start_time=t_start)
         for key, value in {A.ENVIRONMENT: "sdk-experiment",
                            A.EXPERIMENT_DESCRIPTION: _description(record),
                            A.EXPERIMENT_ITEM_EXPECTED_OUTPUT: _serialize(expected)}.items():
             otel_root.set_attribute(key, value)
-        root = LangfuseSpan(otel_span=otel_root, langfuse_client=s.client, input={"sms": row["text"]},
+        root = LangfuseSpan(otel_span=otel_root, langfuse_client=s.client, input={"sms": row.text},
                             output=output, metadata=redact_obj({**meta, **item_meta}), level=level,
                             status_message=status_message, environment="sdk-experiment")
         otel_gen = s.tracer.start_span("classify", context=otel_trace.set_span_in_context(otel_root),
@@ -256,8 +276,8 @@ def _trace_item(s: LangfuseSession, record: RunRecord, row: dict, template, expe
             model=record.model.get("litellm_model") or record.model.get("name"),
             model_parameters={"temperature": record.identity.get("temperature", 0.0)},
             usage_details=usage_details(row), cost_details=cost_details(row),
-            metadata={"latency_ms": row.get("latency_ms"), "cache_hit": row.get("cache_hit"),
-                      "status": row["status"], "raw": redact_obj(row.get("raw"))},
+            metadata={"latency_ms": row.latency_ms, "cache_hit": row.cache_hit,
+                      "status": row.status, "raw": redact_obj(row.raw)},
             level=level, status_message=status_message)
         gen.end(end_time=t_end)
         root.end(end_time=t_end)
@@ -269,17 +289,17 @@ def _description(record: RunRecord) -> str:
             f"{record.dataset_name}/{record.split} ({record.n_items} items)")
 
 
-def _output(row: dict):
-    if row["status"] == "ok":
-        return {"label": row["pred"]}, None, None
-    if row["status"] == "invalid":
-        return {"label": None, "invalid_output": row.get("raw")}, "WARNING", "invalid output (not a label)"
-    return None, "ERROR", redact_obj(row.get("error") or "error")
+def _output(row: Prediction):
+    if row.status == "ok":
+        return {"label": row.pred}, None, None
+    if row.status == "invalid":
+        return {"label": None, "invalid_output": row.raw}, "WARNING", "invalid output (not a label)"
+    return None, "ERROR", redact_obj(row.error or "error")
 
 
-def usage_details(row: dict) -> dict[str, int] | None:
+def usage_details(row: Prediction) -> dict[str, int] | None:
     """Langfuse usage keys: input (uncached prompt tokens), input_cached_tokens, output, total."""
-    u = row.get("usage") or {}
+    u = row.usage or {}
     if not u:
         return None
     prompt, completion, cached = (int(u.get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "cached_tokens"))
@@ -287,11 +307,11 @@ def usage_details(row: dict) -> dict[str, int] | None:
             "total": prompt + completion}
 
 
-def cost_details(row: dict) -> dict[str, float] | None:
-    return {"total": float(row["cost_usd"])} if row.get("cost_usd") is not None else None
+def cost_details(row: Prediction) -> dict[str, float] | None:
+    return {"total": float(row.cost_usd)} if row.cost_usd is not None else None
 
 
-def _timeline(record: RunRecord, rows: list[dict]) -> list[tuple[int, int]]:
+def _timeline(record: RunRecord, rows: list[Prediction]) -> list[tuple[int, int]]:
     """(start, end) in ns per row: the row's own timestamps when recorded, else laid end to end
     from the run's creation time using each row's latency."""
     try:
@@ -300,8 +320,8 @@ def _timeline(record: RunRecord, rows: list[dict]) -> list[tuple[int, int]]:
         t = time.time()
     out = []
     for row in rows:
-        latency = float(row.get("latency_ms") or 0) / 1000
-        start = row.get("started_at")
+        latency = float(row.latency_ms or 0) / 1000
+        start = row.extra.get("started_at")
         if isinstance(start, (int, float)):
             t = float(start)
         elif isinstance(start, str):
@@ -333,14 +353,15 @@ def message_template(settings, record: dict | RunRecord) -> list[dict] | None:
         return None
 
 
-def messages_for(template: list[dict] | None, row: dict):
+def messages_for(template: list[dict] | None, row: Prediction):
     """The messages sent for one row: recorded ones if the run stored them, else the rendered prompt."""
 
-    if row.get("messages"):
-        return row["messages"]
+    recorded = row.extra.get("messages")
+    if recorded:
+        return recorded
     if not template:
-        return [{"role": "user", "content": row["text"]}]
-    return [{**m, "content": m["content"].replace(SMS_PLACEHOLDER, row["text"])}
+        return [{"role": "user", "content": row.text}]
+    return [{**m, "content": m["content"].replace(SMS_PLACEHOLDER, row.text)}
             if isinstance(m.get("content"), str) else m for m in template]
 
 
@@ -358,21 +379,21 @@ def _score(trace_id: str | None, name: str, value, data_type: str, *, run_id: st
     return {k: v for k, v in score.items() if v is not None}
 
 
-def item_scores(record: dict | RunRecord, row: dict, t_end: int | None = None) -> list[dict]:
+def item_scores(record: dict | RunRecord, row: Prediction, t_end: int | None = None) -> list[dict]:
     """correct (BOOLEAN; an error or invalid answer is wrong, as locally), predicted (CATEGORICAL), error
     (BOOLEAN)."""
     run_id = RunRecord.of(record).id
-    trace_id = item_trace_id(run_id, row["item_id"])
+    trace_id = item_trace_id(run_id, row.item_id)
     obs = observation_id_for(f"{trace_id}/item")
     kw = {"run_id": run_id, "observation_id": obs, "ts": t_end}
-    status = row["status"]
-    predicted = row["pred"] if status == "ok" else INVALID_LABEL if status == "invalid" else ERROR_LABEL
+    status = row.status
+    predicted = row.pred if status == "ok" else INVALID_LABEL if status == "invalid" else ERROR_LABEL
     out = []
-    out.append(_score(trace_id, "correct", 1.0 if predicted == row["gold"] else 0.0, "BOOLEAN", **kw,
-                      comment=f"gold {row['gold']}, predicted {predicted}"))
+    out.append(_score(trace_id, "correct", 1.0 if predicted == row.gold else 0.0, "BOOLEAN", **kw,
+                      comment=f"gold {row.gold}, predicted {predicted}"))
     out.append(_score(trace_id, "predicted", predicted, "CATEGORICAL", **kw))
     out.append(_score(trace_id, "error", 1.0 if status == "error" else 0.0, "BOOLEAN", **kw,
-                      comment=redact_obj(row.get("error")) if status == "error" else None))
+                      comment=redact_obj(row.error) if status == "error" else None))
     return out
 
 
@@ -380,14 +401,11 @@ def run_scores(record: dict | RunRecord, experiment_id: str) -> list[dict]:
     """Run-level scores on the experiment: accuracy, macro-F1, per-class F1, error and invalid rates."""
     rec = RunRecord.of(record)
     m = rec.metrics or {}
-    values = {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "error_rate": m.get("error_rate"),
-              "invalid_rate": m.get("invalid_rate")}
+    values = {name: m.get(metric) for name, metric in RUN_SCORES}
     for label, pc in (m.get("per_class") or {}).items():
         values[f"f1_{label}"] = pc.get("f1")
-    if m.get("cost_per_1k") is not None:
-        values["cost_usd_per_1k"] = m["cost_per_1k"]
-    if (m.get("latency_ms") or {}).get("p50") is not None:
-        values["latency_p50_ms"] = m["latency_ms"]["p50"]
+    values["cost_usd_per_1k"] = m.get("cost_per_1k")
+    values["latency_p50_ms"] = (m.get("latency_ms") or {}).get("p50")
     return [_score(None, name, float(v), "NUMERIC", run_id=rec.id, dataset_run_id=experiment_id)
             for name, v in values.items() if v is not None]
 
