@@ -20,9 +20,34 @@ MAX_BYTES = 5_000_000
 W, H, LEFT, RIGHT, TOP, BOTTOM = 820, 320, 48, 260, 12, 40
 
 
+@dataclass(frozen=True)
+class Score:
+    """Macro-F1 of one program on one target, with its 95% bootstrap interval."""
+
+    f1: float
+    lo: float
+    hi: float
+    n_items: int
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    n: int  # reviewed reports added to training
+    program: str  # "svm", "knn + modern-train" (with the extra training data it named)
+    scores: tuple[Score | None, ...]  # per target of TARGETS
+
+    @property
+    def held(self) -> Score | None:
+        return self.scores[0]
+
+    @property
+    def old(self) -> Score | None:
+        return self.scores[1]
+
+
 @dataclass
 class Drift:
-    rows: list[dict] = field(default_factory=list)  # of bench/data/drift.json, checked
+    rows: list[DriftRow] = field(default_factory=list)  # of bench/data/drift.json, checked
     problem: str | None = None  # why drift.json cannot be shown
     others: list[dict] = field(default_factory=list)  # the other drift*.json files, in a line each
     svg: str | None = None  # the published curve, copied into the site
@@ -33,9 +58,21 @@ class Drift:
         return not self.rows and not self.problem and not self.others and not self.svg
 
 
-def _rows(path: Path) -> list[dict]:
-    """The benchmark's rows, each with n, a program name and a macro-F1 with its interval per target;
-    ValueError naming what is wrong otherwise."""
+def _score(t: dict | None) -> Score | None:
+    if t is None:
+        return None
+    low, high = t["ci95"]
+    return Score(float(t["macro_f1"]), float(low), float(high), int(t["n_items"]))
+
+
+def _row(r: dict) -> DriftRow:
+    extra = r.get("extra_train")
+    return DriftRow(int(r["n"]), str(r["program"]) + (f" + {extra}" if extra else ""),
+                    tuple(_score(r.get(key)) for key, _, _ in TARGETS))
+
+
+def _rows(path: Path) -> list[DriftRow]:
+    """The benchmark's rows; ValueError naming what is wrong otherwise."""
     if path.stat().st_size > MAX_BYTES:
         raise ValueError(f"larger than {MAX_BYTES // 1_000_000} MB")
     try:
@@ -47,15 +84,9 @@ def _rows(path: Path) -> list[dict]:
     out = []
     for k, r in enumerate(rows):
         try:
-            got = {"n": int(r["n"]), "program": str(r["program"]) + (f" + {r['extra_train']}" if r.get("extra_train") else "")}
-            for key, _, _ in TARGETS:
-                t = r.get(key)
-                got[key] = None if t is None else {"f1": float(t["macro_f1"]), "lo": float(t["ci95"][0]),
-                                                   "hi": float(t["ci95"][1]), "n_items": int(t["n_items"]),
-                                                   "run": str(t.get("run") or "")}
+            out.append(_row(r))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"row {k + 1} is not a benchmark row ({type(exc).__name__})") from None
-        out.append(got)
     return out
 
 
@@ -73,8 +104,8 @@ def read_drift(root: Path, out_dir: Path) -> Drift:
             continue
         try:
             rows = _rows(path)
-            what = (f"{len(rows)} rows · N {', '.join(map(str, sorted({r['n'] for r in rows})))} · "
-                    f"{', '.join(dict.fromkeys(r['program'] for r in rows))}")
+            what = (f"{len(rows)} rows · N {', '.join(map(str, sorted({r.n for r in rows})))} · "
+                    f"{', '.join(dict.fromkeys(r.program for r in rows))}")
         except (OSError, ValueError, AttributeError) as exc:
             what = f"cannot be read: {exc if isinstance(exc, ValueError) else type(exc).__name__}"
         d.others.append({"file": (DATA / path.name).as_posix(), "what": what})
@@ -85,15 +116,15 @@ def read_drift(root: Path, out_dir: Path) -> Drift:
     return d
 
 
-def chart(rows: list[dict]) -> dict | None:
+def chart(rows: list[DriftRow]) -> dict | None:
     """Polylines of macro-F1 against N, one per program and target (the old traffic dashed), with their
     95% intervals as bars, and a legend."""
-    pts = [(r, key) for r in rows for key, _, _ in TARGETS if r[key]]
-    if not pts:
+    scores = [sc for r in rows for sc in r.scores if sc]
+    if not scores:
         return None
-    ns = sorted({r["n"] for r in rows})
-    y0 = max(0.0, int(min(r[k]["lo"] for r, k in pts) * 10) / 10)
-    y1 = min(1.0, (int(max(r[k]["hi"] for r, k in pts) * 10) + 1) / 10)
+    ns = sorted({r.n for r in rows})
+    y0 = max(0.0, int(min(sc.lo for sc in scores) * 10) / 10)
+    y1 = min(1.0, (int(max(sc.hi for sc in scores) * 10) + 1) / 10)
     span = max(ns[-1] - ns[0], 1)
 
     def x(n: int) -> float:
@@ -102,17 +133,16 @@ def chart(rows: list[dict]) -> dict | None:
     def y(v: float) -> float:
         return round(TOP + (y1 - v) / (y1 - y0) * (H - TOP - BOTTOM), 1)
 
-    series, programs = [], list(dict.fromkeys(r["program"] for r in rows))
+    series, programs = [], list(dict.fromkeys(r.program for r in rows))
     for k, program in enumerate(programs):
-        for key, name, dash in TARGETS:
-            got = [r for r in rows if r["program"] == program and r[key]]
+        for t, (_, name, dash) in enumerate(TARGETS):
+            got = [(r.n, r.scores[t]) for r in rows if r.program == program and r.scores[t]]
             if not got:
                 continue
-            dots = [{"x": x(r["n"]), "y": y(r[key]["f1"]), "lo": y(r[key]["lo"]), "hi": y(r[key]["hi"]),
-                     "title": f"{program}, {name}, N={r['n']}: {r[key]['f1']:.3f} [{r[key]['lo']:.3f}, {r[key]['hi']:.3f}]"}
-                    for r in got]
+            dots = [{"x": x(n), "y": y(sc.f1), "lo": y(sc.lo), "hi": y(sc.hi),
+                     "title": f"{program}, {name}, N={n}: {sc.f1:.3f} [{sc.lo:.3f}, {sc.hi:.3f}]"} for n, sc in got]
             series.append({"name": f"{program}, {name}", "colour": COLOURS[k % len(COLOURS)], "dash": dash,
-                           "points": " ".join(f"{p['x']},{p['y']}" for p in dots), "dots": dots,
+                           "points": " ".join(f"{x(n)},{y(sc.f1)}" for n, sc in got), "dots": dots,
                            "ly": TOP + 8 + 16 * len(series)})
     ticks = [round(y0 + i / 10, 1) for i in range(int(round((y1 - y0) * 10)) + 1)]
     return {"w": W, "h": H, "x0": LEFT, "x1": W - RIGHT, "y0": H - BOTTOM, "y1": TOP, "series": series,
