@@ -15,7 +15,7 @@ CONFIG_NAME = "smishctl.toml"
 OFF_WORDS = frozenset({"0", "false", "no", "off"})
 
 
-def is_off(value) -> bool:
+def is_off(value: object) -> bool:
     """A switch (environment variable or setting) written as 0, false, no or off, in any case."""
     return str(value).strip().lower() in OFF_WORDS
 
@@ -79,7 +79,7 @@ class Settings:
     @property
     def split_policy(self) -> str:
         """How splits are drawn: "template" (near-duplicate groups kept together) or "exact"."""
-        value = self.raw.get("data", {}).get("split_policy", "template")
+        value: str = self.raw.get("data", {}).get("split_policy", "template")
         if value not in ("template", "exact"):
             raise ConfigError(f"{CONFIG_NAME}: data.split_policy = {value!r} is not a split policy",
                               hint="use template or exact")

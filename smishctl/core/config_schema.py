@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from smishctl.core.errors import ConfigError
 
@@ -265,7 +265,7 @@ def _example(pattern: str, shown: str) -> str:
     return shown + nested[len(pattern):].replace("*", "NAME")
 
 
-def _check_value(key: Key, value: object, section: str, name: str, path: str) -> None:
+def _check_value(key: Key, value: Any, section: str, name: str, path: str) -> None:
     expected, ok = TYPES[key.type]
     if not ok(value):
         given = _given(value, show=not key.secret)
@@ -274,7 +274,9 @@ def _check_value(key: Key, value: object, section: str, name: str, path: str) ->
     if key.range is not None and not key.range.holds(value):
         raise ConfigError(f"{path}: [{section}] {name} must be {key.range.text()}, got {_given(value)}",
                           hint=f"{name}: {key.help}")
-    for i, item in enumerate(value if key.fields is not None else []):
+    if key.fields is None:
+        return
+    for i, item in enumerate(value):  # a list of tables: its type was checked above
         for field, v in item.items():
             where = f"{name}[{i}].{field}"
             if field not in key.fields:
@@ -293,7 +295,7 @@ def checked_number(section: str, name: str, text: str, source: str) -> float:
     except ValueError:
         value = text
     _check_value(key, value, section, name, source)
-    return value
+    return cast(float, value)  # an int or a float, checked above
 
 
 def _unknown(name: str, section: str, options: list[str], path: str) -> None:

@@ -17,7 +17,7 @@ class RunHooks:
 
     name: str | None = None  # where returned dicts are recorded; None: nothing is recorded
 
-    def run_finished(self, record: dict[str, Any]) -> dict | None:
+    def run_finished(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """An evaluation finished and its run is written (runs/<record["id"]>/); compare calls it
         for the runs it evaluated."""
 

@@ -55,7 +55,7 @@ class ServingIdentity:
         return out
 
     @classmethod
-    def from_record(cls, identity: dict[str, Any], config: dict, stored_hash: str, dataset: dict | None = None) -> ServingIdentity:
+    def from_record(cls, identity: dict[str, Any], config: dict[str, Any], stored_hash: str, dataset: dict[str, Any] | None = None) -> ServingIdentity:
         """The system a run measured, read from its record: refused (ConfigError) unless the identity
         agrees with the run's config, config hash and dataset block (record_problems). The switches
         come from the config, where every run records them; an absent key is never read as a default."""
@@ -86,7 +86,7 @@ class ServingIdentity:
     def differences(self, other: ServingIdentity) -> list[str]:
         """'field: this vs other' for every field that differs (empty when the same system)."""
 
-        def show(v) -> str:
+        def show(v: object) -> str:
             return json.dumps(v, sort_keys=True) if isinstance(v, dict) else str(v)
 
         return [f"{f.name} {show(getattr(self, f.name))} vs {show(getattr(other, f.name))}"
@@ -94,18 +94,18 @@ class ServingIdentity:
 
 
 # The JSON types of each field (a stored identity is checked against them, never coerced).
-_TYPES = {"model": str, "endpoint": str, "program_sha256": str, "adapter": (dict, type(None)),
+_TYPES: dict[str, type | tuple[type, ...]] = {"model": str, "endpoint": str, "program_sha256": str, "adapter": (dict, type(None)),
           "harden": bool, "guard": bool}
 SWITCHES = ("harden", "guard")  # recorded in the run's config; in its identity only when off
 
 
-def record_problems(identity, config, stored_hash, dataset=None) -> list[str]:
+def record_problems(identity: object, config: object, stored_hash: object, dataset: object = None) -> list[str]:
     """What a run record's identity says that its config, config hash or dataset block does not (empty
     when they agree). The identity must hash to the config hash (a deleted or edited key breaks it), hold
     every serving key, and carry harden/guard exactly as its config's switches put them there."""
     if not isinstance(identity, dict) or not isinstance(config, dict):
         return ["its identity or config is not a JSON object"]
-    out = []
+    out: list[str] = []
     if not isinstance(stored_hash, str) or config_hash(identity) != stored_hash:
         out.append("its identity does not hash to its config_hash")
     keys = ServingIdentity._KEYS
@@ -127,7 +127,7 @@ def record_problems(identity, config, stored_hash, dataset=None) -> list[str]:
     return out
 
 
-def _dataset_problems(identity: dict[str, Any], config: dict, dataset) -> list[str]:
+def _dataset_problems(identity: dict[str, Any], config: dict[str, Any], dataset: object) -> list[str]:
     """The run's dataset block against its identity and config (which the config hash covers)."""
     if not isinstance(dataset, dict):
         return ["its dataset block is not a JSON object"]
@@ -136,7 +136,8 @@ def _dataset_problems(identity: dict[str, Any], config: dict, dataset) -> list[s
               ("split", dataset.get("split"), config.get("split"))]
     train = identity.get("train")
     if train is not None:  # a classic model trained on another dataset: the block names the same data
-        block = dataset.get("train_dataset") if isinstance(dataset.get("train_dataset"), dict) else {}
+        given = dataset.get("train_dataset")
+        block: dict[str, Any] = given if isinstance(given, dict) else {}
         train = train if isinstance(train, dict) else {}
         checks += [(f"train_dataset.{k}", block.get(k), train.get(k)) for k in ("dataset", "split_hash")]
     out = [f"its dataset {key} is {'(absent)' if have is None else have}, not {want}"

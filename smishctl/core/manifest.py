@@ -11,10 +11,10 @@ from typing import Any
 
 from smishctl.core.errors import DataError
 from smishctl.core.records import migrate
-from smishctl.core.shapes import DICT, NONE, STR, STRS, check
+from smishctl.core.shapes import DICT, NONE, STR, STRS, Shape, check
 
 # The types of the manifest fields readers use (smishctl.core.shapes): checked on every read.
-MANIFEST_SHAPE = {"id": STR, "files": DICT, "labels": STRS, "program_kind": STR, "model": DICT, "dataset": DICT,
+MANIFEST_SHAPE: Shape = {"id": STR, "files": DICT, "labels": STRS, "program_kind": STR, "model": DICT, "dataset": DICT,
                   "optimizer": (DICT, STR, NONE), "base_model": (DICT, NONE), "version": (STR, NONE),
                   "parent": (STR, NONE), "created_at": (STR, NONE), "dev_metrics": DICT, "spend": DICT}
 
@@ -22,12 +22,12 @@ MANIFEST_SCHEMA_VERSION = 2  # 1: manifests written before the field existed
 PROGRAM_FILE = "program.json"
 
 
-def _manifest_v1_to_v2(m: dict[str, Any]) -> dict:
+def _manifest_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:
     m.setdefault("program_kind", "predict")  # the first artifacts were all plain DSPy Predict programs
     return m
 
 
-MANIFEST_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict]]] = [(1, _manifest_v1_to_v2)]
+MANIFEST_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]] = [(1, _manifest_v1_to_v2)]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from smishctl.core.errors import DataError
 from smishctl.core.identity import ServingIdentity
-from smishctl.core.shapes import BOOL, COUNT, DICT, INT, NONE, NUMBER, NUMBERS, STR, STRS, check, kind_of
+from smishctl.core.shapes import BOOL, COUNT, DICT, INT, NONE, NUMBER, NUMBERS, STR, STRS, Shape, check, kind_of
 
 SCHEMA_VERSION = 2  # 1: records written before the field existed
 STATUSES = ("ok", "invalid", "error")
@@ -34,12 +34,12 @@ class Solver(Protocol):
 
 # --- migrations: (from_version, step); each step takes the record of that version, returns the next ---
 
-def _run_v1_to_v2(rec: dict[str, Any]) -> dict:
+def _run_v1_to_v2(rec: dict[str, Any]) -> dict[str, Any]:
     rec.setdefault("kind", "evaluation")  # the first records had no kind: they were all evaluations
     return rec
 
 
-def _prediction_v1_to_v2(row: dict[str, Any]) -> dict:
+def _prediction_v1_to_v2(row: dict[str, Any]) -> dict[str, Any]:
     # Label probabilities, token usage and cache flags arrived after the first runs were written.
     row.setdefault("probs", None)
     row.setdefault("usage", {})
@@ -49,11 +49,11 @@ def _prediction_v1_to_v2(row: dict[str, Any]) -> dict:
     return row
 
 
-RUN_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict]]] = [(1, _run_v1_to_v2)]
-PREDICTION_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict]]] = [(1, _prediction_v1_to_v2)]
+RUN_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]] = [(1, _run_v1_to_v2)]
+PREDICTION_MIGRATIONS: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]] = [(1, _prediction_v1_to_v2)]
 
 
-def migrate(obj: dict[str, Any], steps: list[tuple[int, Callable[[dict], dict]]], what: str, *,
+def migrate(obj: dict[str, Any], steps: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]], what: str, *,
             current: int = SCHEMA_VERSION) -> dict[str, Any]:
     """`obj` brought to version `current` (a copy); refuses records from a newer smishctl. Prediction rows
     take the version of their run record (passed in as `schema_version`)."""
@@ -75,17 +75,17 @@ def migrate(obj: dict[str, Any], steps: list[tuple[int, Callable[[dict], dict]]]
 # --- the types of the fields readers use: a record that breaks them is refused when read, not met later
 # as an AttributeError in a listing (smishctl.core.shapes) ---
 
-PREDICTION_SHAPE = {
+PREDICTION_SHAPE: Shape = {
     "item_id": STR, "index": INT, "gold": STR, "pred": (STR, NONE), "status": STR, "latency_ms": (NUMBER, NONE),
     "probs": (NUMBERS, NONE), "error": (STR, NONE), "raw": (STR, NONE), "usage": DICT, "cache_hit": BOOL,
     "cost_usd": (NUMBER, NONE), "text": (STR, NONE),
 }
-RUN_SHAPE = {
+RUN_SHAPE: Shape = {
     "id": STR, "status": STR, "kind": STR, "config_hash": STR, "identity": DICT, "model": DICT, "prompt": DICT,
     "dataset": DICT, "config": DICT, "versions": DICT, "created_at": (STR, NONE), "finished_at": (STR, NONE),
     "metrics": (DICT, NONE), "shard": (DICT, NONE), "wall_seconds": NUMBER, "langfuse": DICT,
 }
-RUN_PARTS = {
+RUN_PARTS: dict[str, Shape] = {
     "dataset": {"name": (STR, NONE), "split": (STR, NONE), "n_items": COUNT, "labels": STRS, "model_labels": STRS,
                 "items_hash": (STR, NONE), "split_hash": (STR, NONE), "train_dataset": (DICT, NONE),
                 "provenance": (DICT, NONE)},
@@ -204,11 +204,13 @@ class RunRecord:
 
     @property
     def model_name(self) -> str:
-        return self.model.get("name") or self.identity.get("model", "?")
+        name: str = self.model.get("name") or self.identity.get("model", "?")
+        return name
 
     @property
     def prompt_id(self) -> str:
-        return self.prompt.get("id") or self.identity.get("prompt", "?")
+        prompt: str = self.prompt.get("id") or self.identity.get("prompt", "?")
+        return prompt
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ class Kind:
     __slots__ = ("name", "types", "no_bool", "extra")
 
     def __init__(self, name: str, types: type | tuple[type, ...], *, no_bool: bool = False,
-                 extra: Callable[[object], bool] | None = None):
+                 extra: Callable[[Any], bool] | None = None):  # called only on a value of `types`
         self.name, self.types, self.no_bool, self.extra = name, types, no_bool, extra
 
     def fits(self, v: object) -> bool:
@@ -46,20 +46,23 @@ NUMBERS = Kind("an object of numbers", dict, extra=lambda v: all(_number(x) or x
 
 _ABSENT = object()
 
+# What a reader checks: each key's kind, or the kinds it may take.
+Shape = dict[str, Kind | tuple[Kind, ...]]
+
 
 def kind_of(v: object) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
             dict: "an object", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def check(obj: object, shape: dict[str, Kind | tuple[Kind, ...]], where: str) -> dict[str, Any]:
+def check(obj: object, shape: Shape, where: str) -> dict[str, Any]:
     """`obj` when it is an object whose keys named in `shape` hold one of their kinds; else a DataError
     naming the first field that does not."""
     if not isinstance(obj, dict):
         raise DataError(f"{where} is not a JSON object (it is {kind_of(obj)})", hint="fix or remove the file")
     for key, kinds in shape.items():
         v = obj.get(key, _ABSENT)
-        if v is _ABSENT or (kinds.fits(v) if kinds.__class__ is Kind else any(k.fits(v) for k in kinds)):
+        if v is _ABSENT or (kinds.fits(v) if isinstance(kinds, Kind) else any(k.fits(v) for k in kinds)):
             continue
         want = kinds.name if isinstance(kinds, Kind) else " or ".join(k.name for k in kinds)
         raise DataError(f"{where}: {key} must be {want}, not {kind_of(v)}",

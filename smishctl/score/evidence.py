@@ -6,6 +6,7 @@ other items) is refused."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from smishctl.core.errors import ConfigError
@@ -16,7 +17,7 @@ from smishctl.score.metrics import run_metrics
 REFUSED_HINT = "its run.json or predictions.jsonl was edited (or written by an older smishctl); evaluate again"
 
 
-def _same(a, b) -> bool:
+def _same(a: object, b: object) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         return a == b
     if math.isnan(a) or math.isnan(b):
@@ -24,7 +25,7 @@ def _same(a, b) -> bool:
     return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-9)
 
 
-def _leaves(value, path: str = ""):
+def _leaves(value: object, path: str = "") -> Iterator[tuple[str, object]]:
     """(path, value) of every leaf of a metrics document (dicts by key, lists by position)."""
     if isinstance(value, dict):
         for key, sub in value.items():
@@ -36,7 +37,7 @@ def _leaves(value, path: str = ""):
         yield path, value
 
 
-def metric_mismatches(recorded: dict[str, Any], fresh: dict) -> list[str]:
+def metric_mismatches(recorded: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
     """Every stored figure that the rows' figure contradicts, by path (`auc.smishing.roc_auc`,
     `latency_ms.p95`). A stored figure the rows cannot give is a contradiction too; a figure the
     record lacks is none (gates read the rows' own)."""
@@ -62,7 +63,7 @@ def rows_items_hash(rows: list[dict[str, Any]]) -> str | None:
     return content_hash([Example(id=r["item_id"], text=r["text"], label=r["gold"], raw_text="") for r in ordered])
 
 
-def record_mismatches(record: dict[str, Any], rows: list[dict]) -> list[str]:
+def record_mismatches(record: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     """What the record claims about its items that its rows contradict (empty when they agree). Its
     figures are compared once, by `verified_metrics`, which every reader of them calls."""
     rec = RunRecord.of(record)
@@ -79,7 +80,7 @@ def record_mismatches(record: dict[str, Any], rows: list[dict]) -> list[str]:
     return problems
 
 
-def verified_metrics(record: dict[str, Any], rows: list[dict]) -> dict:
+def verified_metrics(record: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The run's metrics recomputed from its rows: what gates, stars and promotion read. Refused
     (ConfigError) when the record's stored metrics disagree with them, or when it has none."""
     rec = RunRecord.of(record)

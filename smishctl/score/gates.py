@@ -159,7 +159,7 @@ def higher_is_better(metric: str) -> bool:
 NEGATED = {">=": "<", "<=": ">", ">": "<=", "<": ">=", "==": "!="}
 
 
-def check_gate(gate: Gate | NoRegressionGate, metrics: dict[str, Any], *, paired: dict | None = None,
+def check_gate(gate: Gate | NoRegressionGate, metrics: dict[str, Any], *, paired: dict[str, Any] | None = None,
                baseline: str | None = None) -> dict[str, Any]:
     """Pass or fail, the value judged and a message naming it.
 
@@ -183,7 +183,7 @@ def check_gate(gate: Gate | NoRegressionGate, metrics: dict[str, Any], *, paired
             "passed": passed, "message": message}
 
 
-def _check_no_regression(gate: NoRegressionGate, paired: dict[str, Any] | None, baseline: str | None) -> dict:
+def _check_no_regression(gate: NoRegressionGate, paired: dict[str, Any] | None, baseline: str | None) -> dict[str, Any]:
     if paired is None:
         raise ValueError("a no-regression gate is checked on paired statistics against a baseline")
     p, diff = paired["mcnemar_p"], paired["macro_f1_diff"]

@@ -15,7 +15,8 @@ ERROR = "<error>"
 def answer(row: dict[str, Any]) -> str:
     """What an item counts as: its label when the model answered one, else a wrong answer of its own."""
     if row["status"] == "ok":
-        return row["pred"]
+        label: str = row["pred"]
+        return label
     return INVALID if row["status"] == "invalid" else ERROR
 
 
@@ -28,7 +29,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def compute_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> dict:
+def compute_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
     """Quality is measured over every item: an error (exception, timeout) or an invalid output is a wrong
     answer, never dropped, so a run that failed on most items cannot score well on the few it answered.
     Errors are also counted apart (`n_errors`, `error_rate`), as are invalid outputs."""
@@ -92,7 +93,7 @@ def _label_order(labels: tuple[str, ...]) -> list[str]:
     return sorted(labels, key=lambda lab: (lab != "smishing", labels.index(lab)))
 
 
-def probability_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> dict:
+def probability_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
     """From the label probabilities (`probs`): one-vs-rest ROC-AUC and PR-AUC (average precision) per
     label, the multiclass Brier score and the expected calibration error of the top label (10
     equal-width bins). An errored or invalid item counts as a confidently wrong answer: it ranks last for
@@ -106,7 +107,7 @@ def probability_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) 
 
     failed = [r for r in records if r.get("status") in ("error", "invalid")]
 
-    def onehot_of(items):
+    def onehot_of(items: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         gold = np.array([labels.index(r["gold"]) if r["gold"] in labels else -1 for r in items], dtype=np.int64)
         onehot = np.zeros((len(items), len(labels)))
         known = np.arange(len(items))[gold >= 0]
@@ -137,7 +138,7 @@ def probability_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) 
     return {"auc": per_label, "brier": float(brier.mean()), "ece": float(ece), "n_with_probs": len(rows)}
 
 
-def run_metrics(records: list[dict[str, Any]], record: dict | RunRecord) -> dict:
+def run_metrics(records: list[dict[str, Any]], record: dict[str, Any] | RunRecord) -> dict[str, Any]:
     """`compute_metrics` for a run record, plus the metrics of special datasets: on the robustness
     set, the attack success rate (malicious messages classified as ham)."""
     rec = RunRecord.of(record)

@@ -32,13 +32,13 @@ def attack_types() -> dict[str, str]:
     return out
 
 
-def attack_metrics(records: list[dict[str, Any]]) -> dict:
+def attack_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
     scored = [r for r in records if r["status"] in ("ok", "invalid")]
     malicious = [r for r in scored if r["gold"] != BENIGN]
     controls = [r for r in scored if r["gold"] == BENIGN]
 
-    def success(r):
-        return r["status"] == "ok" and r["pred"] == BENIGN
+    def success(r: dict[str, Any]) -> bool:
+        return bool(r["status"] == "ok" and r["pred"] == BENIGN)
 
     hits = sum(success(r) for r in malicious)
     types = attack_types()

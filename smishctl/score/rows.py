@@ -48,7 +48,7 @@ ROBUSTNESS_SPECS = [
 ]
 
 
-def _value(metrics: dict[str, Any], metric: str, label: str | None):
+def _value(metrics: dict[str, Any], metric: str, label: str | None) -> Any:
     if metric == "n_items":
         return metrics.get("n_items")
     return metric_value(metrics, metric, label)
@@ -87,7 +87,7 @@ def build_rows(metrics_list: list[dict[str, Any]], labels: tuple[str, ...], base
     return rows
 
 
-def fmt_value(value, fmt: str) -> str:
+def fmt_value(value: Any, fmt: str) -> str:
     if value is None:
         return "-"
     if fmt == "d":
@@ -100,7 +100,7 @@ def fmt_cell(row: dict[str, Any], i: int) -> str:
     return CACHED if i in row.get("cached", ()) else fmt_value(row["values"][i], row["format"])
 
 
-def fmt_delta(delta, fmt: str) -> str:
+def fmt_delta(delta: Any, fmt: str) -> str:
     if delta is None:
         return ""
     if fmt == "d":

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SIGNIFICANCE = 0.05
 
 
-def discordant(base_correct, cand_correct) -> tuple[int, int]:
+def discordant(base_correct: ArrayLike, cand_correct: ArrayLike) -> tuple[int, int]:
     """(b, c): items only the baseline got right, items only the candidate got right."""
     base = np.asarray(base_correct, dtype=bool)
     cand = np.asarray(cand_correct, dtype=bool)
@@ -48,7 +49,7 @@ def macro_f1_codes(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return total / k
 
 
-def bootstrap_macro_f1(gold, pred, k: int, *, n_boot: int = 2000, seed: int = 0,
+def bootstrap_macro_f1(gold: ArrayLike, pred: ArrayLike, k: int, *, n_boot: int = 2000, seed: int = 0,
                        confidence: float = 0.95) -> dict[str, Any]:
     """Percentile bootstrap interval of one run's macro-F1 over its items (60 items: about +-0.12)."""
     gold = np.asarray(gold, dtype=np.int64)
@@ -69,7 +70,7 @@ def bootstrap_macro_f1(gold, pred, k: int, *, n_boot: int = 2000, seed: int = 0,
             "n_boot": n_boot, "seed": seed, "confidence": confidence}
 
 
-def bootstrap_macro_f1_diff(gold, pred_base, pred_cand, k: int, *, n_boot: int = 2000, seed: int = 0,
+def bootstrap_macro_f1_diff(gold: ArrayLike, pred_base: ArrayLike, pred_cand: ArrayLike, k: int, *, n_boot: int = 2000, seed: int = 0,
                             confidence: float = 0.95) -> dict[str, Any]:
     """Paired percentile bootstrap of macro-F1(candidate) - macro-F1(baseline) over the same items."""
     gold = np.asarray(gold, dtype=np.int64)

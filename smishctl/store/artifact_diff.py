@@ -14,7 +14,7 @@ def describe(art: Artifact) -> dict[str, Any]:
         return {"id": art.id, "model": "-", "optimizer": "zero-shot", "dev macro-F1": "-",
                 "instructions": DEFAULT_INSTRUCTIONS, "demos": "none"}
     m = art.manifest
-    state = read_json(art.dir / PROGRAM)
+    state = read_json(art.folder / PROGRAM)
     if state.get("kind") == "knn":
         instructions = state.get("instructions") or KNN_INSTRUCTIONS
         demos = f"kNN: {state['k']} nearest of a pool of {len(state['pool'])}"

@@ -62,6 +62,13 @@ class Artifact:
     def is_zero_shot(self) -> bool:
         return self.dir is None
 
+    @property
+    def folder(self) -> Path:
+        """`dir` for a stored artifact (the caller has ruled out zero-shot, which has no folder)."""
+        if self.dir is None:
+            raise ConfigError("zero-shot has no artifact folder")
+        return self.dir
+
 
 def is_lora(art: Artifact) -> bool:
     return not art.is_zero_shot and art.info.is_lora
@@ -71,7 +78,7 @@ def _file_hashes(folder: Path, extra: tuple[str, ...] = ()) -> dict[str, str]:
     return {name: sha256_file(folder / name) for name in (PROGRAM, PROMPT, *extra) if (folder / name).is_file()}
 
 
-def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state: dict[str, Any], messages: list[dict],
+def save_artifact(prompts_dir: Path, dataset: str, model: str, *, program_state: dict[str, Any], messages: list[dict[str, Any]],
                   manifest: dict[str, Any], card: str, files: dict[str, Path] | None = None) -> Artifact:
     """Stage every file, then take the next version number under a lock and rename into place.
 
@@ -138,7 +145,7 @@ def latest_version_id(group: Path) -> str | None:
 
 
 def list_artifacts(prompts_dir: Path) -> list[Artifact]:
-    out = []
+    out: list[Artifact] = []
     prompts_dir = Path(prompts_dir)
     if not prompts_dir.is_dir():
         return out
@@ -219,7 +226,7 @@ def verify_artifact(art: Artifact) -> None:
         manifest = art.manifest
     except (OSError, ValueError):
         raise ConfigError(f"artifact {art.id} has no readable manifest", hint="it is corrupt; re-run optimize") from None
-    pickled = sorted(p.name for p in art.dir.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+    pickled = sorted(p.name for p in art.folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
     if pickled:
         raise ConfigError(f"artifact {art.id} contains {pickled[0]}: pickled programs are never loaded",
                           hint="artifacts hold program.json (JSON state) only; re-run optimize")
@@ -231,7 +238,7 @@ def verify_artifact(art: Artifact) -> None:
         if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
             raise ConfigError(f"artifact {art.id}: its manifest lists a file outside its folder ({name!r})",
                               hint="only artifacts written by smishctl optimize can be used; re-run optimize")
-        path = art.dir / name
+        path = art.folder / name
         if not path.is_file() or sha256_file(path) != expected:
             raise ConfigError(f"artifact {art.id}: {name} does not match its manifest checksum",
                               hint="the artifact was modified or corrupted; re-run optimize")

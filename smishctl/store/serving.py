@@ -13,6 +13,7 @@ from smishctl.core.identity import ServingIdentity
 from smishctl.models.lm import build_lm
 from smishctl.models.registry import ModelSpec, resolve_model
 from smishctl.models.weights import WEIGHTS, assemble
+from smishctl.solve.adapters import AdapterConfig
 from smishctl.solve.label_chat import render_label_chat
 from smishctl.store.artifacts import ZERO_SHOT, Artifact, is_lora, verify_artifact
 from smishctl.store.programs import load_adapter_config
@@ -34,6 +35,7 @@ def local_base(name: str | None, settings: Settings) -> tuple[ModelSpec, Path, s
                           "use --export-only openai")
 
     gguf = spec.local_gguf
+    assert gguf is not None  # every local model has its GGUF
     if str(gguf).startswith("<embedded>") and gguf.name in WEIGHTS:
         weights = WEIGHTS[gguf.name]
         return spec, assemble(weights, settings.cache_dir), weights.sha256
@@ -56,7 +58,7 @@ def finetune_model_spec(art: Artifact, settings: Settings, model: str | None = N
     adapter_sha = manifest.files[ADAPTER_GGUF]
     short = spec.litellm_model.split("/", 1)[1]
     return dataclasses.replace(spec, name=f"{spec.name}+{art.id}", litellm_model=f"local/{short}@lora-{adapter_sha[:12]}",
-                               lora_adapter=art.dir / ADAPTER_GGUF, lora_sha256=adapter_sha)
+                               lora_adapter=art.folder / ADAPTER_GGUF, lora_sha256=adapter_sha)
 
 
 def served_label_probabilities(spec: ModelSpec, settings: Settings, instructions: str, texts: list[str],
@@ -74,7 +76,7 @@ def served_label_probabilities(spec: ModelSpec, settings: Settings, instructions
             else resp.choices[0].logprobs.content
         first = content[0]
         tops = first["top_logprobs"] if isinstance(first, dict) else first.top_logprobs
-        by_token = {}
+        by_token: dict[str, float] = {}
         for t in tops:
             tok, lp = (t["token"], t["logprob"]) if isinstance(t, dict) else (t.token, t.logprob)
             by_token.setdefault(tok, math.exp(lp))
@@ -87,11 +89,11 @@ def load_lora(art: Artifact, settings: Settings, model: str | None = None) -> tu
     zero-shot label chat (smishctl.solve.label_chat) and score it on the base model with the adapter."""
 
     spec = finetune_model_spec(art, settings, model)
-    program = read_json(art.dir / "program.json")
+    program = read_json(art.folder / "program.json")
     return program["instructions"], tuple(program["labels"]), spec
 
 
-def model_for(art: Artifact, settings, name: str | None):
+def model_for(art: Artifact, settings: Settings, name: str | None) -> ModelSpec:
     """The model an artifact runs on: `name` resolved, or for a fine-tuned artifact the base model with
     its adapter (`name` may only name the same base GGUF)."""
     if is_lora(art):
@@ -99,7 +101,8 @@ def model_for(art: Artifact, settings, name: str | None):
     return resolve_model(name, settings)
 
 
-def serving_identity(art: Artifact, spec: ModelSpec, adapter_config, *, harden: bool, guard: bool) -> ServingIdentity:
+def serving_identity(art: Artifact, spec: ModelSpec, adapter_config: AdapterConfig | None, *, harden: bool,
+                     guard: bool) -> ServingIdentity:
     """THE serving identity of an artifact run on `spec` with `adapter_config` (an AdapterConfig):
     evaluate records it, promote and compare against production require it, load_production serves it."""
     program_sha = ZERO_SHOT if art.is_zero_shot else art.info.program_sha256
@@ -108,7 +111,8 @@ def serving_identity(art: Artifact, spec: ModelSpec, adapter_config, *, harden: 
                            harden=harden, guard=guard and harden)
 
 
-def production_serving(art: Artifact, settings: Settings, model: str | None = None):
+def production_serving(art: Artifact, settings: Settings, model: str | None = None,
+                       ) -> tuple[ModelSpec, AdapterConfig, ServingIdentity]:
     """(model spec, adapter config, serving identity) of `art` as production serves it: the model its
     manifest names (a fine-tuned artifact: its base with the adapter), its own adapter, hardened and
     guarded. `model` overrides the manifest's model (load_production(model=...))."""
