@@ -43,12 +43,13 @@ def cycled_order(items, picks: Iterable[int], labels=LABELS) -> list[int]:
 
 def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str | None] | None = None,
                wrong: Iterable[int] = (), errors: Iterable[int] = (), run_id: str | None = None, status: str = "complete",
-               latency_ms: float = 100.0, cache_hit: bool = False, cost_usd: float | None = 0.0001,
-               probs: bool = False) -> RunRecord:
+               latency_ms: float = 100.0, cache_hit: bool = False, cached: Iterable[int] = (),
+               cost_usd: float | None = 0.0001, probs: bool = False) -> RunRecord:
     """The run `evaluate` would record for `cfg` if the model answered `answer(index, example)` (None: an
     error row), by default the gold label except for the items picked by `wrong` (see `cycled_order`),
-    which get the next label, and those picked by `errors`, which fail. `probs`: each answer comes with
-    label probabilities (0.8 on the answer, the rest shared)."""
+    which get the next label, and those picked by `errors`, which fail. `cache_hit`: every answer came
+    from the cache; `cached`: the answers at these positions did. `probs`: each answer comes with label
+    probabilities (0.8 on the answer, the rest shared)."""
     plan = prepare(settings, cfg)
     record = plan.record
     if run_id:
@@ -63,24 +64,25 @@ def record_run(settings, cfg: EvalConfig, *, answer: Callable[[int, object], str
         return next_label(ex.label) if ex.id in wrong_ids else ex.label
 
     answer = answer or default
+    cached = set(cached)
     rows = []
     for k, ex in enumerate(plan.items):
         pred = answer(k, ex)
         rows.append(_row(k, ex.id, ex.label, pred, "ok" if pred else "error", text=ex.text, latency_ms=latency_ms,
-                         cost_usd=cost_usd, cache_hit=cache_hit,
+                         cost_usd=cost_usd, cache_hit=cache_hit or k in cached,
                          probs=_probs(pred, record.labels) if probs and pred else None))
     return _store(plan.run, record, rows, status)
 
 
-def write_run(runs_dir, run_id: str, rows: list[tuple], *, model: str = "test/model", prompt_id: str = "zero-shot",
+def write_run(runs_dir, run_id: str, rows: list[tuple | Prediction], *, model: str = "test/model", prompt_id: str = "zero-shot",
               prompt_sha: str = "zero-shot", dataset: str = "sms-phishing", split: str = "test",
               latency_ms: float = 100.0, cost_usd: float | None = 0.0001, labels=LABELS, status: str = "complete",
               created_at: str = "2026-01-01T00:00:00+0000", probs: dict[str, dict] | None = None) -> RunRecord:
     """A run of the test's own items, from (item_id, gold, pred[, status]) rows (status ok, invalid or
-    error), recorded as `evaluate` records one: a serving identity hashed into its config hash, a config
+    error) or rows as the solver recorded them (`Prediction`), recorded as `evaluate` records one: a serving identity hashed into its config hash, a config
     that agrees with it, rows through the prediction writer, metrics computed from them. `probs`: label
     probabilities by item id."""
-    ids = [row[0] for row in rows]
+    ids = [row.item_id if isinstance(row, Prediction) else row[0] for row in rows]
     items_hash = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
     serving = ServingIdentity(model=model, endpoint="synthetic", program_sha256=prompt_sha, adapter=None,
                               harden=True, guard=True)
@@ -93,21 +95,22 @@ def write_run(runs_dir, run_id: str, rows: list[tuple], *, model: str = "test/mo
         dataset={"name": dataset, "split": split, "labels": list(labels), "items_hash": items_hash,
                  "n_items": len(rows), "model_labels": list(labels)},
         versions=library_versions())
-    preds = []
-    for k, (item_id, gold, pred, *rest) in enumerate(rows):
-        st = rest[0] if rest else "ok"
-        preds.append(_row(k, item_id, gold, pred, st, text=f"text {item_id}", latency_ms=latency_ms,
-                          cost_usd=cost_usd, probs=(probs or {}).get(item_id)))
+    preds = [row if isinstance(row, Prediction) else
+             _row(k, row[0], row[1], row[2], (*row[3:], "ok")[0], text=f"text {row[0]}", latency_ms=latency_ms,
+                  cost_usd=cost_usd, probs=(probs or {}).get(row[0]))
+             for k, row in enumerate(rows)]
     return _store(Run(run_dir(runs_dir, run_id)), record, preds, status)
 
 
 def _row(k: int, item_id: str, gold: str, pred: str | None, status: str, *, text: str, latency_ms: float,
          cost_usd: float | None, cache_hit: bool = False, probs: dict | None = None) -> Prediction:
-    """The k-th row as the solver records it: an error carries its message, an invalid answer its raw text."""
+    """The k-th row as the solver records it: an error carries its message, an invalid answer its raw text,
+    an answer from the cache no usage and no cost."""
+    usage = {} if cache_hit else {"prompt_tokens": 300, "completion_tokens": 1, "cached_tokens": 0}
     return Prediction(item_id=item_id, index=k, gold=gold, pred=pred if status == "ok" else None, status=status,
                       error="boom" if status == "error" else None, raw=pred if status == "invalid" else None,
-                      latency_ms=latency_ms + k, probs=probs, cache_hit=cache_hit, cost_usd=cost_usd, text=text,
-                      usage={"prompt_tokens": 300, "completion_tokens": 1, "cached_tokens": 0})
+                      latency_ms=latency_ms + k, probs=probs, cache_hit=cache_hit, text=text, usage=usage,
+                      cost_usd=0.0 if cache_hit else cost_usd)
 
 
 def _store(run: Run, record: RunRecord, rows: list[Prediction], status: str) -> RunRecord:

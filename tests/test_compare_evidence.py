@@ -4,15 +4,15 @@ from the cache kept out of the speed and cost comparison."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from factories import write_run
 from rich.console import Console
 
 from smishctl.core.errors import ConfigError
-from smishctl.core.records import Prediction, RunRecord
+from smishctl.core.records import Prediction
 from smishctl.ops.compare import CompareOptions, compare_runs
 from smishctl.ops.pairing import load_run
 from smishctl.report.html import render_html
@@ -21,7 +21,7 @@ from smishctl.report.markdown import render_markdown
 from smishctl.report.terminal import comparison_table
 from smishctl.score.metrics import compute_metrics, run_metrics
 from smishctl.score.rows import is_cached
-from smishctl.store.runs import PredictionWriter, Run
+from smishctl.store.runs import Run
 
 LABELS = ("ham", "spam", "smishing")
 
@@ -37,26 +37,13 @@ def answers(golds: list[tuple[str, str]], wrong: set[int]) -> list[tuple[str, st
 
 def make_run(runs_dir, run_id: str, rows, *, labels=LABELS, latency_ms: float = 400.0,
              cost_usd: float = 0.0002, prompt_tokens: int = 300, cache_hit: bool = False) -> str:
-    """A complete run written by the run store, its metrics computed by smishctl from its rows. Rows
-    answered from the cache carry what the solver records for them: no usage, no cost, ~1 ms."""
-    run = Run(runs_dir / run_id)
-    run.dir.mkdir(parents=True)
-    writer = PredictionWriter(run.predictions_path)
-    preds = []
-    for k, (iid, gold, pred) in enumerate(rows):
-        row = Prediction(item_id=iid, index=k, gold=gold, pred=pred, status="ok", latency_ms=latency_ms + k,
-                         usage={} if cache_hit else {"prompt_tokens": prompt_tokens, "completion_tokens": 1},
-                         cache_hit=cache_hit, cost_usd=0.0 if cache_hit else cost_usd, text=f"text {iid}")
-        writer.write(row)
-        preds.append(row.to_dict())
-    writer.close()
-    ids_hash = hashlib.sha256("\n".join(sorted(r[0] for r in rows)).encode()).hexdigest()
-    record = RunRecord(id=run_id, status="complete", created_at="2026-01-01T00:00:00+0000",
-                       model={"name": "test/model"}, prompt={"id": f"prompt-{run_id}"},
-                       dataset={"name": "sms-phishing", "split": "test", "labels": list(labels),
-                                "items_hash": ids_hash, "n_items": len(rows)})
-    record.metrics = run_metrics(preds, record.to_dict())
-    run.write(record)
+    """A complete run recorded by the run factory (tests/factories.py). Rows answered from the cache
+    carry what the solver records for them: no usage, no cost, ~1 ms."""
+    preds = [Prediction(item_id=iid, index=k, gold=gold, pred=pred, status="ok", latency_ms=latency_ms + k,
+                        usage={} if cache_hit else {"prompt_tokens": prompt_tokens, "completion_tokens": 1},
+                        cache_hit=cache_hit, cost_usd=0.0 if cache_hit else cost_usd, text=f"text {iid}")
+             for k, (iid, gold, pred) in enumerate(rows)]
+    write_run(runs_dir, run_id, preds, prompt_id=f"prompt-{run_id}", labels=labels)
     return run_id
 
 

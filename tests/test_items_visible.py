@@ -20,7 +20,7 @@ from smishctl.ops.items import answer
 from smishctl.ops.pairing import load_run
 from smishctl.report.html import render_html
 from smishctl.report.markdown import render_markdown
-from smishctl.store.runs import PredictionWriter, Run, open_run, short_refs
+from smishctl.store.runs import Run, open_run, short_refs
 
 COLS = {"COLUMNS": "80"}
 N = 30
@@ -41,22 +41,8 @@ def _assert_fits(text: str, width: int = 80) -> None:
     assert not too_long, "\n".join(too_long)
 
 
-def _add_probs(settings, run_id: str) -> None:
-    """Give every row label probabilities (as a classic model records them), rewritten by the store's writer."""
-    run = open_run(settings.runs_dir, run_id)
-    preds = _preds(settings, run_id)
-    run.predictions_path.unlink()
-    writer = PredictionWriter(run.predictions_path)
-    for p in preds:
-        if p.pred:
-            p.probs = {lab: (0.8 if lab == p.pred else 0.1) for lab in ("ham", "spam", "smishing")}
-        writer.write(p)
-    writer.close()
-
-
 def test_runs_show_names_the_run_and_lists_its_wrong_items_at_80_columns(settings, cli):
-    rec = record_run(settings, _config(), wrong={1, 2, 4}, errors={3})
-    _add_probs(settings, rec.id)
+    rec = record_run(settings, _config(), wrong={1, 2, 4}, errors={3}, probs=True)  # as a classic model records them
     wrong = [p for p in _preds(settings, rec.id) if not (p.status == "ok" and p.pred == p.gold)]
     assert len(wrong) == 4
 

@@ -53,8 +53,10 @@ def lf_env(monkeypatch):
 
 def synthetic_run(root: Path, run_id: str = "20261126-100000-synthetic-zero-shot-0001") -> tuple:
     """A finished run with one correct, one wrong, one invalid and one errored item."""
+    from factories import write_run
+
     from smishctl.core.config import load_settings
-    from smishctl.score.metrics import compute_metrics
+    from smishctl.core.records import Prediction
     from smishctl.store.runs import Run
 
     if not (root / "smishctl.toml").exists():
@@ -76,21 +78,9 @@ def synthetic_run(root: Path, run_id: str = "20261126-100000-synthetic-zero-shot
          "error": f"AuthenticationError: bad key {FAKE_PROVIDER_KEY}", "raw": None, "latency_ms": 30.0,
          "usage": {}, "cache_hit": False, "cost_usd": 0.0, "text": "Parcel held: pay 1.99 at http://y.co"},
     ]
-    labels = ("ham", "spam", "smishing")
-    record = {
-        "id": run_id, "kind": "evaluation", "status": "complete", "created_at": "2026-11-26T10:00:00+0000",
-        "config_hash": "c0ffee", "identity": {"temperature": 0.0},
-        "model": {"name": "local/qwen2.5-coder-0.5b", "litellm_model": "local/qwen2.5-coder-0.5b"},
-        "prompt": {"id": "zero-shot", "sha256": "zero-shot", "optimizer": None},
-        "dataset": {"name": "sms-phishing", "split": "test", "labels": list(labels), "split_hash": "s" * 64,
-                    "items_hash": "i" * 64, "n_items": len(rows)},
-        "versions": {"smishctl": "0.1.0"},
-        "metrics": compute_metrics(rows, labels),
-    }
+    write_run(root / "runs", run_id, [Prediction.from_dict({**row, "index": k}) for k, row in enumerate(rows)],
+              model="local/qwen2.5-coder-0.5b", created_at="2026-11-26T10:00:00+0000")
     run = Run(root / "runs" / run_id)
-    run.dir.mkdir(parents=True)
-    run.write(record)
-    run.predictions_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return load_settings(root), run, rows
 
 

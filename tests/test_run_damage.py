@@ -6,28 +6,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from factories import items, make_artifact, predictions, write_run
+from factories import LABELS, items, make_artifact, predictions, write_run
 
 from smishctl.core.errors import DataError
-from smishctl.core.identity import config_hash
 from smishctl.core.records import Prediction, RunRecord
-from smishctl.store.runs import PRED_FILE, RUN_FILE, PredictionWriter, Run, find_run, list_runs, open_run
-
-LABELS = ("ham", "spam", "smishing")
+from smishctl.store.runs import PRED_FILE, RUN_FILE, Run, find_run, list_runs, open_run
 
 
 def _make_run(runs_dir, run_id: str, n: int = 40) -> Run:
-    run = Run(runs_dir / run_id)
-    run.dir.mkdir(parents=True)
-    identity = {"model": "classic/tfidf-svm", "run": run_id}  # find_run recomputes the hash of the identity
-    run.write(RunRecord(id=run_id, status="complete", config_hash=config_hash(identity), identity=identity,
-                        created_at="2026-01-01T00:00:00+0000"))
-    writer = PredictionWriter(run.predictions_path)
-    for i in range(n):
-        gold = LABELS[i % 3]
-        writer.write(Prediction(item_id=f"i{i:03d}", index=i, gold=gold, pred=gold, status="ok", text=f"sms {i}"))
-    writer.close()
-    return run
+    rows = [Prediction(item_id=f"i{i:03d}", index=i, gold=LABELS[i % 3], pred=LABELS[i % 3], status="ok",
+                       text=f"sms {i}") for i in range(n)]
+    write_run(runs_dir, run_id, rows, model="classic/tfidf-svm")
+    return Run(runs_dir / run_id)
 
 
 def _damage_line(path, line: int, content: bytes) -> list[bytes]:

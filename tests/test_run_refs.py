@@ -3,17 +3,15 @@ or `latest~N`; listings show the references whole, and tables fit 80 columns wit
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from factories import write_run
 
 from smishctl.core.errors import ConfigError
 from smishctl.store.runs import open_run, resolve_run, short_refs
 
 
 def _run(runs_dir, run_id: str, created: str) -> None:
-    (runs_dir / run_id).mkdir(parents=True)
-    (runs_dir / run_id / "run.json").write_text(json.dumps({"id": run_id, "status": "complete", "created_at": created}))
+    write_run(runs_dir, run_id, [("i000", "ham", "ham")], created_at=created)
 
 
 @pytest.fixture()
