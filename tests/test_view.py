@@ -416,7 +416,7 @@ def test_drift_page_draws_the_benchmark_or_says_there_is_none(project_site, sett
     assert others == ["bench/data/drift-hostile.json 1 rows · N 0 · <img src=x onerror=\"document.title='pwned-img'\"> "
                       "verify your account \u241b]0;pwned\u2407",
                       "bench/data/drift-knn.json 2 rows · N 0, 100 · knn",
-                      "bench/data/drift-torn.json cannot be read: not valid JSON (line 1, column 18)"]
+                      "bench/data/drift-torn.json cannot be read: it is not valid JSON (Expecting ',' delimiter at line 1 column 18)"]
     # a damaged main file is named; the rest of the page still renders
     (data / "drift.json").write_text(json.dumps({"rows": [{"n": "many"}]}), encoding="utf-8")
     build_view(settings, out)

@@ -6,10 +6,11 @@ is shown as an image, which runs nothing."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from smishctl.util import jsonio
 
 DATA = Path("bench") / "data"
 MAIN = DATA / "drift.json"
@@ -73,12 +74,11 @@ def _row(r: dict) -> DriftRow:
 
 def _rows(path: Path) -> list[DriftRow]:
     """The benchmark's rows; ValueError naming what is wrong otherwise."""
-    if path.stat().st_size > MAX_BYTES:
-        raise ValueError(f"larger than {MAX_BYTES // 1_000_000} MB")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8")).get("rows")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_BYTES + 1)
+    # BadJSON (a ValueError) says what is wrong; "it", not the machine's path, which the site would carry
+    doc = jsonio.loads(data, where="it", max_bytes=MAX_BYTES)
+    rows = doc.get("rows") if isinstance(doc, dict) else None
     if not isinstance(rows, list):
         raise ValueError("no list of rows")
     out = []
