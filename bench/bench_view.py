@@ -1,7 +1,8 @@
 """`smishctl view` on a large run: a throwaway project with one run of N items (default 10,000) made by
 the tests' run factory (the real record, probabilities on every answer), then
 
-- `build_site` wall time and the size of the run page and the compare page;
+- `build_view` wall time (what `smishctl view` runs: every page, the project's gates judged on the run)
+  and the size of the run page and the compare page;
 - if Chromium is installed, the run page opened headless (`--dump-dom`): when its first 200 rows were on
   screen, from the start of navigation (the page's own `performance.now()`), and the whole wall time
   of the browser process, beside the wall time of an empty page (the browser's own start).
@@ -80,17 +81,17 @@ def main() -> None:
         t0 = time.perf_counter()
         settings, rec = make_project(root, args.n)
         print(f"project: one run of {rec.n_items} items in {time.perf_counter() - t0:.1f} s")
-        from smishctl.report.site import build_site
+        from smishctl.ops.view import build_view
 
         builds = []
         for k in range(args.repeat):
             start = time.perf_counter()
-            build_site(settings, root / f"site{k}")
+            build_view(settings, root / f"site{k}")
             builds.append(time.perf_counter() - start)
         site = root / "site0"
         page = next((site / "runs").glob("*.html"))
         later = f", later builds (signals cached per text) median {statistics.median(builds[1:]):.2f} s" if args.repeat > 1 else ""
-        print(f"build_site: first {builds[0]:.2f} s (every message's signals extracted){later}")
+        print(f"build_view: first {builds[0]:.2f} s (every message's signals extracted, the gates judged){later}")
         print(f"run page {page.stat().st_size / 1e6:.2f} MB, compare page {(site / 'compare.html').stat().st_size / 1e6:.2f} MB")
         if not (shutil.which("chromium") or shutil.which("chromium-browser")):
             print("chromium: not installed, page load not measured")

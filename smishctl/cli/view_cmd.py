@@ -22,7 +22,7 @@ def view_cmd(
     open_browser: Annotated[bool, typer.Option("--open", help="Open the viewer in a browser.")] = False,
     debug: bool = DebugOpt,
 ):
-    """Runs, items, comparisons, prompt versions and production in your browser: offline and read-only.
+    """Runs, items, comparisons, prompts, production and drift in your browser: offline and read-only.
     Serves a snapshot taken at start on http://127.0.0.1:8765/ (restart to refresh)."""
     with handled(debug):
         from smishctl.ops.view import build_view
