@@ -188,11 +188,24 @@ def item_progress():
         TimeRemainingColumn,
     )
     from rich.table import Column
+    from rich.text import Text
 
-    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]", table_column=Column(no_wrap=True)),
-                    BarColumn(bar_width=12), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("ETA", style="progress.remaining"), TimeRemainingColumn(),
-                    TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+    class NoteColumn(TextColumn):
+        # The one column rich may narrow (the others never wrap); its text is cut, never wrapped.
+        def render(self, task) -> Text:
+            text = super().render(task)
+            text.no_wrap, text.overflow = True, "ellipsis"
+            return text
+
+    def whole():
+        return Column(no_wrap=True)
+
+    return Progress(SpinnerColumn(table_column=whole()), TextColumn("[bold]{task.description}[/bold]", table_column=whole()),
+                    BarColumn(bar_width=12, table_column=whole()), MofNCompleteColumn(table_column=whole()),
+                    TimeElapsedColumn(table_column=whole()),
+                    TextColumn("ETA", style="progress.remaining", table_column=whole()),
+                    TimeRemainingColumn(table_column=whole()),
+                    NoteColumn("{task.fields[info]}", table_column=Column(overflow="ellipsis")),
                     console=console, transient=True, disable=not show_progress(), expand=False)
 
 

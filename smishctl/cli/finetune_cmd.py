@@ -14,9 +14,9 @@ from smishctl.cli.common import (
     console,
     fmt,
     handled,
+    plain,
     print_json,
     settings,
-    show_progress,
     warn_unused_feedback,
 )
 
@@ -114,28 +114,34 @@ def _export(cfg, fmt_name: str, out_dir: Path | None) -> dict:
 
 
 def _run_with_progress(cfg):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
+    from smishctl.cli.common import item_progress
     from smishctl.finetune.run import run_finetune
     from smishctl.util import interrupt
 
-    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                        console=console, transient=True, disable=not show_progress())
-    state: dict = {"task": None, "dev": "-", "loss": "-"}
+    progress = item_progress()
+    interrupt.install()
+    with progress:
+        return run_finetune(settings(), cfg, on_event=progress_events(progress, cfg.epochs))
 
-    def info(left=None) -> str:
-        text = f"loss {state['loss']} · best dev macro-F1 {state['dev']}"
-        return text + (f" · ~{left / 60:.1f} min left" if left is not None else "")
+
+def progress_events(progress, epochs: int):
+    """The finetune events as the progress line of every long command: one task per phase (what, steps
+    done/total, elapsed, ETA; epoch, loss and best dev score as the note that gives way first), the dev
+    scores printed above it as they come, and a phase's details (model, file, device) printed whole."""
+    state: dict = {"task": None, "dev": "-"}
 
     def on_event(kind, **kw):
         if kind == "phase":
             if state["task"] is not None:
                 progress.remove_task(state["task"])
-            state["task"] = progress.add_task(kw["name"], total=kw.get("total"), info=info())
+            if kw.get("detail") and not progress.disable:
+                progress.console.print(f"{kw['name']}: {plain(kw['detail'])}")
+            state["task"] = progress.add_task(kw["name"], total=kw.get("total"), info="")
         elif kind == "step":
-            state["loss"] = f"{kw['loss']:.3f}"
-            progress.update(state["task"], completed=kw["step"], info=info(kw["seconds_left"]))
+            per_epoch = max(1, -(-kw["total"] // max(1, epochs)))  # steps per epoch, rounded up
+            epoch = min(epochs, -(-kw["step"] // per_epoch))
+            progress.update(state["task"], completed=kw["step"],
+                            info=f"epoch {epoch}/{epochs} · loss {kw['loss']:.3f} · best {state['dev']}")
         elif kind == "eval":
             e, best = kw["entry"], kw["best"]
             state["dev"] = fmt(best.dev["macro_f1"]) if best else "-"
@@ -143,9 +149,7 @@ def _run_with_progress(cfg):
             console.print(f"{label}: dev macro-F1 {fmt(e['macro_f1'])}, accuracy {fmt(e['accuracy'])}"
                           + (f", train loss {e['train_loss']:.3f}" if e["train_loss"] is not None else ""))
 
-    interrupt.install()
-    with progress:
-        return run_finetune(settings(), cfg, on_event=on_event)
+    return on_event
 
 
 def _print_summary(s: dict) -> None:

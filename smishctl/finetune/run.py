@@ -137,7 +137,7 @@ def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[...
         cfg.rank, cfg.alpha = resumed["rank"], resumed["alpha"]
 
     device = pick_device(cfg.device)
-    emit("phase", name=f"loading {spec.name} ({gguf.name}) on {device}", total=None)
+    emit("phase", name="loading", detail=f"{spec.name} ({gguf.name}) on {device}", total=None)
     base = load_base(gguf, device, base_cache(settings.cache_dir, base_sha))
     model = add_lora(base, cfg.rank, cfg.alpha, cfg.seed)
     if resumed:
