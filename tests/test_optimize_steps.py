@@ -63,7 +63,7 @@ def test_the_search_scores_its_candidates_on_dev_and_counts_its_own_calls(projec
     meter = scorer.models.meter
 
     baseline = score_baseline(plan, scorer)
-    assert baseline["n_items"] == 3 and meter.calls == len(fault.chat_requests()) >= 3
+    assert baseline.n_items == 3 and meter.calls == len(fault.chat_requests()) >= 3
     assert ("phase", "baseline") in seen and seen.count(("item", None)) == 3
 
     before = meter.calls
@@ -85,7 +85,7 @@ def test_the_search_scores_its_candidates_on_dev_and_counts_its_own_calls(projec
     # the rows' own
     decided, metrics = decide(plan, cfg, found)
     assert decided.calibration["kept"] is False and decided.decision is None and decided.adapter.bias == {}
-    assert metrics["n_items"] == 3
+    assert metrics.n_items == 3
     files = program_files(plan, found.program, decided.adapter)
     assert files.state["kind"] == "knn" and files.state["adapter"] == decided.adapter.to_dict()
     assert files.demos == f"per message: the {found.program.k} most similar of 9 training messages"

@@ -85,25 +85,23 @@ class _ProgressView:
         self.meter = None  # the last call's Meter
         self.trials = None  # the TrialRecorder, once a trial was scored
 
-    def __call__(self, kind: str, **kw) -> None:
+    def __call__(self, kind: str, *, name: str = "", total: int | None = None, baseline=None, message: str = "",
+                 meter=None, trials=None) -> None:
         if kind == "phase":
-            self.phase(kw["name"], kw.get("total"), kw.get("baseline"))
+            self.phase(name, total, baseline)
         elif kind == "item":
             self.progress.update(self.task, advance=1)
         elif kind == "warning":
-            warn(kw["message"])
+            warn(message)
         elif kind in ("call", "trial") and self.task is not None:
-            if kind == "call":
-                self.meter = kw["meter"]
-            else:
-                self.trials = kw["trials"]
+            self.meter, self.trials = meter or self.meter, trials or self.trials
             self.progress.update(self.task, info=_spend_info(self.meter, self.trials))
 
-    def phase(self, name: str, total: int | None, baseline: dict | None) -> None:
+    def phase(self, name: str, total: int | None, baseline) -> None:
         if self.task is not None:
             self.progress.remove_task(self.task)
-        if baseline:
-            console.print(f"zero-shot dev macro-F1: {fmt(baseline['macro_f1'])}")
+        if baseline:  # DevFigures of the starting program
+            console.print(f"zero-shot dev macro-F1: {fmt(baseline.macro_f1)}")
         head, _, settings_note = name.partition(": ")
         if settings_note and not self.progress.disable:
             self.progress.console.print(f"{head}: {plain(settings_note)}")  # whole, above the bar, kept

@@ -1,4 +1,9 @@
-"""`optimize`: compile a prompt with a DSPy optimizer and store it as a new artifact version."""
+"""`optimize`: compile a prompt with a DSPy optimizer and store it as a new artifact version.
+
+The door, `optimize`, runs named steps that can each be run alone (tests/test_optimize_steps.py):
+plan_optimize (options and data, before any model call) -> build_models -> score_baseline -> search (the
+strategy, solve/optimizers.py) -> decide (calibration and threshold on dev) -> program_files -> summarise ->
+save_optimized. It returns an `OptimizeResult` (ops/optimize_result.py)."""
 
 from __future__ import annotations
 
@@ -223,15 +228,15 @@ class DevScorer:
         return compute_metrics(rows, self.plan.labels), rows
 
 
-def score_baseline(plan: OptimizePlan, scorer: DevScorer) -> dict:
+def score_baseline(plan: OptimizePlan, scorer: DevScorer) -> DevFigures:
     """The starting program on dev (the zero-shot instructions, or the given ones), outside the budget."""
     meter = scorer.models.meter
     meter.enforcing = False  # scoring on dev is reporting, not search: outside the budget
-    baseline = compute_metrics(scorer.rows(make_program(plan.labels, plan.start_instructions), plan.adapter,
-                                           "baseline"), plan.labels)
+    baseline = DevFigures.from_metrics(compute_metrics(
+        scorer.rows(make_program(plan.labels, plan.start_instructions), plan.adapter, "baseline"), plan.labels))
     meter.enforcing = True
-    scorer.events.trial({"trial": 0, "score": baseline["accuracy"], "candidate": {"optimizer": "zero-shot"},
-                         "metrics": {"macro_f1": baseline["macro_f1"]}, "model": scorer.models.spec.name})
+    scorer.events.trial({"trial": 0, "score": baseline.accuracy, "candidate": {"optimizer": "zero-shot"},
+                         "metrics": {"macro_f1": baseline.macro_f1}, "model": scorer.models.spec.name})
     return baseline
 
 
@@ -273,14 +278,14 @@ def search(plan: OptimizePlan, cfg: OptimizeConfig, scorer: DevScorer) -> Search
     return SearchOutcome(program, ctx.adapter, rows, trials, ctx.candidates, seconds, calls)
 
 
-def decide(plan: OptimizePlan, cfg: OptimizeConfig, found: SearchOutcome) -> tuple[DevDecision, dict]:
+def decide(plan: OptimizePlan, cfg: OptimizeConfig, found: SearchOutcome) -> tuple[DevDecision, DevFigures]:
     """Step 4: the decision rule fitted on the result's dev rows, and the result's dev metrics under it.
     The decision's adapter is the one to store (its bias scaled to apply before a kNN prior)."""
     decided = decide_on_dev(found.rows, plan.labels, found.adapter, cfg.calibrate, plan.recall_target, cfg.seed)
     adapter = decided.adapter
     metrics = compute_metrics(redecide(found.rows, plan.labels, adapter.bias, adapter.decision), plan.labels)
     stored = bias_before_prior(adapter, getattr(found.program, "prior_weight", None))
-    return replace(decided, adapter=stored), metrics
+    return replace(decided, adapter=stored), DevFigures.from_metrics(metrics)
 
 
 @dataclass(frozen=True)
@@ -332,12 +337,11 @@ def optimize(settings: Settings, cfg: OptimizeConfig, on_event: Callable[..., No
         raise Interrupted("optimization interrupted: no artifact was written",
                           hint="re-run it; answers already computed come from the cache") from None
     wall = time.perf_counter() - started
-    events.trial({"trial": len(found.trials.trials) + 1, "score": result["accuracy"],
+    events.trial({"trial": len(found.trials.trials) + 1, "score": result.accuracy,
                   "candidate": {"optimizer": plan.optimizer, "params": plan.params},
-                  "metrics": {"macro_f1": result["macro_f1"]}, "duration_s": found.seconds, "model": models.spec.name})
+                  "metrics": {"macro_f1": result.macro_f1}, "duration_s": found.seconds, "model": models.spec.name})
     files = program_files(plan, found.program, decided.adapter)
-    summary = summarise(plan, cfg, models, found, decided, DevFigures.from_metrics(baseline),
-                        DevFigures.from_metrics(result), files.demos, wall)
+    summary = summarise(plan, cfg, models, found, decided, baseline, result, files.demos, wall)
     return save_optimized(settings, cfg, plan, models, summary, files, events)
 
 
