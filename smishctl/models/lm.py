@@ -168,10 +168,11 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         # A custom endpoint without api_key_env gets a placeholder: the openai client refuses to call
         # without a key, and the provider's default variable (e.g. OPENAI_API_KEY) must not leak to it.
         kwargs["api_key"] = "no-key"
-    if meter is None:
-        return dspy.LM(spec.litellm_model, engine="litellm", cache=cache, **kwargs)
-    from smishctl.models.meter import MeteredEngine
-
     client = {key: kwargs.pop(key) for key in CLIENT_OPTIONS if key in kwargs}
-    engine = MeteredEngine(EndpointEngine(**client), meter, price=lambda p, c, seconds: call_cost(spec, p, c, seconds))
-    return dspy.LM(spec.litellm_model, engine=engine, cache=cache, callbacks=[meter.callback()], **kwargs)
+    engine, callbacks = EndpointEngine(**client), []
+    if meter is not None:
+        from smishctl.models.meter import MeteredEngine
+
+        engine = MeteredEngine(engine, meter, price=lambda p, c, seconds: call_cost(spec, p, c, seconds))
+        callbacks.append(meter.callback())
+    return dspy.LM(spec.litellm_model, engine=engine, cache=cache, callbacks=callbacks, **kwargs)

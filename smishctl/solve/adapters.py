@@ -29,6 +29,7 @@ from dspy.utils.exceptions import AdapterParseError
 
 from smishctl.core.errors import ConfigError
 from smishctl.solve.label_chat import render_label_chat
+from smishctl.solve.lm_request import chat_request, logprob_content
 
 ADAPTERS = ("score", "chat", "json")
 DEFAULT_ADAPTER = "score"
@@ -283,23 +284,18 @@ class LabelAdapter(dspy.Adapter):
         labels = signature_labels(signature)
         if labels is None:
             return self.fallback(lm, lm_kwargs, signature, demos, inputs)
-        from dspy.clients._deprecation import adapter_message_call
-
         messages = self.format(signature, demos, inputs)
         endpoint = (getattr(lm, "model", ""), str(_get(_get(lm, "kwargs") or {}, "metadata") or {}))
         if self.config.name == "score" and endpoint not in _NO_LOGPROBS:
-            kwargs = {**lm_kwargs, "max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
             try:
-                with adapter_message_call(lm, messages):
-                    outputs = lm(messages=messages, **kwargs)
+                response = _call(lm, messages, lm_kwargs, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS)
             except Exception as exc:  # a provider that rejects the parameter (e.g. a reasoning model)
                 if "logprob" not in str(exc).lower():
                     raise
-                outputs = None
-            first = outputs[0] if outputs else None
-            logprobs = _get(first, "logprobs") if isinstance(first, dict) else None
+                response = None
+            logprobs = logprob_content(response) if response is not None else None
             if logprobs is not None:
-                scored = self._scored(lm, lm_kwargs, messages, endpoint, signature, labels, first, logprobs)
+                scored = self._scored(lm, lm_kwargs, messages, endpoint, signature, labels, response, logprobs)
                 if scored is not None:
                     return [scored]
                 # Labels share a first token and this endpoint cannot score what follows: generate instead.
@@ -307,18 +303,14 @@ class LabelAdapter(dspy.Adapter):
                 with _no_logprobs_lock:
                     _NO_LOGPROBS.add(endpoint)  # this provider ignores logprobs: generate a bare label instead
         longest = max(len(w) for w in self.words(labels).values())
-        kwargs = {**lm_kwargs, "max_tokens": max(8, longest // 2 + 4)}
-        kwargs.pop("logprobs", None)
-        kwargs.pop("top_logprobs", None)
-        with adapter_message_call(lm, messages):
-            outputs = lm(messages=messages, **kwargs)
-        text = _get(outputs[0], "text") if outputs and isinstance(outputs[0], dict) else (outputs or [None])[0]
-        if not text:
-            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature, lm_response=str(outputs)[:200],
-                                    message="the LM returned an empty answer")
-        return [{**self.parse(signature, text), "probs": None}]
+        response = _call(lm, messages, lm_kwargs, max_tokens=max(8, longest // 2 + 4), logprobs=None,
+                         top_logprobs=None)
+        if not response.text:
+            raise AdapterParseError(adapter_name="LabelAdapter", signature=signature,
+                                    lm_response=str([response.text])[:200], message="the LM returned an empty answer")
+        return [{**self.parse(signature, response.text), "probs": None}]
 
-    def _scored(self, lm, lm_kwargs, messages, endpoint, signature, labels, first, logprobs) -> dict | None:
+    def _scored(self, lm, lm_kwargs, messages, endpoint, signature, labels, response, logprobs) -> dict | None:
         """The label and its probabilities; None when labels share a first token and the endpoint does
         not continue a prefilled answer (the caller then generates the label)."""
         tokens = self._tokens(signature, logprobs)
@@ -334,7 +326,7 @@ class LabelAdapter(dspy.Adapter):
             return None
         if probs is None:
             raise AdapterParseError(adapter_name="LabelAdapter", signature=signature,
-                                    lm_response=str(_get(first, "text") or tokens[0][0])[:200],
+                                    lm_response=str(response.text or tokens[0][0])[:200],
                                     message="no likely token begins a label")
         return {"label": decide(probs, self.config.decision), "probs": probs}
 
@@ -350,18 +342,19 @@ class LabelAdapter(dspy.Adapter):
         """The scored tokens after an answer that begins with `prefix`: the answer is prefilled as the
         assistant turn, which llama.cpp (the embedded model) continues. An endpoint that answers afresh
         instead (its text is not the prefix plus the scored token) raises NoPrefill."""
-        from dspy.clients._deprecation import adapter_message_call
-
-        kwargs = {**lm_kwargs, "max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
         prefilled = [*messages, {"role": "assistant", "content": prefix}]
-        with adapter_message_call(lm, prefilled):
-            outputs = lm(messages=prefilled, **kwargs)
-        first = outputs[0] if outputs else None
-        logprobs = _get(first, "logprobs") if isinstance(first, dict) else None
+        response = _call(lm, prefilled, lm_kwargs, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS)
+        logprobs = logprob_content(response)
         if logprobs is None:
             raise NoPrefill()
         tokens = self._tokens(signature, logprobs)
         generated = "".join(str(_get(e, "token") or "") for e in _get(logprobs, "content"))
-        if str(_get(first, "text") or "").strip() != (prefix + generated).strip():
+        if str(response.text or "").strip() != (prefix + generated).strip():
             raise NoPrefill()
         return tokens
+
+
+def _call(lm, messages: list[dict], lm_kwargs: dict, **overrides):
+    """One call through DSPy's request/response interface (solve/lm_request.py): an lm15 Response."""
+    request, beside = chat_request(lm, messages, lm_kwargs, **overrides)
+    return lm(request, **beside)
