@@ -172,3 +172,55 @@ def test_screen_shows_probabilities_and_margin(settings):
     assert "gold smishing · predicted ham wrong" in shown and "(margin 0.15)" in shown
     assert [line for line in shown.splitlines() if len(line) > 80] == []
     assert "nearest training messages" in text
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (bin/test installs it)")
+def test_exit_line_names_the_run_by_its_short_reference_at_80_columns(project, run_id):
+    """The hint to resume is typed back: the run's short reference, never a long id cut mid-word."""
+    from test_terminal import COLS
+    from test_terminal import Terminal as Tty
+
+    from smishctl.store.runs import short_ref
+
+    ref = short_ref(project / "runs", run_id)
+    assert len(ref) < len(run_id)
+    term = Tty(project, dict(os.environ))
+    try:
+        term.tmux("send-keys", "-t", "t", "-l", f"smishctl review {run_id}")
+        term.tmux("send-keys", "-t", "t", "Enter")
+        deadline = time.monotonic() + 90
+        while "accept gold" not in term.tmux("capture-pane", "-p", "-t", "t") and time.monotonic() < deadline:
+            time.sleep(0.3)
+        screen = term.tmux("capture-pane", "-p", "-t", "t")
+        term.tmux("send-keys", "-t", "t", "q")
+        while "resume with" not in screen and time.monotonic() < deadline:
+            time.sleep(0.3)
+            screen = term.tmux("capture-pane", "-p", "-t", "t")
+    finally:
+        term.close()
+    lines = screen[screen.index("review of "):].split("\n\n")[0].splitlines()
+    assert all(len(line) <= COLS for line in lines), lines
+    assert " ".join(lines).endswith(f"resume with: smishctl review {ref}"), lines
+    assert run_id not in screen.replace("\n", "")
+
+
+def test_export_hint_and_a_run_outside_the_project(cli, project, run_id, settings, tmp_path):
+    from smishctl.ops.review import ReviewSession
+    from smishctl.store.runs import short_ref
+
+    ref = short_ref(project / "runs", run_id)
+    r = cli("review", run_id, "--export", "r.csv")
+    assert r.returncode == 0, r.stderr
+    assert f"then smishctl review {ref} --import r.csv" in " ".join(r.stderr.split())
+    session = ReviewSession(settings, run_id)
+    assert session.ref == ref
+    from rich.console import Console
+
+    from smishctl.cli.review_cmd import _show
+
+    screen = Console(record=True, width=80)
+    _show(screen, session, session.pending()[0], 1, 6, "")
+    assert screen.export_text().startswith(f"review {ref} · item 1/6\n")  # the screen's title line too
+    elsewhere = tmp_path / "downloaded" / run_id
+    shutil.copytree(project / "runs" / run_id, elsewhere)
+    assert ReviewSession(settings, str(elsewhere)).ref == str(elsewhere)  # by path: its folder

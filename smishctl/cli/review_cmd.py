@@ -53,7 +53,7 @@ def review(
         if export:
             n = session.export_csv(export)
             _report(as_json, {"exported": n, "file": str(export), **session.counts()},
-                    f"wrote {n} items to {export}: fill the decision column, then smishctl review {session.run.id} "
+                    f"wrote {n} items to {export}: fill the decision column, then smishctl review {session.ref} "
                     f"--import {export}")
             return
         if import_:
@@ -106,7 +106,7 @@ def _show(screen, session, item, position: int, total: int, message: str) -> Non
     screen.clear()
     # Short lines and a short panel title: an 80-column terminal cut the title before the
     # probabilities, so they go on the panel's first line.
-    screen.print(f"[bold]review[/bold] {session.run.id} · item {position}/{total}", soft_wrap=True)
+    screen.print(f"[bold]review[/bold] {session.ref} · item {position}/{total}")
     screen.print(f"{session.dataset} · wrong and least confident first")
     screen.print(_progress(session))
     verdict = "[red]wrong[/red]" if item.wrong else "[green]right[/green]"
@@ -181,5 +181,6 @@ def _interactive(session) -> None:
             continue
         pos += 1
     screen.clear()
-    console.print(f"review of {session.run.id}: {_progress(session)}; "
-                  f"{'done' if pos >= len(queue) else 'resume with: smishctl review ' + session.run.id}", soft_wrap=True)
+    # The short reference, and wrapped between words only: a long id cut mid-word could not be copied.
+    console.print(f"review of {session.ref}: {_progress(session)}; "
+                  f"{'done' if pos >= len(queue) else 'resume with: smishctl review ' + session.ref}")

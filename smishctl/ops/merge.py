@@ -11,7 +11,7 @@ from smishctl.core.errors import ConfigError
 from smishctl.core.identity import config_hash
 from smishctl.core.records import RunRecord
 from smishctl.score.metrics import run_metrics
-from smishctl.store.runs import PredictionWriter, Run, new_run_id, open_run, run_dir
+from smishctl.store.runs import PredictionWriter, Run, new_run_id, open_run, run_dir, short_ref
 
 # Fields that must agree between shards (everything that decides the predictions except the items).
 _SAME_IDENTITY = ("model", "endpoint", "prompt", "prompt_sha", "dataset", "temperature", "adapter")
@@ -31,7 +31,7 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     for run, rec, shard in zip(runs, records, shards, strict=True):
         if not rec.complete:
             raise ConfigError(f"shard run {run.id} is {rec.status}",
-                              hint=f"finish it first: smishctl evaluate --resume {run.id}")
+                              hint=f"finish it first: smishctl evaluate --resume {_ref(runs_dir, run)}")
         for key in _SAME_IDENTITY:
             if rec.identity.get(key) != first.identity.get(key):
                 raise ConfigError(f"run {run.id} differs from {runs[0].id} in {key}",
@@ -89,6 +89,14 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     record.metrics = run_metrics(rows, record)
     run.write(record)
     return run
+
+
+def _ref(runs_dir: Path, run: Run) -> str:
+    """The short reference of a run of the project (a hint fits the line, and is never cut mid-word);
+    its folder when it lies elsewhere."""
+    if run.dir.resolve().parent == runs_dir.resolve():
+        return short_ref(runs_dir, run.id)
+    return str(run.dir)
 
 
 def _shard(run: Run, rec: RunRecord) -> dict:
