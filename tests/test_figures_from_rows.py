@@ -21,7 +21,7 @@ from smishctl.ops.compare import CompareOptions, compare_runs, paired_stats
 from smishctl.ops.evaluate import EvalConfig, prepare
 from smishctl.ops.pairing import load_run
 from smishctl.ops.promote import PolicyError, promote
-from smishctl.score.metrics import compute_metrics, run_metrics
+from smishctl.score.metrics import compute_metrics
 from smishctl.solve.harden import sanitize_sms
 from smishctl.store.runs import Run
 
@@ -204,23 +204,7 @@ def test_promotion_bounds_errors_by_default(settings, art):
 def test_a_partly_cached_run_is_marked_and_wins_no_speed_star(settings, cli):
     cfg = EvalConfig(model="classic/tfidf-svm", dataset="sms-phishing", limit=20)
     called = record_run(settings, cfg, run_id="called", latency_ms=400.0)
-    partly = record_run(settings, cfg, run_id="partly", latency_ms=1.0)
-
-    def cache_nine(rows_path):
-        lines = rows_path.read_text().splitlines()
-        out = []
-        for k, line in enumerate(lines):
-            row = json.loads(line)
-            if k < 9:
-                row.update(cache_hit=True, usage={}, cost_usd=0.0)
-            out.append(json.dumps(row))
-        rows_path.write_text("\n".join(out) + "\n")
-
-    run = Run(settings.runs_dir / partly.id)
-    cache_nine(run.predictions_path)
-    rec = run.record()
-    rec.metrics = run_metrics(run.predictions(), rec)  # the record evaluate would have written
-    run.write(rec)
+    partly = record_run(settings, cfg, run_id="partly", latency_ms=1.0, cached=range(9))  # 9 answers from the cache
     cmp = compare_runs([load_run(settings.runs_dir, called.id), load_run(settings.runs_dir, partly.id)],
                        options=CompareOptions(gates=["p50_latency_ms<=50"]))
     assert [r["cached"] for r in cmp["runs"]] == [False, True]
