@@ -41,7 +41,8 @@ def _plain(markup: str) -> list[str]:
     return [line.rstrip() for line in Text.from_markup(markup).plain.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("command", ["evaluate", "optimize", "promote", "compare"])
+@pytest.mark.parametrize("command", ["evaluate", "optimize", "promote", "compare", "classify", "push", "review",
+                                     "finetune"])
 def test_help_fits_80_columns_with_nothing_cut(command):
     _assert_fits(_help(command))
 

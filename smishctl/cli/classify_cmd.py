@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 
 def classify(
-    texts: Annotated[list[str] | None, typer.Argument(help="The SMS messages to classify, one result each; '-' or nothing reads one message per line from stdin.", show_default=False)] = None,
+    texts: Annotated[list[str] | None, typer.Argument(metavar="MESSAGE", help="The SMS messages to classify, one result each; '-' or nothing reads one message per line from stdin.", show_default=False)] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Classify every line of this UTF-8 file.")] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="production, zero-shot, an artifact id or a path. Default: production, or zero-shot while nothing is in production. Classic models take no prompt.", show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Override the model the prompt was built for.")] = None,
