@@ -205,6 +205,9 @@ def test_exit_line_names_the_run_by_its_short_reference_at_80_columns(project, r
 
 
 def test_export_hint_and_a_run_outside_the_project(cli, project, run_id, settings, tmp_path):
+    from rich.console import Console
+
+    from smishctl.cli.review_cmd import _show
     from smishctl.ops.review import ReviewSession
     from smishctl.store.runs import short_ref
 
@@ -214,10 +217,6 @@ def test_export_hint_and_a_run_outside_the_project(cli, project, run_id, setting
     assert f"then smishctl review {ref} --import r.csv" in " ".join(r.stderr.split())
     session = ReviewSession(settings, run_id)
     assert session.ref == ref
-    from rich.console import Console
-
-    from smishctl.cli.review_cmd import _show
-
     screen = Console(record=True, width=80)
     _show(screen, session, session.pending()[0], 1, 6, "")
     assert screen.export_text().startswith(f"review {ref} · item 1/6\n")  # the screen's title line too
