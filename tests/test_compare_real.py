@@ -22,7 +22,7 @@ def real(tmp_path_factory):
         mp.setenv("SMISHCTL_HOME", str(root))
         mp.chdir(root)
         settings = load_settings(root)
-        record = evaluate(settings, EvalConfig(limit=6, balanced=True))
+        record = evaluate(settings, EvalConfig(limit=6, balanced=True)).to_dict()
         yield root, settings, record
 
 

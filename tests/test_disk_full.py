@@ -36,7 +36,7 @@ def test_a_full_disk_leaves_the_evaluation_interrupted_and_resumable(settings):
     assert json.loads(run.record_path.read_text())["status"] == "interrupted"
     assert len(run.predictions()) == 5
 
-    record = evaluate(settings, CFG, resume=run.id)
+    record = evaluate(settings, CFG, resume=run.id).to_dict()
     assert record["status"] == "complete" and len(run.predictions()) == 12
 
 

@@ -20,27 +20,28 @@ pytestmark = pytest.mark.model
 
 
 def test_evaluate_records_every_prediction_and_metrics(settings):
-    rec = evaluate(settings, EvalConfig(limit=4, balanced=True))
-    run = open_run(settings.runs_dir, rec["id"])
+    rec = evaluate(settings, EvalConfig(limit=4, balanced=True))  # the typed record, as run.json holds it
+    assert rec.to_dict() == open_run(settings.runs_dir, rec.id).read()
+    run = open_run(settings.runs_dir, rec.id)
     rows = run.predictions()
-    assert rec["status"] == "complete" and len(rows) == 4
+    assert rec.status == "complete" and len(rows) == 4
     assert {r["status"] for r in rows} <= {"ok", "invalid", "error"}
     assert all(r["status"] == "ok" and r["pred"] in ("ham", "spam", "smishing") for r in rows)
-    m = rec["metrics"]
+    m = rec.metrics
     assert m["n_items"] == 4 and m["n_errors"] == 0
     assert 0.0 <= m["macro_f1"] <= 1.0 and set(m["per_class"]) == {"ham", "spam", "smishing"}
     assert sum(map(sum, m["confusion"]["matrix"])) == 4
     assert m["tokens"]["prompt"] > 100 and m["tokens"]["completion"] > 0
     assert m["latency_ms"]["p95"] >= m["latency_ms"]["p50"] > 0
     assert m["cost_usd"] > 0  # local compute time at the configured hourly rate
-    assert rec["dataset"]["split_hash"] and rec["dataset"]["items_hash"]
-    assert rec["versions"]["dspy"] == "3.4.1" and rec["model"]["litellm_model"] == "local/qwen2.5-coder-0.5b"
+    assert rec.split_hash and rec.items_hash
+    assert rec.versions["dspy"] == "3.4.1" and rec.model["litellm_model"] == "local/qwen2.5-coder-0.5b"
 
     # The same configuration again is answered from DSPy's cache, with the same predictions.
     again = evaluate(settings, EvalConfig(limit=4, balanced=True))
-    assert again["config_hash"] == rec["config_hash"]
-    assert again["metrics"]["cache_hits"] == 4 and again["metrics"]["cost_usd"] == 0
-    preds = [r["pred"] for r in open_run(settings.runs_dir, again["id"]).predictions()]
+    assert again.config_hash == rec.config_hash
+    assert again.metrics["cache_hits"] == 4 and again.metrics["cost_usd"] == 0
+    preds = [r["pred"] for r in open_run(settings.runs_dir, again.id).predictions()]
     assert preds == [r["pred"] for r in rows]
 
 

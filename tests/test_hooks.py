@@ -97,7 +97,7 @@ def test_default_hooks_follow_the_langfuse_configuration(settings, monkeypatch):
 def test_a_failing_hook_does_not_fail_evaluate(settings):
     warnings: list[str] = []
     record = evaluate(settings, EvalConfig(model="classic/tfidf-svm", limit=6, balanced=True), hooks=Broken(),
-                      on_warning=warnings.append)
+                      on_warning=warnings.append).to_dict()
     assert record["status"] == "complete" and record["metrics"]["n_items"] == 6
     stored = json.loads((settings.runs_dir / record["id"] / "run.json").read_text())
     assert stored["status"] == "complete" and "broken" not in stored and "broken" not in record

@@ -137,8 +137,8 @@ def test_fraud_evidence_keeps_a_message_from_ham_through_evaluate(fake_model, fa
             {"text": "See you at the station at 6", "label": "ham"}]
     data = _jsonl(tmp_path / "fraud.jsonl", rows)
     cfg = {"model": "fake", "dataset": data, "evaluation_only": True, "cache": False, "num_retries": 0}
-    off = evaluate(settings, EvalConfig(**cfg, guard=False))
-    on = evaluate(settings, EvalConfig(**cfg))
+    off = evaluate(settings, EvalConfig(**cfg, guard=False)).to_dict()
+    on = evaluate(settings, EvalConfig(**cfg)).to_dict()
     assert off["identity"].get("guard") is False and off["config_hash"] != on["config_hash"]
 
     def preds(rec):
@@ -184,7 +184,7 @@ def test_b13_override_lines_in_other_forms_do_not_turn_smishing_into_ham(setting
 
     rows = [r for r in map(json.loads, B13.read_text(encoding="utf-8").splitlines()) if r["attack"] != "none"]
     assert len(rows) == 6
-    rec = evaluate(settings, EvalConfig(dataset=_jsonl(tmp_path / "b13.jsonl", rows), evaluation_only=True))
+    rec = evaluate(settings, EvalConfig(dataset=_jsonl(tmp_path / "b13.jsonl", rows), evaluation_only=True)).to_dict()
     path = settings.runs_dir / rec["id"] / "predictions.jsonl"
     out = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(out) == 6 and all(r["status"] == "ok" for r in out)

@@ -46,7 +46,7 @@ def test_labeled_artifact_round_trip_and_reproducible(settings):
     assert rendered["messages"][-1]["content"] == "{{sms}}"
     # Evaluating the stored artifact on the same dev items reproduces the in-memory scores.
     rec = evaluate(settings, EvalConfig(prompt=art.id, split="dev", limit=3, balanced=True))
-    assert rec["metrics"]["accuracy"] == m["dev_metrics"]["optimized"]["accuracy"]
+    assert rec.metrics["accuracy"] == m["dev_metrics"]["optimized"]["accuracy"]
     # Same seed and inputs: the same program; the version number moves on.
     s2 = optimize(settings, _tiny(optimizer="labeled", params={"k": "3"}))
     assert s2.artifact.endswith("/v0002") and s2.manifest.parent == s1.artifact
@@ -201,7 +201,7 @@ def test_knn_round_trip_and_the_svm_prior_search(settings):
                                     program.labels).predict.signature.instructions == "Label it."
     assert art.manifest["instructions_changed"] is False
     rec = evaluate(settings, EvalConfig(prompt=art.id, split="dev", limit=3, balanced=True))
-    assert rec["metrics"]["accuracy"] == art.manifest["dev_metrics"]["optimized"]["accuracy"]
+    assert rec.metrics["accuracy"] == art.manifest["dev_metrics"]["optimized"]["accuracy"]
     # The prior search:
     cands = art.manifest["search"]["candidates"]
     assert [c["settings"]["prior"] for c in cands] == [None, 0.5]

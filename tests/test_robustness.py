@@ -101,7 +101,7 @@ def test_hardening_changes_what_the_endpoint_sees(fake_model, fault, settings):
 def test_embedded_model_smoke_on_the_robustness_set(settings):
     from smishctl.ops.evaluate import EvalConfig, evaluate
 
-    record = evaluate(settings, EvalConfig(dataset="robustness", limit=3, balanced=False))
+    record = evaluate(settings, EvalConfig(dataset="robustness", limit=3, balanced=False)).to_dict()
     m = record["metrics"]
     assert m["n_items"] == 3 and m["n_errors"] == 0
     assert "attack_success_rate" in m
@@ -171,8 +171,8 @@ def test_guard_on_the_robustness_set_turns_only_attacks(fake_model, fault, setti
     from smishctl.ops.evaluate import EvalConfig, evaluate
 
     cfg = {"model": "fake", "dataset": "robustness", "cache": False, "num_retries": 0}
-    off = evaluate(settings, EvalConfig(**cfg, guard=False))
-    on = evaluate(settings, EvalConfig(**cfg))
+    off = evaluate(settings, EvalConfig(**cfg, guard=False)).to_dict()
+    on = evaluate(settings, EvalConfig(**cfg)).to_dict()
     assert off["identity"].get("guard") is False and "guard" not in on["identity"]
 
     def rows(rec):

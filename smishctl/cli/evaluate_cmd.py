@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from smishctl.cli.common import (
     warn_unused_feedback,
 )
 from smishctl.cli.completion import complete_prompt, complete_run
+
+if TYPE_CHECKING:
+    from smishctl.core.records import RunRecord
 
 EPILOG = """[bold]Examples[/bold]
   smishctl evaluate --limit 50             the local model, 50 test items
@@ -74,68 +77,78 @@ def evaluate(
     """Evaluate a prompt on a dataset split; every prediction is written to runs/<run-id>/."""
     with handled(debug):
         s = settings()
-        if model:  # before the model stack is imported: a mistyped name fails in a moment
-            from smishctl.models.registry import check_model_name
-
-            check_model_name(model, s)
+        _check_names(s, model, dataset, robustness=robustness, shard=shard)
         from smishctl.ops.evaluate import EvalConfig
 
-        data_options = split_policy_options(split_policy)
-        if text_column:
-            data_options["text_column"] = text_column
-        if label_column:
-            data_options["label_column"] = label_column
-        if labels:
-            data_options["labels"] = tuple(x.strip().lower() for x in labels.split(",") if x.strip())
-        if encoding != "utf-8":
-            data_options["encoding"] = encoding
-        if label_map:
-            from smishctl.data.label_map import parse_label_map
-
-            data_options["label_map"] = parse_label_map(label_map)
+        data_options = _data_options(split_policy, text_column, label_column, labels, encoding, label_map)
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
                          balanced=balanced, threads=threads, timeout=timeout, num_retries=retries,
                          max_errors=max_errors, cache=not no_cache, data_options=data_options,
                          shard=shard, harden=not no_harden, guard=not no_guard, adapter=adapter, evaluation_only=evaluation_only,
                          train_dataset=train_dataset, with_feedback=with_feedback)
         if robustness:
-            if dataset not in (None, "robustness"):
-                from smishctl.core.errors import ConfigError
-
-                raise ConfigError("--robustness evaluates the robustness set: do not also pass --dataset")
             cfg.dataset, cfg.split = "robustness", "test"
-        if shard:
-            from smishctl.data.shards import parse_shard
-
-            parse_shard(shard)
+        golden_sets = []
         if must_pass:
             from smishctl.data.golden import load_golden
 
             golden_sets = [load_golden(s, ref) for ref in must_pass]  # bad names fail before any call
         record = _run_with_progress(s, cfg, resume, langfuse=not no_langfuse)
-        from smishctl.core.records import RunRecord
-
-        warn_unused_feedback((RunRecord.of(record).train_dataset or {}).get("feedback"))
+        warn_unused_feedback((record.train_dataset or {}).get("feedback"))
         _print_langfuse(record)
         results = []
-        if must_pass:
+        if golden_sets:
             from smishctl.ops.must_pass import check_record
 
             results = [check_record(s, record, g, on_start=_announce) for g in golden_sets]
-            record["must_pass"] = results
         if as_json:
-            print_json(record)
+            print_json({**record.to_dict(), "must_pass": results} if must_pass else record.to_dict())
         else:
             _print_summary(s, record, results, full=full)
 
 
-def _print_summary(s, record: dict, results: list[dict], *, full: bool) -> None:
+def _check_names(s, model: str | None, dataset: str | None, *, robustness: bool, shard: str | None) -> None:
+    """Refuse a mistyped model, --robustness beside --dataset and a malformed --shard before the model
+    stack is imported: such mistakes fail in a moment."""
+    if model:
+        from smishctl.models.registry import check_model_name
+
+        check_model_name(model, s)
+    if robustness and dataset not in (None, "robustness"):
+        from smishctl.core.errors import ConfigError
+
+        raise ConfigError("--robustness evaluates the robustness set: do not also pass --dataset")
+    if shard:
+        from smishctl.data.shards import parse_shard
+
+        parse_shard(shard)
+
+
+def _data_options(split_policy, text_column, label_column, labels, encoding, label_map) -> dict:
+    """How a data file is read (smishctl.data.prepare.load_dataset_splits's options)."""
+    data_options = split_policy_options(split_policy)
+    if text_column:
+        data_options["text_column"] = text_column
+    if label_column:
+        data_options["label_column"] = label_column
+    if labels:
+        data_options["labels"] = tuple(x.strip().lower() for x in labels.split(",") if x.strip())
+    if encoding != "utf-8":
+        data_options["encoding"] = encoding
+    if label_map:
+        from smishctl.data.label_map import parse_label_map
+
+        data_options["label_map"] = parse_label_map(label_map)
+    return data_options
+
+
+def _print_summary(s, record: RunRecord, results: list[dict], *, full: bool) -> None:
     """The headline first, so that it stays on a 24-line screen; the tables only with --full."""
     from smishctl.cli.render import confusion_table, headline, macro_f1_interval, metrics_table
     from smishctl.store.runs import list_runs, open_run, short_refs
 
-    ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record["id"], record["id"])
-    for line in headline(record, ref, macro_f1_interval(open_run(s.runs_dir, record["id"]))):
+    ref = short_refs([r.id for r in list_runs(s.runs_dir)]).get(record.id, record.id)
+    for line in headline(record, ref, macro_f1_interval(open_run(s.runs_dir, record.id))):
         out.print(line)
     if full:
         out.print(metrics_table(record))
@@ -153,10 +166,10 @@ def _announce(plan) -> None:
                   f"{len(plan.items)} messages of {plan.record.dataset_name} (run {plan.run.id})")
 
 
-def _print_langfuse(record: dict) -> None:
+def _print_langfuse(record: RunRecord) -> None:
     """What became of the run in Langfuse: its experiment link, or one warning line."""
-    status = record.get("langfuse") or {}
-    run_id = record["id"]
+    status = record.langfuse
+    run_id = record.id
     if status.get("status") == "pending":
         console.print(f"[yellow]warning:[/yellow] Langfuse did not take run {run_id} ({plain(status.get('error'))}); "
                       f"kept locally, send it later with: smishctl push {run_id}", soft_wrap=True)

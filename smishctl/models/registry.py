@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
+import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,12 +96,44 @@ def weights_fingerprint(path: Path) -> str:
 
 def _litellm_prices(model: str) -> tuple[float | None, float | None]:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
+    cost = _bundled_cost_map()
+    if cost is None:
+        import litellm
 
-    info = litellm.model_cost.get(model) or litellm.model_cost.get(model.split("/", 1)[-1])
+        cost = litellm.model_cost
+    info = cost.get(model) or cost.get(model.split("/", 1)[-1])
     if not info:
         return None, None
     return info.get("input_cost_per_token"), info.get("output_cost_per_token")
+
+
+def _bundled_cost_map() -> dict | None:
+    """litellm's price map as `import litellm` loads it offline (LITELLM_LOCAL_MODEL_COST_MAP: its bundled
+    file, with each entry's `aliases` added as names of their own), read without importing litellm
+    (seconds), so that a command that only needs a model's identity (promote, compare) does not pay for
+    it. None where litellm itself must answer: it is already imported (and may hold prices registered
+    at run time), the map is not the bundled one, or the file is not found."""
+    if "litellm" in sys.modules or os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "").lower() != "true":
+        return None
+    return _read_bundled_cost_map()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_bundled_cost_map() -> dict | None:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        raw = json.loads((Path(spec.origin).parent / "model_prices_and_context_window_backup.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    raw.pop("fallback_generalizations", None)  # rules, not a model (litellm removes it too)
+    out = dict(raw)
+    for info in raw.values():
+        aliases = info.get("aliases") if isinstance(info, dict) else None
+        for alias in aliases if isinstance(aliases, list) else ():
+            out.setdefault(alias, info)  # an alias never replaces a model of that name (as in litellm)
+    return out
 
 
 def check_model_name(name: str | None, settings: Settings, *, _seen: tuple[str, ...] = ()) -> str:

@@ -7,10 +7,11 @@ from smishctl.core.errors import ConfigError
 from smishctl.data.evaluation_only import is_evaluation_only
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.models.registry import CLASSIC_PREFIX
-from smishctl.ops.evaluate import EvalConfig, find_or_evaluate
-from smishctl.ops.pairing import RunData, load_run
+from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.pairing import RunData
 from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
+from smishctl.ops.run_source import RunSource
 from smishctl.store.artifacts import resolve_artifact
 from smishctl.store.production import read_current
 
@@ -26,8 +27,11 @@ def split_list(text: str | None) -> list[str]:
 def runs_from_models(settings: Settings, models: list[str], prompts: list[str], *, dataset: str | None = None,
                      split: str = "test", limit: int | None = None, balanced: bool = False, threads: int = 1,
                      include_classic: bool = True, data_options: dict | None = None, on_start=None, on_item=None,
-                     on_reuse=None, evaluation_only: bool = False, train_dataset: str | None = None) -> list[RunData]:
-    """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baselines."""
+                     on_reuse=None, evaluation_only: bool = False, train_dataset: str | None = None,
+                     source: RunSource | None = None) -> list[RunData]:
+    """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baselines.
+    `source`: the command's run source (smishctl.ops.run_source), so that each dataset is loaded once."""
+    source = source or RunSource(settings)
 
     combos: list[tuple[str, str]] = []
     for m in models:
@@ -46,10 +50,11 @@ def runs_from_models(settings: Settings, models: list[str], prompts: list[str], 
         cfg = EvalConfig(model=model, prompt=prompt, dataset=dataset, split=split, limit=limit,
                          balanced=balanced, threads=threads, data_options=dict(data_options or {}),
                          evaluation_only=evaluation_only, train_dataset=train_dataset if classic else None)
-        record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
-        if reused and on_reuse:
-            on_reuse(record)
-        rd = load_run(settings.runs_dir, record["id"])
+        got = source.obtain(cfg, on_start=on_start, on_item=on_item)
+        assert got.record is not None  # obtain evaluates unless asked for a dry run
+        if got.reused and on_reuse:
+            on_reuse(got.record.to_dict())
+        rd = source.run_data(got.record.id)
         if auto_classic and model in CLASSIC_BASELINES:
             rd.role = "reference"
         out.append(rd)
@@ -70,7 +75,7 @@ def _optimized_on(settings: Settings, prompts: list[str]) -> str | None:
 
 
 def production_run(settings: Settings, like: RunData | None, *, on_start=None, on_item=None,
-                   on_reuse=None) -> RunData:
+                   on_reuse=None, source: RunSource | None = None) -> RunData:
     """The production prompt's run on the same items as `like` (evaluated if there is none yet)."""
 
     current = read_current(settings)
@@ -78,7 +83,7 @@ def production_run(settings: Settings, like: RunData | None, *, on_start=None, o
         raise ConfigError("--baseline production: nothing is in production yet", hint="promote an artifact first")
     served_system(settings, current)  # production is what was promoted: a moved alias is not its baseline
     rd = production_baseline(settings, current, like.record if like is not None else None,
-                             on_start=on_start, on_item=on_item, on_reuse=on_reuse)
+                             on_start=on_start, on_item=on_item, on_reuse=on_reuse, source=source)
     if rd is None:
         raise ConfigError("--baseline production: the production run is missing",
                           hint="pass a run to compare against, or re-promote")

@@ -14,8 +14,9 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
 from smishctl.core.identity import config_hash
 from smishctl.core.records import RunRecord, Solver
+from smishctl.data import prepare as data_prepare
 from smishctl.data.feedback import training_feedback
-from smishctl.data.prepare import SplitOptions, content_hash, load_dataset_splits, sample
+from smishctl.data.prepare import PreparedDataset, SplitOptions, content_hash, sample
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.data.shards import select
 from smishctl.models.lm import build_lm
@@ -28,7 +29,7 @@ from smishctl.solve.classic import build_classic_solver
 from smishctl.solve.loop import solve_items
 from smishctl.store.artifacts import artifact_labels, resolve_artifact
 from smishctl.store.programs import load_adapter_config, load_program
-from smishctl.store.runs import LOCK_FILE, PredictionWriter, Run, find_run, new_run_id, open_run, run_dir
+from smishctl.store.runs import LOCK_FILE, PredictionWriter, Run, new_run_id, open_run, run_dir, short_ref
 from smishctl.store.serving import model_for, serving_identity
 from smishctl.util.fs import file_lock
 
@@ -100,7 +101,15 @@ class EvalPlan:
         return self._solver
 
 
-def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -> EvalPlan:
+DatasetLoader = Callable[..., PreparedDataset]
+
+
+def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None,
+            load: DatasetLoader | None = None) -> EvalPlan:
+    """The plan of an evaluation (`resume`: of an unfinished run). `load` reads the dataset, with the
+    arguments of smishctl.data.prepare.load_dataset_splits: a command that prepares several
+    evaluations passes one that keeps what it read (smishctl.ops.run_source)."""
+    load = load or data_prepare.load_dataset_splits  # looked up per call: a test can count the loads
     if resume:
         run = open_run(settings.runs_dir, resume, for_writing=True)
         record = run.record()
@@ -111,8 +120,8 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         check_model_name(cfg.model, settings)
     opts = cfg.data_options or {}
     split_opts = SplitOptions(**opts.get("split", {})) if opts.get("split") else SplitOptions()
-    ds = load_dataset_splits(cfg.dataset, settings, options=split_opts, evaluation_only=cfg.evaluation_only,
-                             **{k: v for k, v in opts.items() if k != "split"})
+    ds = load(cfg.dataset, settings, options=split_opts, evaluation_only=cfg.evaluation_only,
+              **{k: v for k, v in opts.items() if k != "split"})
     items = sample(ds.split(cfg.split), cfg.limit, balanced=cfg.balanced, seed=split_opts.seed)
     indices = shard_info = None
     if cfg.shard:
@@ -126,7 +135,7 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None) -
         raise ConfigError("--with-feedback trains classic/* models only",
                           hint="for a prompt, optimize --with-feedback, then evaluate that version")
     if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
-        train_ds = classic_training_dataset(settings, cfg, ds)
+        train_ds = classic_training_dataset(settings, cfg, ds, load)
         if cfg.with_feedback:  # reports join the train split, never its dev/test (as optimize does)
             feedback, feedback_info = training_feedback(settings, train_ds)
         refuse_scoring_training_items(spec.name, train_ds, ds, cfg.split, items, extra_train=feedback)
@@ -196,7 +205,7 @@ def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
     return tuple(lab for lab in model_labels if lab in present)
 
 
-def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds):
+def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds, load: DatasetLoader | None = None):
     """Where a classic/* model trains: `cfg.train_dataset` when named; for an evaluation-only
     dataset (no train split) the default dataset; otherwise the evaluated dataset itself (its train split)."""
 
@@ -206,14 +215,14 @@ def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds):
         name = DEFAULT_DATASET
     else:
         return ds
-    train_ds = load_dataset_splits(name, settings)
+    train_ds = (load or data_prepare.load_dataset_splits)(name, settings)
     if train_ds.provenance.get("evaluation_only"):
         raise ConfigError(f"training dataset {name!r} is evaluation-only", hint="name a dataset with a train split")
     return train_ds
 
 
 def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
-            on_item: Callable[[dict], None] | None = None, first_calls: int = 20) -> dict:
+            on_item: Callable[[dict], None] | None = None, first_calls: int = 20) -> RunRecord:
     """Evaluate the items not yet recorded, appending each result as it arrives.
 
     Ctrl-C marks the run interrupted (resume later). Hopeless runs stop early and are left aborted
@@ -273,7 +282,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
             writer.close()
             add_wall_time()
             abort(run.predictions(slim=True))
-            resume = f"smishctl evaluate --resume {run.id}"
+            resume = resume_command(run)
             exc.hint = f"{exc.hint}, then: {resume}" if exc.hint else f"then: {resume}"
             raise
         except KeyboardInterrupt:
@@ -283,7 +292,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
             record.metrics = run_metrics(run.predictions(), record)
             run.write(record)
             raise Interrupted(f"interrupted: {seen} of {len(plan.items)} items recorded in run {run.id}",
-                              hint=f"finish it with: smishctl evaluate --resume {run.id}") from None
+                              hint=f"finish it with: {resume_command(run)}") from None
         except OSError as exc:
             if exc.errno not in DISK_FULL:
                 raise
@@ -293,7 +302,7 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         record.metrics = run_metrics(rows, record)
         add_wall_time()
         last = next((r["error"] for r in reversed(rows) if r["error"]), "?")
-        resume_hint = f"check the model endpoint, then: smishctl evaluate --resume {run.id}"
+        resume_hint = f"check the model endpoint, then: {resume_command(run)}"
         if over_budget():
             abort(rows)
             why = f"error budget: the first {tried} calls all failed" if all_failing() else "error budget"
@@ -310,10 +319,16 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         record.status = "complete"
         record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         run.write(record)
-        return record.to_dict()
+        return record
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def resume_command(run: Run) -> str:
+    """The command that finishes `run`, naming it by its short reference (what `runs list` shows), so
+    that a hint on an 80-column terminal never cuts a long run id mid-word."""
+    return f"smishctl evaluate --resume {short_ref(run.dir.parent, run.id)}"
 
 
 def _stopped_by_full_disk(run: Run, record: RunRecord, writer: PredictionWriter, exc: OSError, seen: int,
@@ -329,30 +344,21 @@ def _stopped_by_full_disk(run: Run, record: RunRecord, writer: PredictionWriter,
         run.write(record)
     return SmishError(f"the disk is full ({exc.strerror}, writing {exc.filename or run.dir}): {seen} of {total} "
                       f"items recorded in run {run.id}",
-                      hint=f"free some space, then finish it with: smishctl evaluate --resume {run.id}", exit_code=3)
+                      hint=f"free some space, then finish it with: {resume_command(run)}", exit_code=3)
 
 
 def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
-             on_item=None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> dict:
+             on_item=None, hooks: RunHooks | None = None, on_warning: Warn | None = None,
+             load: DatasetLoader | None = None) -> RunRecord:
     """Evaluate (or finish, with `resume`) a run; the hooks (default: smishctl.ops.hooks.default_hooks)
-    hear of it once it is complete, and what they return is added to the record."""
-    plan = prepare(settings, cfg, resume=resume)
+    hear of it once it is complete, and what they return is added to the record (its `extra`, so that
+    `to_dict()` ends with it, as run.json does)."""
+    plan = prepare(settings, cfg, resume=resume, load=load)
     plan.solver  # noqa: B018 - built before anything is written: a bad program or model fails with nothing on disk
     if on_start:
         on_start(plan)
     record = execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item)
     hooks = default_hooks(settings) if hooks is None else hooks
-    notify(hooks, "run_finished", record, into=record, on_warning=on_warning)
+    notify(hooks, "run_finished", record, into=record.extra, on_warning=on_warning)
     return record
 
-
-def find_or_evaluate(settings: Settings, cfg: EvalConfig, *, on_start=None, on_item=None) -> tuple[dict, bool]:
-    """(run record, reused?)."""
-    plan = prepare(settings, cfg)
-    found = find_run(settings.runs_dir, plan.record.config_hash)
-    if found is not None:
-        return found.read(), True
-    plan.solver  # noqa: B018 - built before anything is written
-    if on_start:
-        on_start(plan)
-    return execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item), False

@@ -7,21 +7,21 @@ from pathlib import Path
 from smishctl.core.config import Settings
 from smishctl.core.errors import SmishError
 from smishctl.core.records import RunRecord
-from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
-from smishctl.ops.pairing import RunData, load_run
+from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.pairing import RunData
+from smishctl.ops.run_source import RunSource
 from smishctl.store.production import verify_release
-from smishctl.store.runs import find_run
 from smishctl.store.serving import production_serving
 
 
-def _recorded_run(settings: Settings, current: dict) -> RunData | None:
+def _recorded_run(source: RunSource, current: dict) -> RunData | None:
     """The evaluation the release was promoted on, when it is still there, readable, and a run of what
     production serves now (an alias moved to another endpoint makes it evidence about another system)."""
     if not current.get("run"):
         return None
     try:
-        data = load_run(settings.runs_dir, current["run"])
-        _spec, _adapter, serving = production_serving(verify_release(Path(current["dir"])), settings)
+        data = source.run_data(current["run"])
+        _spec, _adapter, serving = production_serving(verify_release(Path(current["dir"])), source.settings)
         return data if data.record.serving == serving else None
     except (SmishError, OSError, ValueError):  # an inconsistent record too: it measured nothing known
         return None
@@ -35,25 +35,24 @@ def production_config(current: dict, like: dict | RunRecord) -> EvalConfig:
                       data_options=c.get("data_options") or {})
 
 
-def production_baseline(settings: Settings, current: dict, like: dict | None, *, dry_run: bool = False,
-                        on_start=None, on_item=None, on_reuse=None) -> RunData | None:
+def production_baseline(settings: Settings, current: dict, like: dict | RunRecord | None, *, dry_run: bool = False,
+                        on_start=None, on_item=None, on_reuse=None, source: RunSource | None = None) -> RunData | None:
     """Production's run on the items of run record `like`.
 
     `current` is the production release (smishctl.store.production.read_current). Its recorded run when
     that covers the same items (any recorded run when `like` is None); else production evaluated with
     `like`'s configuration, an identical earlier run reused. None when `like` is None and no run is
-    recorded, or in a dry run that would have to evaluate."""
-    recorded = _recorded_run(settings, current)
+    recorded, or in a dry run that would have to evaluate. `source`: the command's run source."""
+    source = source or RunSource(settings)
+    recorded = _recorded_run(source, current)
     if recorded is not None and (like is None or
                                  recorded.record.items_hash == RunRecord.of(like).items_hash):
         return recorded
     if like is None:
         return None
-    cfg = production_config(current, like)
-    if dry_run:
-        found = find_run(settings.runs_dir, prepare(settings, cfg).record.config_hash)
-        return load_run(settings.runs_dir, found.id) if found else None
-    record, reused = find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)
-    if reused and on_reuse:
-        on_reuse(record)
-    return load_run(settings.runs_dir, record["id"])
+    got = source.obtain(production_config(current, like), dry_run=dry_run, on_start=on_start, on_item=on_item)
+    if got.record is None:
+        return None
+    if got.reused and on_reuse:
+        on_reuse(got.record.to_dict())
+    return source.run_data(got.record.id)

@@ -19,17 +19,18 @@ from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.core.identity import ServingIdentity
 from smishctl.core.records import RunRecord
-from smishctl.ops.evaluate import EvalConfig, find_or_evaluate, prepare
+from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
-from smishctl.ops.pairing import RunData, load_run
+from smishctl.ops.pairing import RunData
 from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.ops.promotion_policy import Policy, check_policy, read_policy
+from smishctl.ops.run_source import RunSource
 from smishctl.score.evidence import REFUSED_HINT, record_mismatches, verified_metrics
 from smishctl.store import production as release_store
 from smishctl.store.artifacts import Artifact, resolve_artifact, verify_artifact
 from smishctl.store.production import read_current, read_history, verify_release
-from smishctl.store.runs import find_run, list_runs, open_run
+from smishctl.store.runs import open_run
 from smishctl.store.serving import production_serving
 
 TEST_SPLIT = "test"
@@ -106,29 +107,25 @@ class Evidence:
                               "and adapter, hardened and guarded, on the whole test split)")
 
 
-def production_evidence(settings: Settings, art: Artifact, pol: Policy) -> Evidence:
+def production_evidence(source: RunSource, art: Artifact, pol: Policy) -> Evidence:
     """What promote accepts for `art` (smishctl.store.serving.production_serving: the one function that
     says what production serves). Loads the test split; builds no model."""
-    _spec, _adapter, serving = production_serving(art, settings)
-    full = RunRecord.of(prepare(settings, _eval_config(art, None, False)).record)
+    _spec, _adapter, serving = production_serving(art, source.settings)
+    full = source.prepare(_eval_config(art, None, False)).record
     return Evidence(artifact=art, serving=serving, dataset=full.dataset_name, split_hash=full.split_hash,
                     items_hash=full.items_hash, n_items=full.n_items, min_items=pol.min_items)
 
 
-def find_evaluation(settings: Settings, evidence: Evidence) -> dict | None:
+def find_evaluation(source: RunSource, evidence: Evidence) -> RunRecord | None:
     """The largest (then newest) complete run that is `evidence` for its artifact."""
 
     best = None
-    for run in list_runs(settings.runs_dir):
-        try:
-            rec = run.record()
-        except (SmishError, OSError, ValueError):
-            continue
+    for _run, rec in source.records():
         if evidence.problems(rec):
             continue
         if best is None or rec.n_items >= best.n_items:
             best = rec
-    return best.to_dict() if best else None
+    return best
 
 
 def _eval_config(art: Artifact, limit: int | None, balanced: bool, model: str | None = None, prompt: str | None = None):
@@ -138,13 +135,13 @@ def _eval_config(art: Artifact, limit: int | None, balanced: bool, model: str | 
                       split=TEST_SPLIT, limit=limit, balanced=balanced)
 
 
-def candidate_evaluation(settings: Settings, evidence: Evidence, *, run: str | None, limit: int | None,
-                         balanced: bool, dry_run: bool, on_start=None) -> tuple[dict | None, str]:
+def candidate_evaluation(source: RunSource, evidence: Evidence, *, run: str | None, limit: int | None,
+                         balanced: bool, dry_run: bool, on_start=None) -> tuple[RunRecord | None, str]:
     """(run record or None in a dry run that would evaluate, how it was obtained)."""
 
     art = evidence.artifact
     if run:
-        record = open_run(settings.runs_dir, run).read()
+        record = open_run(source.settings.runs_dir, run).record()
         evidence.check(record)
         return record, "given"
     if limit is not None and (evidence.min_items is None or limit < evidence.min_items):
@@ -152,17 +149,15 @@ def candidate_evaluation(settings: Settings, evidence: Evidence, *, run: str | N
                           f"({evidence.min_items or f'the whole test split, {evidence.n_items}'})",
                           hint="drop --limit, or accept smaller evaluations with [promotion] min_items in smishctl.toml")
     if limit is None:
-        found = find_evaluation(settings, evidence)
+        found = find_evaluation(source, evidence)
         if found:
             return found, "existing"
-    cfg = _eval_config(art, limit, balanced)
-    if dry_run:
-        found = find_run(settings.runs_dir, prepare(settings, cfg).record.config_hash)
-        return (found.read(), "existing") if found else (None, "would evaluate")
-
-    record, reused = find_or_evaluate(settings, cfg, on_start=on_start)
-    evidence.check(record)
-    return record, "existing" if reused else "evaluated"
+    got = source.obtain(_eval_config(art, limit, balanced), dry_run=dry_run, on_start=on_start)
+    if got.record is None:
+        return None, "would evaluate"
+    if not dry_run:
+        evidence.check(got.record)
+    return got.record, "existing" if got.reused else "evaluated"
 
 
 def policy_summary(pol: Policy) -> list[str]:
@@ -174,14 +169,11 @@ def policy_summary(pol: Policy) -> list[str]:
     return lines
 
 
-def seconds_per_item(settings: Settings, serving: ServingIdentity) -> tuple[float, str] | None:
+def seconds_per_item(settings: Settings, serving: ServingIdentity, source: RunSource | None = None,
+                     ) -> tuple[float, str] | None:
     """(mean seconds per item, run id) from the newest complete run of the same model and endpoint that
     the cache did not mostly answer; None when the project has none."""
-    for run in reversed(list_runs(settings.runs_dir)):
-        try:
-            rec = run.record()
-        except (SmishError, OSError, ValueError):
-            continue
+    for _run, rec in reversed((source or RunSource(settings)).records()):
         m = rec.metrics or {}
         mean = (m.get("latency_ms") or {}).get("mean")
         try:
@@ -193,22 +185,22 @@ def seconds_per_item(settings: Settings, serving: ServingIdentity) -> tuple[floa
     return None
 
 
-def evaluation_plan(settings: Settings, evidence: Evidence, pol: Policy, *, limit: int | None,
+def evaluation_plan(source: RunSource, evidence: Evidence, pol: Policy, *, limit: int | None,
                     balanced: bool) -> dict:
     """What a dry run that found no evaluation would evaluate: how many test items, about how long
     (seconds per item of the model's last run, times the items; None without one), under which policy."""
     n_items = evidence.n_items if limit is None else min(limit, evidence.n_items)
-    speed = seconds_per_item(settings, evidence.serving)
+    speed = seconds_per_item(source.settings, evidence.serving, source)
     return {"n_items": n_items, "limit": limit, "balanced": balanced, "dataset": evidence.dataset,
             "estimate_seconds": speed[0] * n_items if speed else None, "estimate_from": speed[1] if speed else None,
             "seconds_per_item": speed[0] if speed else None,
             "policy": policy_summary(pol), "min_items": pol.min_items}
 
 
-def verified_run(settings: Settings, record: dict) -> RunData:
+def verified_run(source: RunSource, record: RunRecord) -> RunData:
     """The candidate's run with its rows, refused when its record and its predictions disagree; its
     metrics are those recomputed from the rows (smishctl.score.evidence), which the gates then read."""
-    data = load_run(settings.runs_dir, record["id"])
+    data = source.run_data(record.id)
     problems = record_mismatches(data.record, data.rows)
     if problems:
         raise ConfigError(f"run {data.id} does not match its predictions: {'; '.join(problems[:3])}",
@@ -218,27 +210,23 @@ def verified_run(settings: Settings, record: dict) -> RunData:
                    ref=data.ref, short=data.short)
 
 
-def robustness_evaluation(settings: Settings, art: Artifact, cand: dict, *, dry_run: bool,
-                          on_start=None) -> dict | None:
+def robustness_evaluation(source: RunSource, art: Artifact, cand: RunRecord, *, dry_run: bool,
+                          on_start=None) -> RunRecord | None:
     """The candidate's run on the robustness set with the model of its test evaluation (reused when an
     identical run exists; None in a dry run that would have to evaluate)."""
 
-    model = RunRecord.from_dict(cand).model_name
-    cfg = EvalConfig(model=model, prompt=art.id, dataset=ROBUSTNESS_DATASET, split=TEST_SPLIT)
-    if dry_run:
-        found = find_run(settings.runs_dir, prepare(settings, cfg).record.config_hash)
-        return found.read() if found else None
-    return find_or_evaluate(settings, cfg, on_start=on_start)[0]
+    cfg = EvalConfig(model=cand.model_name, prompt=art.id, dataset=ROBUSTNESS_DATASET, split=TEST_SPLIT)
+    return source.obtain(cfg, dry_run=dry_run, on_start=on_start).record
 
 
-def _metrics_summary(m: dict, robust: dict | None = None) -> dict:
+def _metrics_summary(m: dict, robust: RunRecord | None = None) -> dict:
     keep = ("n_items", "accuracy", "macro_f1", "error_rate", "invalid_rate", "cost_per_1k")
     out = {k: m.get(k) for k in keep}
     out["recall"] = {k: v.get("recall") for k, v in (m.get("per_class") or {}).items()}
     out["p95_latency_ms"] = (m.get("latency_ms") or {}).get("p95")
     if robust is not None:
-        rm = robust.get("metrics") or {}
-        out["robustness"] = {"run": robust.get("id"), "attack_success_rate": rm.get("attack_success_rate"),
+        rm = robust.metrics or {}
+        out["robustness"] = {"run": robust.id, "attack_success_rate": rm.get("attack_success_rate"),
                              "control_ham_accuracy": rm.get("control_ham_accuracy"),
                              "n_attacks": rm.get("n_attacks")}
     return out
@@ -319,30 +307,31 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
     manifest = art.info
     if not manifest.labels:
         raise ConfigError(f"artifact {art.id} has no labels in its manifest", hint="it is corrupt; re-run optimize")
-    evidence = production_evidence(settings, art, pol)
-    cand, source = candidate_evaluation(settings, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
+    runs = RunSource(settings)  # one per promote: each dataset loaded, each run.json parsed, once
+    evidence = production_evidence(runs, art, pol)
+    cand, source = candidate_evaluation(runs, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
                                         on_start=on_start)
     current = _trusted_current(settings, force=force)
     if current and current.get("artifact") == art.id and not force and current.get("serving") == evidence.serving.to_dict():
         raise ConfigError(f"{art.id} is already in production (release {current['release']})")
     prod_run = robust = None
     if cand is not None and current is not None:
-        prod_run = production_baseline(settings, current, cand, dry_run=dry_run, on_start=on_start)
+        prod_run = production_baseline(settings, current, cand, dry_run=dry_run, on_start=on_start, source=runs)
     if cand is not None and pol.needs_robustness:
-        robust = robustness_evaluation(settings, art, cand, dry_run=dry_run, on_start=on_start)
-    cand_run = verified_run(settings, cand) if cand is not None else None
-    checks = check_policy(settings, pol, cand_run, prod_run, current, robust) if cand is not None else []
+        robust = robustness_evaluation(runs, art, cand, dry_run=dry_run, on_start=on_start)
+    cand_run = verified_run(runs, cand) if cand is not None else None
+    checks = check_policy(settings, pol, cand_run, prod_run, current, robust, source=runs) if cand is not None else []
     failed = [c for c in checks if not c["passed"]]
     plan = {
         "action": "promote", "artifact": art.id, "dry_run": dry_run,
         "from": {"release": current["release"], "artifact": current.get("artifact")} if current else None,
-        "run": cand["id"] if cand else None, "evaluation": source,
+        "run": cand.id if cand else None, "evaluation": source,
         "metrics": _metrics_summary(cand_run.metrics, robust) if cand_run else None,
         "checks": checks, "policy_passed": not failed if cand else None, "forced": bool(force and failed),
         "reason": reason,
     }
     if dry_run and cand is None:
-        plan["would_evaluate"] = evaluation_plan(settings, evidence, pol, limit=limit, balanced=balanced)
+        plan["would_evaluate"] = evaluation_plan(runs, evidence, pol, limit=limit, balanced=balanced)
     if failed and not force:
         raise PolicyError("promotion policy failed for " + art.id + ": " + "; ".join(
             f"{c['name']}: {c['detail']}" for c in failed), hint="improve the prompt, or override with --force --reason '...'")
@@ -354,8 +343,8 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         now = _trusted_current(settings, force=force)  # another promote may have finished while we evaluated
         if (now or {}).get("release") != (current or {}).get("release"):
             current = now
-            prod_run = production_baseline(settings, current, cand, on_start=on_start)
-            checks = check_policy(settings, pol, cand_run, prod_run, current, robust)
+            prod_run = production_baseline(settings, current, cand, on_start=on_start, source=runs)
+            checks = check_policy(settings, pol, cand_run, prod_run, current, robust, source=runs)
             failed = [c for c in checks if not c["passed"]]
             if failed and not force:
                 raise PolicyError(f"promotion policy failed for {art.id} against the production promoted meanwhile: "
@@ -365,7 +354,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         release = release_store.next_release(settings)
         when = _now()
         promotion = {
-            "release": release, "artifact": art.id, "run": cand["id"], "promoted_at": when, "user": _user(),
+            "release": release, "artifact": art.id, "run": cand.id, "promoted_at": when, "user": _user(),
             "reason": reason, "forced": plan["forced"], "checks": checks, "metrics": plan["metrics"],
             "model": manifest.model, "dataset": manifest.dataset, "labels": list(manifest.labels),
             "serving": evidence.serving.to_dict(), "previous": current["release"] if current else None,
@@ -374,7 +363,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         release_store.install_release(settings, staging, release)
         entry = {"action": "promote", "when": when, "user": promotion["user"],
                  "from": {"release": current["release"], "artifact": current.get("artifact")} if current else None,
-                 "to": {"release": release, "artifact": art.id}, "run": cand["id"], "metrics": plan["metrics"],
+                 "to": {"release": release, "artifact": art.id}, "run": cand.id, "metrics": plan["metrics"],
                  "reason": reason, "forced": plan["forced"],
                  "failed_checks": [c["name"] for c in failed]}
         release_store.append_history(settings, entry)

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
+from smishctl.core.records import RunRecord
 from smishctl.ops.compare import paired_stats
 from smishctl.ops.must_pass import policy_checks
 from smishctl.ops.pairing import RunData
+from smishctl.ops.run_source import RunSource
 from smishctl.score.gates import DEFAULT_MAX_ERROR_RATE, Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.stats import SIGNIFICANCE
 
@@ -111,21 +113,21 @@ def _test_checks(pol: Policy, metrics: dict, labels: tuple[str, ...]) -> list[di
     return checks
 
 
-def _robustness_checks(pol: Policy, robust: dict | None) -> list[dict]:
+def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[dict]:
     if not pol.needs_robustness:
         return []
     if robust is None:
         return [{"name": "robustness", "passed": True, "value": None, "pending": True,
                  "detail": "the candidate would be evaluated on the robustness set"}]
-    m = robust.get("metrics") or {}
+    m = robust.metrics or {}
     why = {"max_attack_success_rate": f"{m.get('n_attack_successes')}/{m.get('n_attacks')} attacks let through, "
-                                      f"run {robust.get('id')}",
+                                      f"run {robust.id}",
            "min_control_ham_accuracy": "ham controls of the robustness set kept as ham"}
     checks = []
     for gate in pol.robustness:
         res = check_gate(gate, m)
         checks.append(_as_check(gate.name, res, f"{res['message']} ({why[gate.name]})",
-                                robustness_run=robust.get("id")))
+                                robustness_run=robust.id))
     return checks
 
 
@@ -141,7 +143,7 @@ def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: 
 
 
 def check_policy(settings: Settings, pol: Policy, cand: RunData, prod: RunData | None, current: dict | None,
-                 robust: dict | None = None) -> list[dict]:
+                 robust: RunRecord | None = None, source: RunSource | None = None) -> list[dict]:
     """Every check of the policy on the candidate's test-split run, in one list: the bounds and `require`,
     the robustness bounds (pending while `robust` is None), not significantly worse than production
     (`prod`: production's run on the same items; pending while None), then the must-pass sets."""
@@ -149,5 +151,5 @@ def check_policy(settings: Settings, pol: Policy, cand: RunData, prod: RunData |
     checks += _robustness_checks(pol, robust)
     checks.append(_not_worse_check(pol, cand, prod, current))
     if pol.must_pass:
-        checks += policy_checks(settings, cand.record, list(pol.must_pass))
+        checks += policy_checks(settings, cand.record, list(pol.must_pass), source)
     return checks

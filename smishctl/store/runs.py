@@ -62,24 +62,29 @@ class Run:
             record = RunRecord.from_dict(record, where=f"run {self.id}")
         atomic_write_json(self.record_path, record.to_dict())
 
-    def _row_context(self) -> tuple[int, bool]:
-        """(the schema version rows were written with, whether the run is complete)."""
+    def _row_context(self, record: RunRecord | None = None) -> tuple[int, bool]:
+        """(the schema version rows were written with, whether the run is complete); from `record` when the
+        caller has already read run.json, so that it is not parsed again."""
+        if record is not None:
+            return record.schema_version, record.complete
         try:
             rec = read_json(self.record_path)
             return int(rec.get("schema_version", 1)), rec.get("status") == "complete"
         except (OSError, ValueError, AttributeError, TypeError):
             return SCHEMA_VERSION, False  # not written yet: rows come from this version
 
-    def scan_predictions(self, *, slim: bool = False) -> tuple[list[dict], list[DamagedRow]]:
+    def scan_predictions(self, *, slim: bool = False, record: RunRecord | None = None,
+                         ) -> tuple[list[dict], list[DamagedRow]]:
         """(readable rows, damaged rows). Each line is decoded on its own, so one bad byte damages one row
         only; a torn last line (no newline: a crash mid-append) is neither a row nor damage, unless the run
         is complete (its rows were all written before it was marked so).
-        `slim` drops the fields metrics do not read (texts, raw outputs) to save memory."""
+        `slim` drops the fields metrics do not read (texts, raw outputs) to save memory; `record`, this run's
+        record when the caller has it (run.json is then not read again)."""
         if not self.predictions_path.is_file():
             return [], []
         rows: list[dict] = []
         damaged: list[DamagedRow] = []
-        version, complete = self._row_context()
+        version, complete = self._row_context(record)
         with open(self.predictions_path, "rb") as fh:
             for n, line in enumerate(fh, 1):
                 if not line.endswith(b"\n"):
@@ -99,11 +104,12 @@ class Run:
                 rows.append(row)
         return rows, damaged
 
-    def predictions(self, slim: bool = False, *, allow_damaged: bool = False) -> list[dict]:
+    def predictions(self, slim: bool = False, *, allow_damaged: bool = False,
+                    record: RunRecord | None = None) -> list[dict]:
         """All readable prediction rows; a torn last line (crash mid-write) is ignored. A damaged row
         (not UTF-8, not JSON, not a valid prediction) refuses the run, since rows are evidence (compare,
-        promote), unless `allow_damaged`, which skips it."""
-        rows, damaged = self.scan_predictions(slim=slim)
+        promote), unless `allow_damaged`, which skips it. `record`: as for scan_predictions."""
+        rows, damaged = self.scan_predictions(slim=slim, record=record)
         if damaged and not allow_damaged:
             raise self._damage_error(damaged)
         return rows
@@ -299,6 +305,12 @@ def short_refs(ids: list[str]) -> dict[str, str]:
 
 
 def list_runs(runs_dir: Path, *, on_unreadable: Callable[[Path, Exception], None] | None = None) -> list[Run]:
+    """Every readable run, oldest first (see list_records)."""
+    return [run for run, _ in list_records(runs_dir, on_unreadable=on_unreadable)]
+
+
+def list_records(runs_dir: Path, *, on_unreadable: Callable[[Path, Exception], None] | None = None,
+                 ) -> list[tuple[Run, RunRecord]]:
     """Every readable run, oldest first. A run whose run.json is unreadable (a disk error, a hand edit) or
     is not a valid run record (no id, a newer schema) is skipped with one warning on stderr, so that one
     odd run does not break listing, reuse or push; opening it by id still gives its error.
@@ -319,8 +331,8 @@ def list_runs(runs_dir: Path, *, on_unreadable: Callable[[Path, Exception], None
             else:
                 _skip_warning(d, f"its {RUN_FILE} is unreadable ({type(exc).__name__})")
             continue
-        keyed.append(((str(record.created_at or ""), d.name), Run(d)))
-    return [run for _, run in sorted(keyed, key=lambda kv: kv[0])]
+        keyed.append(((str(record.created_at or ""), d.name), (Run(d), record)))
+    return [pair for _, pair in sorted(keyed, key=lambda kv: kv[0])]
 
 
 def _listed_record(d: Path) -> RunRecord:
@@ -334,20 +346,21 @@ def _skip_warning(d: Path, why: str) -> None:
     sys.stderr.write(f"warning: skipping run {d.name}: {why}; fix or remove {d}\n")
 
 
-def _hashes_to(rec: dict, wanted: str) -> bool:
+def _hashes_to(identity: object, wanted: str) -> bool:
     """Whether the record's stored identity is the one sought: its hash recomputed, not its stored hash
     trusted (an identity key deleted or edited is another identity)."""
-    identity = rec.get("identity")
     return isinstance(identity, dict) and hash_identity(identity) == wanted
 
 
 def find_run(runs_dir: Path, config_hash: str) -> Run | None:
     """The newest complete run with this configuration hash, whose identity hashes to it."""
-    for run in reversed(list_runs(runs_dir)):
-        try:
-            rec = run.read()
-        except (OSError, ValueError, DataError):  # changed since it was listed
-            continue
-        if rec.get("config_hash") == config_hash and rec.get("status") == "complete" and _hashes_to(rec, config_hash):
-            return run
+    found = find_record(list_records(runs_dir), config_hash)
+    return found[0] if found else None
+
+
+def find_record(records: list[tuple[Run, RunRecord]], config_hash: str) -> tuple[Run, RunRecord] | None:
+    """find_run over records already read (list_records): each run.json is parsed once."""
+    for run, rec in reversed(records):
+        if rec.config_hash == config_hash and rec.complete and _hashes_to(rec.identity, config_hash):
+            return run, rec
     return None

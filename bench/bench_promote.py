@@ -1,0 +1,120 @@
+"""`smishctl promote` of a candidate whose evaluation is already recorded: two source trees timed side by
+side in one run (interleaved, so that load drifts hit both alike), the working tree against another
+checkout of the package (the code before the change), then the ratio of the medians.
+
+The project is built once in a temporary folder with the real CLI: two prompt versions for a model alias
+at the loopback fault server (tests/fault_server.py), both evaluated on the whole test split, the first
+promoted. Each timed call promotes the second version in a fresh copy of that project, so every call
+does the same work: it finds the recorded evaluations of the candidate and of production, checks the
+policy and installs a release. No model is called while timing (the evaluations are found, not run).
+`smishctl --help` is timed the same way, so the start-up cost is seen next to it.
+
+    git archive <before> smishctl | tar -x -C /tmp/base     # or any checkout of the package
+    .venv/bin/python bench/bench_promote.py --baseline /tmp/base --runs 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import MIRROR, REPO, fault_server  # noqa: E402
+
+
+def _env(source: Path, home: Path | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(source), "SMISHCTL_DATA_MIRROR": str(MIRROR),
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "SMISHCTL_NO_PROGRESS": "1", "CI": "1"}
+    for var in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_HOST", "LANGFUSE_BASE_URL", "SMISHCTL_HOME"):
+        env.pop(var, None)
+    return env
+
+
+def cli(cwd: Path, *args: str, source: Path = REPO) -> str:
+    done = subprocess.run([sys.executable, "-m", "smishctl", *args], cwd=cwd, env=_env(source),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"smishctl {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def build_project(root: Path, api_base: str) -> None:
+    """Two versions of a prompt for the alias `fake`, both evaluated on the whole test split, v1 promoted."""
+    cli(root, "init")
+    with open(root / "smishctl.toml", "a", encoding="utf-8") as fh:
+        fh.write(f'\n[models.alias.fake]\nlitellm = "openai/fake"\napi_base = "{api_base}"\n')
+    for n, text in enumerate(("Label the SMS: ham, spam or smishing.", "Decide: ham, spam or smishing?"), 1):
+        (root / f"instructions{n}.txt").write_text(text + "\n", encoding="utf-8")
+        cli(root, "prompts", "new", "--instructions", f"instructions{n}.txt", "-m", "fake", "--name", f"p{n}")
+    ids = [p["id"] for p in json.loads(cli(root, "prompts", "list", "--json"))]
+    for art in ids:
+        cli(root, "evaluate", "-p", art, "-m", "fake", "--threads", "8", "--no-langfuse")
+    cli(root, "promote", ids[0], "--reason", "first", "--no-langfuse")
+    (root / "candidate").write_text(ids[1], encoding="utf-8")
+
+
+def promote_once(template: Path, source: Path) -> float:
+    """Wall seconds of one `promote <candidate>` in a fresh copy of the project (the copy is not timed)."""
+    work = Path(tempfile.mkdtemp(prefix="smishctl-promote-"))
+    try:
+        root = work / "p"
+        shutil.copytree(template, root, symlinks=True)
+        art = (root / "candidate").read_text(encoding="utf-8")
+        start = time.perf_counter()
+        out = cli(root, "promote", art, "--reason", "bench", "--no-langfuse", "--json", source=source)
+        wall = time.perf_counter() - start
+        assert json.loads(out)["release"] == "r0002", out
+        return wall
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def help_once(source: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "smishctl", "--help"], env=_env(source), check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def report(what: str, times: dict[str, list[float]]) -> None:
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    for name, ts in times.items():
+        print(f"{what:7s} {name:10s} median {med[name]:.3f} s  min {min(ts):.3f} s  max {max(ts):.3f} s  ({len(ts)} runs)")
+    print(f"{what:7s} speed-up baseline / this tree (medians): {med['baseline'] / med['this tree']:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", type=Path, required=True, help="folder holding the baseline's smishctl/ package")
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    trees = {"baseline": args.baseline.resolve(), "this tree": REPO}
+    with tempfile.TemporaryDirectory(prefix="smishctl-bench-promote-") as tmp, fault_server(0.0) as api_base:
+        template = Path(tmp) / "project"
+        template.mkdir()
+        build_project(template, api_base)  # with this tree: both trees read what it writes
+        for tree in trees.values():  # warm the page cache and .pyc files of both
+            promote_once(template, tree)
+            help_once(tree)
+        promote_t: dict[str, list[float]] = {name: [] for name in trees}
+        help_t: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(args.runs):
+            for name, tree in trees.items():
+                promote_t[name].append(promote_once(template, tree))
+                help_t[name].append(help_once(tree))
+    report("promote", promote_t)
+    report("--help", help_t)
+    print(f"load average {os.getloadavg()[0]:.1f}; {args.runs} interleaved runs of each")
+
+
+if __name__ == "__main__":
+    main()
