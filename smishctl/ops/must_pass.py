@@ -10,7 +10,8 @@ from __future__ import annotations
 from smishctl.core.config import Settings
 from smishctl.core.records import RunRecord
 from smishctl.data.golden import GoldenSet, load_golden
-from smishctl.ops.evaluate import EvalConfig, find_or_evaluate
+from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.run_source import RunSource
 from smishctl.score.must_pass import miss_line, result, summary_line
 from smishctl.store.runs import open_run
 
@@ -32,19 +33,22 @@ def golden_config(record: dict | RunRecord, golden: GoldenSet):
 
 
 def check_record(settings: Settings, record: dict | RunRecord, golden: GoldenSet, *, on_start=None,
-                 on_item=None) -> dict:
+                 on_item=None, source: RunSource | None = None) -> dict:
+    """`source`: the command's run source (smishctl.ops.run_source), so that a run is read once."""
     cfg = golden_config(record, golden)
-    golden_record = RunRecord.of(find_or_evaluate(settings, cfg, on_start=on_start, on_item=on_item)[0])
-    rows = open_run(settings.runs_dir, golden_record.id).predictions()
+    golden_record = (source or RunSource(settings)).obtain(cfg, on_start=on_start, on_item=on_item).record
+    assert golden_record is not None  # obtain evaluates unless asked for a dry run
+    rows = open_run(settings.runs_dir, golden_record.id).predictions(record=golden_record)
     return result(golden, RunRecord.of(record).id, golden_record, rows)
 
 
-def policy_checks(settings: Settings, record: dict | RunRecord, names: list[str]) -> list[dict]:
+def policy_checks(settings: Settings, record: dict | RunRecord, names: list[str],
+                  source: RunSource | None = None) -> list[dict]:
     """`[promotion] must_pass = [...]`: one promotion check per set, failed by any miss."""
 
     checks = []
     for name in names:
-        res = check_record(settings, record, load_golden(settings, name))
+        res = check_record(settings, record, load_golden(settings, name), source=source)
         missed = [miss_line(c) for c in res["cases"] if not c["passed"]]
         checks.append({"name": f"must_pass:{res['set']}", "passed": res["passed"], "value": res["n_passed"],
                        "threshold": res["n"], "golden_run": res["golden_run"],
