@@ -33,7 +33,7 @@ def _load(settings, *ids):
 
 
 def test_rows_best_and_deltas(settings, runs):
-    cmp = compare_runs(_load(settings, "base", "good", "bad"))
+    cmp = compare_runs(_load(settings, "base", "good", "bad")).to_dict()
     rows = {r["key"]: r for r in cmp["rows"]}
     acc = rows["accuracy"]
     assert acc["values"] == pytest.approx([20 / 30, 28 / 30, 10 / 30])
@@ -49,7 +49,7 @@ def test_stats_are_paired_by_item_id(settings, runs):
     # shuffle the candidate's lines: pairing must follow item ids, not positions
     rows = predictions(GOLD, {4, 5})[::-1]
     write_run(settings.runs_dir, "good-rev", rows)
-    cmp = compare_runs(_load(settings, "base", "good-rev"))
+    cmp = compare_runs(_load(settings, "base", "good-rev")).to_dict()
     s = cmp["stats"][0]
     # base wrong on 0,3,...,27 (10 items); good wrong on 4,5 -> b = 2, c = 10
     assert (s["baseline_only_correct"], s["candidate_only_correct"]) == (2, 10)
@@ -60,32 +60,32 @@ def test_stats_are_paired_by_item_id(settings, runs):
 
 def test_gates_exit_codes(settings, runs):
     ok = compare_runs(_load(settings, "base", "good"),
-                      options=CompareOptions(gates=["macro_f1>=0.8", "recall[smishing]>=0.9", "cost_per_1k<=0.15"]))
+                      options=CompareOptions(gates=["macro_f1>=0.8", "recall[smishing]>=0.9", "cost_per_1k<=0.15"])).to_dict()
     assert ok["exit_code"] == 0 and ok["passed"]
     assert {g["run"] for g in ok["gates"]} == {"good"}       # the baseline is not gated
-    failed = compare_runs(_load(settings, "base", "bad"), options=CompareOptions(gates=["macro_f1>=0.8"]))
+    failed = compare_runs(_load(settings, "base", "bad"), options=CompareOptions(gates=["macro_f1>=0.8"])).to_dict()
     assert failed["exit_code"] == 1
     assert any("bad: macro_f1=0.3" in f for f in failed["failures"])
     errs = compare_runs(_load(settings, "base", "errs"),
-                        options=CompareOptions(gates=["macro_f1>=0.99"], max_error_rate=0.02))
+                        options=CompareOptions(gates=["macro_f1>=0.99"], max_error_rate=0.02)).to_dict()
     assert errs["exit_code"] == 3                           # infrastructure beats quality
     assert any("error_rate=0.1" in f for f in errs["failures"])
 
 
 def test_no_regression(settings, runs):
-    worse = compare_runs(_load(settings, "base", "bad"), options=CompareOptions(no_regression=True))
+    worse = compare_runs(_load(settings, "base", "bad"), options=CompareOptions(no_regression=True)).to_dict()
     assert worse["exit_code"] == 1 and "no_regression failed" in worse["failures"][0]
-    better = compare_runs(_load(settings, "base", "good"), options=CompareOptions(no_regression=True))
+    better = compare_runs(_load(settings, "base", "good"), options=CompareOptions(no_regression=True)).to_dict()
     assert better["exit_code"] == 0
     with pytest.raises(ConfigError):
         compare_runs(_load(settings, "good"), options=CompareOptions(no_regression=True))
 
 
 def test_different_items_warn_or_refuse(settings, runs):
-    same = compare_runs(_load(settings, "base", "good"))  # the same items: no warning, nothing left out
+    same = compare_runs(_load(settings, "base", "good")).to_dict()  # the same items: no warning, nothing left out
     assert not any("different items" in w for w in same["warnings"]) and not same["warnings"]
     write_run(settings.runs_dir, "part", predictions(GOLD[:20], set()))
-    cmp = compare_runs(_load(settings, "base", "part"))
+    cmp = compare_runs(_load(settings, "base", "part")).to_dict()
     assert cmp["n_common_items"] == 20 and cmp["stats"][0]["n_paired"] == 20
     assert any("different items" in w for w in cmp["warnings"])
     with pytest.raises(ConfigError, match="different items"):
@@ -174,5 +174,5 @@ def test_robustness_runs_show_the_attack_rate_next_to_the_ham_controls(settings,
     assert "ham controls kept" in r.stdout and "attack success rate" in r.stdout
     write_run(settings.runs_dir, "plain-a", predictions(golds, set()))
     write_run(settings.runs_dir, "plain-b", predictions(golds, {1}))
-    cmp = compare_runs(_load(settings, "plain-a", "plain-b"))  # other datasets: no robustness rows
+    cmp = compare_runs(_load(settings, "plain-a", "plain-b")).to_dict()  # other datasets: no robustness rows
     assert not {"attack_success_rate", "control_ham_accuracy"} & {row["key"] for row in cmp["rows"]}

@@ -11,6 +11,7 @@ import pytest
 from factories import write_run
 from rich.console import Console
 
+from smishctl.core.comparison import Comparison
 from smishctl.core.errors import ConfigError
 from smishctl.core.records import Prediction
 from smishctl.ops.compare import CompareOptions, compare_runs
@@ -47,8 +48,9 @@ def make_run(runs_dir, run_id: str, rows, *, labels=LABELS, latency_ms: float = 
     return run_id
 
 
-def _compare(settings, *ids):
-    return compare_runs([load_run(settings.runs_dir, i) for i in ids])
+def _compare(settings, *ids) -> dict:
+    """The comparison as its smishctl.compare/1 document."""
+    return compare_runs([load_run(settings.runs_dir, i) for i in ids]).to_dict()
 
 
 def _rows(cmp) -> dict:
@@ -96,7 +98,7 @@ def test_table_and_json_are_measured_on_the_common_items(settings, cli):
     assert row["deltas"][1] == pytest.approx(cmp["stats"][0]["macro_f1_diff"])
     # a gate reads the figure the table shows: "full" is right on every common item
     gated = compare_runs([load_run(d, full), load_run(d, part)], baseline_index=1,
-                         options=CompareOptions(gates=["macro_f1>=0.99"]))
+                         options=CompareOptions(gates=["macro_f1>=0.99"])).to_dict()
     assert expected[0] == 1.0 and gated["gates"][0]["value"] == 1.0 and gated["exit_code"] == 0
     r = cli("compare", full, part, "--json")
     assert r.returncode == 0, r.stderr
@@ -126,17 +128,19 @@ def test_a_cached_run_is_marked_and_wins_no_speed_or_cost(settings, cli):
         assert rows[key]["cached"] == [1] and rows[key]["deltas"][1] is None, key
     assert rows["macro_f1"]["cached"] == []           # quality of cached answers is still quality
 
-    text = _render(comparison_table(cmp))
+    typed = Comparison.from_dict(cmp)  # the reporters read the typed comparison; the document reads back whole
+    assert typed.to_dict() == cmp
+    text = _render(comparison_table(typed))
     p50 = next(line for line in text.splitlines() if line.strip().startswith("latency p50"))
     assert p50.split()[3:6] == ["*414", "cached", "914"]  # p50 of 400..429 ms; of 900..929 ms
-    md = render_markdown(cmp)
+    md = render_markdown(typed)
     md_p50 = [c.strip() for c in next(x for x in md.splitlines() if x.startswith("| latency p50")).split("|")]
     assert md_p50[2:5] == ["**414**", "cached", "914 (+500)"]
     assert "(cached)<br>`cached`" in md
-    html = render_html(cmp)
+    html = render_html(typed)
     assert 'class="point' in html and 'data-run="cached" cx=' not in html  # off the cost/latency fronts
     assert 'data-run="called" cx=' in html
-    ET.fromstring(render_junit(cmp).split("\n", 1)[1])  # still a valid report
+    ET.fromstring(render_junit(typed).split("\n", 1)[1])  # still a valid report
 
     # two runs, one of them cached: nothing to compare speed with, so nothing is starred
     alone = _compare(settings, "called", "cached")

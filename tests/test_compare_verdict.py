@@ -57,14 +57,18 @@ def test_diff_gives_the_text_the_width_left_over(settings, cli):
 
 
 def test_a_difference_is_established_only_when_the_interval_agrees():
-    from smishctl.report.verdict import headline
+    from dataclasses import replace
 
-    stat = {"run": "b", "macro_f1_diff": 0.02, "ci_low": -0.01, "ci_high": 0.05, "mcnemar_p": 0.03,
-            "significant": True, "n_paired": 100}
-    assert headline({"baseline": "a", "stats": [stat]}) == [
+    from smishctl.core.comparison import PairedStats
+    from smishctl.report.verdict import paired_lines
+
+    stat = PairedStats(run="b", baseline="a", n_paired=100, baseline_only_correct=3, candidate_only_correct=9,
+                       mcnemar_p=0.03, macro_f1_diff=0.02, ci_low=-0.01, ci_high=0.05, confidence=0.95,
+                       n_boot=1000, seed=0, significant=True, significantly_worse=False)
+    assert paired_lines("a", [stat]) == [
         "b vs a: no established difference; macro-F1 +0.020 [-0.010, +0.050], p=0.03"]
-    assert headline({"baseline": "a", "stats": [{**stat, "ci_low": 0.01}]}) == [
+    assert paired_lines("a", [replace(stat, ci_low=0.01)]) == [
         "b beats a on macro-F1 by +0.020 [+0.010, +0.050] (McNemar p=0.03)"]
-    worse = {**stat, "macro_f1_diff": -0.02, "ci_low": -0.05, "ci_high": -0.01}
-    assert headline({"baseline": "a", "stats": [worse]}) == [
+    worse = replace(stat, macro_f1_diff=-0.02, ci_low=-0.05, ci_high=-0.01)
+    assert paired_lines("a", [worse]) == [
         "a beats b on macro-F1 by +0.020 [+0.010, +0.050] (McNemar p=0.03)"]

@@ -138,13 +138,13 @@ def test_reports_list_the_disagreements_capped(settings, tmp_path):
     b = record_run(settings, _config(), wrong={4})
     runs = [load_run(settings.runs_dir, x.id) for x in (a, b)]
     cmp = compare_runs(runs, options=CompareOptions(diff_limit=2))
-    assert cmp["diff"]["n"] == 4 and len(cmp["diff"]["items"]) == 2 and cmp["diff"]["left_out"] == 2
+    assert cmp.diff.n == 4 and len(cmp.diff.items) == 2 and cmp.diff.left_out == 2
     md = render_markdown(cmp)
     assert "### Items answered differently" in md and "the first 2 are listed, 2 left out" in md
     table = md.split("### Items answered differently")[1]
     assert "| item | gold | A | B | text |" in table
-    for it in cmp["diff"]["items"]:
-        assert f"| `{it['item_id']}` | {it['gold']} |" in table
+    for it in cmp.diff.items:
+        assert f"| `{it.item_id}` | {it.gold} |" in table
     assert "**A** · " in md and f"`{a.id}`" in md  # the letters are named in the metrics table
 
 
@@ -155,7 +155,7 @@ def test_html_diff_filters_and_sorts_in_headless_chromium(settings, tmp_path):
     a = record_run(settings, _config(), wrong={1, 2, 3})
     b = record_run(settings, _config(), wrong={4, 5})
     cmp = compare_runs([load_run(settings.runs_dir, x.id) for x in (a, b)])
-    ids = [it["item_id"] for it in cmp["diff"]["items"]]
+    ids = [it.item_id for it in cmp.diff.items]
     assert len(ids) == 5
     page = tmp_path / "report.html"
     page.write_text(render_html(cmp), encoding="utf-8")

@@ -73,11 +73,11 @@ def _compare_verdicts(settings, name: str, robust_id: str) -> dict[str, bool]:
     cand = load_run(settings.runs_dir, f"run-{name}")
     base = production_run(settings, cand)
     opts = CompareOptions(gates=["macro_f1>=0.8", "recall[smishing]>=0.95"], max_error_rate=0.05, no_regression=True)
-    cmp = compare_runs([base, cand], baseline_index=0, options=opts)
+    cmp = compare_runs([base, cand], baseline_index=0, options=opts).to_dict()
     out = {g["gate"]: g["passed"] for g in cmp["gates"] if g["run"] == cand.id}
     out.update({"--max-error-rate 0.05" if c["check"].startswith("error_rate") else "--no-regression": c["passed"]
                 for c in cmp["checks"] if c["run"] == cand.id})
-    robust = compare_runs([load_run(settings.runs_dir, robust_id)], options=CompareOptions(gates=ROBUSTNESS_GATES))
+    robust = compare_runs([load_run(settings.runs_dir, robust_id)], options=CompareOptions(gates=ROBUSTNESS_GATES)).to_dict()
     out.update({g["gate"]: g["passed"] for g in robust["gates"]})
     return out
 

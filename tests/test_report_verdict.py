@@ -26,7 +26,7 @@ def _runs(settings):
 def test_no_gates_is_not_a_pass(settings):
     cmp = compare_runs(_runs(settings), baseline_index=0)
     md, html = render_markdown(cmp), render_html(cmp)
-    assert cmp["exit_code"] == 0
+    assert cmp.exit_code == 0
     assert md.splitlines()[0] == "## smishctl compare — no gates set" and "✅" not in md.splitlines()[0]
     assert '<span class="none">no gates set</span>' in html and '<span class="pass">' not in html
 

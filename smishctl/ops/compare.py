@@ -3,21 +3,39 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
+from smishctl.core.comparison import (
+    CheckResult,
+    ComparedRun,
+    Comparison,
+    DatasetInfo,
+    Disagreements,
+    GateResult,
+    MetricRow,
+    MustPassResult,
+    PairedStats,
+)
+from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
 from smishctl.core.records import Prediction, RunRecord
+from smishctl.data.golden import load_golden
+from smishctl.data.label_map import parse_label_map
+from smishctl.data.prepare import check_split_policy
+from smishctl.ops.compare_sources import production_run, runs_from_models
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.items import disagreements
-from smishctl.ops.pairing import RunData, check_comparable, common_items, metrics_on, paired_codes
+from smishctl.ops.must_pass import check_record
+from smishctl.ops.pairing import RunData, check_comparable, common_items, load_run, metrics_on, paired_codes
 from smishctl.score.evidence import verified_metrics
 from smishctl.score.gates import DEFAULT_MAX_ERROR_RATE, Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
 from smishctl.score.rows import build_rows, is_cached
 from smishctl.score.stats import SIGNIFICANCE, bootstrap_macro_f1_diff, discordant, mcnemar_exact, significantly_worse
+from smishctl.tracking.push import experiment_link
 
 EXIT_PASS, EXIT_GATE, EXIT_USAGE, EXIT_ERRORS = 0, 1, 2, 3
-SCHEMA = "smishctl.compare/1"
 DIFF_LIMIT = 50  # items the runs disagree on that a comparison keeps (reports stay readable and bounded)
 
 
@@ -55,11 +73,10 @@ def paired_stats(base: RunData, cand: RunData, labels: tuple[str, ...], *, n_boo
     }
 
 
-def diff_items(runs: list[RunData], common: list[str], *, limit: int = DIFF_LIMIT) -> dict:
-    """The common items the runs answer differently: {n, items: [{item_id, gold, text, answers, correct}]
-    (answers in the order of `runs`), left_out}."""
+def diff_items(runs: list[RunData], common: list[str], *, limit: int = DIFF_LIMIT) -> Disagreements:
+    """The common items the runs answer differently (answers in the order of `runs`), at most `limit`."""
     paired = [[Prediction.from_dict(r.by_item[i], where=f"run {r.id} item {i}") for r in runs] for i in common]
-    return disagreements(paired, limit=limit)
+    return Disagreements.from_dict(disagreements(paired, limit=limit))
 
 
 def report_new_runs(settings, runs: list[RunData], *, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> list[RunData]:
@@ -84,8 +101,8 @@ def parse_gates(texts: list[str], labels: tuple[str, ...] | None) -> list[Gate]:
 
 
 def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
-                 options: CompareOptions | None = None, must_pass=None) -> dict:
-    """The whole comparison as one JSON-serialisable document, including `exit_code`. Each run's
+                 options: CompareOptions | None = None, must_pass=None) -> Comparison:
+    """The whole comparison (`to_dict()`: the smishctl.compare/1 document), including `exit_code`. Each run's
     `metrics` are those of the common items (`n_common_items`); `n_items` is how many items it has.
 
     `must_pass(run) -> [result]` (smishctl.ops.must_pass) checks every candidate; any miss fails (exit 1)."""
@@ -116,25 +133,25 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
         for r in runs:
             r.role = "reference" if r.role == "reference" else "candidate"
     base = runs[baseline_index] if baseline_index is not None else None
-    stats = [paired_stats(base, r, labels, n_boot=opts.n_boot, seed=opts.seed)
+    stats = [PairedStats(**paired_stats(base, r, labels, n_boot=opts.n_boot, seed=opts.seed))
              for r in runs if base is not None and r is not base]
 
-    failures: list[dict] = []
-    gate_results: list[dict] = []
-    checks: list[dict] = []
+    failures: list[tuple[str, str]] = []  # (kind, message)
+    gate_results: list[GateResult] = []
+    checks: list[CheckResult] = []
     candidates = [r for r in runs if r.role == "candidate"] or [r for r in runs if r.role != "reference"]
     for r in candidates:
         for g in gates:
-            res = {"run": r.id, "run_name": r.name, **check_gate(g, compared[r.id])}
+            res = GateResult(run=r.id, run_name=r.name, **check_gate(g, compared[r.id]))
             gate_results.append(res)
-            if not res["passed"]:
-                failures.append({"kind": "gate", "run": r.id, "message": f"{r.id}: {res['message']}"})
-    must_pass_results: list[dict] = []
+            if not res.passed:
+                failures.append(("gate", f"{r.id}: {res.message}"))
+    must_pass_results: list[MustPassResult] = []
     for r in candidates if must_pass is not None else []:
-        for res in must_pass(r):
+        for res in map(MustPassResult.of, must_pass(r)):
             must_pass_results.append(res)
-            if not res["passed"]:
-                failures.append({"kind": "must_pass", "run": r.id, "message": f"{r.id}: {summary_line(res)}"})
+            if not res.passed:
+                failures.append(("must_pass", f"{r.id}: {summary_line(res)}"))
     # Errors are evidence: a run above the error budget fails the comparison (exit 3) and is never ranked.
     # The budget is listed among the checks when it was asked for or when a run exceeds it (a comparison
     # that passed only the default budget has no gate to call a pass).
@@ -144,52 +161,153 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
         res = check_gate(error_gate, compared[r.id])
         rate, ok = res["value"], res["passed"]
         if opts.max_error_rate is not None or not ok:
-            checks.append({"check": error_gate.text, "run": r.id, "value": rate, "passed": ok})
+            checks.append(CheckResult(check=error_gate.text, run=r.id, value=rate, passed=ok))
         if not ok:
             over_budget.add(i)
-            failures.append({"kind": "errors", "run": r.id,
-                             "message": f"{r.id}: error_rate={rate:.4g} exceeds max_error_rate "
-                                        f"{max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"})
+            failures.append(("errors", f"{r.id}: error_rate={rate:.4g} exceeds max_error_rate "
+                                       f"{max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"))
     if opts.no_regression:
         no_regression = NoRegressionGate()
-        for s in stats:
-            cand = next(r for r in runs if r.id == s["run"])
-            if cand.role != "candidate":
+        for st in stats:
+            if next(r for r in runs if r.id == st.run).role != "candidate":
                 continue
-            res = check_gate(no_regression, compared[cand.id], paired=s)
-            checks.append({"check": no_regression.text, "run": s["run"], "value": res["value"],
-                           "passed": res["passed"]})
+            res = check_gate(no_regression, compared[st.run], paired=asdict(st))
+            checks.append(CheckResult(check=no_regression.text, run=st.run, value=res["value"], passed=res["passed"]))
             if not res["passed"]:
-                failures.append({"kind": "regression", "run": s["run"],
-                                 "message": f"{s['run']}: no_regression failed: {res['message']}"})
-    if any(f["kind"] == "errors" for f in failures):
-        code = EXIT_ERRORS
-    elif failures:
-        code = EXIT_GATE
+                failures.append(("regression", f"{st.run}: no_regression failed: {res['message']}"))
+    kinds = {kind for kind, _ in failures}
+    code = EXIT_ERRORS if "errors" in kinds else EXIT_GATE if kinds else EXIT_PASS
+    return Comparison(
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        dataset=DatasetInfo(name=runs[0].dataset.get("name"), split=runs[0].dataset.get("split"), labels=list(labels)),
+        baseline=base.id if base else None,
+        n_common_items=len(common),
+        runs=[compared_run(r, compared[r.id], over_budget=i in over_budget) for i, r in enumerate(runs)],
+        rows=[MetricRow(**row) for row in
+              build_rows([compared[r.id] for r in runs], labels, baseline_index, frozenset(over_budget))],
+        stats=stats,
+        diff=diff_items(runs, common, limit=opts.diff_limit),
+        gates=gate_results, checks=checks, must_pass=must_pass_results, warnings=warnings,
+        failures=[message for _, message in failures],
+        passed=code == EXIT_PASS,
+        exit_code=code,
+    )
+
+
+def compared_run(r: RunData, metrics: dict, *, over_budget: bool) -> ComparedRun:
+    """A run's column: what it is, and its metrics on the common items."""
+    rec = r.record
+    return ComparedRun(id=r.id, name=r.name, role=r.role, status=rec.status, model=rec.model_name,
+                       prompt=rec.prompt_id, config_hash=rec.config_hash, items_hash=rec.items_hash,
+                       n_items=len(r.rows), metrics=metrics, cached=is_cached(metrics),
+                       over_error_budget=over_budget)
+
+
+@dataclass
+class CompareRequest:
+    """What `smishctl compare` was asked: runs by reference and/or models to evaluate, and the checks."""
+    runs: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)  # evaluated (or reused) on the same items first
+    prompt: str | None = None  # with models: the one prompt every model uses
+    prompts: list[str] = field(default_factory=list)  # with models: every model x prompt
+    dataset: str | None = None
+    split: str = "test"
+    evaluation_only: bool = False
+    train_dataset: str | None = None
+    limit: int | None = None
+    balanced: bool = False
+    threads: int = 1
+    include_classic: bool = True
+    split_policy: str | None = None
+    label_map: str | None = None  # FROM=TO,... read by smishctl.data.label_map
+    baseline: str | None = None  # a run reference or "production"
+    must_pass: list[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
+    max_error_rate: float | None = None
+    no_regression: bool = False
+    strict_items: bool = False
+    n_boot: int = 2000
+    seed: int = 0
+    langfuse: bool = True  # report the runs this comparison evaluates to the hooks
+
+
+@dataclass
+class CompareEvents:
+    """What the door tells its caller while it works (each may be None)."""
+    on_start: Callable | None = None  # an evaluation starts: its plan (smishctl.ops.evaluate)
+    on_reuse: Callable | None = None  # an identical run is reused: its record
+    on_warning: Warn | None = None  # one line: a hook that failed, a run Langfuse did not take
+
+
+def _data_options(req: CompareRequest) -> dict:
+    """The options of the evaluations `--models` starts; every refusal before any work is done."""
+    parse_gates(req.gates, None)  # malformed gates fail before any evaluation runs
+    if req.n_boot < 100:
+        raise ConfigError(f"--bootstrap must be at least 100, got {req.n_boot}")
+    if req.prompt and req.prompts:
+        raise ConfigError("use --prompt or --prompts, not both")
+    options: dict = {} if req.split_policy is None else {"split": {"policy": check_split_policy(req.split_policy)}}
+    if req.split_policy and not req.models:
+        raise ConfigError("--split-policy needs --models", hint="runs passed by id keep their own split")
+    if req.label_map:
+        if not req.models:
+            raise ConfigError("--label-map needs --models", hint="runs passed by id keep the labels they were scored on")
+        options["label_map"] = parse_label_map(req.label_map)
+    if (req.prompt or req.prompts) and not req.models:
+        raise ConfigError("--prompt/--prompts need --models", hint="or pass run ids")
+    return options
+
+
+def _with_baseline(settings: Settings, req: CompareRequest, data: list[RunData],
+                   events: CompareEvents) -> tuple[list[RunData], int | None]:
+    """The runs with the baseline among them (first when it was not), and its index (None: no baseline)."""
+    index: int | None = 0 if len(data) > 1 else None
+    if not req.baseline:
+        return data, index
+    if req.baseline == "production":
+        base = production_run(settings, data[0] if data else None, on_start=events.on_start, on_reuse=events.on_reuse)
     else:
-        code = EXIT_PASS
-    return {
-        "schema": SCHEMA,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "dataset": {"name": runs[0].dataset.get("name"), "split": runs[0].dataset.get("split"),
-                    "labels": list(labels)},
-        "baseline": base.id if base else None,
-        "n_common_items": len(common),
-        "runs": [{
-            "id": r.id, "name": r.name, "role": r.role, "status": r.record.status,
-            "model": r.record.model_name, "prompt": r.record.prompt_id,
-            "config_hash": r.record.config_hash, "items_hash": r.record.items_hash,
-            "n_items": len(r.rows), "metrics": compared[r.id], "cached": is_cached(compared[r.id]),
-            "over_error_budget": i in over_budget,
-        } for i, r in enumerate(runs)],
-        "rows": build_rows([compared[r.id] for r in runs], labels, baseline_index, frozenset(over_budget)),
-        "stats": stats,
-        "diff": diff_items(runs, common, limit=opts.diff_limit),
-        "gates": gate_results,
-        "checks": checks,
-        "must_pass": must_pass_results,
-        "warnings": warnings,
-        "failures": [f["message"] for f in failures],
-        "passed": code == EXIT_PASS,
-        "exit_code": code,
-    }
+        base = load_run(settings.runs_dir, req.baseline)
+    ids = [d.id for d in data]
+    if base.id in ids:
+        return data, ids.index(base.id)
+    return [base, *data], 0
+
+
+def _evaluated(settings: Settings, req: CompareRequest, data_options: dict, events: CompareEvents) -> list[RunData]:
+    """The runs of `--models`: every model x prompt evaluated on the same items, identical runs reused."""
+    if not req.models:
+        return []
+    return runs_from_models(settings, req.models, req.prompts or ([req.prompt] if req.prompt else []),
+                            dataset=req.dataset, split=req.split, limit=req.limit, balanced=req.balanced,
+                            threads=req.threads, include_classic=req.include_classic, data_options=data_options,
+                            on_start=events.on_start, on_reuse=events.on_reuse,
+                            evaluation_only=req.evaluation_only, train_dataset=req.train_dataset)
+
+
+def compare(settings: Settings, req: CompareRequest, events: CompareEvents | None = None) -> Comparison:
+    """The compare door: gather the runs (named, then `--models` evaluated, then the baseline), tell the
+    hooks about new ones, check the must-pass sets on every candidate and compare.
+    `langfuse_links` holds (run name, URL) of each run pushed to Langfuse."""
+    events = events or CompareEvents()
+    data_options = _data_options(req)  # every refusal of the request comes before any work
+    named = [load_run(settings.runs_dir, ref) for ref in req.runs]
+    golden_sets = [load_golden(settings, ref) for ref in req.must_pass]  # bad names fail before any call
+    data, baseline_index = _with_baseline(settings, req, named + _evaluated(settings, req, data_options, events),
+                                          events)
+    if not data:
+        raise ConfigError("nothing to compare", hint="pass run ids (see smishctl runs list) or --models a,b")
+    options = CompareOptions(gates=list(req.gates), max_error_rate=req.max_error_rate,
+                             error_budget=error_budget(settings), no_regression=req.no_regression,
+                             n_boot=req.n_boot, seed=req.seed, strict_items=req.strict_items)
+    hooks = default_hooks(settings, enabled=req.langfuse)
+    for d in report_new_runs(settings, data, hooks=hooks, on_warning=events.on_warning):
+        if d.record.langfuse.get("status") == "pending" and events.on_warning:
+            events.on_warning(f"Langfuse did not take run {d.id}; send it later with: smishctl push {d.id}")
+
+    def check(run: RunData) -> list[dict]:
+        return [check_record(settings, run.record, g, on_start=events.on_start) for g in golden_sets]
+
+    cmp = compare_runs(data, baseline_index=baseline_index, options=options, must_pass=check if golden_sets else None)
+    cmp.langfuse_links = [(d.name, link) for d in data if (link := experiment_link(d.record))]
+    return cmp

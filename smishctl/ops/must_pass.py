@@ -7,6 +7,7 @@ must-pass message has to be shown to be classified right.
 
 from __future__ import annotations
 
+from smishctl.core.comparison import MustPassResult
 from smishctl.core.config import Settings
 from smishctl.core.records import RunRecord
 from smishctl.data.golden import GoldenSet, load_golden
@@ -48,9 +49,9 @@ def policy_checks(settings: Settings, record: dict | RunRecord, names: list[str]
 
     checks = []
     for name in names:
-        res = check_record(settings, record, load_golden(settings, name), source=source)
-        missed = [miss_line(c) for c in res["cases"] if not c["passed"]]
-        checks.append({"name": f"must_pass:{res['set']}", "passed": res["passed"], "value": res["n_passed"],
-                       "threshold": res["n"], "golden_run": res["golden_run"],
+        res = MustPassResult.from_dict(check_record(settings, record, load_golden(settings, name), source=source))
+        missed = [miss_line(c) for c in res.missed]
+        checks.append({"name": f"must_pass:{res.set}", "passed": res.passed, "value": res.n_passed,
+                       "threshold": res.n, "golden_run": res.golden_run,
                        "detail": summary_line(res) + ("; " + "; ".join(missed[:5]) if missed else "")})
     return checks

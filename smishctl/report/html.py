@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from html import escape
 
+from smishctl.core.comparison import ComparedRun, Comparison
+from smishctl.report.cells import cell, delta, interval
 from smishctl.report.refs import letter_refs
 from smishctl.report.verdict import NO_GATES, verdict
 from smishctl.score.gates import metric_value
-from smishctl.score.rows import fmt_cell, fmt_delta
 from smishctl.util.inert import inert_text
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
@@ -93,51 +94,48 @@ def _color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _legend(cmp: dict) -> str:
+def _legend(cmp: Comparison) -> str:
     letters = letter_refs(cmp)
     return '<div class="legend">' + "".join(
-        f'<span data-run="{escape(r["id"])}"><i style="background:{_color(i)}"></i><b>{letters[r["id"]]}</b> '
-        f'{escape(r["name"])}</span>' for i, r in enumerate(cmp["runs"])) + "</div>"
+        f'<span data-run="{escape(r.id)}"><i style="background:{_color(i)}"></i><b>{letters[r.id]}</b> '
+        f'{escape(r.name)}</span>' for i, r in enumerate(cmp.runs)) + "</div>"
 
 
-def _metrics_table(cmp: dict) -> str:
+def _metrics_table(cmp: Comparison) -> str:
     letters = letter_refs(cmp)
-    head = "".join(f"<th>{letters[r['id']]} · {escape(r['name'])}<br><small>{escape(r['role'])}"
-                   f"{' · cached' if r.get('cached') else ''} · {escape(r['id'])}</small></th>" for r in cmp["runs"])
+    head = "".join(f"<th>{letters[r.id]} · {escape(r.name)}<br><small>{escape(r.role)}"
+                   f"{' · cached' if r.cached else ''} · {escape(r.id)}</small></th>" for r in cmp.runs)
     body = []
-    for row in cmp["rows"]:
+    for row in cmp.rows:
         cells = []
-        for i in range(len(row["values"])):
-            d = row["deltas"][i] if row["deltas"] else None
-            delta = f' <span class="delta">({escape(fmt_delta(d, row["format"]))})</span>' if d is not None else ""
-            cls = "num best" if i in row["best"] else ("num cached" if i in row.get("cached", ()) else "num")
-            cells.append(f'<td class="{cls}">{escape(fmt_cell(row, i))}{delta}</td>')
-        body.append(f"<tr><th>{escape(row['title'])}</th>{''.join(cells)}</tr>")
+        for i in range(len(row.values)):
+            d = delta(row, i)
+            shown = f' <span class="delta">({escape(d)})</span>' if d is not None else ""
+            cls = "num best" if i in row.best else ("num cached" if i in row.cached else "num")
+            cells.append(f'<td class="{cls}">{escape(cell(row, i))}{shown}</td>')
+        body.append(f"<tr><th>{escape(row.title)}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(body)}</table>"
 
 
-def _stats_table(cmp: dict) -> str:
-    if not cmp["stats"]:
+def _stats_table(cmp: Comparison) -> str:
+    if not cmp.stats:
         return "<p>One run only: no paired statistics.</p>"
     rows = []
-    for s in cmp["stats"]:
-        diff = "-" if s["macro_f1_diff"] is None else (
-            f"{s['macro_f1_diff']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}]")
-        rows.append(f"<tr><td>{escape(s['run'])}</td><td class=num>{s['n_paired']}</td>"
-                    f"<td class=num>{s['baseline_only_correct']}</td><td class=num>{s['candidate_only_correct']}</td>"
-                    f"<td class=num>{s['mcnemar_p']:.4g}{' *' if s['significant'] else ''}</td>"
-                    f"<td class=num>{escape(diff)}</td></tr>")
+    for s in cmp.stats:
+        rows.append(f"<tr><td>{escape(s.run)}</td><td class=num>{s.n_paired}</td>"
+                    f"<td class=num>{s.baseline_only_correct}</td><td class=num>{s.candidate_only_correct}</td>"
+                    f"<td class=num>{s.mcnemar_p:.4g}{' *' if s.significant else ''}</td>"
+                    f"<td class=num>{escape(interval(s))}</td></tr>")
     return ("<table><tr><th>run</th><th>paired items</th><th>only baseline right</th><th>only run right</th>"
             "<th>McNemar p</th><th>Δ macro-F1 [95% CI]</th></tr>" + "".join(rows) + "</table>")
 
 
-def _gates_table(cmp: dict) -> str:
+def _gates_table(cmp: Comparison) -> str:
     rows = []
-    for g in cmp["gates"]:
-        v = "unknown" if g["value"] is None else f"{g['value']:.4g}"
-        rows.append((g["passed"], g["run"], g["gate"], v))
-    for c in cmp["checks"]:
-        rows.append((c["passed"], c["run"], c["check"], f"{c['value']:.4g}" if c["value"] is not None else "-"))
+    for g in cmp.gates:
+        rows.append((g.passed, g.run, g.gate, "unknown" if g.value is None else f"{g.value:.4g}"))
+    for c in cmp.checks:
+        rows.append((c.passed, c.run, c.check, f"{c.value:.4g}" if c.value is not None else "-"))
     if not rows:
         return "<p>No gates.</p>"
     return "<table><tr><th></th><th>run</th><th>gate</th><th>value</th></tr>" + "".join(
@@ -145,9 +143,9 @@ def _gates_table(cmp: dict) -> str:
         f"<td>{escape(g)}</td><td class=num>{escape(v)}</td></tr>" for ok, r, g, v in rows) + "</table>"
 
 
-def f1_bars(cmp: dict) -> str:
-    labels = cmp["dataset"]["labels"]
-    runs = cmp["runs"]
+def f1_bars(cmp: Comparison) -> str:
+    labels = cmp.dataset.labels
+    runs = cmp.runs
     w, h, left, bottom, top = 520, 240, 40, 30, 12
     group = (w - left - 10) / max(1, len(labels))
     bar = min(28.0, (group - 16) / max(1, len(runs)))
@@ -161,25 +159,25 @@ def f1_bars(cmp: dict) -> str:
     for li, lab in enumerate(labels):
         gx = left + li * group + 8
         for ri, r in enumerate(runs):
-            f1 = ((r["metrics"].get("per_class") or {}).get(lab) or {}).get("f1") or 0.0
+            f1 = metric_value(r.metrics, "f1", lab) or 0.0
             bh = plot_h * f1
             x = gx + ri * bar
-            parts.append(f'<rect data-run="{escape(r["id"])}" x="{x:.1f}" y="{top + plot_h - bh:.1f}" '
+            parts.append(f'<rect data-run="{escape(r.id)}" x="{x:.1f}" y="{top + plot_h - bh:.1f}" '
                          f'width="{bar - 2:.1f}" height="{max(bh, 0.5):.1f}" fill="{_color(ri)}">'
-                         f'<title>{escape(r["name"])} F1[{escape(lab)}] = {f1:.3f}</title></rect>')
+                         f'<title>{escape(r.name)} F1[{escape(lab)}] = {f1:.3f}</title></rect>')
         parts.append(f'<text x="{gx + bar * len(runs) / 2:.1f}" y="{h - 10}" text-anchor="middle">{escape(lab)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def confusion_svg(run: dict, color: str) -> str:
-    cm = run["metrics"].get("confusion") or {}
+def confusion_svg(run: ComparedRun, color: str) -> str:
+    cm = run.metrics.get("confusion") or {}
     labels, matrix = cm.get("labels") or [], cm.get("matrix") or []
     n = len(labels)
     cell, left, top = 46, 80, 60
     w, h = left + cell * max(n, 1) + 10, top + cell * max(len(matrix), 1) + 10
     peak = max([v for row in matrix for v in row] or [1]) or 1
-    parts = [(f'<svg class="chart confusion" data-run="{escape(run["id"])}" xmlns="http://www.w3.org/2000/svg" '
+    parts = [(f'<svg class="chart confusion" data-run="{escape(run.id)}" xmlns="http://www.w3.org/2000/svg" '
              f'width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="confusion matrix">')]
     for j, lab in enumerate(labels):
         x = left + j * cell + cell / 2
@@ -209,14 +207,14 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def scatter(cmp: dict, x_metric: str, x_title: str, css_class: str) -> str:
-    runs = cmp["runs"]
+def scatter(cmp: Comparison, x_metric: str, x_title: str, css_class: str) -> str:
+    runs = cmp.runs
     pts = []
     for i, r in enumerate(runs):
-        if r.get("cached"):  # its cost and latency are the cache's: no place on a front of model calls
+        if r.cached:  # its cost and latency are the cache's: no place on a front of model calls
             continue
-        x = metric_value(r["metrics"], x_metric)
-        y = r["metrics"].get("macro_f1")
+        x = metric_value(r.metrics, x_metric)
+        y = metric_value(r.metrics, "macro_f1")
         if x is not None and y is not None:
             pts.append((i, float(x), float(y)))
     w, h, left, right, top, bottom = 540, 300, 56, 36, 14, 42
@@ -266,46 +264,44 @@ def scatter(cmp: dict, x_metric: str, x_title: str, css_class: str) -> str:
     for k, (i, x, y) in enumerate(pts):
         r = runs[i]
         on = k in front
-        parts.append(f'<circle class="point{" pareto-point" if on else ""}" data-run="{escape(r["id"])}" '
+        parts.append(f'<circle class="point{" pareto-point" if on else ""}" data-run="{escape(r.id)}" '
                      f'cx="{px(x):.1f}" cy="{py(y):.1f}" r="{7 if on else 5}" fill="{_color(i)}" '
-                     f'stroke="{"#000" if on else "none"}" stroke-width="2"><title>{escape(r["name"])}: macro-F1 '
+                     f'stroke="{"#000" if on else "none"}" stroke-width="2"><title>{escape(r.name)}: macro-F1 '
                      f'{y:.3f}, {escape(x_title)} {x:.4g}{" (Pareto front)" if on else ""}</title></circle>'
                      f'<text x="{px(x) + (-9 if px(x) > left + pw / 2 else 9):.1f}" y="{py(y) - 8:.1f}" '
-                     f'text-anchor="{"end" if px(x) > left + pw / 2 else "start"}">{escape(r["name"][:32])}</text>')
+                     f'text-anchor="{"end" if px(x) > left + pw / 2 else "start"}">{escape(r.name[:32])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _must_pass_html(cmp: dict) -> str:
+def _must_pass_html(cmp: Comparison) -> str:
     parts = []
-    for res in cmp.get("must_pass") or []:
-        missed = [c for c in res["cases"] if not c["passed"]]
-        parts.append(f'<p class="{"pass" if res["passed"] else "fail"}">must-pass <b>{escape(res["set"])}</b> on '
-                     f'<code>{escape(res["run"])}</code>: {res["n_passed"]}/{res["n"]} passed</p>')
+    for res in cmp.must_pass:
+        missed = res.missed
+        parts.append(f'<p class="{"pass" if res.passed else "fail"}">must-pass <b>{escape(res.set)}</b> on '
+                     f'<code>{escape(res.run)}</code>: {res.n_passed}/{res.n} passed</p>')
         if missed:
             parts.append("<table><tr><th>expected</th><th>got</th><th>note</th><th>message</th></tr>" + "".join(
-                f"<tr><td>{escape(c['expected'])}</td><td>{escape(str(c['predicted']))}</td>"
-                f"<td>{escape(c['note'])}</td><td>{escape(c['text'])}</td></tr>" for c in missed) + "</table>")
+                f"<tr><td>{escape(c.expected)}</td><td>{escape(str(c.predicted))}</td>"
+                f"<td>{escape(c.note)}</td><td>{escape(c.text)}</td></tr>" for c in missed) + "</table>")
     return ("<h2>Must-pass</h2>" + "".join(parts)) if parts else ""
 
 
-def diff_html(cmp: dict) -> str:
+def diff_html(cmp: Comparison) -> str:
     """The common items the runs answer differently (at most the comparison's cap): filterable, sortable."""
-    d = cmp.get("diff")
-    if not d:
-        return ""
-    if not d["items"]:
+    d = cmp.diff
+    if not d.items:
         return "<h2>Items answered differently</h2><p>The runs answer every common item alike.</p>"
     letters = letter_refs(cmp)
-    more = f"; the first {len(d['items'])} are listed, {d['left_out']} left out" if d["left_out"] else ""
-    heads = ["item", "gold"] + [letters[r["id"]] for r in cmp["runs"]] + ["text"]
+    more = f"; the first {len(d.items)} are listed, {d.left_out} left out" if d.left_out else ""
+    heads = ["item", "gold"] + [letters[r.id] for r in cmp.runs] + ["text"]
     rows = []
-    for it in d["items"]:
+    for it in d.items:
         answers = "".join(f'<td class="{"right" if ok else "wrong"}">{escape(a)}</td>'
-                          for a, ok in zip(it["answers"], it["correct"], strict=True))
-        rows.append(f"<tr><td><code>{escape(it['item_id'])}</code></td><td>{escape(it['gold'])}</td>{answers}"
-                    f'<td class="text">{escape(it["text"] or "")}</td></tr>')
-    return (f"<h2>Items answered differently</h2><p>{d['n']} of {cmp['n_common_items']} common items{more}; red = not the gold label. "
+                          for a, ok in zip(it.answers, it.correct, strict=True))
+        rows.append(f"<tr><td><code>{escape(it.item_id)}</code></td><td>{escape(it.gold)}</td>{answers}"
+                    f'<td class="text">{escape(it.text or "")}</td></tr>')
+    return (f"<h2>Items answered differently</h2><p>{d.n} of {cmp.n_common_items} common items{more}; red = not the gold label. "
             f"Click a header to sort.</p>"
             f'<input type="search" id="diff-filter" placeholder="filter: text, label, item id" aria-label="filter items">'
             f'<table class="diff" data-shown="{len(rows)}"><thead><tr>'
@@ -313,31 +309,31 @@ def diff_html(cmp: dict) -> str:
             + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def _cached_note(cmp: dict) -> str:
-    names = [r["name"] for r in cmp["runs"] if r.get("cached")]
+def _cached_note(cmp: Comparison) -> str:
+    names = [r.name for r in cmp.runs if r.cached]
     if not names:
         return ""
     return (f" Left out, answered from the cache (their latency and cost are not the model's): "
             f"{escape(', '.join(names))}.")
 
 
-def render_html(cmp: dict) -> str:
-    ds = cmp["dataset"]
+def render_html(cmp: Comparison) -> str:
+    ds = cmp.dataset
     word = verdict(cmp)
-    ok = cmp["exit_code"] == 0
-    warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in cmp["warnings"])
-    failures = "".join(f"<li>{escape(f)}</li>" for f in cmp["failures"])
+    ok = cmp.exit_code == 0
+    warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in cmp.warnings)
+    failures = "".join(f"<li>{escape(f)}</li>" for f in cmp.failures)
     confusions = "".join(
-        f"<figure>{confusion_svg(r, _color(i))}<figcaption>{escape(r['name'])} (rows gold, columns predicted)"
-        f"</figcaption></figure>" for i, r in enumerate(cmp["runs"]))
+        f"<figure>{confusion_svg(r, _color(i))}<figcaption>{escape(r.name)} (rows gold, columns predicted)"
+        f"</figcaption></figure>" for i, r in enumerate(cmp.runs))
     return inert_text(f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>smishctl compare — {escape(ds['name'])}/{escape(ds['split'])}</title><style>{CSS}</style></head>
+<title>smishctl compare — {escape(str(ds.name))}/{escape(str(ds.split))}</title><style>{CSS}</style></head>
 <body>
 <h1>smishctl compare — <span class="{'none' if word == NO_GATES else 'pass' if ok else 'fail'}">{word}</span></h1>
-<p>Dataset <b>{escape(str(ds['name']))}/{escape(str(ds['split']))}</b>, {cmp['n_common_items']} items common to all runs;
-baseline <code>{escape(str(cmp['baseline']))}</code>; generated {escape(cmp['created_at'])}.</p>
+<p>Dataset <b>{escape(str(ds.name))}/{escape(str(ds.split))}</b>, {cmp.n_common_items} items common to all runs;
+baseline <code>{escape(str(cmp.baseline))}</code>; generated {escape(cmp.created_at)}.</p>
 {warnings}{f'<ul class="fail">{failures}</ul>' if failures else ''}
 {_legend(cmp)}
 <h2>Metrics</h2>{_metrics_table(cmp)}

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from smishctl.core.comparison import Comparison, MustPassCase
 from smishctl.util.inert import inert_text
 
 
-def _case_name(case: dict) -> str:
-    text = case["text"] if len(case["text"]) <= 70 else case["text"][:67] + "..."
-    return f"{case['note']}: {text}" if case["note"] else text
+def _case_name(case: MustPassCase) -> str:
+    text = case.text if len(case.text) <= 70 else case.text[:67] + "..."
+    return f"{case.note}: {text}" if case.note else text
 
 
-def render_junit(cmp: dict) -> str:
+def render_junit(cmp: Comparison) -> str:
     cases = []
-    for g in cmp["gates"]:
-        cases.append((f"{g['gate']} [{g['run']}]", "smishctl.score.gates", g["passed"], g["message"]))
-    for c in cmp["checks"]:
-        value = c["value"]
-        msg = f"{c['check']}: value {value:.4g}" if value is not None else c["check"]
-        cases.append((f"{c['check']} [{c['run']}]", "smishctl.compare.checks", c["passed"], msg))
+    for g in cmp.gates:
+        cases.append((f"{g.gate} [{g.run}]", "smishctl.score.gates", g.passed, g.message))
+    for c in cmp.checks:
+        msg = f"{c.check}: value {c.value:.4g}" if c.value is not None else c.check
+        cases.append((f"{c.check} [{c.run}]", "smishctl.compare.checks", c.passed, msg))
     suites_cases = [("smishctl compare", cases, "GateFailed")]
-    for res in cmp.get("must_pass") or []:  # one test case per must-pass message
-        suites_cases.append((f"must-pass {res['set']} [{res['run']}]", [
-            (_case_name(c), f"smishctl.must_pass.{res['set']}", c["passed"],
-             f"expected {c['expected']}, got {c['predicted']}: {c['text']}") for c in res["cases"]],
+    for res in cmp.must_pass:  # one test case per must-pass message
+        suites_cases.append((f"must-pass {res.set} [{res.run}]", [
+            (_case_name(c), f"smishctl.must_pass.{res.set}", c.passed,
+             f"expected {c.expected}, got {c.predicted}: {c.text}") for c in res.cases],
             "MustPassMissed"))
     total = sum(len(c) for _, c, _ in suites_cases)
     failures = sum(1 for _, cs, _ in suites_cases for *_, ok, _ in cs if not ok)
@@ -32,7 +32,7 @@ def render_junit(cmp: dict) -> str:
     for suite_name, suite_cases, fail_type in suites_cases:
         n_failed = sum(1 for *_, ok, _ in suite_cases if not ok)
         suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(suite_cases)),
-                              failures=str(n_failed), errors="0", timestamp=cmp.get("created_at", ""))
+                              failures=str(n_failed), errors="0", timestamp=cmp.created_at)
         for name, classname, ok, message in suite_cases:
             case = ET.SubElement(suite, "testcase", name=name, classname=classname)
             if not ok:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from smishctl.core.comparison import Comparison, MustPassResult
+from smishctl.report.cells import cell, delta, interval
 from smishctl.report.refs import letter_refs
 from smishctl.report.verdict import NO_GATES, verdict
-from smishctl.score.rows import fmt_cell, fmt_delta
 from smishctl.util.inert import inert_text
 
 
@@ -20,18 +21,18 @@ def _esc_text(text: str) -> str:
     return _esc(" ".join(text.split()))
 
 
-def must_pass_markdown(results: list[dict]) -> list[str]:
+def must_pass_markdown(results: list[MustPassResult]) -> list[str]:
     """Per must-pass set and run: the verdict, then every missed message."""
     if not results:
         return []
     lines = ["", "### Must-pass"]
     for res in results:
-        missed = [c for c in res["cases"] if not c["passed"]]
-        lines += ["", f"{'✅' if res['passed'] else '❌'} **{_esc(res['set'])}** on `{res['run']}` "
-                      f"({_esc(res['model'])} · {_esc(res['prompt'])}): {res['n_passed']}/{res['n']} passed"]
+        missed = res.missed
+        lines += ["", f"{'✅' if res.passed else '❌'} **{_esc(res.set)}** on `{res.run}` "
+                      f"({_esc(res.model)} · {_esc(res.prompt)}): {res.n_passed}/{res.n} passed"]
         if missed:
             lines += ["", "| expected | got | note | message |", "|---|---|---|---|"]
-            lines += [f"| {c['expected']} | {_esc(c['predicted'])} | {_esc(c['note'])} | {_esc(c['text'])} |"
+            lines += [f"| {c.expected} | {_esc(c.predicted)} | {_esc(c.note)} | {_esc(c.text)} |"
                       for c in missed]
     return lines
 
@@ -39,22 +40,22 @@ def must_pass_markdown(results: list[dict]) -> list[str]:
 TEXT_CHARS = 200  # a message longer than this is cut in the table (the JSON report keeps it whole)
 
 
-def diff_markdown(cmp: dict) -> list[str]:
+def diff_markdown(cmp: Comparison) -> list[str]:
     """The common items the runs answer differently (at most the comparison's cap), one column per run."""
-    d = cmp.get("diff")
-    if not d or not d["items"]:
+    d = cmp.diff
+    if not d.items:
         return []
     letters = letter_refs(cmp)
-    more = f"; the first {len(d['items'])} are listed, {d['left_out']} left out" if d["left_out"] else ""
+    more = f"; the first {len(d.items)} are listed, {d.left_out} left out" if d.left_out else ""
     lines = ["", "### Items answered differently", "",
-             f"{d['n']} of {cmp['n_common_items']} common items{more}. ✗ = not the gold label.", "",
-             "| item | gold | " + " | ".join(letters[r["id"]] for r in cmp["runs"]) + " | text |",
-             "|---|---|" + "---|" * len(cmp["runs"]) + "---|"]
-    for it in d["items"]:
-        answers = [_esc(a) if ok else f"{_esc(a)} ✗" for a, ok in zip(it["answers"], it["correct"], strict=True)]
-        text = it["text"] or ""
+             f"{d.n} of {cmp.n_common_items} common items{more}. ✗ = not the gold label.", "",
+             "| item | gold | " + " | ".join(letters[r.id] for r in cmp.runs) + " | text |",
+             "|---|---|" + "---|" * len(cmp.runs) + "---|"]
+    for it in d.items:
+        answers = [_esc(a) if ok else f"{_esc(a)} ✗" for a, ok in zip(it.answers, it.correct, strict=True)]
+        text = it.text or ""
         text = text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"
-        lines.append(f"| `{_esc(it['item_id'])}` | {_esc(it['gold'])} | " + " | ".join(answers) + f" | {_esc_text(text)} |")
+        lines.append(f"| `{_esc(it.item_id)}` | {_esc(it.gold)} | " + " | ".join(answers) + f" | {_esc_text(text)} |")
     return lines
 
 
@@ -62,56 +63,69 @@ CACHED_NOTE = (" *cached* = answered from the cache: its latency, tokens and cos
                "so they are not compared.")
 
 
-def render_markdown(cmp: dict) -> str:
-    ds = cmp["dataset"]
-    word = verdict(cmp)
-    verdict_line = word if word == NO_GATES else f"{'✅' if cmp['exit_code'] == 0 else '❌'} {word}"
-    lines = [f"## smishctl compare — {verdict_line}", "",
-             (f"Dataset **{_esc(ds['name'])}/{_esc(ds['split'])}**, {cmp['n_common_items']} items common to all runs. "
-             f"**Bold** = best per row; (±) = difference to the baseline."
-             f"{CACHED_NOTE if any(r.get('cached') for r in cmp['runs']) else ''}"), ""]
-    for w in cmp["warnings"]:
-        lines.append(f"> ⚠️ {_esc(w)}")
-    if cmp["warnings"]:
-        lines.append("")
+def _metrics_lines(cmp: Comparison) -> list[str]:
+    """The metrics table: a column per run (its letter, name, role and id), a row per metric."""
     heads = []
     letters = letter_refs(cmp)
-    for r in cmp["runs"]:
-        role = {"baseline": " (baseline)", "reference": " (reference)"}.get(r["role"], "")
-        cached = " (cached)" if r.get("cached") else ""
-        heads.append(f"**{letters[r['id']]}** · {_esc(r['name'])}{role}{cached}<br>`{r['id']}`")
-    lines.append("| metric | " + " | ".join(heads) + " |")
-    lines.append("|---|" + "---:|" * len(heads))
-    for row in cmp["rows"]:
+    for r in cmp.runs:
+        role = {"baseline": " (baseline)", "reference": " (reference)"}.get(r.role, "")
+        cached = " (cached)" if r.cached else ""
+        heads.append(f"**{letters[r.id]}** · {_esc(r.name)}{role}{cached}<br>`{r.id}`")
+    lines = ["| metric | " + " | ".join(heads) + " |", "|---|" + "---:|" * len(heads)]
+    for row in cmp.rows:
         cells = []
-        for i in range(len(row["values"])):
-            text = fmt_cell(row, i)
-            if row["deltas"] and row["deltas"][i] is not None:
-                text += f" ({fmt_delta(row['deltas'][i], row['format'])})"
-            cells.append(f"**{text}**" if i in row["best"] else text)
-        lines.append(f"| {_esc(row['title'])} | " + " | ".join(cells) + " |")
-    if cmp["stats"]:
-        lines += ["", f"### Paired statistics vs baseline `{cmp['baseline']}`", "",
-                  "| run | paired items | only baseline right | only run right | McNemar p | Δ macro-F1 [95% CI] |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for s in cmp["stats"]:
-            diff = "-" if s["macro_f1_diff"] is None else (
-                f"{s['macro_f1_diff']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}]")
-            sig = " (significant)" if s["significant"] else ""
-            lines.append(f"| `{s['run']}` | {s['n_paired']} | {s['baseline_only_correct']} | "
-                         f"{s['candidate_only_correct']} | {s['mcnemar_p']:.4g}{sig} | {diff} |")
-        lines += ["", (f"Exact McNemar test on discordant pairs; percentile bootstrap "
-                      f"({cmp['stats'][0]['n_boot']} resamples, seed {cmp['stats'][0]['seed']}).")]
-    if cmp["gates"] or cmp["checks"]:
-        lines += ["", "### Gates", "", "| | run | gate | value |", "|---|---|---|---:|"]
-        for g in cmp["gates"]:
-            value = "unknown" if g["value"] is None else f"{g['value']:.4g}"
-            lines.append(f"| {'✅' if g['passed'] else '❌'} | `{g['run']}` | `{_esc(g['gate'])}` | {value} |")
-        for c in cmp["checks"]:
-            lines.append(f"| {'✅' if c['passed'] else '❌'} | `{c['run']}` | `{_esc(c['check'])}` | "
-                         f"{c['value']:.4g} |")
-    lines += must_pass_markdown(cmp.get("must_pass") or [])
+        for i in range(len(row.values)):
+            text = cell(row, i)
+            if (d := delta(row, i)) is not None:
+                text += f" ({d})"
+            cells.append(f"**{text}**" if i in row.best else text)
+        lines.append(f"| {_esc(row.title)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _stats_lines(cmp: Comparison) -> list[str]:
+    if not cmp.stats:
+        return []
+    lines = ["", f"### Paired statistics vs baseline `{cmp.baseline}`", "",
+             "| run | paired items | only baseline right | only run right | McNemar p | Δ macro-F1 [95% CI] |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for s in cmp.stats:
+        sig = " (significant)" if s.significant else ""
+        lines.append(f"| `{s.run}` | {s.n_paired} | {s.baseline_only_correct} | "
+                     f"{s.candidate_only_correct} | {s.mcnemar_p:.4g}{sig} | {interval(s)} |")
+    return lines + ["", (f"Exact McNemar test on discordant pairs; percentile bootstrap "
+                         f"({cmp.stats[0].n_boot} resamples, seed {cmp.stats[0].seed}).")]
+
+
+def _gates_lines(cmp: Comparison) -> list[str]:
+    if not (cmp.gates or cmp.checks):
+        return []
+    lines = ["", "### Gates", "", "| | run | gate | value |", "|---|---|---|---:|"]
+    for g in cmp.gates:
+        value = "unknown" if g.value is None else f"{g.value:.4g}"
+        lines.append(f"| {'✅' if g.passed else '❌'} | `{g.run}` | `{_esc(g.gate)}` | {value} |")
+    for c in cmp.checks:
+        lines.append(f"| {'✅' if c.passed else '❌'} | `{c.run}` | `{_esc(c.check)}` | {c.value:.4g} |")
+    return lines
+
+
+def render_markdown(cmp: Comparison) -> str:
+    ds = cmp.dataset
+    word = verdict(cmp)
+    verdict_line = word if word == NO_GATES else f"{'✅' if cmp.exit_code == 0 else '❌'} {word}"
+    lines = [f"## smishctl compare — {verdict_line}", "",
+             (f"Dataset **{_esc(ds.name)}/{_esc(ds.split)}**, {cmp.n_common_items} items common to all runs. "
+             f"**Bold** = best per row; (±) = difference to the baseline."
+             f"{CACHED_NOTE if any(r.cached for r in cmp.runs) else ''}"), ""]
+    for w in cmp.warnings:
+        lines.append(f"> ⚠️ {_esc(w)}")
+    if cmp.warnings:
+        lines.append("")
+    lines += _metrics_lines(cmp)
+    lines += _stats_lines(cmp)
+    lines += _gates_lines(cmp)
+    lines += must_pass_markdown(cmp.must_pass)
     lines += diff_markdown(cmp)
-    if cmp["failures"]:
-        lines += ["", "### Failures", ""] + [f"- {_esc(f)}" for f in cmp["failures"]]
+    if cmp.failures:
+        lines += ["", "### Failures", ""] + [f"- {_esc(f)}" for f in cmp.failures]
     return inert_text("\n".join(lines) + "\n")  # no raw ESC or BEL from a message or a record

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import string
 
+from smishctl.core.comparison import Comparison
+
 
 def letter(i: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA: the i-th run of a report."""
@@ -16,21 +18,21 @@ def letter(i: int) -> str:
     return out
 
 
-def letter_refs(cmp: dict) -> dict[str, str]:
+def letter_refs(cmp: Comparison) -> dict[str, str]:
     """Run id -> A, B, C… in the comparison's run order."""
-    return {r["id"]: letter(i) for i, r in enumerate(cmp["runs"])}
+    return {r.id: letter(i) for i, r in enumerate(cmp.runs)}
 
 
-def run_refs(cmp: dict, known: dict[str, str]) -> dict[str, str]:
+def run_refs(cmp: Comparison, known: dict[str, str]) -> dict[str, str]:
     """Run id -> the reference `known` gives it (the short ref `runs list` prints, which can be pasted
     into any command), else its letter (a run read from a folder outside the store)."""
     taken = set(known.values())
     out = {}
-    for i, r in enumerate(cmp["runs"]):
-        ref = known.get(r["id"]) or letter(i)
-        while ref in taken and known.get(r["id"]) != ref:
+    for i, r in enumerate(cmp.runs):
+        ref = known.get(r.id) or letter(i)
+        while ref in taken and known.get(r.id) != ref:
             ref += "'"  # a letter some stored run's short ref already is
-        out[r["id"]] = ref
+        out[r.id] = ref
         taken.add(ref)
     return out
 
