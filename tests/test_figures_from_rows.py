@@ -161,7 +161,7 @@ def failed_and_good(settings):
 def test_compare_never_ranks_or_passes_a_mostly_failed_run(settings, cli, failed_and_good):
     good, failed = failed_and_good
     cmp = compare_runs([load_run(settings.runs_dir, good.id), load_run(settings.runs_dir, failed.id)],
-                       options=CompareOptions(gates=["accuracy>=0.9"]))
+                       options=CompareOptions(gates=["accuracy>=0.9"])).to_dict()
     rows = {r["key"]: r for r in cmp["rows"]}
     assert rows["accuracy"]["values"] == pytest.approx([28 / 30, 3 / 30])
     assert 1 not in rows["accuracy"]["best"] and 1 not in rows["p50_latency_ms"]["best"]
@@ -206,7 +206,7 @@ def test_a_partly_cached_run_is_marked_and_wins_no_speed_star(settings, cli):
     called = record_run(settings, cfg, run_id="called", latency_ms=400.0)
     partly = record_run(settings, cfg, run_id="partly", latency_ms=1.0, cached=range(9))  # 9 answers from the cache
     cmp = compare_runs([load_run(settings.runs_dir, called.id), load_run(settings.runs_dir, partly.id)],
-                       options=CompareOptions(gates=["p50_latency_ms<=50"]))
+                       options=CompareOptions(gates=["p50_latency_ms<=50"])).to_dict()
     assert [r["cached"] for r in cmp["runs"]] == [False, True]
     rows = {r["key"]: r for r in cmp["rows"]}
     for key in ("p50_latency_ms", "p95_latency_ms", "tokens_per_msg", "cost_per_1k"):
