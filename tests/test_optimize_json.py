@@ -1,8 +1,10 @@
 """`optimize --json` prints the same document, and writes the same CARD.md, as before the result became a
 typed `OptimizeResult`.
 
-The golden file was written by the code of the commit before that change (958d7aa), on the same tiny kNN
-optimize against the loopback fault server (deterministic answers): regenerate it with
+The golden files were written by the code of the commit before that change (958d7aa), on the same tiny
+optimizations against the loopback fault server (deterministic answers): a kNN search (candidates, the
+chosen settings), and a labeled program with a forced calibration and a recall threshold (the decision
+rule in the JSON and the card). Regenerate them with
 
     SMISHCTL_DATA_MIRROR=... .venv/bin/python tests/test_optimize_json.py --code DIR
 
@@ -10,8 +12,9 @@ where DIR holds that commit's `smishctl` package (it goes first on the CLI's PYT
 
 What varies between two runs of the same code is replaced in `normalise`, the one place that knows it:
 the project folder, the creation time, the fault server's port, the optimization id (a timestamp and a
-pid), the library versions, and timings (latencies, wall seconds; in the card: its seconds spent). Everything
-else, key order included, is compared as text.
+pid), the library versions, and timings (latencies, wall seconds; in the card: its seconds spent); and the
+checksum of a DSPy program.json, which holds the library versions (a kNN program.json does not, and its
+checksum is compared). Everything else, key order included, is compared as text.
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from faultutil import fake_model_fixture, fault_fixture  # noqa: F401
 
-GOLDEN = Path(__file__).parent / "fixtures" / "optimize" / "knn-json.golden.json"
-GOLDEN_CARD = GOLDEN.with_name("knn-card.golden.md")
-ARGS = ("optimize", "-m", "fake", "--optimizer", "knn", "--train-size", "12", "--dev-size", "6", "--no-langfuse",
-        "--json")
+GOLDEN = Path(__file__).parent / "fixtures" / "optimize"
+CASES = {
+    "knn": ("--optimizer", "knn", "--train-size", "12", "--dev-size", "6"),
+    "labeled-decision": ("--optimizer", "labeled", "--param", "k=3", "--train-size", "9", "--dev-size", "12",
+                         "--calibrate", "on", "--recall-target", "smishing=0.9"),
+}
 TIMINGS = {"latency_ms", "latency_p50_ms", "wall_seconds"}
 
 
@@ -52,6 +58,8 @@ def normalise(doc: object, project: Path) -> object:
     out["versions"] = dict.fromkeys(out["versions"], "<version>")
     if isinstance(out.get("langfuse"), dict) and "session_id" in out["langfuse"]:
         out["langfuse"]["session_id"] = "<optimization id>"
+    if out["program_kind"] != "knn":
+        out["files"]["program.json"] = "<sha256 of a file holding the library versions>"
     return out
 
 
@@ -63,17 +71,22 @@ def as_text(doc: object) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def test_optimize_json_is_unchanged(cli, fake_model, fault, project):
-    r = cli(*ARGS)
+def _args(case: str) -> tuple[str, ...]:
+    return ("optimize", "-m", "fake", *CASES[case], "--no-langfuse", "--json")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_optimize_json_is_unchanged(cli, fake_model, fault, project, case):
+    r = cli(*_args(case))
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert as_text(normalise(doc, project)) == GOLDEN.read_text(encoding="utf-8")
+    assert as_text(normalise(doc, project)) == (GOLDEN / f"{case}-json.golden.json").read_text(encoding="utf-8")
     card = (Path(doc["path"]) / "CARD.md").read_text(encoding="utf-8")
-    assert normalise_card(card) == GOLDEN_CARD.read_text(encoding="utf-8")
+    assert normalise_card(card) == (GOLDEN / f"{case}-card.golden.md").read_text(encoding="utf-8")
 
 
-def _write_golden(code: Path) -> None:
-    """Run the CLI of the package under `code` on a fresh project and store its normalised `--json`."""
+def _write_golden(code: Path, case: str) -> None:
+    """Run the CLI of the package under `code` on a fresh project; store its normalised `--json` and card."""
     import tempfile
 
     from fault_server import FaultServer
@@ -86,15 +99,15 @@ def _write_golden(code: Path) -> None:
         shutil.copy(repo / "smishctl.toml", project / "smishctl.toml")
         add_alias(project, "fake", srv.base_url)
         env = {**os.environ, "SMISHCTL_HOME": str(project), "PYTHONPATH": str(code)}
-        r = subprocess.run([sys.executable, "-m", "smishctl", *ARGS], cwd=project, env=env, capture_output=True,
+        r = subprocess.run([sys.executable, "-m", "smishctl", *_args(case)], cwd=project, env=env, capture_output=True,
                            text=True, timeout=600, check=False)
         if r.returncode:
             raise SystemExit(r.stderr)
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.mkdir(parents=True, exist_ok=True)
         doc = json.loads(r.stdout)
-        GOLDEN.write_text(as_text(normalise(doc, project)), encoding="utf-8")
+        (GOLDEN / f"{case}-json.golden.json").write_text(as_text(normalise(doc, project)), encoding="utf-8")
         card = (Path(doc["path"]) / "CARD.md").read_text(encoding="utf-8")
-        GOLDEN_CARD.write_text(normalise_card(card), encoding="utf-8")
+        (GOLDEN / f"{case}-card.golden.md").write_text(normalise_card(card), encoding="utf-8")
 
 
 if __name__ == "__main__":
@@ -102,4 +115,5 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser(description="write the golden `optimize --json` with the code under --code")
     ap.add_argument("--code", type=Path, required=True)
-    _write_golden(ap.parse_args().code.resolve())
+    for name in CASES:
+        _write_golden(ap.parse_args().code.resolve(), name)
