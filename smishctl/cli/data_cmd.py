@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,10 +36,10 @@ def data(
         from smishctl.data import load_dataset_splits
         from smishctl.data.prepare import SplitOptions
 
-        kw = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
+        kw: dict[str, Any] = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
         options = SplitOptions(**split_policy_options(split_policy).get("split", {}))
         ds = load_dataset_splits(dataset, settings(), options=options, **kw)
-        summary = {
+        summary: dict[str, Any] = {
             "name": ds.name, "labels": list(ds.labels), "provenance": ds.provenance, "stats": ds.stats,
             "splits": {
                 name: {"n": len(items), "hash": ds.split_hash(name), "labels": dict(Counter(e.label for e in items))}

@@ -71,7 +71,7 @@ def show_cmd(prompt: Annotated[str, typer.Argument(help="Artifact id, short ref 
         art = resolve_artifact(settings().prompts_dir, prompt)
         if art.is_zero_shot:
             raise typer.BadParameter("zero-shot has no stored artifact")
-        rendered = read_json(art.dir / PROMPT)
+        rendered = read_json(art.folder / PROMPT)
         if as_json:
             print_json({"id": art.id, "manifest": art.manifest, **rendered})
             return
@@ -133,7 +133,7 @@ def new_cmd(
             print_json(manifest)
             return
         from smishctl.cli.render import short_prompt_refs
-        from smishctl.ops.prompts_new import source_note
+        from smishctl.report.prompt_facts import source_note
         from smishctl.store.artifacts import list_artifacts
 
         ref = name or short_prompt_refs([a.id for a in list_artifacts(settings().prompts_dir)]).get(manifest["id"], manifest["id"])

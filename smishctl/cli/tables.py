@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -21,7 +21,7 @@ SHORTEST = 12  # cells of a `shorten` column keep at least this many characters
 @dataclass
 class Column:
     header: str
-    justify: str = "left"
+    justify: JustifyMethod = "left"
     drop: int | None = None  # dropped when the table is too wide, lowest first; None: always shown
     wrap: bool = False  # may wrap onto several lines; identifiers (wrap=False) are never cut nor wrapped
     wide_only: bool = False  # only with --wide

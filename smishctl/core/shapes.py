@@ -7,7 +7,7 @@ tuple of them). A key that is absent passes: whether it is required is the reade
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from smishctl.core.errors import DataError
@@ -47,7 +47,7 @@ NUMBERS = Kind("an object of numbers", dict, extra=lambda v: all(_number(x) or x
 _ABSENT = object()
 
 # What a reader checks: each key's kind, or the kinds it may take.
-Shape = dict[str, Kind | tuple[Kind, ...]]
+Shape = Mapping[str, Kind | tuple[Kind, ...]]
 
 
 def kind_of(v: object) -> str:

@@ -72,7 +72,8 @@ def parse_golden(data: bytes, where: str) -> list[dict]:
     if "text" not in fields or label_col is None:
         raise DataError(f"{where} needs the columns text and label (found: {', '.join(fields) or 'none'})",
                         hint="write a header line: text,label,note")
-    items, seen = [], {}
+    items: list[dict[str, str]] = []
+    seen: dict[str, int] = {}
     for n, row in enumerate(reader, 2):
         row = {k: csv_value(v) for k, v in row.items() if isinstance(v, str)}  # undo _write's formula guard
         msg = (row.get("text") or "").strip()

@@ -6,6 +6,7 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import DataError
 
@@ -123,13 +124,14 @@ def read_rows(source: TableSource, *, cache_dir: Path, max_bytes: int) -> list[d
     """Rows as {"text": str|None, "label": str|None, "row": int} in file order."""
     if source.hub_id:
         return _read_hub(source, cache_dir)
+    assert source.path is not None  # a source is a hub id or a file
     path = Path(source.path)
     fmt = source.format or detect_format(path)
     _check_file(path, fmt, source.encoding, max_bytes, (source.text_column, source.label_column))
     common = {"data_files": str(path), "cache_dir": str(cache_dir)}
     try:
         if fmt in ("csv", "tsv"):
-            options = dict(
+            options: dict[str, Any] = dict(
                 sep="\t" if fmt == "tsv" else ",",
                 keep_default_na=False,
                 na_filter=False,
@@ -167,7 +169,7 @@ def _read_hub(source: TableSource, cache_dir: Path) -> list[dict]:
             f"cannot load hub dataset {source.hub_id!r}: {first}",
             hint="hub datasets need internet access; or download it and pass the file",
         ) from None
-    return _columns(ds, source, source.hub_id)
+    return _columns(ds, source, str(source.hub_id))
 
 
 def _columns(ds, source: TableSource, name: str) -> list[dict]:

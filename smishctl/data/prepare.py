@@ -148,7 +148,7 @@ def resolve_source(
 
 def clean_rows(rows: list[dict], labels: tuple[str, ...] | None, max_chars: int) -> tuple[list[Example], dict]:
     """Validate labels, normalise texts; skip empty texts and truncate very long ones (counted)."""
-    stats = Counter()
+    stats: Counter[str] = Counter()
     out: list[Example] = []
     for r in rows:
         label = r["label"]

@@ -8,6 +8,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.finetune.encode import IGNORE, first_token_ids, prompt_ids
@@ -19,8 +20,9 @@ TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 @dataclass
 class LoadedBase:
-    model: object
-    tokenizer: object
+    # transformers' model and tokenizer (imported lazily, so typed loosely)
+    model: Any
+    tokenizer: Any
     device: str
 
 
@@ -66,7 +68,7 @@ def load_base(gguf: Path, device: str, cache: Path | None = None) -> LoadedBase:
     return LoadedBase(model=model.to(device), tokenizer=tokenizer, device=device)
 
 
-def _load_gguf(gguf: Path, fast_reader: bool = True) -> tuple[object, object]:
+def _load_gguf(gguf: Path, fast_reader: bool = True) -> tuple[Any, Any]:
     import functools
 
     import torch
@@ -97,7 +99,8 @@ def _one_fast_gguf_reader():
     import gguf
     import numpy as np
 
-    original = gguf.GGUFReader
+    module: Any = gguf  # its reader class is swapped for the duration
+    original: Any = gguf.GGUFReader
 
     class _PlainViewReader(original):
         @property
@@ -116,17 +119,17 @@ def _one_fast_gguf_reader():
             readers[key] = _PlainViewReader(path, mode)
         return readers[key]
 
-    gguf.GGUFReader = reader
+    module.GGUFReader = reader
     try:
         yield
     finally:
-        gguf.GGUFReader = original
+        module.GGUFReader = original
 
 
 _CHECKSUMS = "checksums.json"
 
 
-def _load_cached(folder: Path) -> tuple[object, object] | None:
+def _load_cached(folder: Path) -> tuple[Any, Any] | None:
     """The cached model and tokenizer, or None when absent or any file differs from its recorded
     checksum (a damaged cache is rebuilt, never trusted). safetensors: no pickle is ever loaded."""
     import torch
@@ -179,7 +182,8 @@ def add_lora(base: LoadedBase, rank: int, alpha: float, seed: int, dropout: floa
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(seed)
-    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(TARGET_MODULES),
+    cfg = LoraConfig(r=rank, lora_alpha=alpha,  # type: ignore[arg-type]  # typed int; peft scales by alpha / r
+                     lora_dropout=dropout, target_modules=list(TARGET_MODULES),
                      bias="none", task_type="CAUSAL_LM")
     return get_peft_model(base.model, cfg)
 
@@ -251,4 +255,4 @@ def causal_lm_loss(model, input_ids, attention_mask, labels):
 
 
 def decide(probs: dict[str, float]) -> str:
-    return max(probs, key=probs.get)
+    return max(probs, key=probs.__getitem__)

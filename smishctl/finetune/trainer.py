@@ -108,6 +108,7 @@ def train(model, tokenizer, train_set, dev_set, cfg: TrainConfig, *, device: str
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     best: Checkpoint | None = None
+    losses: list[float]
     step, since_eval, losses, no_gain = 0, 0, [], 0
     step_seconds: float | None = None
     stop_reason = "completed"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import Any
 
 from smishctl.core.errors import ModelError
 from smishctl.util.redact import register_secret
@@ -31,7 +32,7 @@ PROVIDER = "fleet"
 ROUTER_KEYS = ("routing_strategy", "cooldown_time", "allowed_fails")
 FORWARDED = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "stop", "seed", "response_format",
              "logprobs", "top_logprobs", "n")
-_ROUTERS: dict[str, object] = {}
+_ROUTERS: dict[str, Any] = {}  # fleet name -> litellm.Router (litellm is imported on first use)
 _registered = False
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import ModelError
 from smishctl.models.prompt_state import PromptStates, model_key
@@ -28,7 +29,7 @@ STALE_AFTER_S = 24 * 3600
 class _Served:
     """A started server and what its saved prompt states need (prompt_state.py)."""
 
-    server: object
+    server: Any  # an xllamacpp Server (xllamacpp ships no types)
     slot_dir: Path  # its slot_save_path: llama.cpp saves and restores bare file names inside it
     model: str  # model_key: weights, adapter, context size, llama.cpp build
     # One slot: restore, request and save must run in order, whichever project's folder asks.

@@ -19,6 +19,7 @@ Pinned to dspy 3.4.1; when its internals move, the bridge does nothing and backo
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from datetime import UTC
 
 MAX_RETRY_AFTER_S = 60.0
@@ -81,12 +82,12 @@ def install_retry_after_bridge() -> bool:
                     pass
         return reclassify(exc, original(exc, *args, **kwargs))
 
-    to_lm15_error._smishctl_bridge = True
+    to_lm15_error._smishctl_bridge = True  # type: ignore[attr-defined]  # marks the wrapper as installed
     litellm_errors.to_lm15_error = to_lm15_error
     return True
 
 
-def _causes(exc: BaseException):
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
     """`exc` and the chain of exceptions behind it (cause or context), each once."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

@@ -51,7 +51,7 @@ def _part_path(dist_name: str, suffix: str, spec: WeightsSpec) -> Path:
         raise ModelError(f"weights package {dist_name} is not installed", hint=spec.install_hint) from None
     for f in dist.files or ():
         if str(f).replace("\\", "/").endswith(suffix):
-            return Path(dist.locate_file(f))
+            return Path(str(dist.locate_file(f)))
     raise ModelError(f"weights package {dist_name} has no file {suffix}", hint=spec.install_hint)
 
 

@@ -4,6 +4,7 @@ program sends, what smishctl adds to them in the rendered system turn, and where
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.store.artifacts import PROGRAM, PROMPT, Artifact, verify_artifact
@@ -14,7 +15,7 @@ def artifact_instructions(art: Artifact) -> str:
     """The instructions an artifact's program sends (predict, knn and lora states alike), read from its
     verified program.json without loading DSPy."""
     verify_artifact(art)
-    state = read_json(art.dir / PROGRAM)
+    state = read_json(art.folder / PROGRAM)
     # kNN and lora store them at the top; a DSPy Predict dump under "signature" (older dumps: one level down)
     signature = state.get("signature") or next(
         (v.get("signature") for v in state.values() if isinstance(v, dict) and "signature" in v), None) or {}
@@ -37,7 +38,7 @@ def added_text(messages: list[dict], instructions: str) -> str | None:
 def artifact_additions(art: Artifact) -> str | None:
     """`added_text` of a stored version, from its instructions and its rendered prompt.json."""
     try:
-        return added_text(read_json(art.dir / PROMPT).get("messages") or [], artifact_instructions(art))
+        return added_text(read_json(art.folder / PROMPT).get("messages") or [], artifact_instructions(art))
     except (ConfigError, OSError, ValueError, AttributeError):
         return None
 
@@ -46,7 +47,8 @@ def lineage(m: dict, ref=lambda i: i) -> str:
     """Where a version came from, in a few words: the file (and its sha256) or the Langfuse prompt a
     hand-written version holds, the version it started from, else its parent (the version before it).
     `ref` shortens an artifact id."""
-    source = m.get("source") if isinstance(m.get("source"), dict) else {}
+    given = m.get("source")
+    source: dict[str, Any] = given if isinstance(given, dict) else {}
     kind = source.get("kind")
     if kind == "instructions-file":
         return f"file {Path(str(source.get('path', '?'))).name} ({str(source.get('sha256', ''))[:8]})"

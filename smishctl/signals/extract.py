@@ -181,7 +181,7 @@ _BRAND_RE: dict[str, tuple[re.Pattern, re.Pattern, dict[str, Brand]]] = {}
 def _brand_patterns(lists: ReferenceLists):
     key = lists.identity.get("sha256", "")
     if key not in _BRAND_RE:
-        by_name = {}
+        by_name: dict[str, Brand] = {}
         for b in lists.brands:
             for n in b.names:
                 by_name.setdefault(n.lower(), b)

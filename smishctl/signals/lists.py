@@ -13,6 +13,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.util.jsonio import MAX_FILE_BYTES, loads
@@ -84,7 +85,7 @@ def load_lists(section: dict | None = None) -> ReferenceLists:
     brands = {k: Brand(k, tuple(v["names"]), tuple(v["domains"])) for k, v in files["brands"][0]["brands"].items()}
     extra_brands, extra_short, extra_tlds = _extras(section)
     brands.update(extra_brands)
-    ident = {"lists": {name: {"version": doc["version"], "sha256": sha} for name, (doc, sha) in files.items()},
+    ident: dict[str, Any] = {"lists": {name: {"version": doc["version"], "sha256": sha} for name, (doc, sha) in files.items()},
              "psl": psl_identity()}
     if section:
         ident["project"] = hashlib.sha256(key.encode()).hexdigest()
@@ -103,7 +104,7 @@ def psl_identity() -> dict:
 
     try:
         snap = next((f for f in files("tldextract") or () if f.name == ".tld_set_snapshot"), None)
-        data = snap.locate().read_bytes() if snap is not None else b""
+        data = Path(str(snap.locate())).read_bytes() if snap is not None else b""
         return {"tldextract": version("tldextract"), "sha256": hashlib.sha256(data).hexdigest()}
     except (PackageNotFoundError, OSError):
         return {"tldextract": None, "sha256": None}

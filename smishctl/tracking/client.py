@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import Self
+from typing import Any, Self, cast
 
 from smishctl.tracking.settings import LangfuseSettings, register_langfuse_secrets
 from smishctl.util.redact import redact_obj
@@ -125,8 +125,9 @@ class LangfuseSession:
     def __init__(self, lf: LangfuseSettings):
         self.lf = lf
         register_langfuse_secrets(lf)
-        self._previous = None
-        self.client = None
+        # The SDK is imported on entry (langfuse.Langfuse and its resource manager): typed loosely here.
+        self._previous: Any = None
+        self.client: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -158,7 +159,8 @@ class LangfuseSession:
                 self._previous = LangfuseResourceManager._instances.pop(lf.public_key, None)
             self.client = Langfuse(
                 public_key=lf.public_key, secret_key=lf.secret_key, base_url=lf.base_url,
-                timeout=lf.timeout, tracer_provider=self.provider, span_exporter=self.exporter,
+                timeout=cast(int, lf.timeout),  # typed int, but handed on to httpx, which takes float seconds
+                tracer_provider=self.provider, span_exporter=self.exporter,
                 flush_at=256, flush_interval=1.0, mask=lambda *, data, **_: redact_obj(data))
             resources = getattr(self.client, "_resources", None)
             if resources is not None:  # we shut it down ourselves, bounded; never at interpreter exit

@@ -4,6 +4,8 @@ the message read from each trace's root observation input. Public API through th
 
 from __future__ import annotations
 
+from typing import Any
+
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.tracking.client import PushError, session
@@ -43,7 +45,7 @@ def pull_reports(settings: Settings, *, score_name: str = DEFAULT_SCORE, max_sco
                     if not isinstance(getattr(score, "value", None), str):
                         skipped["not_categorical"] += 1
                         continue
-                    subject = getattr(score, "subject", None)
+                    subject: Any = getattr(score, "subject", None)
                     trace_id = getattr(subject, "trace_id", None) or (
                         subject.id if getattr(subject, "kind", None) == "trace" else None)
                     if not trace_id:

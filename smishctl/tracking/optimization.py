@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any, Literal
 
 from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
 from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings
@@ -40,7 +41,7 @@ class OptimizationTracker:
         self.reason = reason
         self.trials: list[dict] = []
         self._lock = threading.Lock()
-        self._status: dict | None = None
+        self._status: dict[str, Any] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -72,9 +73,10 @@ class OptimizationTracker:
                "trace_ids": [trial_trace_id(self.optimization_id, t["trial"]) for t in self.trials]}
         if self.lf is not None:
             out["host"] = self.lf.host
+        status = self._status or {}
         for key in ("url", "error", "reason"):
-            if (self._status or {}).get(key):
-                out[key] = self._status[key]
+            if status.get(key):
+                out[key] = status[key]
         if not self.enabled and self.reason:
             out["reason"] = self.reason
         return out
@@ -85,6 +87,7 @@ class OptimizationTracker:
             self._status = {"status": "disabled", "reason": self.reason}
             return self.ids()
         lf = self.lf
+        assert lf is not None  # enabled
         budget = timeout if timeout is not None else lf.push_timeout
         try:
             url = _push_trials(lf, self.optimization_id, list(self.trials), self.metadata, budget)
@@ -121,7 +124,7 @@ def _push_trials(lf: LangfuseSettings, optimization_id: str, trials: list[dict],
             start = int(t["started_at"] * 1e9)
             end = start + int(t["duration_s"] * 1e9)
             output = {"score": t["score"], **t["metrics"]}
-            level = "ERROR" if t.get("error") else None
+            level: Literal["ERROR"] | None = "ERROR" if t.get("error") else None
             with s.ids.seed(trace_id, [root_id, gen_id]), _propagate_attributes(
                     session_id=optimization_id, trace_name="smishctl optimize trial",
                     tags=["smishctl", "optimize"]):

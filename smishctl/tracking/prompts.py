@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 from urllib.parse import quote
 
 from smishctl.core.errors import ConfigError
@@ -67,7 +68,8 @@ def publish_prompt(settings, artifact, *, label: str = "production", lf: Langfus
                 from langfuse.api.prompts.types.create_chat_prompt_type import CreateChatPromptType
 
                 request = CreateChatPromptRequest(
-                    name=name, prompt=messages, config=config, labels=[label], type=CreateChatPromptType.CHAT,
+                    name=name, prompt=cast(Any, messages), config=config,  # pydantic validates the dicts
+                    labels=[label], type=CreateChatPromptType.CHAT,
                     tags=["smishctl"], commit_message=f"smishctl promote {artifact.id}")
                 result = s.call("POST prompts", s.api.prompts.create, request=request, deadline=deadline)
             else:

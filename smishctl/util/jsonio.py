@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import DataError
-from smishctl.core.shapes import check
+from smishctl.core.shapes import Shape, check
 
 MAX_DEPTH = 64
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a JSON document (run.json, manifest.json, program.json ...)
@@ -75,7 +76,7 @@ def depth(obj) -> int:
     return deepest
 
 
-def read_object(path: Path | str, shape: dict | None = None, *, what: str | None = None) -> dict:
+def read_object(path: Path | str, shape: Shape | None = None, *, what: str | None = None) -> dict[str, Any]:
     """A JSON file that must hold an object whose fields named in `shape` have their types
     (smishctl.core.shapes): BadJSON or DataError otherwise, naming `what` (default: the path)."""
     return check(read_json(path), shape or {}, what or str(path))

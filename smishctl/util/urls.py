@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from typing import overload
 from urllib.parse import urlsplit, urlunsplit
 
 
+@overload
+def public_url(url: str) -> str: ...
+@overload
+def public_url(url: str | None) -> str | None: ...
 def public_url(url: str | None) -> str | None:
     """`url` without what may hold credentials: user:password@, the query string and the fragment."""
     if not url:
