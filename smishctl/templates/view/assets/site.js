@@ -176,7 +176,7 @@
       var xs = pts.map(function (p) { return p[xKey]; }), ys = pts.map(function (p) { return p.acc; });
       var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
       pts.forEach(function (p) {
-        var cx = P + (x1 > x0 ? (p[xKey] - x0) / (x1 - x0) : 0.5) * (W - 8 - P - 20) + 10;
+        var cx = P + (x1 > x0 ? (p[xKey] - x0) / (x1 - x0) : 0.5) * (W - 8 - P - 50) + 10;  // room on the right for the label
         var cy = H - P - (y1 > y0 ? (p.acc - y0) / (y1 - y0) : 0.5) * (H - P - 28) - 10;
         var dot = add('circle', { cx: cx.toFixed(1), cy: cy.toFixed(1), r: 5 });
         var t = document.createElementNS(ns, 'title'); t.textContent = p.ref + ': ' + fmt(p.acc) + ', ' + p[xKey]; dot.appendChild(t);
