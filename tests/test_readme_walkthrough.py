@@ -22,7 +22,7 @@ from pathlib import Path
 from factories import accept_small_promotions
 from faultutil import add_alias, fault_fixture  # noqa: F401
 
-from conftest import MIRROR, REPO, SESSION_CACHE, run_cli
+from conftest import MIRROR, REPO, link_session_cache, run_cli
 from smishctl.core.config import load_settings
 
 SECTION = "## Use it in your own project"
@@ -38,7 +38,7 @@ SUBSTITUTIONS: dict[str, list[str]] = {
 # - [models] default = the fault server's alias (see the module docstring);
 # - [promotion] min_items = ITEMS (require_reason left as default: the README passes --reason);
 # - gpt4-prompt.txt, the file the second block assumes;
-# - the session's model and dataset caches linked in (as tests/conftest.py make_project does).
+# - the session's model and dataset caches linked in (tests/conftest.py link_session_cache).
 REF = re.compile(r"\(ref (\w+), or latest\)")  # evaluate's closing line names the run's short reference
 # compare's one-line verdict (smishctl/report/verdict.py), by short references.
 VERDICT = re.compile(r"^\w+ (?:vs \w+: no (?:established|paired)|beats \w+ on macro-F1 by )")
@@ -80,12 +80,7 @@ def _prepare(project: Path, fault) -> None:
     toml.write_text(text.replace("\n[models]\n", '\n[models]\ndefault = "fake"\n', 1), encoding="utf-8")
     accept_small_promotions(load_settings(project), ITEMS)
     (project / "gpt4-prompt.txt").write_text(GPT4_PROMPT, encoding="utf-8")
-    cache = project / ".cache"
-    cache.mkdir(exist_ok=True)
-    for shared in ("models", "hf-datasets", "template-groups", "llama-state"):
-        (SESSION_CACHE / shared).mkdir(parents=True, exist_ok=True)
-        if not (cache / shared).exists():
-            (cache / shared).symlink_to(SESSION_CACHE / shared)
+    link_session_cache(project)
 
 
 def walk(block: list[str], cwd: Path, fault) -> list[tuple[list[str], str, str]]:
