@@ -28,6 +28,7 @@ from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.items import disagreements
 from smishctl.ops.must_pass import check_record
 from smishctl.ops.pairing import RunData, check_comparable, common_items, load_run, metrics_on, paired_codes
+from smishctl.ops.run_source import RunSource
 from smishctl.score.evidence import verified_metrics
 from smishctl.score.gates import DEFAULT_MAX_ERROR_RATE, Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.must_pass import summary_line
@@ -258,31 +259,32 @@ def _data_options(req: CompareRequest) -> dict:
     return options
 
 
-def _with_baseline(settings: Settings, req: CompareRequest, data: list[RunData],
+def _with_baseline(source: RunSource, req: CompareRequest, data: list[RunData],
                    events: CompareEvents) -> tuple[list[RunData], int | None]:
     """The runs with the baseline among them (first when it was not), and its index (None: no baseline)."""
     index: int | None = 0 if len(data) > 1 else None
     if not req.baseline:
         return data, index
     if req.baseline == "production":
-        base = production_run(settings, data[0] if data else None, on_start=events.on_start, on_reuse=events.on_reuse)
+        base = production_run(source.settings, data[0] if data else None, on_start=events.on_start,
+                              on_reuse=events.on_reuse, source=source)
     else:
-        base = load_run(settings.runs_dir, req.baseline)
+        base = load_run(source.settings.runs_dir, req.baseline)
     ids = [d.id for d in data]
     if base.id in ids:
         return data, ids.index(base.id)
     return [base, *data], 0
 
 
-def _evaluated(settings: Settings, req: CompareRequest, data_options: dict, events: CompareEvents) -> list[RunData]:
+def _evaluated(source: RunSource, req: CompareRequest, data_options: dict, events: CompareEvents) -> list[RunData]:
     """The runs of `--models`: every model x prompt evaluated on the same items, identical runs reused."""
     if not req.models:
         return []
-    return runs_from_models(settings, req.models, req.prompts or ([req.prompt] if req.prompt else []),
+    return runs_from_models(source.settings, req.models, req.prompts or ([req.prompt] if req.prompt else []),
                             dataset=req.dataset, split=req.split, limit=req.limit, balanced=req.balanced,
                             threads=req.threads, include_classic=req.include_classic, data_options=data_options,
                             on_start=events.on_start, on_reuse=events.on_reuse,
-                            evaluation_only=req.evaluation_only, train_dataset=req.train_dataset)
+                            evaluation_only=req.evaluation_only, train_dataset=req.train_dataset, source=source)
 
 
 def compare(settings: Settings, req: CompareRequest, events: CompareEvents | None = None) -> Comparison:
@@ -293,8 +295,8 @@ def compare(settings: Settings, req: CompareRequest, events: CompareEvents | Non
     data_options = _data_options(req)  # every refusal of the request comes before any work
     named = [load_run(settings.runs_dir, ref) for ref in req.runs]
     golden_sets = [load_golden(settings, ref) for ref in req.must_pass]  # bad names fail before any call
-    data, baseline_index = _with_baseline(settings, req, named + _evaluated(settings, req, data_options, events),
-                                          events)
+    source = RunSource(settings)  # one per command: each dataset loaded, the run store listed, once
+    data, baseline_index = _with_baseline(source, req, named + _evaluated(source, req, data_options, events), events)
     if not data:
         raise ConfigError("nothing to compare", hint="pass run ids (see smishctl runs list) or --models a,b")
     options = CompareOptions(gates=list(req.gates), max_error_rate=req.max_error_rate,
@@ -306,7 +308,7 @@ def compare(settings: Settings, req: CompareRequest, events: CompareEvents | Non
             events.on_warning(f"Langfuse did not take run {d.id}; send it later with: smishctl push {d.id}")
 
     def check(run: RunData) -> list[dict]:
-        return [check_record(settings, run.record, g, on_start=events.on_start) for g in golden_sets]
+        return [check_record(settings, run.record, g, on_start=events.on_start, source=source) for g in golden_sets]
 
     cmp = compare_runs(data, baseline_index=baseline_index, options=options, must_pass=check if golden_sets else None)
     cmp.langfuse_links = [(d.name, link) for d in data if (link := experiment_link(d.record))]
