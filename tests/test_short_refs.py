@@ -26,3 +26,15 @@ def test_an_unfinished_shard_is_named_by_its_short_reference(settings):
         merge_runs(settings.runs_dir, ids)
     assert err.value.hint == f"finish it first: smishctl evaluate --resume {short_ref(settings.runs_dir, ids[1])}"
     assert short_ref(settings.runs_dir, ids[1]) == "c3d4"
+
+
+def test_push_of_an_unfinished_run_names_it_by_its_short_reference(cli, settings):
+    from factories import write_run
+    from langfuse_server import PUBLIC_KEY, SECRET_KEY, refused_port
+
+    run_id = "20261206-101012-local-qwen2.5-coder-0.5b-sms-phishing-v0003-e5f6"
+    write_run(settings.runs_dir, run_id, [("x1", "ham", "ham")], status="interrupted")
+    r = cli("push", run_id, env={"LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_SECRET_KEY": SECRET_KEY,
+                                 "LANGFUSE_BASE_URL": f"http://127.0.0.1:{refused_port()}"})
+    assert r.returncode == 2, r.stderr
+    assert "finish it first: smishctl evaluate --resume e5f6" in " ".join(r.stderr.split()), r.stderr

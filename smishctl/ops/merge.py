@@ -31,7 +31,8 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     for run, rec, shard in zip(runs, records, shards, strict=True):
         if not rec.complete:
             raise ConfigError(f"shard run {run.id} is {rec.status}",
-                              hint=f"finish it first: smishctl evaluate --resume {_ref(runs_dir, run)}")
+                              # short: a hint that fits the line (only runs of the project resume)
+                              hint=f"finish it first: smishctl evaluate --resume {short_ref(runs_dir, run.id)}")
         for key in _SAME_IDENTITY:
             if rec.identity.get(key) != first.identity.get(key):
                 raise ConfigError(f"run {run.id} differs from {runs[0].id} in {key}",
@@ -89,14 +90,6 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     record.metrics = run_metrics(rows, record)
     run.write(record)
     return run
-
-
-def _ref(runs_dir: Path, run: Run) -> str:
-    """The short reference of a run of the project (a hint fits the line, and is never cut mid-word);
-    its folder when it lies elsewhere."""
-    if run.dir.resolve().parent == runs_dir.resolve():
-        return short_ref(runs_dir, run.id)
-    return str(run.dir)
 
 
 def _shard(run: Run, rec: RunRecord) -> dict:

@@ -20,7 +20,7 @@ from smishctl.core.version import __version__
 from smishctl.solve.signature import make_program
 from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
 from smishctl.store.programs import render_messages
-from smishctl.store.runs import Run, list_runs, open_run
+from smishctl.store.runs import Run, list_runs, open_run, short_ref
 from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
 from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings
 from smishctl.util.fs import read_json
@@ -115,7 +115,7 @@ def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout:
     record = run.record()
     if record.status not in PUSHABLE:
         raise ConfigError(f"run {run.id} is {record.status}, not finished",
-                          hint=f"finish it first: smishctl evaluate --resume {run.id}")
+                          hint=f"finish it first: smishctl evaluate --resume {short_ref(settings.runs_dir, run.id)}")
     rows = [Prediction.from_dict(row, where=f"run {run.id}") for row in run.predictions()]
     attempted = _now_iso()
     try:
