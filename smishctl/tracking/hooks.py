@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+from smishctl.core.config import Settings
 from smishctl.core.errors import SmishError
 from smishctl.core.hooks import RunHooks
 from smishctl.core.records import RunRecord
@@ -24,7 +25,7 @@ class LangfuseHooks(RunHooks):
 
     name = NAME
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._optimizations: dict[str, OptimizationTracker] = {}  # freed by optimization_finished
         self._lock = threading.Lock()
@@ -67,7 +68,7 @@ class LangfuseOff(RunHooks):
 
     name = NAME
 
-    def __init__(self, settings, reason: str):
+    def __init__(self, settings: Settings, reason: str) -> None:
         self.settings = settings
         self.reason = reason
 

@@ -12,6 +12,9 @@ import os
 import re
 import threading
 import traceback
+from typing import Any, TypeVar, overload
+
+_T = TypeVar("_T")
 
 MASK = "***"
 _KNOWN: set[str] = set()
@@ -44,7 +47,12 @@ def register_env_secrets(environ=None) -> None:
             register_secret(value)
 
 
-def redact(text):
+@overload
+def redact(text: str) -> str: ...
+@overload
+def redact(text: _T) -> _T: ...
+def redact(text: Any) -> Any:
+    """`text` with every known secret and secret-looking token masked (anything else: unchanged)."""
     if not text or not isinstance(text, str):
         return text
     with _lock:
