@@ -174,3 +174,21 @@ def test_stdin_in_an_80x24_terminal(project, slow_fake, quiet):
     assert len(rows) == 10 and all(len(line) <= COLS for line in rows), out
     assert rows[0].endswith("…") and len(rows[0]) == COLS and rows[0].startswith("smishing"), rows[0]
     assert rows[1].endswith("see you at 0"), rows[1]
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_one_message_shows_a_spinner_while_the_model_answers(project, slow_fake):
+    from test_terminal import Terminal
+
+    slow_fake.latency = 2.0
+    env = {k: v for k, v in os.environ.items() if k != "SMISHCTL_NO_PROGRESS"}
+    term = Terminal(project, env)
+    try:
+        screens, last = _watch(term, "smishctl classify -m fake -p zero-shot 'see you at 7'",
+                               lambda s: re.search(r"^__done\d", s, re.MULTILINE))
+    finally:
+        term.close()
+    assert re.search(r"^__done0$", last, re.MULTILINE), last
+    assert any(re.search(r"^\S classifying$", s, re.MULTILINE) for s in screens), screens[-3:]
+    assert not re.search(r"classifying", last.split("'see you at 7'")[-1])  # gone once answered
+    assert re.search(r"^ham  ham=", last, re.MULTILINE), last
