@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted
@@ -64,7 +65,7 @@ class OptimizeConfig:
     seed: int = 13
     threads: int = 1
     max_calls: int | None = None
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     langfuse: bool = True
     adapter: str | None = None  # score (default) | chat | json
     calibrate: str = "auto"  # auto: keep a per-label bias only when it wins under cross-validation on dev
@@ -75,17 +76,18 @@ class OptimizeConfig:
     start_from: str | None = None  # an artifact whose instructions the search starts from
 
 
-def _to_dspy(examples):
+def _to_dspy(examples: list[Example]) -> list[Any]:
     import dspy
 
     return [dspy.Example(sms=e.text, label=e.label, item_id=e.id).with_inputs("sms") for e in examples]
 
 
-def score_rows(solver, examples, on_item=None) -> list[dict]:
+def score_rows(solver: Any, examples: list[Example],
+               on_item: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """One prediction row per example, through the solver `evaluate` uses."""
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
 
-    def keep(row: dict) -> None:
+    def keep(row: dict[str, Any]) -> None:
         row.pop("text")  # candidates' rows stay in memory during the search; texts are in the dataset
         rows.append(row)
         if on_item:
@@ -101,13 +103,13 @@ class OptimizePlan:
 
     optimizer: str
     strategy: OptimizerSpec
-    params: dict  # the strategy's parameters, defaults filled in
+    params: dict[str, Any]  # the strategy's parameters, defaults filled in
     adapter: AdapterConfig
     recall_target: tuple[str, float] | None
     dataset: PreparedDataset
     train: list[Example]
     dev: list[Example]
-    feedback: dict | None  # what --with-feedback added to train
+    feedback: dict[str, Any] | None  # what --with-feedback added to train
     start: StartingPrompt | None
 
     @property
@@ -168,8 +170,9 @@ def build_models(settings: Settings, cfg: OptimizeConfig, on_call: Callable[[Met
     teacher_spec = resolve_model(cfg.teacher, settings) if cfg.teacher else None
     meter = Meter(max_calls=cfg.max_calls, on_call=on_call)
     lm = build_lm(spec, settings, meter=meter)
-    teacher_lm = build_lm(teacher_spec, settings, meter=meter) if teacher_spec else None
-    if teacher_lm is not None:
+    teacher_lm = None
+    if teacher_spec is not None:
+        teacher_lm = build_lm(teacher_spec, settings, meter=meter)
         _check_reachable(teacher_lm, teacher_spec.name)
     return Models(spec, lm, meter, teacher_spec, teacher_lm)
 
@@ -186,7 +189,7 @@ class OptimizeEvents:
     optimization_id: str = field(default_factory=lambda: f"optimize-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
     warned: set[str] = field(default_factory=set)
 
-    def emit(self, kind: str, **kw) -> None:
+    def emit(self, kind: str, **kw: Any) -> None:
         if self.on_event:
             self.on_event(kind, **kw)
 
@@ -196,16 +199,16 @@ class OptimizeEvents:
             self.emit("warning", message=message)
 
     @property
-    def on_warning(self):
+    def on_warning(self) -> Callable[[str], None] | None:
         return self.warn if self.on_event else None
 
-    def tell(self, event: str, *args) -> None:
+    def tell(self, event: str, *args: Any) -> None:
         safe_call(self.hooks, event, *args, on_warning=self.on_warning)
 
-    def trial(self, trial: dict) -> None:
+    def trial(self, trial: dict[str, Any]) -> None:
         self.tell("trial_scored", self.optimization_id, trial)
 
-    def finished(self, manifest: dict) -> None:
+    def finished(self, manifest: dict[str, Any]) -> None:
         notify(self.hooks, "optimization_finished", self.optimization_id, into=manifest, on_warning=self.on_warning)
 
 
@@ -218,12 +221,12 @@ class DevScorer:
     models: Models
     events: OptimizeEvents
 
-    def rows(self, program, adapter: AdapterConfig, phase: str) -> list[dict]:
+    def rows(self, program: Any, adapter: AdapterConfig, phase: str) -> list[dict[str, Any]]:
         self.events.emit("phase", name=phase, total=len(self.plan.dev))
         solver = build_solver(program, self.models.lm, self.models.spec, self.plan.labels, adapter)
         return score_rows(solver, self.plan.dev, on_item=lambda row: self.events.emit("item"))
 
-    def __call__(self, program, adapter: AdapterConfig, note: str) -> tuple[dict, list[dict]]:
+    def __call__(self, program: Any, adapter: AdapterConfig, note: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rows = self.rows(program, adapter, note)
         return compute_metrics(rows, self.plan.labels), rows
 
@@ -244,9 +247,9 @@ def score_baseline(plan: OptimizePlan, scorer: DevScorer) -> DevFigures:
 class SearchOutcome:
     """What the strategy returned (step 3: `search`), with its dev rows and what the search spent."""
 
-    program: object
+    program: Any  # a DSPy module (a KNNClassifier for knn)
     adapter: AdapterConfig
-    rows: list[dict]
+    rows: list[dict[str, Any]]
     trials: TrialRecorder
     candidates: list[Candidate]
     seconds: float
@@ -292,13 +295,13 @@ def decide(plan: OptimizePlan, cfg: OptimizeConfig, found: SearchOutcome) -> tup
 class ProgramFiles:
     """What the artifact stores of the program: its state, its rendered messages and a few words on it."""
 
-    state: dict
-    messages: list[dict]
+    state: dict[str, Any]
+    messages: list[dict[str, Any]]
     demos: str
     instructions: str
 
 
-def program_files(plan: OptimizePlan, program, adapter: AdapterConfig) -> ProgramFiles:
+def program_files(plan: OptimizePlan, program: Any, adapter: AdapterConfig) -> ProgramFiles:
     if plan.strategy.program_kind == "knn":
         state = {**program.state(), "adapter": adapter.to_dict()}
         demos = f"per message: the {program.k} most similar of {len(program.pool)} training messages"
@@ -361,7 +364,7 @@ def summarise(plan: OptimizePlan, cfg: OptimizeConfig, models: Models, found: Se
 
 
 def manifest_for(settings: Settings, cfg: OptimizeConfig, plan: OptimizePlan, models: Models, s: OptimizeSummary,
-                 instructions: str) -> dict:
+                 instructions: str) -> dict[str, Any]:
     """The new version's manifest (the store adds its id, version, parent, time and file checksums)."""
     ds, kind = plan.dataset, plan.strategy.program_kind
     default = KNN_INSTRUCTIONS if kind == "knn" else DEFAULT_INSTRUCTIONS
@@ -400,16 +403,17 @@ def save_optimized(settings: Settings, cfg: OptimizeConfig, plan: OptimizePlan, 
     card = optimize_card(s, files.instructions, plan.start_instructions)
     art = save_artifact(settings.prompts_dir, plan.dataset.name, models.spec.name, program_state=files.state,
                         messages=files.messages, manifest=manifest, card=card)
+    assert art.dir is not None  # a saved version always has its folder (only zero-shot has none)
     return OptimizeResult(artifact=art.id, path=art.dir, summary=s, manifest=art.info)
 
 
-def search_trial(number: int, trial: dict, optimizer: str, model: str) -> dict:
+def search_trial(number: int, trial: dict[str, Any], optimizer: str, model: str) -> dict[str, Any]:
     """A TrialRecorder trial as the hooks' trial event: its score is the optimizer's own metric."""
     return {"trial": number, "score": trial["accuracy"], "model": model,
             "candidate": {"optimizer": optimizer, "items": trial["items"], "full_dev": trial["full_dev"]}}
 
 
-def _check_reachable(lm, name: str) -> None:
+def _check_reachable(lm: Any, name: str) -> None:
     try:
         lm("Reply with the word ok.", max_tokens=3)
     except Exception as exc:

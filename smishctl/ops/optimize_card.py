@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from smishctl.ops.optimize_result import OptimizeSummary
-from smishctl.ops.prompts_new import source_note
+from smishctl.report.prompt_facts import source_note
 
 
-def _f3(value) -> str:
+def _f3(value: float | None) -> str:
     """A score, or '-' when nothing could be scored (every call failed)."""
     return "-" if value is None else f"{value:.3f}"
 
@@ -20,7 +20,7 @@ def optimize_card(s: OptimizeSummary, instructions: str, start: str | None = Non
         "",
         f"- model: `{s.model}`; optimizer: `{s.optimizer}` {s.params}, seed {s.seed}",
         f"- dataset: `{s.dataset}`, {s.train_size} train / {s.dev_size} dev messages (balanced)",
-        *([f"- started from: {source_note(s.source)}"] if start else []),
+        *([f"- started from: {source_note(s.source)}"] if start and s.source is not None else []),
         f"- dev macro-F1: {before} {_f3(s.baseline.macro_f1)} -> optimized {_f3(s.optimized.macro_f1)} "
         f"(gain {s.macro_f1_gain:+.3f})",
         f"- spent: {s.spend.lm_calls} LM calls, {s.spend.wall_seconds} s"

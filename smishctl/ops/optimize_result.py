@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.manifest import ArtifactManifest
 from smishctl.solve.adapters import AdapterConfig
@@ -23,22 +24,23 @@ class DevFigures:
     n_items: int | None
     n_invalid: int | None
     n_errors: int | None
-    per_class: dict | None  # label -> precision, recall, f1, support
-    latency_ms: dict | None  # p50, p95, mean
+    per_class: dict[str, dict[str, Any]] | None  # label -> precision, recall, f1, support
+    latency_ms: dict[str, float] | None  # p50, p95, mean
     cost_per_1k: float | None
 
     @classmethod
-    def from_metrics(cls, metrics: dict) -> DevFigures:
+    def from_metrics(cls, metrics: dict[str, Any]) -> DevFigures:
         return cls(**{f.name: metrics.get(f.name) for f in fields(cls)})
 
     def f1(self, label: str) -> float | None:
-        return ((self.per_class or {}).get(label) or {}).get("f1")
+        f1: float | None = ((self.per_class or {}).get(label) or {}).get("f1")
+        return f1
 
     @property
     def latency_p50_ms(self) -> float | None:
         return (self.latency_ms or {}).get("p50")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -55,7 +57,7 @@ class Spend:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -67,23 +69,24 @@ class SearchSummary:
     full_dev_evaluations: int
     best_full_dev_accuracy: float | None
     candidates: tuple[Candidate, ...] = ()
-    chosen: dict | None = None
+    chosen: dict[str, Any] | None = None
 
     @property
     def note(self) -> str:
         return search_note(self.evaluations, self.best_full_dev_accuracy)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"evaluations": self.evaluations, "full_dev_evaluations": self.full_dev_evaluations,
                 "best_full_dev_accuracy": self.best_full_dev_accuracy,
                 "candidates": [c.to_dict() for c in self.candidates], "chosen": self.chosen}
 
 
-def decision_note(calibration: dict | None, decision: dict | None) -> str:
+def decision_note(calibration: dict[str, Any] | None, decision: dict[str, Any] | None) -> str:
     """Calibration and decision rule, for the card and the summary ('' when neither applies)."""
     parts = []
-    if "cv_macro_f1_plain" in (calibration or {}):
-        parts.append(calibration_note(calibration))
+    note = calibration_note(calibration) if "cv_macro_f1_plain" in (calibration or {}) else None
+    if note:
+        parts.append(note)
     if decision:
         parts.append(f"decision: {decision['label']} when p >= {decision['threshold']:.4f} "
                      f"(dev recall {decision['dev_recall']:.3f}, target {decision['target_recall']})")
@@ -95,7 +98,7 @@ class OptimizeSummary:
     """What one optimization found and spent; the manifest is written from it."""
 
     optimizer: str
-    params: dict
+    params: dict[str, Any]
     seed: int
     model: str
     dataset: str
@@ -107,11 +110,11 @@ class OptimizeSummary:
     budget_exhausted: bool
     search: SearchSummary
     adapter: AdapterConfig
-    calibration: dict | None
-    decision: dict | None
+    calibration: dict[str, Any] | None
+    decision: dict[str, Any] | None
     demos: str  # how the program chooses its demos, in words
-    source: dict | None = None  # where the starting instructions came from (optimize --instructions/--from)
-    feedback: dict | None = None  # what --with-feedback added (data.feedback.training_feedback)
+    source: dict[str, Any] | None = None  # where the starting instructions came from (optimize --instructions/--from)
+    feedback: dict[str, Any] | None = None  # what --with-feedback added (data.feedback.training_feedback)
 
     @property
     def macro_f1_gain(self) -> float:
@@ -129,5 +132,5 @@ class OptimizeResult:
     summary: OptimizeSummary
     manifest: ArtifactManifest  # as stored
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"artifact": self.artifact, "path": str(self.path), **self.manifest.to_dict()}

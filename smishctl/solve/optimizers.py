@@ -8,9 +8,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.score.metrics import compute_metrics
+from smishctl.solve.adapters import AdapterConfig
 from smishctl.solve.calibration import with_prior
 from smishctl.solve.knn import ORDERS, PRIOR_MODEL, PRIOR_MODELS, KNNClassifier
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS
@@ -40,18 +42,18 @@ def settings_note(settings: dict) -> str:
 
 @dataclass
 class OptimizeContext:
-    lm: object  # the student's dspy.LM
-    teacher_lm: object | None
+    lm: Any  # the student's dspy.LM
+    teacher_lm: Any | None
     labels: tuple[str, ...]
     seed: int
     threads: int
     params: dict
-    adapter: object = None  # AdapterConfig; an optimizer that searches the rendering may replace it
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)  # a search of the rendering may replace it
     start_instructions: str | None = None  # given instructions (optimize --instructions/--from): kNN's "start"
     # (program, adapter config, note) -> (dev metrics, dev rows), through the solver `evaluate` uses
-    score: Callable | None = None
+    score: Callable[..., tuple[dict, list[dict]]] | None = None
     candidates: list[Candidate] = field(default_factory=list)  # what a search tried
-    result: tuple | None = None  # (metrics, rows) of the returned program on dev, when already scored
+    result: tuple[dict, list[dict]] | None = None  # (metrics, rows) of the returned program on dev, when already scored
 
 
 def exact_match(gold, pred, trace=None, pred_name=None, pred_trace=None):
@@ -76,7 +78,8 @@ def balanced_order(trainset: list, seed: int) -> list:
         by_label.setdefault(ex.label, []).append(ex)
     for items in by_label.values():
         rng.shuffle(items)
-    out, i = [], 0
+    out: list = []
+    i = 0
     labels = sorted(by_label)
     while len(out) < len(trainset):
         for lab in labels:
@@ -237,7 +240,7 @@ def _knn(student, trainset, devset, ctx):
     pool = [(ex.sms, ex.label) for ex in trainset]
     texts = {ex.item_id: ex.sms for ex in devset}
     variants = instruction_variants(ctx.labels, ctx.start_instructions)
-    best = None
+    best: tuple | None = None
     grid = knn_grid(ctx.params, ctx.labels, ctx.start_instructions)
     prompts = [c for c in grid if c["prior"] == grid[0]["prior"]]  # the candidates that need model calls
     for n, cand in enumerate(prompts, 1):
@@ -261,6 +264,7 @@ def _knn(student, trainset, devset, ctx):
             key = (m["macro_f1"] or 0.0, -cand["k"], -rank)
             if best is None or key > best[0]:
                 best = (key, program, adapter, m, r, weight)
+    assert best is not None  # the grid is never empty (knn_grid refuses an empty axis)
     _, program, ctx.adapter, metrics, rows, weight = best
     program.set_prior(weight)
     ctx.result = (metrics, rows)
