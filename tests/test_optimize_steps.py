@@ -89,3 +89,25 @@ def test_the_search_scores_its_candidates_on_dev_and_counts_its_own_calls(projec
     files = program_files(plan, found.program, decided.adapter)
     assert files.state["kind"] == "knn" and files.state["adapter"] == decided.adapter.to_dict()
     assert files.demos == f"per message: the {found.program.k} most similar of 9 training messages"
+
+
+class _TrialsDown(RunHooks):
+    name = "trials-down"
+
+    def trial_scored(self, optimization_id, trial):
+        raise ValueError("no trials today")
+
+    def optimization_finished(self, optimization_id):
+        return {"status": "closed", "id": optimization_id}
+
+
+def test_the_events_warn_once_per_failing_hook_and_record_what_the_finishing_hook_returns():
+    heard: list[tuple[str, str]] = []
+    events = OptimizeEvents(_TrialsDown(), on_event=lambda kind, **kw: heard.append((kind, kw["message"])))
+    for n in range(3):
+        events.trial({"trial": n, "score": 0.5})
+    assert heard == [("warning", "_TrialsDown.trial_scored failed: ValueError: no trials today")]
+    manifest: dict = {}
+    events.finished(manifest)
+    assert manifest == {"trials-down": {"status": "closed", "id": events.optimization_id}}
+    assert events.optimization_id.startswith("optimize-")
