@@ -4,6 +4,7 @@ production prompt (zero-shot, with a note, while nothing is in production)."""
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -36,9 +37,9 @@ def classify(
             clf = load_classifier(settings(), prompt, model)
         if clf.note:
             console.print(f"note: {plain(clf.note)}", soft_wrap=True)  # stderr: stdout stays the labels alone
-        source = _source(clf)
+        source = Answerer.of(clf)
         if console.is_terminal:  # once, on the terminal; scripts read it from --json
-            console.print(f"answered by {plain(_answered_by(source))}")
+            console.print(plain(source.line()))
         failed = _classify_all(clf, messages, source, as_json=as_json, explain=explain)
         if failed:
             console.print(f"[red]error:[/red] {failed} of {len(messages)} messages could not be classified "
@@ -68,23 +69,29 @@ def _messages(texts: list[str] | None, file: Path | None) -> list[str]:
     return list(texts)
 
 
-def _source(clf) -> dict:
-    """What answered, for people and scripts: the prompt's short reference, the release, the model."""
-    from smishctl.cli.render import short_prompt_refs
-    from smishctl.store.artifacts import list_artifacts
+@dataclass(frozen=True)
+class Answerer:
+    """What answered, for people and scripts: the prompt, its short reference, the release, the model."""
 
-    ids = [a.id for a in list_artifacts(settings().prompts_dir)]
-    return {"prompt": clf.prompt, "prompt_ref": short_prompt_refs([clf.prompt, *ids])[clf.prompt],
-            "release": clf.release, "model": clf.model}
+    prompt: str
+    prompt_ref: str
+    release: str | None
+    model: str
+
+    @classmethod
+    def of(cls, clf) -> Answerer:
+        from smishctl.cli.render import short_prompt_refs
+        from smishctl.store.artifacts import list_artifacts
+
+        ids = [a.id for a in list_artifacts(settings().prompts_dir)]
+        return cls(clf.prompt, short_prompt_refs([clf.prompt, *ids])[clf.prompt], clf.release, clf.model)
+
+    def line(self) -> str:
+        what = f"production release {self.release} ({self.prompt_ref})" if self.release else f"prompt {self.prompt_ref}"
+        return f"answered by {what} on {self.model}"
 
 
-def _answered_by(source: dict) -> str:
-    what = f"production release {source['release']} ({source['prompt_ref']})" if source["release"] \
-        else f"prompt {source['prompt_ref']}"
-    return f"{what} on {source['model']}"
-
-
-def _classify_all(clf, messages: list[str], source: dict, *, as_json: bool, explain: bool) -> int:
+def _classify_all(clf, messages: list[str], source: Answerer, *, as_json: bool, explain: bool) -> int:
     """Classify and print each message as it is answered; returns how many failed. Several messages show
     one progress line (count, elapsed, ETA), one a spinner."""
     import contextlib
@@ -105,7 +112,7 @@ def _classify_all(clf, messages: list[str], source: dict, *, as_json: bool, expl
                 res["neighbours"] = clf.neighbours(msg)
             failed += res["status"] == "error"
             if as_json:
-                sys.stdout.write(json.dumps({**res, **source}, ensure_ascii=False) + "\n")
+                sys.stdout.write(json.dumps({**res, **asdict(source)}, ensure_ascii=False) + "\n")
             elif explain:
                 _explain(res)
             else:
