@@ -158,7 +158,7 @@ def _evaluate(project, model, adapter=None, n=6):
 def test_score_adapter_reads_logprobs_from_the_provider(fake_model, fault, project):
     record = _evaluate(project, fake_model)
     rows = predictions(only_run(project))
-    assert record["identity"]["adapter"] == {"name": "score"}
+    assert record.identity["adapter"] == {"name": "score"}
     assert all(r["status"] == "ok" and math.isclose(sum(r["probs"].values()), 1.0, abs_tol=1e-4) for r in rows)
     assert all(max(r["probs"], key=r["probs"].get) == r["pred"] for r in rows)
     sent = fault.chat_requests()
@@ -338,7 +338,7 @@ def test_old_json_artifacts_evaluate_as_before(fake_model, fault, project):
     art = make_artifact(settings)
     assert "adapter" not in __import__("json").loads((art.dir / "program.json").read_text())
     record = evaluate(settings, EvalConfig(model=fake_model, prompt=art.id, limit=6, balanced=True, num_retries=0))
-    assert record["identity"]["adapter"] == {"name": "json"}
+    assert record.identity["adapter"] == {"name": "json"}
     sent = fault.chat_requests()
     assert sent and all(r.sms.startswith("<<<SMS") for r in sent)  # parsed out of the [[ ## sms ## ]] field
     rows = predictions(only_run(project))

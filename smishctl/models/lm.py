@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
@@ -101,11 +102,15 @@ def configure_dspy_cache(settings: Settings) -> None:
 
     folder = settings.cache_dir / "dspy"
     folder.mkdir(parents=True, exist_ok=True)
-    if getattr(configure_dspy_cache, "_dir", None) != folder:
+    global _dspy_cache_dir
+    if _dspy_cache_dir != folder:
         # DSPy's documented way to bring a custom cache: assign `dspy.cache`.
         dspy.cache = secret_free_cache_class()(enable_disk_cache=True, enable_memory_cache=True,
                                                disk_cache_dir=str(folder), restrict_pickle=True)
-        configure_dspy_cache._dir = folder
+        _dspy_cache_dir = folder
+
+
+_dspy_cache_dir: Path | None = None  # the folder `dspy.cache` was last set to (one process-wide cache)
 
 
 def check_provider(spec: ModelSpec) -> None:
@@ -140,6 +145,8 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
     if spec.is_local:
         short = spec.litellm_model.split("/", 1)[1]
         gguf = spec.local_gguf
+        if gguf is None:
+            raise ModelError(f"local model {spec.name!r} has no GGUF file")
         if str(gguf).startswith("<embedded>") and gguf.name in WEIGHTS:
             gguf = assemble(WEIGHTS[gguf.name], settings.cache_dir)
         # Saved prompt states (prompt_state.py); SMISHCTL_PROMPT_STATES=0 (or false/no/off) turns them off.
@@ -169,7 +176,8 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         # without a key, and the provider's default variable (e.g. OPENAI_API_KEY) must not leak to it.
         kwargs["api_key"] = "no-key"
     client = {key: kwargs.pop(key) for key in CLIENT_OPTIONS if key in kwargs}
-    engine, callbacks = EndpointEngine(**client), []
+    engine: object = EndpointEngine(**client)
+    callbacks: list = []
     if meter is not None:
         from smishctl.models.meter import MeteredEngine
 

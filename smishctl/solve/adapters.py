@@ -144,7 +144,7 @@ def label_logprobs(tokens: list[tuple[str, float]], words: dict[str, str]) -> di
         if not t:
             continue
         begun = [label for label, w in lower.items() if _begins(t, w)]
-        if len(begun) == 1 and (out[begun[0]] is None or value > out[begun[0]]):
+        if len(begun) == 1 and ((prev := out[begun[0]]) is None or value > prev):
             out[begun[0]] = value
     return out
 
@@ -183,13 +183,13 @@ def continuation_logprobs(prefix: str, consumed: str, group: frozenset, words: d
         begun = frozenset(label for label, r in rest.items() if (r and t and r.startswith(t)) or (not r and _ends(t)))
         if len(begun) == 1:
             label = next(iter(begun))
-            best[label] = value if best[label] is None else max(best[label], value)
+            best[label] = value if (prev := best[label]) is None else max(prev, value)
         elif len(begun) >= 2 and depth < MAX_CONTINUATION and (begun not in deeper or value > deeper[begun][1]):
             deeper[begun] = (token, value)
     for sub, (token, value) in deeper.items():
         for label, v in continuation_logprobs(prefix + token, consumed + token.lower(), sub, words, next_tokens,
                                               depth + 1).items():
-            if best[label] is None or value + v > best[label]:
+            if (prev := best[label]) is None or value + v > prev:
                 best[label] = value + v
     return {label: floor if v is None else v for label, v in best.items()}
 
@@ -209,8 +209,8 @@ def decide(probs: dict[str, float], decision: dict | None) -> str:
         if probs[target] >= threshold:
             return target
         others = {k: v for k, v in probs.items() if k != target}
-        return max(others, key=others.get)
-    return max(probs, key=probs.get)
+        return max(others, key=lambda k: others[k])
+    return max(probs, key=lambda k: probs[k])
 
 
 def label_probs(tokens: list[tuple[str, float]], labels: tuple[str, ...], words: dict[str, str],
@@ -226,12 +226,12 @@ def label_probs(tokens: list[tuple[str, float]], labels: tuple[str, ...], words:
     words = {lab: words.get(lab, lab) for lab in labels}
     found = label_logprobs(tokens, words)
     shared = shared_tokens(tokens, words)
-    if shared and next_tokens is None:
-        raise SharedPrefix(sorted(next(iter(shared))))
     for group, (token, value) in shared.items():
+        if next_tokens is None:
+            raise SharedPrefix(sorted(group))
         first = token.lstrip()  # an answer's first token carries no leading space in its text
         for label, v in continuation_logprobs(first, first.lower(), group, words, next_tokens).items():
-            if found[label] is None or value + v > found[label]:
+            if (prev := found[label]) is None or value + v > prev:
                 found[label] = value + v
     if all(v is None for v in found.values()):
         return None

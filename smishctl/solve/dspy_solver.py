@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from smishctl.core.errors import ModelError
 from smishctl.models.pricing import call_cost
@@ -22,7 +24,7 @@ from smishctl.util.urls import public_url
 class DSPySolver:
     """A DSPy program over a litellm-backed dspy.LM, rendered and decided by `adapter`."""
 
-    program: object
+    program: Callable[..., Any]  # a dspy.Module
     lm: object
     spec: ModelSpec
     labels: tuple[str, ...]
