@@ -80,7 +80,7 @@ def record_mismatches(record: dict[str, Any], rows: list[dict[str, Any]]) -> lis
     return problems
 
 
-def verified_metrics(record: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def verified_metrics(record: dict[str, Any] | RunRecord, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The run's metrics recomputed from its rows: what gates, stars and promotion read. Refused
     (ConfigError) when the record's stored metrics disagree with them, or when it has none."""
     rec = RunRecord.of(record)
