@@ -5,6 +5,8 @@ smishctl module hides a dependency, and with it a cycle)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -266,3 +268,17 @@ def test_the_checker_finds_an_upward_edge_and_a_cycle():
     finally:
         GRAPH.clear()
         GRAPH.update(globals_backup)
+
+
+@pytest.mark.parametrize("module", ["smishctl.models.registry", "smishctl.core.errors"])
+def test_any_import_keeps_litellm_off_the_network(module):
+    """The price-map default is set by the package root, which every import runs first (core included),
+    before anything can import litellm; a value the user set is kept."""
+    code = (f"import os, sys; os.environ.pop('LITELLM_LOCAL_MODEL_COST_MAP', None); import {module}; "
+            "print(os.environ.get('LITELLM_LOCAL_MODEL_COST_MAP'), 'litellm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent)
+    assert out.stdout.split() == ["True", "False"]
+    kept = subprocess.run([sys.executable, "-c", f"import os; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'False'; "
+                           f"import {module}; print(os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"],
+                          capture_output=True, text=True, check=True, cwd=PKG.parent)
+    assert kept.stdout.strip() == "False"
