@@ -19,6 +19,7 @@ import markupsafe
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
+from smishctl.core.records import RunRecord
 from smishctl.report.site_charts import calibration, headline, latency_histogram
 from smishctl.report.site_data import (
     PromptEntry,
@@ -108,10 +109,11 @@ def build_site(settings: Settings, out_dir: str | Path, *, gates: ProjectGates |
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     w = _Writer(out)
     runs = scan_runs(settings.runs_dir)
-    compare_runs, texts = [], {}
+    compare_runs: list[dict] = []
+    texts: dict[str, str] = {}
     for e in runs:
         if e.record is not None:
-            compare_runs.append(_run_page(w, e, texts, gates))
+            compare_runs.append(_run_page(w, e, e.record, texts, gates))
     rows = [run_row(e) for e in runs]
     w.page("index.html", "runs.html", title="Runs", data={"runs": rows}, n_damaged=sum(e.record is None for e in runs))
     w.page("compare.html", "compare.html", title="Compare", gates=gates,
@@ -138,9 +140,8 @@ def _prompt_pages(w: _Writer, prompts: list[PromptEntry], served: bool) -> None:
             w.page(p.page, "prompt.html", title=p.art.id, entry=p, view=prompt_view(p, by_id), served=served)
 
 
-def _run_page(w: _Writer, e: RunEntry, texts: dict[str, str], gates: ProjectGates | None) -> dict:
+def _run_page(w: _Writer, e: RunEntry, rec: RunRecord, texts: dict[str, str], gates: ProjectGates | None) -> dict:
     """Write the run's page; return its compact form for the compare page (answers by item id)."""
-    rec = e.record
     got = read_items(e)
     items = [item_view(r) for r in got.rows]
     labels = rec.labels or tuple(sorted({str(r.get("gold")) for r in got.rows}))

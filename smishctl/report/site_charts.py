@@ -27,7 +27,7 @@ def headline(rows: list[dict], labels: tuple[str, ...]) -> dict | None:
     if not rows or not labels:
         return None
     index = {lab: i for i, lab in enumerate(labels)}
-    gold = [index.get(r.get("gold"), len(labels)) for r in rows]
+    gold = [index.get(str(r.get("gold")), len(labels)) for r in rows]  # no gold: not a label, wrong
     pred = [index.get(answer(r), len(labels)) for r in rows]
     return bootstrap_macro_f1(gold, pred, len(labels), n_boot=1000)
 

@@ -133,10 +133,10 @@ def chart(rows: list[DriftRow]) -> dict | None:
     def y(v: float) -> float:
         return round(TOP + (y1 - v) / (y1 - y0) * (H - TOP - BOTTOM), 1)
 
-    series, programs = [], list(dict.fromkeys(r.program for r in rows))
-    for k, program in enumerate(programs):
+    series: list[dict] = []
+    for k, program in enumerate(dict.fromkeys(r.program for r in rows)):
         for t, (_, name, dash) in enumerate(TARGETS):
-            got = [(r.n, r.scores[t]) for r in rows if r.program == program and r.scores[t]]
+            got = [(r.n, sc) for r in rows if r.program == program and (sc := r.scores[t]) is not None]
             if not got:
                 continue
             dots = [{"x": x(n), "y": y(sc.f1), "lo": y(sc.lo), "hi": y(sc.hi),

@@ -80,12 +80,14 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         self.wfile.write(raw)
 
 
+class _V6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(directory: Path, host: str, port: int, routes: dict[str, Route] | None = None) -> ThreadingHTTPServer:
     """A server for `directory` on host:port (port 0: a free one), with `routes` (path -> endpoint) beside
     the files; a port in use is one ConfigError. On loopback it answers loopback Host names only."""
-    server_class = ThreadingHTTPServer
-    if ":" in host.strip("[]"):
-        server_class = type("V6Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    server_class = _V6Server if ":" in host.strip("[]") else ThreadingHTTPServer
     handler = type("Handler", (_QuietHandler,), {"routes": dict(routes or {}), "loopback_only": is_loopback(host)})
     try:
         return server_class((host.strip("[]"), port), partial(handler, directory=str(directory)))
