@@ -450,3 +450,42 @@ def test_ci_example_exports_the_pages_and_keeps_them(cli, project):
     assert r.returncode == 0, r.stderr
     assert {"index.html", "compare.html", "prompts.html", "production.html", "drift.html"} <= {
         p.name for p in (project / folder).iterdir()}
+
+
+def test_server_endpoints_answer_json_with_inert_text_and_errors(tmp_path):
+    """An endpoint's answer is JSON with control characters shown; the user's error is 400 with its one line,
+    anything else 500 without its detail, an oversized query 414; the files are still served beside them."""
+    import threading
+
+    from smishctl.core.errors import ConfigError
+    from smishctl.report.site_server import MAX_QUERY, make_server, server_url
+
+    (tmp_path / "index.html").write_text("pages", encoding="utf-8")
+
+    def route(query: dict) -> dict:
+        if query.get("x") == "bad":
+            raise ConfigError("no such version", hint="see the prompts page")
+        if query.get("x") == "boom":
+            raise RuntimeError("a secret detail")
+        return {"query": query, "text": "a\x1b]0;pwned\x07b"}
+
+    server = make_server(tmp_path, "127.0.0.1", 0, routes={"/api/t": route})
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = server_url(server, "127.0.0.1")
+    try:
+        with urllib.request.urlopen(base + "api/t?x=1&y=%3Cb%3E", timeout=10) as resp:
+            assert resp.headers["Content-Type"].startswith("application/json")
+            assert json.loads(resp.read()) == {"query": {"x": "1", "y": "<b>"}, "text": "a\u241b]0;pwned\u2407b"}
+        answers = {}
+        for query in ("x=bad", "x=boom", "x=" + "a" * (MAX_QUERY + 1)):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(base + "api/t?" + query, timeout=10)
+            answers[err.value.code] = json.loads(err.value.read())["error"]
+        assert answers[400] == "no such version — see the prompts page"
+        assert answers[500] == "smishctl view failed on this request (RuntimeError)" and "secret" not in answers[500]
+        assert answers[414] == f"the query is longer than {MAX_QUERY} bytes"
+        with urllib.request.urlopen(base + "index.html", timeout=10) as resp:
+            assert resp.read() == b"pages"
+    finally:
+        server.shutdown()
+        server.server_close()
