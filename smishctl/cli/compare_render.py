@@ -3,11 +3,24 @@ differently, the must-pass sets, then warnings, failures and the gates' count; -
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
+from rich.pager import Pager
+
 from smishctl.cli.common import InertConsole, console, out, plain, print_json
 from smishctl.core.comparison import Comparison
+
+
+class UserPager(Pager):
+    """The user's $PAGER (default `less`, given -R for colours), through click: it pages only when stdin
+    and stdout are terminals and prints the text as it is otherwise."""
+
+    def show(self, content: str) -> None:
+        import click
+
+        click.echo_via_pager(content)
 
 
 def render(cmp: Comparison, runs_dir: Path, *, as_json: bool, wide: bool, diff: bool) -> None:
@@ -18,14 +31,18 @@ def render(cmp: Comparison, runs_dir: Path, *, as_json: bool, wide: bool, diff: 
         from smishctl.report.terminal import print_must_pass
         from smishctl.report.verdict import headline
 
-        for line in headline(cmp, refs):  # the answer first, then the evidence
-            out.print(plain(line))
-        _print_tables(cmp, refs, wide=wide)
-        if diff:
-            from smishctl.cli.compare_diff import print_diff
+        # --diff lists up to 50 messages: on a terminal they go through the pager, verdict line first.
+        # (--wide prints tables wider than the console through consoles of their own: not paged.)
+        paged = out.pager(UserPager(), styles=True) if diff and not wide and out.is_terminal else None
+        with paged or contextlib.nullcontext():
+            for line in headline(cmp, refs):  # the answer first, then the evidence
+                out.print(plain(line))
+            _print_tables(cmp, refs, wide=wide)
+            if diff:
+                from smishctl.cli.compare_diff import print_diff
 
-            print_diff(cmp, refs, wide=wide)
-        print_must_pass(out, cmp.must_pass)
+                print_diff(cmp, refs, wide=wide)
+            print_must_pass(out, cmp.must_pass)
     for name, link in cmp.langfuse_links:
         console.print(f"Langfuse: {name} — {link}", soft_wrap=True)
     for w in cmp.warnings:
