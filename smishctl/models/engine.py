@@ -7,14 +7,14 @@ It is a custom engine, not `engine="litellm"`, for two reasons:
 - litellm writes its bookkeeping (timings, the endpoint URL) into the `metadata` dict it is given, and
   DSPy hands it the request's own dict, which is also the request's cache key: the answer would be
   stored under a key no later lookup builds, with the endpoint URL in it. Each call gets a copy.
+
+Synchronous only (no `async_engine`): smishctl calls its LMs from threads, never with `acall`.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import replace
-
-CLIENT_OPTIONS = ("api_key", "api_base", "timeout")
 
 
 class EndpointEngine:

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from smishctl.core.config import Settings, is_off
 from smishctl.core.errors import ModelError
-from smishctl.models.engine import CLIENT_OPTIONS, EndpointEngine
+from smishctl.models.engine import EndpointEngine
 from smishctl.models.fleet import register as register_fleet
 from smishctl.models.local_provider import register
 from smishctl.models.local_server import N_CTX
@@ -142,6 +142,22 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
     install_retry_after_bridge()  # DSPy retries transient errors; make it honour Retry-After
     check_provider(spec)
     register_url_secrets(spec.api_base)
+    register_backend(spec, settings)
+    engine: object = EndpointEngine(**client_settings(spec, timeout))
+    callbacks: list = []
+    if meter is not None:
+        from smishctl.models.meter import MeteredEngine
+
+        engine = MeteredEngine(engine, meter, price=lambda p, c, seconds: call_cost(spec, p, c, seconds))
+        callbacks.append(meter.callback())
+    retries = num_retries if num_retries is not None else spec.extra.get("num_retries", DEFAULT_RETRIES)
+    # DSPy's cache key ignores the endpoint: this (unsent) litellm metadata makes endpoints distinct.
+    return dspy.LM(spec.litellm_model, engine=engine, cache=cache, callbacks=callbacks, num_retries=retries,
+                   temperature=temperature, max_tokens=max_tokens, metadata={"smishctl_endpoint": spec.endpoint_tag})
+
+
+def register_backend(spec: ModelSpec, settings: Settings) -> None:
+    """Make litellm know a local model (the embedded llama.cpp server) or a fleet (a litellm Router)."""
     if spec.is_local:
         short = spec.litellm_model.split("/", 1)[1]
         gguf = spec.local_gguf
@@ -153,34 +169,21 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
         states = None if is_off(os.environ.get("SMISHCTL_PROMPT_STATES", "")) else settings.cache_dir / "llama-state"
         register(short, gguf, N_CTX, adapter=spec.lora_adapter, state_dir=states)
     if spec.extra.get("fleet"):  # several endpoints behind a litellm Router
-
         fleet = spec.extra["fleet"]
         register_fleet(spec.name, fleet["deployments"], fleet)
-    kwargs: dict = {
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-        "timeout": timeout or spec.extra.get("timeout", DEFAULT_TIMEOUT_S),
-        "num_retries": num_retries if num_retries is not None else spec.extra.get("num_retries", DEFAULT_RETRIES),
-        # DSPy's cache key ignores api_base: this (unsent) litellm metadata makes endpoints distinct.
-        "metadata": {"smishctl_endpoint": spec.endpoint_tag},
-    }
-    if spec.api_base and not spec.extra.get("fleet"):
-        kwargs["api_base"] = spec.api_base
-    if spec.api_key_env:
-        key = os.environ.get(spec.api_key_env)
-        if key:
-            register_secret(key)
-            kwargs["api_key"] = key
-    if spec.api_base and not spec.is_local and not spec.extra.get("fleet") and "api_key" not in kwargs:
+
+
+def client_settings(spec: ModelSpec, timeout: float | None) -> dict:
+    """The connection the engine owns: timeout, endpoint and key (registered for redaction)."""
+    client: dict = {"timeout": timeout or spec.extra.get("timeout", DEFAULT_TIMEOUT_S)}
+    fleet = bool(spec.extra.get("fleet"))
+    if spec.api_base and not fleet:
+        client["api_base"] = spec.api_base
+    if spec.api_key_env and (key := os.environ.get(spec.api_key_env)):
+        register_secret(key)
+        client["api_key"] = key
+    if spec.api_base and not spec.is_local and not fleet and "api_key" not in client:
         # A custom endpoint without api_key_env gets a placeholder: the openai client refuses to call
         # without a key, and the provider's default variable (e.g. OPENAI_API_KEY) must not leak to it.
-        kwargs["api_key"] = "no-key"
-    client = {key: kwargs.pop(key) for key in CLIENT_OPTIONS if key in kwargs}
-    engine: object = EndpointEngine(**client)
-    callbacks: list = []
-    if meter is not None:
-        from smishctl.models.meter import MeteredEngine
-
-        engine = MeteredEngine(engine, meter, price=lambda p, c, seconds: call_cost(spec, p, c, seconds))
-        callbacks.append(meter.callback())
-    return dspy.LM(spec.litellm_model, engine=engine, cache=cache, callbacks=callbacks, **kwargs)
+        client["api_key"] = "no-key"
+    return client
