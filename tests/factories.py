@@ -13,7 +13,6 @@ Two ways to choose a run's items, one way to write it:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -21,6 +20,7 @@ from dataclasses import asdict
 from smishctl.core.identity import ServingIdentity, config_hash
 from smishctl.core.records import Prediction, RunRecord
 from smishctl.ops.evaluate import EvalConfig, library_versions, prepare
+from smishctl.score.evidence import rows_items_hash
 from smishctl.score.metrics import run_metrics
 from smishctl.store.runs import PredictionWriter, Run, run_dir
 
@@ -78,12 +78,20 @@ def write_run(runs_dir, run_id: str, rows: list[tuple | Prediction], *, model: s
               prompt_sha: str = "zero-shot", dataset: str = "sms-phishing", split: str = "test",
               latency_ms: float = 100.0, cost_usd: float | None = 0.0001, labels=LABELS, status: str = "complete",
               created_at: str = "2026-01-01T00:00:00+0000", probs: dict[str, dict] | None = None) -> RunRecord:
-    """A run of the test's own items, from (item_id, gold, pred[, status]) rows (status ok, invalid or
-    error) or rows as the solver recorded them (`Prediction`), recorded as `evaluate` records one: a serving identity hashed into its config hash, a config
-    that agrees with it, rows through the prediction writer, metrics computed from them. `probs`: label
-    probabilities by item id."""
-    ids = [row.item_id if isinstance(row, Prediction) else row[0] for row in rows]
-    items_hash = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+    """A run of the test's own items, recorded as `evaluate` records one: a serving identity hashed into its
+    config hash, a config that agrees with it, rows through the prediction writer, the items hash and the
+    metrics computed from those rows by smishctl's own functions.
+
+    `rows`: (item_id, gold, pred[, status]) tuples (status ok, invalid or error), written in the order given;
+    the items are sampled in item-id order (so reordered rows are the same items), or rows as the solver
+    recorded them (`Prediction`, their own index). `probs`: label probabilities by item id."""
+    named = sorted(row[0] for row in rows if not isinstance(row, Prediction))
+    position = {item_id: k for k, item_id in enumerate(named)}
+    preds = [row if isinstance(row, Prediction) else
+             _row(k, row[0], row[1], row[2], (*row[3:], "ok")[0], index=position[row[0]], text=f"text {row[0]}",
+                  latency_ms=latency_ms, cost_usd=cost_usd, probs=(probs or {}).get(row[0]))
+             for k, row in enumerate(rows)]
+    items_hash = rows_items_hash([row.to_dict() for row in preds])  # what promote and compare check it against
     serving = ServingIdentity(model=model, endpoint="synthetic", program_sha256=prompt_sha, adapter=None,
                               harden=True, guard=True)
     identity = {**serving.identity_keys(), "prompt": prompt_id, "dataset": dataset, "items_hash": items_hash,
@@ -95,20 +103,17 @@ def write_run(runs_dir, run_id: str, rows: list[tuple | Prediction], *, model: s
         dataset={"name": dataset, "split": split, "labels": list(labels), "items_hash": items_hash,
                  "n_items": len(rows), "model_labels": list(labels)},
         versions=library_versions())
-    preds = [row if isinstance(row, Prediction) else
-             _row(k, row[0], row[1], row[2], (*row[3:], "ok")[0], text=f"text {row[0]}", latency_ms=latency_ms,
-                  cost_usd=cost_usd, probs=(probs or {}).get(row[0]))
-             for k, row in enumerate(rows)]
     return _store(Run(run_dir(runs_dir, run_id)), record, preds, status)
 
 
 def _row(k: int, item_id: str, gold: str, pred: str | None, status: str, *, text: str, latency_ms: float,
-         cost_usd: float | None, cache_hit: bool = False, probs: dict | None = None) -> Prediction:
-    """The k-th row as the solver records it: an error carries its message, an invalid answer its raw text,
-    an answer from the cache no usage and no cost."""
+         cost_usd: float | None, cache_hit: bool = False, probs: dict | None = None,
+         index: int | None = None) -> Prediction:
+    """The k-th row written (of the item at `index`, by default k) as the solver records it: an error carries
+    its message, an invalid answer its raw text, an answer from the cache no usage and no cost."""
     usage = {} if cache_hit else {"prompt_tokens": 300, "completion_tokens": 1, "cached_tokens": 0}
-    return Prediction(item_id=item_id, index=k, gold=gold, pred=pred if status == "ok" else None, status=status,
-                      error="boom" if status == "error" else None, raw=pred if status == "invalid" else None,
+    return Prediction(item_id=item_id, index=k if index is None else index, gold=gold, status=status,
+                      pred=pred if status == "ok" else None, error="boom" if status == "error" else None, raw=pred if status == "invalid" else None,
                       latency_ms=latency_ms + k, probs=probs, cache_hit=cache_hit, text=text, usage=usage,
                       cost_usd=0.0 if cache_hit else cost_usd)
 
