@@ -489,3 +489,34 @@ def test_server_endpoints_answer_json_with_inert_text_and_errors(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_served_compare_judges_the_gates_on_the_shared_items(settings, project, tmp_path):
+    """Served, the compare page asks smishctl view for the gates on the items the chosen runs share (the
+    compare door, as `smishctl compare` measures them) and shows compare's verdict."""
+    accept_small_promotions(settings)
+    art = make_artifact(settings)
+    promotion_run(settings, art, {1, 2}, run_id="run-good")
+    promotion_run(settings, art, errors={1, 2}, run_id="run-errors", n=20)
+    proc, line = _serve(project, dict(os.environ), "--port", "0")
+    try:
+        base = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert base, (line, proc.stderr.read() if proc.poll() is not None else "")
+        base = base.group(0)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "api/gates?runs=run-good", timeout=60)
+        assert err.value.code == 400 and json.loads(err.value.read())["error"] == "choose 2 to 4 runs, not 1"
+        r = _run_chromium(_chromium(), tmp_path, "--virtual-time-budget=20000", "--dump-dom",
+                          base + "compare.html#runs=run-good,run-errors")
+        assert r.returncode == 0, r.stderr[-500:]
+        dom = r.stdout
+        assert 'data-judged="shared"' in dom
+        rows = [" ".join(row.split()) for row in _rows(dom, "c-gates")]
+        assert rows[0] == "[compare] max_error_rate error_rate<=0.05 pass error_rate=0 <= 0.05 fail error_rate=0.1 > 0.05"
+        assert rows[-1] == "all gates pass fail"
+        note = " ".join(unescape(re.search(r'id="c-gates-note"[^>]*>(.*?)</p>', dom, re.S).group(1)).split())
+        assert note.startswith("Judged on the 20 items the chosen runs share, as smishctl compare does; its verdict: exit 3: ")
+        assert "run-errors: error_rate=0.1 exceeds max_error_rate 0.05" in note
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

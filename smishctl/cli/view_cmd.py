@@ -51,7 +51,7 @@ def _serve(build_view, host: str, port: int, *, allow_remote: bool, open_browser
     with tempfile.TemporaryDirectory(prefix="smishctl-view-") as tmp:
         typer.echo("smishctl view: rendering the project's pages…", err=True)
         build_view(settings(), tmp, served=True)
-        server = make_server(Path(tmp), host, port, routes={"/api/preview": _preview(settings())})
+        server = make_server(Path(tmp), host, port, routes=_routes(settings()))
         url = server_url(server, host)
         typer.echo(f"smishctl view: {url} (read-only snapshot; Ctrl-C stops)")
         if open_browser:
@@ -66,15 +66,21 @@ def _serve(build_view, host: str, port: int, *, allow_remote: bool, open_browser
             server.server_close()
 
 
-def _preview(s):
-    """GET /api/preview?version=ID&text=SMS: `smishctl prompts show ID --for SMS` as JSON (the prompt
-    preview, ops/prompt_preview.py). DSPy loads on the first request, not when the viewer starts."""
+def _routes(s) -> dict:
+    """The served pages' endpoints (GET, JSON):
+    /api/preview?version=ID&text=SMS: `smishctl prompts show ID --for SMS` (ops/prompt_preview.py);
+    /api/gates?runs=A,B: the project's gates on the items the runs share, with compare's verdict."""
 
-    def route(query: dict[str, str]) -> dict:
+    def preview(query: dict[str, str]) -> dict:
         from dataclasses import asdict
 
-        from smishctl.ops.prompt_preview import messages_for
+        from smishctl.ops.prompt_preview import messages_for  # DSPy loads on the first request
 
         return asdict(messages_for(s, query.get("version", ""), query.get("text", "")))
 
-    return route
+    def gates(query: dict[str, str]) -> dict:
+        from smishctl.ops.view import shared_gates
+
+        return shared_gates(s, [r for r in query.get("runs", "").split(",") if r])
+
+    return {"/api/preview": preview, "/api/gates": gates}

@@ -116,7 +116,7 @@ def build_site(settings: Settings, out_dir: str | Path, *, gates: ProjectGates |
             compare_runs.append(_run_page(w, e, e.record, texts, gates))
     rows = [run_row(e) for e in runs]
     w.page("index.html", "runs.html", title="Runs", data={"runs": rows}, n_damaged=sum(e.record is None for e in runs))
-    w.page("compare.html", "compare.html", title="Compare", gates=gates,
+    w.page("compare.html", "compare.html", title="Compare", gates=gates, served=served,
            data={"runs": compare_runs, "texts": texts, "gates": gates.heads() if gates else None,
                  "gate_problem": gates.problem if gates else None})
     prompts = scan_prompts(settings.prompts_dir)

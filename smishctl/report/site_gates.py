@@ -37,8 +37,9 @@ def run_gates(gates: ProjectGates, record: RunRecord, rows: list[dict], damaged_
         metrics = verified_metrics(record.to_dict(), rows)
     except SmishError as exc:
         return {"problem": exc.one_line()}
-    results = []
-    for g in gates.gates:
-        res = check_gate(g.gate, metrics)
-        results.append({"passed": res["passed"], "message": res["message"]})
-    return {"results": results}
+    return {"results": [verdict(check_gate(g.gate, metrics)) for g in gates.gates]}
+
+
+def verdict(result: dict) -> dict:
+    """What the page shows of check_gate's result."""
+    return {"passed": result["passed"], "message": result["message"]}

@@ -185,10 +185,13 @@
     } else add('text', { x: P + 10, y: H / 2 }, 'not recorded');
     fig.appendChild(svg);
   }
-  // The gates' verdicts come computed from the export (smishctl's gate evaluator); this only lays them out.
-  function renderGates(sel, nPaired) {
+  // The gates' verdicts come computed (smishctl's gate evaluator); this only lays them out. `shared`: the
+  // served viewer's answer, judged on the items the chosen runs share; null: the export's, on each run's own.
+  function renderGates(sel, nPaired, shared) {
     var table = byId('c-gates');
     if (!table || !data.gates) return;
+    var byRun = {};
+    ((shared || {}).runs || []).forEach(function (x) { byRun[x.id] = x; });
     var head = table.tHead.rows[0];
     while (head.cells.length > 2) head.deleteCell(2);
     sel.forEach(function (r) { head.appendChild(el('th', r.ref)); });
@@ -196,7 +199,7 @@
     data.gates.forEach(function (g, k) {
       var tr = el('tr'); cell(tr, g.setting); cell(tr, g.text, 'gate');
       sel.forEach(function (r) {
-        var got = r.gates || {}, res = (got.results || [])[k];
+        var got = (shared ? byRun[r.id] : r.gates) || {}, res = (got.results || [])[k];
         if (!res) { var td = cell(tr, 'not judged', 'verdict fail'); td.appendChild(el('div', got.problem || '', 'why')); return; }
         var c = cell(tr, res.passed ? 'pass' : 'fail', 'verdict ' + (res.passed ? 'pass' : 'fail'));
         c.appendChild(el('div', res.message, 'why'));
@@ -205,16 +208,32 @@
     });
     var all = el('tr', null, 'total'); cell(all, 'all gates'); cell(all, '');
     sel.forEach(function (r) {
-      var got = r.gates || {}, ok = !got.problem && (got.results || []).every(function (x) { return x.passed; });
+      var got = (shared ? byRun[r.id] : r.gates) || {}, ok = !got.problem && (got.results || []).every(function (x) { return x.passed; });
       cell(all, ok ? 'pass' : 'fail', 'verdict ' + (ok ? 'pass' : 'fail'));
     });
     body.appendChild(all);
     var partial = sel.filter(function (r) { return r.items.length !== nPaired; });
     var note = byId('c-gates-note');
-    note.hidden = !partial.length;
-    note.textContent = partial.length ? 'Judged on each run\'s own items (' + partial.map(function (r) { return r.ref + ': ' + r.items.length; }).join(', ') +
-      '); smishctl compare judges them on the ' + nPaired + ' items the chosen runs share.' : '';
+    table.setAttribute('data-judged', shared ? 'shared' : 'own');
+    if (shared) {
+      note.hidden = false;
+      note.textContent = 'Judged on the ' + shared.n_common_items + ' items the chosen runs share, as smishctl compare does; ' +
+        'its verdict: ' + (shared.exit_code === 0 ? 'pass' : 'exit ' + shared.exit_code + ': ' + shared.failures.join('; '));
+    } else {
+      note.hidden = !partial.length;
+      note.textContent = partial.length ? 'Judged on each run\'s own items (' + partial.map(function (r) { return r.ref + ': ' + r.items.length; }).join(', ') +
+        '); smishctl compare judges them on the ' + nPaired + ' items the chosen runs share.' : '';
+    }
     byId('c-command').textContent = 'smishctl compare ' + sel.map(function (r) { return r.ref; }).join(' ');
+  }
+  function askGates(sel, nPaired) {
+    var key = sel.map(function (r) { return r.id; }).join(','), note = byId('c-gates-note');
+    if (!byId('c-gates')) return;
+    fetch('/api/gates?runs=' + encodeURIComponent(key)).then(function (r) { return r.json(); }).then(function (got) {
+      if (readHash().runs !== key) return;  // the choice changed meanwhile
+      if (got.error) { note.hidden = false; note.textContent = 'smishctl compare refuses these runs: ' + got.error; return; }
+      renderGates(sel, nPaired, got);
+    }, function () { note.hidden = false; note.textContent = 'smishctl view did not answer: the gates above are on each run\'s own items.'; });
   }
   function comparePage() {
     var runs = data.runs.filter(function (r) { return r.status !== 'damaged'; });
@@ -269,7 +288,8 @@
         cell(tr, b, 'num'); cell(tr, c, 'num'); cell(tr, mcnemar(b, c).toPrecision(3), 'num');
         paired.appendChild(tr);
       }
-      renderGates(sel, ids.length);
+      renderGates(sel, ids.length, null);
+      if (document.body.getAttribute('data-served') === '1') askGates(sel, ids.length);
       var table = byId('c-dis'), head = table.tHead.rows[0];
       while (head.cells.length > 2) head.deleteCell(2);
       sel.forEach(function (r) { head.appendChild(el('th', r.ref)); });
