@@ -36,7 +36,8 @@ def classify(
         with spinner("loading the classifier"):
             clf = load_classifier(settings(), prompt, model)
         if clf.note:
-            console.print(f"note: {plain(clf.note)}")  # stderr: stdout stays the labels alone; wrapped at words
+            # stderr: stdout stays the labels alone; one line for scripts, wrapped between words on a terminal
+            console.print(f"note: {plain(clf.note)}", soft_wrap=not console.is_terminal)
         source = Answerer.of(clf)
         if console.is_terminal:  # once, on the terminal; scripts read it from --json
             console.print(plain(source.line()))
