@@ -101,6 +101,77 @@ def parse_gates(texts: list[str], labels: tuple[str, ...] | None) -> list[Gate]:
     return [parse_gate(t, labels) for t in texts]
 
 
+def assign_roles(runs: list[RunData], baseline_index: int | None) -> int | None:
+    """Mark the baseline, the candidates and the references (shown, never gated); the baseline's index,
+    None when there is none (one run, or no baseline asked for)."""
+    if baseline_index is None or len(runs) < 2:
+        for r in runs:
+            r.role = "reference" if r.role == "reference" else "candidate"
+        return None
+    for i, r in enumerate(runs):
+        r.role = "baseline" if i == baseline_index else ("reference" if r.role == "reference" else "candidate")
+    return baseline_index
+
+
+@dataclass
+class Judged:
+    """What the checks of a comparison found, in the order they ran: gates, must-pass sets, the error
+    budget, no regression. `failures` holds (kind, message); an error-budget failure means exit 3."""
+    gates: list[GateResult] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    must_pass: list[MustPassResult] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    over_budget: set[int] = field(default_factory=set)  # indices of runs over the error budget
+
+    @property
+    def exit_code(self) -> int:
+        kinds = {kind for kind, _ in self.failures}
+        return EXIT_ERRORS if "errors" in kinds else EXIT_GATE if kinds else EXIT_PASS
+
+    def check_gates(self, candidates: list[RunData], gates: list[Gate], compared: dict[str, dict]) -> None:
+        for r in candidates:
+            for g in gates:
+                res = GateResult(run=r.id, run_name=r.name, **check_gate(g, compared[r.id]))
+                self.gates.append(res)
+                if not res.passed:
+                    self.failures.append(("gate", f"{r.id}: {res.message}"))
+
+    def check_must_pass(self, candidates: list[RunData], must_pass: Callable) -> None:
+        for r in candidates:
+            for res in map(MustPassResult.of, must_pass(r)):
+                self.must_pass.append(res)
+                if not res.passed:
+                    self.failures.append(("must_pass", f"{r.id}: {summary_line(res)}"))
+
+    def check_error_budget(self, runs: list[RunData], compared: dict[str, dict], max_error_rate: float, *,
+                           listed: bool) -> None:
+        """Errors are evidence: a run above the error budget fails the comparison (exit 3) and is never
+        ranked. The budget is listed among the checks when it was asked for (`listed`) or when a run
+        exceeds it (a comparison that passed only the default budget has no gate to call a pass)."""
+        error_gate = bound("max_error_rate", "error_rate", "<=", max_error_rate)
+        for i, r in enumerate(runs):
+            res = check_gate(error_gate, compared[r.id])
+            rate, ok = res["value"], res["passed"]
+            if listed or not ok:
+                self.checks.append(CheckResult(check=error_gate.text, run=r.id, value=rate, passed=ok))
+            if not ok:
+                self.over_budget.add(i)
+                self.failures.append(("errors", f"{r.id}: error_rate={rate:.4g} exceeds max_error_rate "
+                                                f"{max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"))
+
+    def check_no_regression(self, runs: list[RunData], stats: list[PairedStats], compared: dict[str, dict]) -> None:
+        """Each candidate not significantly worse than the baseline (references are not checked)."""
+        gate = NoRegressionGate()
+        roles = {r.id: r.role for r in runs}
+        for st in stats:
+            if roles[st.run] != "candidate":
+                continue
+            res = check_gate(gate, compared[st.run], paired=asdict(st))
+            self.checks.append(CheckResult(check=gate.text, run=st.run, value=res["value"], passed=res["passed"]))
+            if not res["passed"]:
+                self.failures.append(("regression", f"{st.run}: no_regression failed: {res['message']}"))
+
+
 def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
                  options: CompareOptions | None = None, must_pass=None) -> Comparison:
     """The whole comparison (`to_dict()`: the smishctl.compare/1 document), including `exit_code`. Each run's
@@ -126,70 +197,31 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
     # the paired statistics are: a run's own metrics may cover items the others never saw.
     compared = {r.id: metrics_on(r, common, labels) for r in runs}
     gates = parse_gates(opts.gates, labels)
-    if baseline_index is not None and len(runs) > 1:
-        for i, r in enumerate(runs):
-            r.role = "baseline" if i == baseline_index else ("reference" if r.role == "reference" else "candidate")
-    else:
-        baseline_index = None
-        for r in runs:
-            r.role = "reference" if r.role == "reference" else "candidate"
+    baseline_index = assign_roles(runs, baseline_index)
     base = runs[baseline_index] if baseline_index is not None else None
     stats = [PairedStats(**paired_stats(base, r, labels, n_boot=opts.n_boot, seed=opts.seed))
              for r in runs if base is not None and r is not base]
-
-    failures: list[tuple[str, str]] = []  # (kind, message)
-    gate_results: list[GateResult] = []
-    checks: list[CheckResult] = []
     candidates = [r for r in runs if r.role == "candidate"] or [r for r in runs if r.role != "reference"]
-    for r in candidates:
-        for g in gates:
-            res = GateResult(run=r.id, run_name=r.name, **check_gate(g, compared[r.id]))
-            gate_results.append(res)
-            if not res.passed:
-                failures.append(("gate", f"{r.id}: {res.message}"))
-    must_pass_results: list[MustPassResult] = []
-    for r in candidates if must_pass is not None else []:
-        for res in map(MustPassResult.of, must_pass(r)):
-            must_pass_results.append(res)
-            if not res.passed:
-                failures.append(("must_pass", f"{r.id}: {summary_line(res)}"))
-    # Errors are evidence: a run above the error budget fails the comparison (exit 3) and is never ranked.
-    # The budget is listed among the checks when it was asked for or when a run exceeds it (a comparison
-    # that passed only the default budget has no gate to call a pass).
-    error_gate = bound("max_error_rate", "error_rate", "<=", max_error_rate)
-    over_budget: set[int] = set()
-    for i, r in enumerate(runs):
-        res = check_gate(error_gate, compared[r.id])
-        rate, ok = res["value"], res["passed"]
-        if opts.max_error_rate is not None or not ok:
-            checks.append(CheckResult(check=error_gate.text, run=r.id, value=rate, passed=ok))
-        if not ok:
-            over_budget.add(i)
-            failures.append(("errors", f"{r.id}: error_rate={rate:.4g} exceeds max_error_rate "
-                                       f"{max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"))
+    v = Judged()
+    v.check_gates(candidates, gates, compared)
+    if must_pass is not None:
+        v.check_must_pass(candidates, must_pass)
+    v.check_error_budget(runs, compared, max_error_rate, listed=opts.max_error_rate is not None)
     if opts.no_regression:
-        no_regression = NoRegressionGate()
-        for st in stats:
-            if next(r for r in runs if r.id == st.run).role != "candidate":
-                continue
-            res = check_gate(no_regression, compared[st.run], paired=asdict(st))
-            checks.append(CheckResult(check=no_regression.text, run=st.run, value=res["value"], passed=res["passed"]))
-            if not res["passed"]:
-                failures.append(("regression", f"{st.run}: no_regression failed: {res['message']}"))
-    kinds = {kind for kind, _ in failures}
-    code = EXIT_ERRORS if "errors" in kinds else EXIT_GATE if kinds else EXIT_PASS
+        v.check_no_regression(runs, stats, compared)
+    code = v.exit_code
     return Comparison(
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        dataset=DatasetInfo(name=runs[0].dataset.get("name"), split=runs[0].dataset.get("split"), labels=list(labels)),
+        dataset=DatasetInfo(name=runs[0].record.dataset_name, split=runs[0].record.split, labels=list(labels)),
         baseline=base.id if base else None,
         n_common_items=len(common),
-        runs=[compared_run(r, compared[r.id], over_budget=i in over_budget) for i, r in enumerate(runs)],
+        runs=[compared_run(r, compared[r.id], over_budget=i in v.over_budget) for i, r in enumerate(runs)],
         rows=[MetricRow(**row) for row in
-              build_rows([compared[r.id] for r in runs], labels, baseline_index, frozenset(over_budget))],
+              build_rows([compared[r.id] for r in runs], labels, baseline_index, frozenset(v.over_budget))],
         stats=stats,
         diff=diff_items(runs, common, limit=opts.diff_limit),
-        gates=gate_results, checks=checks, must_pass=must_pass_results, warnings=warnings,
-        failures=[message for _, message in failures],
+        gates=v.gates, checks=v.checks, must_pass=v.must_pass, warnings=warnings,
+        failures=[message for _, message in v.failures],
         passed=code == EXIT_PASS,
         exit_code=code,
     )

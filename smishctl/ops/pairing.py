@@ -83,28 +83,28 @@ def check_comparable(runs: list[RunData]) -> list[str]:
             twice = [x for x in runs if x.id == r.id]
             raise ConfigError(f"the same run is listed twice: {named(*twice)}")
         seen.add(r.id)
-    first = runs[0]
+    first = runs[0].record
     warnings: list[str] = []
     for r in runs[1:]:
-        if r.dataset.get("name") != first.dataset.get("name"):
+        rec = r.record
+        if rec.dataset_name != first.dataset_name:
             raise ConfigError(
-                f"the runs are on different datasets ({first.dataset.get('name')} vs {r.dataset.get('name')}): "
-                f"{named(first, r)}",
+                f"the runs are on different datasets ({first.dataset_name} vs {rec.dataset_name}): "
+                f"{named(runs[0], r)}",
                 hint="compare runs evaluated on the same dataset and split")
         # A label set is a set: a classic run and a zero-shot run on one file may list it in another order.
-        if set(r.labels) != set(first.labels):
-            raise ConfigError(f"the runs have different label sets ({first.labels} vs {r.labels}): {named(first, r)}")
-        if r.dataset.get("split") != first.dataset.get("split"):
-            raise ConfigError(f"the runs are on different splits ({first.dataset.get('split')} vs "
-                              f"{r.dataset.get('split')}): {named(first, r)}")
-        prov_a = (first.dataset.get("provenance") or {}).get("sha256")
-        prov_b = (r.dataset.get("provenance") or {}).get("sha256")
+        if set(rec.labels) != set(first.labels):
+            raise ConfigError(f"the runs have different label sets ({first.labels} vs {rec.labels}): "
+                              f"{named(runs[0], r)}")
+        if rec.split != first.split:
+            raise ConfigError(f"the runs are on different splits ({first.split} vs {rec.split}): {named(runs[0], r)}")
+        prov_a, prov_b = first.provenance.get("sha256"), rec.provenance.get("sha256")
         if prov_a and prov_b and prov_a != prov_b:
-            raise ConfigError(f"the runs used different versions of dataset {first.dataset.get('name')} "
-                              f"(source SHA-256 differs): {named(first, r)}")
-        if r.dataset.get("items_hash") != first.dataset.get("items_hash"):
-            warnings.append(f"runs {first.id} and {r.id} cover different items "
-                            f"({len(first.rows)} vs {len(r.rows)}): statistics use the common items only")
+            raise ConfigError(f"the runs used different versions of dataset {first.dataset_name} "
+                              f"(source SHA-256 differs): {named(runs[0], r)}")
+        if rec.items_hash != first.items_hash:
+            warnings.append(f"runs {runs[0].id} and {r.id} cover different items "
+                            f"({len(runs[0].rows)} vs {len(r.rows)}): statistics use the common items only")
     common = common_items(runs)
     if not common:
         raise ConfigError(f"the runs share no items: {named(*runs)}",
