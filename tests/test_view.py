@@ -302,6 +302,7 @@ def test_prompts_page_diffs_two_versions_and_tells_lineage(project_site, setting
     # a hand-written version says where it came from, not the version stored before it
     assert listed[hand].endswith("file gpt4.txt (" + hashlib.sha256((project / "gpt4.txt").read_bytes()).hexdigest()[:8] + ")")
     assert " gpt4 " in listed[hand] and listed[copy].endswith(f"from {hand}") and listed[other.id].endswith(good.id)
+    assert listed[good.id].endswith(" first version")
     # the newest two by default; any two from the address
     dom = _dom(tmp_path, out / "prompts.html")
     assert 'data-changed="1"' in dom and _diff_rows(dom)["lineage"].startswith("lineage changed")
