@@ -1,8 +1,9 @@
 """What `push` sends Langfuse is a contract: the same run gives the same datasets, items, spans and scores,
-byte for byte once the server's own ids and the clock are set aside. tests/data/push_received.json holds
-what the loopback server (tests/langfuse_server.py, the real SDK on the other side) received for the
-synthetic run of tests/test_langfuse.py before `tracking/push.py` read typed records instead of dicts;
-regenerate it only for a deliberate change: `python tests/test_push_received.py --write`."""
+byte for byte once the server's own ids and the clock are set aside. tests/data/push_run/ is a recorded run
+(the synthetic run of tests/test_langfuse.py, written by the product's writers, kept as files so that the
+input never moves); tests/data/push_received.json holds what the loopback server (tests/langfuse_server.py,
+the real SDK on the other side) received for it from the code before `tracking/push.py` read typed records
+instead of dicts. Regenerate it only for a deliberate change: `python tests/test_push_received.py --write`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-GOLDEN = Path(__file__).parent / "data" / "push_received.json"
+DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "push_received.json"
 RUN_ID = "20261126-100000-synthetic-zero-shot-0001"
 
 
@@ -37,12 +39,20 @@ def received(server, status: dict) -> dict:
 
 
 def push_synthetic(tmp: Path, monkeypatch_env) -> dict:
-    from langfuse_server import PUBLIC_KEY, SECRET_KEY, LangfuseServer
-    from test_langfuse import FAKE_PROVIDER_KEY, synthetic_run
+    import shutil
 
+    from langfuse_server import PUBLIC_KEY, SECRET_KEY, LangfuseServer
+    from test_langfuse import FAKE_PROVIDER_KEY
+
+    from smishctl.core.config import load_settings
+    from smishctl.store.runs import open_run
     from smishctl.tracking import push_run
 
-    settings, run, _ = synthetic_run(tmp / "p", RUN_ID)
+    root = tmp / "p"
+    shutil.copytree(DATA / "push_run", root / "runs")
+    (root / "smishctl.toml").write_text("")
+    settings = load_settings(root)
+    run = open_run(settings.runs_dir, RUN_ID)
     srv = LangfuseServer().start()
     try:
         monkeypatch_env({"LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_SECRET_KEY": SECRET_KEY,
