@@ -17,7 +17,6 @@ from smishctl.cli.common import (
     plain,
     print_json,
     settings,
-    show_progress,
     split_policy_options,
     warn,
     warn_unused_feedback,
@@ -119,25 +118,12 @@ def _run_with_progress(cfg):
 
 
 def _progress():
-    """One line per phase that fits 80 columns: what (candidate i/n), a bar, items done/total, elapsed
-    time and the ETA once an item is done; the spend note gives way first (cut with '…'). A candidate's
-    settings are printed whole above it. Quiet with SMISHCTL_NO_PROGRESS or when stderr is no terminal."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.table import Column
+    """One line per phase that fits 80 columns (candidate i/n, bar, items, elapsed, ETA; the spend note
+    gives way first): the progress line every long command shows (cli.common.item_progress). A
+    candidate's settings are printed whole above it."""
+    from smishctl.cli.common import item_progress
 
-    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}[/bold]", table_column=Column(no_wrap=True)),
-                    BarColumn(bar_width=12), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("ETA", style="progress.remaining"), TimeRemainingColumn(),
-                    TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
-                    console=console, transient=True, disable=not show_progress(), expand=False)
+    return item_progress()
 
 
 def _spend_info(meter, trials) -> str:
