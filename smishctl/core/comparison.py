@@ -32,7 +32,7 @@ class ComparedRun:
     config_hash: str
     items_hash: str | None
     n_items: int  # the run's own items (the comparison uses `Comparison.n_common_items` of them)
-    metrics: dict
+    metrics: dict[str, Any]
     cached: bool  # some items came from the cache: its speed and cost are not compared
     over_error_budget: bool
 
@@ -44,9 +44,9 @@ class MetricRow:
     title: str
     format: str
     higher_is_better: bool | None
-    values: list
+    values: list[float | None]
     best: list[int]
-    deltas: list | None
+    deltas: list[float | None] | None
     cached: list[int]  # runs whose value is a cache's, shown as 'cached' and never compared
 
 
@@ -86,7 +86,7 @@ class Disagreements:
     left_out: int
 
     @classmethod
-    def from_dict(cls, d: dict) -> Disagreements:
+    def from_dict(cls, d: dict[str, Any]) -> Disagreements:
         return cls(n=d["n"], items=[DiffItem(**it) for it in d["items"]], left_out=d["left_out"])
 
 
@@ -118,7 +118,7 @@ class MustPassCase:
     text: str
     expected: str
     predicted: str | None
-    probs: dict | None
+    probs: dict[str, float] | None
     note: str
     passed: bool
 
@@ -138,15 +138,15 @@ class MustPassResult:
     cases: list[MustPassCase]
 
     @classmethod
-    def from_dict(cls, d: dict) -> MustPassResult:
+    def from_dict(cls, d: dict[str, Any]) -> MustPassResult:
         return cls(**{**d, "cases": [MustPassCase(**c) for c in d["cases"]]})
 
     @classmethod
-    def of(cls, res: dict | MustPassResult) -> MustPassResult:
+    def of(cls, res: dict[str, Any] | MustPassResult) -> MustPassResult:
         """`res` typed: a result as it is, a stored or freshly built dict read through from_dict."""
         return res if isinstance(res, MustPassResult) else cls.from_dict(res)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
@@ -182,7 +182,7 @@ class Comparison:
         return {"schema": d.pop("schema"), **d}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Comparison:
+    def from_dict(cls, d: dict[str, Any]) -> Comparison:
         return cls(
             schema=d["schema"], created_at=d["created_at"], dataset=DatasetInfo(**d["dataset"]),
             baseline=d["baseline"], n_common_items=d["n_common_items"],

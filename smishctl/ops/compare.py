@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from smishctl.core.comparison import (
     CheckResult,
@@ -24,6 +25,7 @@ from smishctl.data.golden import load_golden
 from smishctl.data.label_map import parse_label_map
 from smishctl.data.prepare import check_split_policy
 from smishctl.ops.compare_sources import production_run, runs_from_models
+from smishctl.ops.evaluate import EvalPlan
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.items import disagreements
 from smishctl.ops.must_pass import check_record
@@ -37,10 +39,12 @@ from smishctl.score.stats import SIGNIFICANCE, bootstrap_macro_f1_diff, discorda
 from smishctl.tracking.push import experiment_link
 
 EXIT_PASS, EXIT_GATE, EXIT_USAGE, EXIT_ERRORS = 0, 1, 2, 3
+# must_pass(run) -> the results of each must-pass set on that run's model and prompt (ops.must_pass)
+MustPassCheck = Callable[[RunData], list[dict[str, Any]]]
 DIFF_LIMIT = 50  # items the runs disagree on that a comparison keeps (reports stay readable and bounded)
 
 
-def error_budget(settings) -> float:
+def error_budget(settings: Settings) -> float:
     """[compare] max_error_rate of smishctl.toml (default DEFAULT_MAX_ERROR_RATE; its range is checked
     when the file is loaded): the largest share of errored items a compared run may have."""
     return float(settings.section("compare").get("max_error_rate", DEFAULT_MAX_ERROR_RATE))
@@ -59,7 +63,7 @@ class CompareOptions:
 
 
 def paired_stats(base: RunData, cand: RunData, labels: tuple[str, ...], *, n_boot: int = 2000,
-                 seed: int = 0) -> dict:
+                 seed: int = 0) -> dict[str, Any]:
     codes = paired_codes(base, cand, labels)
     gold, pb, pc, k = codes["gold"], codes["base"], codes["cand"], codes["k"]
     b, c = discordant(pb == gold, pc == gold)
@@ -80,7 +84,8 @@ def diff_items(runs: list[RunData], common: list[str], *, limit: int = DIFF_LIMI
     return Disagreements.from_dict(disagreements(paired, limit=limit))
 
 
-def report_new_runs(settings, runs: list[RunData], *, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> list[RunData]:
+def report_new_runs(settings: Settings, runs: list[RunData], *, hooks: RunHooks | None = None,
+                    on_warning: Warn | None = None) -> list[RunData]:
     """Tell the hooks (default: default_hooks) about the runs without an entry of theirs: those the
     comparison just evaluated (its sources evaluate without hooks, so that reused runs are not
     reported twice). Returns the runs reported; what the hooks returned is in their records."""
@@ -128,7 +133,7 @@ class Judged:
         kinds = {kind for kind, _ in self.failures}
         return EXIT_ERRORS if "errors" in kinds else EXIT_GATE if kinds else EXIT_PASS
 
-    def check_gates(self, candidates: list[RunData], gates: list[Gate], compared: dict[str, dict]) -> None:
+    def check_gates(self, candidates: list[RunData], gates: list[Gate], compared: dict[str, dict[str, Any]]) -> None:
         for r in candidates:
             for g in gates:
                 res = GateResult(run=r.id, run_name=r.name, **check_gate(g, compared[r.id]))
@@ -136,14 +141,14 @@ class Judged:
                 if not res.passed:
                     self.failures.append(("gate", f"{r.id}: {res.message}"))
 
-    def check_must_pass(self, candidates: list[RunData], must_pass: Callable) -> None:
+    def check_must_pass(self, candidates: list[RunData], must_pass: MustPassCheck) -> None:
         for r in candidates:
             for res in map(MustPassResult.of, must_pass(r)):
                 self.must_pass.append(res)
                 if not res.passed:
                     self.failures.append(("must_pass", f"{r.id}: {summary_line(res)}"))
 
-    def check_error_budget(self, runs: list[RunData], compared: dict[str, dict], max_error_rate: float, *,
+    def check_error_budget(self, runs: list[RunData], compared: dict[str, dict[str, Any]], max_error_rate: float, *,
                            listed: bool) -> None:
         """Errors are evidence: a run above the error budget fails the comparison (exit 3) and is never
         ranked. The budget is listed among the checks when it was asked for (`listed`) or when a run
@@ -159,7 +164,7 @@ class Judged:
                 self.failures.append(("errors", f"{r.id}: error_rate={rate:.4g} exceeds max_error_rate "
                                                 f"{max_error_rate:g} ({compared[r.id].get('n_errors', 0)} errors)"))
 
-    def check_no_regression(self, runs: list[RunData], stats: list[PairedStats], compared: dict[str, dict]) -> None:
+    def check_no_regression(self, runs: list[RunData], stats: list[PairedStats], compared: dict[str, dict[str, Any]]) -> None:
         """Each candidate not significantly worse than the baseline (references are not checked)."""
         gate = NoRegressionGate()
         roles = {r.id: r.role for r in runs}
@@ -173,7 +178,7 @@ class Judged:
 
 
 def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
-                 options: CompareOptions | None = None, must_pass=None) -> Comparison:
+                 options: CompareOptions | None = None, must_pass: MustPassCheck | None = None) -> Comparison:
     """The whole comparison (`to_dict()`: the smishctl.compare/1 document), including `exit_code`. Each run's
     `metrics` are those of the common items (`n_common_items`); `n_items` is how many items it has.
 
@@ -227,7 +232,7 @@ def compare_runs(runs: list[RunData], *, baseline_index: int | None = 0,
     )
 
 
-def compared_run(r: RunData, metrics: dict, *, over_budget: bool) -> ComparedRun:
+def compared_run(r: RunData, metrics: dict[str, Any], *, over_budget: bool) -> ComparedRun:
     """A run's column: what it is, and its metrics on the common items."""
     rec = r.record
     return ComparedRun(id=r.id, name=r.name, role=r.role, status=rec.status, model=rec.model_name,
@@ -267,19 +272,19 @@ class CompareRequest:
 @dataclass
 class CompareEvents:
     """What the door tells its caller while it works (each may be None)."""
-    on_start: Callable | None = None  # an evaluation starts: its plan (smishctl.ops.evaluate)
-    on_reuse: Callable | None = None  # an identical run is reused: its record
+    on_start: Callable[[EvalPlan], None] | None = None  # an evaluation starts: its plan
+    on_reuse: Callable[[dict[str, Any]], None] | None = None  # an identical run is reused: its record
     on_warning: Warn | None = None  # one line: a hook that failed, a run Langfuse did not take
 
 
-def _data_options(req: CompareRequest) -> dict:
+def _data_options(req: CompareRequest) -> dict[str, Any]:
     """The options of the evaluations `--models` starts; every refusal before any work is done."""
     parse_gates(req.gates, None)  # malformed gates fail before any evaluation runs
     if req.n_boot < 100:
         raise ConfigError(f"--bootstrap must be at least 100, got {req.n_boot}")
     if req.prompt and req.prompts:
         raise ConfigError("use --prompt or --prompts, not both")
-    options: dict = {} if req.split_policy is None else {"split": {"policy": check_split_policy(req.split_policy)}}
+    options: dict[str, Any] = {} if req.split_policy is None else {"split": {"policy": check_split_policy(req.split_policy)}}
     if req.split_policy and not req.models:
         raise ConfigError("--split-policy needs --models", hint="runs passed by id keep their own split")
     if req.label_map:
@@ -308,7 +313,7 @@ def _with_baseline(source: RunSource, req: CompareRequest, data: list[RunData],
     return [base, *data], 0
 
 
-def _evaluated(source: RunSource, req: CompareRequest, data_options: dict, events: CompareEvents) -> list[RunData]:
+def _evaluated(source: RunSource, req: CompareRequest, data_options: dict[str, Any], events: CompareEvents) -> list[RunData]:
     """The runs of `--models`: every model x prompt evaluated on the same items, identical runs reused."""
     if not req.models:
         return []
@@ -339,7 +344,7 @@ def compare(settings: Settings, req: CompareRequest, events: CompareEvents | Non
         if d.record.langfuse.get("status") == "pending" and events.on_warning:
             events.on_warning(f"Langfuse did not take run {d.id}; send it later with: smishctl push {d.id}")
 
-    def check(run: RunData) -> list[dict]:
+    def check(run: RunData) -> list[dict[str, Any]]:
         return [check_record(settings, run.record, g, on_start=events.on_start, source=source) for g in golden_sets]
 
     cmp = compare_runs(data, baseline_index=baseline_index, options=options, must_pass=check if golden_sets else None)

@@ -7,17 +7,20 @@ must-pass message has to be shown to be classified right.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from smishctl.core.comparison import MustPassResult
 from smishctl.core.config import Settings
 from smishctl.core.records import RunRecord
 from smishctl.data.golden import GoldenSet, load_golden
-from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.evaluate import EvalConfig, EvalPlan
 from smishctl.ops.run_source import RunSource
 from smishctl.score.must_pass import miss_line, result, summary_line
 from smishctl.store.runs import open_run
 
 
-def golden_config(record: dict | RunRecord, golden: GoldenSet):
+def golden_config(record: dict[str, Any] | RunRecord, golden: GoldenSet) -> EvalConfig:
     """The evaluation of `record`'s model and prompt on the must-pass set."""
     rec = RunRecord.of(record)
     c = rec.config
@@ -33,8 +36,10 @@ def golden_config(record: dict | RunRecord, golden: GoldenSet):
                       data_options={"labels": model_labels} if model_labels else {})
 
 
-def check_record(settings: Settings, record: dict | RunRecord, golden: GoldenSet, *, on_start=None,
-                 on_item=None, source: RunSource | None = None) -> dict:
+def check_record(settings: Settings, record: dict[str, Any] | RunRecord, golden: GoldenSet, *,
+                 on_start: Callable[[EvalPlan], None] | None = None,
+                 on_item: Callable[[dict[str, Any]], None] | None = None,
+                 source: RunSource | None = None) -> dict[str, Any]:
     """`source`: the command's run source (smishctl.ops.run_source), so that a run is read once."""
     cfg = golden_config(record, golden)
     golden_record = (source or RunSource(settings)).obtain(cfg, on_start=on_start, on_item=on_item).record
@@ -43,8 +48,8 @@ def check_record(settings: Settings, record: dict | RunRecord, golden: GoldenSet
     return result(golden, RunRecord.of(record).id, golden_record, rows)
 
 
-def policy_checks(settings: Settings, record: dict | RunRecord, names: list[str],
-                  source: RunSource | None = None) -> list[dict]:
+def policy_checks(settings: Settings, record: dict[str, Any] | RunRecord, names: list[str],
+                  source: RunSource | None = None) -> list[dict[str, Any]]:
     """`[promotion] must_pass = [...]`: one promotion check per set, failed by any miss."""
 
     checks = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,21 +19,21 @@ from smishctl.store.runs import Run, open_run, short_ref
 class RunData:
     id: str
     record: RunRecord
-    rows: list[dict]
+    rows: list[dict[str, Any]]
     role: str = "candidate"  # baseline | candidate | reference (shown, not gated)
     name: str = ""
     ref: str = ""  # what the user typed (latest~1), for errors that name the runs
     short: str = ""  # the run's short reference in the store; its id when read from elsewhere
-    by_item: dict[str, dict] = field(default_factory=dict)
+    by_item: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.by_item = {r["item_id"]: r for r in self.rows}
         if not self.name:
             model, prompt = self.record.model_name, self.record.prompt_id
             self.name = model if prompt == "zero-shot" and model.startswith("classic/") else f"{model} · {prompt}"
 
     @property
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         return self.record.metrics or {}
 
     @property
@@ -41,7 +42,7 @@ class RunData:
         return resolved(self.ref, self.short or self.id, self.record.model_name, self.record.status, len(self.rows))
 
     @property
-    def dataset(self) -> dict:
+    def dataset(self) -> dict[str, Any]:
         return self.record.dataset
 
     @property
@@ -125,14 +126,14 @@ def common_items(runs: list[RunData]) -> list[str]:
     return [r["item_id"] for r in runs[0].rows if r["item_id"] in shared]
 
 
-def paired_codes(base: RunData, cand: RunData, labels: tuple[str, ...]) -> dict:
+def paired_codes(base: RunData, cand: RunData, labels: tuple[str, ...]) -> dict[str, Any]:
     """Gold and predictions as codes on the items both runs have. An error or an invalid answer is a
     wrong answer (code k), never left out: a run cannot gain by failing on its hard items."""
     index = {lab: i for i, lab in enumerate(labels)}
     k = len(labels)
     ids = common_items([base, cand])
 
-    def code(row):
+    def code(row: dict[str, Any]) -> int:
         return index.get(row["pred"], k) if row["status"] == "ok" else k
 
     gold = np.array([index.get(base.by_item[i]["gold"], k) for i in ids], dtype=np.int64)
@@ -145,7 +146,7 @@ def paired_codes(base: RunData, cand: RunData, labels: tuple[str, ...]) -> dict:
     return {"item_ids": ids, "gold": gold, "base": pb, "cand": pc, "k": k}
 
 
-def metrics_on(run: RunData, item_ids: list[str], labels: tuple[str, ...]) -> dict:
+def metrics_on(run: RunData, item_ids: list[str], labels: tuple[str, ...]) -> dict[str, Any]:
     """The run's metrics recomputed from its rows of `item_ids` only, with per-class metrics and the
     confusion matrix in the order of `labels` (the comparison's one order), so that every run in a table
     is measured on the same items as its paired statistics."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from smishctl.core.comparison import MustPassCase, MustPassResult
 from smishctl.core.records import RunRecord
 from smishctl.data.golden import GoldenSet
 
 
-def result(golden: GoldenSet, run_id: str, golden_record: dict | RunRecord, rows: list[dict]) -> dict:
+def result(golden: GoldenSet, run_id: str, golden_record: dict[str, Any] | RunRecord,
+           rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The set checked on run `run_id`, as the stored form (MustPassResult.to_dict)."""
     golden_run = RunRecord.of(golden_record)
     by_id = {r["item_id"]: r for r in rows}
@@ -24,7 +27,7 @@ def result(golden: GoldenSet, run_id: str, golden_record: dict | RunRecord, rows
                           n_passed=n_passed, passed=n_passed == len(cases), cases=cases).to_dict()
 
 
-def summary_line(res: dict | MustPassResult) -> str:
+def summary_line(res: dict[str, Any] | MustPassResult) -> str:
     res = MustPassResult.of(res)
     missed = res.n - res.n_passed
     return (f"must-pass {res.set}: {res.n_passed}/{res.n} passed"
