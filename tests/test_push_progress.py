@@ -1,5 +1,5 @@
-"""`push` shows the progress line of every long command (items traced, elapsed, ETA) in a terminal, fitting
-80 columns, and stays quiet without one; the library reports each item as it is traced."""
+"""`push` shows the progress line of every long command (items, elapsed, ETA) in a terminal, fitting 80
+columns, and stays quiet without one; the library reports each dataset item created and each trace built."""
 
 from __future__ import annotations
 
@@ -44,11 +44,14 @@ def test_the_library_reports_every_item_traced(tmp_path, monkeypatch):
         for k, v in srv.env().items():
             monkeypatch.setenv(k, v)
         seen = []
-        status = push_run(settings, run, on_item=lambda done, total: seen.append((done, total)))
+        status = push_run(settings, run, on_item=lambda step, done, total: seen.append((step, done, total)))
+        again = []
+        push_run(settings, run, on_item=lambda step, done, total: again.append((step, done, total)))
     finally:
         srv.stop()
     assert status["status"] == "pushed", status
-    assert seen == [(i, N) for i in range(1, N + 1)]
+    assert seen == [("dataset items", i, N) for i in range(1, N + 1)] + [("traces", i, N) for i in range(1, N + 1)]
+    assert again == [("traces", i, N) for i in range(1, N + 1)]  # the items are there: none created again
 
 
 def test_push_is_quiet_without_a_terminal(tmp_path):
@@ -72,7 +75,7 @@ def test_push_progress_in_an_80x24_terminal(tmp_path):
     srv = SlowTraces().start()
     env = {k: v for k, v in os.environ.items() if k != "SMISHCTL_NO_PROGRESS"}
     term = Terminal(root, {**env, "SMISHCTL_HOME": str(root), **srv.env()})
-    bar = re.compile(rf"pushing 0001 .*\d+/{N} +0:00:\d\d +ETA +0:00:\d\d")
+    bar = re.compile(rf"pushing 0001 .*\d+/{N} +0:00:\d\d +ETA +0:00:\d\d traces")
     try:
         term.tmux("send-keys", "-t", "t", "-l", "smishctl push --all; echo __do''ne$?")
         term.tmux("send-keys", "-t", "t", "Enter")

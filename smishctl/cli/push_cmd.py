@@ -69,8 +69,8 @@ def push(
 
 
 def _push_with_progress(s, run, lf, timeout: float | None) -> dict:
-    """One run pushed, with the progress line of every long command (items traced, elapsed, ETA) on a
-    terminal; the run is named by its short reference there, so the line fits 80 columns."""
+    """One run pushed, with the progress line of every long command (dataset items created, then traces
+    built: count, elapsed, ETA) on a terminal; the run is named by its short reference there, so the line fits 80 columns."""
     from smishctl.cli.common import item_progress
     from smishctl.store.runs import short_ref
     from smishctl.tracking import push_run
@@ -79,7 +79,7 @@ def _push_with_progress(s, run, lf, timeout: float | None) -> dict:
     with progress:
         task = progress.add_task(f"pushing {short_ref(s.runs_dir, run.id)}", total=None, info="")
 
-        def on_item(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def on_item(step: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, info=step)
 
         return push_run(s, run, lf=lf, timeout=timeout, on_item=on_item)

@@ -34,7 +34,8 @@ INVALID_LABEL = "<invalid>"
 # Run-level scores: (score name, metric name), sent when the run has the metric.
 RUN_SCORES = (("accuracy", "accuracy"), ("macro_f1", "macro_f1"), ("error_rate", "error_rate"),
               ("invalid_rate", "invalid_rate"))
-OnItem = Callable[[int, int], None]  # (items sent, items in the run): push's progress
+# push's progress: (step, done, total), step "dataset items" (the new ones created) then "traces"
+OnItem = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ def track_run(settings, run: Run | str, *, enabled: bool = True) -> dict:
 
 def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout: float | None = None,
              on_item: OnItem | None = None) -> dict:
-    """Push one run to Langfuse; return (and store in run.json) its status entry. `on_item(done, total)`
-    follows the traces as they are built.
+    """Push one run to Langfuse; return (and store in run.json) its status entry. `on_item(step, done,
+    total)` follows the dataset items as they are created, then the traces as they are built.
 
     Raises ConfigError only when Langfuse is not configured or the run cannot be pushed (not
     finished); a server that refuses, rejects or does not answer gives status "pending" within
@@ -119,7 +120,7 @@ def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout:
     rows = [Prediction.from_dict(row, where=f"run {run.id}") for row in run.predictions()]
     attempted = _now_iso()
     try:
-        info = _push(settings, lf, record, rows, on_item or (lambda done, total: None))
+        info = _push(settings, lf, record, rows, on_item or (lambda step, done, total: None))
     except PushError as exc:
         status = {"status": "pending", "host": lf.host, "error": redact_obj(str(exc))[:300], "attempted_at": attempted}
     except Exception as exc:  # noqa: BLE001 - an SDK surprise must not fail the command
@@ -147,7 +148,7 @@ def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[Predicti
     deadline = time.monotonic() + lf.push_timeout
     with LangfuseSession(lf) as s:
         project_id = s.project_id(deadline)
-        ds = _upsert_dataset(s, record, rows, deadline)
+        ds = _upsert_dataset(s, record, rows, deadline, on_item)
         experiment_id = s.client._create_experiment_id(project_id=project_id, dataset_id=ds.id,
                                                         run_name=record.id)
         template = message_template(settings, record)
@@ -159,7 +160,7 @@ def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[Predicti
                                                             timeline[start:start + FLUSH_EVERY], strict=False)):
                 n_spans += _trace_item(s, record, row, template, experiment_id, ds.id, t_start, t_end)
                 scores.extend(item_scores(record, row, t_end))
-                on_item(start + i + 1, len(rows))
+                on_item("traces", start + i + 1, len(rows))
             s.flush_spans(n_spans, deadline)
         scores.extend(run_scores(record, experiment_id))
         n_scores = s.send_scores(scores, deadline)
@@ -174,7 +175,8 @@ def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[Predicti
     }
 
 
-def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[Prediction], deadline: float) -> _Dataset:
+def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[Prediction], deadline: float,
+                    on_item: OnItem) -> _Dataset:
     name = dataset_name(record)
     ds_name, split = record.dataset_name, record.split
     meta = {"smishctl_dataset": ds_name, "split": split, "labels": list(record.labels) or None,
@@ -208,8 +210,9 @@ def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[Prediction
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(ITEM_WORKERS, len(todo))) as pool:
-            for future in [pool.submit(create, item_id, row) for item_id, row in todo.items()]:
+            for done, future in enumerate([pool.submit(create, item_id, row) for item_id, row in todo.items()], 1):
                 future.result()
+                on_item("dataset items", done, len(todo))
     return _Dataset(name=name, id=dataset.id, created=len(todo))
 
 
