@@ -128,26 +128,26 @@ def progress_events(progress, epochs: int):
     """The finetune events as the progress line of every long command: one task per phase (what, steps
     done/total, elapsed, ETA; epoch, loss and best dev score as the note that gives way first), the dev
     scores printed above it as they come, and a phase's details (model, file, device) printed whole."""
-    state: dict = {"task": None, "dev": "-"}
+    tasks: list = []
+    best_dev = ["-"]
 
-    def on_event(kind, **kw):
+    def on_event(kind, *, name=None, total=None, detail=None, step=0, loss=0.0, entry=None, best=None, **_):
         if kind == "phase":
-            if state["task"] is not None:
-                progress.remove_task(state["task"])
-            if kw.get("detail") and not progress.disable:
-                progress.console.print(f"{kw['name']}: {plain(kw['detail'])}")
-            state["task"] = progress.add_task(kw["name"], total=kw.get("total"), info="")
-        elif kind == "step":
-            per_epoch = max(1, -(-kw["total"] // max(1, epochs)))  # steps per epoch, rounded up
-            epoch = min(epochs, -(-kw["step"] // per_epoch))
-            progress.update(state["task"], completed=kw["step"],
-                            info=f"epoch {epoch}/{epochs} · loss {kw['loss']:.3f} · best {state['dev']}")
+            for task in tasks:
+                progress.remove_task(task)
+            tasks.clear()
+            if detail and not progress.disable:
+                progress.console.print(f"{name}: {plain(detail)}")
+            tasks.append(progress.add_task(name, total=total, info=""))
+        elif kind == "step" and tasks:
+            per_epoch = max(1, -(-total // max(1, epochs)))  # steps per epoch, rounded up
+            epoch = min(epochs, -(-step // per_epoch))
+            progress.update(tasks[0], completed=step, info=f"epoch {epoch}/{epochs} · loss {loss:.3f} · best {best_dev[0]}")
         elif kind == "eval":
-            e, best = kw["entry"], kw["best"]
-            state["dev"] = fmt(best.dev["macro_f1"]) if best else "-"
-            label = "dev baseline" if e["step"] == 0 else f"step {e['step']} (epoch {e['epoch']})"
-            console.print(f"{label}: dev macro-F1 {fmt(e['macro_f1'])}, accuracy {fmt(e['accuracy'])}"
-                          + (f", train loss {e['train_loss']:.3f}" if e["train_loss"] is not None else ""))
+            best_dev[0] = fmt(best.dev["macro_f1"]) if best else "-"
+            label = "dev baseline" if entry["step"] == 0 else f"step {entry['step']} (epoch {entry['epoch']})"
+            console.print(f"{label}: dev macro-F1 {fmt(entry['macro_f1'])}, accuracy {fmt(entry['accuracy'])}"
+                          + (f", train loss {entry['train_loss']:.3f}" if entry["train_loss"] is not None else ""))
 
     return on_event
 
