@@ -100,4 +100,6 @@ def _on_start(plan) -> None:
 
 
 def _on_reuse(record: dict) -> None:
-    console.print(f"reusing run {record['id']} (same configuration)")
+    from smishctl.core.records import RunRecord
+
+    console.print(f"reusing run {RunRecord.of(record).id} (same configuration)")
