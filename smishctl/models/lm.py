@@ -146,9 +146,7 @@ def build_lm(spec: ModelSpec, settings: Settings, *, temperature: float = 0.0, m
     engine: object = EndpointEngine(**client_settings(spec, timeout))
     callbacks: list = []
     if meter is not None:
-        from smishctl.models.meter import MeteredEngine
-
-        engine = MeteredEngine(engine, meter, price=lambda p, c, seconds: call_cost(spec, p, c, seconds))
+        engine = meter.engine(engine, price=lambda p, c, seconds: call_cost(spec, p, c, seconds))
         callbacks.append(meter.callback())
     retries = num_retries if num_retries is not None else spec.extra.get("num_retries", DEFAULT_RETRIES)
     # DSPy's cache key ignores the endpoint: this (unsent) litellm metadata makes endpoints distinct.

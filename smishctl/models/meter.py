@@ -70,7 +70,12 @@ class Meter:
             self.completion_tokens += completion_tokens
             self.cost_usd += cost or 0.0
 
+    def engine(self, inner, price: Price) -> MeteredEngine:
+        """`inner` (an engine), metered by this meter at `price`."""
+        return MeteredEngine(inner, self, price)
+
     def callback(self) -> BaseCallback:
+        """The LM callback that counts this meter's calls."""
         return _CallCounter(self)
 
 
