@@ -67,26 +67,33 @@ def test_push_is_quiet_without_a_terminal(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_push_progress_in_an_80x24_terminal(tmp_path):
+@pytest.mark.parametrize("quiet", [False, True], ids=["progress", "SMISHCTL_NO_PROGRESS"])
+def test_push_progress_in_an_80x24_terminal(tmp_path, quiet):
     from test_terminal import COLS, Terminal
 
     root = tmp_path / "p"
     _, run = _big_run(root)
     srv = SlowTraces().start()
     env = {k: v for k, v in os.environ.items() if k != "SMISHCTL_NO_PROGRESS"}
+    if quiet:
+        env["SMISHCTL_NO_PROGRESS"] = "1"
     term = Terminal(root, {**env, "SMISHCTL_HOME": str(root), **srv.env()})
     bar = re.compile(rf"pushing 0001 .*\d+/{N} +0:00:\d\d +ETA +0:00:\d\d traces")
     try:
         term.tmux("send-keys", "-t", "t", "-l", "smishctl push --all; echo __do''ne$?")
         term.tmux("send-keys", "-t", "t", "Enter")
-        seen, screen, deadline = [], "", time.monotonic() + 120
+        seen, shown, screen, deadline = [], [], "", time.monotonic() + 120
         while time.monotonic() < deadline and not re.search(r"^__done\d", screen, re.MULTILINE):
             screen = term.tmux("capture-pane", "-p", "-t", "t")
             seen += [line for line in screen.splitlines() if bar.search(line)]
+            shown += [line for line in screen.splitlines() if "pushing" in line or "ETA" in line]
             time.sleep(0.2)
     finally:
         term.close()
         srv.stop()
     assert re.search(r"^__done0$", screen, re.MULTILINE), screen
-    assert seen and all(len(line) <= COLS for line in seen), seen
     assert f"run {run.id}: pushed" in screen.replace("\n", "")
+    if quiet:
+        assert not shown, shown
+        return
+    assert seen and all(len(line) <= COLS for line in seen), seen
