@@ -63,7 +63,7 @@ def rows_items_hash(rows: list[dict[str, Any]]) -> str | None:
     return content_hash([Example(id=r["item_id"], text=r["text"], label=r["gold"], raw_text="") for r in ordered])
 
 
-def record_mismatches(record: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+def record_mismatches(record: dict[str, Any] | RunRecord, rows: list[dict[str, Any]]) -> list[str]:
     """What the record claims about its items that its rows contradict (empty when they agree). Its
     figures are compared once, by `verified_metrics`, which every reader of them calls."""
     rec = RunRecord.of(record)
