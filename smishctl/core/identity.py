@@ -68,7 +68,7 @@ class ServingIdentity:
                    adapter=identity["adapter"], harden=harden, guard=harden and config["guard"])
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ServingIdentity:
+    def from_dict(cls, data: object) -> ServingIdentity:
         """A stored serving identity (a promotion record's `serving`): every field present and typed."""
         if not isinstance(data, dict):
             raise ConfigError("the serving identity is not a JSON object")
