@@ -11,6 +11,9 @@ policy and installs a release. No model is called while timing (the evaluations 
 
     git archive <before> smishctl | tar -x -C /tmp/base     # or any checkout of the package
     .venv/bin/python bench/bench_promote.py --baseline /tmp/base --runs 7
+
+`--tree DIR` times another copy of the package instead of this checkout (a snapshot, so that edits made
+while it runs do not change what is timed); the project is built with it too.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def _env(source: Path, home: Path | None = None) -> dict:
     return env
 
 
-def cli(cwd: Path, *args: str, source: Path = REPO) -> str:
+def run_cli(cwd: Path, *args: str, source: Path = REPO) -> str:
     done = subprocess.run([sys.executable, "-m", "smishctl", *args], cwd=cwd, env=_env(source),
                           capture_output=True, text=True)
     if done.returncode != 0:
@@ -47,8 +50,12 @@ def cli(cwd: Path, *args: str, source: Path = REPO) -> str:
     return done.stdout
 
 
-def build_project(root: Path, api_base: str) -> None:
+def build_project(root: Path, api_base: str, source: Path = REPO) -> None:
     """Two versions of a prompt for the alias `fake`, both evaluated on the whole test split, v1 promoted."""
+
+    def cli(cwd: Path, *args: str) -> str:
+        return run_cli(cwd, *args, source=source)
+
     cli(root, "init")
     with open(root / "smishctl.toml", "a", encoding="utf-8") as fh:
         fh.write(f'\n[models.alias.fake]\nlitellm = "openai/fake"\napi_base = "{api_base}"\n')
@@ -70,7 +77,7 @@ def promote_once(template: Path, source: Path) -> float:
         shutil.copytree(template, root, symlinks=True)
         art = (root / "candidate").read_text(encoding="utf-8")
         start = time.perf_counter()
-        out = cli(root, "promote", art, "--reason", "bench", "--no-langfuse", "--json", source=source)
+        out = run_cli(root, "promote", art, "--reason", "bench", "--no-langfuse", "--json", source=source)
         wall = time.perf_counter() - start
         assert json.loads(out)["release"] == "r0002", out
         return wall
@@ -96,12 +103,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", type=Path, required=True, help="folder holding the baseline's smishctl/ package")
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--tree", type=Path, default=REPO, help="folder holding the smishctl/ package to compare")
     args = ap.parse_args()
-    trees = {"baseline": args.baseline.resolve(), "this tree": REPO}
+    trees = {"baseline": args.baseline.resolve(), "this tree": args.tree.resolve()}
     with tempfile.TemporaryDirectory(prefix="smishctl-bench-promote-") as tmp, fault_server(0.0) as api_base:
         template = Path(tmp) / "project"
         template.mkdir()
-        build_project(template, api_base)  # with this tree: both trees read what it writes
+        build_project(template, api_base, trees["this tree"])  # both trees read what it writes
         for tree in trees.values():  # warm the page cache and .pyc files of both
             promote_once(template, tree)
             help_once(tree)

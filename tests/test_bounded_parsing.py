@@ -85,13 +85,13 @@ def test_nested_or_mistyped_history_promotion_manifest_and_feedback_are_one_clea
     # a release as promote writes it, then damaged
     staging = release_store.stage_release(settings, art, {"artifact": art.id, "release": "r0001"})
     release_store.install_release(settings, staging, "r0001")
-    release_store.append_history(settings, {"action": "promote", "to": {"release": "r0001", "artifact": art.id}})
+    release_store.append_history(settings, release_store.HistoryEntry({"action": "promote", "to": {"release": "r0001", "artifact": art.id}}))
     rel = release_store.release_dir(settings, "r0001")
     history = settings.production_dir / release_store.HISTORY
     with open(history, "a", encoding="utf-8") as fh:
         fh.write(DEEP + "\n")
         fh.write(json.dumps({"action": "promote", "to": "r0002"}) + "\n")
-    assert [h["to"]["release"] for h in release_store.read_history(settings)] == ["r0001"]
+    assert [h.to.release for h in release_store.read_history(settings)] == ["r0001"]
     err = capsys.readouterr().err
     assert f"{history}:2 is nested more than" in err and f"{history}:3: to must be an object" in err
 

@@ -49,10 +49,10 @@ def test_promote_refuses_a_run_of_another_serving_setup(served, field, overrides
         promote(settings, art.id, run=run.id)
     assert len(str(err.value).splitlines()) == 1
     # Nor is it picked up as an existing evaluation: promote would evaluate the served setup instead.
-    assert promote(settings, art.id, dry_run=True)["evaluation"] == "would evaluate"
+    assert promote(settings, art.id, dry_run=True).evaluation == "would evaluate"
     # The same run made as production serves it is accepted.
     good = promotion_run(settings, art, run_id="run-served")
-    assert promote(settings, art.id, dry_run=True)["run"] == good.id
+    assert promote(settings, art.id, dry_run=True).run == good.id
 
 
 @pytest.mark.parametrize("field", ["calibration", "threshold", "program", "lora"])
@@ -111,7 +111,7 @@ def test_a_sample_is_evidence_only_when_min_items_allows_it(project):
     with pytest.raises(ConfigError, match=r"scored 6 items of the test split; \[promotion\] min_items is 10"):
         promote(settings, art.id, run=run.id)
     accept_small_promotions(load_settings(project), 6)
-    assert promote(load_settings(project), art.id, run=run.id, dry_run=True)["policy_passed"]
+    assert promote(load_settings(project), art.id, run=run.id, dry_run=True).policy_passed
 
 
 def test_min_items_must_be_a_positive_whole_number(project):
@@ -304,7 +304,7 @@ def test_a_classic_run_names_where_it_learned(settings):
     from smishctl.ops.evaluate import EvalConfig, evaluate
 
     record = evaluate(settings, EvalConfig(model="classic/tfidf-svm", limit=6, balanced=True))
-    train = RunRecord.from_dict(record).train_dataset
+    train = record.train_dataset
     assert train["dataset"] == "sms-phishing" and train["split"] == "train" and len(train["split_hash"]) >= 16
     assert train["n_items"] > 1000
 
@@ -320,4 +320,4 @@ def test_promote_accepts_an_artifact_by_its_folder_as_evaluate_does(served):
     shutil.rmtree(art.dir)
     run = promotion_run(settings, Artifact(id=art.id, dir=outside), run_id="run-by-path")
     res = promote(settings, str(outside), dry_run=True)
-    assert res["artifact"] == art.id and res["run"] == run.id and res["policy_passed"]
+    assert res.artifact == art.id and res.run == run.id and res.policy_passed

@@ -88,7 +88,7 @@ def test_any_edited_figure_is_refused(settings, art, edit, request):
     run = promotion_run(settings, art, SMISHING_MISSED, run_id="run-x", probs=True)
     _edit_metrics(settings, run.id, edit)
     if request.node.callspec.id == "dropped-label-ok":
-        assert promote(settings, art.id, run=run.id, dry_run=True)["metrics"]["macro_f1"] == run.metrics["macro_f1"]
+        assert promote(settings, art.id, run=run.id, dry_run=True).metrics["macro_f1"] == run.metrics["macro_f1"]
         return
     with pytest.raises(ConfigError, match="does not match its predictions"):
         promote(settings, art.id, run=run.id, dry_run=True)
@@ -99,7 +99,7 @@ def test_gates_read_the_rows_when_run_json_lacks_a_figure(settings, art):
     run = promotion_run(settings, art, SMISHING_MISSED, run_id="run-lacking", probs=True)
     _edit_metrics(settings, run.id, lambda m: [m.pop("auc"), m.pop("ece")])
     settings.raw["promotion"]["require"] = ["roc_auc[smishing]>=0.8", "ece<=0.25"]
-    checks = {c["name"]: c for c in promote(settings, art.id, run=run.id, dry_run=True)["checks"]}
+    checks = {c["name"]: c for c in promote(settings, art.id, run=run.id, dry_run=True).checks}
     assert checks["require roc_auc[smishing]"]["value"] == pytest.approx(0.85)
     assert checks["require ece"]["passed"] and checks["require ece"]["value"] == pytest.approx(0.1)
 

@@ -344,7 +344,7 @@ def test_a_fine_tuned_artifact_is_promoted_served_and_rolled_back_to(interrupted
     promotion_run(settings, other, {1}, run_id="run-other", n=RELEASE_ITEMS)
     r = cli("promote", other.id, "--force", "--reason", "another", "--no-langfuse")
     assert r.returncode == 0, r.stderr
-    assert read_current(settings)["artifact"] == other.id
+    assert read_current(settings).artifact == other.id
     r = cli("promote", "--rollback", "--reason", "back to the adapter", "--no-langfuse", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["to"] == {"release": "r0001", "artifact": art_id}

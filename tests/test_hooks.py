@@ -58,26 +58,26 @@ def _arts(settings):
 def test_promote_from_python_moves_the_langfuse_label(settings, server):
     good, ok = _arts(settings)
     first = promote(settings, good.id)  # no CLI, no hooks argument: the project's default hooks
-    assert first["langfuse"]["status"] == "pushed" and first["langfuse"]["version"] == 1, first["langfuse"]
+    assert first.langfuse["status"] == "pushed" and first.langfuse["version"] == 1, first.langfuse
     versions = server.prompts["smishctl-sms-classifier"]
     assert len(versions) == 1 and "production" in versions[0]["labels"]
     assert versions[0]["config"]["artifact_id"] == good.id
 
-    assert promote(settings, ok.id)["langfuse"]["version"] == 2
+    assert promote(settings, ok.id).langfuse["version"] == 2
     assert "production" in versions[1]["labels"] and "production" not in versions[0]["labels"]
 
     back = rollback(settings)
-    assert back["to"]["artifact"] == good.id and back["langfuse"]["status"] == "pushed"
-    assert back["langfuse"]["version"] == 1 and not back["langfuse"]["created"]
+    assert back.to.artifact == good.id and back.langfuse["status"] == "pushed"
+    assert back.langfuse["version"] == 1 and not back.langfuse["created"]
     assert len(versions) == 2 and "production" in versions[0]["labels"] and "production" not in versions[1]["labels"]
     assert server.unknown == []
 
 
 def test_dry_run_and_switched_off_hooks_leave_langfuse_alone(settings, server):
     good, _ = _arts(settings)
-    assert "langfuse" not in promote(settings, good.id, dry_run=True)
+    assert "langfuse" not in promote(settings, good.id, dry_run=True).to_dict()
     res = promote(settings, good.id, hooks=default_hooks(settings, enabled=False))
-    assert res["langfuse"] == {"status": "disabled", "reason": "--no-langfuse"}
+    assert res.langfuse == {"status": "disabled", "reason": "--no-langfuse"}
     assert server.prompts == {} and server.requests == []
 
 
@@ -108,7 +108,7 @@ def test_a_failing_hook_does_not_fail_promote(settings):
     good, _ = _arts(settings)
     warnings: list[str] = []
     res = promote(settings, good.id, hooks=Broken(), on_warning=warnings.append)
-    assert res["release"] == "r0001" and "broken" not in res
+    assert res.release == "r0001" and "broken" not in res.to_dict()
     assert warnings == ["Broken.artifact_promoted failed: ConnectionError: label service gone"]
 
 

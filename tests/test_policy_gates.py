@@ -66,7 +66,7 @@ def candidates(settings):
 
 def _policy_checks(settings, art) -> dict[str, dict]:
     res = promote(settings, art.id, dry_run=True, force=True, reason="verdicts only")
-    return {c["name"]: c for c in res["checks"]}
+    return {c["name"]: c for c in res.checks}
 
 
 def _compare_verdicts(settings, name: str, robust_id: str) -> dict[str, bool]:

@@ -82,7 +82,7 @@ def test_an_alias_moved_to_another_endpoint_refuses_to_serve(cli, project, fault
         r = cli("promote", "--status")
         assert r.returncode == 0 and "endpoint" in r.stdout, r.stdout
         assert re.search(r"^not served +production release", r.stdout, re.MULTILINE), r.stdout
-        assert "endpoint" in status(load_settings(project))["serving_problem"]
+        assert "endpoint" in status(load_settings(project)).serving_problem
         _one_line_exit_2(cli("compare", "run-a1", "--baseline", "production"), "would not serve what was promoted")
         assert other.chat_requests() == []
         # Re-evaluated for the new endpoint, the same artifact can be promoted again (not "already in production").
@@ -92,7 +92,7 @@ def test_an_alias_moved_to_another_endpoint_refuses_to_serve(cli, project, fault
         promote(moved, art.id, run="run-moved", reason="the endpoint moved")
         r = cli("classify", SMISHING)
         assert r.returncode == 0 and r.stdout.startswith("smishing") and other.chat_requests(), r.stderr
-        assert status(moved)["serving_problem"] is None
+        assert status(moved).serving_problem is None
         (project / "smishctl.toml").write_text(before, encoding="utf-8")  # back: now r0002's endpoint moved
         _one_line_exit_2(cli("classify", SMISHING), "release r0002", "endpoint")
 
@@ -217,7 +217,7 @@ def test_every_identity_and_dataset_field_is_required_and_recomputed(served, edi
     with pytest.raises(ConfigError) as err:
         promote(settings, art.id, run="run-x", dry_run=True)
     assert needle in str(err.value) and len(err.value.one_line().splitlines()) == 1
-    assert promote(settings, art.id, dry_run=True)["evaluation"] == "would evaluate"  # not found either
+    assert promote(settings, art.id, dry_run=True).evaluation == "would evaluate"  # not found either
 
 
 def test_a_classic_runs_training_data_is_named_alike_in_its_identity_and_dataset_block():
@@ -286,16 +286,16 @@ def test_a_missing_current_release_is_an_error_and_rollback_uses_the_history(cli
     _one_line_exit_2(cli("promote", "--status"), needle)
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         load_production(project)
-    assert rollback(settings, dry_run=True)["to"]["release"] == "r0001"
+    assert rollback(settings, dry_run=True).to.release == "r0001"
     r = cli("promote", "--rollback", "--reason", "r0002 is gone")
     assert r.returncode == 0 and f"-> {first.id} (r0001)" in " ".join(r.stdout.split()), (r.stdout, r.stderr)
-    assert load_production(project).artifact_id == first.id and read_current(settings)["release"] == "r0001"
+    assert load_production(project).artifact_id == first.id and read_current(settings).release == "r0001"
     last = [json.loads(line) for line in (settings.production_dir / "history.jsonl").read_text().splitlines()][-1]
     assert last["action"] == "rollback" and last["from"]["release"] == "r0002" and needle in last["left_damaged"]
 
 
 def test_only_a_project_that_never_promoted_is_empty(cli, project, settings):
-    assert read_current(settings) is None and status(settings) == {"in_production": False, "history": 0}
+    assert read_current(settings) is None and status(settings).to_dict() == {"in_production": False, "history": 0}
     with pytest.raises(ConfigError, match="production is empty"):
         rollback(settings)
     r = cli("promote", "--status")
@@ -323,10 +323,10 @@ def test_a_deployment_field_of_the_wrong_type_is_refused(project):
 
 
 def test_the_last_release_is_read_from_the_history_by_name_only():
-    from smishctl.store.production import last_release
+    from smishctl.store.production import HistoryEntry, last_release
 
     history = [{"to": {"release": "r0001"}}, {"to": {"release": "../../elsewhere"}}, {"action": "rollback"}]
-    assert last_release(history) == "r0001" and last_release([]) is None
+    assert last_release([HistoryEntry(h) for h in history]) == "r0001" and last_release([]) is None
 
 
 def test_an_edited_recorded_run_of_production_is_not_its_baseline(project, fault, promoted):
@@ -338,4 +338,4 @@ def test_an_edited_recorded_run_of_production_is_not_its_baseline(project, fault
     cand = make_artifact(settings, model="a1", adapter="score", instructions="Decide: ham, spam or smishing?")
     promotion_run(settings, cand, run_id="run-cand")
     res = promote(settings, cand.id, run="run-cand", reason="second")
-    assert res["release"] == "r0002" and len(fault.chat_requests()) == 30  # production evaluated, not read
+    assert res.release == "r0002" and len(fault.chat_requests()) == 30  # production evaluated, not read

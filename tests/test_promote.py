@@ -47,19 +47,19 @@ def test_promote_installs_a_consumable_release(settings, arts):
     res = promote(settings, arts["good"].id, reason="first prompt")
     prod = settings.production_dir
     cur = prod / "current"
-    assert res["release"] == "r0001" and cur.is_symlink() and os.readlink(cur) == "releases/r0001"
+    assert res.release == "r0001" and cur.is_symlink() and os.readlink(cur) == "releases/r0001"
     for name in ("program.json", "prompt.json", "manifest.json", "promotion.json", "CARD.md"):
         assert (cur / name).is_file(), name
     prompt = read_json(cur / "prompt.json")
     assert prompt["placeholder"] == "{{sms}}" and any("{{sms}}" in m["content"] for m in prompt["messages"])
     verify_artifact(Artifact(id=arts["good"].id, dir=cur))
     (entry,) = read_history(settings)
-    assert entry["action"] == "promote" and entry["from"] is None
-    assert entry["to"] == {"release": "r0001", "artifact": arts["good"].id}
-    assert entry["reason"] == "first prompt" and entry["run"] == "run-good"
-    assert entry["metrics"]["macro_f1"] == pytest.approx(res["metrics"]["macro_f1"]) and entry["when"]
+    assert entry.action == "promote" and entry.from_ is None
+    assert entry.to.to_dict() == {"release": "r0001", "artifact": arts["good"].id}
+    assert entry.reason == "first prompt" and entry.run == "run-good"
+    assert entry.metrics["macro_f1"] == pytest.approx(res.metrics["macro_f1"]) and entry.when
     st = status(settings)
-    assert st["artifact"] == arts["good"].id and st["since"] == entry["when"] and st["run"] == "run-good"
+    assert st.artifact == arts["good"].id and st.since == entry.when and st.run == "run-good"
 
 
 def test_policy_min_macro_f1_refuses_and_force_records(settings, arts):
@@ -70,49 +70,49 @@ def test_policy_min_macro_f1_refuses_and_force_records(settings, arts):
     with pytest.raises(ConfigError, match="--force needs --reason"):
         promote(settings, arts["poor"].id, force=True)
     res = promote(settings, arts["poor"].id, force=True, reason="demo for the workshop")
-    assert res["forced"]
+    assert res.forced
     (entry,) = read_history(settings)
-    assert entry["forced"] and entry["failed_checks"] == ["min_macro_f1"] and entry["reason"] == "demo for the workshop"
+    assert entry.forced and entry.failed_checks == ["min_macro_f1"] and entry.reason == "demo for the workshop"
 
 
 def test_not_significantly_worse_than_production(settings, arts):
     promote(settings, arts["good"].id)
     # ok is 2 items worse than good on the same 30 items: not significant -> allowed
     res = promote(settings, arts["ok"].id)
-    check = next(c for c in res["checks"] if c["name"] == "not_worse_than_production")
+    check = next(c for c in res.checks if c["name"] == "not_worse_than_production")
     assert check["passed"] and check["value"] == pytest.approx(0.5)   # McNemar b=2, c=0
     rollback(settings)
     bad = make_artifact(settings, instructions="Another prompt.")
     _eval(settings, bad, "run-bad", set(range(0, 30, 2)))               # macro-F1 0.5, 13 more errors than good
     with pytest.raises(PolicyError, match="significantly worse"):
         promote(settings, bad.id)
-    assert read_current(settings)["artifact"] == arts["good"].id
+    assert read_current(settings).artifact == arts["good"].id
 
 
 def test_dry_run_changes_nothing(settings, arts):
     res = promote(settings, arts["good"].id, dry_run=True)
-    assert res["dry_run"] and res["policy_passed"] and res["run"] == "run-good"
+    assert res.dry_run and res.policy_passed and res.run == "run-good"
     assert not settings.production_dir.exists() or not any(settings.production_dir.iterdir())
 
 
 def test_rollback_and_status(settings, arts):
     with pytest.raises(ConfigError, match="production is empty"):
         rollback(settings)
-    assert status(settings) == {"in_production": False, "history": 0}
+    assert status(settings).to_dict() == {"in_production": False, "history": 0}
     promote(settings, arts["good"].id)
     with pytest.raises(ConfigError, match="no previous production version"):
         rollback(settings)
     promote(settings, arts["ok"].id, reason="shorter prompt")
-    assert read_current(settings)["artifact"] == arts["ok"].id
+    assert read_current(settings).artifact == arts["ok"].id
     res = rollback(settings, reason="complaints")
-    assert res["from"]["artifact"] == arts["ok"].id and res["to"]["artifact"] == arts["good"].id
+    assert res.from_.artifact == arts["ok"].id and res.to.artifact == arts["good"].id
     cur = read_current(settings)
-    assert cur["artifact"] == arts["good"].id and cur["release"] == "r0001"
+    assert cur.artifact == arts["good"].id and cur.release == "r0001"
     hist = read_history(settings)
-    assert [h["action"] for h in hist] == ["promote", "promote", "rollback"]
-    assert hist[-1]["reason"] == "complaints"
+    assert [h.action for h in hist] == ["promote", "promote", "rollback"]
+    assert hist[-1].reason == "complaints"
     st = status(settings)
-    assert st["last_action"] == "rollback" and st["since"] == hist[-1]["when"] and st["history"] == 3
+    assert st.last_action == "rollback" and st.since == hist[-1].when and st.history == 3
 
 
 def test_bad_input(settings, arts, cli):
@@ -164,10 +164,10 @@ def test_two_promotes_at_once_never_corrupt_production(settings, arts, project):
     for p in procs:
         assert p.wait(timeout=120) == 0, p.stderr.read()
     hist = read_history(settings)
-    assert [h["to"]["release"] for h in hist] == ["r0001", "r0002"]
-    assert hist[0]["from"] is None and hist[1]["from"] == hist[0]["to"]   # serialized: one chain
+    assert [h.to.release for h in hist] == ["r0001", "r0002"]
+    assert hist[0].from_ is None and hist[1].from_ == hist[0].to   # serialized: one chain
     cur = read_current(settings)
-    assert cur["release"] == "r0002" and cur["previous"] == "r0001"
+    assert cur.release == "r0002" and cur.previous == "r0001"
     for rel in ("r0001", "r0002"):
         d = settings.production_dir / "releases" / rel
         verify_artifact(Artifact(id=read_json(d / "manifest.json")["id"], dir=d))
@@ -195,14 +195,14 @@ def test_crash_mid_promote_leaves_old_production(settings, arts, project, where)
                        check=False, capture_output=True, text=True, timeout=120)
     assert r.returncode == 9, r.stderr
     cur = read_current(settings)
-    assert cur["artifact"] == arts["good"].id and cur["release"] == "r0001"
+    assert cur.artifact == arts["good"].id and cur.release == "r0001"
     verify_artifact(Artifact(id=arts["good"].id, dir=settings.production_dir / "current"))
     assert len(read_history(settings)) == 1
     # the next promote cleans up and succeeds
     res = promote(settings, arts["ok"].id)
-    assert read_current(settings)["artifact"] == arts["ok"].id
+    assert read_current(settings).artifact == arts["ok"].id
     assert not list((settings.production_dir / "releases").glob(".staging-*"))
-    assert res["from"]["release"] == "r0001"
+    assert res.from_.release == "r0001"
 
 
 def test_production_folder_readable_without_the_cli(settings, arts):
@@ -239,15 +239,15 @@ def test_kill_between_link_switch_and_history_append_is_repaired(settings, arts,
     r = subprocess.run([sys.executable, "-c", KILL_AFTER_SWITCH, arts["ok"].id], cwd=project, env=env,
                        check=False, capture_output=True, text=True, timeout=120)
     assert r.returncode == -9, r.stderr
-    assert read_current(settings)["release"] == "r0002"  # production moved …
+    assert read_current(settings).release == "r0002"  # production moved …
     assert len(read_history(settings)) == 1  # … with no history line: the state the repair is for
     rollback(settings, reason="after the crash")  # the next change records the lost switch first
     hist = read_history(settings)
-    assert [(h["action"], h["to"]["release"]) for h in hist] == [
+    assert [(h.action, h.to.release) for h in hist] == [
         ("promote", "r0001"), ("promote", "r0002"), ("rollback", "r0001")]
-    assert hist[1]["repaired"] and hist[1]["from"] == {"release": "r0001", "artifact": arts["good"].id}
-    assert hist[1]["to"]["artifact"] == arts["ok"].id and hist[1]["reason"] == "killed"
-    assert status(settings)["last_action"] == "rollback"
+    assert hist[1].repaired and hist[1].from_.to_dict() == {"release": "r0001", "artifact": arts["good"].id}
+    assert hist[1].to.artifact == arts["ok"].id and hist[1].reason == "killed"
+    assert status(settings).last_action == "rollback"
 
 
 def test_rollback_walks_the_history_past_a_damaged_release(settings, arts):
@@ -256,9 +256,9 @@ def test_rollback_walks_the_history_past_a_damaged_release(settings, arts):
     promote(settings, arts["poor"].id, force=True, reason="try it")  # r0003
     (settings.production_dir / "releases" / "r0002" / "program.json").write_text('{"tampered": true}\n')
     res = rollback(settings, reason="r0003 is bad")
-    assert res["to"] == {"release": "r0001", "artifact": arts["good"].id}
-    assert [s["release"] for s in res["skipped"]] == ["r0002"] and "checksum" in res["skipped"][0]["why"]
-    assert read_current(settings)["release"] == "r0001"
+    assert res.to.to_dict() == {"release": "r0001", "artifact": arts["good"].id}
+    assert [s["release"] for s in res.skipped] == ["r0002"] and "checksum" in res.skipped[0]["why"]
+    assert read_current(settings).release == "r0001"
     with pytest.raises(ConfigError, match="no previous production version"):
         rollback(settings)  # the bottom of the history: nothing older to return to
 
@@ -267,9 +267,9 @@ def test_rollbacks_go_back_one_production_state_at_a_time(settings, arts):
     for k in ("good", "ok"):
         promote(settings, arts[k].id)
     promote(settings, arts["poor"].id, force=True, reason="x")  # r1 -> r2 -> r3
-    assert rollback(settings)["to"]["release"] == "r0002"
+    assert rollback(settings).to.release == "r0002"
     promote(settings, arts["good"].id, force=True, reason="again")  # r4 (good again), previous r0002
-    assert [rollback(settings)["to"]["release"] for _ in range(2)] == ["r0002", "r0001"]
+    assert [rollback(settings).to.release for _ in range(2)] == ["r0002", "r0001"]
 
 
 def test_release_records_its_manifest_hash(settings, arts, project):
@@ -322,18 +322,18 @@ def fake_art(settings, project, fault):
 def test_promote_runs_the_robustness_set_and_gates_on_both_figures(settings, project, fault, fake_art):
     _set_policy(project, min_macro_f1=0.5, max_attack_success_rate=1.0, min_control_ham_accuracy=0.0)
     res = promote(load_settings(project), fake_art.id, dry_run=True)  # nothing evaluated yet: the check is pending
-    (pending,) = [c for c in res["checks"] if c["name"] == "robustness"]
+    (pending,) = [c for c in res.checks if c["name"] == "robustness"]
     assert pending["pending"] and fault.chat_requests() == []
     res = promote(load_settings(project), fake_art.id, reason="robust enough")
-    rob = res["metrics"]["robustness"]
+    rob = res.metrics["robustness"]
     record = json.loads((settings.runs_dir / rob["run"] / "run.json").read_text())
     assert record["dataset"]["name"] == "robustness" and record["prompt"]["id"] == fake_art.id
     assert record["model"]["name"] == "fake" and record["status"] == "complete"
     asr, ham = record["metrics"]["attack_success_rate"], record["metrics"]["control_ham_accuracy"]
     assert rob["attack_success_rate"] == asr and rob["control_ham_accuracy"] == ham
     assert asr is not None and ham > 0
-    assert {c["name"] for c in res["checks"]} >= {"max_attack_success_rate", "min_control_ham_accuracy"}
-    assert read_history(settings)[-1]["metrics"]["robustness"]["run"] == rob["run"]
+    assert {c["name"] for c in res.checks} >= {"max_attack_success_rate", "min_control_ham_accuracy"}
+    assert read_history(settings)[-1].metrics["robustness"]["run"] == rob["run"]
     calls = len(fault.chat_requests())
     assert calls == record["metrics"]["n_items"]
 
@@ -355,9 +355,9 @@ def test_policy_can_require_a_per_class_recall(settings, project, arts):
         promote(load_settings(project), arts["good"].id)  # good misses one of its 10 smishing items
     _set_policy(project, require=["recall[smishing] >= 0.9", "macro_f1 >= 0.9"])
     res = promote(load_settings(project), arts["good"].id)
-    names = [c["name"] for c in res["checks"]]
+    names = [c["name"] for c in res.checks]
     assert "require recall[smishing]" in names and "require macro_f1" in names
-    assert all(c["passed"] for c in res["checks"])
+    assert all(c["passed"] for c in res.checks)
     _set_policy(project, require=["recall[phish] >= 0.9"])
     with pytest.raises(ConfigError, match="unknown label 'phish'"):
         promote(load_settings(project), arts["ok"].id)

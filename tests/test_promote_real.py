@@ -35,14 +35,14 @@ def test_promote_runs_the_missing_evaluation(promoted):
     from smishctl.store.runs import open_run
 
     _root, settings, art, res = promoted
-    assert res["evaluation"] == "evaluated" and res["release"] == "r0001"
-    record = open_run(settings.runs_dir, res["run"]).read()
+    assert res.evaluation == "evaluated" and res.release == "r0001"
+    record = open_run(settings.runs_dir, res.run).read()
     assert record["prompt"]["id"] == art.id and record["dataset"]["split"] == "test"
     assert record["status"] == "complete" and record["metrics"]["n_items"] == 3
-    assert read_current(settings)["run"] == res["run"]
+    assert read_current(settings).run == res.run
     (entry,) = read_history(settings)
-    assert entry["metrics"]["macro_f1"] == pytest.approx(record["metrics"]["macro_f1"])
-    assert entry["reason"] == "real model test"
+    assert entry.metrics["macro_f1"] == pytest.approx(record["metrics"]["macro_f1"])
+    assert entry.reason == "real model test"
 
 
 def test_production_is_evaluated_on_the_candidates_items(promoted):
@@ -55,13 +55,13 @@ def test_production_is_evaluated_on_the_candidates_items(promoted):
     # what matters is that production's recorded run (3 items) does not cover the candidate's 4 items.
     other = make_artifact(settings)
     res = promote(settings, other.id, limit=4, balanced=True)
-    check = next(c for c in res["checks"] if c["name"] == "not_worse_than_production")
+    check = next(c for c in res.checks if c["name"] == "not_worse_than_production")
     prod_run = open_run(settings.runs_dir, check["production_run"]).read()
-    cand_run = open_run(settings.runs_dir, res["run"]).read()
+    cand_run = open_run(settings.runs_dir, res.run).read()
     assert prod_run["prompt"]["id"] == art.id and prod_run["dataset"]["items_hash"] == cand_run["dataset"]["items_hash"]
     assert check["stats"]["n_paired"] == 4 and check["passed"]   # 4 items can never reach p < 0.05
     rollback(settings, reason="back to the first")
-    assert read_current(settings)["artifact"] == art.id
+    assert read_current(settings).artifact == art.id
 
 
 def test_load_production_classifies(promoted):

@@ -98,9 +98,9 @@ def test_rollback_skips_a_release_without_its_promotion_record(settings):
                                 "Guess the label.")
     (settings.production_dir / "releases" / "r0002" / "promotion.json").unlink()
     res = rollback(settings, reason="r0003 is bad")
-    assert res["to"] == {"release": "r0001", "artifact": good.id}
-    assert [s["release"] for s in res["skipped"]] == ["r0002"] and "promotion.json" in res["skipped"][0]["why"]
-    assert read_current(settings)["release"] == "r0001"
+    assert res.to.to_dict() == {"release": "r0001", "artifact": good.id}
+    assert [s["release"] for s in res.skipped] == ["r0002"] and "promotion.json" in res.skipped[0]["why"]
+    assert read_current(settings).release == "r0001"
     # the release store never hands out the unrecorded copy as the artifact it claims to be
     (settings.prompts_dir / ok.id).joinpath("manifest.json").unlink()
     with pytest.raises(ConfigError, match="unknown prompt"):
@@ -112,7 +112,7 @@ def test_rollback_refuses_when_the_only_older_release_lacks_its_record(settings)
     (settings.production_dir / "releases" / "r0001" / "promotion.json").unlink()
     with pytest.raises(ConfigError, match=r"no previous production version.*r0001 \(release r0001 has no promotion"):
         rollback(settings)
-    assert read_current(settings)["release"] == "r0002"
+    assert read_current(settings).release == "r0002"
 
 
 def test_rollback_leaves_a_tampered_current_release(settings, cli):
@@ -121,9 +121,9 @@ def test_rollback_leaves_a_tampered_current_release(settings, cli):
     r = cli("classify", "--prompt", "production", "x")
     assert r.returncode == 2 and "promotion" in r.stderr  # refused, so production must be recoverable
     res = rollback(settings, reason="current was tampered with")
-    assert res["from"] == {"release": "r0002", "artifact": ok.id} and "promotion.json" in res["left_damaged"]
-    assert res["to"] == {"release": "r0001", "artifact": good.id}
-    assert read_current(settings)["release"] == "r0001"
+    assert res.from_.to_dict() == {"release": "r0002", "artifact": ok.id} and "promotion.json" in res.left_damaged
+    assert res.to.to_dict() == {"release": "r0001", "artifact": good.id}
+    assert read_current(settings).release == "r0001"
 
 
 def test_a_tampered_only_release_is_replaced_only_with_force(settings, cli):
@@ -133,8 +133,8 @@ def test_a_tampered_only_release_is_replaced_only_with_force(settings, cli):
     promotion_run(settings, other, {1}, run_id="run-other")
     r = cli("promote", other.id, "--reason", "test")
     assert r.returncode == 2 and "promotion.json" in r.stderr and "--force" in r.stderr
-    assert promote(settings, other.id, force=True, reason="replace the tampered release")["release"] == "r0002"
-    assert read_current(settings)["artifact"] == other.id
+    assert promote(settings, other.id, force=True, reason="replace the tampered release").release == "r0002"
+    assert read_current(settings).artifact == other.id
 
 
 # -- every listed file, and no staging left behind -------------------------------------------------

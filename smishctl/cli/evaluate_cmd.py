@@ -88,23 +88,32 @@ def evaluate(
                          train_dataset=train_dataset, with_feedback=with_feedback)
         if robustness:
             cfg.dataset, cfg.split = "robustness", "test"
-        golden_sets = []
-        if must_pass:
-            from smishctl.data.golden import load_golden
-
-            golden_sets = [load_golden(s, ref) for ref in must_pass]  # bad names fail before any call
+        golden_sets = _golden_sets(s, must_pass or [])  # bad names fail before any call
         record = _run_with_progress(s, cfg, resume, langfuse=not no_langfuse)
         warn_unused_feedback((record.train_dataset or {}).get("feedback"))
         _print_langfuse(record)
-        results = []
-        if golden_sets:
-            from smishctl.ops.must_pass import check_record
-
-            results = [check_record(s, record, g, on_start=_announce) for g in golden_sets]
+        results = _check_must_pass(s, record, golden_sets)
         if as_json:
             print_json({**record.to_dict(), "must_pass": results} if must_pass else record.to_dict())
         else:
             _print_summary(s, record, results, full=full)
+
+
+def _golden_sets(s, refs: list[str]) -> list:
+    if not refs:
+        return []
+    from smishctl.data.golden import load_golden
+
+    return [load_golden(s, ref) for ref in refs]
+
+
+def _check_must_pass(s, record: RunRecord, golden_sets: list) -> list[dict]:
+    """The evaluated model and prompt on each must-pass set (smishctl.ops.must_pass), every miss listed."""
+    if not golden_sets:
+        return []
+    from smishctl.ops.must_pass import check_record
+
+    return [check_record(s, record, g, on_start=_announce) for g in golden_sets]
 
 
 def _check_names(s, model: str | None, dataset: str | None, *, robustness: bool, shard: str | None) -> None:

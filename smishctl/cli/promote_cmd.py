@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from smishctl.cli.common import (
     settings,
     warn,
 )
+
+if TYPE_CHECKING:
+    from smishctl.ops.promotion_result import EvaluationPlan, ProductionStatus, PromotionResult
 
 EPILOG = """[bold]Policy[/bold]: \\[promotion] in smishctl.toml
   min_macro_f1, max_error_rate     bounds on the test-split evaluation
@@ -64,65 +67,75 @@ def promote(
     with handled(debug):
         from smishctl.core.errors import ConfigError
         from smishctl.ops.hooks import default_hooks
-        from smishctl.ops.promote import promote as do_promote
-        from smishctl.ops.promote import rollback as do_rollback
-        from smishctl.ops.promote import status as do_status
 
-        modes = sum([bool(artifact), rollback, show_status])
-        if modes != 1:
+        if sum([bool(artifact), rollback, show_status]) != 1:
             raise ConfigError("pass exactly one of: ARTIFACT, --rollback, --status")
         s = settings()
         if show_status:
-            st = do_status(s)
-            if as_json:
-                print_json(st)
-            elif not st["in_production"]:
-                out.print("nothing is in production yet")
-            else:
-                _print_status(s, st)
+            _show_status(s, as_json=as_json)
             return
         hooks = default_hooks(s, enabled=not no_langfuse)  # Langfuse's prompt label follows production
         if rollback:
-            res = do_rollback(s, reason=reason, dry_run=dry_run, hooks=hooks, on_warning=warn)
-            _print_langfuse_label(res.get("langfuse"))
-            if as_json:
-                print_json(res)
-            else:
-                verb = "would roll back" if dry_run else "rolled back"
-                out.print(f"{verb}: {res['from']['artifact']} ({res['from']['release']}) -> "
-                          f"{res['to']['artifact']} ({res['to']['release']})")
-                for skip in res.get("skipped") or []:
-                    console.print(f"[yellow]skipped[/yellow] release {skip['release']}: {skip['why']}", soft_wrap=True)
+            _rollback(s, reason=reason, dry_run=dry_run, hooks=hooks, as_json=as_json)
             return
-
         if not dry_run:
             _require_reason(s, reason)
-
-        def on_start(plan):
-            _confirm_evaluation(s, plan, yes=yes)
+        from smishctl.ops.promote import promote as do_promote
 
         res = do_promote(s, artifact, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
-                         balanced=balanced, on_start=on_start, hooks=hooks, on_warning=warn)
-        _print_langfuse_label(res.get("langfuse"))
+                         balanced=balanced, on_start=lambda plan: _confirm_evaluation(s, plan, yes=yes), hooks=hooks,
+                         on_warning=warn)
+        _print_langfuse_label(res.langfuse)
         if as_json:
-            print_json(res)
-            return
-        for c in res["checks"]:
-            mark = "[green]ok[/green]" if c["passed"] else "[red]FAIL[/red]"
-            out.print(f"  {mark} {plain(c['name'])}: {plain(c['detail'])}")
-        src = res["from"]["artifact"] if res["from"] else "(empty)"
-        if dry_run:
-            if res["run"] is None:
-                _print_evaluation_plan(res["artifact"], res["would_evaluate"])
-            else:
-                verdict = "policy passes" if res["policy_passed"] else (
-                    "policy FAILS (would be forced)" if force else "policy FAILS")
-                out.print(f"would promote {res['artifact']} (evidence: run {_short(res['run'])}, {res['evaluation']}): "
-                          f"{src} -> {res['artifact']}; {verdict}")
+            print_json(res.to_dict())
         else:
-            forced = " [yellow](forced)[/yellow]" if res["forced"] else ""
-            out.print(f"promoted {res['artifact']} as release {res['release']}{forced}: {src} -> {res['artifact']}")
-            out.print(f"  evidence: run {_short(res['run'])} ({res['evaluation']})")
+            _print_promotion(res, force=force)
+
+
+def _show_status(s, *, as_json: bool) -> None:
+    from smishctl.ops.promote import status as do_status
+
+    st = do_status(s)
+    if as_json:
+        print_json(st.to_dict())
+    elif not st.in_production:
+        out.print("nothing is in production yet")
+    else:
+        _print_status(s, st)
+
+
+def _rollback(s, *, reason: str | None, dry_run: bool, hooks, as_json: bool) -> None:
+    from smishctl.ops.promote import rollback as do_rollback
+
+    res = do_rollback(s, reason=reason, dry_run=dry_run, hooks=hooks, on_warning=warn)
+    _print_langfuse_label(res.langfuse)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    verb = "would roll back" if dry_run else "rolled back"
+    out.print(f"{verb}: {res.from_.artifact} ({res.from_.release}) -> {res.to.artifact} ({res.to.release})")
+    for skip in res.skipped:
+        console.print(f"[yellow]skipped[/yellow] release {skip['release']}: {skip['why']}", soft_wrap=True)
+
+
+def _print_promotion(res: PromotionResult, *, force: bool) -> None:
+    """The checks, one a line, then what was (or would be) promoted and on which evidence."""
+    for c in res.checks:
+        mark = "[green]ok[/green]" if c["passed"] else "[red]FAIL[/red]"
+        out.print(f"  {mark} {plain(c['name'])}: {plain(c['detail'])}")
+    src = res.from_.artifact if res.from_ else "(empty)"
+    if res.dry_run:
+        if res.would_evaluate is not None:
+            _print_evaluation_plan(res.artifact, res.would_evaluate)
+        else:
+            verdict = "policy passes" if res.policy_passed else (
+                "policy FAILS (would be forced)" if force else "policy FAILS")
+            out.print(f"would promote {res.artifact} (evidence: run {_short(res.run)}, {res.evaluation}): "
+                      f"{src} -> {res.artifact}; {verdict}")
+    else:
+        forced = " [yellow](forced)[/yellow]" if res.forced else ""
+        out.print(f"promoted {res.artifact} as release {res.release}{forced}: {src} -> {res.artifact}")
+        out.print(f"  evidence: run {_short(res.run)} ({res.evaluation})")
 
 
 LONG_EVALUATION_S = 600  # an evaluation estimated longer than this is confirmed first (on a terminal)
@@ -172,7 +185,7 @@ def _short(run_id: str | None) -> str:
     return short_ref(settings().runs_dir, run_id) if run_id else "-"
 
 
-def _print_status(s, st: dict) -> None:
+def _print_status(s, st: ProductionStatus) -> None:
     """What is in production, one fact a line, fitted to the terminal: short run references and the
     release folder relative to the project, so nothing long is cut or wrapped mid-word."""
     from pathlib import Path
@@ -180,24 +193,24 @@ def _print_status(s, st: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    m = st.get("metrics") or {}
-    folder = Path(st["dir"] or "")
+    m = st.metrics or {}
+    folder = Path(st.dir or "")
     try:
         folder = folder.relative_to(s.root.resolve())
     except ValueError:
         pass  # a production folder outside the project is shown whole
-    since = str(st.get("since") or "?")
-    facts = [("production", f"[bold]{escape(st['artifact'] or '?')}[/bold] (release {escape(st['release'])})"
-                            + (" [yellow](forced)[/yellow]" if st.get("forced") else "")),
-             ("since", f"{escape(since[:10])} {escape(since[11:16])} ({escape(st['last_action'])} by {escape(str(st['by']))})"),
-             ("model", escape(str(st["model"]))),
-             ("evidence", f"run {escape(_short(st['run']))}: macro-F1 {fmt(m.get('macro_f1'))}, "
+    since = str(st.since or "?")
+    facts = [("production", f"[bold]{escape(st.artifact or '?')}[/bold] (release {escape(str(st.release))})"
+                            + (" [yellow](forced)[/yellow]" if st.forced else "")),
+             ("since", f"{escape(since[:10])} {escape(since[11:16])} ({escape(str(st.last_action))} by {escape(str(st.by))})"),
+             ("model", escape(str(st.model))),
+             ("evidence", f"run {escape(_short(st.run))}: macro-F1 {fmt(m.get('macro_f1'))}, "
                           f"error rate {fmt(m.get('error_rate'))}"),
-             ("reason", escape(st["reason"] or "-")),
-             ("previous", f"release {escape(st['previous'] or '-')}; {st['history']} history entries"),
+             ("reason", escape(st.reason or "-")),
+             ("previous", f"release {escape(st.previous or '-')}; {st.history} history entries"),
              ("folder", escape(str(folder)))]
-    if st.get("serving_problem"):
-        facts.append(("[red]not served[/red]", plain(st["serving_problem"])))
+    if st.serving_problem:
+        facts.append(("[red]not served[/red]", plain(st.serving_problem)))
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
@@ -206,26 +219,26 @@ def _print_status(s, st: dict) -> None:
     out.print(t)
 
 
-def _print_evaluation_plan(artifact: str, plan: dict) -> None:
+def _print_evaluation_plan(artifact: str, plan: EvaluationPlan) -> None:
     """A dry run that would evaluate: what, for about how long, and the policy the result must pass."""
     from smishctl.cli.render import duration
     from smishctl.store.runs import list_runs, short_refs
 
-    n = plan["n_items"]
-    given = f" (--limit {plan['limit']}{', --balanced' if plan['balanced'] else ''})" if plan["limit"] else ""
+    n = plan.n_items
+    given = f" (--limit {plan.limit}{', --balanced' if plan.balanced else ''})" if plan.limit else ""
     out.print(f"would evaluate {plain(artifact)}")
-    out.print(f"  on {n} test items of {plain(plan['dataset'])}{given}")
-    if plan["estimate_seconds"] is None:
+    out.print(f"  on {n} test items of {plain(plan.dataset)}{given}")
+    if plan.estimate_seconds is None or plan.seconds_per_item is None:
         out.print("  time: no earlier run of this model to estimate from")
     else:
-        source = plan["estimate_from"]
+        source = plan.estimate_from or "?"
         source = short_refs([r.id for r in list_runs(settings().runs_dir)]).get(source, source)
-        out.print(f"  time: about {duration(plan['estimate_seconds'])} ({plan['seconds_per_item']:.2f} s per item "
+        out.print(f"  time: about {duration(plan.estimate_seconds)} ({plan.seconds_per_item:.2f} s per item "
                   f"in run {plain(source)})")
     out.print("then check the \\[promotion] policy of smishctl.toml:")
-    for line in plan["policy"]:
+    for line in plan.policy:
         out.print(f"  {plain(line)}")
-    needed = f"at least {plan['min_items']} test items" if plan["min_items"] else "the whole test split"
+    needed = f"at least {plan.min_items} test items" if plan.min_items else "the whole test split"
     out.print(f"  evidence: {needed} (min_items)")
     out.print("and promote it if every check passes")
 

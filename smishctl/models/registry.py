@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from smishctl.core.errors import ModelError
 from smishctl.models.fleet import ROUTER_KEYS, deployments_of, fleet_tag
 from smishctl.models.weights import WEIGHTS
 from smishctl.signals import load_lists
+from smishctl.util.jsonio import read_json
 from smishctl.util.urls import endpoint_text, public_url
 
 LOCAL_PREFIX = "local/"
@@ -124,8 +124,10 @@ def _read_bundled_cost_map() -> dict | None:
     if spec is None or not spec.origin:
         return None
     try:
-        raw = json.loads((Path(spec.origin).parent / "model_prices_and_context_window_backup.json").read_bytes())
-    except (OSError, ValueError):
+        raw = read_json(Path(spec.origin).parent / "model_prices_and_context_window_backup.json")
+    except (OSError, ValueError):  # BadJSON is a ValueError
+        return None
+    if not isinstance(raw, dict):
         return None
     raw.pop("fallback_generalizations", None)  # rules, not a model (litellm removes it too)
     out = dict(raw)

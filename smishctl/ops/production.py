@@ -12,7 +12,7 @@ from smishctl.core.errors import ConfigError, SmishError
 from smishctl.core.identity import ServingIdentity
 from smishctl.models.lm import build_lm
 from smishctl.solve.build import build_solver
-from smishctl.store.production import RELEASE_FILE, read_current, verify_release
+from smishctl.store.production import RELEASE_FILE, Release, read_current, verify_release
 from smishctl.store.programs import load_program
 from smishctl.store.serving import production_serving
 
@@ -42,21 +42,21 @@ class ProductionClassifier:
 
 
 
-def served_system(settings: Settings, current: dict, model: str | None = None):
+def served_system(settings: Settings, current: Release, model: str | None = None):
     """(release artifact, model spec, adapter config, serving identity) of what production would serve now,
     from today's configuration and the released artifact (store.serving.production_serving); refused
     (ConfigError) unless it is the system the release was promoted for (its promotion record's
     `serving`). `model` overrides the manifest's model: another model then may differ in model and
     endpoint only."""
-    art = verify_release(Path(current["dir"]))
+    art = verify_release(Path(current.dir or ""))
     spec, adapter, serving = production_serving(art, settings, model)
-    where = f"production release {current['release']} ({art.id})"
+    where = f"production release {current.release} ({art.id})"
     try:
-        promoted = ServingIdentity.from_dict(current.get("serving"))
+        promoted = ServingIdentity.from_dict(current.serving)
     except ConfigError as exc:
         raise ConfigError(f"{where}: its {RELEASE_FILE} does not say what was promoted ({exc})",
                           hint="promote the artifact again") from None
-    ignore = ("model", "endpoint") if model and spec.name != (current.get("model") or {}).get("name") else ()
+    ignore = ("model", "endpoint") if model and spec.name != current.model_name else ()
     changed = [f.name for f in fields(ServingIdentity)
                if f.name not in ignore and getattr(serving, f.name) != getattr(promoted, f.name)]
     if changed:
@@ -91,5 +91,5 @@ def load_production(root: str | os.PathLike | None = None, *, model: str | None 
     # The same builder as `evaluate`: production is hardened and decided exactly as it was evaluated.
     lm = build_lm(spec, settings)
     solver = build_solver(program, lm, spec, labels, adapter, harden=serving.harden, guard=serving.guard)
-    return ProductionClassifier(artifact_id=art.id, release=current["release"], labels=labels,
+    return ProductionClassifier(artifact_id=art.id, release=current.release, labels=labels,
                                 manifest=art.manifest, solver=solver, serving=serving)

@@ -10,32 +10,32 @@ from smishctl.core.records import RunRecord
 from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.pairing import RunData
 from smishctl.ops.run_source import RunSource
-from smishctl.store.production import verify_release
+from smishctl.store.production import Release, verify_release
 from smishctl.store.serving import production_serving
 
 
-def _recorded_run(source: RunSource, current: dict) -> RunData | None:
+def _recorded_run(source: RunSource, current: Release) -> RunData | None:
     """The evaluation the release was promoted on, when it is still there, readable, and a run of what
     production serves now (an alias moved to another endpoint makes it evidence about another system)."""
-    if not current.get("run"):
+    if not current.run:
         return None
     try:
-        data = source.run_data(current["run"])
-        _spec, _adapter, serving = production_serving(verify_release(Path(current["dir"])), source.settings)
+        data = source.run_data(current.run)
+        _spec, _adapter, serving = production_serving(verify_release(Path(current.dir or "")), source.settings)
         return data if data.record.serving == serving else None
     except (SmishError, OSError, ValueError):  # an inconsistent record too: it measured nothing known
         return None
 
 
-def production_config(current: dict, like: dict | RunRecord) -> EvalConfig:
+def production_config(current: Release, like: dict | RunRecord) -> EvalConfig:
     """Production's prompt and model on exactly the items of run record `like` (same dataset, split, sample)."""
     c = RunRecord.of(like).config
-    return EvalConfig(model=(current.get("model") or {}).get("name"), prompt="production", dataset=c.get("dataset"),
+    return EvalConfig(model=current.model_name, prompt="production", dataset=c.get("dataset"),
                       split=c.get("split", "test"), limit=c.get("limit"), balanced=bool(c.get("balanced")),
                       data_options=c.get("data_options") or {})
 
 
-def production_baseline(settings: Settings, current: dict, like: dict | RunRecord | None, *, dry_run: bool = False,
+def production_baseline(settings: Settings, current: Release, like: dict | RunRecord | None, *, dry_run: bool = False,
                         on_start=None, on_item=None, on_reuse=None, source: RunSource | None = None) -> RunData | None:
     """Production's run on the items of run record `like`.
 

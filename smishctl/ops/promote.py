@@ -25,11 +25,12 @@ from smishctl.ops.pairing import RunData
 from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.ops.promotion_policy import Policy, check_policy, read_policy
+from smishctl.ops.promotion_result import EvaluationPlan, ProductionStatus, PromotionResult, RollbackResult
 from smishctl.ops.run_source import RunSource
 from smishctl.score.evidence import REFUSED_HINT, record_mismatches, verified_metrics
 from smishctl.store import production as release_store
 from smishctl.store.artifacts import Artifact, resolve_artifact, verify_artifact
-from smishctl.store.production import read_current, read_history, verify_release
+from smishctl.store.production import HistoryEntry, Release, ReleaseRef, read_current, read_history, verify_release
 from smishctl.store.runs import open_run
 from smishctl.store.serving import production_serving
 
@@ -107,11 +108,12 @@ class Evidence:
                               "and adapter, hardened and guarded, on the whole test split)")
 
 
-def production_evidence(source: RunSource, art: Artifact, pol: Policy) -> Evidence:
+def production_evidence(settings: Settings, art: Artifact, pol: Policy, *, source: RunSource | None = None) -> Evidence:
     """What promote accepts for `art` (smishctl.store.serving.production_serving: the one function that
-    says what production serves). Loads the test split; builds no model."""
-    _spec, _adapter, serving = production_serving(art, source.settings)
-    full = source.prepare(_eval_config(art, None, False)).record
+    says what production serves). Loads the test split (through `source`, the command's run source,
+    when given); builds no model."""
+    _spec, _adapter, serving = production_serving(art, settings)
+    full = (source or RunSource(settings)).prepare(_eval_config(art, None, False)).record
     return Evidence(artifact=art, serving=serving, dataset=full.dataset_name, split_hash=full.split_hash,
                     items_hash=full.items_hash, n_items=full.n_items, min_items=pol.min_items)
 
@@ -186,15 +188,15 @@ def seconds_per_item(settings: Settings, serving: ServingIdentity, source: RunSo
 
 
 def evaluation_plan(source: RunSource, evidence: Evidence, pol: Policy, *, limit: int | None,
-                    balanced: bool) -> dict:
+                    balanced: bool) -> EvaluationPlan:
     """What a dry run that found no evaluation would evaluate: how many test items, about how long
     (seconds per item of the model's last run, times the items; None without one), under which policy."""
     n_items = evidence.n_items if limit is None else min(limit, evidence.n_items)
     speed = seconds_per_item(source.settings, evidence.serving, source)
-    return {"n_items": n_items, "limit": limit, "balanced": balanced, "dataset": evidence.dataset,
-            "estimate_seconds": speed[0] * n_items if speed else None, "estimate_from": speed[1] if speed else None,
-            "seconds_per_item": speed[0] if speed else None,
-            "policy": policy_summary(pol), "min_items": pol.min_items}
+    return EvaluationPlan(n_items=n_items, limit=limit, balanced=balanced, dataset=evidence.dataset,
+                          estimate_seconds=speed[0] * n_items if speed else None,
+                          estimate_from=speed[1] if speed else None, seconds_per_item=speed[0] if speed else None,
+                          policy=policy_summary(pol), min_items=pol.min_items)
 
 
 def verified_run(source: RunSource, record: RunRecord) -> RunData:
@@ -234,7 +236,7 @@ def _metrics_summary(m: dict, robust: RunRecord | None = None) -> dict:
 
 # -- installing -------------------------------------------------------------------------------
 
-def _trusted_current(settings: Settings, *, force: bool) -> dict | None:
+def _trusted_current(settings: Settings, *, force: bool) -> Release | None:
     """The current release, or None when production is empty. A tampered current release refuses the
     promotion, except with --force: then nothing in production is trusted as a baseline (None)."""
     try:
@@ -246,7 +248,7 @@ def _trusted_current(settings: Settings, *, force: bool) -> dict | None:
         return None
 
 
-def repair_history(settings: Settings) -> dict | None:
+def repair_history(settings: Settings) -> HistoryEntry | None:
     """Record a switch of `current` that a crash kept out of history.jsonl (call under the lock).
 
     The link switch and the history append cannot be one atomic step; the switch goes first, so that
@@ -259,27 +261,28 @@ def repair_history(settings: Settings) -> dict | None:
     if current is None:
         return None
     history = read_history(settings)
-    if history and (history[-1].get("to") or {}).get("release") == current["release"]:
+    if history and history[-1].release == current.release:
         return None
-    last = (history[-1].get("to") if history else None) or None
-    ever = {(h.get("to") or {}).get("release") for h in history}
-    entry = {"action": "rollback" if current["release"] in ever else "promote", "when": _now(), "user": _user(),
-             "from": last, "to": {"release": current["release"], "artifact": current.get("artifact")},
-             "run": current.get("run"), "reason": current.get("reason"), "forced": current.get("forced"),
-             "repaired": "the switch to this release was not recorded (interrupted); recorded on the next change"}
+    last = history[-1].to if history else None
+    ever = {h.release for h in history}
+    entry = HistoryEntry({
+        "action": "rollback" if current.release in ever else "promote", "when": _now(), "user": _user(),
+        "from": last.to_dict() if last else None, "to": current.ref.to_dict(), "run": current.run,
+        "reason": current.reason, "forced": current.forced,
+        "repaired": "the switch to this release was not recorded (interrupted); recorded on the next change"})
     release_store.append_history(settings, entry)
     return entry
 
 
-def production_stack(history: list[dict]) -> list[str]:
+def production_stack(history: list[HistoryEntry]) -> list[str]:
     """The releases that rollbacks can return to, oldest first, replayed from the history: a promote
     pushes its release, a rollback pops back to the one it restored."""
     stack: list[str] = []
     for h in history:
-        to = (h.get("to") or {}).get("release")
+        to = h.release
         if not to:
             continue
-        if h.get("action") == "rollback":
+        if h.action == "rollback":
             while stack and stack[-1] != to:
                 stack.pop()
             if not stack:
@@ -289,92 +292,151 @@ def production_stack(history: list[dict]) -> list[str]:
     return stack
 
 
-def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
-            force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
-            on_start=None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> dict:
-    """Promote an artifact; returns what was done (or, with dry_run, what would be done). The hooks
-    (default: default_hooks) hear of a promotion once it is installed."""
+def _refuse_failed(art_id: str, failed: list[dict], *, meanwhile: bool = False) -> None:
+    against = " against the production promoted meanwhile" if meanwhile else ""
+    raise PolicyError(f"promotion policy failed for {art_id}{against}: "
+                      + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
+                      hint="improve the prompt, or override with --force --reason '...'")
+
+
+def _resolve_candidate(settings: Settings, ref: str, *, force: bool, reason: str | None) -> Artifact:
+    """The artifact `ref` names, verified; refused before anything is evaluated."""
     if force and not (reason and reason.strip()):
         raise ConfigError("--force needs --reason '...' (it is recorded in the history)")
     if ref in ("production", "zero-shot", "", None):
         raise ConfigError(f"cannot promote {ref!r}", hint="promote an artifact id from smishctl prompts list")
-    pol = read_policy(settings)  # a malformed policy fails before anything is evaluated
     art = resolve_artifact(settings.prompts_dir, ref)
-    prod = settings.production_dir
-    if prod.resolve() in art.dir.resolve().parents:
+    if settings.production_dir.resolve() in art.dir.resolve().parents:
         raise ConfigError(f"{ref} is inside the production folder", hint="promote the artifact from the prompt store")
     verify_artifact(art)
-    manifest = art.info
-    if not manifest.labels:
+    if not art.info.labels:
         raise ConfigError(f"artifact {art.id} has no labels in its manifest", hint="it is corrupt; re-run optimize")
+    return art
+
+
+def plan_promotion(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
+                   force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
+                   on_start=None) -> tuple[PromotionResult, _Judged | None]:
+    """What promoting `ref` would do: its evidence found (or, unless `dry_run`, evaluated), the policy
+    checked against production. Refused (PolicyError) when the policy fails without --force."""
+    pol = read_policy(settings)  # a malformed policy fails before anything is evaluated
+    art = _resolve_candidate(settings, ref, force=force, reason=reason)
     runs = RunSource(settings)  # one per promote: each dataset loaded, each run.json parsed, once
-    evidence = production_evidence(runs, art, pol)
+    evidence = production_evidence(settings, art, pol, source=runs)
     cand, source = candidate_evaluation(runs, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
                                         on_start=on_start)
     current = _trusted_current(settings, force=force)
-    if current and current.get("artifact") == art.id and not force and current.get("serving") == evidence.serving.to_dict():
-        raise ConfigError(f"{art.id} is already in production (release {current['release']})")
-    prod_run = robust = None
-    if cand is not None and current is not None:
-        prod_run = production_baseline(settings, current, cand, dry_run=dry_run, on_start=on_start, source=runs)
-    if cand is not None and pol.needs_robustness:
-        robust = robustness_evaluation(runs, art, cand, dry_run=dry_run, on_start=on_start)
-    cand_run = verified_run(runs, cand) if cand is not None else None
-    checks = check_policy(settings, pol, cand_run, prod_run, current, robust, source=runs) if cand is not None else []
+    if current and current.artifact == art.id and not force and current.serving == evidence.serving.to_dict():
+        raise ConfigError(f"{art.id} is already in production (release {current.release})")
+    judged = None
+    if cand is not None:
+        judged = _Judged(runs, pol, evidence, cand, verified_run(runs, cand), on_start)
+        robust = robustness_evaluation(runs, art, cand, dry_run=dry_run, on_start=on_start) if pol.needs_robustness else None
+        judged = replace(judged, robust=robust)
+    checks = judged.checks(current, dry_run=dry_run) if judged else []
     failed = [c for c in checks if not c["passed"]]
-    plan = {
-        "action": "promote", "artifact": art.id, "dry_run": dry_run,
-        "from": {"release": current["release"], "artifact": current.get("artifact")} if current else None,
-        "run": cand.id if cand else None, "evaluation": source,
-        "metrics": _metrics_summary(cand_run.metrics, robust) if cand_run else None,
-        "checks": checks, "policy_passed": not failed if cand else None, "forced": bool(force and failed),
-        "reason": reason,
-    }
-    if dry_run and cand is None:
-        plan["would_evaluate"] = evaluation_plan(runs, evidence, pol, limit=limit, balanced=balanced)
+    plan = PromotionResult(
+        artifact=art.id, dry_run=dry_run, from_=current.ref if current else None, run=cand.id if cand else None,
+        evaluation=source, metrics=_metrics_summary(judged.cand_run.metrics, judged.robust) if judged else None,
+        checks=checks, policy_passed=not failed if cand else None, forced=bool(force and failed), reason=reason,
+        would_evaluate=evaluation_plan(runs, evidence, pol, limit=limit, balanced=balanced)
+        if dry_run and cand is None else None)
     if failed and not force:
-        raise PolicyError("promotion policy failed for " + art.id + ": " + "; ".join(
-            f"{c['name']}: {c['detail']}" for c in failed), hint="improve the prompt, or override with --force --reason '...'")
-    if dry_run:
+        _refuse_failed(art.id, failed)
+    return plan, judged
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """The candidate's evidence and what the policy judges it with (its checks against a production)."""
+
+    runs: RunSource
+    pol: Policy
+    evidence: Evidence
+    cand: RunRecord
+    cand_run: RunData
+    on_start: object = None
+    robust: RunRecord | None = None
+
+    def checks(self, current: Release | None, *, dry_run: bool = False) -> list[dict]:
+        prod_run = None
+        if current is not None:
+            prod_run = production_baseline(self.runs.settings, current, self.cand, dry_run=dry_run,
+                                           on_start=self.on_start, source=self.runs)
+        return check_policy(self.runs.settings, self.pol, self.cand_run, prod_run, current, self.robust,
+                            source=self.runs)
+
+
+def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
+            force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
+            on_start=None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> PromotionResult:
+    """Promote an artifact; returns what was done (or, with dry_run, what would be done). The hooks
+    (default: default_hooks) hear of a promotion once it is installed."""
+    plan, judged = plan_promotion(settings, ref, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
+                                  balanced=balanced, on_start=on_start)
+    if dry_run or judged is None:
         return plan
+    art = judged.evidence.artifact
     with release_store.lock(settings):
         release_store.clean_staging(settings)
         repair_history(settings)
-        now = _trusted_current(settings, force=force)  # another promote may have finished while we evaluated
-        if (now or {}).get("release") != (current or {}).get("release"):
-            current = now
-            prod_run = production_baseline(settings, current, cand, on_start=on_start, source=runs)
-            checks = check_policy(settings, pol, cand_run, prod_run, current, robust, source=runs)
+        current = _trusted_current(settings, force=force)  # another promote may have finished while we evaluated
+        if (current.release if current else None) != (plan.from_.release if plan.from_ else None):
+            checks = judged.checks(current)
             failed = [c for c in checks if not c["passed"]]
             if failed and not force:
-                raise PolicyError(f"promotion policy failed for {art.id} against the production promoted meanwhile: "
-                                  + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
-                                  hint="improve the prompt, or override with --force --reason '...'")
-            plan.update(checks=checks, policy_passed=not failed, forced=bool(force and failed))
-        release = release_store.next_release(settings)
-        when = _now()
-        promotion = {
-            "release": release, "artifact": art.id, "run": cand.id, "promoted_at": when, "user": _user(),
-            "reason": reason, "forced": plan["forced"], "checks": checks, "metrics": plan["metrics"],
-            "model": manifest.model, "dataset": manifest.dataset, "labels": list(manifest.labels),
-            "serving": evidence.serving.to_dict(), "previous": current["release"] if current else None,
-        }
-        staging = release_store.stage_release(settings, art, promotion)
-        release_store.install_release(settings, staging, release)
-        entry = {"action": "promote", "when": when, "user": promotion["user"],
-                 "from": {"release": current["release"], "artifact": current.get("artifact")} if current else None,
-                 "to": {"release": release, "artifact": art.id}, "run": cand.id, "metrics": plan["metrics"],
-                 "reason": reason, "forced": plan["forced"],
-                 "failed_checks": [c["name"] for c in failed]}
-        release_store.append_history(settings, entry)
-    result = {**plan, "release": release, "from": entry["from"], "to": entry["to"], "when": when}
-    hooks = default_hooks(settings) if hooks is None else hooks
-    notify(hooks, "artifact_promoted", art.id, into=result, on_warning=on_warning)
-    return result
+                _refuse_failed(art.id, failed, meanwhile=True)
+            plan = replace(plan, checks=checks, policy_passed=not failed, forced=bool(force and failed))
+        result = _install(settings, plan, judged, current)
+    heard: dict = {}
+    notify(default_hooks(settings) if hooks is None else hooks, "artifact_promoted", art.id, into=heard,
+           on_warning=on_warning)
+    return replace(result, hooks=heard)
+
+
+def _install(settings: Settings, plan: PromotionResult, judged: _Judged, current: Release | None) -> PromotionResult:
+    """Stage the release, switch `current` to it and append the history line (under the lock)."""
+    art, manifest = judged.evidence.artifact, judged.evidence.artifact.info
+    release, when = release_store.next_release(settings), _now()
+    promotion = {
+        "release": release, "artifact": art.id, "run": judged.cand.id, "promoted_at": when, "user": _user(),
+        "reason": plan.reason, "forced": plan.forced, "checks": plan.checks, "metrics": plan.metrics,
+        "model": manifest.model, "dataset": manifest.dataset, "labels": list(manifest.labels),
+        "serving": judged.evidence.serving.to_dict(), "previous": current.release if current else None,
+    }
+    staging = release_store.stage_release(settings, art, promotion)
+    release_store.install_release(settings, staging, release)
+    to = ReleaseRef(release=release, artifact=art.id)
+    release_store.append_history(settings, HistoryEntry({
+        "action": "promote", "when": when, "user": promotion["user"],
+        "from": current.ref.to_dict() if current else None, "to": to.to_dict(), "run": judged.cand.id,
+        "metrics": plan.metrics, "reason": plan.reason, "forced": plan.forced,
+        "failed_checks": [c["name"] for c in plan.failed]}))
+    return replace(plan, from_=current.ref if current else None).installed(release, to, when)
+
+
+def _rollback_target(settings: Settings, current: Release) -> tuple[str, Artifact, list[dict]]:
+    """(release, its artifact, releases skipped and why): the newest earlier release on the rollback
+    stack that verifies; refused when there is none."""
+    stack = production_stack(read_history(settings))
+    if not stack or stack[-1] != current.release:  # no usable history: the release's own record
+        stack = [p for p in (current.previous, current.release) if p]
+    skipped: list[dict] = []
+    for prev in reversed(stack[:-1]):
+        try:
+            return prev, verify_release(release_store.release_dir(settings, prev)), skipped
+        except ConfigError as exc:
+            skipped.append({"release": prev, "why": str(exc)})
+    why = f"; skipped: {', '.join(s['release'] + ' (' + s['why'] + ')' for s in skipped)}" if skipped else ""
+    if current.damaged:  # say first why production is refused: that is what needs fixing
+        raise ConfigError(f"{current.damaged}; and there is no previous production version to roll "
+                          f"back to{why}", hint="promote a verified artifact with --force --reason '...'")
+    raise ConfigError(f"release {current.release} ({current.artifact}) has no previous "
+                      f"production version to roll back to{why}")
 
 
 def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = False, hooks: RunHooks | None = None,
-             on_warning: Warn | None = None) -> dict:
+             on_warning: Warn | None = None) -> RollbackResult:
     """Restore the release that was in production before the current one, walking back the history:
     a release that is missing or fails verification is skipped (and reported), not a dead end. The
     hooks (default: default_hooks) hear of the rollback once it is done."""
@@ -387,66 +449,41 @@ def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = F
                 raise
         if current is None:
             raise ConfigError("production is empty: nothing to roll back", hint="promote an artifact first")
-        if not dry_run and not current.get("damaged"):
+        if not dry_run and not current.damaged:
             repair_history(settings)
-        stack = production_stack(read_history(settings))
-        if not stack or stack[-1] != current["release"]:  # no usable history: the release's own record
-            stack = [p for p in (current.get("previous"), current["release"]) if p]
-        skipped, target, target_art = [], None, None
-        for prev in reversed(stack[:-1]):
-            try:
-                target_art = verify_release(release_store.release_dir(settings, prev))
-            except ConfigError as exc:
-                skipped.append({"release": prev, "why": str(exc)})
-                continue
-            target = prev
-            break
-        if target is None:
-            why = f"; skipped: {', '.join(s['release'] + ' (' + s['why'] + ')' for s in skipped)}" if skipped else ""
-            if current.get("damaged"):  # say first why production is refused: that is what needs fixing
-                raise ConfigError(f"{current['damaged']}; and there is no previous production version to roll "
-                                  f"back to{why}", hint="promote a verified artifact with --force --reason '...'")
-            raise ConfigError(f"release {current['release']} ({current.get('artifact')}) has no previous "
-                              f"production version to roll back to{why}")
-        when = _now()
-        entry = {"action": "rollback", "when": when, "user": _user(),
-                 "from": {"release": current["release"], "artifact": current.get("artifact")},
-                 "to": {"release": target, "artifact": target_art.id}, "reason": reason}
-        if skipped:
-            entry["skipped"] = skipped
-        if current.get("damaged"):
-            entry["left_damaged"] = current["damaged"]
+        target, target_art, skipped = _rollback_target(settings, current)
+        result = RollbackResult(when=_now(), user=_user(), from_=current.ref,
+                                to=ReleaseRef(release=target, artifact=target_art.id), reason=reason,
+                                dry_run=dry_run, skipped=skipped, left_damaged=current.damaged)
         if dry_run:
-            return {**entry, "dry_run": True}
+            return result
         release_store.clean_staging(settings)
         release_store.switch_current(settings, target)
-        release_store.append_history(settings, entry)
-    result = {**entry, "dry_run": False}
-    hooks = default_hooks(settings) if hooks is None else hooks
-    notify(hooks, "artifact_rolled_back", target_art.id, into=result, on_warning=on_warning)
-    return result
+        release_store.append_history(settings, HistoryEntry(result.history_line()))
+    heard: dict = {}
+    notify(default_hooks(settings) if hooks is None else hooks, "artifact_rolled_back", target_art.id, into=heard,
+           on_warning=on_warning)
+    return replace(result, hooks=heard)
 
 
-def status(settings: Settings) -> dict:
+def status(settings: Settings) -> ProductionStatus:
     """What is in production and since when; `serving_problem` says when today's configuration would serve
     another system than the one promoted (load_production refuses it then). A missing or damaged
     current release is an error (read_current), not an empty production."""
     current = read_current(settings)
     history = read_history(settings)
     if current is None:
-        return {"in_production": False, "history": len(history)}
+        return ProductionStatus(in_production=False, history=len(history))
     try:
         served_system(settings, current)
         problem = None
     except ConfigError as exc:
         problem = exc.one_line()
-    since = next((h for h in reversed(history) if (h.get("to") or {}).get("release") == current["release"]), None)
-    return {
-        "in_production": True, "artifact": current.get("artifact"), "release": current["release"],
-        "since": since["when"] if since else current.get("promoted_at"), "by": (since or current).get("user"),
-        "last_action": since["action"] if since else "promote", "reason": (since or current).get("reason"),
-        "promoted_at": current.get("promoted_at"), "run": current.get("run"), "metrics": current.get("metrics"),
-        "model": (current.get("model") or {}).get("name"), "forced": current.get("forced"),
-        "previous": current.get("previous"), "dir": current.get("dir"), "history": len(history),
-        "serving_problem": problem,
-    }
+    since = next((h for h in reversed(history) if h.release == current.release), None)
+    return ProductionStatus(
+        in_production=True, artifact=current.artifact, release=current.release,
+        since=since.when if since else current.promoted_at, by=since.user if since else current.user,
+        last_action=since.action if since else "promote", reason=since.reason if since else current.reason,
+        promoted_at=current.promoted_at, run=current.run, metrics=current.metrics, model=current.model_name,
+        forced=current.forced, previous=current.previous, dir=current.dir, history=len(history),
+        serving_problem=problem)

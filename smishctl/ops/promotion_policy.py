@@ -27,6 +27,7 @@ from smishctl.ops.pairing import RunData
 from smishctl.ops.run_source import RunSource
 from smishctl.score.gates import DEFAULT_MAX_ERROR_RATE, Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.stats import SIGNIFICANCE
+from smishctl.store.production import Release
 
 DEFAULT_MIN_CONTROL_HAM_ACCURACY = 0.80
 NOT_WORSE = "not_worse_than_production"
@@ -131,18 +132,18 @@ def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[dict]:
     return checks
 
 
-def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: dict | None) -> dict:
+def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: Release | None) -> dict:
     if current is None:
         return {"name": NOT_WORSE, "passed": True, "value": None, "detail": "nothing in production yet"}
     if prod is None:
         return {"name": NOT_WORSE, "passed": True, "value": None, "pending": True,
-                "detail": f"production ({current.get('artifact')}) would be evaluated on the same items"}
+                "detail": f"production ({current.artifact}) would be evaluated on the same items"}
     stats = paired_stats(prod, cand, cand.labels, n_boot=1000, seed=0)
-    res = check_gate(pol.no_regression, cand.metrics, paired=stats, baseline=f"production {current.get('artifact')}")
+    res = check_gate(pol.no_regression, cand.metrics, paired=stats, baseline=f"production {current.artifact}")
     return _as_check(NOT_WORSE, res, production_run=prod.id, stats=stats)
 
 
-def check_policy(settings: Settings, pol: Policy, cand: RunData, prod: RunData | None, current: dict | None,
+def check_policy(settings: Settings, pol: Policy, cand: RunData, prod: RunData | None, current: Release | None,
                  robust: RunRecord | None = None, source: RunSource | None = None) -> list[dict]:
     """Every check of the policy on the candidate's test-split run, in one list: the bounds and `require`,
     the robustness bounds (pending while `robust` is None), not significantly worse than production

@@ -36,9 +36,9 @@ def cited_runs(settings: Settings) -> dict[str, str]:
         if isinstance(info, dict) and isinstance(info.get("run"), str):
             cited.setdefault(info["run"], f"release {d.name}")
     for h in read_history(settings):
-        if isinstance(h.get("run"), str):
-            release = (h.get("to") or {}).get("release")
-            cited.setdefault(h["run"], f"the production history (release {release})" if release else "the production history")
+        if isinstance(h.run, str):
+            release = h.release
+            cited.setdefault(h.run, f"the production history (release {release})" if release else "the production history")
     return cited
 
 

@@ -205,10 +205,12 @@ def version_facts(entry: PromptEntry) -> dict:
 
 def production_view(settings: Settings) -> dict:
     """The current release (or why it cannot be read), its evidence run and the history."""
+    current: dict | None = None
     try:
-        current, problem = read_current(settings), None
+        release, problem = read_current(settings), None
+        current = release.to_dict() if release is not None else None  # the page shows the record as stored
     except SmishError as exc:
         current, problem = None, exc.one_line()
-    history = read_history(settings)
+    history = [h.to_dict() for h in read_history(settings)]
     return {"current": current, "problem": problem, "history": history,
             "can_roll_back": sum(1 for h in history if h.get("action") == "promote") > 1}

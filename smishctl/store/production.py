@@ -23,7 +23,9 @@ import secrets
 import shutil
 import sys
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, DataError
@@ -58,11 +60,164 @@ RESTORE_HINT = ("restore the previous release with smishctl promote --rollback, 
                 "--force --reason '...'")
 
 
+@dataclass(frozen=True)
+class ReleaseRef:
+    """A release and the artifact it held: the `from` and `to` of a history line or a promotion."""
+
+    release: str | None
+    artifact: str | None
+
+    @classmethod
+    def of(cls, value: object) -> ReleaseRef | None:
+        if not isinstance(value, dict):
+            return None
+        return cls(release=value.get("release"), artifact=value.get("artifact"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"release": self.release, "artifact": self.artifact}
+
+
+@dataclass(frozen=True)
+class Release:
+    """What is (or was) in production: a release's promotion record (promotion.json: who, when, why,
+    evidence run, metrics, checks, the serving identity promoted) with the release name and folder.
+    Readers use the attributes; `to_dict()` is the record as read (what the site and reports print)."""
+
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def release(self) -> str:
+        return str(self.data["release"])
+
+    @property
+    def dir(self) -> str | None:
+        return self.data.get("dir")
+
+    @property
+    def artifact(self) -> str | None:
+        return self.data.get("artifact")
+
+    @property
+    def run(self) -> str | None:
+        return self.data.get("run")
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return self.data.get("model") or {}
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model.get("name")
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        return self.data.get("metrics")
+
+    @property
+    def serving(self) -> dict[str, Any] | None:
+        """The serving identity promoted (smishctl.core.identity.ServingIdentity.to_dict())."""
+        return self.data.get("serving")
+
+    @property
+    def previous(self) -> str | None:
+        return self.data.get("previous")
+
+    @property
+    def promoted_at(self) -> str | None:
+        return self.data.get("promoted_at")
+
+    @property
+    def user(self) -> str | None:
+        return self.data.get("user")
+
+    @property
+    def reason(self) -> str | None:
+        return self.data.get("reason")
+
+    @property
+    def forced(self) -> bool | None:
+        return self.data.get("forced")
+
+    @property
+    def damaged(self) -> str | None:
+        """Why production refuses this release (damaged_current); None for a release read whole."""
+        return self.data.get("damaged")
+
+    @property
+    def ref(self) -> ReleaseRef:
+        return ReleaseRef(release=self.release, artifact=self.artifact)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of history.jsonl: a promotion or a rollback (who, when, from which release to which, the
+    evidence run and why). `to_dict()` is the line as stored."""
+
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def action(self) -> str:
+        return str(self.data["action"])
+
+    @property
+    def when(self) -> str | None:
+        return self.data.get("when")
+
+    @property
+    def user(self) -> str | None:
+        return self.data.get("user")
+
+    @property
+    def from_(self) -> ReleaseRef | None:
+        return ReleaseRef.of(self.data.get("from"))
+
+    @property
+    def to(self) -> ReleaseRef | None:
+        return ReleaseRef.of(self.data.get("to"))
+
+    @property
+    def release(self) -> str | None:
+        """The release this line put in production."""
+        to = self.to
+        return to.release if to else None
+
+    @property
+    def run(self) -> str | None:
+        return self.data.get("run")
+
+    @property
+    def reason(self) -> str | None:
+        return self.data.get("reason")
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        return self.data.get("metrics")
+
+    @property
+    def forced(self) -> bool | None:
+        return self.data.get("forced")
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return list(self.data.get("failed_checks") or [])
+
+    @property
+    def repaired(self) -> str | None:
+        """Why this line was written late (a switch a crash kept out of the history), when it was."""
+        return self.data.get("repaired")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
 def current_dir(settings: Settings) -> Path:
     return settings.production_dir / CURRENT
 
 
-def read_current(settings: Settings) -> dict | None:
+def read_current(settings: Settings) -> Release | None:
     """The current release's promotion record (plus `release` and `dir`); None only when production never
     had a release (no history). Refused (ConfigError) when `current`, its release folder or its manifest
     is missing, when the release has no promotion record, or when its manifest is not the one promoted."""
@@ -83,19 +238,19 @@ def read_current(settings: Settings) -> dict | None:
     info.setdefault("model", manifest.get("model") or {})
     info["release"] = cur.resolve().name if cur.is_symlink() else info.get("release", CURRENT)
     info["dir"] = str(cur.resolve())
-    return info
+    return Release(info)
 
 
-def last_release(history: list[dict]) -> str | None:
+def last_release(history: list[HistoryEntry]) -> str | None:
     """The release the last history line put in production."""
     for entry in reversed(history):
-        release = (entry.get("to") or {}).get("release") if isinstance(entry, dict) else None
+        release = entry.release
         if isinstance(release, str) and RELEASE_RE.match(release):  # a name, never a path
             return release
     return None
 
 
-def damaged_current(settings: Settings, why: str) -> dict | None:
+def damaged_current(settings: Settings, why: str) -> Release | None:
     """What production is when read_current refuses it (a tampered or missing release): the release name
     from the `current` link, or without a link from the history, so that a rollback can still leave it.
     None when neither names one."""
@@ -110,7 +265,7 @@ def damaged_current(settings: Settings, why: str) -> dict | None:
         artifact = read_json(release_dir(settings, release) / MANIFEST).get("id")
     except (OSError, ValueError, AttributeError):
         artifact = None
-    return {"release": release, "artifact": artifact, "damaged": why}
+    return Release({"release": release, "artifact": artifact, "damaged": why})
 
 
 def _release_name(release_dir: Path) -> str:
@@ -163,7 +318,7 @@ def verify_release(release_dir: Path) -> Artifact:
     return art
 
 
-def read_history(settings: Settings) -> list[dict]:
+def read_history(settings: Settings) -> list[HistoryEntry]:
     path = settings.production_dir / HISTORY
     if not path.is_file():
         return []
@@ -173,7 +328,7 @@ def read_history(settings: Settings) -> list[dict]:
             if not line.endswith(b"\n"):
                 break  # a torn last line (crash mid-append)
             try:
-                out.append(check(loads(line, where=f"{path}:{n}"), HISTORY_SHAPE, f"{path}:{n}"))
+                out.append(HistoryEntry(check(loads(line, where=f"{path}:{n}"), HISTORY_SHAPE, f"{path}:{n}")))
             except DataError as exc:  # one bad line is left out, not the history after it
                 sys.stderr.write(f"warning: skipping a history entry: {exc.one_line()}\n")
     return out
@@ -267,9 +422,9 @@ def switch_current(settings: Settings, release: str) -> None:
     _fsync_dir(prod)
 
 
-def append_history(settings: Settings, entry: dict) -> None:
+def append_history(settings: Settings, entry: HistoryEntry) -> None:
     with open(settings.production_dir / HISTORY, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        fh.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 
