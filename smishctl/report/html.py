@@ -8,6 +8,7 @@ marked.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from html import escape
 
 from smishctl.core.comparison import ComparedRun, Comparison
@@ -207,16 +208,98 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def scatter(cmp: Comparison, x_metric: str, x_title: str, css_class: str) -> str:
-    runs = cmp.runs
+def _scatter_points(cmp: Comparison, x_metric: str) -> list[tuple[int, float, float]]:
+    """(run index, x, macro-F1) of each run with a known x; runs answered from the cache left out (their
+    cost and latency are the cache's: no place on a front of model calls)."""
     pts = []
-    for i, r in enumerate(runs):
-        if r.cached:  # its cost and latency are the cache's: no place on a front of model calls
+    for i, r in enumerate(cmp.runs):
+        if r.cached:
             continue
         x = metric_value(r.metrics, x_metric)
         y = metric_value(r.metrics, "macro_f1")
         if x is not None and y is not None:
             pts.append((i, float(x), float(y)))
+    return pts
+
+
+@dataclass
+class _Plot:
+    """The plot area of a scatter chart and its scales: x linear or log, y in macro-F1 around the points."""
+    left: float
+    top: float
+    pw: float
+    ph: float
+    lo: float
+    hi: float
+    ylo: float
+    yhi: float
+    use_log: bool
+
+    @classmethod
+    def around(cls, pts: list[tuple[int, float, float]], left: float, top: float, pw: float, ph: float) -> _Plot:
+        xs = [p[1] for p in pts]
+        use_log = min(xs) > 0 and max(xs) / min(xs) > 20
+        lo, hi = (math.log10(min(xs)), math.log10(max(xs))) if use_log else (min(xs), max(xs))
+        if hi - lo < 1e-12:
+            lo, hi = lo - 1, hi + 1
+        pad = (hi - lo) * 0.08
+        ys = [p[2] for p in pts]
+        ylo, yhi = max(0.0, min(ys) - 0.1), min(1.0, max(ys) + 0.1)
+        if yhi - ylo < 0.05:
+            ylo, yhi = max(0.0, ylo - 0.05), min(1.0, yhi + 0.05)
+        return cls(left, top, pw, ph, lo - pad, hi + pad, ylo, yhi, use_log)
+
+    def tx(self, v: float) -> float:
+        return math.log10(v) if self.use_log else v
+
+    def px(self, v: float) -> float:
+        return self.left + (self.tx(v) - self.lo) / (self.hi - self.lo) * self.pw
+
+    def py(self, v: float) -> float:
+        return self.top + (1 - (v - self.ylo) / (self.yhi - self.ylo)) * self.ph
+
+
+def _scatter_axes(p: _Plot, x_title: str, h: int) -> list[str]:
+    parts = []
+    left, top, pw, ph = p.left, p.top, p.pw, p.ph
+    for k in range(5):
+        yv = p.ylo + (p.yhi - p.ylo) * k / 4
+        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{p.py(yv):.1f}" y2="{p.py(yv):.1f}" stroke="#f0f0f0"/>'
+                     f'<text x="{left - 6}" y="{p.py(yv) + 4:.1f}" text-anchor="end">{yv:.2f}</text>')
+    for k in range(5):
+        t = p.lo + (p.hi - p.lo) * k / 4
+        v = 10 ** t if p.use_log else t
+        x = left + (t - p.lo) / (p.hi - p.lo) * pw
+        parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle">{v:.3g}</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{h - 6}" text-anchor="middle">{escape(x_title)}'
+                 f'{" (log scale)" if p.use_log else ""} — lower is better</text>'
+                 f'<text x="14" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 14 {top + ph / 2})">'
+                 f"macro-F1</text>")
+    return parts
+
+
+def _scatter_marks(cmp: Comparison, pts: list[tuple[int, float, float]], p: _Plot, x_title: str) -> list[str]:
+    """The Pareto front as a dashed line, then one labelled point per run (ringed on the front)."""
+    parts = []
+    front = sorted(pareto_front([(x, y) for _, x, y in pts]), key=lambda k: pts[k][1])
+    if len(front) > 1:
+        d = " ".join(f"{'M' if n == 0 else 'L'}{p.px(pts[k][1]):.1f},{p.py(pts[k][2]):.1f}" for n, k in enumerate(front))
+        parts.append(f'<path class="pareto" d="{d}" fill="none" stroke="#444" stroke-dasharray="5,4"/>')
+    for k, (i, x, y) in enumerate(pts):
+        r = cmp.runs[i]
+        on = k in front
+        right = p.px(x) > p.left + p.pw / 2
+        parts.append(f'<circle class="point{" pareto-point" if on else ""}" data-run="{escape(r.id)}" '
+                     f'cx="{p.px(x):.1f}" cy="{p.py(y):.1f}" r="{7 if on else 5}" fill="{_color(i)}" '
+                     f'stroke="{"#000" if on else "none"}" stroke-width="2"><title>{escape(r.name)}: macro-F1 '
+                     f'{y:.3f}, {escape(x_title)} {x:.4g}{" (Pareto front)" if on else ""}</title></circle>'
+                     f'<text x="{p.px(x) + (-9 if right else 9):.1f}" y="{p.py(y) - 8:.1f}" '
+                     f'text-anchor="{"end" if right else "start"}">{escape(r.name[:32])}</text>')
+    return parts
+
+
+def scatter(cmp: Comparison, x_metric: str, x_title: str, css_class: str) -> str:
+    pts = _scatter_points(cmp, x_metric)
     w, h, left, right, top, bottom = 540, 300, 56, 36, 14, 42
     parts = [(f'<svg class="chart scatter {css_class}" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
              f'viewBox="0 0 {w} {h}" role="img" aria-label="macro-F1 vs {escape(x_title)}">')]
@@ -225,51 +308,9 @@ def scatter(cmp: Comparison, x_metric: str, x_title: str, css_class: str) -> str
     if not pts:
         parts.append(f'<text x="{w / 2}" y="{h / 2}" text-anchor="middle">no run has a known {escape(x_title)}</text></svg>')
         return "".join(parts)
-    xs = [p[1] for p in pts]
-    use_log = min(xs) > 0 and max(xs) / min(xs) > 20
-    tx = (lambda v: math.log10(v)) if use_log else (lambda v: v)
-    lo, hi = tx(min(xs)), tx(max(xs))
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1, hi + 1
-    pad = (hi - lo) * 0.08
-    lo, hi = lo - pad, hi + pad
-    ys = [p[2] for p in pts]
-    ylo, yhi = max(0.0, min(ys) - 0.1), min(1.0, max(ys) + 0.1)
-    if yhi - ylo < 0.05:
-        ylo, yhi = max(0.0, ylo - 0.05), min(1.0, yhi + 0.05)
-
-    def px(v):
-        return left + (tx(v) - lo) / (hi - lo) * pw
-
-    def py(v):
-        return top + (1 - (v - ylo) / (yhi - ylo)) * ph
-
-    for k in range(5):
-        yv = ylo + (yhi - ylo) * k / 4
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" stroke="#f0f0f0"/>'
-                     f'<text x="{left - 6}" y="{py(yv) + 4:.1f}" text-anchor="end">{yv:.2f}</text>')
-    for k in range(5):
-        t = lo + (hi - lo) * k / 4
-        v = 10 ** t if use_log else t
-        x = left + (t - lo) / (hi - lo) * pw
-        parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle">{v:.3g}</text>')
-    parts.append(f'<text x="{left + pw / 2}" y="{h - 6}" text-anchor="middle">{escape(x_title)}'
-                 f'{" (log scale)" if use_log else ""} — lower is better</text>'
-                 f'<text x="14" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 14 {top + ph / 2})">'
-                 f"macro-F1</text>")
-    front = sorted(pareto_front([(x, y) for _, x, y in pts]), key=lambda k: pts[k][1])
-    if len(front) > 1:
-        d = " ".join(f"{'M' if n == 0 else 'L'}{px(pts[k][1]):.1f},{py(pts[k][2]):.1f}" for n, k in enumerate(front))
-        parts.append(f'<path class="pareto" d="{d}" fill="none" stroke="#444" stroke-dasharray="5,4"/>')
-    for k, (i, x, y) in enumerate(pts):
-        r = runs[i]
-        on = k in front
-        parts.append(f'<circle class="point{" pareto-point" if on else ""}" data-run="{escape(r.id)}" '
-                     f'cx="{px(x):.1f}" cy="{py(y):.1f}" r="{7 if on else 5}" fill="{_color(i)}" '
-                     f'stroke="{"#000" if on else "none"}" stroke-width="2"><title>{escape(r.name)}: macro-F1 '
-                     f'{y:.3f}, {escape(x_title)} {x:.4g}{" (Pareto front)" if on else ""}</title></circle>'
-                     f'<text x="{px(x) + (-9 if px(x) > left + pw / 2 else 9):.1f}" y="{py(y) - 8:.1f}" '
-                     f'text-anchor="{"end" if px(x) > left + pw / 2 else "start"}">{escape(r.name[:32])}</text>')
+    plot = _Plot.around(pts, left, top, pw, ph)
+    parts += _scatter_axes(plot, x_title, h)
+    parts += _scatter_marks(cmp, pts, plot, x_title)
     parts.append("</svg>")
     return "".join(parts)
 
