@@ -47,6 +47,8 @@ SCENARIOS: dict[str, list[str]] = {
     "one-run-json": ["{signals}", "--json", *REPORTS],
     "one-run-wide-text": ["{signals}", "--wide"],
     "refused-text": ["{knn}", "{knn}"],
+    "diff-text": ["{svm}", "{knn}", "--diff"],
+    "diff-wide-text": ["{svm}", "{knn}", "{signals}", "--diff", "--wide"],
 }
 
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|Z)?")
