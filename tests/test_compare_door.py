@@ -72,3 +72,29 @@ def test_a_run_without_metrics_is_named_by_its_short_reference(settings):
         load_run(settings.runs_dir, rec.id)  # named by its whole id, shown by its short reference
     assert exc.value.hint == "finish it with: smishctl evaluate --resume aa11"
     assert "run aa11 has no metrics (status aborted)" in str(exc.value)
+
+
+class _Recorder:
+    """Hooks of their own name: what run_finished returns is recorded under that name."""
+
+    name = "langfuse"
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def run_finished(self, record: dict) -> dict:
+        self.seen.append(record["id"])
+        return {"status": "pending", "error": "offline"}
+
+
+def test_new_runs_go_to_the_hooks_once_and_their_answer_is_kept_typed(settings):
+    from smishctl.ops.compare import report_new_runs
+
+    rec = write_run(settings.runs_dir, "20261206-101010-classic-tfidf-svm-zero-shot-aa11", predictions(items(6), set()))
+    data = [load_run(settings.runs_dir, rec.id)]
+    assert data[0].record.langfuse == {}  # not reported yet
+    hooks = _Recorder()
+    assert [d.id for d in report_new_runs(settings, data, hooks=hooks)] == [rec.id]
+    assert hooks.seen == [rec.id]
+    assert data[0].record.langfuse == {"status": "pending", "error": "offline"}  # the hook's answer, typed
+    assert report_new_runs(settings, data, hooks=hooks) == [] and hooks.seen == [rec.id]  # reported once
