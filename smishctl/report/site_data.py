@@ -129,7 +129,8 @@ class PromptEntry:
 
 def scan_prompts(prompts_dir: Path) -> list[PromptEntry]:
     """Every stored version; one whose manifest is unreadable is a damaged entry."""
-    out, taken = [], set()
+    out: list[PromptEntry] = []
+    taken: set[str] = set()
     for art in list_artifacts(prompts_dir):
         try:
             art.info  # noqa: B018  (the typed read: refuses a malformed manifest)
@@ -144,12 +145,13 @@ def scan_prompts(prompts_dir: Path) -> list[PromptEntry]:
 def prompt_view(entry: PromptEntry, by_id: dict[str, PromptEntry]) -> dict:
     """A version's manifest, card, lineage and rendered turns."""
     m = entry.manifest or {}
-    messages, card = [], ""
+    messages: list = []
+    card = ""
     try:
-        messages = read_json(entry.art.dir / PROMPT).get("messages") or []
+        messages = read_json(entry.art.folder / PROMPT).get("messages") or []
     except (SmishError, OSError, ValueError, AttributeError):
         pass
-    card_path = entry.art.dir / CARD
+    card_path = entry.art.folder / CARD
     if card_path.is_file():
         card = card_path.read_text(encoding="utf-8", errors="replace")[:CARD_MAX_CHARS]
     return {"manifest": m, "card": card, "lineage": lineage_steps(entry, by_id),
@@ -160,18 +162,22 @@ def prompt_view(entry: PromptEntry, by_id: dict[str, PromptEntry]) -> dict:
 def _origin(m: dict) -> str | None:
     """The stored version `lineage` names as where `m` came from: the one it started from, else its parent;
     none for instructions from a file or Langfuse (the chain ends outside the store)."""
-    source = m.get("source") if isinstance(m.get("source"), dict) else {}
-    if source.get("kind") in ("instructions-file", "langfuse"):
+    source = m.get("source")
+    kind, origin = (source.get("kind"), source.get("id")) if isinstance(source, dict) else (None, None)
+    if kind in ("instructions-file", "langfuse"):
         return None
-    if source.get("kind") == "artifact" and isinstance(source.get("id"), str):
-        return source["id"]
-    return m.get("parent") if isinstance(m.get("parent"), str) else None
+    if kind == "artifact" and isinstance(origin, str):
+        return origin
+    parent = m.get("parent")
+    return parent if isinstance(parent, str) else None
 
 
 def lineage_steps(entry: PromptEntry, by_id: dict[str, PromptEntry]) -> list[dict]:
     """Where the version came from, step by step, each told by prompt_facts.lineage (a hand-written version
     names its file and sha256 or its Langfuse prompt, not the version stored before it)."""
-    steps, seen, m = [], {entry.art.id}, entry.manifest or {}
+    steps: list[dict] = []
+    seen = {entry.art.id}
+    m: dict | None = entry.manifest or {}
     while m is not None:
         origin = _origin(m)
         stored = by_id.get(origin) if origin else None
