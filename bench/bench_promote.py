@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,34 +70,43 @@ def build_project(root: Path, api_base: str, source: Path = REPO) -> None:
     (root / "candidate").write_text(ids[1], encoding="utf-8")
 
 
-def promote_once(template: Path, source: Path) -> float:
-    """Wall seconds of one `promote <candidate>` in a fresh copy of the project (the copy is not timed)."""
+def _cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def promote_once(template: Path, source: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `promote <candidate>` in a fresh copy of the project (the copy is not
+    timed); CPU time suffers less from a machine others load."""
     work = Path(tempfile.mkdtemp(prefix="smishctl-promote-"))
     try:
         root = work / "p"
         shutil.copytree(template, root, symlinks=True)
         art = (root / "candidate").read_text(encoding="utf-8")
-        start = time.perf_counter()
+        cpu, start = _cpu(), time.perf_counter()
         out = run_cli(root, "promote", art, "--reason", "bench", "--no-langfuse", "--json", source=source)
         wall = time.perf_counter() - start
         assert json.loads(out)["release"] == "r0002", out
-        return wall
+        return wall, _cpu() - cpu
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def help_once(source: Path) -> float:
-    start = time.perf_counter()
+def help_once(source: Path) -> tuple[float, float]:
+    cpu, start = _cpu(), time.perf_counter()
     subprocess.run([sys.executable, "-m", "smishctl", "--help"], env=_env(source), check=True,
                    stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
-def report(what: str, times: dict[str, list[float]]) -> None:
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    for name, ts in times.items():
-        print(f"{what:7s} {name:10s} median {med[name]:.3f} s  min {min(ts):.3f} s  max {max(ts):.3f} s  ({len(ts)} runs)")
-    print(f"{what:7s} speed-up baseline / this tree (medians): {med['baseline'] / med['this tree']:.2f}x")
+def report(what: str, times: dict[str, list[tuple[float, float]]]) -> None:
+    for i, kind in enumerate(("wall", "CPU")):
+        med = {name: statistics.median(t[i] for t in ts) for name, ts in times.items()}
+        for name, ts in times.items():
+            vals = [t[i] for t in ts]
+            print(f"{what:7s} {kind:4s} {name:10s} median {med[name]:.3f} s  min {min(vals):.3f} s  "
+                  f"max {max(vals):.3f} s  ({len(vals)} runs)")
+        print(f"{what:7s} {kind:4s} speed-up baseline / this tree (medians): {med['baseline'] / med['this tree']:.2f}x")
 
 
 def main() -> None:
@@ -113,8 +123,8 @@ def main() -> None:
         for tree in trees.values():  # warm the page cache and .pyc files of both
             promote_once(template, tree)
             help_once(tree)
-        promote_t: dict[str, list[float]] = {name: [] for name in trees}
-        help_t: dict[str, list[float]] = {name: [] for name in trees}
+        promote_t: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+        help_t: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
         for _ in range(args.runs):
             for name, tree in trees.items():
                 promote_t[name].append(promote_once(template, tree))

@@ -19,6 +19,7 @@ from faultutil import add_alias, fake_model_fixture, fault_fixture, only_run, pr
 
 from smishctl.core.errors import ModelError, SmishError
 from smishctl.ops.evaluate import EvalConfig, evaluate
+from smishctl.store.runs import short_ref
 
 DEAD = "http://127.0.0.1:9/v1"  # nothing listens on port 9: the connection is refused at once
 
@@ -45,7 +46,8 @@ def test_refused_key_is_one_call_one_line_exit_2_then_resume(cli, project, fake_
     run = only_run(project)
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "aborted" and record["wall_seconds"] < 10
-    assert f"--resume {run.name}" in errors[0]
+    # the hint names the run by its short reference (an 80-column terminal never cuts it mid-word)
+    assert errors[0].endswith(f"--resume {short_ref(project / 'runs', run.name)}") and run.name not in errors[0]
 
     fault.reset()  # the key is fixed
     r = cli("evaluate", "--resume", run.name, "--json", "--no-langfuse")
@@ -117,5 +119,5 @@ def test_a_run_that_scored_nothing_is_not_complete(fake_model, fault, settings, 
 def test_a_server_error_stays_an_item_error(fake_model, fault, settings, project):
     """A 500 is one item's trouble (first call or not): the run goes on and completes."""
     fault.fail_next("500", 1)
-    record = evaluate(settings, _cfg(limit=4, num_retries=0))
+    record = evaluate(settings, _cfg(limit=4, num_retries=0)).to_dict()
     assert record["status"] == "complete" and record["metrics"]["n_errors"] == 1

@@ -28,7 +28,7 @@ def _items(settings, n=30):
 
 
 def test_quality_is_the_servers_rules_and_every_item_once(fake_model, fault, settings):
-    record = evaluate(settings, _cfg(threads=4))
+    record = evaluate(settings, _cfg(threads=4)).to_dict()
     rows = predictions(settings.runs_dir / record["id"])
     items = _items(settings)
     assert [r["item_id"] for r in sorted(rows, key=lambda r: r["index"])] == [ex.id for ex in items]
@@ -48,7 +48,7 @@ def test_quality_is_the_servers_rules_and_every_item_once(fake_model, fault, set
 def test_retry_after_is_honoured(fake_model, fault, settings):
     fault.retry_after = 1.5  # DSPy's own first backoff would be 1 s
     fault.fail_next("429", 2)
-    record = evaluate(settings, _cfg(limit=1, num_retries=3))
+    record = evaluate(settings, _cfg(limit=1, num_retries=3)).to_dict()
     assert record["metrics"]["n_errors"] == 0 and record["metrics"]["n_scored"] == 1
     times = [r.t for r in fault.chat_requests()]
     assert [r.fault for r in fault.chat_requests()] == ["429", "429", None]
@@ -79,7 +79,7 @@ def test_transient_faults_recover_without_double_counting(fake_model, fault, set
     monkeypatch.setattr(execution, "_delay", lambda exc, attempt: 0.01)  # keep the test fast
     for kind in ("429", "500", "drop", "malformed"):
         fault.fail_next(kind, 2)
-    record = evaluate(settings, _cfg(num_retries=3, threads=4))
+    record = evaluate(settings, _cfg(num_retries=3, threads=4)).to_dict()
     rows = predictions(settings.runs_dir / record["id"])
     assert len(rows) == 30 and len({r["item_id"] for r in rows}) == 30
     assert all(r["status"] == "ok" for r in rows)
@@ -90,7 +90,7 @@ def test_transient_faults_recover_without_double_counting(fake_model, fault, set
 def test_per_call_timeout(fake_model, fault, settings):
     fault.slow_seconds = 3.0
     fault.fail_next("slow", 1)
-    record = evaluate(settings, _cfg(limit=2, timeout=0.5))
+    record = evaluate(settings, _cfg(limit=2, timeout=0.5)).to_dict()
     rows = sorted(predictions(settings.runs_dir / record["id"]), key=lambda r: r["index"])
     assert rows[0]["status"] == "error" and "timeout" in rows[0]["error"].lower()
     assert rows[1]["status"] == "ok"
@@ -105,7 +105,7 @@ def test_errors_and_invalid_outputs_are_counted_apart(fake_model, fault, setting
     by_id = {ex.id: ex for ex in items}
     for item_id, kind in kinds.items():
         fault.on_keyword(by_id[item_id].text, kind)
-    record = evaluate(settings, _cfg(threads=3))
+    record = evaluate(settings, _cfg(threads=3)).to_dict()
     rows = {r["item_id"]: r for r in predictions(settings.runs_dir / record["id"])}
     assert len(rows) == 30
     status = {i: rows[i]["status"] for i in kinds}
@@ -127,7 +127,7 @@ def test_error_budget_in_library_then_resume(fake_model, fault, settings):
     run = only_run(settings.root)
     assert len(predictions(run)) == 4  # one thread: stops exactly at the budget
     fault.reset()
-    record = evaluate(settings, EvalConfig(), resume=run.name)
+    record = evaluate(settings, EvalConfig(), resume=run.name).to_dict()
     rows = predictions(run)
     assert sorted(r["index"] for r in rows) == list(range(20)) and all(r["status"] == "ok" for r in rows)
     assert record["metrics"]["n_errors"] == 0 and record["metrics"]["n_items"] == 20
@@ -173,7 +173,7 @@ def test_fleet_routes_around_a_failing_endpoint(project, fault, monkeypatch):
                      f'deployments = [{{ litellm = "openai/fake", api_base = "{fault.base_url}" }}, '
                      f'{{ litellm = "openai/fake", api_base = "{healthy.base_url}" }}]\n')
         settings = load_settings(project)
-        record = evaluate(settings, _cfg(model="fleet", limit=20, num_retries=3, threads=2))
+        record = evaluate(settings, _cfg(model="fleet", limit=20, num_retries=3, threads=2)).to_dict()
         assert record["metrics"]["n_errors"] == 0 and record["metrics"]["n_scored"] == 20
         assert len(healthy.chat_requests()) == 20  # every answer came from the healthy endpoint
         assert 1 <= len(fault.chat_requests()) <= 4  # the failing one was tried, then cooled down

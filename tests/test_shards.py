@@ -39,8 +39,8 @@ def test_merged_shards_equal_the_unsharded_run(fake_model, fault, settings, cli)
     for ex in load_dataset_splits("sms-phishing", settings).split("test")[5:40:12]:
         fault.on_keyword(ex.text, "invalid")  # some invalid outputs, so counting survives the merge too
     cfg = {"model": "fake", "dataset": "sms-phishing", "limit": 40, "cache": False, "num_retries": 0, "threads": 4}
-    full = evaluate(settings, EvalConfig(**cfg))
-    shards = [evaluate(settings, EvalConfig(**cfg, shard=f"{k}/3")) for k in (1, 2, 3)]
+    full = evaluate(settings, EvalConfig(**cfg)).to_dict()
+    shards = [evaluate(settings, EvalConfig(**cfg, shard=f"{k}/3")).to_dict() for k in (1, 2, 3)]
     assert sum(s["dataset"]["n_items"] for s in shards) == 40
     assert full["metrics"]["n_invalid"] == 3
     assert all(s["shard"]["full_items_hash"] == full["dataset"]["items_hash"] for s in shards)

@@ -8,26 +8,27 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from smishctl import __version__
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
-from smishctl.core.identity import config_hash
+from smishctl.core.identity import ServingIdentity, config_hash
 from smishctl.core.records import RunRecord, Solver
 from smishctl.data import prepare as data_prepare
 from smishctl.data.feedback import training_feedback
-from smishctl.data.prepare import PreparedDataset, SplitOptions, content_hash, sample
+from smishctl.data.prepare import Example, PreparedDataset, SplitOptions, content_hash, sample
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.data.shards import select
 from smishctl.models.lm import build_lm
-from smishctl.models.registry import check_model_name
+from smishctl.models.registry import ModelSpec, check_model_name
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.leak_checks import refuse_scoring_program_examples, refuse_scoring_training_items
 from smishctl.score.metrics import run_metrics
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
 from smishctl.solve.loop import solve_items
-from smishctl.store.artifacts import artifact_labels, resolve_artifact
+from smishctl.store.artifacts import Artifact, artifact_labels, resolve_artifact
 from smishctl.store.programs import load_adapter_config, load_program
 from smishctl.store.runs import LOCK_FILE, PredictionWriter, Run, new_run_id, open_run, run_dir, short_ref
 from smishctl.store.serving import model_for, serving_identity
@@ -128,70 +129,108 @@ def prepare(settings: Settings, cfg: EvalConfig, *, resume: str | None = None,
         items, indices, shard_info = select(items, cfg.shard)
     art = resolve_artifact(settings.prompts_dir, cfg.prompt)
     spec = model_for(art, settings, cfg.model)
-    adapter = None
-    train_ds = None
-    feedback, feedback_info = [], None
-    if cfg.with_feedback and not spec.extra.get("classic"):
-        raise ConfigError("--with-feedback trains classic/* models only",
-                          hint="for a prompt, optimize --with-feedback, then evaluate that version")
-    if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
-        train_ds = classic_training_dataset(settings, cfg, ds, load)
-        if cfg.with_feedback:  # reports join the train split, never its dev/test (as optimize does)
-            feedback, feedback_info = training_feedback(settings, train_ds)
-        refuse_scoring_training_items(spec.name, train_ds, ds, cfg.split, items, extra_train=feedback)
-        model_labels = train_ds.labels
-
-        def make_solver():
-            return build_classic_solver(spec, ds, art, train_dataset=train_ds, extra_train=feedback)
-    else:
-        adapter = load_adapter_config(art, cfg.adapter)
-        model_labels = artifact_labels(art, ds.labels)
-        refuse_scoring_program_examples(art, ds, items)
-
-        def make_solver():
-            program = load_program(art, model_labels)
-            lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
-            return build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden, guard=cfg.guard)
+    scoring = _scoring(settings, cfg, ds, items, art, spec, load)
     items_hash = content_hash(items)
-    serving = serving_identity(art, spec, adapter, harden=cfg.harden, guard=cfg.guard)
-    prompt_sha = serving.program_sha256
-    identity = {**serving.identity_keys(), "prompt": art.id, "dataset": ds.name, "items_hash": items_hash,
-                "temperature": 0.0}
-    if art.is_zero_shot and tuple(model_labels) != REGISTRY[DEFAULT_DATASET].labels:
-        identity["labels"] = list(model_labels)  # zero-shot offers the dataset's labels: another set, another run
-    if shard_info:
-        identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
-    if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
-        identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
-    if train_ds is not None and train_ds is not ds:  # (training on the evaluated dataset: as runs always had)
-        identity["train"] = {"dataset": train_ds.name, "split_hash": train_ds.split_hash("train")}
-    if feedback:  # other reports, another model: never the same run (none: the plain model's run)
-        identity["feedback"] = content_hash(feedback)
+    identity = _run_identity(cfg, ds, items_hash, art, scoring, shard_info)
     if resume:
         if record.items_hash != items_hash:
             raise ConfigError(f"run {run.id} was made on different items than the dataset now gives",
                               hint="the dataset or its options changed; start a new run")
         check_resume_identity(run.id, record, identity)
-        return EvalPlan(run=run, record=record, items=items, make_solver=make_solver, indices=indices)
+        return EvalPlan(run=run, record=record, items=items, make_solver=scoring.make_solver, indices=indices)
     run_id = new_run_id(spec.name, art.id)
-    run = Run(run_dir(settings.runs_dir, run_id))
-    dataset = {
-        "name": ds.name, "split": cfg.split, "labels": list(scored_labels(model_labels, ds)),
-        "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
-        "provenance": ds.provenance, "stats": ds.stats,
-    }
-    dataset["model_labels"] = list(model_labels)  # what the model could answer, named in every record
-    if train_ds is not None:  # where a classic model learned, always named (with the hash of what it saw)
-        dataset["train_dataset"] = {"dataset": train_ds.name, "split": "train",
-                                    "split_hash": train_ds.split_hash("train"), "n_items": len(train_ds.split("train"))}
-        if feedback_info is not None:
-            dataset["train_dataset"]["feedback"] = {**feedback_info, "items_hash": content_hash(feedback)}
     record = RunRecord(
         id=run_id, kind="evaluation", status="running", created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         config=asdict(cfg), config_hash=config_hash(identity), identity=identity, model=spec.public(),
-        prompt={"id": art.id, "sha256": prompt_sha, "optimizer": None if art.is_zero_shot else art.info.optimizer_name},
-        dataset=dataset, versions=library_versions(), extra={"shard": shard_info} if shard_info else {})
-    return EvalPlan(run=run, record=record, items=items, make_solver=make_solver, indices=indices)
+        prompt={"id": art.id, "sha256": scoring.serving.program_sha256,
+                "optimizer": None if art.is_zero_shot else art.info.optimizer_name},
+        dataset=_dataset_block(cfg, ds, items, items_hash, scoring), versions=library_versions(),
+        extra={"shard": shard_info} if shard_info else {})
+    return EvalPlan(run=Run(run_dir(settings.runs_dir, run_id)), record=record, items=items,
+                    make_solver=scoring.make_solver, indices=indices)
+
+
+@dataclass
+class _Scoring:
+    """How an evaluation scores its items: the solver (built on first use), the labels the model answers
+    with, the system served (its serving identity) and, for a classic model, where it learned."""
+
+    make_solver: Callable[[], Solver]
+    model_labels: tuple[str, ...]
+    serving: ServingIdentity
+    train_ds: PreparedDataset | None = None
+    feedback: list[Example] = field(default_factory=list)  # user reports a classic model also learned from
+    feedback_info: dict[str, Any] | None = None
+
+
+def _scoring(settings: Settings, cfg: EvalConfig, ds: PreparedDataset, items: list[Example], art: Artifact,
+             spec: ModelSpec, load: DatasetLoader) -> _Scoring:
+    """The solver side of `prepare`: a classic model trained on a train split (never on the scored items),
+    or the artifact's program on its model with its adapter (never scoring its own examples)."""
+    if cfg.with_feedback and not spec.extra.get("classic"):
+        raise ConfigError("--with-feedback trains classic/* models only",
+                          hint="for a prompt, optimize --with-feedback, then evaluate that version")
+    if spec.extra.get("classic"):  # classic/tfidf-svm: a scikit-learn baseline trained on a train split
+        train_ds = classic_training_dataset(settings, cfg, ds, load)
+        feedback: list[Example] = []
+        feedback_info: dict[str, Any] | None = None
+        if cfg.with_feedback:  # reports join the train split, never its dev/test (as optimize does)
+            feedback, feedback_info = training_feedback(settings, train_ds)
+        refuse_scoring_training_items(spec.name, train_ds, ds, cfg.split, items, extra_train=feedback)
+
+        def make_classic() -> Solver:
+            return build_classic_solver(spec, ds, art, train_dataset=train_ds, extra_train=feedback)
+        return _Scoring(make_classic, tuple(train_ds.labels),
+                        serving_identity(art, spec, None, harden=cfg.harden, guard=cfg.guard),
+                        train_ds=train_ds, feedback=feedback, feedback_info=feedback_info)
+    adapter = load_adapter_config(art, cfg.adapter)
+    model_labels = artifact_labels(art, ds.labels)
+    refuse_scoring_program_examples(art, ds, items)
+
+    def make_solver() -> Solver:
+        program = load_program(art, model_labels)
+        lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
+        return build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden, guard=cfg.guard)
+    return _Scoring(make_solver, tuple(model_labels),
+                    serving_identity(art, spec, adapter, harden=cfg.harden, guard=cfg.guard))
+
+
+def _run_identity(cfg: EvalConfig, ds: PreparedDataset, items_hash: str, art: Artifact, scoring: _Scoring,
+                  shard_info: dict[str, Any] | None) -> dict[str, Any]:
+    """What makes two runs the same run (its hash is the config hash that finds a reusable one)."""
+    identity: dict[str, Any] = {**scoring.serving.identity_keys(), "prompt": art.id, "dataset": ds.name, "items_hash": items_hash,
+                "temperature": 0.0}
+    if art.is_zero_shot and tuple(scoring.model_labels) != REGISTRY[DEFAULT_DATASET].labels:
+        identity["labels"] = list(scoring.model_labels)  # zero-shot offers the dataset's labels: another set, another run
+    if shard_info:
+        identity["shard"] = f"{shard_info['index']}/{shard_info['count']}"
+    if ds.provenance.get("split_policy", "exact") != "exact":  # exact: the identity runs had before
+        identity["split_policy"] = f"{ds.provenance['split_policy']}@{ds.provenance['template_threshold']}"
+    train_ds = scoring.train_ds
+    if train_ds is not None and train_ds is not ds:  # (training on the evaluated dataset: as runs always had)
+        identity["train"] = {"dataset": train_ds.name, "split_hash": train_ds.split_hash("train")}
+    if scoring.feedback:  # other reports, another model: never the same run (none: the plain model's run)
+        identity["feedback"] = content_hash(scoring.feedback)
+    return identity
+
+
+def _dataset_block(cfg: EvalConfig, ds: PreparedDataset, items: list[Example], items_hash: str,
+                   scoring: _Scoring) -> dict[str, Any]:
+    """The run record's `dataset`: what was scored, over which labels, and where a classic model learned."""
+    dataset: dict[str, Any] = {
+        "name": ds.name, "split": cfg.split, "labels": list(scored_labels(scoring.model_labels, ds)),
+        "split_hash": ds.split_hash(cfg.split), "items_hash": items_hash, "n_items": len(items),
+        "provenance": ds.provenance, "stats": ds.stats,
+    }
+    dataset["model_labels"] = list(scoring.model_labels)  # what the model could answer, named in every record
+    train_ds = scoring.train_ds
+    if train_ds is not None:  # where a classic model learned, always named (with the hash of what it saw)
+        dataset["train_dataset"] = {"dataset": train_ds.name, "split": "train",
+                                    "split_hash": train_ds.split_hash("train"), "n_items": len(train_ds.split("train"))}
+        if scoring.feedback_info is not None:
+            dataset["train_dataset"]["feedback"] = {**scoring.feedback_info,
+                                                    "items_hash": content_hash(scoring.feedback)}
+    return dataset
 
 
 def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
@@ -45,7 +46,7 @@ class RunSource:
 
     # -- datasets ---------------------------------------------------------------------------------
     def load_dataset(self, dataset: str | None, settings: Settings, *, options: SplitOptions | None = None,
-                     evaluation_only: bool = False, **kw) -> PreparedDataset:
+                     evaluation_only: bool = False, **kw: Any) -> PreparedDataset:
         """smishctl.data.prepare.load_dataset_splits, once per set of arguments."""
         key = repr((dataset or DEFAULT_DATASET, options or SplitOptions(), evaluation_only, sorted(kw.items())))
         if key not in self._datasets:
@@ -90,7 +91,7 @@ class RunSource:
 
     # -- the door ---------------------------------------------------------------------------------
     def obtain(self, cfg: EvalConfig, *, dry_run: bool = False, on_start: Callable[[EvalPlan], None] | None = None,
-               on_item: Callable[[dict], None] | None = None) -> Obtained:
+               on_item: Callable[[dict[str, Any]], None] | None = None) -> Obtained:
         """The recorded run of `cfg`, else (unless `dry_run`) `cfg` evaluated now and recorded."""
         plan = self.prepare(cfg)
         found = self.find(plan.record.config_hash)
