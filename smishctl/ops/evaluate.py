@@ -260,8 +260,33 @@ def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds, load: Data
     return train_ds
 
 
+@dataclass
+class _ErrorBudget:
+    """The counts that stop a hopeless run: errors among the items seen (a resumed run's included), and
+    this session's calls (a resumed run starts the first-calls window again)."""
+
+    max_errors: int
+    first_calls: int
+    errors: int = 0
+    seen: int = 0
+    tried: int = 0
+    failed: int = 0
+
+    def count(self, row: dict[str, Any]) -> None:
+        failed = row["status"] == "error"
+        self.seen, self.tried = self.seen + 1, self.tried + 1
+        self.errors += failed
+        self.failed += failed
+
+    def all_failing(self) -> bool:
+        return self.tried >= self.first_calls and self.failed == self.tried
+
+    def over(self) -> bool:
+        return self.errors >= self.max_errors and self.errors * 2 >= self.seen or self.all_failing()
+
+
 def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
-            on_item: Callable[[dict], None] | None = None, first_calls: int = 20) -> RunRecord:
+            on_item: Callable[[dict[str, Any]], None] | None = None, first_calls: int = 20) -> RunRecord:
     """Evaluate the items not yet recorded, appending each result as it arrives.
 
     Ctrl-C marks the run interrupted (resume later). Hopeless runs stop early and are left aborted
@@ -284,81 +309,83 @@ def execute(plan: EvalPlan, *, threads: int = 1, max_errors: int = 50,
         record.status = "running"
         run.write(record)
         writer = PredictionWriter(run.predictions_path)
-        errors = sum(1 for r in done_rows if r["status"] == "error")
-        seen = len(done_rows)
-        tried = failed = 0  # this session's calls: a resumed run starts the first-calls window again
+        budget = _ErrorBudget(max_errors, first_calls, errors=sum(1 for r in done_rows if r["status"] == "error"),
+                              seen=len(done_rows))
         started = time.perf_counter()
 
-        def record_row(row):  # called in this thread, one row at a time (solve_items)
-            nonlocal errors, seen, tried, failed
+        def record_row(row: dict[str, Any]) -> None:  # called in this thread, one row at a time (solve_items)
             writer.write(row)
-            seen += 1
-            tried += 1
-            errors += row["status"] == "error"
-            failed += row["status"] == "error"
+            budget.count(row)
             if on_item:
                 on_item(row)
-
-        def all_failing() -> bool:
-            return tried >= first_calls and failed == tried
-
-        def over_budget() -> bool:
-            return errors >= max_errors and errors * 2 >= seen or all_failing()
-
-        def abort(rows) -> None:  # left resumable: errors are tried again by --resume
-            record.status = "aborted"
-            record.metrics = run_metrics(rows, record)
-            run.write(record)
 
         def add_wall_time() -> None:
             record.extra["wall_seconds"] = round(record.wall_seconds + time.perf_counter() - started, 3)
 
         try:
-            solve_items(plan.solver, todo, record_row, threads=threads, stop=over_budget)
+            solve_items(plan.solver, todo, record_row, threads=threads, stop=budget.over)
         except Interrupted:
             raise
         except SmishError as exc:  # the solver's verdict that no call can succeed (smishctl.solve.dspy_solver)
             writer.close()
             add_wall_time()
-            abort(run.predictions(slim=True))
+            _abort(run, record, run.predictions(slim=True))
             resume = resume_command(run)
             exc.hint = f"{exc.hint}, then: {resume}" if exc.hint else f"then: {resume}"
             raise
         except KeyboardInterrupt:
             writer.close()
-            record.status = "interrupted"
-            record.extra["interrupted_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            record.metrics = run_metrics(run.predictions(), record)
-            run.write(record)
-            raise Interrupted(f"interrupted: {seen} of {len(plan.items)} items recorded in run {run.id}",
-                              hint=f"finish it with: {resume_command(run)}") from None
+            raise _interrupted(run, record, budget.seen, len(plan.items)) from None
         except OSError as exc:
             if exc.errno not in DISK_FULL:
                 raise
-            raise _stopped_by_full_disk(run, record, writer, exc, seen, len(plan.items)) from None
+            raise _stopped_by_full_disk(run, record, writer, exc, budget.seen, len(plan.items)) from None
         writer.close()
         rows = run.predictions(slim=True)  # without texts: memory stays small on large datasets
         record.metrics = run_metrics(rows, record)
         add_wall_time()
-        last = next((r["error"] for r in reversed(rows) if r["error"]), "?")
-        resume_hint = f"check the model endpoint, then: {resume_command(run)}"
-        if over_budget():
-            abort(rows)
-            why = f"error budget: the first {tried} calls all failed" if all_failing() else "error budget"
-            raise SmishError(f"stopped after {errors} errors in {seen} items ({why}); last: {last}",
-                             hint=resume_hint, exit_code=3)
-        if rows and record.metrics["n_scored"] == 0:  # every item an error: nothing was evaluated
-            abort(rows)
-            raise SmishError(f"no item was scored: {errors} errors in {seen} items; last: {last}",
-                             hint=resume_hint, exit_code=3)
-        if 2 * record.metrics["n_errors"] > len(rows):  # most items failed, however few: not an evaluation
-            abort(rows)
-            raise SmishError(f"stopped after {errors} errors in {seen} items (error budget: most items failed); "
-                             f"last: {last}", hint=resume_hint, exit_code=3)
+        _refuse_hopeless(run, record, rows, budget)
         record.status = "complete"
         record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         run.write(record)
         return record
+
+
+def _abort(run: Run, record: RunRecord, rows: list[dict[str, Any]]) -> None:
+    """Leave the run aborted, with the metrics of its rows so far (resumable: errors are tried again)."""
+    record.status = "aborted"
+    record.metrics = run_metrics(rows, record)
+    run.write(record)
+
+
+def _interrupted(run: Run, record: RunRecord, seen: int, total: int) -> Interrupted:
+    """Ctrl-C: the run left interrupted with what it recorded so far."""
+    record.status = "interrupted"
+    record.extra["interrupted_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    record.metrics = run_metrics(run.predictions(), record)
+    run.write(record)
+    return Interrupted(f"interrupted: {seen} of {total} items recorded in run {run.id}",
+                       hint=f"finish it with: {resume_command(run)}")
+
+
+def _refuse_hopeless(run: Run, record: RunRecord, rows: list[dict[str, Any]], budget: _ErrorBudget) -> None:
+    """A run that ran out of its error budget, scored nothing, or failed on most items is left aborted
+    (SmishError, exit 3), never complete."""
+    metrics = record.metrics or {}
+    last = next((r["error"] for r in reversed(rows) if r["error"]), "?")
+    hint = f"check the model endpoint, then: {resume_command(run)}"
+    counted = f"{budget.errors} errors in {budget.seen} items"
+    if budget.over():
+        why = f"error budget: the first {budget.tried} calls all failed" if budget.all_failing() else "error budget"
+        message = f"stopped after {counted} ({why}); last: {last}"
+    elif rows and metrics["n_scored"] == 0:  # every item an error: nothing was evaluated
+        message = f"no item was scored: {counted}; last: {last}"
+    elif 2 * metrics["n_errors"] > len(rows):  # most items failed, however few: not an evaluation
+        message = f"stopped after {counted} (error budget: most items failed); last: {last}"
+    else:
+        return
+    _abort(run, record, rows)
+    raise SmishError(message, hint=hint, exit_code=3)
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
