@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -195,7 +195,7 @@ def _run_with_progress(s, cfg, resume, *, langfuse: bool):
     progress = Progress(TextColumn("[bold]evaluating[/bold] {task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
                         console=console, transient=True, disable=not show_progress())
-    state = {"task": None, "ok": 0, "bad": 0, "err": 0}
+    state: dict[str, Any] = {"task": None, "ok": 0, "bad": 0, "err": 0}
 
     def on_start(plan):
         # damaged rows are dropped and asked again by the resume itself, not refused here

@@ -82,7 +82,7 @@ def promote(
             _require_reason(s, reason)
         from smishctl.ops.promote import promote as do_promote
 
-        res = do_promote(s, artifact, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
+        res = do_promote(s, artifact or "", run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
                          balanced=balanced, on_start=lambda plan: _confirm_evaluation(s, plan, yes=yes), hooks=hooks,
                          on_warning=warn)
         _print_langfuse_label(res.langfuse)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
 from smishctl.data.evaluation_only import is_evaluation_only
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
 from smishctl.models.registry import CLASSIC_PREFIX
-from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.evaluate import EvalConfig, EvalPlan
 from smishctl.ops.pairing import RunData
 from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
@@ -26,8 +29,10 @@ def split_list(text: str | None) -> list[str]:
 
 def runs_from_models(settings: Settings, models: list[str], prompts: list[str], *, dataset: str | None = None,
                      split: str = "test", limit: int | None = None, balanced: bool = False, threads: int = 1,
-                     include_classic: bool = True, data_options: dict | None = None, on_start=None, on_item=None,
-                     on_reuse=None, evaluation_only: bool = False, train_dataset: str | None = None,
+                     include_classic: bool = True, data_options: dict[str, Any] | None = None,
+                     on_start: Callable[[EvalPlan], None] | None = None,
+                     on_item: Callable[[dict[str, Any]], None] | None = None,
+                     on_reuse: Callable[[dict[str, Any]], None] | None = None, evaluation_only: bool = False, train_dataset: str | None = None,
                      source: RunSource | None = None) -> list[RunData]:
     """Evaluate every model x prompt on the same items (reusing identical runs); add the classic baselines.
     `source`: the command's run source (smishctl.ops.run_source), so that each dataset is loaded once."""
@@ -74,8 +79,10 @@ def _optimized_on(settings: Settings, prompts: list[str]) -> str | None:
     return name if name in REGISTRY else None
 
 
-def production_run(settings: Settings, like: RunData | None, *, on_start=None, on_item=None,
-                   on_reuse=None, source: RunSource | None = None) -> RunData:
+def production_run(settings: Settings, like: RunData | None, *, on_start: Callable[[EvalPlan], None] | None = None,
+                   on_item: Callable[[dict[str, Any]], None] | None = None,
+                   on_reuse: Callable[[dict[str, Any]], None] | None = None,
+                   source: RunSource | None = None) -> RunData:
     """The production prompt's run on the same items as `like` (evaluated if there is none yet)."""
 
     current = read_current(settings)

@@ -48,7 +48,7 @@ class EvalConfig:
     num_retries: int | None = None
     max_errors: int = 50  # stop early once this many errors make up at least half the items
     cache: bool = True
-    data_options: dict = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict[str, Any])
     shard: str | None = None  # "K/N": evaluate only the items of shard K of N (smishctl.data.shards)
     harden: bool = True  # neutralise forged prompt markers in the SMS (smishctl.solve.harden)
     guard: bool = True  # an SMS with attack text cannot come out as ham (smishctl.solve.harden.guard_row)
@@ -58,7 +58,7 @@ class EvalConfig:
     with_feedback: bool = False  # classic/* models: also train on the user reports (smishctl.data.feedback)
 
 
-def library_versions() -> dict:
+def library_versions() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "smishctl": __version__}
@@ -70,7 +70,7 @@ def library_versions() -> dict:
     return out
 
 
-def check_resume_identity(run_id: str, record: RunRecord, identity: dict) -> None:
+def check_resume_identity(run_id: str, record: RunRecord, identity: dict[str, Any]) -> None:
     """Refuse to resume when the prompt, model or endpoint now resolve differently (a promote moved
     `production`, an alias or the default model changed): the run would mix two setups under one name."""
     if record.config_hash == config_hash(identity) == config_hash(record.identity):  # its stored identity too
@@ -90,7 +90,7 @@ class EvalPlan:
 
     run: Run
     record: RunRecord
-    items: list
+    items: list[Any]
     make_solver: Callable[[], Solver]
     indices: list[int] | None = None  # positions of `items` in the unsharded item list (shard runs)
     _solver: Solver | None = field(default=None, repr=False)
@@ -179,7 +179,8 @@ def _scoring(settings: Settings, cfg: EvalConfig, ds: PreparedDataset, items: li
         refuse_scoring_training_items(spec.name, train_ds, ds, cfg.split, items, extra_train=feedback)
 
         def make_classic() -> Solver:
-            return build_classic_solver(spec, ds, art, train_dataset=train_ds, extra_train=feedback)
+            solver: Solver = build_classic_solver(spec, ds, art, train_dataset=train_ds, extra_train=feedback)
+            return solver
         return _Scoring(make_classic, tuple(train_ds.labels),
                         serving_identity(art, spec, None, harden=cfg.harden, guard=cfg.guard),
                         train_ds=train_ds, feedback=feedback, feedback_info=feedback_info)
@@ -190,7 +191,8 @@ def _scoring(settings: Settings, cfg: EvalConfig, ds: PreparedDataset, items: li
     def make_solver() -> Solver:
         program = load_program(art, model_labels)
         lm = build_lm(spec, settings, timeout=cfg.timeout, num_retries=cfg.num_retries, cache=cfg.cache)
-        return build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden, guard=cfg.guard)
+        solver: Solver = build_solver(program, lm, spec, model_labels, adapter, harden=cfg.harden, guard=cfg.guard)
+        return solver
     return _Scoring(make_solver, tuple(model_labels),
                     serving_identity(art, spec, adapter, harden=cfg.harden, guard=cfg.guard))
 
@@ -233,7 +235,7 @@ def _dataset_block(cfg: EvalConfig, ds: PreparedDataset, items: list[Example], i
     return dataset
 
 
-def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
+def scored_labels(model_labels: tuple[str, ...], ds: PreparedDataset) -> tuple[str, ...]:
     """The labels per-class metrics and macro-F1 are computed over: those the dataset has, in the
     model's order (a file of only smishing and ham messages is scored on those two)."""
     present = {ex.label for items in ds.splits.values() for ex in items}
@@ -244,7 +246,8 @@ def scored_labels(model_labels: tuple[str, ...], ds) -> tuple[str, ...]:
     return tuple(lab for lab in model_labels if lab in present)
 
 
-def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds, load: DatasetLoader | None = None):
+def classic_training_dataset(settings: Settings, cfg: EvalConfig, ds: PreparedDataset,
+                             load: DatasetLoader | None = None) -> PreparedDataset:
     """Where a classic/* model trains: `cfg.train_dataset` when named; for an evaluation-only
     dataset (no train split) the default dataset; otherwise the evaluated dataset itself (its train split)."""
 
@@ -413,8 +416,9 @@ def _stopped_by_full_disk(run: Run, record: RunRecord, writer: PredictionWriter,
                       hint=f"free some space, then finish it with: {resume_command(run)}", exit_code=3)
 
 
-def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None, on_start=None,
-             on_item=None, hooks: RunHooks | None = None, on_warning: Warn | None = None,
+def evaluate(settings: Settings, cfg: EvalConfig, *, resume: str | None = None,
+             on_start: Callable[[EvalPlan], None] | None = None,
+             on_item: Callable[[dict[str, Any]], None] | None = None, hooks: RunHooks | None = None, on_warning: Warn | None = None,
              load: DatasetLoader | None = None) -> RunRecord:
     """Evaluate (or finish, with `resume`) a run; the hooks (default: smishctl.ops.hooks.default_hooks)
     hear of it once it is complete, and what they return is added to the record (its `extra`, so that

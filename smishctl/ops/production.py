@@ -6,12 +6,17 @@ import json
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.config import Settings, load_settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.core.identity import ServingIdentity
+from smishctl.core.records import Solver
 from smishctl.models.lm import build_lm
+from smishctl.models.registry import ModelSpec
+from smishctl.solve.adapters import AdapterConfig
 from smishctl.solve.build import build_solver
+from smishctl.store.artifacts import Artifact
 from smishctl.store.production import RELEASE_FILE, Release, read_current, verify_release
 from smishctl.store.programs import load_program
 from smishctl.store.serving import production_serving
@@ -24,25 +29,26 @@ class ProductionClassifier:
     artifact_id: str
     release: str
     labels: tuple[str, ...]
-    manifest: dict
-    solver: object
+    manifest: dict[str, Any]
+    solver: Solver
     serving: ServingIdentity | None = None  # what this classifier runs (smishctl.core.identity)
 
-    def predict(self, text: str) -> dict:
+    def predict(self, text: str) -> dict[str, Any]:
         """The full record: pred, status (ok | invalid | error), latency, tokens, cost."""
         return self.solver(text)
 
     def classify(self, text: str) -> str:
         row = self.solver(text)
         if row["status"] == "ok":
-            return row["pred"]
+            return str(row["pred"])
         if row["status"] == "invalid":
             raise SmishError(f"the model gave no valid label (raw output: {row.get('raw')!r})", exit_code=1)
         raise SmishError(f"the model call failed: {row.get('error')}", exit_code=3)
 
 
 
-def served_system(settings: Settings, current: Release, model: str | None = None):
+def served_system(settings: Settings, current: Release, model: str | None = None,
+                  ) -> tuple[Artifact, ModelSpec, AdapterConfig, ServingIdentity]:
     """(release artifact, model spec, adapter config, serving identity) of what production would serve now,
     from today's configuration and the released artifact (store.serving.production_serving); refused
     (ConfigError) unless it is the system the release was promoted for (its promotion record's
@@ -68,11 +74,11 @@ def served_system(settings: Settings, current: Release, model: str | None = None
     return art, spec, adapter, serving
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
 
 
-def load_production(root: str | os.PathLike | None = None, *, model: str | None = None) -> ProductionClassifier:
+def load_production(root: str | os.PathLike[str] | None = None, *, model: str | None = None) -> ProductionClassifier:
     """A ready classifier from prompts/production/current: checksums verified, and the system it serves
     checked against the one promoted (served_system).
 

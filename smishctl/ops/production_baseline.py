@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import SmishError
 from smishctl.core.records import RunRecord
-from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.evaluate import EvalConfig, EvalPlan
 from smishctl.ops.pairing import RunData
 from smishctl.ops.run_source import RunSource
 from smishctl.store.production import Release, verify_release
@@ -27,7 +29,7 @@ def _recorded_run(source: RunSource, current: Release) -> RunData | None:
         return None
 
 
-def production_config(current: Release, like: dict | RunRecord) -> EvalConfig:
+def production_config(current: Release, like: dict[str, Any] | RunRecord) -> EvalConfig:
     """Production's prompt and model on exactly the items of run record `like` (same dataset, split, sample)."""
     c = RunRecord.of(like).config
     return EvalConfig(model=current.model_name, prompt="production", dataset=c.get("dataset"),
@@ -35,8 +37,11 @@ def production_config(current: Release, like: dict | RunRecord) -> EvalConfig:
                       data_options=c.get("data_options") or {})
 
 
-def production_baseline(settings: Settings, current: Release, like: dict | RunRecord | None, *, dry_run: bool = False,
-                        on_start=None, on_item=None, on_reuse=None, source: RunSource | None = None) -> RunData | None:
+def production_baseline(settings: Settings, current: Release, like: dict[str, Any] | RunRecord | None, *,
+                        dry_run: bool = False, on_start: Callable[[EvalPlan], None] | None = None,
+                        on_item: Callable[[dict[str, Any]], None] | None = None,
+                        on_reuse: Callable[[dict[str, Any]], None] | None = None,
+                        source: RunSource | None = None) -> RunData | None:
     """Production's run on the items of run record `like`.
 
     `current` is the production release (smishctl.store.production.read_current). Its recorded run when

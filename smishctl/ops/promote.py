@@ -13,13 +13,15 @@ from __future__ import annotations
 import getpass
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, SmishError
 from smishctl.core.identity import ServingIdentity
 from smishctl.core.records import RunRecord
-from smishctl.ops.evaluate import EvalConfig
+from smishctl.ops.evaluate import EvalConfig, EvalPlan
 from smishctl.ops.hooks import RunHooks, Warn, default_hooks, notify
 from smishctl.ops.pairing import RunData
 from smishctl.ops.production import served_system
@@ -35,6 +37,7 @@ from smishctl.store.runs import open_run
 from smishctl.store.serving import production_serving
 
 TEST_SPLIT = "test"
+OnStart = Callable[[EvalPlan], None] | None  # told before an evaluation starts (the CLI asks or announces)
 
 
 class PolicyError(SmishError):
@@ -67,13 +70,13 @@ class Evidence:
 
     artifact: Artifact
     serving: ServingIdentity
-    dataset: str
-    split_hash: str
-    items_hash: str  # of the whole test split
+    dataset: str | None
+    split_hash: str | None
+    items_hash: str | None  # of the whole test split
     n_items: int  # of the whole test split
     min_items: int | None = None
 
-    def problems(self, record: dict | RunRecord) -> list[str]:
+    def problems(self, record: dict[str, Any] | RunRecord) -> list[str]:
         """Why run record `record` is not this evidence (empty when it is)."""
         rec = RunRecord.of(record)
         rid = rec.id
@@ -100,7 +103,7 @@ class Evidence:
                        f"{self.min_items}")
         return out
 
-    def check(self, record: dict) -> None:
+    def check(self, record: dict[str, Any] | RunRecord) -> None:
         problems = self.problems(record)
         if problems:
             raise ConfigError("; ".join(problems),
@@ -130,15 +133,16 @@ def find_evaluation(source: RunSource, evidence: Evidence) -> RunRecord | None:
     return best
 
 
-def _eval_config(art: Artifact, limit: int | None, balanced: bool, model: str | None = None, prompt: str | None = None):
+def _eval_config(art: Artifact, limit: int | None, balanced: bool, model: str | None = None,
+                 prompt: str | None = None) -> EvalConfig:
     info = art.info
     # By folder, not by id: an artifact given as a path outside the prompt store evaluates as it resolved.
-    return EvalConfig(model=model or info.model_name, prompt=prompt or str(art.dir), dataset=info.dataset_name,
+    return EvalConfig(model=model or info.model_name, prompt=prompt or str(art.folder), dataset=info.dataset_name,
                       split=TEST_SPLIT, limit=limit, balanced=balanced)
 
 
 def candidate_evaluation(source: RunSource, evidence: Evidence, *, run: str | None, limit: int | None,
-                         balanced: bool, dry_run: bool, on_start=None) -> tuple[RunRecord | None, str]:
+                         balanced: bool, dry_run: bool, on_start: OnStart = None) -> tuple[RunRecord | None, str]:
     """(run record or None in a dry run that would evaluate, how it was obtained)."""
 
     art = evidence.artifact
@@ -213,7 +217,7 @@ def verified_run(source: RunSource, record: RunRecord) -> RunData:
 
 
 def robustness_evaluation(source: RunSource, art: Artifact, cand: RunRecord, *, dry_run: bool,
-                          on_start=None) -> RunRecord | None:
+                          on_start: OnStart = None) -> RunRecord | None:
     """The candidate's run on the robustness set with the model of its test evaluation (reused when an
     identical run exists; None in a dry run that would have to evaluate)."""
 
@@ -221,7 +225,7 @@ def robustness_evaluation(source: RunSource, art: Artifact, cand: RunRecord, *, 
     return source.obtain(cfg, dry_run=dry_run, on_start=on_start).record
 
 
-def _metrics_summary(m: dict, robust: RunRecord | None = None) -> dict:
+def _metrics_summary(m: dict[str, Any], robust: RunRecord | None = None) -> dict[str, Any]:
     keep = ("n_items", "accuracy", "macro_f1", "error_rate", "invalid_rate", "cost_per_1k")
     out = {k: m.get(k) for k in keep}
     out["recall"] = {k: v.get("recall") for k, v in (m.get("per_class") or {}).items()}
@@ -292,7 +296,7 @@ def production_stack(history: list[HistoryEntry]) -> list[str]:
     return stack
 
 
-def _refuse_failed(art_id: str, failed: list[dict], *, meanwhile: bool = False) -> None:
+def _refuse_failed(art_id: str, failed: list[dict[str, Any]], *, meanwhile: bool = False) -> None:
     against = " against the production promoted meanwhile" if meanwhile else ""
     raise PolicyError(f"promotion policy failed for {art_id}{against}: "
                       + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
@@ -306,7 +310,7 @@ def _resolve_candidate(settings: Settings, ref: str, *, force: bool, reason: str
     if ref in ("production", "zero-shot", "", None):
         raise ConfigError(f"cannot promote {ref!r}", hint="promote an artifact id from smishctl prompts list")
     art = resolve_artifact(settings.prompts_dir, ref)
-    if settings.production_dir.resolve() in art.dir.resolve().parents:
+    if settings.production_dir.resolve() in art.folder.resolve().parents:
         raise ConfigError(f"{ref} is inside the production folder", hint="promote the artifact from the prompt store")
     verify_artifact(art)
     if not art.info.labels:
@@ -316,7 +320,7 @@ def _resolve_candidate(settings: Settings, ref: str, *, force: bool, reason: str
 
 def plan_promotion(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
                    force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
-                   on_start=None) -> tuple[PromotionResult, _Judged | None]:
+                   on_start: OnStart = None) -> tuple[PromotionResult, _Judged | None]:
     """What promoting `ref` would do: its evidence found (or, unless `dry_run`, evaluated), the policy
     checked against production. Refused (PolicyError) when the policy fails without --force."""
     pol = read_policy(settings)  # a malformed policy fails before anything is evaluated
@@ -355,10 +359,10 @@ class _Judged:
     evidence: Evidence
     cand: RunRecord
     cand_run: RunData
-    on_start: object = None
+    on_start: OnStart = None
     robust: RunRecord | None = None
 
-    def checks(self, current: Release | None, *, dry_run: bool = False) -> list[dict]:
+    def checks(self, current: Release | None, *, dry_run: bool = False) -> list[dict[str, Any]]:
         prod_run = None
         if current is not None:
             prod_run = production_baseline(self.runs.settings, current, self.cand, dry_run=dry_run,
@@ -369,7 +373,7 @@ class _Judged:
 
 def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
             force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
-            on_start=None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> PromotionResult:
+            on_start: OnStart = None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> PromotionResult:
     """Promote an artifact; returns what was done (or, with dry_run, what would be done). The hooks
     (default: default_hooks) hear of a promotion once it is installed."""
     plan, judged = plan_promotion(settings, ref, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
@@ -388,7 +392,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
                 _refuse_failed(art.id, failed, meanwhile=True)
             plan = replace(plan, checks=checks, policy_passed=not failed, forced=bool(force and failed))
         result = _install(settings, plan, judged, current)
-    heard: dict = {}
+    heard: dict[str, Any] = {}
     notify(default_hooks(settings) if hooks is None else hooks, "artifact_promoted", art.id, into=heard,
            on_warning=on_warning)
     return replace(result, hooks=heard)
@@ -415,13 +419,13 @@ def _install(settings: Settings, plan: PromotionResult, judged: _Judged, current
     return replace(plan, from_=current.ref if current else None).installed(release, to, when)
 
 
-def _rollback_target(settings: Settings, current: Release) -> tuple[str, Artifact, list[dict]]:
+def _rollback_target(settings: Settings, current: Release) -> tuple[str, Artifact, list[dict[str, Any]]]:
     """(release, its artifact, releases skipped and why): the newest earlier release on the rollback
     stack that verifies; refused when there is none."""
     stack = production_stack(read_history(settings))
     if not stack or stack[-1] != current.release:  # no usable history: the release's own record
         stack = [p for p in (current.previous, current.release) if p]
-    skipped: list[dict] = []
+    skipped: list[dict[str, Any]] = []
     for prev in reversed(stack[:-1]):
         try:
             return prev, verify_release(release_store.release_dir(settings, prev)), skipped
@@ -460,7 +464,7 @@ def rollback(settings: Settings, *, reason: str | None = None, dry_run: bool = F
         release_store.clean_staging(settings)
         release_store.switch_current(settings, target)
         release_store.append_history(settings, HistoryEntry(result.history_line()))
-    heard: dict = {}
+    heard: dict[str, Any] = {}
     notify(default_hooks(settings) if hooks is None else hooks, "artifact_rolled_back", target_art.id, into=heard,
            on_warning=on_warning)
     return replace(result, hooks=heard)

@@ -17,6 +17,7 @@ Keys:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
@@ -61,14 +62,14 @@ class Policy:
         return next((g for g in self.test + self.robustness if g.name == name), None)
 
 
-def _number(raw: dict, key: str) -> float:
+def _number(raw: dict[str, Any], key: str) -> float:
     try:
         return float(raw[key])
     except (TypeError, ValueError):
         raise ConfigError(f"[promotion] {key} in smishctl.toml must be a number, got {raw[key]!r}") from None
 
 
-def _bounds(spec: dict, values: dict) -> tuple[Gate, ...]:
+def _bounds(spec: dict[str, Any], values: dict[str, Any]) -> tuple[Gate, ...]:
     return tuple(bound(key, metric, op, values[key]) for key, (metric, op) in spec.items() if key in values)
 
 
@@ -99,12 +100,12 @@ def read_policy(settings: Settings) -> Policy:
                   must_pass=(must_pass,) if isinstance(must_pass, str) else tuple(must_pass))
 
 
-def _as_check(name: str, result: dict, detail: str | None = None, **extra) -> dict:
+def _as_check(name: str, result: dict[str, Any], detail: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"name": name, "passed": result["passed"], "value": result["value"], "threshold": result["threshold"],
             **extra, "detail": detail or result["message"]}
 
 
-def _test_checks(pol: Policy, metrics: dict, labels: tuple[str, ...]) -> list[dict]:
+def _test_checks(pol: Policy, metrics: dict[str, Any], labels: tuple[str, ...]) -> list[dict[str, Any]]:
     checks = []
     for gate in pol.test:
         if gate.name is None and gate.label and labels and gate.label not in labels:
@@ -114,7 +115,7 @@ def _test_checks(pol: Policy, metrics: dict, labels: tuple[str, ...]) -> list[di
     return checks
 
 
-def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[dict]:
+def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[dict[str, Any]]:
     if not pol.needs_robustness:
         return []
     if robust is None:
@@ -127,12 +128,13 @@ def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[dict]:
     checks = []
     for gate in pol.robustness:
         res = check_gate(gate, m)
-        checks.append(_as_check(gate.name, res, f"{res['message']} ({why[gate.name]})",
+        name = gate.name or gate.key  # robustness gates are the policy's named bounds
+        checks.append(_as_check(name, res, f"{res['message']} ({why.get(name, name)})",
                                 robustness_run=robust.id))
     return checks
 
 
-def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: Release | None) -> dict:
+def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: Release | None) -> dict[str, Any]:
     if current is None:
         return {"name": NOT_WORSE, "passed": True, "value": None, "detail": "nothing in production yet"}
     if prod is None:
@@ -144,7 +146,7 @@ def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: 
 
 
 def check_policy(settings: Settings, pol: Policy, cand: RunData, prod: RunData | None, current: Release | None,
-                 robust: RunRecord | None = None, source: RunSource | None = None) -> list[dict]:
+                 robust: RunRecord | None = None, source: RunSource | None = None) -> list[dict[str, Any]]:
     """Every check of the policy on the candidate's test-split run, in one list: the bounds and `require`,
     the robustness bounds (pending while `robust` is None), not significantly worse than production
     (`prod`: production's run on the same items; pending while None), then the must-pass sets."""

@@ -22,7 +22,7 @@ class EvaluationPlan:
     n_items: int
     limit: int | None
     balanced: bool
-    dataset: str
+    dataset: str | None
     estimate_seconds: float | None
     estimate_from: str | None  # the run the estimate comes from
     seconds_per_item: float | None

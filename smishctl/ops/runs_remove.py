@@ -46,7 +46,7 @@ def plan_removal(settings: Settings, refs: list[str]) -> list[Removal]:
     """The runs `refs` name, every one refused (before anything is removed) when a promotion cites it."""
     if not refs:
         raise ConfigError("name the runs to remove", hint="see smishctl runs list")
-    runs = []
+    runs: list[Run] = []
     for ref in refs:
         run = open_run(settings.runs_dir, ref, for_writing=True)  # a folder outside the store is never removed
         if run.id not in {r.id for r in runs}:

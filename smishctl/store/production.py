@@ -30,7 +30,7 @@ from typing import Any
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.manifest import MANIFEST_SHAPE
-from smishctl.core.shapes import DICT, NONE, STR, check
+from smishctl.core.shapes import DICT, NONE, STR, Shape, check
 from smishctl.store.artifacts import (
     CARD,
     MANIFEST,
@@ -52,9 +52,9 @@ RELEASE_FILE = "promotion.json"
 LOCK = ".lock"
 RELEASE_RE = re.compile(r"^r(\d{4,})$")
 # The types of the fields readers use (smishctl.core.shapes).
-PROMOTION_SHAPE = {"manifest_sha256": STR, "artifact": (STR, NONE), "release": STR, "model": (DICT, NONE),
+PROMOTION_SHAPE: Shape = {"manifest_sha256": STR, "artifact": (STR, NONE), "release": STR, "model": (DICT, NONE),
                    "metrics": (DICT, NONE), "run": (STR, NONE), "previous": (STR, NONE), "serving": (DICT, NONE)}
-HISTORY_SHAPE = {"action": STR, "when": (STR, NONE), "user": (STR, NONE), "from": (DICT, NONE), "to": (DICT, NONE)}
+HISTORY_SHAPE: Shape = {"action": STR, "when": (STR, NONE), "user": (STR, NONE), "from": (DICT, NONE), "to": (DICT, NONE)}
 STAGING_PREFIX = ".staging-"
 RESTORE_HINT = ("restore the previous release with smishctl promote --rollback, or promote an artifact with "
                 "--force --reason '...'")
@@ -255,6 +255,7 @@ def damaged_current(settings: Settings, why: str) -> Release | None:
     from the `current` link, or without a link from the history, so that a rollback can still leave it.
     None when neither names one."""
     link = current_dir(settings)
+    release: str | None
     if link.is_symlink():
         release = Path(os.readlink(link)).name
     else:
@@ -273,7 +274,7 @@ def _release_name(release_dir: Path) -> str:
     return release_dir.resolve().name if release_dir.is_symlink() else release_dir.name
 
 
-def promotion_record(release_dir: Path) -> dict:
+def promotion_record(release_dir: Path) -> dict[str, Any]:
     """The release's promotion.json, refused unless it names the SHA-256 of the release's manifest.json.
 
     The record is what binds a release to what was promoted: without it, a manifest rewritten together
@@ -300,7 +301,7 @@ def promotion_record(release_dir: Path) -> dict:
     if have != want:
         raise ConfigError(f"release {name}: manifest.json is not the one that was promoted",
                           hint="the release was modified; promote the artifact again")
-    return info
+    return dict(info)
 
 
 def verify_release(release_dir: Path) -> Artifact:
@@ -338,7 +339,7 @@ def release_dir(settings: Settings, release: str) -> Path:
     return settings.production_dir / RELEASES / release
 
 
-def lock(settings: Settings) -> AbstractContextManager:
+def lock(settings: Settings) -> AbstractContextManager[Any]:
     """Held by whoever changes production, so that changes are serialised."""
     return file_lock(settings.production_dir / LOCK)
 
@@ -373,11 +374,11 @@ def release_files(art: Artifact) -> list[str]:
         raise ConfigError(f"artifact {art.id}: its manifest does not checksum {PROGRAM}",
                           hint="only artifacts written by smishctl optimize or finetune can be promoted")
     for name in files:
-        safe_child(art.dir, name, what="artifact file")
+        safe_child(art.folder, name, what="artifact file")
     return [*files, MANIFEST, CARD]
 
 
-def stage_release(settings: Settings, art: Artifact, promotion: dict) -> Path:
+def stage_release(settings: Settings, art: Artifact, promotion: dict[str, Any]) -> Path:
     """A verified copy of the artifact plus its promotion record, in a staging folder nobody reads
     (removed again when staging fails: only a crash leaves one, for clean_staging)."""
     names = release_files(art)
@@ -385,7 +386,7 @@ def stage_release(settings: Settings, art: Artifact, promotion: dict) -> Path:
     staging.mkdir(parents=True)
     try:
         for name in names:
-            src = art.dir / name
+            src = art.folder / name
             if src.is_file():  # a listed file that is missing fails the verification below
                 shutil.copy2(src, staging / name)
                 with open(staging / name, "rb") as fh:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.identity import config_hash as hash_identity
@@ -52,11 +52,11 @@ class Run:
         """run.json as a typed record, migrated from the version that wrote it."""
         return RunRecord.from_dict(read_json(self.record_path), where=f"run {self.id}")
 
-    def read(self) -> dict:
+    def read(self) -> dict[str, Any]:
         """run.json migrated to the current schema, as the stored dict."""
         return self.record().to_dict()
 
-    def write(self, record: dict | RunRecord) -> None:
+    def write(self, record: dict[str, Any] | RunRecord) -> None:
         """Validated and stamped with the current schema version, then written atomically."""
         if isinstance(record, dict):
             record = RunRecord.from_dict(record, where=f"run {self.id}")
@@ -74,7 +74,7 @@ class Run:
             return SCHEMA_VERSION, False  # not written yet: rows come from this version
 
     def scan_predictions(self, *, slim: bool = False, record: RunRecord | None = None,
-                         ) -> tuple[list[dict], list[DamagedRow]]:
+                         ) -> tuple[list[dict[str, Any]], list[DamagedRow]]:
         """(readable rows, damaged rows). Each line is decoded on its own, so one bad byte damages one row
         only; a torn last line (no newline: a crash mid-append) is neither a row nor damage, unless the run
         is complete (its rows were all written before it was marked so).
@@ -82,7 +82,7 @@ class Run:
         record when the caller has it (run.json is then not read again)."""
         if not self.predictions_path.is_file():
             return [], []
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         damaged: list[DamagedRow] = []
         version, complete = self._row_context(record)
         with open(self.predictions_path, "rb") as fh:
@@ -105,7 +105,7 @@ class Run:
         return rows, damaged
 
     def predictions(self, slim: bool = False, *, allow_damaged: bool = False,
-                    record: RunRecord | None = None) -> list[dict]:
+                    record: RunRecord | None = None) -> list[dict[str, Any]]:
         """All readable prediction rows; a torn last line (crash mid-write) is ignored. A damaged row
         (not UTF-8, not JSON, not a valid prediction) refuses the run, since rows are evidence (compare,
         promote), unless `allow_damaged`, which skips it. `record`: as for scan_predictions."""
@@ -121,7 +121,7 @@ class Run:
                          hint=f"resume the run (smishctl evaluate --resume {self.id}) to re-ask the damaged "
                               f"items, or delete the run")
 
-    def repair_predictions(self, *, drop_errors: bool = False) -> list[dict]:
+    def repair_predictions(self, *, drop_errors: bool = False) -> list[dict[str, Any]]:
         """Rewrite predictions.jsonl with every readable row, without a torn tail or damaged rows (and, for
         a resume, without the items that failed with an error), so a resume asks only those again; return
         the kept rows. Dropped damaged rows are reported on stderr with file:line."""
@@ -147,7 +147,7 @@ class _RowDamage(Exception):
     """Why one stored line is not a prediction row."""
 
 
-def _parse_row(line: bytes, version: int, *, where: str) -> dict:
+def _parse_row(line: bytes, version: int, *, where: str) -> dict[str, Any]:
     """One stored line as a current-version row, or _RowDamage saying why it is not one."""
     try:
         row = loads(line.decode("utf-8"), where="the row")
@@ -174,7 +174,7 @@ class PredictionWriter:
         self._fsync_every = fsync_every
         self._synced = time.monotonic()
 
-    def write(self, row: dict | Prediction) -> None:
+    def write(self, row: dict[str, Any] | Prediction) -> None:
         if isinstance(row, dict):
             row = Prediction.from_dict(row)
         self._fh.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
@@ -263,7 +263,7 @@ def has_items(run: Run) -> bool:
         if run.predictions_path.is_file() and run.predictions_path.stat().st_size == 0:
             return False
         rec = read_json(run.record_path)
-        return rec.get("status") != "aborted" and (rec.get("metrics") or {}).get("n_items", 1) != 0
+        return bool(rec.get("status") != "aborted" and (rec.get("metrics") or {}).get("n_items", 1) != 0)
     except (OSError, ValueError, AttributeError, DataError):
         return False
 
