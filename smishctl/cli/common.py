@@ -39,7 +39,7 @@ def _no_type_after_flags() -> None:
     def display_type_rich(self, ctx):
         return None if self.is_flag else shown(self, ctx)
 
-    TyperOption.display_type_rich = display_type_rich
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]  # flags show no type
 
 
 _no_type_after_flags()

@@ -154,7 +154,7 @@ def progress_events(progress, epochs: int):
 
 def _print_summary(s: dict) -> None:
     f, d = s["finetune"], s["dev_metrics"]
-    note = {"budget": " [yellow](budget exhausted: best checkpoint so far)[/yellow]",
+    note: str | None = {"budget": " [yellow](budget exhausted: best checkpoint so far)[/yellow]",
             "interrupted": " [yellow](interrupted: best checkpoint so far)[/yellow]",
             "early-stop": " (stopped early: no dev gain)"}.get(f["stop_reason"], "")
     console.print(f"dev macro-F1: base {fmt(d['baseline']['macro_f1'])} -> fine-tuned {fmt(d['optimized']['macro_f1'])}"

@@ -118,7 +118,7 @@ def _resume_state(settings: Settings, ref: str, base_sha: str) -> tuple[dict, di
     if m.base_model["sha256"] != base_sha:
         raise ConfigError(f"--resume {ref}: {art.id} was trained on another base model "
                           f"(SHA-256 {m.base_model['sha256'][:12]}…)", hint=f"use --model {m.base_model['name']}")
-    return load_file(str(art.dir / PEFT_WEIGHTS)), {**m.extra["finetune"], "id": art.id}
+    return load_file(str(art.folder / PEFT_WEIGHTS)), {**m.extra["finetune"], "id": art.id}
 
 
 def run_finetune(settings: Settings, cfg: FinetuneConfig, on_event: Callable[..., None] | None = None) -> dict:

@@ -5,6 +5,7 @@ so a message is classified exactly as it was evaluated."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
@@ -15,6 +16,7 @@ from smishctl.models.lm import build_lm
 from smishctl.models.registry import resolve_model
 from smishctl.ops.production import load_production
 from smishctl.signals import extract, load_lists
+from smishctl.signals.lists import ReferenceLists
 from smishctl.solve.build import build_solver
 from smishctl.solve.classic import build_classic_solver
 from smishctl.store.artifacts import ZERO_SHOT, artifact_labels, is_lora, resolve_artifact
@@ -27,15 +29,15 @@ NO_PRODUCTION_NOTE = "nothing is in production: classifying zero-shot; promote a
 
 @dataclass
 class Classifier:
-    solver: object
+    solver: Any  # a built solver (smishctl.solve.build): called on a text; production's carries .spec
     prompt: str
     model: str
     labels: tuple[str, ...]
     note: str | None = None  # one line for the user (e.g. why zero-shot was used), never part of a result
-    signal_lists: object = field(default=None, repr=False)  # the project's reference lists (smishctl.signals)
+    signal_lists: ReferenceLists | None = field(default=None, repr=False)  # the project's reference lists (smishctl.signals)
     release: str | None = None  # the production release that answers (e.g. r0003); None for any other prompt
 
-    def __call__(self, text: str) -> dict:
+    def __call__(self, text: str) -> dict[str, Any]:
         if not text or not text.strip():
             raise ConfigError("empty message", hint="pass the SMS text to classify")
         row = self.solver(text)
@@ -43,10 +45,10 @@ class Classifier:
                 "error": row.get("error"), "latency_ms": row.get("latency_ms"),
                 "signals": extract(text, self.signal_lists).to_dict()}
 
-    def neighbours(self, text: str) -> list[dict] | None:
+    def neighbours(self, text: str) -> list[dict[str, Any]] | None:
         """The training messages a kNN program shows the model for `text`, most similar first; None for
         any other program."""
-        program = getattr(self.solver, "program", None)
+        program: Any = getattr(self.solver, "program", None)
         if not hasattr(program, "neighbours"):
             return None
         shown = program.neighbours(text)
@@ -68,7 +70,8 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
             prompt, note = ZERO_SHOT, NO_PRODUCTION_NOTE
     if prompt in ("", "production"):
         pc = load_production(settings.root, model=model)  # built, hardened, as evaluate builds it
-        return Classifier(pc.solver, pc.artifact_id, pc.solver.spec.name, pc.labels, signal_lists=_lists(settings),
+        solver: Any = pc.solver  # a built solver (smishctl.solve.build) carries its model spec
+        return Classifier(solver, pc.artifact_id, solver.spec.name, pc.labels, signal_lists=_lists(settings),
                           release=pc.release)
 
     art = resolve_artifact(settings.prompts_dir, prompt)
@@ -83,7 +86,7 @@ def load_classifier(settings: Settings, prompt: str | None = None, model: str | 
     return Classifier(solver, art.id, spec.name, labels, note, signal_lists=_lists(settings))
 
 
-def _lists(settings: Settings):
+def _lists(settings: Settings) -> ReferenceLists:
     """The reference lists signals are read against: the bundled ones and the project's `[signals]`."""
     return load_lists(settings.section("signals"))
 

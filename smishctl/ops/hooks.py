@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
+from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
 from smishctl.core.hooks import RunHooks
 from smishctl.tracking.hooks import LangfuseHooks, LangfuseOff
@@ -23,7 +25,7 @@ log = logging.getLogger("smishctl.hooks")
 __all__ = ["RunHooks", "Warn", "default_hooks", "notify", "safe_call"]
 
 
-def default_hooks(settings, *, enabled: bool = True) -> RunHooks:
+def default_hooks(settings: Settings, *, enabled: bool = True) -> RunHooks:
     """Langfuse hooks when Langfuse is configured (and `enabled`), hooks that send nothing otherwise."""
     try:
         configured = langfuse_settings(settings, enabled=enabled) is not None
@@ -34,7 +36,7 @@ def default_hooks(settings, *, enabled: bool = True) -> RunHooks:
     return LangfuseOff(settings, disabled_reason(settings, enabled=enabled))
 
 
-def safe_call(hooks, event: str, *args, on_warning: Warn | None = None):
+def safe_call(hooks: object, event: str, *args: Any, on_warning: Warn | None = None) -> Any:
     """hooks.<event>(*args); None (and one warning line) if it raises. Missing events do nothing."""
     method = getattr(hooks, event, None)
     if method is None:
@@ -49,7 +51,8 @@ def safe_call(hooks, event: str, *args, on_warning: Warn | None = None):
         return None
 
 
-def notify(hooks, event: str, *args, into: dict | None = None, on_warning: Warn | None = None):
+def notify(hooks: object, event: str, *args: Any, into: dict[str, Any] | None = None,
+           on_warning: Warn | None = None) -> Any:
     """safe_call, then record what the hook returned under its name in `into`."""
     outcome = safe_call(hooks, event, *args, on_warning=on_warning)
     name = getattr(hooks, "name", None)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from smishctl.core.records import Prediction, RunRecord
 from smishctl.store.runs import DamagedRow, Run
@@ -20,7 +21,7 @@ def is_right(p: Prediction) -> bool:
     return p.status == "ok" and p.pred == p.gold
 
 
-def item_dict(p: Prediction) -> dict:
+def item_dict(p: Prediction) -> dict[str, Any]:
     """One item as `--json` prints it."""
     return {"item_id": p.item_id, "index": p.index, "gold": p.gold, "pred": p.pred, "status": p.status,
             "correct": is_right(p), "probs": p.probs, "error": p.error, "text": p.text}
@@ -46,7 +47,7 @@ def run_items(run: Run, *, only_wrong: bool = False, limit: int | None = None) -
     return ItemList(record, shown, len(matching), len(preds), damaged)
 
 
-def disagreements(paired: list[list[Prediction]], *, limit: int) -> dict:
+def disagreements(paired: list[list[Prediction]], *, limit: int) -> dict[str, Any]:
     """The items (one list per item: each run's prediction, paired by item id) on which the runs do not
     all give the same answer: at most `limit` of them, in the order given, and how many were left out.
     A failed call counts as the answer `error`, so an item one run could not answer is listed too."""

@@ -7,16 +7,19 @@ is smishctl.data.leaks (near-copies, not only identical text).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from smishctl.core.errors import ConfigError
 from smishctl.data.leaks import near_copies, split_near_copies
-from smishctl.data.prepare import ALL, text_key
+from smishctl.data.prepare import ALL, Example, PreparedDataset, text_key
 from smishctl.store.artifacts import PROGRAM, Artifact, is_lora
 from smishctl.util.fs import read_json
 
 _NEAR = "or near-copies of them (another number, URL, case or punctuation)"
 
 
-def refuse_scoring_training_items(model: str, train_ds, ds, split: str, items, extra_train=()) -> None:
+def refuse_scoring_training_items(model: str, train_ds: PreparedDataset, ds: PreparedDataset, split: str,
+                                  items: Sequence[Example], extra_train: Iterable[Example] = ()) -> None:
     """A classic model never scores a message it learned, nor a near-copy of one: refuse when the scored
     items include the training split (`--split all` or `train` of the same dataset), or a text of it or
     of the reports it also trains on (another file holding the same messages, edited a little)."""
@@ -46,7 +49,7 @@ def program_examples(art: Artifact) -> list[str]:
         return []
     texts: list[str] = []
 
-    def walk(node, depth: int = 0) -> None:  # demos sit at the top (Predict) or under a predictor's name
+    def walk(node: object, depth: int = 0) -> None:  # demos sit at the top (Predict) or under a predictor's name
         if depth > 4 or not isinstance(node, dict):
             return
         for key, value in node.items():
@@ -55,11 +58,11 @@ def program_examples(art: Artifact) -> list[str]:
             elif isinstance(value, dict):
                 walk(value, depth + 1)
 
-    walk(read_json(art.dir / PROGRAM))
+    walk(read_json(art.folder / PROGRAM))
     return texts
 
 
-def refuse_scoring_program_examples(art: Artifact, ds, items) -> None:
+def refuse_scoring_program_examples(art: Artifact, ds: PreparedDataset, items: Sequence[Example]) -> None:
     """A scored message never meets a near-copy of itself among the program's demos or retrieval pool.
 
     Pool messages that are train-split items of the scored dataset are clean by construction (the split

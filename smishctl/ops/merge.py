@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.core.identity import config_hash
@@ -17,7 +18,7 @@ from smishctl.store.runs import PredictionWriter, Run, new_run_id, open_run, run
 _SAME_IDENTITY = ("model", "endpoint", "prompt", "prompt_sha", "dataset", "temperature", "adapter")
 
 
-def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
+def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None) -> Run:
     """Join complete shard runs into one complete run; returns the new Run."""
 
     if len(refs) < 1:
@@ -51,7 +52,7 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     if missing:
         raise ConfigError(f"shards {', '.join(f'{k}/{count}' for k in missing)} are missing",
                           hint="evaluate them (smishctl evaluate --shard K/N) and merge all")
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for run in runs:
         rows.extend(run.predictions())
     ids = [r["item_id"] for r in rows]
@@ -92,7 +93,7 @@ def merge_runs(runs_dir: Path, refs: list[str], *, run_id: str | None = None):
     return run
 
 
-def _shard(run: Run, rec: RunRecord) -> dict:
+def _shard(run: Run, rec: RunRecord) -> dict[str, Any]:
     """The shard a run evaluated ({index, count, full_items_hash, full_n_items}); refuses other runs."""
     if rec.shard is None:
         raise ConfigError(f"run {run.id} is not a shard run", hint="merge runs made with --shard K/N")

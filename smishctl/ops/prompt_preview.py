@@ -9,6 +9,7 @@ demos, or for a kNN program the training messages it retrieves for this text. No
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
@@ -22,7 +23,7 @@ from smishctl.store.programs import load_adapter_config, load_program
 @dataclass(frozen=True)
 class Preview:
     artifact: str
-    messages: list[dict]
+    messages: list[dict[str, Any]]
     demos: int  # how many demos the messages hold
     retrieved: bool  # the demos were retrieved for this text (kNN)
     fenced: bool  # the SMS was fenced between markers (json adapter)

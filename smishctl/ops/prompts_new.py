@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError
@@ -45,7 +46,7 @@ RESERVED_NAMES = {ZERO_SHOT, "production", "latest"}
 @dataclass(frozen=True)
 class StartingPrompt:
     instructions: str
-    source: dict  # the manifest's "source": kind (instructions-file | langfuse | artifact) and where
+    source: dict[str, Any]  # the manifest's "source": kind (instructions-file | langfuse | artifact) and where
 
 
 def _sha256(text: str) -> str:
@@ -140,7 +141,7 @@ def starting_prompt(settings: Settings, *, instructions_file: str | None = None,
 
 
 def new_prompt(settings: Settings, start: StartingPrompt, *, name: str | None = None, model: str | None = None,
-               dataset: str | None = None) -> dict:
+               dataset: str | None = None) -> dict[str, Any]:
     """Write a new version holding `start`'s instructions as a zero-shot program; returns its manifest."""
     from dspy.utils.saving import get_dependency_versions
 
@@ -181,7 +182,7 @@ def new_prompt(settings: Settings, start: StartingPrompt, *, name: str | None = 
     return art.manifest
 
 
-def _card(m: dict, instructions: str) -> str:
+def _card(m: dict[str, Any], instructions: str) -> str:
     return "\n".join([
         "# Prompt {{id}}" + (f" — {m['name']}" if m.get("name") else ""),
         "",

@@ -15,11 +15,12 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.records import RunRecord
-from smishctl.core.shapes import LIST, NONE, STR, check
+from smishctl.core.shapes import LIST, NONE, STR, Shape, check
 from smishctl.data.corrections import add_correction, remove_correction
 from smishctl.data.golden import add_golden, remove_golden
 from smishctl.data.prepare import SplitOptions, load_dataset_splits
@@ -43,7 +44,7 @@ class ReviewItem:
     gold: str
     pred: str | None
     status: str
-    probs: dict | None
+    probs: dict[str, Any] | None
     index: int
 
     @property
@@ -59,12 +60,12 @@ class ReviewItem:
         return top[0] - top[1]
 
 
-def review_order(rows: list[dict]) -> list[ReviewItem]:
+def review_order(rows: list[dict[str, Any]]) -> list[ReviewItem]:
     """Wrong first, then the least confident (lowest margin); without probabilities, run order."""
     items = [ReviewItem(item_id=r["item_id"], text=r.get("text") or "", gold=r["gold"], pred=r.get("pred"),
                         status=r.get("status", "ok"), probs=r.get("probs"), index=i) for i, r in enumerate(rows)]
 
-    def key(it: ReviewItem):
+    def key(it: ReviewItem) -> tuple[bool, float, int]:
         m = it.margin
         return (not it.wrong, m if m is not None else 2.0, it.index)
 
@@ -86,9 +87,9 @@ class ReviewSession:
         self.dataset = self.record.dataset_name or "dataset"
         self.labels = self.record.model_labels
         self.state_path = self.run.dir / STATE_FILE
-        self.state = _read_state(self.state_path) if self.state_path.is_file() else {"run": self.run.id, "decisions": []}
+        self.state: dict[str, Any] = _read_state(self.state_path) if self.state_path.is_file() else {"run": self.run.id, "decisions": []}
         self.must_pass_set = must_pass_set
-        self._neighbours = None
+        self._neighbours: _Neighbours | None = None
 
     @property
     def ref(self) -> str:
@@ -100,10 +101,11 @@ class ReviewSession:
 
     # -- progress ---------------------------------------------------------------------------
     @property
-    def decisions(self) -> list[dict]:
-        return self.state["decisions"]
+    def decisions(self) -> list[dict[str, Any]]:
+        decisions: list[dict[str, Any]] = self.state["decisions"]
+        return decisions
 
-    def decided(self) -> dict[str, dict]:
+    def decided(self) -> dict[str, dict[str, Any]]:
         return {d["item_id"]: d for d in self.decisions}
 
     def pending(self) -> list[ReviewItem]:
@@ -113,7 +115,7 @@ class ReviewSession:
         skipped = [it for it in self.items if done.get(it.item_id, {}).get("action") == "skip"]
         return fresh + skipped
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, Any]:
         out = {a: 0 for a in ACTIONS}
         for d in self.decided().values():
             out[d["action"]] += 1
@@ -126,10 +128,10 @@ class ReviewSession:
         atomic_write_json(self.state_path, self.state)
 
     # -- decisions ----------------------------------------------------------------------------
-    def decide(self, item: ReviewItem, action: str, label: str | None = None, note: str = "") -> dict:
+    def decide(self, item: ReviewItem, action: str, label: str | None = None, note: str = "") -> dict[str, Any]:
         if action not in ACTIONS:
             raise ConfigError(f"unknown review action {action!r}", hint=f"use one of: {', '.join(ACTIONS)}")
-        decision = {"item_id": item.item_id, "action": action, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        decision: dict[str, Any] = {"item_id": item.item_id, "action": action, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         if action == "relabel":
             if label not in self.labels or label == item.gold:
                 raise ConfigError(f"relabel {item.item_id}: {label!r} is not another label",
@@ -145,7 +147,7 @@ class ReviewSession:
         self._save()
         return decision
 
-    def undo(self) -> dict | None:
+    def undo(self) -> dict[str, Any] | None:
         """Take back the last decision and what it wrote."""
 
         if not self.decisions:
@@ -184,7 +186,7 @@ class ReviewSession:
         atomic_write_text(Path(path), buf.getvalue())
         return len(self.items)
 
-    def import_csv(self, path: Path) -> dict:
+    def import_csv(self, path: Path) -> dict[str, Any]:
         """Apply the `decision` column (accept, relabel + new_label, must-pass, skip). Every row is
         checked before anything is written; items already decided the same way are left alone."""
         try:
@@ -227,10 +229,10 @@ class ReviewSession:
         return {"applied": applied, "unchanged": unchanged, **self.counts()}
 
 
-DECISION_SHAPE = {"item_id": STR, "action": STR, "label": (STR, NONE), "note": (STR, NONE)}
+DECISION_SHAPE: Shape = {"item_id": STR, "action": STR, "label": (STR, NONE), "note": (STR, NONE)}
 
 
-def _read_state(path: Path) -> dict:
+def _read_state(path: Path) -> dict[str, Any]:
     """review.json through the bounded reader, with the types `decided` and `counts` rely on."""
     state = read_object(path, {"decisions": LIST})
     for n, d in enumerate(state.get("decisions", [])):

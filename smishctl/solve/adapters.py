@@ -83,7 +83,7 @@ class AdapterConfig:
         return cls(name=data.get("name", "json"), label_words=dict(data.get("label_words") or {}),
                    bias=dict(data.get("bias") or {}), decision=dict(data.get("decision") or {}))
 
-    def build(self):
+    def build(self) -> dspy.Adapter:
         if self.name == "json":
             return dspy.JSONAdapter()  # the local backend constrains decoding to the label set
         return LabelAdapter(self)

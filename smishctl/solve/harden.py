@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from smishctl.signals import extract
 from smishctl.signals.lookalike import CONFUSABLES
@@ -250,7 +251,7 @@ class HardenedSolver:
     """Wraps a solver: the model sees the sanitised (and fenced) SMS; the run records the original text.
     With `guard`, a message carrying attack text (`injection_signals`) cannot come out as `benign`."""
 
-    inner: object
+    inner: Any  # the wrapped solver: called on a text, returns its row
     fence: bool = True
     guard: bool = True
     benign: str = "ham"

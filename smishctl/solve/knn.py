@@ -12,6 +12,7 @@ deterministic), from the pool the program stores, so nothing but JSON is saved.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import dspy
 
@@ -141,7 +142,7 @@ class KNNClassifier(dspy.Module):
         return pred
 
     def settings(self) -> dict:
-        out = {"k": self.k, "order": self.order, "dedup": self.dedup, "max_demo_chars": self.max_demo_chars}
+        out: dict[str, Any] = {"k": self.k, "order": self.order, "dedup": self.dedup, "max_demo_chars": self.max_demo_chars}
         if self.prior_weight:
             out["prior"] = {"model": self.prior_model, "weight": self.prior_weight}
             if self.prior_model.endswith("-signals"):

@@ -81,7 +81,7 @@ def signals_line(text: str) -> str:
     parts += list(dict.fromkeys(_TEXT_NOTES[s.name] for s in sig.items if s.name in _TEXT_NOTES))
     line = "; ".join(parts) or "none"
     if len(line) > MAX_SIGNALS_CHARS:  # whole parts only, in order, as many as fit
-        kept = []
+        kept: list[str] = []
         for p in parts:
             if len("; ".join([*kept, p])) <= MAX_SIGNALS_CHARS - 3:
                 kept.append(p)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from smishctl.core.errors import ConfigError
 from smishctl.core.records import Prediction, RunRecord
@@ -347,7 +348,7 @@ def message_template(settings, record: dict | RunRecord) -> list[dict] | None:
         if art.is_zero_shot:
             labels = rec.labels
             return render_messages(make_program(labels), labels)
-        data = read_json(art.dir / PROMPT)
+        data = read_json(art.folder / PROMPT)
         messages = data.get("messages")
         if data.get("placeholder", SMS_PLACEHOLDER) != SMS_PLACEHOLDER and messages:
             messages = json.loads(json.dumps(messages).replace(data["placeholder"], SMS_PLACEHOLDER))
@@ -388,7 +389,7 @@ def item_scores(record: dict | RunRecord, row: Prediction, t_end: int | None = N
     run_id = RunRecord.of(record).id
     trace_id = item_trace_id(run_id, row.item_id)
     obs = observation_id_for(f"{trace_id}/item")
-    kw = {"run_id": run_id, "observation_id": obs, "ts": t_end}
+    kw: dict[str, Any] = {"run_id": run_id, "observation_id": obs, "ts": t_end}
     status = row.status
     predicted = row.pred if status == "ok" else INVALID_LABEL if status == "invalid" else ERROR_LABEL
     out = []
