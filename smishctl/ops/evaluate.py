@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from smishctl import __version__
 from smishctl.core.config import Settings
 from smishctl.core.errors import ConfigError, Interrupted, SmishError
 from smishctl.core.identity import ServingIdentity, config_hash
 from smishctl.core.records import RunRecord, Solver
+from smishctl.core.version import __version__
 from smishctl.data import prepare as data_prepare
 from smishctl.data.feedback import training_feedback
 from smishctl.data.prepare import Example, PreparedDataset, SplitOptions, content_hash, sample
