@@ -87,8 +87,8 @@ def test_hardening_changes_what_the_endpoint_sees(fake_model, fault, settings):
     assert not any("<|im_start|>" in s or "[[ ##" in s for s in seen_hard)
     # the label-chat adapters send the SMS alone in its user turn, unfenced like their demos
     assert not any(s.startswith(BEGIN) for s in seen_hard)
-    assert plain["identity"].get("harden") is False and "harden" not in hardened["identity"]
-    assert plain["config_hash"] != hardened["config_hash"]
+    assert plain.identity.get("harden") is False and "harden" not in hardened.identity
+    assert plain.config_hash != hardened.config_hash
     # the JSON adapter's prompt has field markers an SMS could forge: there the SMS is fenced too
     fault.reset()
     evaluate(settings, EvalConfig(**cfg, adapter="json"))
