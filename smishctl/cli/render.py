@@ -7,6 +7,7 @@ from rich.table import Table
 
 from smishctl.cli.common import fmt
 from smishctl.core.records import RunRecord
+from smishctl.util.tails import shortest_unique_tails
 
 
 def metrics_table(record: dict | RunRecord, title: str | None = None) -> Table:
@@ -114,13 +115,5 @@ def short_prompt_refs(ids: list[str]) -> dict[str, str]:
     """Each prompt id's shortest '/'-separated tail that no other id shares (`v0003` while only one
     group has a v0003); `smishctl evaluate --prompt` and friends accept that tail."""
     distinct = sorted(set(ids))
-    out = {}
-    for pid in distinct:
-        parts = pid.split("/")
-        out[pid] = pid
-        for k in range(1, len(parts)):
-            tail = "/".join(parts[-k:])
-            if not any(o != pid and (o == tail or o.endswith("/" + tail)) for o in distinct):
-                out[pid] = tail
-                break
-    return out
+    return shortest_unique_tails(
+        distinct, "/", lambda tail, pid: not any(o != pid and (o == tail or o.endswith("/" + tail)) for o in distinct))

@@ -18,6 +18,7 @@ from smishctl.core.records import SCHEMA_VERSION, Prediction, RunRecord
 from smishctl.util.fs import atomic_write_json, atomic_write_text, read_json
 from smishctl.util.jsonio import BadJSON, loads
 from smishctl.util.paths import safe_child
+from smishctl.util.tails import shortest_unique_tails
 
 RUN_FILE = "run.json"
 PRED_FILE = "predictions.jsonl"
@@ -292,16 +293,8 @@ def _matching(ref: str, ids: list[str]) -> list[str]:
 def short_refs(ids: list[str]) -> dict[str, str]:
     """For each run id, the shortest tail of '-'-separated parts that `resolve_run` maps back to it alone
     (usually the 4-hex random tail); the whole id when nothing shorter is unique."""
-    out = {}
-    for run_id in ids:
-        parts = run_id.split("-")
-        out[run_id] = run_id
-        for k in range(1, len(parts)):
-            cand = "-".join(parts[-k:])
-            if _latest_offset(cand) is None and _matching(cand, ids) == [run_id]:
-                out[run_id] = cand
-                break
-    return out
+    return shortest_unique_tails(
+        ids, "-", lambda cand, run_id: _latest_offset(cand) is None and _matching(cand, ids) == [run_id])
 
 
 def list_runs(runs_dir: Path, *, on_unreadable: Callable[[Path, Exception], None] | None = None) -> list[Run]:
