@@ -1,27 +1,40 @@
-"""Short references: one shortest-unique-tail rule (util/tails.py) behind run and prompt references."""
+"""Hints that name a run to type back use its short reference (what `runs list` shows), so that a long
+run id is never cut mid-word at 80 columns: the shard merge's resume hint (review and classify have theirs
+in tests/test_review.py and tests/test_classify.py)."""
 
 from __future__ import annotations
 
-from smishctl.cli.render import short_prompt_refs
-from smishctl.store.runs import short_refs
+import pytest
 
 
-def test_prompt_refs_are_the_shortest_tail_no_other_version_shares():
-    ids = ["sms/local-qwen/v0001", "sms/local-qwen/v0002", "sms/gpt-4o/v0002", "modern/gpt-4o/v0003"]
-    assert short_prompt_refs(ids + ids[:1]) == {  # duplicates count once
-        "sms/local-qwen/v0001": "v0001",
-        "sms/local-qwen/v0002": "local-qwen/v0002",
-        "sms/gpt-4o/v0002": "gpt-4o/v0002",
-        "modern/gpt-4o/v0003": "v0003",
-    }
+def test_an_unfinished_shard_is_named_by_its_short_reference(settings):
+    from factories import write_run
+
+    from smishctl.core.errors import ConfigError
+    from smishctl.ops.merge import merge_runs
+    from smishctl.store.runs import open_run, short_ref
+
+    ids = ["20261206-101010-local-qwen2.5-coder-0.5b-sms-phishing-v0003-a1b2",
+           "20261206-101011-local-qwen2.5-coder-0.5b-sms-phishing-v0003-c3d4"]
+    for k, (run_id, status) in enumerate(zip(ids, ("complete", "interrupted"), strict=True), 1):
+        write_run(settings.runs_dir, run_id, [(f"x{k}", "ham", "ham")], status=status)
+        run = open_run(settings.runs_dir, run_id)
+        record = run.record()
+        record.extra["shard"] = {"index": k, "count": 2, "full_items_hash": "f" * 64, "full_n_items": 2}
+        run.write(record)
+    with pytest.raises(ConfigError) as err:
+        merge_runs(settings.runs_dir, ids)
+    assert err.value.hint == f"finish it first: smishctl evaluate --resume {short_ref(settings.runs_dir, ids[1])}"
+    assert short_ref(settings.runs_dir, ids[1]) == "c3d4"
 
 
-def test_run_refs_are_the_shortest_dash_tail_that_resolves_to_the_run_alone():
-    ids = ["20261206-1200-local-qwen-a3f2", "20261206-1201-local-qwen-b7c1", "20261206-1202-gpt-x-a3f2"]
-    refs = short_refs(ids)
-    assert refs["20261206-1201-local-qwen-b7c1"] == "b7c1"
-    # a3f2 ends two ids: each needs one more part
-    assert refs["20261206-1200-local-qwen-a3f2"] == "qwen-a3f2"
-    assert refs["20261206-1202-gpt-x-a3f2"] == "x-a3f2"
-    # a tail that reads as `latest~N` would resolve elsewhere, so it is never a short reference
-    assert short_refs(["run-latest"]) == {"run-latest": "run-latest"}
+def test_push_of_an_unfinished_run_names_it_by_its_short_reference(cli, settings):
+    from factories import write_run
+    from langfuse_server import PUBLIC_KEY, SECRET_KEY, refused_port
+
+    run_id = "20261206-101012-local-qwen2.5-coder-0.5b-sms-phishing-v0003-e5f6"
+    write_run(settings.runs_dir, run_id, [("x1", "ham", "ham")], status="interrupted")
+    r = cli("push", run_id, env={"LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_SECRET_KEY": SECRET_KEY,
+                                 "LANGFUSE_BASE_URL": f"http://127.0.0.1:{refused_port()}"})
+    assert r.returncode == 2, r.stderr
+    assert "finish it first: smishctl evaluate --resume e5f6" in " ".join(r.stderr.split()), r.stderr
