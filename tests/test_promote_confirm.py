@@ -55,6 +55,38 @@ def test_a_long_evaluation_is_confirmed_on_a_terminal(project, fault, slow_fake)
     assert _runs(project) == {"run-slow"} and fault.chat_requests() == []
 
 
+@needs_tmux
+def test_a_confirmed_evaluation_shows_the_progress_line_then_promotes(project, fault, slow_fake):
+    """After 'y', promote's evaluation shows the shared progress line (count, elapsed, ETA), within 80
+    columns, and the question is not drawn over."""
+    fault.latency = 0.4  # 30 items: long enough to see the line
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "SMISHCTL_NO_PROGRESS")}
+    term = Terminal(project, env)
+    try:
+        term.tmux("send-keys", "-t", "t", "-l", f"smishctl promote {slow_fake.id} -n 30 --balanced --reason test; echo __done$?")
+        term.tmux("send-keys", "-t", "t", "Enter")
+        _wait(term, "start this evaluation?")
+        term.tmux("send-keys", "-t", "t", "y", "Enter")
+        screen = _wait_for(term, r"evaluating .* \d+/30 .*ETA")
+        assert "start this evaluation? [y/N]: y" in screen, screen
+        assert all(len(line) <= COLS for line in screen.splitlines())
+        screen = _wait(term, "__done", timeout=180)
+        assert "__done0" in screen and "promoted" in screen, screen
+    finally:
+        term.close()
+    assert len(fault.chat_requests()) == 30
+
+
+def _wait_for(term: Terminal, pattern: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screen = term.tmux("capture-pane", "-p", "-t", "t", "-S", "-200")
+        if re.search(pattern, screen):
+            return screen
+        time.sleep(0.1)
+    raise AssertionError(f"no {pattern!r} on the screen:\n{screen}")
+
+
 def _wait(term: Terminal, text: str, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,7 +16,6 @@ from smishctl.cli.common import (
     plain,
     print_json,
     settings,
-    show_progress,
     split_policy_options,
     warn,
     warn_unused_feedback,
@@ -187,14 +186,11 @@ def _print_langfuse(record: RunRecord) -> None:
 
 
 def _run_with_progress(s, cfg, resume, *, langfuse: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from smishctl.cli.common import item_progress
     from smishctl.ops.evaluate import evaluate as run_eval
     from smishctl.ops.hooks import default_hooks
 
-    progress = Progress(TextColumn("[bold]evaluating[/bold] {task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
-                        console=console, transient=True, disable=not show_progress())
+    progress = item_progress()  # the one progress line: count, elapsed, ETA, fitting 80 columns
     state: dict[str, Any] = {"task": None, "ok": 0, "bad": 0, "err": 0}
 
     def on_start(plan):
@@ -202,14 +198,14 @@ def _run_with_progress(s, cfg, resume, *, langfuse: bool):
         done = len(plan.run.predictions(allow_damaged=True)) if plan.run.predictions_path.exists() else 0
         console.print(f"run {plan.run.id}: {len(plan.items)} items of {plan.record.dataset_name}/"
                       f"{plan.record.split}, model {plan.record.model_name}, prompt {plan.record.prompt_id}")
-        state["task"] = progress.add_task(plan.record.model_name, total=len(plan.items), completed=done,
-                                          status="")
+        state["task"] = progress.add_task("evaluating", total=len(plan.items), completed=done,
+                                          info=plain(plan.record.model_name))
 
     def on_item(row):
         key = {"ok": "ok", "invalid": "bad", "error": "err"}[row["status"]]
         state[key] += 1
         progress.update(state["task"], advance=1,
-                        status=f"invalid {state['bad']} errors {state['err']}")
+                        info=f"invalid {state['bad']} errors {state['err']}")
 
     from smishctl.util import interrupt
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -82,9 +82,13 @@ def promote(
             _require_reason(s, reason)
         from smishctl.ops.promote import promote as do_promote
 
-        res = do_promote(s, artifact or "", run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
-                         balanced=balanced, on_start=lambda plan: _confirm_evaluation(s, plan, yes=yes), hooks=hooks,
-                         on_warning=warn)
+        shown = _EvaluationProgress(lambda plan: _confirm_evaluation(s, plan, yes=yes))
+        try:
+            res = do_promote(s, artifact or "", run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
+                             balanced=balanced, on_start=shown.start, on_item=shown.advance, hooks=hooks,
+                             on_warning=warn)
+        finally:
+            shown.stop()
         _print_langfuse_label(res.langfuse)
         if as_json:
             print_json(res.to_dict())
@@ -151,6 +155,33 @@ def _require_reason(s, reason: str | None) -> None:
     if s.section("promotion").get("require_reason", True) is not False:
         raise ConfigError("promote needs --reason '...' (it is recorded in the history)",
                           hint="or set [promotion] require_reason = false in smishctl.toml")
+
+
+class _EvaluationProgress:
+    """The shared progress line (cli/common.item_progress) over each evaluation promote runs, started
+    once the evaluation is confirmed, so a question is never drawn over."""
+
+    def __init__(self, confirm) -> None:
+        self.confirm = confirm  # announces the evaluation and, when it is long, asks first
+        self.progress: Any = None
+        self.task: Any = None
+
+    def start(self, plan) -> None:
+        from smishctl.cli.common import item_progress
+
+        self.confirm(plan)
+        if self.progress is None:
+            self.progress = item_progress()
+            self.progress.start()
+        self.task = self.progress.add_task("evaluating", total=len(plan.items), info=plain(plan.record.prompt_id))
+
+    def advance(self, _row) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=1)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def _confirm_evaluation(s, plan, *, yes: bool) -> None:

@@ -38,6 +38,7 @@ from smishctl.store.serving import production_serving
 
 TEST_SPLIT = "test"
 OnStart = Callable[[EvalPlan], None] | None  # told before an evaluation starts (the CLI asks or announces)
+OnItem = Callable[[dict[str, Any]], None] | None  # told of each item an evaluation answers (progress)
 
 
 class PolicyError(SmishError):
@@ -320,12 +321,12 @@ def _resolve_candidate(settings: Settings, ref: str, *, force: bool, reason: str
 
 def plan_promotion(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
                    force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
-                   on_start: OnStart = None) -> tuple[PromotionResult, _Judged | None]:
+                   on_start: OnStart = None, on_item: OnItem = None) -> tuple[PromotionResult, _Judged | None]:
     """What promoting `ref` would do: its evidence found (or, unless `dry_run`, evaluated), the policy
     checked against production. Refused (PolicyError) when the policy fails without --force."""
     pol = read_policy(settings)  # a malformed policy fails before anything is evaluated
     art = _resolve_candidate(settings, ref, force=force, reason=reason)
-    runs = RunSource(settings)  # one per promote: each dataset loaded, each run.json parsed, once
+    runs = RunSource(settings, on_item=on_item)  # one per promote: each dataset loaded, each run.json parsed, once
     evidence = production_evidence(settings, art, pol, source=runs)
     cand, source = candidate_evaluation(runs, evidence, run=run, limit=limit, balanced=balanced, dry_run=dry_run,
                                         on_start=on_start)
@@ -373,11 +374,12 @@ class _Judged:
 
 def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str | None = None,
             force: bool = False, dry_run: bool = False, limit: int | None = None, balanced: bool = False,
-            on_start: OnStart = None, hooks: RunHooks | None = None, on_warning: Warn | None = None) -> PromotionResult:
+            on_start: OnStart = None, on_item: OnItem = None, hooks: RunHooks | None = None,
+            on_warning: Warn | None = None) -> PromotionResult:
     """Promote an artifact; returns what was done (or, with dry_run, what would be done). The hooks
     (default: default_hooks) hear of a promotion once it is installed."""
     plan, judged = plan_promotion(settings, ref, run=run, reason=reason, force=force, dry_run=dry_run, limit=limit,
-                                  balanced=balanced, on_start=on_start)
+                                  balanced=balanced, on_start=on_start, on_item=on_item)
     if dry_run or judged is None:
         return plan
     art = judged.evidence.artifact

@@ -38,8 +38,9 @@ class Obtained:
 class RunSource:
     """What one command has read of the project's datasets and runs (see the module docstring)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, on_item: Callable[[dict[str, Any]], None] | None = None):
         self.settings = settings
+        self.on_item = on_item  # told of each item of every evaluation this source runs (a progress line)
         self._datasets: dict[str, PreparedDataset] = {}
         self._records: list[tuple[Run, RunRecord]] | None = None
         self._data: dict[str, RunData] = {}
@@ -100,6 +101,6 @@ class RunSource:
         plan.solver  # noqa: B018 - built before anything is written
         if on_start:
             on_start(plan)
-        record = execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item)
+        record = execute(plan, threads=cfg.threads, max_errors=cfg.max_errors, on_item=on_item or self.on_item)
         self.records().append((plan.run, record))  # the newest run: found by the next lookup of cfg
         return Obtained(record, reused=False)
