@@ -91,10 +91,11 @@ def test_a_runs_identity_is_known_without_building_its_model(settings, monkeypat
     """Finding a reusable run (compare, promote, must-pass) needs the config hash only: no LM client and
     no classic model is built for it. The builders are replaced by tripwires after a real evaluation."""
     import smishctl.ops.evaluate as ev
+    from smishctl.ops.run_source import RunSource
 
     cfg = ev.EvalConfig(model="classic/tfidf-svm", limit=12)
     first = ev.evaluate(settings, cfg)
-    assert first["status"] == "complete"
+    assert first.status == "complete"
 
     def tripwire(*_a, **_k):
         raise AssertionError("a solver was built")
@@ -102,9 +103,9 @@ def test_a_runs_identity_is_known_without_building_its_model(settings, monkeypat
     monkeypatch.setattr(ev, "build_classic_solver", tripwire)
     monkeypatch.setattr(ev, "build_lm", tripwire)
     plan = ev.prepare(settings, cfg)
-    assert plan.record.config_hash == first["config_hash"]
-    record, reused = ev.find_or_evaluate(settings, cfg)
-    assert reused and record["id"] == first["id"]
+    assert plan.record.config_hash == first.config_hash
+    got = RunSource(settings).obtain(cfg)
+    assert got.reused and got.record is not None and got.record.id == first.id
     # An LLM configuration too: its identity (and so the search for a run) needs no LM.
     llm = ev.prepare(settings, ev.EvalConfig(limit=12))
     assert llm.record.identity["model"].startswith("local/") and len(llm.record.config_hash) == 16

@@ -225,5 +225,5 @@ def test_hand_written_prompt_is_evaluated_and_promoted_on_the_embedded_model(cli
     run = _ok(cli("evaluate", "--prompt", m["id"], "--limit", "3", "--balanced", "--no-langfuse", "--json"))
     assert run["status"] == "complete" and run["prompt"]["id"] == m["id"] and run["metrics"]["n_items"] == 3
     res = _ok(cli("promote", m["id"], "--reason", "hand-written prompt", "--no-langfuse", "--json"))
-    assert res.evaluation == "existing" and res.run == run["id"] and res.policy_passed
+    assert res["evaluation"] == "existing" and res["run"] == run["id"] and res["policy_passed"]
     assert read_current(settings).artifact == m["id"]
