@@ -275,6 +275,7 @@ def test_real_model_probabilities_threshold_and_forced_non_label(local_lm):
 def test_real_model_scores_labels_sharing_a_first_token_by_their_continuation(local_lm):
     from smishctl.solve.build import build_solver
     from smishctl.solve.label_chat import render_label_chat
+    from smishctl.solve.lm_request import chat_request, logprob_content
     from smishctl.solve.signature import make_program
 
     spec, lm = local_lm
@@ -286,12 +287,19 @@ def test_real_model_scores_labels_sharing_a_first_token_by_their_continuation(lo
     assert row["pred"] == max(row["probs"], key=row["probs"].get)
     # By hand, through the same LM: the first token "spam" begins both words; the answer then ends
     # (spam) or goes on with "link" (spamlink). Their probabilities must differ by exactly that.
+    # The calls take the adapter's path (a Request, DSPy's cache), so they read the answers the adapter
+    # read: asked again, the embedded model's answer depends on its KV history (prompt cache, saved
+    # prompt states), which earlier tests in the process change (0.07 nats apart in a full-suite run).
     messages = render_label_chat(instructions, [], text)
-    ask = {"max_tokens": 1, "logprobs": True, "top_logprobs": 20}
-    first = top_tokens(lm(messages=messages, **ask)[0]["logprobs"])
+
+    def ask(turns):
+        request, beside = chat_request(lm, turns, {}, max_tokens=1, logprobs=True, top_logprobs=20)
+        return top_tokens(logprob_content(lm(request, **beside)))
+
+    first = ask(messages)
     shared = [(t, v) for t, v in first if "spam".startswith(t.strip().lower()) and len(t.strip()) >= 2]
     assert shared and max(shared, key=lambda tv: tv[1])[0] == "spam", first  # the premise of this check
-    after = top_tokens(lm(messages=[*messages, {"role": "assistant", "content": "spam"}], **ask)[0]["logprobs"])
+    after = ask([*messages, {"role": "assistant", "content": "spam"}])
     ends = max(v for t, v in after if t.strip() in ("", "."))
     goes_on = max(v for t, v in after if t and "link".startswith(t.lower()))
     assert math.log(row["probs"]["spam"] / row["probs"]["smishing"]) == pytest.approx(ends - goes_on, abs=1e-3)
