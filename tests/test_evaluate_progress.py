@@ -15,16 +15,6 @@ from test_terminal import COLS, Terminal
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-def _screen_until(term: Terminal, pattern: str, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        screen = term.tmux("capture-pane", "-p", "-t", "t", "-S", "-200")
-        if re.search(pattern, screen):
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"no {pattern!r} on the screen:\n{screen}")
-
-
 @pytest.mark.parametrize("quiet", [False, True])
 def test_evaluate_shows_count_elapsed_and_eta_within_80_columns(project, fault, quiet):
     add_alias(project, "fake", fault.base_url)
@@ -44,7 +34,7 @@ def test_evaluate_shows_count_elapsed_and_eta_within_80_columns(project, fault, 
             if re.search(r"^__done\d", screen, re.MULTILINE):
                 break
             time.sleep(0.1)
-        final = _screen_until(term, r"(?m)^__done0")
+        final = term.wait_for(r"(?m)^__done0")
     finally:
         term.close()
     line = re.compile(r"evaluating .*\d+/20 .*\d:\d\d:\d\d ETA")

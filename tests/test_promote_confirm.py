@@ -67,7 +67,7 @@ def test_a_confirmed_evaluation_shows_the_progress_line_then_promotes(project, f
         term.tmux("send-keys", "-t", "t", "Enter")
         _wait(term, "start this evaluation?")
         term.tmux("send-keys", "-t", "t", "y", "Enter")
-        screen = _wait_for(term, r"evaluating .* \d+/30 .*ETA")
+        screen = term.wait_for(r"evaluating .* \d+/30 .*ETA")
         assert "start this evaluation? [y/N]: y" in screen, screen
         assert all(len(line) <= COLS for line in screen.splitlines())
         screen = _wait(term, "__done", timeout=180)
@@ -75,16 +75,6 @@ def test_a_confirmed_evaluation_shows_the_progress_line_then_promotes(project, f
     finally:
         term.close()
     assert len(fault.chat_requests()) == 30
-
-
-def _wait_for(term: Terminal, pattern: str, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        screen = term.tmux("capture-pane", "-p", "-t", "t", "-S", "-200")
-        if re.search(pattern, screen):
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"no {pattern!r} on the screen:\n{screen}")
 
 
 def _wait(term: Terminal, text: str, timeout: float = 120) -> str:

@@ -39,6 +39,16 @@ class Terminal:
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=True).stdout
 
+    def wait_for(self, pattern: str, timeout: float = 120) -> str:
+        """The screen (with its scrollback) once the regular expression `pattern` is on it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.tmux("capture-pane", "-p", "-t", "t", "-S", "-200")
+            if re.search(pattern, screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"no {pattern!r} on the screen:\n{screen}")
+
     def run(self, command: str, *, paste: list[str] = (), timeout: float = 300) -> tuple[int, str]:
         """Type `command` (each '{}' is filled by pasting the next of `paste` from a tmux buffer), run it,
         and return its exit code and what the screen and its scrollback show."""
