@@ -200,3 +200,14 @@ def parse_programs(ap, text: str, known: tuple[str, ...]) -> list[str]:
     if unknown:
         ap.error(f"unknown program(s) {', '.join(unknown)}: use {', '.join(known)}")
     return programs
+
+
+def print_medians(label: str, kind: str, times: dict[str, list[float]]) -> dict[str, float]:
+    """One line per tree (median, min, max of its timings) and the medians, for the caller's ratio."""
+    import statistics
+
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    for name, ts in times.items():
+        print(f"{label}{kind:4s} {name:10s} median {med[name]:.3f} s  min {min(ts):.3f} s  max {max(ts):.3f} s"
+              f"  ({len(ts)} runs)")
+    return med

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, print_medians  # noqa: E402
 
 
 def once(source: Path) -> tuple[float, float]:
@@ -44,11 +44,7 @@ def main() -> None:
             times[name].append(once(tree))
     load = os.getloadavg()[0]
     for i, what in enumerate(("wall", "CPU")):
-        med = {name: statistics.median(t[i] for t in ts) for name, ts in times.items()}
-        for name, ts in times.items():
-            vals = [t[i] for t in ts]
-            print(f"{what:4s} {name:10s} median {med[name]:.3f} s  min {min(vals):.3f} s  max {max(vals):.3f} s"
-                  f"  ({len(vals)} runs)")
+        med = print_medians("", what, {name: [t[i] for t in ts] for name, ts in times.items()})
         print(f"{what:4s} ratio this tree / baseline (medians): {med['this tree'] / med['baseline']:.2f}")
     print(f"load average {load:.1f}")
 

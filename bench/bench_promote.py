@@ -23,7 +23,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MIRROR, REPO, fault_server  # noqa: E402
+from _common import MIRROR, REPO, fault_server, print_medians  # noqa: E402
 
 
 def _env(source: Path, home: Path | None = None) -> dict:
@@ -101,11 +100,7 @@ def help_once(source: Path) -> tuple[float, float]:
 
 def report(what: str, times: dict[str, list[tuple[float, float]]]) -> None:
     for i, kind in enumerate(("wall", "CPU")):
-        med = {name: statistics.median(t[i] for t in ts) for name, ts in times.items()}
-        for name, ts in times.items():
-            vals = [t[i] for t in ts]
-            print(f"{what:7s} {kind:4s} {name:10s} median {med[name]:.3f} s  min {min(vals):.3f} s  "
-                  f"max {max(vals):.3f} s  ({len(vals)} runs)")
+        med = print_medians(f"{what:7s} ", kind, {name: [t[i] for t in ts] for name, ts in times.items()})
         print(f"{what:7s} {kind:4s} speed-up baseline / this tree (medians): {med['baseline'] / med['this tree']:.2f}x")
 
 
