@@ -11,7 +11,7 @@ rule in the JSON and the card). Regenerate them with
 where DIR holds that commit's `smishctl` package (it goes first on the CLI's PYTHONPATH).
 
 What varies between two runs of the same code is replaced in `normalise`, the one place that knows it:
-the project folder, the creation time, the fault server's port, the optimization id (a timestamp and a
+the project folder, the dataset mirror's folder (CI's checkout lies elsewhere), the creation time, the fault server's port, the optimization id (a timestamp and a
 pid), the library versions, and timings (latencies, wall seconds; in the card: its seconds spent); and the
 checksum of a DSPy program.json, which holds the library versions (a kNN program.json does not, and its
 checksum is compared). Everything else, key order included, is compared as text.
@@ -41,6 +41,8 @@ TIMINGS = {"latency_ms", "latency_p50_ms", "wall_seconds"}
 
 def normalise(doc: object, project: Path) -> object:
     """The document with what differs from run to run replaced by placeholders (see the module's doc)."""
+    mirror = str(Path(os.environ["SMISHCTL_DATA_MIRROR"]).resolve())
+
     def walk(value, key=None):
         if key in TIMINGS:
             return "<timing>"
@@ -48,8 +50,8 @@ def normalise(doc: object, project: Path) -> object:
             return {k: walk(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
-        if isinstance(value, str) and str(project) in value:
-            return value.replace(str(project), "<project>")
+        if isinstance(value, str):
+            return value.replace(str(project), "<project>").replace(mirror, "<mirror>")
         return value
 
     out = walk(doc)
