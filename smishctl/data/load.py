@@ -90,7 +90,7 @@ def _check_parquet(path: Path, max_bytes: int, columns: tuple[str, ...]) -> None
                 hint="raise [data].max_file_mib or SMISHCTL_MAX_FILE_MIB if this is intended")
 
 
-def _check_file(path: Path, fmt: str, encoding: str, max_bytes: int, columns: tuple[str, ...] = ()) -> None:
+def check_file(path: Path, fmt: str, encoding: str, max_bytes: int, columns: tuple[str, ...] = ()) -> None:
     if not path.is_file():
         raise DataError(f"dataset file not found: {path}", hint="check the path or use a registry name")
     size = check_size(path, max_bytes)
@@ -127,7 +127,7 @@ def read_rows(source: TableSource, *, cache_dir: Path, max_bytes: int) -> list[d
     assert source.path is not None  # a source is a hub id or a file
     path = Path(source.path)
     fmt = source.format or detect_format(path)
-    _check_file(path, fmt, source.encoding, max_bytes, (source.text_column, source.label_column))
+    check_file(path, fmt, source.encoding, max_bytes, (source.text_column, source.label_column))
     common = {"data_files": str(path), "cache_dir": str(cache_dir)}
     try:
         if fmt in ("csv", "tsv"):

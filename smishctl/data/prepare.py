@@ -15,8 +15,9 @@ from smishctl.data.corrections import apply_corrections
 from smishctl.data.evaluation_only import is_evaluation_only, task_labels
 from smishctl.data.fetch import fetch
 from smishctl.data.label_map import apply_label_map
-from smishctl.data.load import TableSource, check_size, read_rows
+from smishctl.data.load import TableSource, check_size
 from smishctl.data.registry import DEFAULT_DATASET, REGISTRY
+from smishctl.data.rows_cache import read_rows
 from smishctl.data.templates import DEFAULT_THRESHOLD, template_groups
 from smishctl.util.hashing import sha256_file
 
@@ -328,7 +329,7 @@ def load_dataset_splits(
         dataset, settings, text_column=text_column, label_column=label_column, fmt=fmt, encoding=encoding
     )
     allowed = tuple(labels) if labels else known_labels
-    rows = read_rows(source, cache_dir=settings.cache_dir / "hf-datasets", max_bytes=settings.max_file_bytes)
+    rows = read_rows(source, cache_dir=settings.cache_dir, max_bytes=settings.max_file_bytes)
     if not rows:
         raise DataError(f"dataset {dataset!r} has no rows")
     if label_map:  # the file's label names read as the task's (smishctl.data.label_map), kept in provenance
