@@ -39,5 +39,5 @@ def test_promotion_policy_names_must_pass_sets(settings, wrong):
         assert "must_pass:pins: must-pass pins: 1/2 passed" in str(err.value) and "ezpass-tollpay" in str(err.value)
     else:
         res = promote(settings, art.id, run="run-cand")
-        check = next(c for c in res.checks if c["name"] == "must_pass:pins")
-        assert check["passed"] and check["value"] == 2
+        check = next(c for c in res.checks if c.name == "must_pass:pins")
+        assert check.passed and check.value == 2

@@ -17,6 +17,7 @@ from smishctl.ops.compare_sources import production_run
 from smishctl.ops.evaluate import EvalConfig
 from smishctl.ops.pairing import load_run
 from smishctl.ops.promote import promote
+from smishctl.ops.promotion_result import PolicyCheck
 
 POLICY = {"min_items": PROMOTION_ITEMS, "min_macro_f1": 0.8, "max_error_rate": 0.05, "require": ["recall[smishing] >= 0.95"],
           "max_attack_success_rate": 0.5, "min_control_ham_accuracy": 0.8}
@@ -64,9 +65,9 @@ def candidates(settings):
     return arts
 
 
-def _policy_checks(settings, art) -> dict[str, dict]:
+def _policy_checks(settings, art) -> dict[str, PolicyCheck]:
     res = promote(settings, art.id, dry_run=True, force=True, reason="verdicts only")
-    return {c["name"]: c for c in res.checks}
+    return {c.name: c for c in res.checks}
 
 
 def _compare_verdicts(settings, name: str, robust_id: str) -> dict[str, bool]:
@@ -86,9 +87,9 @@ def test_policy_keys_and_compare_gates_agree(settings, candidates):
     seen: dict[str, set[bool]] = {key: set() for key in EQUIVALENT}
     for name, art in candidates.items():
         checks = _policy_checks(settings, art)
-        compare = _compare_verdicts(settings, name, checks["max_attack_success_rate"]["robustness_run"])
+        compare = _compare_verdicts(settings, name, checks["max_attack_success_rate"].robustness_run)
         for key, gate in EQUIVALENT.items():
-            verdict = checks[key]["passed"]
+            verdict = checks[key].passed
             assert verdict == compare[gate], f"{name}: policy {key} says {verdict}, compare {gate} says {compare[gate]}"
             seen[key].add(verdict)
     # every rule both passes and fails somewhere: agreement is not the trivial all-pass

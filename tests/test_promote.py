@@ -79,8 +79,8 @@ def test_not_significantly_worse_than_production(settings, arts):
     promote(settings, arts["good"].id)
     # ok is 2 items worse than good on the same 30 items: not significant -> allowed
     res = promote(settings, arts["ok"].id)
-    check = next(c for c in res.checks if c["name"] == "not_worse_than_production")
-    assert check["passed"] and check["value"] == pytest.approx(0.5)   # McNemar b=2, c=0
+    check = next(c for c in res.checks if c.name == "not_worse_than_production")
+    assert check.passed and check.value == pytest.approx(0.5)   # McNemar b=2, c=0
     rollback(settings)
     bad = make_artifact(settings, instructions="Another prompt.")
     _eval(settings, bad, "run-bad", set(range(0, 30, 2)))               # macro-F1 0.5, 13 more errors than good
@@ -257,7 +257,7 @@ def test_rollback_walks_the_history_past_a_damaged_release(settings, arts):
     (settings.production_dir / "releases" / "r0002" / "program.json").write_text('{"tampered": true}\n')
     res = rollback(settings, reason="r0003 is bad")
     assert res.to.to_dict() == {"release": "r0001", "artifact": arts["good"].id}
-    assert [s["release"] for s in res.skipped] == ["r0002"] and "checksum" in res.skipped[0]["why"]
+    assert [s.release for s in res.skipped] == ["r0002"] and "checksum" in res.skipped[0].why
     assert read_current(settings).release == "r0001"
     with pytest.raises(ConfigError, match="no previous production version"):
         rollback(settings)  # the bottom of the history: nothing older to return to
@@ -322,8 +322,8 @@ def fake_art(settings, project, fault):
 def test_promote_runs_the_robustness_set_and_gates_on_both_figures(settings, project, fault, fake_art):
     _set_policy(project, min_macro_f1=0.5, max_attack_success_rate=1.0, min_control_ham_accuracy=0.0)
     res = promote(load_settings(project), fake_art.id, dry_run=True)  # nothing evaluated yet: the check is pending
-    (pending,) = [c for c in res.checks if c["name"] == "robustness"]
-    assert pending["pending"] and fault.chat_requests() == []
+    (pending,) = [c for c in res.checks if c.name == "robustness"]
+    assert pending.pending and fault.chat_requests() == []
     res = promote(load_settings(project), fake_art.id, reason="robust enough")
     rob = res.metrics["robustness"]
     record = json.loads((settings.runs_dir / rob["run"] / "run.json").read_text())
@@ -332,7 +332,7 @@ def test_promote_runs_the_robustness_set_and_gates_on_both_figures(settings, pro
     asr, ham = record["metrics"]["attack_success_rate"], record["metrics"]["control_ham_accuracy"]
     assert rob["attack_success_rate"] == asr and rob["control_ham_accuracy"] == ham
     assert asr is not None and ham > 0
-    assert {c["name"] for c in res.checks} >= {"max_attack_success_rate", "min_control_ham_accuracy"}
+    assert {c.name for c in res.checks} >= {"max_attack_success_rate", "min_control_ham_accuracy"}
     assert read_history(settings)[-1].metrics["robustness"]["run"] == rob["run"]
     calls = len(fault.chat_requests())
     assert calls == record["metrics"]["n_items"]
@@ -355,9 +355,9 @@ def test_policy_can_require_a_per_class_recall(settings, project, arts):
         promote(load_settings(project), arts["good"].id)  # good misses one of its 10 smishing items
     _set_policy(project, require=["recall[smishing] >= 0.9", "macro_f1 >= 0.9"])
     res = promote(load_settings(project), arts["good"].id)
-    names = [c["name"] for c in res.checks]
+    names = [c.name for c in res.checks]
     assert "require recall[smishing]" in names and "require macro_f1" in names
-    assert all(c["passed"] for c in res.checks)
+    assert all(c.passed for c in res.checks)
     _set_policy(project, require=["recall[phish] >= 0.9"])
     with pytest.raises(ConfigError, match="unknown label 'phish'"):
         promote(load_settings(project), arts["ok"].id)

@@ -54,7 +54,7 @@ def test_promote_loads_the_dataset_once_and_parses_each_run_once(settings, count
     cand, loads, parsed = counted
     res = promote(settings, cand.id, reason="better")
     assert res.release == "r0002" and res.run == "run-cand"
-    assert next(c for c in res.checks if c["name"] == "not_worse_than_production")["production_run"] == "run-prod-40"
+    assert next(c for c in res.checks if c.name == "not_worse_than_production").production_run == "run-prod-40"
     assert dict(loads) == {"sms-phishing": 1}
     assert set(parsed) == {"run-good", "run-cand", "run-prod-40"} and set(parsed.values()) == {1}, parsed
 

@@ -55,11 +55,11 @@ def test_production_is_evaluated_on_the_candidates_items(promoted):
     # what matters is that production's recorded run (3 items) does not cover the candidate's 4 items.
     other = make_artifact(settings)
     res = promote(settings, other.id, limit=4, balanced=True)
-    check = next(c for c in res.checks if c["name"] == "not_worse_than_production")
-    prod_run = open_run(settings.runs_dir, check["production_run"]).read()
+    check = next(c for c in res.checks if c.name == "not_worse_than_production")
+    prod_run = open_run(settings.runs_dir, check.production_run).read()
     cand_run = open_run(settings.runs_dir, res.run).read()
     assert prod_run["prompt"]["id"] == art.id and prod_run["dataset"]["items_hash"] == cand_run["dataset"]["items_hash"]
-    assert check["stats"]["n_paired"] == 4 and check["passed"]   # 4 items can never reach p < 0.05
+    assert check.stats["n_paired"] == 4 and check.passed   # 4 items can never reach p < 0.05
     rollback(settings, reason="back to the first")
     assert read_current(settings).artifact == art.id
 

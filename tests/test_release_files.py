@@ -99,7 +99,7 @@ def test_rollback_skips_a_release_without_its_promotion_record(settings):
     (settings.production_dir / "releases" / "r0002" / "promotion.json").unlink()
     res = rollback(settings, reason="r0003 is bad")
     assert res.to.to_dict() == {"release": "r0001", "artifact": good.id}
-    assert [s["release"] for s in res.skipped] == ["r0002"] and "promotion.json" in res.skipped[0]["why"]
+    assert [s.release for s in res.skipped] == ["r0002"] and "promotion.json" in res.skipped[0].why
     assert read_current(settings).release == "r0001"
     # the release store never hands out the unrecorded copy as the artifact it claims to be
     (settings.prompts_dir / ok.id).joinpath("manifest.json").unlink()

@@ -119,14 +119,14 @@ def _rollback(s, *, reason: str | None, dry_run: bool, hooks, as_json: bool) -> 
     verb = "would roll back" if dry_run else "rolled back"
     out.print(f"{verb}: {res.from_.artifact} ({res.from_.release}) -> {res.to.artifact} ({res.to.release})")
     for skip in res.skipped:
-        console.print(f"[yellow]skipped[/yellow] release {skip['release']}: {skip['why']}", soft_wrap=True)
+        console.print(f"[yellow]skipped[/yellow] release {skip.release}: {skip.why}", soft_wrap=True)
 
 
 def _print_promotion(res: PromotionResult, *, force: bool) -> None:
     """The checks, one a line, then what was (or would be) promoted and on which evidence."""
     for c in res.checks:
-        mark = "[green]ok[/green]" if c["passed"] else "[red]FAIL[/red]"
-        out.print(f"  {mark} {plain(c['name'])}: {plain(c['detail'])}")
+        mark = "[green]ok[/green]" if c.passed else "[red]FAIL[/red]"
+        out.print(f"  {mark} {plain(c.name)}: {plain(c.detail)}")
     src = res.from_.artifact if res.from_ else "(empty)"
     if res.dry_run:
         if res.would_evaluate is not None:

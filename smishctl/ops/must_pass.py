@@ -15,6 +15,7 @@ from smishctl.core.config import Settings
 from smishctl.core.records import RunRecord
 from smishctl.data.golden import GoldenSet, load_golden
 from smishctl.ops.evaluate import EvalConfig, EvalPlan
+from smishctl.ops.promotion_result import PolicyCheck
 from smishctl.ops.run_source import RunSource
 from smishctl.score.must_pass import miss_line, result, summary_line
 from smishctl.store.runs import open_run
@@ -49,14 +50,14 @@ def check_record(settings: Settings, record: dict[str, Any] | RunRecord, golden:
 
 
 def policy_checks(settings: Settings, record: dict[str, Any] | RunRecord, names: list[str],
-                  source: RunSource | None = None) -> list[dict[str, Any]]:
+                  source: RunSource | None = None) -> list[PolicyCheck]:
     """`[promotion] must_pass = [...]`: one promotion check per set, failed by any miss."""
 
     checks = []
     for name in names:
         res = MustPassResult.from_dict(check_record(settings, record, load_golden(settings, name), source=source))
         missed = [miss_line(c) for c in res.missed]
-        checks.append({"name": f"must_pass:{res.set}", "passed": res.passed, "value": res.n_passed,
-                       "threshold": res.n, "golden_run": res.golden_run,
-                       "detail": summary_line(res) + ("; " + "; ".join(missed[:5]) if missed else "")})
+        checks.append(PolicyCheck(name=f"must_pass:{res.set}", passed=res.passed, value=res.n_passed,
+                                  threshold=res.n, golden_run=res.golden_run,
+                                  detail=summary_line(res) + ("; " + "; ".join(missed[:5]) if missed else "")))
     return checks

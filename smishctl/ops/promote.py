@@ -27,7 +27,14 @@ from smishctl.ops.pairing import RunData
 from smishctl.ops.production import served_system
 from smishctl.ops.production_baseline import production_baseline
 from smishctl.ops.promotion_policy import Policy, check_policy, read_policy
-from smishctl.ops.promotion_result import EvaluationPlan, ProductionStatus, PromotionResult, RollbackResult
+from smishctl.ops.promotion_result import (
+    EvaluationPlan,
+    PolicyCheck,
+    ProductionStatus,
+    PromotionResult,
+    RollbackResult,
+    SkippedRelease,
+)
 from smishctl.ops.run_source import RunSource
 from smishctl.score.evidence import REFUSED_HINT, record_mismatches, verified_metrics
 from smishctl.store import production as release_store
@@ -297,10 +304,10 @@ def production_stack(history: list[HistoryEntry]) -> list[str]:
     return stack
 
 
-def _refuse_failed(art_id: str, failed: list[dict[str, Any]], *, meanwhile: bool = False) -> None:
+def _refuse_failed(art_id: str, failed: list[PolicyCheck], *, meanwhile: bool = False) -> None:
     against = " against the production promoted meanwhile" if meanwhile else ""
     raise PolicyError(f"promotion policy failed for {art_id}{against}: "
-                      + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
+                      + "; ".join(f"{c.name}: {c.detail}" for c in failed),
                       hint="improve the prompt, or override with --force --reason '...'")
 
 
@@ -339,7 +346,7 @@ def plan_promotion(settings: Settings, ref: str, *, run: str | None = None, reas
         robust = robustness_evaluation(runs, art, cand, dry_run=dry_run, on_start=on_start) if pol.needs_robustness else None
         judged = replace(judged, robust=robust)
     checks = judged.checks(current, dry_run=dry_run) if judged else []
-    failed = [c for c in checks if not c["passed"]]
+    failed = [c for c in checks if not c.passed]
     plan = PromotionResult(
         artifact=art.id, dry_run=dry_run, from_=current.ref if current else None, run=cand.id if cand else None,
         evaluation=source, metrics=_metrics_summary(judged.cand_run.metrics, judged.robust) if judged else None,
@@ -363,7 +370,7 @@ class _Judged:
     on_start: OnStart = None
     robust: RunRecord | None = None
 
-    def checks(self, current: Release | None, *, dry_run: bool = False) -> list[dict[str, Any]]:
+    def checks(self, current: Release | None, *, dry_run: bool = False) -> list[PolicyCheck]:
         prod_run = None
         if current is not None:
             prod_run = production_baseline(self.runs.settings, current, self.cand, dry_run=dry_run,
@@ -389,7 +396,7 @@ def promote(settings: Settings, ref: str, *, run: str | None = None, reason: str
         current = _trusted_current(settings, force=force)  # another promote may have finished while we evaluated
         if (current.release if current else None) != (plan.from_.release if plan.from_ else None):
             checks = judged.checks(current)
-            failed = [c for c in checks if not c["passed"]]
+            failed = [c for c in checks if not c.passed]
             if failed and not force:
                 _refuse_failed(art.id, failed, meanwhile=True)
             plan = replace(plan, checks=checks, policy_passed=not failed, forced=bool(force and failed))
@@ -406,7 +413,7 @@ def _install(settings: Settings, plan: PromotionResult, judged: _Judged, current
     release, when = release_store.next_release(settings), _now()
     promotion = {
         "release": release, "artifact": art.id, "run": judged.cand.id, "promoted_at": when, "user": _user(),
-        "reason": plan.reason, "forced": plan.forced, "checks": plan.checks, "metrics": plan.metrics,
+        "reason": plan.reason, "forced": plan.forced, "checks": [c.to_dict() for c in plan.checks], "metrics": plan.metrics,
         "model": manifest.model, "dataset": manifest.dataset, "labels": list(manifest.labels),
         "serving": judged.evidence.serving.to_dict(), "previous": current.release if current else None,
     }
@@ -417,23 +424,23 @@ def _install(settings: Settings, plan: PromotionResult, judged: _Judged, current
         "action": "promote", "when": when, "user": promotion["user"],
         "from": current.ref.to_dict() if current else None, "to": to.to_dict(), "run": judged.cand.id,
         "metrics": plan.metrics, "reason": plan.reason, "forced": plan.forced,
-        "failed_checks": [c["name"] for c in plan.failed]}))
+        "failed_checks": [c.name for c in plan.failed]}))
     return replace(plan, from_=current.ref if current else None).installed(release, to, when)
 
 
-def _rollback_target(settings: Settings, current: Release) -> tuple[str, Artifact, list[dict[str, Any]]]:
+def _rollback_target(settings: Settings, current: Release) -> tuple[str, Artifact, list[SkippedRelease]]:
     """(release, its artifact, releases skipped and why): the newest earlier release on the rollback
     stack that verifies; refused when there is none."""
     stack = production_stack(read_history(settings))
     if not stack or stack[-1] != current.release:  # no usable history: the release's own record
         stack = [p for p in (current.previous, current.release) if p]
-    skipped: list[dict[str, Any]] = []
+    skipped: list[SkippedRelease] = []
     for prev in reversed(stack[:-1]):
         try:
             return prev, verify_release(release_store.release_dir(settings, prev)), skipped
         except ConfigError as exc:
-            skipped.append({"release": prev, "why": str(exc)})
-    why = f"; skipped: {', '.join(s['release'] + ' (' + s['why'] + ')' for s in skipped)}" if skipped else ""
+            skipped.append(SkippedRelease(release=prev, why=str(exc)))
+    why = f"; skipped: {', '.join(f'{s.release} ({s.why})' for s in skipped)}" if skipped else ""
     if current.damaged:  # say first why production is refused: that is what needs fixing
         raise ConfigError(f"{current.damaged}; and there is no previous production version to roll "
                           f"back to{why}", hint="promote a verified artifact with --force --reason '...'")

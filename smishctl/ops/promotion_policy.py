@@ -25,6 +25,7 @@ from smishctl.core.records import RunRecord
 from smishctl.ops.compare import paired_stats
 from smishctl.ops.must_pass import policy_checks
 from smishctl.ops.pairing import RunData
+from smishctl.ops.promotion_result import PolicyCheck
 from smishctl.ops.run_source import RunSource
 from smishctl.score.gates import DEFAULT_MAX_ERROR_RATE, Gate, NoRegressionGate, bound, check_gate, parse_gate
 from smishctl.score.stats import SIGNIFICANCE
@@ -100,12 +101,15 @@ def read_policy(settings: Settings) -> Policy:
                   must_pass=(must_pass,) if isinstance(must_pass, str) else tuple(must_pass))
 
 
-def _as_check(name: str, result: dict[str, Any], detail: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "passed": result["passed"], "value": result["value"], "threshold": result["threshold"],
-            **extra, "detail": detail or result["message"]}
+def _as_check(name: str, result: dict[str, Any], detail: str | None = None, *, robustness_run: str | None = None,
+              production_run: str | None = None, stats: dict[str, Any] | None = None) -> PolicyCheck:
+    """A gate's result (smishctl.score.gates.check_gate) as a policy check; `detail` replaces its message."""
+    return PolicyCheck(name=name, passed=result["passed"], value=result["value"], threshold=result["threshold"],
+                       detail=detail or result["message"], robustness_run=robustness_run,
+                       production_run=production_run, stats=stats)
 
 
-def _test_checks(pol: Policy, metrics: dict[str, Any], labels: tuple[str, ...]) -> list[dict[str, Any]]:
+def _test_checks(pol: Policy, metrics: dict[str, Any], labels: tuple[str, ...]) -> list[PolicyCheck]:
     checks = []
     for gate in pol.test:
         if gate.name is None and gate.label and labels and gate.label not in labels:
@@ -115,12 +119,12 @@ def _test_checks(pol: Policy, metrics: dict[str, Any], labels: tuple[str, ...]) 
     return checks
 
 
-def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[dict[str, Any]]:
+def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[PolicyCheck]:
     if not pol.needs_robustness:
         return []
     if robust is None:
-        return [{"name": "robustness", "passed": True, "value": None, "pending": True,
-                 "detail": "the candidate would be evaluated on the robustness set"}]
+        return [PolicyCheck(name="robustness", passed=True, value=None, pending=True,
+                            detail="the candidate would be evaluated on the robustness set")]
     m = robust.metrics or {}
     why = {"max_attack_success_rate": f"{m.get('n_attack_successes')}/{m.get('n_attacks')} attacks let through, "
                                       f"run {robust.id}",
@@ -134,19 +138,19 @@ def _robustness_checks(pol: Policy, robust: RunRecord | None) -> list[dict[str, 
     return checks
 
 
-def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: Release | None) -> dict[str, Any]:
+def _not_worse_check(pol: Policy, cand: RunData, prod: RunData | None, current: Release | None) -> PolicyCheck:
     if current is None:
-        return {"name": NOT_WORSE, "passed": True, "value": None, "detail": "nothing in production yet"}
+        return PolicyCheck(name=NOT_WORSE, passed=True, value=None, detail="nothing in production yet")
     if prod is None:
-        return {"name": NOT_WORSE, "passed": True, "value": None, "pending": True,
-                "detail": f"production ({current.artifact}) would be evaluated on the same items"}
+        return PolicyCheck(name=NOT_WORSE, passed=True, value=None, pending=True,
+                           detail=f"production ({current.artifact}) would be evaluated on the same items")
     stats = paired_stats(prod, cand, cand.labels, n_boot=1000, seed=0)
     res = check_gate(pol.no_regression, cand.metrics, paired=stats, baseline=f"production {current.artifact}")
     return _as_check(NOT_WORSE, res, production_run=prod.id, stats=stats)
 
 
 def check_policy(settings: Settings, pol: Policy, cand: RunData, prod: RunData | None, current: Release | None,
-                 robust: RunRecord | None = None, source: RunSource | None = None) -> list[dict[str, Any]]:
+                 robust: RunRecord | None = None, source: RunSource | None = None) -> list[PolicyCheck]:
     """Every check of the policy on the candidate's test-split run, in one list: the bounds and `require`,
     the robustness bounds (pending while `robust` is None), not significantly worse than production
     (`prod`: production's run on the same items; pending while None), then the must-pass sets."""

@@ -1,5 +1,5 @@
-"""What the promote door returns: a PromotionResult (or a dry run's plan), a RollbackResult and the
-ProductionStatus. The CLI reads their attributes; `to_dict()` is the JSON document `promote --json`
+"""What the promote door returns: a PromotionResult (or a dry run's plan) with its PolicyChecks, a
+RollbackResult with its SkippedReleases, and the ProductionStatus. The CLI reads their attributes; `to_dict()` is the JSON document `promote --json`
 has always printed (same keys, same order: tests/promote_golden.py holds the proof)."""
 
 from __future__ import annotations
@@ -12,6 +12,49 @@ from smishctl.store.production import ReleaseRef
 
 def _ref(ref: ReleaseRef | None) -> dict[str, Any] | None:
     return ref.to_dict() if ref is not None else None
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    """One check of the [promotion] policy (smishctl.ops.promotion_policy, must-pass sets from
+    smishctl.ops.must_pass). Only a bound has a `threshold`; a check that waits on an evaluation a dry run
+    would do is `pending` (and passes for now); the run it was judged on is named by the one field its
+    kind sets (robustness_run, production_run with `stats`, golden_run)."""
+
+    name: str
+    passed: bool
+    value: float | None
+    detail: str
+    threshold: float | None = None
+    pending: bool = False
+    robustness_run: str | None = None
+    production_run: str | None = None
+    stats: dict[str, Any] | None = None  # smishctl.ops.compare.paired_stats against production
+    golden_run: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The check as promote --json and promotion.json hold it: unset keys left out, `detail` last."""
+        out: dict[str, Any] = {"name": self.name, "passed": self.passed, "value": self.value}
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        if self.pending:
+            out["pending"] = True
+        runs = {"robustness_run": self.robustness_run, "production_run": self.production_run,
+                "stats": self.stats, "golden_run": self.golden_run}
+        out.update((key, value) for key, value in runs.items() if value is not None)
+        out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True)
+class SkippedRelease:
+    """A release a rollback passed over, and why (missing, or failing verification)."""
+
+    release: str
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"release": self.release, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -47,7 +90,7 @@ class PromotionResult:
     run: str | None  # the evaluation judged
     evaluation: str  # how it was obtained: given | existing | evaluated | would evaluate
     metrics: dict[str, Any] | None
-    checks: list[dict[str, Any]]
+    checks: list[PolicyCheck]
     policy_passed: bool | None
     forced: bool
     reason: str | None
@@ -64,8 +107,8 @@ class PromotionResult:
         return self.hooks.get("langfuse")
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [c for c in self.checks if not c["passed"]]
+    def failed(self) -> list[PolicyCheck]:
+        return [c for c in self.checks if not c.passed]
 
     def installed(self, release: str, to: ReleaseRef, when: str) -> PromotionResult:
         return replace(self, release=release, to=to, when=when)
@@ -73,7 +116,7 @@ class PromotionResult:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "action": self.action, "artifact": self.artifact, "dry_run": self.dry_run, "from": _ref(self.from_),
-            "run": self.run, "evaluation": self.evaluation, "metrics": self.metrics, "checks": self.checks,
+            "run": self.run, "evaluation": self.evaluation, "metrics": self.metrics, "checks": [c.to_dict() for c in self.checks],
             "policy_passed": self.policy_passed, "forced": self.forced, "reason": self.reason}
         if self.would_evaluate is not None:
             out["would_evaluate"] = self.would_evaluate.to_dict()
@@ -93,7 +136,7 @@ class RollbackResult:
     to: ReleaseRef
     reason: str | None
     dry_run: bool
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[SkippedRelease] = field(default_factory=list)
     left_damaged: str | None = None  # why the release left was refused, when it was
     hooks: dict[str, Any] = field(default_factory=dict)  # hook name -> what it did (Langfuse: the label)
     action: str = field(default="rollback", init=False)
@@ -107,7 +150,7 @@ class RollbackResult:
         out: dict[str, Any] = {"action": self.action, "when": self.when, "user": self.user,
                                "from": self.from_.to_dict(), "to": self.to.to_dict(), "reason": self.reason}
         if self.skipped:
-            out["skipped"] = self.skipped
+            out["skipped"] = [s.to_dict() for s in self.skipped]
         if self.left_damaged:
             out["left_damaged"] = self.left_damaged
         return out
