@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from smishctl.core.records import RunRecord
+from smishctl.score.classification import average_precision, confusion_matrix, precision_recall_f1, roc_auc
 from smishctl.score.robustness import attack_metrics
 
 INVALID = "<invalid>"
@@ -33,8 +36,6 @@ def compute_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> d
     """Quality is measured over every item: an error (exception, timeout) or an invalid output is a wrong
     answer, never dropped, so a run that failed on most items cannot score well on the few it answered.
     Errors are also counted apart (`n_errors`, `error_rate`), as are invalid outputs."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     scored = [r for r in records if r["status"] in ("ok", "invalid")]
     errors = [r for r in records if r["status"] == "error"]
     invalid = [r for r in scored if r["status"] == "invalid"]
@@ -50,17 +51,18 @@ def compute_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) -> d
         "invalid_rate": len(invalid) / len(scored) if scored else 0.0,
     }
     if scored:
-        p, r, f, s = precision_recall_fscore_support(gold, pred, labels=list(labels), zero_division=0)
+        precision, recall, f1, support = precision_recall_f1(gold, pred, labels)
         out["accuracy"] = out["n_correct"] / len(records)
-        out["macro_f1"] = float(sum(f) / len(labels))
+        out["macro_f1"] = float(sum(f1) / len(labels))
         out["per_class"] = {
-            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            lab: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                  "support": int(support[i])}
             for i, lab in enumerate(labels)
         }
         # Predictions outside `labels` (a file scored on a subset of the model's labels) get columns too.
         extra = sorted({p for p in pred if p not in labels and p not in (INVALID, ERROR)})
         cm_labels = list(labels) + extra + ([INVALID] if invalid else []) + ([ERROR] if errors else [])
-        cm = confusion_matrix(gold, pred, labels=cm_labels)
+        cm = confusion_matrix(gold, pred, cm_labels)
         out["confusion"] = {"labels": cm_labels, "matrix": cm.tolist()[: len(labels)]}
     else:
         out.update(accuracy=None, macro_f1=None, per_class={}, confusion={"labels": list(labels), "matrix": []})
@@ -102,9 +104,6 @@ def probability_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) 
     rows = [r for r in records if r.get("status") == "ok" and r.get("probs")]
     if not rows:
         return {}
-    import numpy as np
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     failed = [r for r in records if r.get("status") in ("error", "invalid")]
 
     def onehot_of(items: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -124,8 +123,8 @@ def probability_metrics(records: list[dict[str, Any]], labels: tuple[str, ...]) 
         i = labels.index(lab)
         y = truth[:, i]
         both = 0 < y.sum() < len(y)  # AUC needs positives and negatives
-        per_label[lab] = {"roc_auc": float(roc_auc_score(y, scores[:, i])) if both else None,
-                          "pr_auc": float(average_precision_score(y, scores[:, i])) if both else None}
+        per_label[lab] = {"roc_auc": roc_auc(y, scores[:, i]) if both else None,
+                          "pr_auc": average_precision(y, scores[:, i]) if both else None}
     conf = np.concatenate([p.max(axis=1), np.ones(len(failed))])
     hit = np.concatenate([(p.argmax(axis=1) == gold).astype(float), np.zeros(len(failed))])
     brier = np.concatenate([((p - onehot) ** 2).sum(axis=1), np.full(len(failed), 2.0)])
