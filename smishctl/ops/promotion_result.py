@@ -1,6 +1,7 @@
 """What the promote door returns: a PromotionResult (or a dry run's plan) with its PolicyChecks, a
-RollbackResult with its SkippedReleases, and the ProductionStatus. The CLI reads their attributes; `to_dict()` is the JSON document `promote --json`
-has always printed (same keys, same order: tests/promote_golden.py holds the proof)."""
+RollbackResult with its SkippedReleases, and the ProductionStatus. The CLI reads their attributes;
+`to_dict()` is the JSON document `promote --json` has always printed (same keys, same order:
+tests/promote_golden.py holds the proof)."""
 
 from __future__ import annotations
 
@@ -116,8 +117,8 @@ class PromotionResult:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "action": self.action, "artifact": self.artifact, "dry_run": self.dry_run, "from": _ref(self.from_),
-            "run": self.run, "evaluation": self.evaluation, "metrics": self.metrics, "checks": [c.to_dict() for c in self.checks],
-            "policy_passed": self.policy_passed, "forced": self.forced, "reason": self.reason}
+            "run": self.run, "evaluation": self.evaluation, "metrics": self.metrics,
+            "checks": [c.to_dict() for c in self.checks], "policy_passed": self.policy_passed, "forced": self.forced, "reason": self.reason}
         if self.would_evaluate is not None:
             out["would_evaluate"] = self.would_evaluate.to_dict()
         if self.release is not None:
