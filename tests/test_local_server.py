@@ -32,11 +32,13 @@ gguf, rounds = Path(sys.argv[1]), int(sys.argv[2])
 random.seed(int(sys.argv[3]))
 before = set(os.listdir("/proc/self/task"))
 interrupted = held = 0
+senders = set()  # this script's own threads: one may linger in /proc for a moment after its join
 for _ in range(rounds):
     local_server._served.clear()  # the previous server stops, maybe a few milliseconds after its start
     go = threading.Event()
 
     def ctrl_c():
+        senders.add(str(threading.get_native_id()))
         go.wait()
         time.sleep(random.uniform(0.15, 0.9))  # once the start has begun: it takes about 1 s
         os.kill(os.getpid(), signal.SIGINT)
@@ -54,7 +56,7 @@ for _ in range(rounds):
         held += "_ctrl_c_held" in frames  # raised by the hold, once the start was over
     sender.join()
 served = len(local_server._served)
-started, unmasked = set(os.listdir("/proc/self/task")) - before, []  # the last server's threads
+started, unmasked = set(os.listdir("/proc/self/task")) - before - senders, []  # the last server's threads
 for tid in started:
     try:
         blocked = int(Path(f"/proc/self/task/{tid}/status").read_text().split("SigBlk:")[1].split()[0], 16)
