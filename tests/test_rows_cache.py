@@ -16,6 +16,7 @@ import pytest
 from smishctl.core.errors import DataError
 from smishctl.data import load, rows_cache
 from smishctl.data.load import TableSource
+from smishctl.util import hashing
 
 CSV = "label,text\nham,see you at 6\nspam,WIN a prize now\nsmishing,Your parcel is held: pay at http://x.co\n"
 
@@ -80,7 +81,7 @@ def test_the_format_the_bytes_and_the_libraries_are_part_of_the_key(table, monke
     key = rows_cache.rows_key(b"x", table, "csv")
     assert rows_cache.rows_key(b"x", table, "tsv") != key
     assert rows_cache.rows_key(b"y", table, "csv") != key
-    monkeypatch.setattr(rows_cache, "_version", lambda name: "0.0-other")
+    monkeypatch.setattr(hashing, "_version", lambda name: "0.0-other")
     assert rows_cache.rows_key(b"x", table, "csv") != key
 
 
@@ -95,7 +96,7 @@ def test_a_change_to_the_parsing_code_is_part_of_the_key(table, tmp_path, monkey
 def test_a_new_library_version_parses_again(table, tmp_path, parses, monkeypatch):
     cache = tmp_path / "cache"
     first = read(table, cache)
-    monkeypatch.setattr(rows_cache, "_version", lambda name: "0.0-other")
+    monkeypatch.setattr(hashing, "_version", lambda name: "0.0-other")
     assert read(table, cache) == first
     assert parses == ["csv", "csv"]
 

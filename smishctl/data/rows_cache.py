@@ -1,5 +1,5 @@
 """The parsed rows of a local dataset file, kept so that a command that only needs to know the split
-(promote, compare, status) does not import HF `datasets` and pandas to parse the same file again.
+(promote and compare of recorded runs) does not import HF `datasets` and pandas to parse the same file again.
 
 Only parsing is cached; cleaning, deduplication, the split and label corrections are recomputed by the
 code of the day on every load. An entry is served only when everything the parse depends on is the
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from smishctl.data import load
 from smishctl.util.fs import atomic_write_bytes
+from smishctl.util.hashing import code_fingerprint
 from smishctl.util.jsonio import read_json
 
 SCHEMA = "smishctl.rows/1"
@@ -29,7 +29,6 @@ Rows = list[dict[str, Any]]
 
 def rows_key(data: bytes, source: load.TableSource, fmt: str) -> dict[str, Any]:
     """What the parse of a file whose bytes are `data` depends on."""
-    code = hashlib.sha256(Path(load.__file__).read_bytes() + Path(__file__).read_bytes()).hexdigest()
     return {
         "schema": SCHEMA,
         "file_sha256": hashlib.sha256(data).hexdigest(),
@@ -38,8 +37,7 @@ def rows_key(data: bytes, source: load.TableSource, fmt: str) -> dict[str, Any]:
         "text_column": source.text_column,
         "label_column": source.label_column,
         "header": source.header,
-        "libraries": {name: _version(name) for name in _LIBRARIES},
-        "code_sha256": code,
+        **code_fingerprint([load.__file__, __file__], _LIBRARIES),
     }
 
 
@@ -104,10 +102,3 @@ def _rows_sha256(rows: object) -> str:
 
 def _digest(key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32]
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None

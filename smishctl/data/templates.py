@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from smishctl.util.fs import atomic_write_bytes
+from smishctl.util.hashing import code_fingerprint
 
 DEFAULT_THRESHOLD = 0.8  # see bench/RESULTS.md "Template-aware splits" for the measurement behind it
 _CHUNK_ROWS = 512
@@ -82,8 +84,9 @@ def similar_pairs(matrix, threshold: float, other=None) -> tuple[np.ndarray, np.
 # kept per process, and on disk when the caller gives a cache folder: every later command skips it.
 _GROUPS: dict[tuple[str, float], np.ndarray] = {}
 _GROUPS_KEPT = 8
-# Part of the cache file name: bump it whenever masking, features or linking change what a group is.
-GROUPING_VERSION = 1
+# What computed a cache file, part of its name: this module's source and the libraries that vectorise and
+# link (a change to masking, features or linking is a miss, with no version to bump by hand).
+_GROUPING_LIBRARIES = ("scikit-learn", "scipy", "numpy")
 
 
 def template_groups(texts: list[str], threshold: float = DEFAULT_THRESHOLD,
@@ -93,7 +96,7 @@ def template_groups(texts: list[str], threshold: float = DEFAULT_THRESHOLD,
     if key not in _GROUPS:
         if len(_GROUPS) >= _GROUPS_KEPT:
             _GROUPS.pop(next(iter(_GROUPS)))
-        path = cache_dir / f"v{GROUPING_VERSION}-{key[0]}-{key[1]!r}.npy" if cache_dir is not None else None
+        path = cache_dir / f"{_grouping_code()}-{key[0]}-{key[1]!r}.npy" if cache_dir is not None else None
         groups = _read_groups(path, len(texts)) if path is not None else None
         if groups is None:
             groups = _template_groups(texts, threshold)
@@ -102,6 +105,11 @@ def template_groups(texts: list[str], threshold: float = DEFAULT_THRESHOLD,
         groups.flags.writeable = False  # shared between callers: nobody may change it
         _GROUPS[key] = groups
     return _GROUPS[key]
+
+
+def _grouping_code() -> str:
+    fingerprint = json.dumps(code_fingerprint([__file__], _GROUPING_LIBRARIES), sort_keys=True)
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
 
 
 def _read_groups(path: Path, n: int) -> np.ndarray | None:
