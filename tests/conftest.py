@@ -68,11 +68,12 @@ def make_project(root: Path) -> Path:
 
 
 def link_session_cache(root: Path) -> Path:
-    """Link the session's assembled weights, HF dataset cache, template groups and the embedded model's
-    saved prompt states into `root`/.cache (one model server's memory, as it were); kept links stay."""
+    """Link the session's assembled weights, HF dataset cache, parsed rows, template groups and the
+    embedded model's saved prompt states into `root`/.cache (one model server's memory, as it were);
+    kept links stay."""
     cache = root / ".cache"
     cache.mkdir(exist_ok=True)
-    for shared in ("models", "hf-datasets", "template-groups", "llama-state"):
+    for shared in ("models", "hf-datasets", "rows", "template-groups", "llama-state"):
         (SESSION_CACHE / shared).mkdir(parents=True, exist_ok=True)
         if not (cache / shared).exists():
             (cache / shared).symlink_to(SESSION_CACHE / shared)
