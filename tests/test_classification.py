@@ -19,6 +19,8 @@ ANSWERS = (*LABELS, "phishing", INVALID, ERROR)
 def _run(seed: int, n: int) -> tuple[list[str], list[str]]:
     rng = np.random.default_rng(seed)
     gold_labels = LABELS[: rng.integers(1, 4)] if seed % 5 == 0 else LABELS  # some runs lack a class
+    if seed % 7 == 3:  # a gold label outside the scored labels (a file scored on the model's labels)
+        gold_labels = (*gold_labels, "phishing")
     gold = [str(x) for x in rng.choice(gold_labels, n)]
     weights = rng.dirichlet(np.ones(len(ANSWERS)))
     pred = [str(x) for x in rng.choice(ANSWERS, n, p=weights)]

@@ -161,6 +161,19 @@ def test_a_damaged_entry_is_parsed_again(table, tmp_path, parses, damage):
     assert parses == ["csv", "csv"]
 
 
+def test_a_file_rewritten_while_it_is_parsed_is_not_cached(table, tmp_path, monkeypatch):
+    """The entry would hold the new content's rows under the old content's key."""
+    real = load._hf_load
+
+    def rewrite_then_parse(builder, **kwargs):
+        table.path.write_text(CSV.replace("see you at 6", "rewritten"), encoding="utf-8")  # type: ignore[union-attr]
+        return real(builder, **kwargs)
+
+    monkeypatch.setattr(load, "_hf_load", rewrite_then_parse)
+    read(table, tmp_path / "cache")
+    assert entries(tmp_path / "cache") == []
+
+
 def test_the_file_checks_run_on_a_cache_hit(table, tmp_path):
     cache = tmp_path / "cache"
     read(table, cache)

@@ -59,7 +59,8 @@ def read_rows(source: load.TableSource, *, cache_dir: Path, max_bytes: int) -> R
     rows = read_entry(entry, key)
     if rows is None:
         rows = load.read_rows(source, cache_dir=hf_cache, max_bytes=max_bytes)
-        write_entry(entry, key, rows)
+        if hashlib.sha256(path.read_bytes()).hexdigest() == key["file_sha256"]:  # not rewritten meanwhile
+            write_entry(entry, key, rows)
     return rows
 
 
