@@ -149,7 +149,7 @@ def test_optimization_traces_are_the_trial_recorders_trials(settings, server):
     assert info["trace_ids"] == [trial_trace_id(oid, 1), trial_trace_id(oid, 2)]
     assert set(server.traces()) == set(info["trace_ids"])
     scores = {s["traceId"]: s["value"] for s in server.scores.values() if s["name"] == "trial_score"}
-    assert [t["accuracy"] for t in rec.trials] == [1.0, 0.5]
+    assert [t.accuracy for t in rec.trials] == [1.0, 0.5]
     assert scores == {trial_trace_id(oid, 1): pytest.approx(1.0), trial_trace_id(oid, 2): pytest.approx(0.5)}
     root = next(s for s in server.traces()[trial_trace_id(oid, 2)] if s["name"] == "optimize-trial")
     assert json.loads(root["attributes"]["langfuse.observation.input"]) == {
@@ -164,5 +164,5 @@ def test_a_failing_trial_hook_does_not_break_the_optimizers_evaluation():
     with dspy.context(callbacks=[rec]):
         result = dspy.Evaluate(devset=[dspy.Example(sms="x", label="ham").with_inputs("sms")], metric=exact_match,
                                display_progress=False)(AlwaysHam())
-    assert result.score == 100.0 and rec.trials == [{"items": 1, "accuracy": 1.0, "full_dev": True}]
+    assert result.score == 100.0 and [t.to_dict() for t in rec.trials] == [{"items": 1, "accuracy": 1.0, "full_dev": True}]
     assert warnings == ["Broken.trial_scored failed: ValueError: no trials today"]

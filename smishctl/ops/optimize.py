@@ -48,7 +48,7 @@ from smishctl.solve.optimizers import (
     resolve_params,
 )
 from smishctl.solve.signature import DEFAULT_INSTRUCTIONS, KNN_INSTRUCTIONS, make_program
-from smishctl.solve.trial_scores import TrialRecorder
+from smishctl.solve.trial_scores import Trial, TrialRecorder
 from smishctl.store.artifacts import save_artifact
 from smishctl.store.programs import render_messages
 from smishctl.util.git import git_commit
@@ -407,10 +407,10 @@ def save_optimized(settings: Settings, cfg: OptimizeConfig, plan: OptimizePlan, 
     return OptimizeResult(artifact=art.id, path=art.dir, summary=s, manifest=art.info)
 
 
-def search_trial(number: int, trial: dict[str, Any], optimizer: str, model: str) -> dict[str, Any]:
+def search_trial(number: int, trial: Trial, optimizer: str, model: str) -> dict[str, Any]:
     """A TrialRecorder trial as the hooks' trial event: its score is the optimizer's own metric."""
-    return {"trial": number, "score": trial["accuracy"], "model": model,
-            "candidate": {"optimizer": optimizer, "items": trial["items"], "full_dev": trial["full_dev"]}}
+    return {"trial": number, "score": trial.accuracy, "model": model,
+            "candidate": {"optimizer": optimizer, "items": trial.items, "full_dev": trial.full_dev}}
 
 
 def _check_reachable(lm: Any, name: str) -> None:

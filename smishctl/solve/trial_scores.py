@@ -11,8 +11,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from dspy.utils.callback import BaseCallback
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate evaluation: how many dev messages it scored and its exact-match accuracy there;
+    full_dev when those were the whole dev set (the only trials comparable with each other)."""
+
+    items: int
+    accuracy: float
+    full_dev: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": self.items, "accuracy": self.accuracy, "full_dev": self.full_dev}
 
 
 class TrialRecorder(BaseCallback):
@@ -20,11 +35,11 @@ class TrialRecorder(BaseCallback):
     itself, numbered from 1 in the order recorded (safe when evaluations run in parallel)."""
 
     def __init__(self, dev_size: int, on_trial: Callable[[TrialRecorder], None] | None = None,
-                 on_scored: Callable[[int, dict], None] | None = None):
+                 on_scored: Callable[[int, Trial], None] | None = None):
         self.dev_size = dev_size
         self.on_trial = on_trial
         self.on_scored = on_scored
-        self.trials: list[dict] = []
+        self.trials: list[Trial] = []
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -41,7 +56,7 @@ class TrialRecorder(BaseCallback):
             score = getattr(outputs, "score", None)
             if exception is not None or score is None or not size:
                 return
-            trial = {"items": size, "accuracy": round(score / 100, 4), "full_dev": size == self.dev_size}
+            trial = Trial(items=size, accuracy=round(score / 100, 4), full_dev=size == self.dev_size)
             self.trials.append(trial)
             number = len(self.trials)
         if self.on_scored:
@@ -51,14 +66,14 @@ class TrialRecorder(BaseCallback):
 
     @property
     def best(self) -> float | None:
-        full = [t["accuracy"] for t in self.trials if t["full_dev"]]
+        full = [t.accuracy for t in self.trials if t.full_dev]
         return max(full) if full else None
 
     def note(self) -> str:
         return search_note(len(self.trials), self.best)
 
     def summary(self) -> dict:
-        return {"evaluations": len(self.trials), "full_dev_evaluations": sum(t["full_dev"] for t in self.trials),
+        return {"evaluations": len(self.trials), "full_dev_evaluations": sum(t.full_dev for t in self.trials),
                 "best_full_dev_accuracy": self.best}
 
 
