@@ -223,3 +223,12 @@ def test_export_hint_and_a_run_outside_the_project(cli, project, run_id, setting
     elsewhere = tmp_path / "downloaded" / run_id
     shutil.copytree(project / "runs" / run_id, elsewhere)
     assert ReviewSession(settings, str(elsewhere)).ref == str(elsewhere)  # by path: its folder
+
+
+def test_a_folder_that_is_no_run_is_refused_in_one_line(cli, tmp_path):
+    folder = tmp_path / "not-a-run"
+    folder.mkdir()
+    r = cli("review", str(folder), "--export", "r.csv")
+    assert r.returncode == 2
+    assert f"unknown run {str(folder)!r}: the folder has no run.json" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -7,7 +7,7 @@ import pytest
 from factories import write_run
 
 from smishctl.core.errors import ConfigError
-from smishctl.store.runs import open_run, resolve_run, short_refs
+from smishctl.store.runs import command_line_ref, open_run, resolve_run, short_refs
 
 
 def _run(runs_dir, run_id: str, created: str) -> None:
@@ -56,6 +56,34 @@ def test_prefixes_paths_and_ambiguity(runs_dir):
         resolve_run(runs_dir, "zzzz")
     with pytest.raises(ConfigError):
         resolve_run(runs_dir, "../runs")
+
+
+def test_open_run_by_folder_by_reference_and_a_folder_that_is_no_run(runs_dir, tmp_path, monkeypatch):
+    """What every command that takes RUN calls: a run folder anywhere, or a reference into the store."""
+    stored = "20261127-091500-qwen-v0001-b7c1"
+    elsewhere = tmp_path / "downloaded" / stored
+    write_run(elsewhere.parent, stored, [("i000", "ham", "ham")], created_at="2026-11-27T09:15:00")
+    by_path = open_run(runs_dir, str(elsewhere))
+    assert by_path.dir == elsewhere.resolve()
+    assert command_line_ref(runs_dir, by_path) == str(elsewhere.resolve())  # typed back as its folder
+    for ref in (stored, "b7c1", "20261127-0915", "latest~2"):
+        run = open_run(runs_dir, ref)
+        assert run.dir == (runs_dir / stored).resolve()
+        assert command_line_ref(runs_dir, run) == "b7c1"  # typed back as its short reference
+
+    empty = tmp_path / "not-a-run"
+    empty.mkdir()
+    with pytest.raises(ConfigError) as exc:
+        open_run(runs_dir, str(empty))
+    assert str(exc.value) == f"unknown run {str(empty)!r}: the folder has no run.json"
+    assert exc.value.exit_code == 2
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="the folder has no run.json"):
+        open_run(runs_dir, ".")
+    (tmp_path / "b7c1").mkdir()  # a folder named like a run's reference does not hide the run
+    assert open_run(runs_dir, "b7c1").id == stored
+    with pytest.raises(ConfigError, match=r"^unknown run 'zzzz'$"):
+        open_run(runs_dir, "zzzz")
 
 
 def test_fit_table_drops_optional_columns_before_cutting_identifiers():

@@ -12,7 +12,7 @@ from smishctl.core.errors import ConfigError, DataError
 from smishctl.core.records import RunRecord
 from smishctl.report.refs import resolved
 from smishctl.score.metrics import run_metrics
-from smishctl.store.runs import Run, open_run, short_ref
+from smishctl.store.runs import Run, command_line_ref, open_run
 
 
 @dataclass
@@ -58,8 +58,7 @@ def load_run(runs_dir: Path, ref: str, role: str = "candidate") -> RunData:
         raise
     except (OSError, ValueError):
         raise ConfigError(f"run {ref!r} has no readable run.json", hint="it is corrupt; re-run the evaluation") from None
-    in_store = run.dir.parent.resolve() == Path(runs_dir).resolve()
-    short = short_ref(Path(runs_dir), run.id) if in_store else str(run.dir)
+    short = command_line_ref(Path(runs_dir), run)
     if record.metrics is None:  # the hint names the run as `runs list` does: a long id would wrap mid-word
         raise ConfigError(f"run {short} has no metrics (status {record.status})",
                           hint=f"finish it with: smishctl evaluate --resume {short}")

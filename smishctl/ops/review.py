@@ -25,7 +25,7 @@ from smishctl.data.corrections import add_correction, remove_correction
 from smishctl.data.golden import add_golden, remove_golden
 from smishctl.data.prepare import SplitOptions, load_dataset_splits
 from smishctl.data.registry import DEFAULT_DATASET
-from smishctl.store.runs import open_run, short_ref
+from smishctl.store.runs import command_line_ref, open_run
 from smishctl.util.fs import atomic_write_json, atomic_write_text
 from smishctl.util.inert import csv_cell, csv_value
 from smishctl.util.jsonio import read_object
@@ -95,9 +95,7 @@ class ReviewSession:
     def ref(self) -> str:
         """How a command line names the run: its short reference in the project (what `runs list`
         shows), or its folder when the run was opened by a path outside it."""
-        if self.run.dir.resolve().parent == self.settings.runs_dir.resolve():
-            return short_ref(self.settings.runs_dir, self.run.id)
-        return str(self.run.dir)
+        return command_line_ref(self.settings.runs_dir, self.run)
 
     # -- progress ---------------------------------------------------------------------------
     @property

@@ -196,18 +196,40 @@ def run_dir(runs_dir: Path, run_id: str) -> Path:
 
 
 def open_run(runs_dir: Path, ref: str, *, for_writing: bool = False) -> Run:
-    """A run by path, or by a reference to a run in `runs_dir` (see `resolve_run`).
+    """The run a command line names: a run folder by path, or a reference to a run in `runs_dir` (see
+    `resolve_run`). A folder that holds no run.json and is no reference is refused as such.
 
     A run folder elsewhere may be read by path (e.g. one downloaded from CI), never written:
     `for_writing` (resume) accepts only runs inside `runs_dir`."""
     p = Path(ref)
     if (p / RUN_FILE).is_file():
         run = Run(p.resolve())
-        if for_writing and run.dir.parent != Path(runs_dir).resolve():
+        if for_writing and not _in_store(runs_dir, run):
             raise ConfigError(f"run {ref!r} is outside {runs_dir}: only runs in the project's store can be resumed",
                               hint="copy it into runs/ first, or resume it by its id")
         return run
-    return resolve_run(runs_dir, ref)
+    found = None if _is_path(ref) else _find_ref(runs_dir, ref)
+    if found is not None:
+        return found
+    if ref.strip() and p.is_dir():  # after the references: a folder sharing a run's name does not hide it
+        raise ConfigError(f"unknown run {ref!r}: the folder has no {RUN_FILE}",
+                          hint="name a run folder (one holding run.json), or a run from smishctl runs list")
+    raise _unknown(ref)
+
+
+def command_line_ref(runs_dir: Path, run: Run) -> str:
+    """How a command line names an opened run, so hints can be typed back: its short reference when it is
+    in `runs_dir` (what `runs list` shows), else its folder (a run opened by a path outside the store)."""
+    return short_ref(runs_dir, run.id) if _in_store(runs_dir, run) else str(run.dir)
+
+
+def _is_path(ref: str) -> bool:
+    """Whether `ref` can only be a path ('.', '..', anything with a '/'), never a run reference."""
+    return "/" in ref or ref.strip() in {".", ".."}
+
+
+def _in_store(runs_dir: Path, run: Run) -> bool:
+    return run.dir.resolve().parent == Path(runs_dir).resolve()
 
 
 LATEST = "latest"
@@ -216,9 +238,18 @@ LATEST = "latest"
 def resolve_run(runs_dir: Path, ref: str) -> Run:
     """A run of `runs_dir` by id, 'latest', 'latest~N' (N runs before the latest), or a unique prefix or
     suffix of its id (the short reference `runs list` shows, e.g. the random tail `a3f2`)."""
+    found = _find_ref(runs_dir, ref)
+    if found is None:
+        raise _unknown(ref)
+    return found
+
+
+def _find_ref(runs_dir: Path, ref: str) -> Run | None:
+    """resolve_run's lookup: None when nothing matches `ref`; an ambiguous reference, or `latest~N` past
+    the oldest run, raises (the error names the runs it could mean)."""
     ref = ref.strip()
     if not ref or "/" in ref:
-        raise ConfigError(f"unknown run {ref!r}", hint="see smishctl runs list")
+        return None
     if runs_dir.is_dir():
         d = run_dir(runs_dir, ref)
         if (d / RUN_FILE).is_file():
@@ -235,7 +266,11 @@ def resolve_run(runs_dir: Path, ref: str) -> Run:
         shown = ", ".join(refs[m] for m in matches[:5]) + (", …" if len(matches) > 5 else "")
         raise ConfigError(f"run {ref!r} is ambiguous ({len(matches)} runs match: {shown})",
                           hint="use a longer reference from smishctl runs list")
-    raise ConfigError(f"unknown run {ref!r}", hint="see smishctl runs list")
+    return None
+
+
+def _unknown(ref: str) -> ConfigError:
+    return ConfigError(f"unknown run {ref.strip()!r}", hint="see smishctl runs list")
 
 
 def _latest(runs: list[Run], ref: str, back: int) -> Run:
