@@ -180,7 +180,7 @@ def _assert_experiment(server, settings, run, status):
 @pytest.mark.model
 def test_evaluate_while_langfuse_is_down_then_push(real_run):
     from smishctl.core.config import load_settings
-    from smishctl.store.runs import open_run
+    from smishctl.store.runs import open_run, short_ref
 
     root, env, res = real_run
     # the evaluation succeeded, with one warning line, and the run is marked pending
@@ -201,7 +201,7 @@ def test_evaluate_while_langfuse_is_down_then_push(real_run):
         up = {**env, "LANGFUSE_BASE_URL": srv.url}
         out = run_cli("push", cwd=root, env=up)  # every pending run
         assert out.returncode == 0, out.stderr
-        assert f"run {run.id}: pushed" in out.stderr
+        assert f"run {short_ref(settings.runs_dir, run.id)}: pushed" in out.stderr
         status = run.read()["langfuse"]
         _assert_experiment(srv, settings, run, status)
         assert run.predictions_path.read_bytes() == before
@@ -240,7 +240,7 @@ def test_errored_and_invalid_items_are_recorded_and_scored(tmp_path, server, lf_
     settings, run, _ = synthetic_run(tmp_path / "p")
     lf_env(server.url)
     status = push_run(settings, run)
-    assert status["status"] == "pushed", status
+    assert status.status == "pushed", status
     assert len(server.traces()) == 4 and len(server.items) == 4
     err = item_trace_id(run.id, "a000000000000004")
     root_span, gen = _item_spans(server, err)
@@ -278,7 +278,7 @@ def test_unreachable_langfuse_leaves_run_pending_then_push_succeeds(tmp_path, lf
     t0 = time.monotonic()
     status = track_run(settings, run.id)
     elapsed = time.monotonic() - t0
-    assert status["status"] == "pending" and status["error"], status
+    assert status.status == "pending" and status.error, status
     assert elapsed < 5, f"took {elapsed:.1f} s"
     assert run.read()["langfuse"]["status"] == "pending" and run.read()["status"] == "complete"
     assert run.predictions_path.read_bytes() == before
@@ -290,10 +290,10 @@ def test_unreachable_langfuse_leaves_run_pending_then_push_succeeds(tmp_path, lf
     srv = LangfuseServer().start()
     try:
         lf_env(srv.url)
-        assert push_run(settings, run)["status"] == "pushed"
+        assert push_run(settings, run).status == "pushed"
         assert pending_runs(settings) == []
         spans, scores = len(srv.spans), len(srv.scores)
-        assert push_run(settings, run)["status"] == "pushed"
+        assert push_run(settings, run).status == "pushed"
         assert (len(srv.spans), len(srv.scores), len(srv.items)) == (spans, scores, 4)
     finally:
         srv.stop()
@@ -307,12 +307,12 @@ def test_scores_rejected_in_part_leave_the_run_pending(tmp_path, server, lf_env)
     lf_env(server.url)
     server.reject_scores = {"predicted"}
     status = track_run(settings, run.id)
-    assert status["status"] == "pending", status
-    assert "rejected 4 of" in status["error"] and "'predicted' refused" in status["error"]
+    assert status.status == "pending", status
+    assert status.error and "rejected 4 of" in status.error and "'predicted' refused" in status.error
     assert run.read()["langfuse"]["status"] == "pending" and [r.id for r in pending_runs(settings)] == [run.id]
     assert server.scores and not any(sc["name"] == "predicted" for sc in server.scores.values())
     server.reject_scores = set()  # Langfuse takes them now: the push completes
-    assert push_run(settings, run)["status"] == "pushed" and pending_runs(settings) == []
+    assert push_run(settings, run).status == "pushed" and pending_runs(settings) == []
     assert sum(sc["name"] == "predicted" for sc in server.scores.values()) == 4
 
 
@@ -323,7 +323,7 @@ def test_wrong_keys_leave_run_pending(tmp_path, server, lf_env, monkeypatch):
     lf_env(server.url)
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-wrong-0000000000")
     status = push_run(settings, run)
-    assert status["status"] == "pending" and "401" in status["error"]
+    assert status.status == "pending" and status.error and "401" in status.error
     assert "sk-lf-wrong" not in json.dumps(run.read())
 
 
@@ -331,12 +331,12 @@ def test_not_configured_or_switched_off_marks_disabled(tmp_path, monkeypatch):
     from smishctl.tracking import langfuse_settings, pending_runs, track_run
 
     settings, run, _ = synthetic_run(tmp_path / "p")
-    assert track_run(settings, run)["status"] == "disabled"
+    assert track_run(settings, run).status == "disabled"
     assert pending_runs(settings) == [] and [r.id for r in pending_runs(settings, include_unpushed=True)] == [run.id]
     monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", PUBLIC_KEY)
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", SECRET_KEY)
     assert langfuse_settings(settings).base_url == "https://cloud.langfuse.com"
-    assert track_run(settings, run, enabled=False) == {"status": "disabled", "reason": "--no-langfuse"}
+    assert track_run(settings, run, enabled=False).to_dict() == {"status": "disabled", "reason": "--no-langfuse"}
     monkeypatch.setenv("SMISHCTL_LANGFUSE", "off")
     assert langfuse_settings(settings) is None
 
@@ -509,10 +509,10 @@ def test_compare_prints_experiment_links_of_pushed_runs(tmp_path, server, lf_env
     settings, run_a, _ = synthetic_run(root)
     _, run_b, _ = synthetic_run(root, "20261126-100001-synthetic-zero-shot-0002")
     status = push_run(settings, run_a)
-    assert status["status"] == "pushed"
+    assert status.status == "pushed" and status.url
     res = run_cli("compare", run_a.id, run_b.id, "--no-langfuse", "--max-error-rate", "0.5", cwd=root,
                   env={"SMISHCTL_HOME": str(root), "LANGFUSE_BASE_URL": server.url})
     assert res.returncode == 0, res.stderr
-    assert "Langfuse: " in res.stderr and status["url"] in res.stderr
+    assert "Langfuse: " in res.stderr and status.url in res.stderr
     # run_b was never sent: with --no-langfuse compare marks it disabled instead of pushing it.
     assert json.loads((run_b.dir / "run.json").read_text())["langfuse"]["status"] == "disabled"

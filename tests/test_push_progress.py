@@ -49,21 +49,24 @@ def test_the_library_reports_every_item_traced(tmp_path, monkeypatch):
         push_run(settings, run, on_item=lambda step, done, total: again.append((step, done, total)))
     finally:
         srv.stop()
-    assert status["status"] == "pushed", status
+    assert status.status == "pushed", status
     assert seen == [("dataset items", i, N) for i in range(1, N + 1)] + [("traces", i, N) for i in range(1, N + 1)]
     assert again == [("traces", i, N) for i in range(1, N + 1)]  # the items are there: none created again
 
 
 def test_push_is_quiet_without_a_terminal(tmp_path):
+    from smishctl.store.runs import short_ref
+
     root = tmp_path / "p"
-    _, run = _big_run(root)
+    settings, run = _big_run(root)
     srv = LangfuseServer().start()
     try:
         r = run_cli("push", run.id, cwd=root, env={"SMISHCTL_HOME": str(root), **srv.env()})
     finally:
         srv.stop()
     assert r.returncode == 0, r.stderr
-    assert r.stderr.splitlines() == [f"run {run.id}: pushed to Langfuse — {json.loads(run.record_path.read_text())['langfuse']['url']}"]
+    url = json.loads(run.record_path.read_text())["langfuse"]["url"]
+    assert r.stderr.splitlines() == [f"run {short_ref(settings.runs_dir, run.id)}: pushed to Langfuse — {url}"]
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -71,8 +74,10 @@ def test_push_is_quiet_without_a_terminal(tmp_path):
 def test_push_progress_in_an_80x24_terminal(tmp_path, quiet):
     from test_terminal import COLS, Terminal
 
+    from smishctl.store.runs import short_ref
+
     root = tmp_path / "p"
-    _, run = _big_run(root)
+    settings, run = _big_run(root)
     srv = SlowTraces().start()
     env = {k: v for k, v in os.environ.items() if k != "SMISHCTL_NO_PROGRESS"}
     if quiet:
@@ -92,7 +97,7 @@ def test_push_progress_in_an_80x24_terminal(tmp_path, quiet):
         term.close()
         srv.stop()
     assert re.search(r"^__done0$", screen, re.MULTILINE), screen
-    assert f"run {run.id}: pushed" in screen.replace("\n", "")
+    assert f"run {short_ref(settings.runs_dir, run.id)}: pushed" in screen.replace("\n", "")
     if quiet:
         assert not shown, shown
         return

@@ -58,8 +58,8 @@ def push_synthetic(tmp: Path, monkeypatch_env) -> dict:
         monkeypatch_env({"LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_SECRET_KEY": SECRET_KEY,
                          "OPENAI_API_KEY": FAKE_PROVIDER_KEY, "LANGFUSE_BASE_URL": srv.url, "LANGFUSE_TIMEOUT": "5"})
         status = push_run(settings, run)
-        assert status["status"] == "pushed", status
-        return received(srv, status)
+        assert status.status == "pushed", status
+        return received(srv, status.to_dict())
     finally:
         srv.stop()
 

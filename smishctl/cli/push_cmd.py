@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from smishctl.cli.common import DebugOpt, JsonOpt, console, handled, out, plain, print_json, settings
 from smishctl.cli.completion import complete_run
+
+if TYPE_CHECKING:
+    from smishctl.tracking.push_status import PushStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +31,7 @@ def push(
     Exits 1 if a run is still pending (Langfuse unreachable or refusing)."""
     with handled(debug):
         from smishctl.core.errors import ConfigError
-        from smishctl.store.runs import open_run
+        from smishctl.store.runs import open_run, short_ref
         from smishctl.tracking import langfuse_settings, pending_runs
 
         s = settings()
@@ -38,7 +41,7 @@ def push(
                               hint="set LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_BASE_URL (see docs/langfuse.md)")
         targets = ([open_run(s.runs_dir, ref) for ref in runs] if runs
                    else pending_runs(s, include_unpushed=all_runs))
-        results = []
+        results: list[dict] = []
         if production:
             from smishctl.tracking import publish_prompt
 
@@ -52,13 +55,14 @@ def push(
                               soft_wrap=True)
         for run in targets:
             status = _push_with_progress(s, run, lf, timeout)
-            results.append({"run": run.id, **status})
+            results.append({"run": run.id, **status.to_dict()})
             if as_json:
                 continue
-            if status["status"] == "pushed":
-                console.print(f"run {run.id}: pushed to Langfuse — {status.get('url') or lf.host}", soft_wrap=True)
+            ref = short_ref(s.runs_dir, run.id)
+            if status.pushed:
+                console.print(f"run {ref}: pushed to Langfuse — {status.url or lf.host}", soft_wrap=True)
             else:
-                console.print(f"[yellow]warning:[/yellow] run {run.id}: still pending ({plain(status.get('error'))})",
+                console.print(f"[yellow]warning:[/yellow] run {ref}: still pending ({plain(status.error)})",
                               soft_wrap=True)
         if as_json:
             print_json(results)
@@ -68,7 +72,7 @@ def push(
             raise typer.Exit(1)
 
 
-def _push_with_progress(s, run, lf, timeout: float | None) -> dict:
+def _push_with_progress(s, run, lf, timeout: float | None) -> PushStatus:
     """One run pushed, with the progress line of every long command (dataset items created, then traces
     built: count, elapsed, ETA) on a terminal; the run is named by its short reference there, so the line fits 80 columns."""
     from smishctl.cli.common import item_progress

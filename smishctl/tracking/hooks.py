@@ -16,6 +16,7 @@ from smishctl.store.runs import open_run
 from smishctl.tracking.optimization import OptimizationTracker, start_optimization
 from smishctl.tracking.prompts import publish_prompt, rollback_prompt
 from smishctl.tracking.push import set_status, track_run
+from smishctl.tracking.push_status import PushStatus
 
 NAME = "langfuse"
 
@@ -31,7 +32,7 @@ class LangfuseHooks(RunHooks):
         self._lock = threading.Lock()
 
     def run_finished(self, record: dict | RunRecord) -> dict:
-        return track_run(self.settings, RunRecord.of(record).id)
+        return track_run(self.settings, RunRecord.of(record).id).to_dict()
 
     def optimization_started(self, optimization_id: str, metadata: dict) -> None:
         tracker = start_optimization(self.settings, optimization_id, metadata=metadata)
@@ -73,7 +74,8 @@ class LangfuseOff(RunHooks):
         self.reason = reason
 
     def run_finished(self, record: dict | RunRecord) -> dict:
-        return set_status(open_run(self.settings.runs_dir, RunRecord.of(record).id), self._disabled())
+        run = open_run(self.settings.runs_dir, RunRecord.of(record).id)
+        return set_status(run, PushStatus(status="disabled", reason=self.reason)).to_dict()
 
     def optimization_finished(self, optimization_id: str) -> dict:
         return OptimizationTracker(optimization_id, None, reason=self.reason).finish()

@@ -23,6 +23,7 @@ from smishctl.store.artifacts import PROMPT, SMS_PLACEHOLDER, resolve_artifact
 from smishctl.store.programs import render_messages
 from smishctl.store.runs import Run, list_runs, open_run, short_ref
 from smishctl.tracking.client import LangfuseSession, PushError, observation_id_for, one_line, trace_id_for
+from smishctl.tracking.push_status import PushStatus
 from smishctl.tracking.settings import LangfuseSettings, disabled_reason, langfuse_settings
 from smishctl.util.fs import read_json
 from smishctl.util.redact import redact_obj
@@ -66,10 +67,10 @@ def item_trace_id(run_id: str, item_id: str) -> str:
 
 
 # -- run.json bookkeeping ----------------------------------------------------------------------
-def set_status(run: Run, status: dict) -> dict:
-    """Record the Langfuse status of a run in run.json (under "langfuse"), atomically."""
+def set_status(run: Run, status: PushStatus) -> PushStatus:
+    """Record the Langfuse status of a run in run.json (under "langfuse", as its dict), atomically."""
     record = run.record()
-    record.extra["langfuse"] = status
+    record.extra["langfuse"] = status.to_dict()
     run.write(record)
     return status
 
@@ -80,25 +81,25 @@ def experiment_link(record: dict | RunRecord) -> str | None:
     return pushed.get("url") if pushed.get("status") == "pushed" else None
 
 
-def track_run(settings, run: Run | str, *, enabled: bool = True) -> dict:
+def track_run(settings, run: Run | str, *, enabled: bool = True) -> PushStatus:
     """After an evaluation: push the run if Langfuse is configured, else mark it disabled.
 
-    Never raises for Langfuse trouble: returns run.json's new "langfuse" entry, whose "status" is
-    "pushed", "pending" (see "error"; `smishctl push` retries) or "disabled" (see "reason").
+    Never raises for Langfuse trouble: returns the status stored as run.json's new "langfuse" entry,
+    "pushed", "pending" (see `error`; `smishctl push` retries) or "disabled" (see `reason`).
     """
     if isinstance(run, str):
         run = open_run(settings.runs_dir, run)
     try:
         lf = langfuse_settings(settings, enabled=enabled)
     except ConfigError as exc:  # a broken [langfuse] section must not fail the evaluation
-        return set_status(run, {"status": "pending", "error": exc.one_line(), "attempted_at": _now_iso()})
+        return set_status(run, PushStatus(status="pending", error=exc.one_line(), attempted_at=_now_iso()))
     if lf is None:
-        return set_status(run, {"status": "disabled", "reason": disabled_reason(settings, enabled=enabled)})
+        return set_status(run, PushStatus(status="disabled", reason=disabled_reason(settings, enabled=enabled)))
     return push_run(settings, run, lf=lf)
 
 
 def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout: float | None = None,
-             on_item: OnItem | None = None) -> dict:
+             on_item: OnItem | None = None) -> PushStatus:
     """Push one run to Langfuse; return (and store in run.json) its status entry. `on_item(step, done,
     total)` follows the dataset items as they are created, then the traces as they are built.
 
@@ -121,13 +122,11 @@ def push_run(settings, run: Run, *, lf: LangfuseSettings | None = None, timeout:
     rows = [Prediction.from_dict(row, where=f"run {run.id}") for row in run.predictions()]
     attempted = _now_iso()
     try:
-        info = _push(settings, lf, record, rows, on_item or (lambda step, done, total: None))
+        status = _push(settings, lf, record, rows, on_item or (lambda step, done, total: None))
     except PushError as exc:
-        status = {"status": "pending", "host": lf.host, "error": redact_obj(str(exc))[:300], "attempted_at": attempted}
+        status = PushStatus(status="pending", host=lf.host, error=redact_obj(str(exc))[:300], attempted_at=attempted)
     except Exception as exc:  # noqa: BLE001 - an SDK surprise must not fail the command
-        status = {"status": "pending", "host": lf.host, "error": redact_obj(one_line(exc)), "attempted_at": attempted}
-    else:
-        status = {"status": "pushed", "host": lf.host, **info, "pushed_at": _now_iso()}
+        status = PushStatus(status="pending", host=lf.host, error=redact_obj(one_line(exc)), attempted_at=attempted)
     return set_status(run, status)
 
 
@@ -145,7 +144,7 @@ def pending_runs(settings, *, include_unpushed: bool = False) -> list[Run]:
 
 
 # -- the push itself -----------------------------------------------------------------------------
-def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[Prediction], on_item: OnItem) -> dict:
+def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[Prediction], on_item: OnItem) -> PushStatus:
     deadline = time.monotonic() + lf.push_timeout
     with LangfuseSession(lf) as s:
         project_id = s.project_id(deadline)
@@ -167,13 +166,13 @@ def _push(settings, lf: LangfuseSettings, record: RunRecord, rows: list[Predicti
         n_scores = s.send_scores(scores, deadline)
     base = lf.host
     url = (f"{base}/project/{project_id}/experiments/results?baseline={experiment_id}" if project_id else None)
-    return {
-        "project_id": project_id, "dataset": ds.name, "dataset_id": ds.id,
-        "experiment_id": experiment_id, "experiment_name": record.id, "url": url,
-        "dataset_run_url": (f"{base}/project/{project_id}/datasets/{ds.id}/runs/{experiment_id}"
-                            if project_id else None),
-        "n_items": len(rows), "n_items_created": ds.created, "n_traces": len(rows), "n_scores": n_scores,
-    }
+    return PushStatus(
+        status="pushed", host=lf.host, project_id=project_id, dataset=ds.name, dataset_id=ds.id,
+        experiment_id=experiment_id, experiment_name=record.id, url=url,
+        dataset_run_url=(f"{base}/project/{project_id}/datasets/{ds.id}/runs/{experiment_id}"
+                         if project_id else None),
+        n_items=len(rows), n_items_created=ds.created, n_traces=len(rows), n_scores=n_scores,
+        pushed_at=_now_iso())
 
 
 def _upsert_dataset(s: LangfuseSession, record: RunRecord, rows: list[Prediction], deadline: float,
