@@ -8,8 +8,8 @@ Public API (nothing here imports langfuse until it is used):
 
 Runs (evaluate, compare, push)
     langfuse_settings(settings, *, enabled=True) -> LangfuseSettings | None
-    track_run(settings, run_or_id, *, enabled=True) -> dict      # after an evaluation: push or mark disabled
-    push_run(settings, run, *, lf=None, timeout=None) -> dict     # push one run (idempotent)
+    track_run(settings, run_or_id, *, enabled=True) -> PushStatus  # after an evaluation: push or mark disabled
+    push_run(settings, run, *, lf=None, timeout=None) -> PushStatus  # push one run (idempotent)
     pending_runs(settings) -> list[Run]
     experiment_link(record) -> str | None                         # run.json["langfuse"]["url"] if pushed
 
@@ -32,9 +32,11 @@ from smishctl.tracking.hooks import LangfuseHooks, LangfuseOff
 from smishctl.tracking.optimization import OptimizationTracker, start_optimization
 from smishctl.tracking.prompts import publish_prompt, rollback_prompt
 from smishctl.tracking.push import experiment_link, pending_runs, push_run, set_status, track_run
+from smishctl.tracking.push_status import PushStatus
 from smishctl.tracking.settings import LangfuseSettings, langfuse_settings
 
 __all__ = [
-    "LangfuseHooks", "LangfuseOff", "LangfuseSettings", "OptimizationTracker", "experiment_link", "langfuse_settings",
-    "pending_runs", "publish_prompt", "push_run", "rollback_prompt", "set_status", "start_optimization", "track_run",
+    "LangfuseHooks", "LangfuseOff", "LangfuseSettings", "OptimizationTracker", "PushStatus", "experiment_link",
+    "langfuse_settings", "pending_runs", "publish_prompt", "push_run", "rollback_prompt", "set_status",
+    "start_optimization", "track_run",
 ]
