@@ -213,7 +213,29 @@ def _prior(text: str) -> float | None:
     return value
 
 
-def knn_grid(params: dict, labels: tuple[str, ...], start: str | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class KnnSetting:
+    """One point of the kNN search grid: what one candidate tries. Fields in the grid's axis order,
+    which is the order of a candidate's settings in the manifest."""
+
+    k: int
+    order: str
+    dedup: bool
+    instructions: str  # a name from instruction_variants
+    words: str  # a name from LABEL_WORDINGS
+    max_demo_chars: int | None
+    prior: float | None  # the SVM prior's weight; None: the model alone
+    signals: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def prompt_settings(self) -> dict[str, Any]:
+        """The settings the model calls depend on: every prior value re-decides the same dev rows."""
+        return {k: v for k, v in self.to_dict().items() if k != "prior"}
+
+
+def knn_grid(params: dict, labels: tuple[str, ...], start: str | None = None) -> list[KnnSetting]:
     """Every combination of the comma-separated kNN parameters, cheapest first (smaller k)."""
     from itertools import product
 
@@ -229,8 +251,8 @@ def knn_grid(params: dict, labels: tuple[str, ...], start: str | None = None) ->
     }
     # One prior model per search (not an axis): checked here, before any model call.
     _grid_values("prior_model", params.get("prior_model", PRIOR_MODEL), PRIOR_MODELS)
-    grid = [dict(zip(axes, combo, strict=True)) for combo in product(*axes.values())]
-    return sorted(grid, key=lambda c: c["k"])
+    grid = [KnnSetting(**dict(zip(axes, combo, strict=True))) for combo in product(*axes.values())]
+    return sorted(grid, key=lambda c: c.k)
 
 
 def _knn(student, trainset, devset, ctx):
@@ -242,26 +264,26 @@ def _knn(student, trainset, devset, ctx):
     variants = instruction_variants(ctx.labels, ctx.start_instructions)
     best: tuple | None = None
     grid = knn_grid(ctx.params, ctx.labels, ctx.start_instructions)
-    prompts = [c for c in grid if c["prior"] == grid[0]["prior"]]  # the candidates that need model calls
+    prompts = [c for c in grid if c.prior == grid[0].prior]  # the candidates that need model calls
     for n, cand in enumerate(prompts, 1):
-        program = KNNClassifier(pool, ctx.labels, k=cand["k"], instructions=variants[cand["instructions"]],
-                                order=cand["order"], dedup=cand["dedup"], max_demo_chars=cand["max_demo_chars"],
-                                prior_model=ctx.params.get("prior_model", PRIOR_MODEL), signals=cand["signals"])
-        words = {k: v for k, v in LABEL_WORDINGS[cand["words"]].items() if k in ctx.labels}
+        program = KNNClassifier(pool, ctx.labels, k=cand.k, instructions=variants[cand.instructions],
+                                order=cand.order, dedup=cand.dedup, max_demo_chars=cand.max_demo_chars,
+                                prior_model=ctx.params.get("prior_model", PRIOR_MODEL), signals=cand.signals)
+        words = {k: v for k, v in LABEL_WORDINGS[cand.words].items() if k in ctx.labels}
         adapter = replace(ctx.adapter, label_words=words)
-        note = settings_note({k: v for k, v in cand.items() if k != "prior"})
+        note = settings_note(cand.prompt_settings())
         metrics, rows = ctx.score(program, adapter, f"candidate {n}/{len(prompts)}: {note}")
         priors = None
-        for rank, weight in enumerate(dict.fromkeys(c["prior"] for c in grid)):
+        for rank, weight in enumerate(dict.fromkeys(c.prior for c in grid)):
             if weight is None:
                 m, r = metrics, rows
             else:
                 priors = priors or {i: program.prior_probs(t) for i, t in texts.items()}
                 r = with_prior(rows, priors, weight)
                 m = compute_metrics(r, ctx.labels)
-            settings = {**cand, "prior": weight}
+            settings = replace(cand, prior=weight).to_dict()
             ctx.candidates.append(Candidate(settings, m["macro_f1"], m["accuracy"], metrics["latency_ms"]["p50"]))
-            key = (m["macro_f1"] or 0.0, -cand["k"], -rank)
+            key = (m["macro_f1"] or 0.0, -cand.k, -rank)
             if best is None or key > best[0]:
                 best = (key, program, adapter, m, r, weight)
     assert best is not None  # the grid is never empty (knn_grid refuses an empty axis)
