@@ -16,7 +16,7 @@ from smishctl.ops.hooks import default_hooks, notify, safe_call
 from smishctl.ops.optimize import search_trial
 from smishctl.ops.promote import promote, rollback
 from smishctl.solve.optimizers import exact_match
-from smishctl.solve.trial_scores import TrialRecorder
+from smishctl.solve.trial_scores import Trial, TrialRecorder
 from smishctl.tracking.hooks import LangfuseHooks, LangfuseOff
 from smishctl.tracking.optimization import trial_trace_id
 
@@ -164,5 +164,5 @@ def test_a_failing_trial_hook_does_not_break_the_optimizers_evaluation():
     with dspy.context(callbacks=[rec]):
         result = dspy.Evaluate(devset=[dspy.Example(sms="x", label="ham").with_inputs("sms")], metric=exact_match,
                                display_progress=False)(AlwaysHam())
-    assert result.score == 100.0 and [t.to_dict() for t in rec.trials] == [{"items": 1, "accuracy": 1.0, "full_dev": True}]
+    assert result.score == 100.0 and rec.trials == [Trial(items=1, accuracy=1.0, full_dev=True)]
     assert warnings == ["Broken.trial_scored failed: ValueError: no trials today"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from dspy.utils.callback import BaseCallback
 
@@ -25,9 +24,6 @@ class Trial:
     items: int
     accuracy: float
     full_dev: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"items": self.items, "accuracy": self.accuracy, "full_dev": self.full_dev}
 
 
 class TrialRecorder(BaseCallback):
