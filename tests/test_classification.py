@@ -74,3 +74,15 @@ def test_a_label_nobody_has_or_predicts_scores_zero_not_nan():
     p, r, f, s = ours.precision_recall_f1(["ham", "ham"], ["ham", "spam"], ("ham", "spam", "smishing"))
     assert (p.tolist(), r.tolist(), f.tolist(), s.tolist()) == (
         [1.0, 0.0, 0.0], [0.5, 0.0, 0.0], [pytest.approx(2 / 3), 0.0, 0.0], [2, 0, 0])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("figure", [ours.roc_auc, ours.average_precision])
+def test_a_score_that_is_not_finite_is_refused_as_scikit_learn_refuses_it(figure, bad):
+    """Sorted, a NaN ranks above every number: a model answering NaN for its gold label would get a
+    perfect ROC-AUC. (Rows with such probabilities are refused as damage when read: test_run_damage.)"""
+    truth, scores = np.array([1.0, 0.0, 1.0]), np.array([bad, 0.5, 0.9])
+    with pytest.raises(ValueError):
+        sk.roc_auc_score(truth, scores)
+    with pytest.raises(ValueError, match="not a finite number"):
+        figure(truth, scores)

@@ -73,24 +73,33 @@ def test_a_changed_byte_is_parsed_again(table, tmp_path, parses):
     {"text_column": "body"}, {"label_column": "class"},
 ])
 def test_every_read_option_is_part_of_the_key(table, change):
-    data = b"x"
-    assert rows_cache.rows_key(data, replace(table, **change), "csv") != rows_cache.rows_key(data, table, "csv")
+    sha = "0" * 64
+    assert rows_cache.rows_key(sha, replace(table, **change), "csv") != rows_cache.rows_key(sha, table, "csv")
 
 
 def test_the_format_the_bytes_and_the_libraries_are_part_of_the_key(table, monkeypatch):
-    key = rows_cache.rows_key(b"x", table, "csv")
-    assert rows_cache.rows_key(b"x", table, "tsv") != key
-    assert rows_cache.rows_key(b"y", table, "csv") != key
+    key = rows_cache.rows_key("0" * 64, table, "csv")
+    assert rows_cache.rows_key("0" * 64, table, "tsv") != key
+    assert rows_cache.rows_key("1" * 64, table, "csv") != key
     monkeypatch.setattr(hashing, "_version", lambda name: "0.0-other")
-    assert rows_cache.rows_key(b"x", table, "csv") != key
+    assert rows_cache.rows_key("0" * 64, table, "csv") != key
 
 
-def test_a_change_to_the_parsing_code_is_part_of_the_key(table, tmp_path, monkeypatch):
-    key = rows_cache.rows_key(b"x", table, "csv")
-    edited = tmp_path / "load.py"
-    edited.write_bytes(Path(load.__file__).read_bytes() + b"\n# changed\n")
-    monkeypatch.setattr(load, "__file__", str(edited))
-    assert rows_cache.rows_key(b"x", table, "csv") != key
+@pytest.mark.parametrize("module", [load, rows_cache], ids=["load", "rows_cache"])
+def test_a_change_to_the_parsing_code_is_part_of_the_key(table, tmp_path, monkeypatch, module):
+    key = rows_cache.rows_key("0" * 64, table, "csv")
+    edited = tmp_path / "edited.py"
+    edited.write_bytes(Path(module.__file__).read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(module, "__file__", str(edited))
+    assert rows_cache.rows_key("0" * 64, table, "csv") != key
+
+
+@pytest.mark.parametrize("library", ["datasets", "pandas", "pyarrow"])
+def test_each_parsing_library_is_part_of_the_key(table, monkeypatch, library):
+    key = rows_cache.rows_key("0" * 64, table, "csv")
+    real = hashing._version
+    monkeypatch.setattr(hashing, "_version", lambda name: "0.0-other" if name == library else real(name))
+    assert rows_cache.rows_key("0" * 64, table, "csv") != key
 
 
 def test_a_new_library_version_parses_again(table, tmp_path, parses, monkeypatch):
@@ -143,7 +152,7 @@ def test_an_entry_for_another_file_is_not_served(table, tmp_path, parses):
     other.write_text(CSV.replace("WIN a prize now", "WIN a car now"), encoding="utf-8")
     other_rows = read(replace(table, path=other), cache)
     [other_entry] = entries(cache)
-    truth_key = rows_cache.rows_key(table.path.read_bytes(), table, "csv")  # type: ignore[union-attr]
+    truth_key = rows_cache.rows_key(hashing.sha256_file(table.path), table, "csv")  # type: ignore[arg-type]
     # the other file's entry, copied to the name this file's entry would have
     (cache / "rows" / f"{rows_cache._digest(truth_key)}.json").write_bytes(other_entry.read_bytes())
     rows = read(table, cache)
@@ -159,6 +168,29 @@ def test_a_damaged_entry_is_parsed_again(table, tmp_path, parses, damage):
     entry.write_bytes(damage)
     assert read(table, cache) == truth
     assert parses == ["csv", "csv"]
+
+
+def _rewrite_keeping_mtime(path: Path, text: str) -> None:
+    before = path.stat()
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+SWAPPED = CSV.replace("ham,see you", "spam,see you").replace("spam,WIN", "ham,WIN")  # same size
+
+
+def test_a_rewrite_that_keeps_the_mtime_is_parsed_again(table, tmp_path):
+    """cp -p, rsync -t, tar, two writes within the clock tick: HF's own cache knows a file by path and
+    mtime, so the parse runs in a cache folder named by the content."""
+    cache = tmp_path / "cache"
+    assert [r["label"] for r in read(table, cache)] == ["ham", "spam", "smishing"]
+    _rewrite_keeping_mtime(table.path, SWAPPED)  # type: ignore[arg-type]
+    assert [r["label"] for r in read(table, cache)] == ["spam", "ham", "smishing"]
+    # and the entry stored for the new bytes holds the new bytes' rows, served without HF's cache
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (cache / "rows").rename(fresh / "rows")
+    assert [r["label"] for r in read(table, fresh)] == ["spam", "ham", "smishing"]
 
 
 def test_a_file_rewritten_while_it_is_parsed_is_not_cached(table, tmp_path, monkeypatch):

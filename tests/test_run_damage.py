@@ -45,6 +45,31 @@ def test_a_damaged_row_is_refused_with_file_and_line(tmp_path, bad):
     assert len(run.predictions(allow_damaged=True)) == 39
 
 
+_ROW = '{"item_id": "i002", "index": 2, "gold": "smishing", "pred": "smishing", "status": "ok", '
+
+
+@pytest.mark.parametrize("bad", [b'"probs": {"ham": NaN, "spam": 0.1, "smishing": 0.9}}',
+                                 b'"probs": {"ham": 0.1, "spam": Infinity, "smishing": 0.9}}',
+                                 b'"probs": {"ham": -0.5, "spam": 0.5, "smishing": 1.0}}',
+                                 b'"probs": {"ham": 0.0, "spam": 0.0, "smishing": 5.0}}',
+                                 b'"latency_ms": NaN}', b'"cost_usd": Infinity}'],
+                         ids=["nan-prob", "infinite-prob", "negative-prob", "prob-above-1", "nan-latency",
+                              "infinite-cost"])
+def test_a_row_whose_figures_are_not_measurements_is_damage(tmp_path, bad):
+    """A NaN probability sorts above every number (a perfect ROC-AUC from nothing), a 5.0 makes a Brier
+    score below 0, a NaN latency or cost poisons every sum: such a row is damage, named by file:line."""
+    run = _make_run(tmp_path / "runs", "r1")
+    _damage_line(run.predictions_path, 3, _ROW.encode() + bad)
+    with pytest.raises(DataError, match=r":3: damaged prediction row"):
+        run.predictions()
+
+
+def test_probabilities_at_the_bounds_are_measurements(tmp_path):
+    run = _make_run(tmp_path / "runs", "r1")
+    _damage_line(run.predictions_path, 3, _ROW.encode() + b'"probs": {"ham": 0.0, "spam": 0, "smishing": 1.0}}')
+    assert run.predictions()[2]["probs"] == {"ham": 0.0, "spam": 0, "smishing": 1.0}
+
+
 def test_an_invalid_byte_inside_an_otherwise_whole_row_is_damage(tmp_path):
     """A row that is valid JSON of a valid prediction but for one byte that is no UTF-8 inside its text is
     refused, not decoded with a stand-in character: the recorded text would no longer be the scored one."""

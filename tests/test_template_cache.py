@@ -52,9 +52,11 @@ def test_other_grouping_code_is_a_miss(tmp_path, computed, monkeypatch):
     assert computed == [4, 4]
 
 
-def test_another_library_version_is_a_miss(tmp_path, computed, monkeypatch):
+@pytest.mark.parametrize("library", ["scikit-learn", "scipy", "numpy"])
+def test_another_version_of_each_grouping_library_is_a_miss(tmp_path, computed, monkeypatch, library):
     groups(tmp_path)
-    monkeypatch.setattr(hashing, "_version", lambda name: "0.0-other")
+    real = hashing._version
+    monkeypatch.setattr(hashing, "_version", lambda name: "0.0-other" if name == library else real(name))
     groups(tmp_path)
     assert computed == [4, 4]
 

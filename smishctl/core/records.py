@@ -15,7 +15,22 @@ from typing import Any, Literal, Protocol
 
 from smishctl.core.errors import DataError
 from smishctl.core.identity import ServingIdentity
-from smishctl.core.shapes import BOOL, COUNT, DICT, INT, NONE, NUMBER, NUMBERS, STR, STRS, Shape, check, kind_of
+from smishctl.core.shapes import (
+    BOOL,
+    COUNT,
+    DICT,
+    FINITE,
+    INT,
+    NONE,
+    NUMBER,
+    NUMBERS,
+    PROBABILITIES,
+    STR,
+    STRS,
+    Shape,
+    check,
+    kind_of,
+)
 
 SCHEMA_VERSION = 2  # 1: records written before the field existed
 STATUSES = ("ok", "invalid", "error")
@@ -76,9 +91,9 @@ def migrate(obj: dict[str, Any], steps: list[tuple[int, Callable[[dict[str, Any]
 # as an AttributeError in a listing (smishctl.core.shapes) ---
 
 PREDICTION_SHAPE: Shape = {
-    "item_id": STR, "index": INT, "gold": STR, "pred": (STR, NONE), "status": STR, "latency_ms": (NUMBER, NONE),
-    "probs": (NUMBERS, NONE), "error": (STR, NONE), "raw": (STR, NONE), "usage": DICT, "cache_hit": BOOL,
-    "cost_usd": (NUMBER, NONE), "text": (STR, NONE),
+    "item_id": STR, "index": INT, "gold": STR, "pred": (STR, NONE), "status": STR, "latency_ms": (FINITE, NONE),
+    "probs": (PROBABILITIES, NONE), "error": (STR, NONE), "raw": (STR, NONE), "usage": DICT, "cache_hit": BOOL,
+    "cost_usd": (FINITE, NONE), "text": (STR, NONE),
 }
 RUN_SHAPE: Shape = {
     "id": STR, "status": STR, "kind": STR, "config_hash": STR, "identity": DICT, "model": DICT, "prompt": DICT,

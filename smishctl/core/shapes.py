@@ -42,6 +42,10 @@ LIST = Kind("a list", list)
 STRS = Kind("a list of strings", list, extra=lambda v: all(isinstance(x, str) for x in v))
 NONE = Kind("null", type(None))
 NUMBERS = Kind("an object of numbers", dict, extra=lambda v: all(_number(x) or x is None for x in v.values()))
+# Label probabilities: finite numbers in [0, 1] (a hair of rounding allowed), or null. A NaN would sort above
+# every number and make a perfect ROC-AUC; a 5.0 a Brier score below 0.
+PROBABILITIES = Kind("an object of probabilities (numbers from 0 to 1)", dict, extra=lambda v: all(
+    x is None or (_number(x) and -1e-9 <= x <= 1 + 1e-9) for x in v.values()))
 
 
 _ABSENT = object()

@@ -18,7 +18,7 @@ from typing import Any
 
 from smishctl.data import load
 from smishctl.util.fs import atomic_write_bytes
-from smishctl.util.hashing import code_fingerprint
+from smishctl.util.hashing import code_fingerprint, sha256_file
 from smishctl.util.jsonio import read_json
 
 SCHEMA = "smishctl.rows/1"
@@ -27,11 +27,11 @@ _LIBRARIES = ("datasets", "pandas", "pyarrow")
 Rows = list[dict[str, Any]]
 
 
-def rows_key(data: bytes, source: load.TableSource, fmt: str) -> dict[str, Any]:
-    """What the parse of a file whose bytes are `data` depends on."""
+def rows_key(file_sha256: str, source: load.TableSource, fmt: str) -> dict[str, Any]:
+    """What the parse of a file whose bytes hash to `file_sha256` depends on."""
     return {
         "schema": SCHEMA,
-        "file_sha256": hashlib.sha256(data).hexdigest(),
+        "file_sha256": file_sha256,
         "format": fmt,
         "encoding": source.encoding,
         "text_column": source.text_column,
@@ -43,7 +43,11 @@ def rows_key(data: bytes, source: load.TableSource, fmt: str) -> dict[str, Any]:
 
 def read_rows(source: load.TableSource, *, cache_dir: Path, max_bytes: int) -> Rows:
     """`load.read_rows`, served from `cache_dir / "rows"` for a local file parsed before. The file's
-    checks (size, encoding, Parquet expansion) run every time, so a lowered limit still refuses it."""
+    checks (size, encoding, Parquet expansion) run every time, so a lowered limit still refuses it.
+
+    A local file is parsed with HF's Arrow cache in a folder named by its content: HF knows a file by its
+    path and modification time only, so a rewrite that keeps the time (cp -p, rsync -t, tar, two
+    writes within the file system's clock tick) would be handed the old file's rows."""
     hf_cache = cache_dir / "hf-datasets"
     if source.hub_id:
         return load.read_rows(source, cache_dir=hf_cache, max_bytes=max_bytes)
@@ -51,15 +55,16 @@ def read_rows(source: load.TableSource, *, cache_dir: Path, max_bytes: int) -> R
     path = Path(source.path)
     fmt = source.format or load.detect_format(path)
     load.check_file(path, fmt, source.encoding, max_bytes, (source.text_column, source.label_column))
-    data = path.read_bytes()
-    if len(data) > MAX_CACHED_BYTES:
-        return load.read_rows(source, cache_dir=hf_cache, max_bytes=max_bytes)
-    key = rows_key(data, source, fmt)
+    sha = sha256_file(path)
+    parse_cache = hf_cache / f"sha256-{sha[:32]}"
+    if path.stat().st_size > MAX_CACHED_BYTES:
+        return load.read_rows(source, cache_dir=parse_cache, max_bytes=max_bytes)
+    key = rows_key(sha, source, fmt)
     entry = cache_dir / "rows" / f"{_digest(key)}.json"
     rows = read_entry(entry, key)
     if rows is None:
-        rows = load.read_rows(source, cache_dir=hf_cache, max_bytes=max_bytes)
-        if hashlib.sha256(path.read_bytes()).hexdigest() == key["file_sha256"]:  # not rewritten meanwhile
+        rows = load.read_rows(source, cache_dir=parse_cache, max_bytes=max_bytes)
+        if sha256_file(path) == sha:  # not rewritten meanwhile: the rows are those of the bytes keyed
             write_entry(entry, key, rows)
     return rows
 

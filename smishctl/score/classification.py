@@ -63,7 +63,10 @@ def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
 
 def _counts_at_thresholds(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(false positives, true positives) when every item scoring at least each distinct score, from the
-    highest down, is called positive."""
+    highest down, is called positive. A score that is no finite number is refused, as scikit-learn
+    refuses it: sorted, a NaN would rank above every number."""
+    if not np.isfinite(scores).all():
+        raise ValueError("a score is not a finite number (NaN or infinite)")
     order = np.argsort(scores, kind="mergesort")[::-1]
     ordered, hits = scores[order], np.asarray(truth, dtype=np.float64)[order]
     last_of_each_score = np.r_[np.flatnonzero(np.diff(ordered)), len(ordered) - 1]
