@@ -228,6 +228,15 @@ def test_a_cache_that_cannot_be_written_only_costs_the_parse(table, tmp_path, pa
     assert parses == ["csv", "csv"]
 
 
+def test_an_entry_too_big_to_be_read_back_is_not_written(tmp_path, monkeypatch):
+    entry = tmp_path / "rows" / "e.json"
+    monkeypatch.setattr(rows_cache, "MAX_ENTRY_BYTES", 200)
+    rows_cache.write_entry(entry, {"k": 1}, [{"text": "x" * 200, "label": "ham", "row": 2}])
+    assert not entry.exists()
+    rows_cache.write_entry(entry, {"k": 1}, [{"text": "x", "label": "ham", "row": 2}])
+    assert rows_cache.read_entry(entry, {"k": 1}) == [{"text": "x", "label": "ham", "row": 2}]
+
+
 @pytest.mark.parametrize("value", [b"bytes", float("nan")])
 def test_values_json_does_not_keep_exactly_are_not_cached(tmp_path, value):
     entry = tmp_path / "rows" / "e.json"

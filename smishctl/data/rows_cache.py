@@ -23,6 +23,7 @@ from smishctl.util.jsonio import read_json
 
 SCHEMA = "smishctl.rows/1"
 MAX_CACHED_BYTES = 64 * 2**20  # a bigger file is parsed each time rather than copied into the cache
+MAX_ENTRY_BYTES = 4 * MAX_CACHED_BYTES  # JSON escapes can make an entry bigger than its file
 _LIBRARIES = ("datasets", "pandas", "pyarrow")
 Rows = list[dict[str, Any]]
 
@@ -72,7 +73,7 @@ def read_rows(source: load.TableSource, *, cache_dir: Path, max_bytes: int) -> R
 def read_entry(entry: Path, key: dict[str, Any]) -> Rows | None:
     """The rows stored at `entry` for `key`, or None when absent, for another key, or damaged."""
     try:
-        doc = read_json(entry, max_bytes=4 * MAX_CACHED_BYTES)  # bounded like every JSON read
+        doc = read_json(entry, max_bytes=MAX_ENTRY_BYTES)  # bounded like every JSON read
     except (OSError, ValueError):  # absent, unreadable, not JSON (jsonio.BadJSON is a ValueError)
         return None
     if not isinstance(doc, dict) or doc.get("key") != key:
@@ -86,12 +87,14 @@ def read_entry(entry: Path, key: dict[str, Any]) -> Rows | None:
 def write_entry(entry: Path, key: dict[str, Any], rows: Rows) -> None:
     try:
         body = {"key": key, "rows_sha256": _rows_sha256(rows), "rows": rows}
-        text = json.dumps(body, ensure_ascii=False, allow_nan=False)
+        data = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError):  # values JSON does not keep exactly (bytes, NaN): not cached
+        return
+    if len(data) > MAX_ENTRY_BYTES:  # read_entry would refuse it: writing it would only cost time
         return
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(entry, text.encode("utf-8"))
+        atomic_write_bytes(entry, data)
     except OSError:
         pass
 
