@@ -126,19 +126,29 @@ def slow_fake(project):
         yield srv
 
 
-def _watch(term, command: str, until, timeout: float = 120) -> tuple[list[str], str]:
-    """Type `command` in the tmux terminal; every screen seen while it runs, and the last one."""
+def _in_terminal(project, command: str, *, quiet: bool = False, timeout: float = 120) -> tuple[list[str], str]:
+    """Type `command` in an 80x24 tmux terminal in `project` (progress on unless `quiet`); every screen
+    seen until it has finished, and the last one."""
     import time
 
-    term.tmux("send-keys", "-t", "t", "-l", command + "; echo __do''ne$?")
-    term.tmux("send-keys", "-t", "t", "Enter")
-    screens, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        screen = term.tmux("capture-pane", "-p", "-t", "t", "-S", "-100")
-        screens.append(screen)
-        if until(screen):
-            break
-        time.sleep(0.2)
+    from test_terminal import Terminal
+
+    env = {k: v for k, v in os.environ.items() if k != "SMISHCTL_NO_PROGRESS"}
+    if quiet:
+        env["SMISHCTL_NO_PROGRESS"] = "1"
+    term = Terminal(project, env)
+    try:
+        term.tmux("send-keys", "-t", "t", "-l", command + "; echo __do''ne$?")
+        term.tmux("send-keys", "-t", "t", "Enter")
+        screens, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = term.tmux("capture-pane", "-p", "-t", "t", "-S", "-100")
+            screens.append(screen)
+            if re.search(r"^__done\d", screen, re.MULTILINE):
+                break
+            time.sleep(0.2)
+    finally:
+        term.close()
     return screens, screens[-1]
 
 
@@ -147,18 +157,10 @@ def _watch(term, command: str, until, timeout: float = 120) -> tuple[list[str], 
 def test_stdin_in_an_80x24_terminal(project, slow_fake, quiet):
     """A progress line (count, elapsed, ETA) while stdin's messages are answered, the prompt that answered
     named once, and each message cut to the width with '…', never wrapped; nothing of it when quiet."""
-    from test_terminal import COLS, Terminal
+    from test_terminal import COLS
 
     (project / "msgs.txt").write_text("\n".join([LONG] + [f"see you at {i}" for i in range(9)]) + "\n")
-    env = {k: v for k, v in os.environ.items() if k != "SMISHCTL_NO_PROGRESS"}
-    if quiet:
-        env["SMISHCTL_NO_PROGRESS"] = "1"
-    term = Terminal(project, env)
-    try:
-        screens, last = _watch(term, "smishctl classify -m fake -p zero-shot < msgs.txt",
-                               lambda s: re.search(r"^__done\d", s, re.MULTILINE))
-    finally:
-        term.close()
+    screens, last = _in_terminal(project, "smishctl classify -m fake -p zero-shot < msgs.txt", quiet=quiet)
     assert re.search(r"^__done0$", last, re.MULTILINE), last
     bar = re.compile(r"classifying .*\d+/10 +0:00:\d\d +ETA +(?:0:00:\d\d|-:--:--)")
     seen = [s for s in screens if bar.search(s)]
@@ -178,16 +180,8 @@ def test_stdin_in_an_80x24_terminal(project, slow_fake, quiet):
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_one_message_shows_a_spinner_while_the_model_answers(project, slow_fake):
-    from test_terminal import Terminal
-
     slow_fake.latency = 2.0
-    env = {k: v for k, v in os.environ.items() if k != "SMISHCTL_NO_PROGRESS"}
-    term = Terminal(project, env)
-    try:
-        screens, last = _watch(term, "smishctl classify -m fake -p zero-shot 'see you at 7'",
-                               lambda s: re.search(r"^__done\d", s, re.MULTILINE))
-    finally:
-        term.close()
+    screens, last = _in_terminal(project, "smishctl classify -m fake -p zero-shot 'see you at 7'")
     assert re.search(r"^__done0$", last, re.MULTILINE), last
     assert any(re.search(r"^\S classifying$", s, re.MULTILINE) for s in screens), screens[-3:]
     assert not re.search(r"classifying", last.split("'see you at 7'")[-1])  # gone once answered
